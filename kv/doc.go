@@ -1,0 +1,6 @@
+// Package kv groups the replicated store of one member: mvcc (revisions on Pebble), watch,
+// lease, raftlog (the raft log on the same Pebble DB) and node (the member that ties raft,
+// storage and the state machine together).
+//
+// Imports: packages under kv may import raft and each other; never rpc, sim or chaos.
+package kv
