@@ -42,6 +42,7 @@ func (m *testMember) handleReady(t testing.TB) ([]Message, bool) {
 		return nil, false
 	}
 	rd := m.rn.Ready()
+	checkBeforeWrite(t, m, rd)
 	if !rd.Snapshot.IsEmpty() {
 		require.NoError(t, m.storage.ApplySnapshot(rd.Snapshot))
 		m.snapshotsInstalled++
@@ -50,6 +51,7 @@ func (m *testMember) handleReady(t testing.TB) ([]Message, bool) {
 	if !rd.HardState.IsEmpty() {
 		require.NoError(t, m.storage.SetHardState(rd.HardState))
 	}
+	checkAfterWrite(t, m, rd)
 	msgs := append(slices.Clone(rd.MessagesNow), rd.MessagesAfterSync...)
 	m.applied = append(m.applied, rd.CommittedEntries...)
 	m.readStates = append(m.readStates, rd.ReadStates...)
@@ -141,7 +143,7 @@ func (n *network) stabilize() {
 			q := n.queue
 			n.queue = nil
 			for _, msg := range q {
-				if n.blocked(msg) {
+				if n.cut[[2]uint64{msg.From, msg.To}] || n.down[msg.To] {
 					continue
 				}
 				if m := n.memberOrNil(msg.To); m != nil {
@@ -217,4 +219,99 @@ func newSingle(t testing.TB, id uint64, ids []uint64, cfg func(*Config)) *testMe
 	rn, err := NewRawNode(c)
 	require.NoError(t, err)
 	return &testMember{id: id, rn: rn, storage: storage}
+}
+
+// checkBeforeWrite enforces the parts of the persistence contract that concern what is
+// already durable: committed entries handed out for applying are in storage already, and
+// messages that may go at once depend on nothing of this Ready's write.
+func checkBeforeWrite(t testing.TB, m *testMember, rd Ready) {
+	durable, _, err := m.storage.InitialState()
+	require.NoError(t, err)
+	for _, e := range rd.CommittedEntries {
+		term, err := m.storage.Term(e.Index)
+		require.NoError(t, err, "member %d: committed entry %d handed out before it is durable", m.id, e.Index)
+		require.Equal(t, e.Term, term, "member %d: committed entry %d differs from the durable one", m.id, e.Index)
+	}
+	for _, msg := range rd.MessagesNow {
+		require.Contains(t, []MessageType{MsgApp, MsgHeartbeat, MsgSnap, MsgTimeoutNow, MsgReadIndexResp}, msg.Type,
+			"member %d: %s may not go before the write", m.id, msg)
+		require.LessOrEqual(t, msg.Term, durable.Term, "member %d: %s sent in a term not yet durable", m.id, msg)
+	}
+}
+
+// checkAfterWrite enforces that every message held back until the write promises only what
+// is now durable: a granted vote is stored, an append acknowledgement is in the stored log.
+func checkAfterWrite(t testing.TB, m *testMember, rd Ready) {
+	hs, _, err := m.storage.InitialState()
+	require.NoError(t, err)
+	last, err := m.storage.LastIndex()
+	require.NoError(t, err)
+	for _, msg := range rd.MessagesAfterSync {
+		switch {
+		case msg.Type == MsgVoteResp && !msg.Reject:
+			require.Equal(t, msg.To, hs.Vote, "member %d: granted vote not durable: %s", m.id, msg)
+			require.Equal(t, msg.Term, hs.Term, "member %d: vote term not durable: %s", m.id, msg)
+		case msg.Type == MsgVote:
+			require.Equal(t, m.id, hs.Vote, "member %d: campaign before its own vote is durable", m.id)
+			require.Equal(t, msg.Term, hs.Term)
+		case msg.Type == MsgAppResp && !msg.Reject:
+			require.LessOrEqual(t, msg.Index, last, "member %d: acknowledges %d but has only %d durable", m.id, msg.Index, last)
+		}
+	}
+}
+
+// storageWithLog returns a storage for voters holding entries with the given terms at
+// indexes 1, 2, ... and the hard state term (commit 0).
+func storageWithLog(t testing.TB, voters []uint64, terms []uint64, term uint64) *MemoryStorage {
+	s := NewMemoryStorage(ConfState{Voters: voters})
+	var ents []Entry
+	for i, tm := range terms {
+		ents = append(ents, Entry{Term: tm, Index: uint64(i + 1), Data: []byte{byte(i)}})
+	}
+	require.NoError(t, s.Append(ents))
+	require.NoError(t, s.SetHardState(HardState{Term: term}))
+	return s
+}
+
+// newNetworkWithLogs starts a group whose member i (IDs 1, 2, ...) holds logs[i], all at hard
+// state term term.
+func newNetworkWithLogs(t testing.TB, logs [][]uint64, term uint64, cfg func(*Config)) *network {
+	var ids []uint64
+	for i := range logs {
+		ids = append(ids, uint64(i+1))
+	}
+	n := &network{t: t, cut: map[[2]uint64]bool{}, down: map[uint64]bool{}}
+	for i, id := range ids {
+		storage := storageWithLog(t, ids, logs[i], term)
+		c := testConfig(id, storage, 1)
+		if cfg != nil {
+			cfg(c)
+		}
+		rn, err := NewRawNode(c)
+		require.NoError(t, err)
+		n.members = append(n.members, &testMember{id: id, rn: rn, storage: storage})
+	}
+	return n
+}
+
+// logTerms returns the terms of a member's whole log (durable and not), index 1 first.
+func logTerms(t testing.TB, r *raft) []uint64 {
+	var out []uint64
+	for i := r.log.firstIndex(); i <= r.log.lastIndex(); i++ {
+		tm, err := r.log.term(i)
+		require.NoError(t, err)
+		out = append(out, tm)
+	}
+	return out
+}
+
+// countMessages counts the messages of type typ among msgs.
+func countMessages(msgs []Message, typ MessageType) int {
+	n := 0
+	for _, m := range msgs {
+		if m.Type == typ {
+			n++
+		}
+	}
+	return n
 }

@@ -37,6 +37,9 @@ func newLog(storage Storage, maxApplyBytesPerReady uint64) *raftLog {
 	mustStorage(err)
 	last, err := storage.LastIndex()
 	mustStorage(err)
+	if maxApplyBytesPerReady == 0 {
+		maxApplyBytesPerReady = noLimit
+	}
 	return &raftLog{
 		storage:               storage,
 		unstable:              unstable{offset: last + 1},

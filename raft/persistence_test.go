@@ -1,0 +1,125 @@
+package raft
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Rule 4: the persistence contract of Ready (its doc comment). The test network's
+// handleReady checks it on every Ready of every test (checkBeforeWrite, checkAfterWrite);
+// these tests pin the individual promises.
+
+func TestVoteGrantWaitsForItsHardState(t *testing.T) {
+	m := newSingle(t, 2, []uint64{1, 2, 3}, nil)
+	require.NoError(t, m.rn.Step(Message{From: 1, To: 2, Type: MsgVote, Term: 3}))
+	rd := m.rn.Ready()
+	require.Empty(t, rd.MessagesNow, "a vote may not go before its hard state is durable")
+	require.Len(t, rd.MessagesAfterSync, 1)
+	require.Equal(t, MsgVoteResp, rd.MessagesAfterSync[0].Type)
+	require.Equal(t, HardState{Term: 3, Vote: 1}, rd.HardState, "the vote is handed out for persisting in the same Ready")
+	require.True(t, rd.MustSync)
+}
+
+func TestCampaignWaitsForItsHardState(t *testing.T) {
+	m := newSingle(t, 1, []uint64{1, 2, 3}, nil)
+	require.NoError(t, m.rn.Campaign())
+	rd := m.rn.Ready()
+	require.Empty(t, rd.MessagesNow)
+	require.Equal(t, 2, countMessages(rd.MessagesAfterSync, MsgVote))
+	require.Equal(t, HardState{Term: 1, Vote: 1}, rd.HardState)
+}
+
+func TestAppendAckWaitsForItsEntries(t *testing.T) {
+	m := newSingle(t, 2, []uint64{1, 2, 3}, nil)
+	ents := []Entry{{Term: 1, Index: 1, Data: []byte("a")}, {Term: 1, Index: 2, Data: []byte("b")}}
+	require.NoError(t, m.rn.Step(Message{From: 1, To: 2, Type: MsgApp, Term: 1, Entries: ents, Commit: 2}))
+	rd := m.rn.Ready()
+	require.Empty(t, rd.MessagesNow)
+	require.Len(t, rd.MessagesAfterSync, 1)
+	require.Equal(t, uint64(2), rd.MessagesAfterSync[0].Index)
+	require.Equal(t, ents, rd.Entries, "the acknowledged entries are handed out in the same Ready")
+	require.Empty(t, rd.CommittedEntries, "committed entries are applied only once durable")
+	m.storage.Append(rd.Entries)
+	m.storage.SetHardState(rd.HardState)
+	m.rn.Advance(rd)
+	rd = m.rn.Ready()
+	require.Equal(t, ents, rd.CommittedEntries, "after Advance they are durable and may be applied")
+}
+
+func TestLeaderAppendsGoBeforeItsOwnWrite(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, nil)
+	n.elect(1)
+	leader := n.member(1)
+	require.NoError(t, leader.rn.Propose([]byte("x")))
+	rd := leader.rn.Ready()
+	require.Len(t, rd.Entries, 1)
+	require.Equal(t, 2, countMessages(rd.MessagesNow, MsgApp), "appends may be sent in parallel with the leader's write")
+	require.Empty(t, rd.MessagesAfterSync)
+	leader.rn.Advance(rd)
+}
+
+// The leader counts its own copy of an entry toward the quorum only once Advance says it is
+// durable; followers' durable copies count at once.
+func TestLeaderCountsOwnEntryOnlyWhenDurable(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		voters          []uint64
+		ackers          []uint64
+		commitsBeforeMe bool
+	}{
+		{"three voters: one follower + unsynced leader is not a quorum", []uint64{1, 2, 3}, []uint64{2}, false},
+		{"five voters: three followers are a quorum without the leader", []uint64{1, 2, 3, 4, 5}, []uint64{2, 3, 4}, true},
+		{"five voters: two followers + unsynced leader is not a quorum", []uint64{1, 2, 3, 4, 5}, []uint64{2, 3}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newNetwork(t, tc.voters, nil)
+			n.elect(1)
+			leader := n.member(1)
+			require.NoError(t, leader.rn.Propose([]byte("x")))
+			rd := leader.rn.Ready()
+			index := rd.Entries[0].Index
+			// Followers acknowledge before the leader's own write is done.
+			for _, id := range tc.ackers {
+				require.NoError(t, leader.rn.Step(Message{From: id, To: 1, Type: MsgAppResp, Term: leader.rn.raft.term, Index: index}))
+			}
+			if tc.commitsBeforeMe {
+				require.Equal(t, index, leader.rn.raft.log.committed)
+			} else {
+				require.Less(t, leader.rn.raft.log.committed, index, "committed with the leader's unsynced copy counted")
+			}
+			require.NoError(t, leader.storage.Append(rd.Entries))
+			leader.rn.Advance(rd)
+			require.Equal(t, index, leader.rn.raft.log.committed, "once durable, the leader's copy counts")
+		})
+	}
+}
+
+func TestOnlyOneReadyOutstanding(t *testing.T) {
+	m := newSingle(t, 1, []uint64{1}, nil)
+	require.NoError(t, m.rn.Campaign())
+	require.True(t, m.rn.HasReady())
+	rd := m.rn.Ready()
+	require.False(t, m.rn.HasReady(), "nothing more until Advance")
+	require.Panics(t, func() { m.rn.Ready() })
+	require.NoError(t, m.storage.Append(rd.Entries))
+	require.NoError(t, m.storage.SetHardState(rd.HardState))
+	m.rn.Advance(rd)
+	require.Panics(t, func() { m.rn.Advance(rd) }, "Advance without an outstanding Ready")
+	require.True(t, m.rn.HasReady(), "the single voter committed its empty entry")
+}
+
+func TestMustSyncOnlyForTermVoteEntriesOrSnapshot(t *testing.T) {
+	m := newSingle(t, 2, []uint64{1, 2}, nil)
+	require.NoError(t, m.rn.Step(Message{From: 1, To: 2, Type: MsgApp, Term: 1, Entries: []Entry{{Term: 1, Index: 1}}}))
+	rd := m.rn.Ready()
+	require.True(t, rd.MustSync)
+	m.storage.Append(rd.Entries)
+	m.storage.SetHardState(rd.HardState)
+	m.rn.Advance(rd)
+	// Only the commit index moves: no sync needed.
+	require.NoError(t, m.rn.Step(Message{From: 1, To: 2, Type: MsgHeartbeat, Term: 1, Commit: 1}))
+	rd = m.rn.Ready()
+	require.Equal(t, uint64(1), rd.HardState.Commit)
+	require.False(t, rd.MustSync)
+}
