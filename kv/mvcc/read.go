@@ -1,0 +1,245 @@
+package mvcc
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+
+	"github.com/cockroachdb/pebble/v2"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// maxNextsBeforeSeek bounds how many older versions of one key a range steps over with Next
+// before it seeks to the next key: a few Nexts are cheaper than a seek, a long history is not.
+const maxNextsBeforeSeek = 3
+
+// Range answers an etcd RangeRequest from r (the DB, a snapshot or an indexed batch), at the
+// revisions stored in r.
+func (s *Store) Range(r pebble.Reader, req *pb.RangeRequest) (*pb.RangeResponse, error) {
+	if err := validateRange(req); err != nil {
+		return nil, err
+	}
+	st, err := readState(r)
+	if err != nil {
+		return nil, err
+	}
+	return executeRange(r, st.currentRev, st.compactRev, req)
+}
+
+// executeRange is etcd's executeRange: curRev is the revision reported in the header and
+// the one read when the request names none.
+func executeRange(r pebble.Reader, curRev, compactRev int64, req *pb.RangeRequest) (*pb.RangeResponse, error) {
+	atRev := req.GetRevision()
+	if atRev > curRev {
+		return nil, ErrFutureRev
+	}
+	if atRev <= 0 {
+		atRev = curRev
+	}
+	if atRev < compactRev {
+		return nil, ErrCompacted
+	}
+	limit := req.GetLimit()
+	if req.GetSortOrder() != pb.RangeRequest_NONE ||
+		req.GetMinModRevision() != 0 || req.GetMaxModRevision() != 0 ||
+		req.GetMinCreateRevision() != 0 || req.GetMaxCreateRevision() != 0 {
+		// Filters and sorting need every key; truncate afterwards.
+		limit = 0
+	}
+	if limit > 0 {
+		limit++ // one more than asked tells whether there is more
+	}
+	kvs, count, err := rangeKeys(r, req.GetKey(), normalizeRangeEnd(req.GetRangeEnd()), atRev, limit, req.GetCountOnly())
+	if err != nil {
+		return nil, err
+	}
+	kvs = filterKVs(kvs, req)
+	sortKVs(kvs, req.GetSortOrder(), req.GetSortTarget())
+	resp := &pb.RangeResponse{Header: &pb.ResponseHeader{Revision: curRev}, Count: int64(count)}
+	if req.GetLimit() > 0 && int64(len(kvs)) > req.GetLimit() {
+		kvs = kvs[:req.GetLimit()]
+		resp.More = true
+	}
+	if req.GetKeysOnly() {
+		for _, kv := range kvs {
+			kv.Value = nil
+		}
+	}
+	resp.Kvs = kvs
+	return resp, nil
+}
+
+func filterKVs(kvs []*mvccpb.KeyValue, req *pb.RangeRequest) []*mvccpb.KeyValue {
+	minMod, maxMod := req.GetMinModRevision(), req.GetMaxModRevision()
+	minCreate, maxCreate := req.GetMinCreateRevision(), req.GetMaxCreateRevision()
+	if minMod == 0 && maxMod == 0 && minCreate == 0 && maxCreate == 0 {
+		return kvs
+	}
+	kept := kvs[:0]
+	for _, kv := range kvs {
+		switch {
+		case maxMod != 0 && kv.ModRevision > maxMod:
+		case minMod != 0 && kv.ModRevision < minMod:
+		case maxCreate != 0 && kv.CreateRevision > maxCreate:
+		case minCreate != 0 && kv.CreateRevision < minCreate:
+		default:
+			kept = append(kept, kv)
+		}
+	}
+	return kept
+}
+
+// sortKVs applies etcd's sort rules to kvs, which arrive in ascending key order: a target
+// other than KEY with order NONE sorts ascending; KEY ascending is the arrival order. Unlike
+// etcd (sort.Sort, unstable) the sort is stable, so keys that tie on the target stay in
+// ascending key order whatever the direction: the same answer on every member and Go version.
+func sortKVs(kvs []*mvccpb.KeyValue, order pb.RangeRequest_SortOrder, target pb.RangeRequest_SortTarget) {
+	if target != pb.RangeRequest_KEY && order == pb.RangeRequest_NONE {
+		order = pb.RangeRequest_ASCEND
+	}
+	if order == pb.RangeRequest_NONE || (target == pb.RangeRequest_KEY && order == pb.RangeRequest_ASCEND) {
+		return
+	}
+	cmp := func(a, b *mvccpb.KeyValue) int {
+		switch target {
+		case pb.RangeRequest_KEY:
+			return bytes.Compare(a.Key, b.Key)
+		case pb.RangeRequest_VERSION:
+			return compareInt64(a.Version, b.Version)
+		case pb.RangeRequest_CREATE:
+			return compareInt64(a.CreateRevision, b.CreateRevision)
+		case pb.RangeRequest_MOD:
+			return compareInt64(a.ModRevision, b.ModRevision)
+		case pb.RangeRequest_VALUE:
+			return bytes.Compare(a.Value, b.Value)
+		}
+		panic(fmt.Sprintf("mvcc: sort target %d passed validation", target))
+	}
+	if order == pb.RangeRequest_DESCEND {
+		sort.SliceStable(kvs, func(i, j int) bool { return cmp(kvs[i], kvs[j]) > 0 })
+		return
+	}
+	sort.SliceStable(kvs, func(i, j int) bool { return cmp(kvs[i], kvs[j]) < 0 })
+}
+
+func compareInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// rangeKeys visits, for every key in [key, end) (normalizeRangeEnd's convention), its newest
+// version with main revision <= atRev, and returns the live ones: at most limit of them
+// decoded (limit <= 0: all; countOnly: none) and the number of live keys in total.
+func rangeKeys(r pebble.Reader, key, end []byte, atRev int64, limit int64, countOnly bool) ([]*mvccpb.KeyValue, int, error) {
+	var kvs []*mvccpb.KeyValue
+	count := 0
+	err := visitNewest(r, key, end, atRev, func(_ []byte, _ revision, value []byte) error {
+		if value[0] != kindPut {
+			return nil
+		}
+		count++
+		if countOnly || (limit > 0 && int64(len(kvs)) >= limit) {
+			return nil
+		}
+		kv, err := decodeRecord(value)
+		if err != nil {
+			return err
+		}
+		kvs = append(kvs, kv)
+		return nil
+	})
+	return kvs, count, err
+}
+
+// visitNewest calls fn, in key order, with the newest version (main <= atRev) of every key
+// in [key, end) that has one, tombstones included. keyPrefix and value are valid only during
+// the call.
+func visitNewest(r pebble.Reader, key, end []byte, atRev int64, fn func(keyPrefix []byte, rev revision, value []byte) error) error {
+	lower, upper := versionBounds(key, end)
+	if bytes.Compare(lower, upper) >= 0 {
+		return nil
+	}
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return err
+	}
+	var current, seekBuf []byte
+	valid := it.First()
+	for valid {
+		kp, rev := splitVersionKey(it.Key())
+		current = append(current[:0], kp...)
+		if rev.main > atRev {
+			seekBuf = seekAtOrBelow(seekBuf[:0], current, atRev)
+			if !it.SeekGE(seekBuf) {
+				break
+			}
+			kp, rev = splitVersionKey(it.Key())
+			if !bytes.Equal(kp, current) {
+				continue // the key has no version at or below atRev
+			}
+		}
+		value, err := it.ValueAndErr()
+		if err != nil {
+			break
+		}
+		if len(value) == 0 {
+			_ = it.Close()
+			return fmt.Errorf("mvcc: empty record at %q", it.Key())
+		}
+		if err := fn(current, rev, value); err != nil {
+			_ = it.Close()
+			return err
+		}
+		valid = nextKey(it, current, &seekBuf)
+	}
+	return closeIter(it)
+}
+
+// nextKey moves it from a version of the key whose prefix is current to the newest version
+// of the next key, stepping over a few older versions before falling back to a seek.
+func nextKey(it *pebble.Iterator, current []byte, seekBuf *[]byte) bool {
+	for i := 0; i < maxNextsBeforeSeek; i++ {
+		if !it.Next() {
+			return false
+		}
+		kp, _ := splitVersionKey(it.Key())
+		if !bytes.Equal(kp, current) {
+			return true
+		}
+	}
+	*seekBuf = keyPrefixSuccessor((*seekBuf)[:0], current)
+	return it.SeekGE(*seekBuf)
+}
+
+func closeIter(it *pebble.Iterator) error {
+	err := it.Error()
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func encodeRecord(kind byte, kv *mvccpb.KeyValue) []byte {
+	buf := make([]byte, 1, 1+proto.Size(kv))
+	buf[0] = kind
+	buf, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend(buf, kv)
+	if err != nil {
+		panic(fmt.Sprintf("mvcc: marshal KeyValue: %v", err))
+	}
+	return buf
+}
+
+func decodeRecord(value []byte) (*mvccpb.KeyValue, error) {
+	kv := &mvccpb.KeyValue{}
+	if err := proto.Unmarshal(value[1:], kv); err != nil {
+		return nil, fmt.Errorf("mvcc: decode record: %w", err)
+	}
+	return kv, nil
+}

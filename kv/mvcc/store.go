@@ -1,0 +1,192 @@
+package mvcc
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Defaults of etcd's --max-request-bytes and --max-txn-ops.
+const (
+	DefaultMaxRequestBytes = 1536 * 1024
+	DefaultMaxTxnOps       = 128
+)
+
+// Config limits what a request may carry. Zero fields take etcd's defaults.
+type Config struct {
+	// MaxRequestBytes bounds the encoded size of a Put, DeleteRange or Txn request
+	// (etcd's --max-request-bytes).
+	MaxRequestBytes int
+	// MaxTxnOps bounds the compares, and the success and failure ops, of one txn
+	// (etcd's --max-txn-ops).
+	MaxTxnOps int
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxRequestBytes <= 0 {
+		c.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if c.MaxTxnOps <= 0 {
+		c.MaxTxnOps = DefaultMaxTxnOps
+	}
+	return c
+}
+
+// LeaseChecker tells whether a lease exists; a put naming a lease it does not know fails with
+// rpctypes.ErrGRPCLeaseNotFound. A nil LeaseChecker knows no lease.
+type LeaseChecker interface {
+	LeaseExists(id int64) bool
+}
+
+func leaseExists(lc LeaseChecker, id int64) bool {
+	return lc != nil && lc.LeaseExists(id)
+}
+
+// Store is etcd's MVCC key-value store over a Pebble DB owned by the caller. Its durable
+// state lives under the "mvcc/" prefix; in memory it keeps only the two revisions of the last
+// write call, for CurrentRevision and CompactRevision. Reads take their revisions from the
+// reader they are given, so a read on a snapshot is consistent with that snapshot.
+//
+// Write calls must not run concurrently with each other (the apply loop serializes them);
+// read calls may run concurrently with anything.
+type Store struct {
+	cfg        Config
+	currentRev atomic.Int64
+	compactRev atomic.Int64
+}
+
+// state is the content of metaStateKey.
+type state struct {
+	currentRev int64 // starts at 1, as in etcd: the first write gets revision 2
+	compactRev int64 // -1 until the first Compact, as in etcd
+}
+
+var initialState = state{currentRev: 1, compactRev: -1}
+
+// Open reads the mvcc state stored in r (the DB, a snapshot or a batch) and returns a Store.
+// An empty prefix is a new store; a stored format version other than this code's refuses to
+// open with an error wrapping ErrFormat.
+func Open(r pebble.Reader, cfg Config) (*Store, error) {
+	st, err := readFormatAndState(r)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{cfg: cfg.withDefaults()}
+	s.currentRev.Store(st.currentRev)
+	s.compactRev.Store(st.compactRev)
+	return s, nil
+}
+
+func readFormatAndState(r pebble.Reader) (state, error) {
+	v, closer, err := r.Get(metaFormatKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		empty, err := prefixEmpty(r)
+		if err != nil {
+			return state{}, err
+		}
+		if !empty {
+			return state{}, fmt.Errorf("%w: keys under %q but no format version key %q", ErrFormat, keyPrefix, metaFormatKey)
+		}
+		return initialState, nil
+	}
+	if err != nil {
+		return state{}, fmt.Errorf("mvcc: read format version: %w", err)
+	}
+	version := string(v)
+	_ = closer.Close()
+	if version != formatVersion {
+		return state{}, fmt.Errorf("%w: stored version %q, this build reads version %q", ErrFormat, version, formatVersion)
+	}
+	return readState(r)
+}
+
+func prefixEmpty(r pebble.Reader) (bool, error) {
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: keyPrefix, UpperBound: []byte("mvcc0")})
+	if err != nil {
+		return false, err
+	}
+	empty := !it.First()
+	if err := it.Close(); err != nil {
+		return false, err
+	}
+	return empty, nil
+}
+
+// readState reads the revisions stored in r; a store never written has initialState.
+func readState(r pebble.Reader) (state, error) {
+	v, closer, err := r.Get(metaStateKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return initialState, nil
+	}
+	if err != nil {
+		return state{}, fmt.Errorf("mvcc: read state: %w", err)
+	}
+	defer closer.Close()
+	if len(v) != 16 {
+		return state{}, fmt.Errorf("mvcc: state value has %d bytes, want 16", len(v))
+	}
+	st := state{
+		currentRev: int64(binary.BigEndian.Uint64(v)),
+		compactRev: int64(binary.BigEndian.Uint64(v[8:])),
+	}
+	if st.currentRev < 1 || st.compactRev > st.currentRev {
+		return state{}, fmt.Errorf("mvcc: corrupt state: current revision %d, compact revision %d", st.currentRev, st.compactRev)
+	}
+	return st, nil
+}
+
+// writeState records st in b, with the format version on the first write, and updates the
+// in-memory copies.
+func (s *Store) writeState(b *pebble.Batch, old, st state) error {
+	if st.currentRev < old.currentRev || st.compactRev < old.compactRev {
+		panic(fmt.Sprintf("mvcc: revisions went back: current %d -> %d, compact %d -> %d",
+			old.currentRev, st.currentRev, old.compactRev, st.compactRev))
+	}
+	if old == initialState {
+		if err := b.Set(metaFormatKey, []byte(formatVersion), nil); err != nil {
+			return err
+		}
+	}
+	var v [16]byte
+	binary.BigEndian.PutUint64(v[:], uint64(st.currentRev))
+	binary.BigEndian.PutUint64(v[8:], uint64(st.compactRev))
+	if err := b.Set(metaStateKey, v[:], nil); err != nil {
+		return err
+	}
+	s.currentRev.Store(st.currentRev)
+	s.compactRev.Store(st.compactRev)
+	return nil
+}
+
+// CurrentRevision is the store revision after the last write call made through this Store
+// (or as opened). Reads report the revision of the reader they are given instead.
+func (s *Store) CurrentRevision() int64 { return s.currentRev.Load() }
+
+// CompactRevision is the revision of the last Compact (-1 if none), as of the last write call.
+func (s *Store) CompactRevision() int64 { return s.compactRev.Load() }
+
+// Revisions returns the current and compact revisions as stored in r.
+func (s *Store) Revisions(r pebble.Reader) (currentRev, compactRev int64, err error) {
+	st, err := readState(r)
+	return st.currentRev, st.compactRev, err
+}
+
+// beginWrite checks that b can read its own writes and reads the state as b sees it.
+func beginWrite(b *pebble.Batch) (state, error) {
+	if b == nil || !b.Indexed() {
+		return state{}, ErrNotIndexed
+	}
+	return readState(b)
+}
+
+// cloneBytes copies b (nil stays nil) so it outlives an iterator position.
+func cloneBytes(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return bytes.Clone(b)
+}
