@@ -10,7 +10,7 @@ STATICCHECK := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 # Packages that run goroutines of their own (the production node driver, servers, chaos
 # clients, programs) are tested with -race; the simulator's single-goroutine packages are not,
 # since the race detector slows them about tenfold and they have no concurrency to check.
-RACE_DIRS := ./kv/node/... ./rpc/... ./chaos/... ./cmd/...
+RACE_DIRS := ./kv/node/... ./rpc/... ./chaos/... ./cmd/... ./linearizability/history/...
 TEST_TIMEOUT ?= 20m
 
 .PHONY: build test lint unit sim chaos bench image cluster canaries deps

@@ -158,7 +158,7 @@ func decodeObject(data []byte, ptr any, allowKind bool) error {
 				if err != nil {
 					return fmt.Errorf("%s_b64: invalid base64 %q: %v", f.name, s, err)
 				}
-				fv.SetBytes(b)
+				setBytes(fv, b)
 				continue
 			}
 			if ok {
@@ -166,7 +166,7 @@ func decodeObject(data []byte, ptr any, allowKind bool) error {
 				if err := json.Unmarshal(msg, &s); err != nil {
 					return fmt.Errorf("%s: expected a string, got %s", f.name, describeJSON(msg))
 				}
-				fv.SetBytes([]byte(s))
+				setBytes(fv, []byte(s))
 				seen[f.name] = true
 				continue
 			}
@@ -184,6 +184,9 @@ func decodeObject(data []byte, ptr any, allowKind bool) error {
 		}
 		if err := json.Unmarshal(msg, fv.Addr().Interface()); err != nil {
 			return fmt.Errorf("%s: %w", f.name, unwrapJSONError(err))
+		}
+		if fv.Kind() == reflect.Slice && fv.Len() == 0 {
+			fv.SetZero() // nil is the one spelling of an empty list, as for Bytes
 		}
 	}
 	var unknown []string
@@ -236,4 +239,13 @@ func describeJSON(data []byte) string {
 	default:
 		return "a number"
 	}
+}
+
+// setBytes stores b, keeping nil as the one spelling of empty so that decoded values compare
+// equal to the ones that were encoded.
+func setBytes(fv reflect.Value, b []byte) {
+	if len(b) == 0 {
+		b = nil
+	}
+	fv.SetBytes(b)
 }

@@ -35,7 +35,7 @@
 //   - Bytes: keys and values. In a file a Bytes field "key" is "key": "text" when valid
 //     UTF-8, else "key_b64": "base64"; the reader accepts either, never both.
 //
-// Reading and writing (landing right after the types): Read(io.Reader) (*History, error) rejects a malformed file with the
+// Reading and writing: Read(io.Reader) (*History, error) rejects a malformed file with the
 // line number and the reason (*ReadError); (*History).WriteTo(io.Writer) writes one. Recording:
 // Recorder, safe for concurrent use, is what simulated and real clients call while a run goes:
 // Call/Return/Fail/Unknown for operations, Watch/Respond/Resume for watchers, LeaseExpired,
