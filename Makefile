@@ -13,7 +13,7 @@ STATICCHECK := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 RACE_DIRS := ./kv/node/... ./rpc/... ./chaos/... ./cmd/... ./linearizability/history/...
 TEST_TIMEOUT ?= 20m
 
-.PHONY: build test lint unit sim chaos bench image cluster canaries deps
+.PHONY: build test lint unit browser sim chaos bench image cluster canaries deps
 
 build:
 	$(GO) build ./...
@@ -39,7 +39,12 @@ unit: deps
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $$plain && \
 	if [ -n "$$race" ]; then $(GO) test -count=1 -race -timeout $(TEST_TIMEOUT) $$race; fi
 
-test: lint unit
+# The checker's HTML report rendered in headless Chromium (Debian package chromium; .ci/run
+# installs it). With CI=true a missing chromium fails the test instead of skipping it.
+browser:
+	$(GO) test -count=1 -tags browser -run TestReportInBrowser ./linearizability/...
+
+test: lint unit browser
 
 sim:
 	@echo "make sim: the deterministic simulator (sim/, cmd/ballast-sim) does not exist yet"; exit 1

@@ -1,6 +1,40 @@
-// Package linearizability reads histories (see FORMAT.md once it exists) and judges them:
-// Porcupine models of etcd's KV and leases, a revision-guided checker, watch, lease,
-// durability and liveness validators, and the HTML/JSON report.
+// Package linearizability is the judge of every Ballast run: it reads a history (package
+// history, format in FORMAT.md) and decides whether what clients saw is what a correct etcd
+// could have shown them. One call, Check(h, Options) *Result, runs every checker; WriteReport
+// writes the HTML page and JSON summary a person reads when a run fails. The simulator, the
+// chaos runs and cmd/ballast-check all call these two functions and nothing else.
 //
-// Imports: nothing of the store. It reads histories only.
+// The checkers, one file per concern:
+//
+//   - semantics.go: etcd's KV and lease state machine (puts, ranges with limit/count/keys-only,
+//     deletes, txns whose compares decide the branch, lease grant/revoke/keep-alive, revokes
+//     deleting the lease's keys in one revision). Every checker evaluates requests with it,
+//     so they cannot disagree about what etcd answers.
+//   - model.go, state.go: the Porcupine model. Its state (revision, live key-values with
+//     create/mod revisions, versions and leases, live leases) is small, immutable and hashed
+//     incrementally, so Porcupine's cache works. Unknown outcomes return at infinity: applied
+//     at some point after the call, or never. Definite errors never applied and are left out.
+//     Not partitioned: all keys share one revision counter (see model.go).
+//   - revcheck.go, resolve.go, store.go: the revision-guided checker, O(n log n). Unknown
+//     outcomes are first resolved from the record (a unique value seen by a read or watcher
+//     pins its write to that revision; a revision watchers saw is matched to the one unknown
+//     write that explains it; unseen writes are settled by revision accounting). Writes are
+//     replayed in revision order into a multi-version store; every read, including reads at
+//     past revisions and serializable reads, is compared with the state at its revision; a
+//     sweep in time order checks that revisions respect real time. Where a revision has no
+//     known writer, Porcupine judges the rest, starting from the replayed state.
+//   - watch.go, lease.go, durability.go, liveness.go: the validators beyond linearizability.
+//   - check.go: Check, Options, Result, verdicts. report.go: WriteReport.
+//
+// Conventions every checker shares: times are closed intervals (an operation may take effect
+// at any t with call <= t <= return, so operations with equal end and start times are
+// concurrent), as in Porcupine. A timeout is reported as VerdictUnknown, never as ok. The
+// initial revision of an empty store is 1, as in etcd.
+//
+// Invariants: Check never modifies the history; each Violation names the check that found it
+// and says in one sentence what broke; a Result's verdict is a violation whenever any check
+// found one.
+//
+// Imports: the standard library, Porcupine, and linearizability/history; nothing of the store
+// (it reads histories only).
 package linearizability

@@ -1,0 +1,462 @@
+package linearizability
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/ballastdb/ballast/linearizability/history"
+)
+
+// The revision-guided checker. etcd numbers every change with a revision and returns it, so
+// the order of writes is in the record: replaying the writes in revision order rebuilds the
+// state at every revision, each read is checked against the state at its header revision,
+// and one sweep in time order checks that revisions respect real time. Sorting dominates:
+// O(n log n) for n operations.
+//
+// Real time, with closed intervals as in Porcupine: A precedes B only when A returned
+// strictly before B was called (A.return < B.call); equal times are concurrent. When A
+// precedes B, rev(A) <= rev(B), and rev(A) < rev(B) when B created a revision.
+//
+// Where the record leaves a revision without a known writer (an unknown outcome no read or
+// watcher pinned down), the replay stops there and Porcupine judges the rest of the history,
+// starting from the state the replay reached.
+
+// revResult is what the revision-guided checker found.
+type revResult struct {
+	violations []Violation
+	// events are the linearization's changes per revision, for the watch validator, and
+	// writers the operation that made each; both indexed by revision, nil where unknown.
+	events  [][]mutation
+	writers []*op
+	// replayedThrough is the last revision whose state the replay knows.
+	replayedThrough int64
+	// gapRev is the first revision without a known writer (0: none); from there on
+	// Porcupine judged the history, with result fallback.
+	gapRev    int64
+	fallback  porcupine.CheckResult
+	fallbackN int
+	// maxRev is the highest revision anything in the record shows.
+	maxRev      int64
+	unresolved  int // unknown writes the record does not settle
+	resolvedAt  int // unknown writes pinned to a revision
+	resolvedOut int // unknown writes proven never applied (or applied without effect)
+	duration    time.Duration
+}
+
+// revChecker carries the checker's working state.
+type revChecker struct {
+	ops     []*op
+	watches []history.Watch
+	res     *revResult
+	store   *mvccStore
+	watched map[int64]*watchedRevision
+	// per-op facts, indexed by op id
+	rev        []int64 // effective revision: header revision, or where an unknown write applied
+	creates    []bool
+	resolution []resolution
+	opts       revOptions
+}
+
+type revOptions struct {
+	porcupineTimeout time.Duration
+	// comparable restricts the checker to what Porcupine judges (no serializable reads, no
+	// reads at past revisions), for tests that compare the two.
+	comparable bool
+}
+
+func checkRevisions(ops []*op, watches []history.Watch, opts revOptions) *revResult {
+	start := time.Now()
+	c := &revChecker{ops: ops, watches: watches, res: &revResult{}, store: newMVCCStore(), opts: opts,
+		rev: make([]int64, len(ops)), creates: make([]bool, len(ops)), resolution: make([]resolution, len(ops))}
+	c.resolveUnknowns()
+	c.replay()
+	c.sweepRealTime()
+	c.res.duration = time.Since(start)
+	return c.res
+}
+
+func (c *revChecker) skip(o *op) bool {
+	return c.opts.comparable && (o.isSerializable() || o.isReadAtRevision())
+}
+
+func (c *revChecker) violate(kind string, o *op, format string, args ...any) {
+	v := Violation{Checker: CheckRevision, Kind: kind, Message: fmt.Sprintf(format, args...)}
+	if o != nil {
+		v.Lines = []int{o.line}
+		v.TimeNs = o.callNs
+	}
+	c.res.violations = append(c.res.violations, v)
+}
+
+// resolveUnknowns pins unknown writes whose unique values were seen and computes every
+// operation's revision and whether it (definitely) created one.
+func (c *revChecker) resolveUnknowns() {
+	r := newResolver(c.ops, c.watches)
+	c.watched = r.watched
+	note := func(rev int64) {
+		if rev > c.res.maxRev {
+			c.res.maxRev = rev
+		}
+	}
+	for _, o := range c.ops {
+		switch {
+		case o.known():
+			c.rev[o.id] = o.headerRev()
+			note(c.rev[o.id])
+			c.creates[o.id], _ = definitelyCreates(o.req, o.resp)
+		case o.outcome == history.OutcomeUnknown && mayWrite(o.req):
+			if at := r.resolve(o); at != 0 {
+				c.rev[o.id], c.creates[o.id], c.resolution[o.id] = at, true, resolvedApplied
+				c.res.resolvedAt++
+			} else {
+				c.resolution[o.id] = unresolved
+			}
+		case o.outcome == history.OutcomeUnknown:
+			c.resolution[o.id] = resolvedNever // an unknown read: no effect
+		}
+	}
+	for _, rev := range r.observedAt {
+		note(rev)
+	}
+	for wi := range c.watches {
+		for si := range c.watches[wi].Streams {
+			for _, resp := range c.watches[wi].Streams[si].Responses {
+				note(resp.Revision)
+				for _, ev := range resp.Events {
+					note(ev.KV.ModRevision)
+				}
+			}
+		}
+	}
+	c.res.events = make([][]mutation, c.res.maxRev+2)
+	c.res.writers = make([]*op, c.res.maxRev+2)
+}
+
+// replay applies writes in revision order and checks every operation against the state at
+// its revision.
+func (c *revChecker) replay() {
+	creators := make([][]*op, c.res.maxRev+2)
+	maybe := make([][]*op, c.res.maxRev+2) // lease revokes: creating only if keys were attached
+	readers := make([][]*op, c.res.maxRev+2)
+	for _, o := range c.ops {
+		rev := c.rev[o.id]
+		switch {
+		case c.resolution[o.id] == resolvedApplied || (o.known() && c.creates[o.id]):
+			creators[rev] = append(creators[rev], o)
+		case o.known() && c.skip(o):
+		case o.known() && o.req.LeaseRevoke != nil:
+			maybe[rev] = append(maybe[rev], o)
+		case o.known():
+			readers[rev] = append(readers[rev], o)
+		}
+	}
+	pendingUnknown := 0
+	for _, o := range c.ops {
+		if c.resolution[o.id] == unresolved {
+			pendingUnknown++
+		}
+	}
+	c.checkReaders(readers[0])
+	// Nothing creates the initial revision: revokes seen there deleted no keys.
+	initial := append(readers[initialRevision], maybe[initialRevision]...)
+	sort.SliceStable(initial, func(i, j int) bool { return initial[i].callNs < initial[j].callNs })
+	c.checkReaders(initial)
+	for rev := int64(initialRevision + 1); rev <= c.res.maxRev; rev++ {
+		var creator *op
+		switch {
+		case len(creators[rev]) > 1:
+			a, b := creators[rev][0], creators[rev][1]
+			c.violate("duplicate-revision", b, "%s (%s) and %s (%s) both claim to have created revision %d",
+				describeOp(a), a.where(), describeOp(b), b.where(), rev)
+			creator = a
+		case len(creators[rev]) == 1:
+			creator = creators[rev][0]
+		default:
+			creator = c.revokeCreating(maybe[rev])
+			if creator == nil && pendingUnknown > 0 {
+				if creator = c.watchedWriter(rev); creator != nil {
+					pendingUnknown--
+				}
+			}
+		}
+		if creator == nil {
+			if pendingUnknown > 0 {
+				c.fallBack(rev, readers, maybe)
+				return
+			}
+			if witness := c.firstObserver(rev, readers, maybe); witness != nil {
+				c.violate("revision-without-writer", witness, "%s (%s) shows revision %d, which no write in the history created",
+					describeOp(witness), witness.where(), rev)
+			}
+			c.res.replayedThrough = rev - 1
+			c.res.gapRev = rev
+			return
+		}
+		c.applyCreator(creator, rev)
+		for _, o := range maybe[rev] {
+			if o != creator {
+				readers[rev] = append(readers[rev], o)
+			}
+		}
+		sort.SliceStable(readers[rev], func(i, j int) bool { return readers[rev][i].callNs < readers[rev][j].callNs })
+		c.checkReaders(readers[rev])
+	}
+	c.res.replayedThrough = c.res.maxRev
+	c.res.resolvedOut = pendingUnknown
+}
+
+// revokeCreating returns the lease revoke among ops whose lease has keys attached at the
+// current revision: it created the next revision.
+func (c *revChecker) revokeCreating(ops []*op) *op {
+	for _, o := range ops {
+		if len(c.store.at(c.store.rev).leaseKeys(o.req.LeaseRevoke.ID)) > 0 {
+			return o
+		}
+	}
+	return nil
+}
+
+// watchedWriter finds the one unresolved unknown write whose effect at the current state is
+// what watchers saw at rev, and pins it there; nil when none or several could be.
+func (c *revChecker) watchedWriter(rev int64) *op {
+	wr := c.watched[rev]
+	if wr == nil {
+		return nil
+	}
+	var found *op
+	view := c.store.at(c.store.rev)
+	for _, o := range c.ops {
+		if o.callNs > wr.firstSeen {
+			break // c.ops is sorted by call time: later ones were called after the events arrived
+		}
+		if c.resolution[o.id] != unresolved {
+			continue
+		}
+		_, eff, err := eval(view, c.store.rev, o.req, nil)
+		if err != nil || !wr.explains(eff.muts) {
+			continue
+		}
+		if found != nil {
+			return nil
+		}
+		found = o
+	}
+	if found != nil {
+		c.resolution[found.id], c.rev[found.id], c.creates[found.id] = resolvedApplied, rev, true
+		c.res.resolvedAt++
+	}
+	return found
+}
+
+func (c *revChecker) firstObserver(rev int64, lists ...[][]*op) *op {
+	for _, l := range lists {
+		if int(rev) < len(l) && len(l[rev]) > 0 {
+			return l[rev][0]
+		}
+	}
+	return nil
+}
+
+// applyCreator applies the write that created rev and checks its response.
+func (c *revChecker) applyCreator(o *op, rev int64) {
+	view := c.store.at(c.store.rev)
+	expected, eff, err := eval(view, c.store.rev, o.req, o.resp)
+	switch {
+	case err != nil:
+		c.violate("impossible-write", o, "%s (%s) claims revision %d, but etcd would have rejected it: %v", describeOp(o), o.where(), rev, err)
+		return
+	case len(eff.muts) == 0:
+		c.violate("impossible-write", o, "%s (%s) claims to have created revision %d, but in the state at revision %d it changes nothing",
+			describeOp(o), o.where(), rev, rev-1)
+		c.store.apply(&eff)
+		return
+	}
+	if o.known() {
+		if d := diffResponse(&expected, o.resp, true); d != "" {
+			c.violate(kindOf(o), o, "%s (%s) returned %s", describeOp(o), o.where(), d)
+		}
+	}
+	c.store.apply(&eff)
+	c.res.events[rev] = eff.muts
+	c.res.writers[rev] = o
+	c.creates[o.id] = true
+}
+
+// checkReaders checks operations that created no revision against the current state (or, for
+// a read at a past revision, the state then). Lease grants and key-less revokes change the
+// lease set, in call order.
+func (c *revChecker) checkReaders(ops []*op) {
+	for _, o := range ops {
+		at := c.store.rev
+		if o.isReadAtRevision() {
+			at = o.req.Range.Revision
+			if at > c.rev[o.id] {
+				c.violate("future-read", o, "%s (%s) read at revision %d, ahead of its own header revision %d", describeOp(o), o.where(), at, c.rev[o.id])
+				continue
+			}
+		}
+		expected, eff, err := eval(c.store.at(at), c.store.rev, o.req, o.resp)
+		if err != nil {
+			c.violate(kindOf(o), o, "%s (%s) succeeded, but etcd would have rejected it: %v", describeOp(o), o.where(), err)
+			continue
+		}
+		if len(eff.muts) > 0 {
+			c.violate(kindOf(o), o, "%s (%s) reports header revision %d as if it changed nothing, but at that revision it changes %s",
+				describeOp(o), o.where(), c.rev[o.id], eff.muts[0].kv.Key)
+			continue
+		}
+		if d := diffResponse(&expected, o.resp, true); d != "" {
+			c.violate(kindOf(o), o, "%s", c.explainRead(o, &expected, d))
+			continue
+		}
+		c.store.apply(&eff)
+	}
+}
+
+// explainRead words a read that disagrees with the state at its revision, naming the write
+// that made the state when the read returned an older value.
+func (c *revChecker) explainRead(o *op, expected *history.Response, d string) string {
+	if o.req.Range != nil && expected.Range != nil && o.resp.Range != nil {
+		e, got := expected.Range.KVs, o.resp.Range.KVs
+		for i := range e {
+			w := c.writerOf(e[i].ModRevision)
+			if w == nil {
+				continue
+			}
+			var gotKV string
+			switch {
+			case i < len(got) && string(got[i].Key) == string(e[i].Key) && diffKV("", e[i], got[i]) == "":
+				continue
+			case i < len(got) && string(got[i].Key) == string(e[i].Key):
+				gotKV = fmt.Sprintf("%s (mod rev %d)", got[i].Value, got[i].ModRevision)
+			default:
+				gotKV = "no value"
+			}
+			ack := "was still in flight when the get was called"
+			if w.returnNs < o.callNs {
+				ack = "acknowledged before the get was called"
+			}
+			return fmt.Sprintf("get %s at rev %d returned %s, but %s was written at rev %d by %s and %s (%s)",
+				describeRange(o.req.Range.Key, o.req.Range.RangeEnd), o.resp.Header.Revision, gotKV, e[i].Value,
+				e[i].ModRevision, describeRequest(w.req), ack, o.where())
+		}
+	}
+	if o.req.Range != nil && o.resp.Range != nil {
+		for _, kv := range o.resp.Range.KVs {
+			if _, live := c.store.at(o.resp.Header.Revision).get(kv.Key); live {
+				continue
+			}
+			vs := c.store.versions[string(kv.Key)]
+			i := sort.Search(len(vs), func(i int) bool { return vs[i].rev > o.resp.Header.Revision }) - 1
+			if i >= 0 && vs[i].deleted {
+				by := "a delete"
+				if w := c.writerOf(vs[i].rev); w != nil {
+					by = describeOp(w)
+				}
+				return fmt.Sprintf("get %s at rev %d returned %s=%s, but the key was deleted at rev %d by %s (%s)",
+					describeRange(o.req.Range.Key, o.req.Range.RangeEnd), o.resp.Header.Revision, kv.Key, kv.Value, vs[i].rev, by, o.where())
+			}
+		}
+	}
+	return fmt.Sprintf("%s (%s) returned %s", describeOp(o), o.where(), d)
+}
+
+func (c *revChecker) writerOf(rev int64) *op {
+	if rev > 0 && rev < int64(len(c.res.writers)) {
+		return c.res.writers[rev]
+	}
+	return nil
+}
+
+// kindOf names the violation a wrong response of o is.
+func kindOf(o *op) string {
+	switch {
+	case o.req.Range != nil:
+		return "stale-read"
+	case o.req.Txn != nil:
+		return "wrong-txn"
+	case o.req.LeaseKeepAlive != nil || o.req.LeaseGrant != nil || o.req.LeaseRevoke != nil:
+		return "lease"
+	}
+	return "wrong-response"
+}
+
+// fallBack hands the history from revision gap on to Porcupine, starting from the state at
+// gap-1: every operation that saw revision gap-1's successor or later, and every unknown
+// write not yet settled.
+func (c *revChecker) fallBack(gap int64, readerLists ...[][]*op) {
+	c.res.gapRev = gap
+	c.res.replayedThrough = gap - 1
+	var suffix []porcupine.Operation
+	for _, o := range c.ops {
+		in := false
+		switch {
+		case c.resolution[o.id] == unresolved || c.resolution[o.id] == resolvedApplied:
+			in = c.resolution[o.id] == unresolved || c.rev[o.id] >= gap
+		case o.known():
+			in = c.rev[o.id] >= gap && porcupineJudges(o)
+		}
+		if in {
+			c.res.unresolved++
+			suffix = append(suffix, porcupine.Operation{ClientId: o.client, Input: porcupineInput{o}, Call: o.callNs, Return: o.returnNs})
+		}
+	}
+	c.res.fallbackN = len(suffix)
+	init := c.store.kvStateAt()
+	model := etcdModel()
+	model.Init = func() interface{} { return init }
+	res := porcupine.CheckOperationsTimeout(model, suffix, c.opts.porcupineTimeout)
+	c.res.fallback = res
+	if res == porcupine.Illegal {
+		c.res.violations = append(c.res.violations, Violation{Checker: CheckRevision, Kind: "not-linearizable",
+			Message: fmt.Sprintf("from revision %d on, where no write is known to have created revision %d, Porcupine finds no linearization of the %d remaining operations", gap, gap, len(suffix))})
+	}
+}
+
+// sweepRealTime checks that revisions respect real time: walking calls in time order while
+// adding every operation that returned strictly before, the largest revision seen so far is a
+// lower bound for each operation called (strict for one that created a revision).
+// Serializable reads need not be fresh, so they are not held to the bound, but the revision
+// they saw must have been reached: its writer was called before they returned.
+func (c *revChecker) sweepRealTime() {
+	var byReturn []*op
+	for _, o := range c.ops {
+		if o.known() && !c.skip(o) {
+			byReturn = append(byReturn, o)
+		}
+	}
+	sort.SliceStable(byReturn, func(i, j int) bool { return byReturn[i].returnNs < byReturn[j].returnNs })
+	var maxRev int64
+	var maxOp *op
+	j := 0
+	for _, b := range c.ops { // c.ops is sorted by call time
+		for j < len(byReturn) && byReturn[j].returnNs < b.callNs {
+			if r := c.rev[byReturn[j].id]; r > maxRev {
+				maxRev, maxOp = r, byReturn[j]
+			}
+			j++
+		}
+		applied := b.known() || c.resolution[b.id] == resolvedApplied
+		if !applied || c.skip(b) {
+			continue
+		}
+		rev := c.rev[b.id]
+		if b.isSerializable() {
+			if w := c.writerOf(rev); w != nil && w.callNs > b.returnNs {
+				c.violate("future-read", b, "%s (%s) saw revision %d before the write that created it (%s) was called",
+					describeOp(b), b.where(), rev, describeOp(w))
+			}
+			continue
+		}
+		if maxOp == nil {
+			continue
+		}
+		if rev < maxRev || (rev == maxRev && c.creates[b.id]) {
+			c.violate("revision-backwards", b, "%s (%s) has revision %d, but %s (%s) had already returned revision %d before it was called: the revision went backwards",
+				describeOp(b), b.where(), rev, describeOp(maxOp), maxOp.where(), maxRev)
+		}
+	}
+}

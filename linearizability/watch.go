@@ -1,0 +1,253 @@
+package linearizability
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/ballastdb/ballast/linearizability/history"
+)
+
+// The watch validator checks each watcher against the guarantees etcd documents, using the
+// linearization the revision-guided checker rebuilt (the changes at every revision):
+//
+//   - ordered: within a stream, event revisions never decrease;
+//   - unique: no event (revision, key) twice in a stream;
+//   - atomic: all events of one revision arrive in one response;
+//   - reliable: between a stream's start revision and the last revision it saw (an event or
+//     a progress notification), the events equal exactly the linearization's changes in the
+//     watched range that the filters let through;
+//   - resumable: a stream resumed from revision r delivers nothing before r, and misses
+//     nothing from r on;
+//   - progress notifications never claim a revision while an event at or below it in the
+//     range is still undelivered;
+//   - prev_kv, when asked for, equals the key's previous key-value in the linearization;
+//   - filters are respected;
+//   - a compaction error's compact revision is above the start revision it refuses, and was
+//     a revision the store had reached when the response arrived.
+//
+// Revisions the replay did not reach (an unresolved gap) are not judged here.
+
+// eventID names one event: a key's change at a revision.
+type eventID struct {
+	rev int64
+	key string
+}
+
+// expectedEvent is a change of the linearization as a watcher must see it.
+type expectedEvent struct {
+	id  eventID
+	mut mutation
+}
+
+type watchValidator struct {
+	h          *history.History
+	rev        *revResult
+	violations []Violation
+}
+
+func validateWatches(h *history.History, rev *revResult) []Violation {
+	v := &watchValidator{h: h, rev: rev}
+	for wi := range h.Watches {
+		v.validateWatch(&h.Watches[wi])
+	}
+	return v.violations
+}
+
+func (v *watchValidator) violate(kind string, w *history.Watch, s *history.WatchStream, t int64, format string, args ...any) {
+	v.violations = append(v.violations, Violation{Checker: CheckWatch, Kind: kind,
+		Message: fmt.Sprintf("watch %s: ", w.ID) + fmt.Sprintf(format, args...), Lines: []int{s.Line}, TimeNs: t})
+}
+
+func filtered(w *history.Watch, t history.EventType) bool {
+	for _, f := range w.Request.Filters {
+		if (f == history.FilterNoPut && t == history.EventPut) || (f == history.FilterNoDelete && t == history.EventDelete) {
+			return true
+		}
+	}
+	return false
+}
+
+func mutType(m mutation) history.EventType {
+	if m.delete {
+		return history.EventDelete
+	}
+	return history.EventPut
+}
+
+// expected lists the linearization's changes this watch must deliver, by revision.
+func (v *watchValidator) expected(w *history.Watch) ([]expectedEvent, map[eventID]mutation) {
+	var list []expectedEvent
+	all := map[eventID]mutation{}
+	for rev := int64(1); rev <= v.rev.replayedThrough && rev < int64(len(v.rev.events)); rev++ {
+		for _, m := range v.rev.events[rev] {
+			if !inRange(m.kv.Key, w.Request.Key, w.Request.RangeEnd) {
+				continue
+			}
+			id := eventID{rev, string(m.kv.Key)}
+			all[id] = m
+			if !filtered(w, mutType(m)) {
+				list = append(list, expectedEvent{id: id, mut: m})
+			}
+		}
+	}
+	return list, all
+}
+
+func (v *watchValidator) validateWatch(w *history.Watch) {
+	list, all := v.expected(w)
+	for si := range w.Streams {
+		v.validateStream(w, si, list, all)
+	}
+}
+
+func (v *watchValidator) validateStream(w *history.Watch, si int, list []expectedEvent, all map[eventID]mutation) {
+	s := &w.Streams[si]
+	start := s.StartRevision
+	if start == 0 {
+		for _, r := range s.Responses {
+			if r.Created {
+				start = r.Revision + 1
+				break
+			}
+		}
+	}
+	resume := si > 0
+	delivered := map[eventID]int{} // event -> response index
+	revResponse := map[int64]int{} // revision -> response that delivered its first event
+	var lastRev, lastSeen int64
+	firstFrom := func(from int64) int {
+		return sort.Search(len(list), func(i int) bool { return list[i].id.rev >= from })
+	}
+	for ri := range s.Responses {
+		r := &s.Responses[ri]
+		if r.CompactRevision != 0 {
+			v.checkCompaction(w, s, r, start)
+		}
+		if r.ProgressNotify && start > 0 {
+			for i := firstFrom(start); i < len(list) && list[i].id.rev <= r.Revision; i++ {
+				if _, ok := delivered[list[i].id]; !ok {
+					v.violate("watch-progress-ahead", w, s, r.TimeNs, "progress notification at rev %d arrived before the event %s at rev %d was delivered",
+						r.Revision, describeMutation(list[i].mut), list[i].id.rev)
+					break
+				}
+			}
+			if r.Revision > lastSeen {
+				lastSeen = r.Revision
+			}
+		}
+		for ei := range r.Events {
+			ev := &r.Events[ei]
+			id := eventID{ev.KV.ModRevision, string(ev.KV.Key)}
+			if id.rev < lastRev {
+				v.violate("watch-order", w, s, r.TimeNs, "event %s at rev %d arrived after an event at rev %d: events out of order", describeEvent(ev), id.rev, lastRev)
+			}
+			if prev, dup := delivered[id]; dup {
+				v.violate("watch-duplicate", w, s, r.TimeNs, "duplicate event: %s at rev %d delivered twice (responses %d and %d of the stream)", describeEvent(ev), id.rev, prev, ri)
+				continue
+			}
+			if first, seen := revResponse[id.rev]; seen && first != ri {
+				v.violate("watch-split", w, s, r.TimeNs, "event split across responses: events of rev %d arrived in responses %d and %d", id.rev, first, ri)
+			} else if !seen {
+				revResponse[id.rev] = ri
+			}
+			delivered[id] = ri
+			if id.rev > lastRev {
+				lastRev = id.rev
+			}
+			if id.rev > lastSeen {
+				lastSeen = id.rev
+			}
+			if start > 0 && id.rev < start {
+				kind := "watch-order"
+				if resume {
+					kind = "watch-resume"
+				}
+				v.violate(kind, w, s, r.TimeNs, "stream starting at rev %d delivered %s at rev %d, before its start", start, describeEvent(ev), id.rev)
+			}
+			if !inRange(ev.KV.Key, w.Request.Key, w.Request.RangeEnd) {
+				v.violate("watch-range", w, s, r.TimeNs, "event %s is outside the watched range %s", describeEvent(ev), describeRange(w.Request.Key, w.Request.RangeEnd))
+				continue
+			}
+			if filtered(w, ev.Type) {
+				v.violate("watch-filter", w, s, r.TimeNs, "event %s delivered despite the filter %v", describeEvent(ev), w.Request.Filters)
+			}
+			v.checkEvent(w, s, r, ev, id, all)
+		}
+	}
+	v.checkReliable(w, s, start, lastSeen, list, delivered, resume, firstFrom)
+}
+
+// checkEvent compares a delivered event with the linearization's change.
+func (v *watchValidator) checkEvent(w *history.Watch, s *history.WatchStream, r *history.WatchResponse, ev *history.Event, id eventID, all map[eventID]mutation) {
+	if id.rev > v.rev.replayedThrough {
+		return
+	}
+	m, ok := all[id]
+	if !ok {
+		v.violate("watch-phantom", w, s, r.TimeNs, "event %s at rev %d, but the linearization changes no such key at that revision", describeEvent(ev), id.rev)
+		return
+	}
+	if ev.Type != mutType(m) {
+		v.violate("watch-phantom", w, s, r.TimeNs, "event %s at rev %d, but the linearization has a %s there", describeEvent(ev), id.rev, mutType(m))
+		return
+	}
+	if ev.Type == history.EventPut {
+		if d := diffKV("event", m.kv, ev.KV); d != "" {
+			v.violate("watch-content", w, s, r.TimeNs, "%s", d)
+		}
+	}
+	if w.Request.PrevKV {
+		if d := diffPrevKV("prev_kv", m.prev, ev.PrevKV); d != "" {
+			v.violate("watch-prev-kv", w, s, r.TimeNs, "wrong prev_kv in the event %s at rev %d: %s", describeEvent(ev), id.rev, d)
+		}
+	}
+}
+
+// checkReliable reports the first change between the stream's start and the last revision it
+// saw that it never delivered.
+func (v *watchValidator) checkReliable(w *history.Watch, s *history.WatchStream, start, lastSeen int64, list []expectedEvent, delivered map[eventID]int, resume bool, firstFrom func(int64) int) {
+	if start == 0 {
+		return
+	}
+	for i := firstFrom(start); i < len(list) && list[i].id.rev <= lastSeen; i++ {
+		if _, ok := delivered[list[i].id]; ok {
+			continue
+		}
+		if resume {
+			v.violate("watch-gap-resume", w, s, s.TimeNs, "watch gap at a resume: the stream resumed from rev %d never delivered %s at rev %d, though it saw rev %d",
+				start, describeMutation(list[i].mut), list[i].id.rev, lastSeen)
+		} else {
+			v.violate("watch-gap", w, s, s.TimeNs, "watch gap: the stream from rev %d never delivered %s at rev %d, though it saw rev %d",
+				start, describeMutation(list[i].mut), list[i].id.rev, lastSeen)
+		}
+		return
+	}
+}
+
+func (v *watchValidator) checkCompaction(w *history.Watch, s *history.WatchStream, r *history.WatchResponse, start int64) {
+	if start != 0 && r.CompactRevision <= start {
+		v.violate("watch-compaction", w, s, r.TimeNs, "compaction error with compact revision %d for a stream starting at rev %d, which that compaction did not remove", r.CompactRevision, start)
+		return
+	}
+	if r.CompactRevision <= v.rev.replayedThrough && r.CompactRevision < int64(len(v.rev.writers)) {
+		if wr := v.rev.writers[r.CompactRevision]; wr != nil && wr.callNs > r.TimeNs {
+			v.violate("watch-compaction", w, s, r.TimeNs, "compaction error names compact revision %d, which was not created until after the error arrived", r.CompactRevision)
+		}
+	} else if r.CompactRevision > v.rev.maxRev {
+		v.violate("watch-compaction", w, s, r.TimeNs, "compaction error names compact revision %d, beyond any revision the cluster reached (%d)", r.CompactRevision, v.rev.maxRev)
+	}
+}
+
+func describeEvent(ev *history.Event) string {
+	if ev.Type == history.EventDelete {
+		return fmt.Sprintf("DELETE %s", ev.KV.Key)
+	}
+	return fmt.Sprintf("PUT %s=%s", ev.KV.Key, ev.KV.Value)
+}
+
+func describeMutation(m mutation) string {
+	if m.delete {
+		return fmt.Sprintf("DELETE %s", m.kv.Key)
+	}
+	return fmt.Sprintf("PUT %s=%s", m.kv.Key, m.kv.Value)
+}
