@@ -1,0 +1,63 @@
+package lease
+
+import (
+	"math"
+	"time"
+)
+
+// never is the deadline of a lease whose TTL·(1+ρ) does not fit in a time.Duration.
+const never = time.Duration(math.MaxInt64)
+
+// drift converts between a promised duration (real time the client was told) and the time
+// the lessor waits on its own clock, whose rate is within [1-ρ, 1+ρ] of real time.
+type drift struct{ rate float64 }
+
+// waitFor is how long to wait on the local clock so that at least promised real time has
+// passed even if the local clock runs fast by ρ: promised·(1+ρ), rounded up, saturating.
+func (d drift) waitFor(promised time.Duration) time.Duration {
+	if promised <= 0 {
+		return 0
+	}
+	extra := math.Ceil(float64(promised) * d.rate)
+	if extra >= float64(never-promised) {
+		return never
+	}
+	return promised + time.Duration(extra)
+}
+
+// promisedAtMost is the largest promise p with waitFor(p) <= local: what may be reported to a
+// client as remaining without overstating it.
+func (d drift) promisedAtMost(local time.Duration) time.Duration {
+	if local <= 0 {
+		return 0
+	}
+	p := time.Duration(float64(local) / (1 + d.rate))
+	for p > 0 && d.waitFor(p) > local {
+		p--
+	}
+	for p < local && d.waitFor(p+1) <= local {
+		p++
+	}
+	return p
+}
+
+// promisedAtLeast is the smallest promise p with waitFor(p) >= local: what a checkpoint
+// records, so a later primary waiting waitFor(p) never waits less than local.
+func (d drift) promisedAtLeast(local time.Duration) time.Duration {
+	if local <= 0 {
+		return 0
+	}
+	p := d.promisedAtMost(local)
+	if d.waitFor(p) < local {
+		p++
+	}
+	return p
+}
+
+// addSaturating returns a+b for b >= 0, or never if that overflows.
+func addSaturating(a, b time.Duration) time.Duration {
+	if b > never-a {
+		return never
+	}
+	return a + b
+}
