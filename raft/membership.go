@@ -171,3 +171,26 @@ func (r *raft) setConf(conf ConfState) {
 	r.broadcastAppend()
 	r.releaseConfirmedReads()
 }
+
+// Bootstrap returns what each founding member of a new group persists before its first
+// start: one AddVoter entry per voter (term 1, indexes 1..n) and a hard state committing them.
+// Every member applies them on its first Ready, so the founding configuration is part of the
+// log, and a member added later (which starts with an empty Storage) learns it by replaying
+// the log (or from a snapshot). A group that never adds members may instead start each member
+// from NewMemoryStorage(ConfState{Voters: voters}) (a configuration at index 0). Errors name
+// the bad voter list and return nothing.
+func Bootstrap(voters []uint64) (HardState, []Entry, error) {
+	if len(voters) == 0 {
+		return HardState{}, nil, fmt.Errorf("%w: bootstrap needs at least one voter", ErrConfChangeInvalid)
+	}
+	seen := make([]uint64, 0, len(voters))
+	ents := make([]Entry, 0, len(voters))
+	for i, id := range voters {
+		if id == None || slices.Contains(seen, id) {
+			return HardState{}, nil, fmt.Errorf("%w: bootstrap voters %v: zero or repeated ID %d", ErrConfChangeInvalid, voters, id)
+		}
+		seen = append(seen, id)
+		ents = append(ents, Entry{Term: 1, Index: uint64(i + 1), Type: EntryConfChange, Data: ConfChange{Type: ConfChangeAddVoter, NodeID: id}.Marshal()})
+	}
+	return HardState{Term: 1, Commit: uint64(len(ents))}, ents, nil
+}

@@ -1,0 +1,252 @@
+package raft
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Rule 8: membership changes, one at a time.
+
+// addMember adds a fresh member (empty storage, no configuration: it learns everything from
+// the leader) to the network.
+func (n *network) addMember(id uint64) *testMember {
+	storage := NewMemoryStorage(ConfState{})
+	rn, err := NewRawNode(testConfig(id, storage, 1))
+	require.NoError(n.t, err)
+	m := &testMember{id: id, rn: rn, storage: storage}
+	n.members = append(n.members, m)
+	return m
+}
+
+// newBootstrappedNetwork starts a group whose founding configuration is in the log
+// (Bootstrap), so that members added later can learn it.
+func newBootstrappedNetwork(t *testing.T, ids []uint64) *network {
+	n := &network{t: t, cut: map[[2]uint64]bool{}, down: map[uint64]bool{}}
+	hs, ents, err := Bootstrap(ids)
+	require.NoError(t, err)
+	for _, id := range ids {
+		storage := NewMemoryStorage(ConfState{})
+		require.NoError(t, storage.Append(ents))
+		require.NoError(t, storage.SetHardState(hs))
+		rn, err := NewRawNode(testConfig(id, storage, 1))
+		require.NoError(t, err)
+		n.members = append(n.members, &testMember{id: id, rn: rn, storage: storage})
+	}
+	n.stabilize() // apply the founding configuration
+	return n
+}
+
+func TestBootstrap(t *testing.T) {
+	hs, ents, err := Bootstrap([]uint64{1, 2})
+	require.NoError(t, err)
+	require.Equal(t, HardState{Term: 1, Commit: 2}, hs)
+	require.Len(t, ents, 2)
+	for _, bad := range [][]uint64{nil, {1, 0}, {1, 2, 1}} {
+		_, _, err := Bootstrap(bad)
+		require.ErrorIs(t, err, ErrConfChangeInvalid, "%v", bad)
+	}
+	n := newBootstrappedNetwork(t, []uint64{1, 2, 3})
+	for _, id := range []uint64{1, 2, 3} {
+		require.Equal(t, []uint64{1, 2, 3}, n.member(id).rn.Status().Config.Voters)
+	}
+	n.elect(2)
+}
+
+func TestAddVoter(t *testing.T) {
+	n := newBootstrappedNetwork(t, []uint64{1, 2, 3})
+	n.elect(1)
+	require.NoError(t, n.member(1).rn.Propose([]byte("a")))
+	n.stabilize()
+	m4 := n.addMember(4)
+	require.NoError(t, n.member(1).rn.ProposeConfChange(ConfChange{Type: ConfChangeAddVoter, NodeID: 4}))
+	n.stabilize()
+	n.tick(1)
+	for _, id := range []uint64{1, 2, 3, 4} {
+		require.Equal(t, []uint64{1, 2, 3, 4}, n.member(id).rn.Status().Config.Voters, "member %d", id)
+	}
+	require.Equal(t, []string{"a"}, m4.appliedData(), "the new member received the log")
+	// Now a majority is three of four: with two down nothing commits.
+	n.down[3], n.down[4] = true, true
+	require.NoError(t, n.member(1).rn.Propose([]byte("b")))
+	n.stabilize()
+	require.NotContains(t, n.member(1).appliedData(), "b")
+	delete(n.down, 4)
+	n.tick(1)
+	require.Contains(t, n.member(1).appliedData(), "b")
+}
+
+func TestRemoveVoterShrinksQuorum(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, nil)
+	n.elect(1)
+	require.NoError(t, n.member(1).rn.ProposeConfChange(ConfChange{Type: ConfChangeRemoveNode, NodeID: 3}))
+	n.stabilize()
+	n.down[3] = true
+	require.Equal(t, []uint64{1, 2}, n.member(1).rn.Status().Config.Voters)
+	n.down[2] = true
+	require.NoError(t, n.member(1).rn.Propose([]byte("x")))
+	n.stabilize()
+	require.NotContains(t, n.member(1).appliedData(), "x", "two voters need both")
+	delete(n.down, 2)
+	n.tick(1)
+	require.Contains(t, n.member(1).appliedData(), "x")
+}
+
+func TestLearnerNeitherVotesNorCounts(t *testing.T) {
+	n := newBootstrappedNetwork(t, []uint64{1, 2, 3})
+	n.elect(1)
+	learner := n.addMember(4)
+	require.NoError(t, n.member(1).rn.ProposeConfChange(ConfChange{Type: ConfChangeAddLearner, NodeID: 4}))
+	n.stabilize()
+	n.tick(1)
+	require.Equal(t, []uint64{4}, n.member(1).rn.Status().Config.Learners)
+	require.Equal(t, []uint64{4}, learner.rn.Status().Config.Learners)
+	// Learner acks don't make a quorum.
+	n.down[2], n.down[3] = true, true
+	require.NoError(t, n.member(1).rn.Propose([]byte("x")))
+	n.stabilize()
+	require.Equal(t, n.raft(1).log.lastIndex(), n.raft(1).trk.get(4).match, "the learner has the entry")
+	require.NotContains(t, n.member(1).appliedData(), "x", "a learner's copy counts for nothing")
+	// A learner never campaigns and its vote requests are never sent to it.
+	require.Error(t, learner.rn.Campaign())
+	for range 5 * testElectionTicks {
+		learner.rn.Tick()
+	}
+	require.Equal(t, StateFollower, learner.rn.raft.state)
+	delete(n.down, 2)
+	delete(n.down, 3)
+	n.raft(1).becomeFollower(n.raft(1).term, None)
+	require.NoError(t, n.member(2).rn.Campaign())
+	var voteTargets []uint64
+	n.drop = func(m Message) bool {
+		if m.Type == MsgVote {
+			voteTargets = append(voteTargets, m.To)
+		}
+		return false
+	}
+	n.stabilize()
+	require.NotContains(t, voteTargets, uint64(4))
+}
+
+func TestPromoteLearner(t *testing.T) {
+	n := newBootstrappedNetwork(t, []uint64{1, 2, 3})
+	n.elect(1)
+	n.addMember(4)
+	require.NoError(t, n.member(1).rn.ProposeConfChange(ConfChange{Type: ConfChangeAddLearner, NodeID: 4}))
+	n.stabilize()
+	require.NoError(t, n.member(1).rn.ProposeConfChange(ConfChange{Type: ConfChangeAddVoter, NodeID: 4}))
+	n.stabilize()
+	n.tick(1)
+	st := n.member(4).rn.Status()
+	require.Equal(t, []uint64{1, 2, 3, 4}, st.Config.Voters)
+	require.Empty(t, st.Config.Learners)
+	require.NoError(t, n.member(4).rn.Campaign(), "a promoted learner may campaign")
+}
+
+func TestOneConfChangeAtATime(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, nil)
+	// Before the new leader commits an entry of its term: too early.
+	n.drop = func(m Message) bool { return m.Type == MsgAppResp }
+	require.NoError(t, n.member(1).rn.Campaign())
+	n.stabilize()
+	require.ErrorIs(t, n.member(1).rn.ProposeConfChange(ConfChange{Type: ConfChangeAddLearner, NodeID: 4}), ErrConfChangeTooEarly)
+	n.drop = nil
+	n.tick(1)
+	// One pending change blocks a second until it is applied.
+	n.down[2], n.down[3] = true, true
+	require.NoError(t, n.member(1).rn.ProposeConfChange(ConfChange{Type: ConfChangeAddLearner, NodeID: 4}))
+	last := n.raft(1).log.lastIndex()
+	require.ErrorIs(t, n.member(1).rn.ProposeConfChange(ConfChange{Type: ConfChangeAddLearner, NodeID: 5}), ErrConfChangePending)
+	require.Equal(t, last, n.raft(1).log.lastIndex(), "the refused change appended nothing")
+	delete(n.down, 2)
+	delete(n.down, 3)
+	n.tick(1)
+	require.NoError(t, n.member(1).rn.ProposeConfChange(ConfChange{Type: ConfChangeAddLearner, NodeID: 5}))
+}
+
+func TestInvalidConfChanges(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2}, nil)
+	n.elect(1)
+	require.NoError(t, n.member(1).rn.ProposeConfChange(ConfChange{Type: ConfChangeAddLearner, NodeID: 3}))
+	n.stabilize()
+	for _, tc := range []struct {
+		name string
+		cc   ConfChange
+		want string
+	}{
+		{"node 0", ConfChange{Type: ConfChangeAddVoter}, "node ID 0"},
+		{"voter again", ConfChange{Type: ConfChangeAddVoter, NodeID: 2}, "already a voter"},
+		{"demote voter", ConfChange{Type: ConfChangeAddLearner, NodeID: 2}, "demotion"},
+		{"learner again", ConfChange{Type: ConfChangeAddLearner, NodeID: 3}, "already a learner"},
+		{"remove stranger", ConfChange{Type: ConfChangeRemoveNode, NodeID: 9}, "not a member"},
+		{"unknown type", ConfChange{Type: 77, NodeID: 9}, "unknown change type"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := n.member(1).rn.ProposeConfChange(tc.cc)
+			require.ErrorIs(t, err, ErrConfChangeInvalid)
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+	single := newNetwork(t, []uint64{1}, nil)
+	single.elect(1)
+	single.stabilize()
+	require.ErrorContains(t, single.member(1).rn.ProposeConfChange(ConfChange{Type: ConfChangeRemoveNode, NodeID: 1}), "the last voter")
+}
+
+func TestRemovedLeaderStepsDownAfterCommit(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, nil)
+	n.elect(1)
+	require.NoError(t, n.member(1).rn.ProposeConfChange(ConfChange{Type: ConfChangeRemoveNode, NodeID: 1}))
+	// Until the removal commits, it leads.
+	require.Equal(t, StateLeader, n.raft(1).state)
+	n.stabilize()
+	require.Equal(t, StateFollower, n.raft(1).state, "removed and applied: stepped down")
+	for _, id := range []uint64{2, 3} {
+		require.Equal(t, []uint64{2, 3}, n.member(id).rn.Status().Config.Voters, "member %d learned the commit before the leader left", id)
+	}
+	// The rest elect a new leader; the removed member never campaigns.
+	n.down[1] = true
+	n.tick(5 * testElectionTicks)
+	require.Contains(t, []uint64{2, 3}, n.leader())
+	require.Error(t, n.member(1).rn.Campaign())
+}
+
+func TestConfChangeEncoding(t *testing.T) {
+	for _, cc := range []ConfChange{
+		{Type: ConfChangeAddVoter, NodeID: 1},
+		{Type: ConfChangeAddLearner, NodeID: 1 << 60},
+		{Type: ConfChangeRemoveNode, NodeID: 42},
+	} {
+		got, err := UnmarshalConfChange(cc.Marshal())
+		require.NoError(t, err)
+		require.Equal(t, cc, got)
+	}
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want string
+	}{
+		{"short", []byte{1, 1}, "has 2 bytes"},
+		{"version", append([]byte{9, 1}, make([]byte, 8)...), "encoding version 9"},
+		{"type", append([]byte{1, 0}, make([]byte, 8)...), "unknown change type 0"},
+	} {
+		_, err := UnmarshalConfChange(tc.b)
+		require.ErrorIs(t, err, ErrConfChangeInvalid, tc.name)
+		require.ErrorContains(t, err, tc.want, tc.name)
+	}
+	require.Equal(t, "AddVoter(3)", ConfChange{Type: ConfChangeAddVoter, NodeID: 3}.String())
+}
+
+// A committed change is applied at the same log position on every member, even one that was
+// behind when it was proposed.
+func TestConfChangeAppliedAtSameIndexEverywhere(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, nil)
+	n.elect(1)
+	n.down[3] = true
+	require.NoError(t, n.member(1).rn.ProposeConfChange(ConfChange{Type: ConfChangeAddLearner, NodeID: 4}))
+	n.stabilize()
+	require.Empty(t, n.member(3).rn.Status().Config.Learners)
+	delete(n.down, 3)
+	n.tick(1)
+	require.Equal(t, []uint64{4}, n.member(3).rn.Status().Config.Learners)
+}
