@@ -17,9 +17,9 @@ func TestInvariantAssertionsPanic(t *testing.T) {
 		return m
 	}
 	for _, tc := range []struct {
-		name  string
+		name   string
 		break_ func(m *testMember)
-		want  string
+		want   string
 	}{
 		{"term goes back", func(m *testMember) { m.rn.raft.setTerm(1) }, "term going back"},
 		{"commit beyond the log", func(m *testMember) { m.rn.raft.log.commitTo(9) }, "beyond last index"},
