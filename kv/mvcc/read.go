@@ -45,7 +45,8 @@ func executeRange(r pebble.Reader, curRev, compactRev int64, req *pb.RangeReques
 	if req.GetSortOrder() != pb.RangeRequest_NONE ||
 		req.GetMinModRevision() != 0 || req.GetMaxModRevision() != 0 ||
 		req.GetMinCreateRevision() != 0 || req.GetMaxCreateRevision() != 0 {
-		// Filters and sorting need every key; truncate afterwards.
+		// Filters and sorting need every key; truncate afterwards. As in etcd, a sort target
+		// with order NONE does not count: it sorts only the limit+1 keys fetched in key order.
 		limit = 0
 	}
 	if limit > 0 {
