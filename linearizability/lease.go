@@ -53,15 +53,21 @@ func validateLeases(h *history.History, ops []*op) []Violation {
 		if !o.known() || o.expiry != nil {
 			continue
 		}
-		forEachKV(o.resp, func(kv history.KeyValue) {
+		// Range results only: prev_kvs show the state before the write, which may predate
+		// the lease's end.
+		forEachRangeKV(o.resp, func(kv history.KeyValue) {
 			e, ok := ends[kv.Lease]
 			if !ok || regranted[kv.Lease] || o.req.LeaseRevoke != nil {
 				return
 			}
-			if o.headerRev() >= e.rev || (o.callNs > e.timeNs && !o.isSerializable()) {
+			readRev, fresh := o.headerRev(), !o.isSerializable()
+			if o.isReadAtRevision() {
+				readRev, fresh = o.req.Range.Revision, false // a read of the past may show it
+			}
+			if readRev >= e.rev || (o.callNs > e.timeNs && fresh) {
 				vs = append(vs, Violation{Checker: CheckLease, Kind: "lease-outlived", Lines: []int{o.line}, TimeNs: o.callNs,
 					Message: fmt.Sprintf("key %s attached to lease %d outlived its lease: %s (%s) returned it at rev %d, but the lease ended at rev %d by its %s",
-						kv.Key, kv.Lease, describeRequest(o.req), o.where(), o.headerRev(), e.rev, e.what)})
+						kv.Key, kv.Lease, describeRequest(o.req), o.where(), readRev, e.rev, e.what)})
 			}
 		})
 	}
@@ -126,3 +132,17 @@ func earlyExpiries(h *history.History, ops []*op, regranted map[int64]bool) []Vi
 
 // fmtNs renders nanoseconds from the run's start as seconds: "3.250s".
 func fmtNs(ns int64) string { return fmt.Sprintf("%.3fs", float64(ns)/1e9) }
+
+// forEachRangeKV calls fn for every key-value in the range results of a response, in txns too.
+func forEachRangeKV(resp *history.Response, fn func(history.KeyValue)) {
+	switch {
+	case resp.Range != nil:
+		for _, kv := range resp.Range.KVs {
+			fn(kv)
+		}
+	case resp.Txn != nil:
+		for i := range resp.Txn.Responses {
+			forEachRangeKV(&resp.Txn.Responses[i], fn)
+		}
+	}
+}

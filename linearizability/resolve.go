@@ -45,7 +45,7 @@ type watchedRevision struct {
 	firstSeen int64
 }
 
-func newResolver(ops []*op, watches []history.Watch) *resolver {
+func newResolver(ops []*op, watches []history.Watch, ignore func(*op) bool) *resolver {
 	r := &resolver{observedAt: map[kvObservation]int64{}, writers: map[kvObservation]int{}, watched: map[int64]*watchedRevision{}}
 	for _, o := range ops {
 		forEachPut(o.req, func(p *history.PutRequest) {
@@ -55,7 +55,7 @@ func newResolver(ops []*op, watches []history.Watch) *resolver {
 				r.duplicates++
 			}
 		})
-		if o.known() {
+		if o.known() && !ignore(o) {
 			forEachKV(o.resp, r.observe)
 		}
 	}

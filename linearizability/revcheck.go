@@ -63,7 +63,7 @@ type revChecker struct {
 type revOptions struct {
 	porcupineTimeout time.Duration
 	// comparable restricts the checker to what Porcupine judges (no serializable reads, no
-	// reads at past revisions), for tests that compare the two.
+	// reads at past revisions, no watch events as evidence), for tests that compare the two.
 	comparable bool
 }
 
@@ -94,7 +94,11 @@ func (c *revChecker) violate(kind string, o *op, format string, args ...any) {
 // resolveUnknowns pins unknown writes whose unique values were seen and computes every
 // operation's revision and whether it (definitely) created one.
 func (c *revChecker) resolveUnknowns() {
-	r := newResolver(c.ops, c.watches)
+	watches := c.watches
+	if c.opts.comparable {
+		watches = nil // Porcupine sees no watch events; judge on the same evidence
+	}
+	r := newResolver(c.ops, watches, c.skip)
 	c.watched = r.watched
 	note := func(rev int64) {
 		if rev > c.res.maxRev {
@@ -157,6 +161,12 @@ func (c *revChecker) replay() {
 	for _, o := range c.ops {
 		if c.resolution[o.id] == unresolved {
 			pendingUnknown++
+		}
+	}
+	for rev := int64(0); rev <= initialRevision && rev < int64(len(creators)); rev++ {
+		for _, o := range creators[rev] {
+			c.violate(kindOf(o), o, "%s (%s) claims to have changed the store at revision %d, but the first change makes revision %d",
+				describeOp(o), o.where(), rev, initialRevision+1)
 		}
 	}
 	c.checkReaders(readers[0])
@@ -289,7 +299,39 @@ func (c *revChecker) applyCreator(o *op, rev int64) {
 // a read at a past revision, the state then). Lease grants and key-less revokes change the
 // lease set, in call order.
 func (c *revChecker) checkReaders(ops []*op) {
+	// Keep-alives are judged after the lease changes of the revision: which of them came
+	// first among concurrent operations that all saw this revision is not in the record.
+	var keepAlives []*op
+	aliveAtStart := map[int64]bool{}
+	granted, revoked := map[int64]*op{}, map[int64]*op{}
 	for _, o := range ops {
+		if o.req.LeaseKeepAlive != nil {
+			keepAlives = append(keepAlives, o)
+			aliveAtStart[o.req.LeaseKeepAlive.ID] = c.store.leases[o.req.LeaseKeepAlive.ID]
+		}
+	}
+	// A revoke that saw this revision found its lease granted, so grants that saw it go first.
+	ordered := make([]*op, 0, len(ops))
+	for _, o := range ops {
+		if o.req.LeaseGrant != nil {
+			ordered = append(ordered, o)
+		}
+	}
+	for _, o := range ops {
+		if o.req.LeaseGrant == nil {
+			ordered = append(ordered, o)
+		}
+	}
+	for _, o := range ordered {
+		if o.req.LeaseKeepAlive != nil {
+			continue
+		}
+		switch {
+		case o.req.LeaseGrant != nil && o.resp.LeaseGrant != nil:
+			granted[o.resp.LeaseGrant.ID] = o
+		case o.req.LeaseRevoke != nil:
+			revoked[o.req.LeaseRevoke.ID] = o
+		}
 		at := c.store.rev
 		if o.isReadAtRevision() {
 			at = o.req.Range.Revision
@@ -313,6 +355,28 @@ func (c *revChecker) checkReaders(ops []*op) {
 			continue
 		}
 		c.store.apply(&eff)
+	}
+	for _, o := range keepAlives {
+		c.checkKeepAlive(o, aliveAtStart[o.req.LeaseKeepAlive.ID], granted, revoked)
+	}
+}
+
+// checkKeepAlive judges a keep-alive that saw revision R: a lease alive at R's start or
+// granted at R by a grant called before the keep-alive returned may be found alive, unless a
+// revoke at R returned before the keep-alive was called; symmetrically for "not found".
+func (c *revChecker) checkKeepAlive(o *op, aliveAtStart bool, granted, revoked map[int64]*op) {
+	id := o.req.LeaseKeepAlive.ID
+	g, r := granted[id], revoked[id]
+	mayBeAlive := (aliveAtStart || (g != nil && g.callNs <= o.returnNs)) && (r == nil || r.returnNs >= o.callNs)
+	mayBeGone := (!aliveAtStart || (r != nil && r.callNs <= o.returnNs)) && (g == nil || g.returnNs >= o.callNs)
+	alive := o.resp.LeaseKeepAlive != nil && o.resp.LeaseKeepAlive.TTLSeconds > 0
+	switch {
+	case o.resp.Header.Revision != c.store.rev:
+		c.violate("lease", o, "%s (%s) returned header revision %d, but the state gives %d", describeOp(o), o.where(), o.resp.Header.Revision, c.store.rev)
+	case alive && !mayBeAlive:
+		c.violate("lease", o, "%s (%s) found lease %d alive at rev %d, but it no longer exists", describeOp(o), o.where(), id, o.resp.Header.Revision)
+	case !alive && !mayBeGone:
+		c.violate("lease", o, "%s (%s) found lease %d gone at rev %d, but it is alive", describeOp(o), o.where(), id, o.resp.Header.Revision)
 	}
 }
 

@@ -98,6 +98,91 @@ func (v *watchValidator) validateWatch(w *history.Watch) {
 	for si := range w.Streams {
 		v.validateStream(w, si, list, all)
 	}
+	if v.coversEveryWrite(w) && len(w.Request.Filters) == 0 {
+		v.checkEveryRevision(w)
+	}
+}
+
+// coversEveryWrite reports whether the watch's range holds every key any request of the
+// history could change: then every revision has at least one event for it.
+func (v *watchValidator) coversEveryWrite(w *history.Watch) bool {
+	covers := true
+	contains := func(key, end []byte) {
+		if !inRange(key, w.Request.Key, w.Request.RangeEnd) {
+			covers = false
+			return
+		}
+		if len(end) == 0 {
+			return
+		}
+		wEnd := w.Request.RangeEnd
+		switch {
+		case len(wEnd) == 1 && wEnd[0] == 0:
+		case len(end) == 1 && end[0] == 0:
+			covers = false
+		case string(end) > string(wEnd):
+			covers = false
+		}
+	}
+	for i := range v.h.Operations {
+		forEachWrite(&v.h.Operations[i].Request, contains)
+	}
+	return covers
+}
+
+// forEachWrite calls fn with the range of every put and delete in the request (a put's range
+// is its key alone). Lease revokes delete keys that puts with the lease wrote.
+func forEachWrite(req *history.Request, fn func(key, end []byte)) {
+	switch {
+	case req.Put != nil:
+		fn(req.Put.Key, nil)
+	case req.DeleteRange != nil:
+		fn(req.DeleteRange.Key, req.DeleteRange.RangeEnd)
+	case req.Txn != nil:
+		for i := range req.Txn.Success {
+			forEachWrite(&req.Txn.Success[i], fn)
+		}
+		for i := range req.Txn.Failure {
+			forEachWrite(&req.Txn.Failure[i], fn)
+		}
+	}
+}
+
+// checkEveryRevision: a watch over every key written sees a change at every revision, so a
+// stream that saw revision r must have delivered some event at each revision from its start
+// to r. This needs no linearization, so it also judges revisions the replay did not reach.
+func (v *watchValidator) checkEveryRevision(w *history.Watch) {
+	for si := range w.Streams {
+		s := &w.Streams[si]
+		start := s.StartRevision
+		if start == 0 {
+			continue
+		}
+		seen := map[int64]bool{}
+		var last int64
+		var lastTime int64
+		for _, r := range s.Responses {
+			for _, ev := range r.Events {
+				seen[ev.KV.ModRevision] = true
+				if ev.KV.ModRevision > last {
+					last, lastTime = ev.KV.ModRevision, r.TimeNs
+				}
+			}
+		}
+		for rev := start; rev < last; rev++ {
+			if rev <= v.rev.replayedThrough {
+				continue // judged against the linearization already
+			}
+			if !seen[rev] {
+				kind, what := "watch-gap", "watch gap"
+				if si > 0 {
+					kind, what = "watch-gap-resume", "watch gap at a resume"
+				}
+				v.violate(kind, w, s, lastTime, "%s: the stream from rev %d saw rev %d but no event at rev %d, though the watch covers every key written", what, start, last, rev)
+				break
+			}
+		}
+	}
 }
 
 func (v *watchValidator) validateStream(w *history.Watch, si int, list []expectedEvent, all map[eventID]mutation) {
