@@ -447,3 +447,5 @@ func (m *model) hashKV(rev int64) (uint32, error) {
 	}
 	return h.Sum32(), nil
 }
+
+func crc32c(b []byte) uint32 { return crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)) }
