@@ -1,6 +1,7 @@
 package mvcc
 
 import (
+	"os"
 	"testing"
 
 	"github.com/ballastdb/ballast/kv/kvtest"
@@ -156,3 +157,5 @@ func rangeOp(key, end string) *pb.RequestOp {
 func txnOp(t *pb.TxnRequest) *pb.RequestOp {
 	return &pb.RequestOp{Request: &pb.RequestOp_RequestTxn{RequestTxn: t}}
 }
+
+func lookupEnv(name string) string { return os.Getenv(name) }
