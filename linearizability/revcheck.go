@@ -1,6 +1,7 @@
 package linearizability
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -58,6 +59,12 @@ type revChecker struct {
 	creates    []bool
 	resolution []resolution
 	opts       revOptions
+	// unknown writes not yet settled; grants (with a client-chosen id) and revokes among
+	// them by lease: they may have applied at any time after their call
+	pendingUnknown int
+	pendingGrants  map[int64][]*op
+	pendingRevokes map[int64][]*op
+	seenAtOrAbove  []int64 // by revision: earliest time anything showed it or a later one
 }
 
 type revOptions struct {
@@ -157,10 +164,17 @@ func (c *revChecker) replay() {
 			readers[rev] = append(readers[rev], o)
 		}
 	}
-	pendingUnknown := 0
+	c.pendingGrants, c.pendingRevokes = map[int64][]*op{}, map[int64][]*op{}
 	for _, o := range c.ops {
-		if c.resolution[o.id] == unresolved {
-			pendingUnknown++
+		if c.resolution[o.id] != unresolved {
+			continue
+		}
+		c.pendingUnknown++
+		switch {
+		case o.req.LeaseGrant != nil && o.req.LeaseGrant.ID != 0:
+			c.pendingGrants[o.req.LeaseGrant.ID] = append(c.pendingGrants[o.req.LeaseGrant.ID], o)
+		case o.req.LeaseRevoke != nil:
+			c.pendingRevokes[o.req.LeaseRevoke.ID] = append(c.pendingRevokes[o.req.LeaseRevoke.ID], o)
 		}
 	}
 	for rev := int64(0); rev <= initialRevision && rev < int64(len(creators)); rev++ {
@@ -185,15 +199,15 @@ func (c *revChecker) replay() {
 		case len(creators[rev]) == 1:
 			creator = creators[rev][0]
 		default:
-			creator = c.revokeCreating(maybe[rev])
-			if creator == nil && pendingUnknown > 0 {
+			creator = c.revokeCreating(maybe[rev], rev)
+			if creator == nil && c.pendingUnknown > 0 {
 				if creator = c.watchedWriter(rev); creator != nil {
-					pendingUnknown--
+					c.pendingUnknown--
 				}
 			}
 		}
 		if creator == nil {
-			if pendingUnknown > 0 {
+			if c.pendingUnknown > 0 {
 				c.fallBack(rev, readers, maybe)
 				return
 			}
@@ -215,18 +229,68 @@ func (c *revChecker) replay() {
 		c.checkReaders(readers[rev])
 	}
 	c.res.replayedThrough = c.res.maxRev
-	c.res.resolvedOut = pendingUnknown
+	c.res.resolvedOut = c.pendingUnknown
 }
 
-// revokeCreating returns the lease revoke among ops whose lease has keys attached at the
-// current revision: it created the next revision.
-func (c *revChecker) revokeCreating(ops []*op) *op {
+// revokeCreating returns the lease revoke among ops (all with header revision rev) that
+// created rev: its lease has keys attached in the state at rev-1, it was called before anything
+// showed rev, and what watchers saw at rev is its deletions. While unknown writes are
+// unsettled, one of them may have detached the keys and made rev instead; then only watch
+// evidence decides, else nil (and the replay falls back to search).
+func (c *revChecker) revokeCreating(ops []*op, rev int64) *op {
 	for _, o := range ops {
-		if len(c.store.at(c.store.rev).leaseKeys(o.req.LeaseRevoke.ID)) > 0 {
+		_, eff, err := eval(c.store.at(c.store.rev), c.store.rev, o.req, o.resp)
+		if err != nil || len(eff.muts) == 0 || c.firstSeenNs(rev) < o.callNs {
+			continue
+		}
+		wr := c.watched[rev]
+		switch {
+		case wr != nil && wr.explains(eff.muts):
+			return o
+		case wr == nil && c.pendingUnknown == 0:
 			return o
 		}
 	}
 	return nil
+}
+
+// firstSeenNs is the earliest time anything showed revision rev or later: an operation
+// returning it, or a watch response.
+func (c *revChecker) firstSeenNs(rev int64) int64 {
+	if c.seenAtOrAbove == nil {
+		c.seenAtOrAbove = make([]int64, c.res.maxRev+2)
+		for i := range c.seenAtOrAbove {
+			c.seenAtOrAbove[i] = infinity
+		}
+		note := func(r, t int64) {
+			if r >= 0 && r < int64(len(c.seenAtOrAbove)) && t < c.seenAtOrAbove[r] {
+				c.seenAtOrAbove[r] = t
+			}
+		}
+		for _, o := range c.ops {
+			if o.known() {
+				note(c.rev[o.id], o.returnNs)
+			}
+		}
+		if !c.opts.comparable {
+			for wi := range c.watches {
+				for _, st := range c.watches[wi].Streams {
+					for _, r := range st.Responses {
+						note(r.Revision, r.TimeNs)
+					}
+				}
+			}
+		}
+		for r := len(c.seenAtOrAbove) - 2; r >= 0; r-- {
+			if c.seenAtOrAbove[r+1] < c.seenAtOrAbove[r] {
+				c.seenAtOrAbove[r] = c.seenAtOrAbove[r+1]
+			}
+		}
+	}
+	if rev < 0 || rev >= int64(len(c.seenAtOrAbove)) {
+		return infinity
+	}
+	return c.seenAtOrAbove[rev]
 }
 
 // watchedWriter finds the one unresolved unknown write whose effect at the current state is
@@ -272,8 +336,7 @@ func (c *revChecker) firstObserver(rev int64, lists ...[][]*op) *op {
 
 // applyCreator applies the write that created rev and checks its response.
 func (c *revChecker) applyCreator(o *op, rev int64) {
-	view := c.store.at(c.store.rev)
-	expected, eff, err := eval(view, c.store.rev, o.req, o.resp)
+	expected, eff, err := c.evalSettlingGrants(c.store.at(c.store.rev), o)
 	switch {
 	case err != nil:
 		c.violate("impossible-write", o, "%s (%s) claims revision %d, but etcd would have rejected it: %v", describeOp(o), o.where(), rev, err)
@@ -340,7 +403,7 @@ func (c *revChecker) checkReaders(ops []*op) {
 				continue
 			}
 		}
-		expected, eff, err := eval(c.store.at(at), c.store.rev, o.req, o.resp)
+		expected, eff, err := c.evalSettlingGrants(c.store.at(at), o)
 		if err != nil {
 			c.violate(kindOf(o), o, "%s (%s) succeeded, but etcd would have rejected it: %v", describeOp(o), o.where(), err)
 			continue
@@ -361,6 +424,38 @@ func (c *revChecker) checkReaders(ops []*op) {
 	}
 }
 
+// evalSettlingGrants evaluates a successful operation at a view; when it fails only because a
+// lease is missing and a grant of that id with an unknown outcome was called before the
+// operation returned, that grant applied: it is settled so and the evaluation repeated.
+func (c *revChecker) evalSettlingGrants(v kvView, o *op) (history.Response, effects, error) {
+	for {
+		expected, eff, err := eval(v, c.store.rev, o.req, o.resp)
+		var missing leaseNotFound
+		applied := o.known() || c.resolution[o.id] == resolvedApplied
+		if !applied || !errors.As(err, &missing) {
+			return expected, eff, err
+		}
+		g := c.pendingGrant(missing.id, o.returnNs)
+		if g == nil {
+			return expected, eff, err
+		}
+		c.store.leases[missing.id] = true
+		c.resolution[g.id] = resolvedApplied
+		c.pendingUnknown--
+		c.res.resolvedAt++
+	}
+}
+
+// pendingGrant returns an unsettled unknown grant of the lease called by the time given.
+func (c *revChecker) pendingGrant(id, byNs int64) *op {
+	for _, g := range c.pendingGrants[id] {
+		if c.resolution[g.id] == unresolved && g.callNs <= byNs {
+			return g
+		}
+	}
+	return nil
+}
+
 // checkKeepAlive judges a keep-alive that saw revision R: a lease alive at R's start or
 // granted at R by a grant called before the keep-alive returned may be found alive, unless a
 // revoke at R returned before the keep-alive was called; symmetrically for "not found".
@@ -368,7 +463,17 @@ func (c *revChecker) checkKeepAlive(o *op, aliveAtStart bool, granted, revoked m
 	id := o.req.LeaseKeepAlive.ID
 	g, r := granted[id], revoked[id]
 	mayBeAlive := (aliveAtStart || (g != nil && g.callNs <= o.returnNs)) && (r == nil || r.returnNs >= o.callNs)
-	mayBeGone := (!aliveAtStart || (r != nil && r.callNs <= o.returnNs)) && (g == nil || g.returnNs >= o.callNs)
+	mayBeGone := (!aliveAtStart && (g == nil || g.returnNs >= o.callNs)) || (r != nil && r.callNs <= o.returnNs)
+	for _, u := range c.pendingGrants[id] {
+		if c.resolution[u.id] != resolvedNever && u.callNs <= o.returnNs && (r == nil || r.returnNs >= o.callNs) {
+			mayBeAlive = true // a grant with an unknown outcome may have applied by then
+		}
+	}
+	for _, u := range c.pendingRevokes[id] {
+		if c.resolution[u.id] == unresolved && u.callNs <= o.returnNs {
+			mayBeGone = true // an unknown revoke may have applied by then
+		}
+	}
 	alive := o.resp.LeaseKeepAlive != nil && o.resp.LeaseKeepAlive.TTLSeconds > 0
 	switch {
 	case o.resp.Header.Revision != c.store.rev:
@@ -503,7 +608,9 @@ func (c *revChecker) sweepRealTime() {
 			}
 			j++
 		}
-		applied := b.known() || c.resolution[b.id] == resolvedApplied
+		// An unknown write pinned to a revision is held to the bound too (it applied after
+		// its call); one only inferred to have applied (a grant) has no revision to check.
+		applied := b.known() || (c.resolution[b.id] == resolvedApplied && c.rev[b.id] > 0)
 		if !applied || c.skip(b) {
 			continue
 		}

@@ -53,6 +53,13 @@ var (
 	errUnsupported   = errors.New("request kind the checker cannot evaluate")
 )
 
+// leaseNotFound is errLeaseNotFound naming the lease, so a checker can look for an unknown
+// grant of it.
+type leaseNotFound struct{ id int64 }
+
+func (e leaseNotFound) Error() string { return errLeaseNotFound.Error() }
+func (e leaseNotFound) Unwrap() error { return errLeaseNotFound }
+
 // inRange reports whether key falls in etcd's range [start, end): an empty end is the single
 // key start, end "\x00" is every key >= start.
 func inRange(key, start, end []byte) bool {
@@ -187,7 +194,7 @@ func (e *evaluator) evalOne(rev int64, req *history.Request, observed *history.R
 // revoke deletes the lease and every key attached to it, all at revision rev+1.
 func (e *evaluator) revoke(rev int64, id int64, eff *effects) error {
 	if !e.base.leaseExists(id) {
-		return errLeaseNotFound
+		return leaseNotFound{id}
 	}
 	for _, key := range e.base.leaseKeys(id) {
 		kv, _ := e.base.get(key)
@@ -218,7 +225,7 @@ func (e *evaluator) put(rev int64, p *history.PutRequest) (history.Response, err
 		}
 	}
 	if kv.Lease != 0 && !e.base.leaseExists(kv.Lease) {
-		return history.Response{}, errLeaseNotFound
+		return history.Response{}, leaseNotFound{kv.Lease}
 	}
 	m := mutation{kv: kv}
 	if exists {
