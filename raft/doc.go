@@ -43,8 +43,18 @@
 // guard that the leader first commits an entry of its own term, and a second change is
 // refused (ErrConfChangePending) until the first is applied. Changes take effect when
 // applied (on Advance), on every member at the same log position; raft applies them itself,
-// so the application cannot forget to. A removed leader steps down when it applies its
-// removal.
+// so the application cannot forget to. A removed leader, once it applies its removal, stops
+// accepting work, hands leadership to the most up-to-date remaining voter (MsgTimeoutNow) and
+// steps down; stepping down at once could strand the others when they have not yet heard
+// that the change committed (found by a randomized run). A new group starts either from
+// Bootstrap (the founding configuration as log entries, so members added later learn it from
+// the log) or, if it never grows, from a Storage whose InitialState names the voters.
+//
+// A removed member that never learns of its removal may disrupt the group with campaigns
+// unless CheckQuorum is on (Raft thesis §4.2.3); the node layer should enable it.
+//
+// A snapshot message may be lost: the leader retries after two election timeouts without an
+// answer, or sooner when the application calls ReportSnapshot.
 //
 // Proposals are not forwarded: a follower answers a *NotLeaderError naming the leader it
 // knows, and the node layer decides. Read requests are forwarded (MsgReadIndex), since their

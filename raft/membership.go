@@ -13,7 +13,9 @@ import (
 // single-server-change hole found after the thesis (a new leader could otherwise overlap a
 // change of the previous term with its own), and (b) no earlier change is still unapplied.
 // Removing the leader: it keeps leading until the change is applied (the change commits under
-// the old configuration, which counts the leader), then steps down.
+// the old configuration, which counts the leader), then hands leadership to the most
+// up-to-date remaining voter (as in a leadership transfer) and steps down; it stops accepting
+// proposals from the moment it applies its removal.
 
 // ConfChangeType is the kind of a membership change.
 type ConfChangeType uint8
@@ -150,6 +152,21 @@ func (r *raft) applyConfChangeEntry(e *Entry) {
 	r.setConf(applyConfChangeTo(r.trk.conf, cc))
 }
 
+// bestVoter returns the voter (other than this member) with the highest match index, the
+// lowest ID among equals, or None if there is none.
+func (r *raft) bestVoter() uint64 {
+	var best *progress
+	for _, p := range r.trk.progress {
+		if p.id != r.id && !p.isLearner && (best == nil || p.match > best.match) {
+			best = p
+		}
+	}
+	if best == nil {
+		return None
+	}
+	return best.id
+}
+
 // setConf installs a configuration and does what it implies for this member's role.
 func (r *raft) setConf(conf ConfState) {
 	r.trk.setConf(conf, r.log.lastIndex()+1)
@@ -157,10 +174,18 @@ func (r *raft) setConf(conf ConfState) {
 		return
 	}
 	if !r.trk.isVoter(r.id) {
-		// Removed (or never a voter): the change is committed and applied, so step down. Let
-		// the others learn the commit index first.
-		r.broadcastHeartbeat()
-		r.becomeFollower(r.term, None)
+		// Removed: the change is committed and applied. Stepping down at once could strand
+		// the others (if they never hear that the change committed, the old configuration
+		// still needs this member's vote), so hand over instead: the most up-to-date voter
+		// is brought level and told to campaign. The others learn the commit index from the
+		// appends of the handover. If it does not finish within an election timeout, this
+		// member steps down anyway (tickLeader).
+		r.maybeCommit()
+		r.broadcastAppend()
+		r.leadTransferee = None
+		if target := r.bestVoter(); target != None {
+			_ = r.transferLeader(target)
+		}
 		return
 	}
 	if r.leadTransferee != None && !r.trk.isVoter(r.leadTransferee) {

@@ -199,16 +199,33 @@ func TestRemovedLeaderStepsDownAfterCommit(t *testing.T) {
 	require.NoError(t, n.member(1).rn.ProposeConfChange(ConfChange{Type: ConfChangeRemoveNode, NodeID: 1}))
 	// Until the removal commits, it leads.
 	require.Equal(t, StateLeader, n.raft(1).state)
-	n.stabilize()
-	require.Equal(t, StateFollower, n.raft(1).state, "removed and applied: stepped down")
-	for _, id := range []uint64{2, 3} {
-		require.Equal(t, []uint64{2, 3}, n.member(id).rn.Status().Config.Voters, "member %d learned the commit before the leader left", id)
+	var timeoutNow []uint64
+	n.drop = func(m Message) bool {
+		if m.Type == MsgTimeoutNow {
+			timeoutNow = append(timeoutNow, m.To)
+		}
+		return false
 	}
-	// The rest elect a new leader; the removed member never campaigns.
-	n.down[1] = true
-	n.tick(5 * testElectionTicks)
-	require.Contains(t, []uint64{2, 3}, n.leader())
-	require.Error(t, n.member(1).rn.Campaign())
+	n.stabilize()
+	require.Len(t, timeoutNow, 1, "the removed leader hands over to a remaining voter")
+	successor := timeoutNow[0]
+	require.Equal(t, StateLeader, n.raft(successor).state)
+	require.Greater(t, n.raft(successor).term, n.raft(1).term)
+	for _, id := range []uint64{2, 3} {
+		require.Equal(t, []uint64{2, 3}, n.member(id).rn.Status().Config.Voters, "member %d learned the commit", id)
+	}
+	// The new leader does not talk to the removed member; it refuses work and steps down
+	// after an election timeout.
+	require.ErrorIs(t, n.member(1).rn.Propose([]byte("x")), ErrProposalDropped)
+	require.ErrorIs(t, n.member(1).rn.ReadIndex([]byte("x")), ErrProposalDropped)
+	for range testElectionTicks {
+		n.member(1).rn.Tick()
+		n.stabilize()
+	}
+	require.Equal(t, StateFollower, n.raft(1).state, "removed and applied: stepped down")
+	require.Error(t, n.member(1).rn.Campaign(), "the removed member never campaigns")
+	n.tick(3 * testElectionTicks)
+	require.Equal(t, successor, n.leader())
 }
 
 func TestConfChangeEncoding(t *testing.T) {
@@ -249,4 +266,22 @@ func TestConfChangeAppliedAtSameIndexEverywhere(t *testing.T) {
 	delete(n.down, 3)
 	n.tick(1)
 	require.Equal(t, []uint64{4}, n.member(3).rn.Status().Config.Learners)
+}
+
+// If the handover cannot happen (the remaining voters do not answer), the removed leader still
+// steps down after an election timeout.
+func TestRemovedLeaderStepsDownWithoutHandover(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, nil)
+	n.elect(1)
+	n.drop = func(m Message) bool { return m.Type == MsgTimeoutNow }
+	require.NoError(t, n.member(1).rn.ProposeConfChange(ConfChange{Type: ConfChangeRemoveNode, NodeID: 1}))
+	n.stabilize()
+	require.Equal(t, StateLeader, n.raft(1).state)
+	require.NotEqual(t, None, n.raft(1).leadTransferee)
+	for range testElectionTicks {
+		n.member(1).rn.Tick()
+		n.stabilize()
+	}
+	require.Equal(t, StateFollower, n.raft(1).state)
+	require.Equal(t, n.raft(1).log.committed, n.raft(2).log.committed, "the others learned the commit index")
 }

@@ -35,6 +35,9 @@ type progress struct {
 	state       progressState
 	// pendingSnapshot is the index of the snapshot being sent (progressSnapshot).
 	pendingSnapshot uint64
+	// snapshotRounds counts the election-timeout rounds a snapshot has been in flight; after
+	// two the leader assumes it was lost and probes again (ReportSnapshot says so sooner).
+	snapshotRounds int
 	// recentActive: the member answered since the last check-quorum round.
 	recentActive bool
 	// probeSent: in progressProbe, an append is outstanding; wait for an answer.
@@ -52,6 +55,7 @@ func (p *progress) String() string {
 func (p *progress) resetState(state progressState) {
 	p.probeSent = false
 	p.pendingSnapshot = 0
+	p.snapshotRounds = 0
 	p.state = state
 	p.inflights.reset()
 }
@@ -288,5 +292,19 @@ func (t *tracker) quorumActive(self uint64) bool {
 func (t *tracker) clearRecentActive(self uint64) {
 	for _, p := range t.progress {
 		p.recentActive = p.id == self
+	}
+}
+
+// expireSnapshots ends snapshots that have been in flight for two election-timeout rounds
+// without an answer: the message was probably lost, and a follower must never wait forever.
+func (t *tracker) expireSnapshots() {
+	for _, p := range t.progress {
+		if p.state != progressSnapshot {
+			continue
+		}
+		p.snapshotRounds++
+		if p.snapshotRounds >= 2 {
+			p.becomeProbe()
+		}
 	}
 }

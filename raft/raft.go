@@ -292,8 +292,9 @@ func (r *raft) stepFollower(m Message) {
 		r.lead = m.From
 		r.handleSnapshot(m)
 	case MsgTimeoutNow:
-		// The leader hands over: campaign at once, bypassing PreVote and the lease.
-		r.campaign(campaignTransfer)
+		// The leader hands over: campaign at once, bypassing PreVote and the lease, but (via
+		// hup) not under a configuration with a committed change still unapplied.
+		r.hup(campaignTransfer)
 	case MsgReadIndexResp:
 		r.reads.addReadState(ReadState{Index: m.Index, RequestCtx: m.Context})
 	}
@@ -328,6 +329,12 @@ func (r *raft) tickLeader() {
 		}
 		// A transfer that did not finish within an election timeout is abandoned.
 		r.leadTransferee = None
+		if !r.promotable() {
+			// Removed from the configuration and the handover did not finish: step down.
+			r.becomeFollower(r.term, None)
+			return
+		}
+		r.trk.expireSnapshots()
 	}
 	if r.heartbeatElapsedTicks >= r.heartbeatIntervalTicks {
 		r.heartbeatElapsedTicks = 0
@@ -354,6 +361,9 @@ func (r *raft) propose(ents ...Entry) error {
 	}
 	if r.leadTransferee != None {
 		return fmt.Errorf("%w: leadership transfer to %d in progress", ErrProposalDropped, r.leadTransferee)
+	}
+	if !r.promotable() {
+		return fmt.Errorf("%w: leader %d was removed from the configuration and is handing over", ErrProposalDropped, r.id)
 	}
 	if uncommitted := r.log.lastIndex() - r.log.committed; r.maxUncommittedEntries > 0 && uncommitted+uint64(len(ents)) > r.maxUncommittedEntries {
 		return fmt.Errorf("%w: %d uncommitted entries pending, limit %d", ErrProposalDropped, uncommitted, r.maxUncommittedEntries)

@@ -85,6 +85,9 @@ func (r *raft) readIndex(ctx []byte) error {
 
 // handleReadRequest is the leader taking a read request of member from.
 func (r *raft) handleReadRequest(from uint64, ctx []byte) error {
+	if !r.promotable() {
+		return fmt.Errorf("%w: leader %d was removed from the configuration", ErrProposalDropped, r.id)
+	}
 	if len(r.reads.waiting)+len(r.reads.pending) >= r.reads.maxPending {
 		return fmt.Errorf("%w: %d waiting", ErrReadIndexQueueFull, len(r.reads.waiting)+len(r.reads.pending))
 	}
@@ -102,7 +105,7 @@ func (r *raft) openReadRound(req readRequest) {
 	r.reads.round++
 	req.round = r.reads.round
 	req.index = r.log.committed
-	r.trk.get(r.id).readRoundAcked = r.reads.round
+	r.ackOwnReadRound()
 	r.reads.pending = append(r.reads.pending, req)
 	r.broadcastHeartbeat()
 	// A single voter confirms itself.
@@ -122,9 +125,16 @@ func (r *raft) releaseWaitingReads() {
 		r.reads.pending = append(r.reads.pending, req)
 	}
 	r.reads.waiting = r.reads.waiting[:0]
-	r.trk.get(r.id).readRoundAcked = r.reads.round
+	r.ackOwnReadRound()
 	r.broadcastHeartbeat()
 	r.releaseConfirmedReads()
+}
+
+// ackOwnReadRound counts the leader's own acknowledgement of the latest round.
+func (r *raft) ackOwnReadRound() {
+	if self := r.trk.get(r.id); self != nil {
+		self.readRoundAcked = r.reads.round
+	}
 }
 
 // confirmedReadRound is the one place that decides leadership confirmation: the highest read
