@@ -42,7 +42,7 @@ unit: deps
 # The checker's HTML report rendered in headless Chromium (Debian package chromium; .ci/run
 # installs it). With CI=true a missing chromium fails the test instead of skipping it.
 browser:
-	$(GO) test -count=1 -tags browser -run TestReportInBrowser ./linearizability/...
+	$(GO) test -count=1 -tags browser -run TestReportInBrowser -v ./linearizability/
 
 test: lint unit browser
 
