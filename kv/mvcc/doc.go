@@ -34,6 +34,15 @@
 //     nothing. A nil LeaseChecker knows no lease.
 //   - EventsBetween(r, key, rangeEnd, fromRev, toRev, limit) reads history for watch;
 //     fromRev at or below the compact revision gives ErrCompacted.
+//   - Compaction: Compact(b, rev) records the compact revision (reads below it fail at once)
+//     and a cursor; the caller then runs CompactStep(b, maxEntries) in batches of its own
+//     between applies (each examines at most maxEntries versions; a few hundred to a few
+//     thousand keeps the apply loop responsive) until it reports done. CompactPending tells
+//     whether one is part-way, e.g. after a restart. Every member must apply the Compact
+//     command itself at the same log position; the steps are local work that changes no
+//     read and no HashKV.
+//   - ReadTxn answers a txn that only reads from a reader, as etcd serves read-only txns
+//     outside the log; GRPCError maps ErrCompacted and ErrFutureRev to etcd's gRPC errors.
 //   - CurrentRevision and CompactRevision report the revisions after the last write call;
 //     Open rebuilds them, and any part-way compaction's cursor, from what is stored. There is
 //     no in-memory key index, so restart reads two keys and memory does not grow with keys.
