@@ -580,3 +580,56 @@ func compareInt(a, b int64) int {
 		return 0
 	}
 }
+
+// CheckInvariants panics when the model's state breaks one of its invariants: every live key
+// has 1 <= version, 1 < create <= mod <= rev, and is attached to a live lease exactly when its
+// lease is not 0; every revision after 1 has events, of that revision; past versions rise.
+func (m *Model) CheckInvariants() {
+	if int64(len(m.revisions)) != m.rev+1 {
+		panic(fmt.Sprintf("gen.Model: %d revision slots at revision %d", len(m.revisions), m.rev))
+	}
+	for r := int64(2); r <= m.rev; r++ {
+		if len(m.revisions[r]) == 0 {
+			panic(fmt.Sprintf("gen.Model: revision %d has no events", r))
+		}
+		for _, ev := range m.revisions[r] {
+			if ev.KV.ModRevision != r {
+				panic(fmt.Sprintf("gen.Model: an event of revision %d has mod revision %d", r, ev.KV.ModRevision))
+			}
+		}
+	}
+	for _, k := range sortedKeys(keySet(m.keys)) {
+		kv := m.keys[k]
+		if kv.Version < 1 || kv.CreateRevision < 2 || kv.CreateRevision > kv.ModRevision || kv.ModRevision > m.rev {
+			panic(fmt.Sprintf("gen.Model: key %q has version %d, create %d, mod %d at revision %d", k, kv.Version, kv.CreateRevision, kv.ModRevision, m.rev))
+		}
+		if kv.Lease != 0 && (m.leases[kv.Lease] == nil || !m.leases[kv.Lease].keys[k]) {
+			panic(fmt.Sprintf("gen.Model: key %q names lease %d, which does not hold it", k, kv.Lease))
+		}
+		if last := m.past[k][len(m.past[k])-1]; last.kv == nil || last.kv.ModRevision != kv.ModRevision {
+			panic(fmt.Sprintf("gen.Model: key %q's last past version is not its live value", k))
+		}
+	}
+	for id, l := range m.leases {
+		for k := range l.keys {
+			if kv := m.keys[k]; kv == nil || kv.Lease != id {
+				panic(fmt.Sprintf("gen.Model: lease %d holds key %q, which is not attached to it", id, k))
+			}
+		}
+	}
+	for k, versions := range m.past {
+		for i := 1; i < len(versions); i++ {
+			if versions[i].rev <= versions[i-1].rev {
+				panic(fmt.Sprintf("gen.Model: key %q's versions do not rise: %d after %d", k, versions[i].rev, versions[i-1].rev))
+			}
+		}
+	}
+}
+
+func keySet(m map[string]*history.KeyValue) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
+}

@@ -3,7 +3,6 @@ package history
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -77,24 +76,13 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 }
 
 func readRecord(h *History, watches *watchBuilder, line []byte, lineNo int, sawHeader *bool) error {
-	if line[0] != '{' {
-		return fmt.Errorf("bad JSON: a record must be a JSON object, got %s", describeJSON(line))
+	kind, err := recordKind(line)
+	if err != nil {
+		if _, isSyntax := err.(*syntaxError); isSyntax {
+			return fmt.Errorf("bad JSON: %v", err)
+		}
+		return err
 	}
-	if !json.Valid(line) {
-		var v any
-		err := json.Unmarshal(line, &v)
-		return fmt.Errorf("bad JSON: %v", err)
-	}
-	var kindOnly struct {
-		Kind *string `json:"kind"`
-	}
-	if err := json.Unmarshal(line, &kindOnly); err != nil {
-		return fmt.Errorf("kind: %v", unwrapJSONError(err))
-	}
-	if kindOnly.Kind == nil {
-		return fmt.Errorf("missing field \"kind\"")
-	}
-	kind := *kindOnly.Kind
 	if !*sawHeader && kind != RecordHeader {
 		return fmt.Errorf("missing header: the first record is %q, it must be %q", kind, RecordHeader)
 	}
