@@ -324,6 +324,9 @@ func (l *raftLog) restore(snap Snapshot) {
 	l.unstable.offset = snap.Metadata.Index + 1
 }
 
+// unstableChunkEntries is the least capacity the unstable tail grows by.
+const unstableChunkEntries = 256
+
 // truncateAndAppend puts ents into the tail, dropping what they replace. Replaced entries
 // may still be referenced by handed-out messages or Ready, so they are never overwritten in
 // place: a truncation copies.
@@ -331,6 +334,13 @@ func (u *unstable) truncateAndAppend(ents []Entry) {
 	first := ents[0].Index
 	switch {
 	case first == u.offset+uint64(len(u.entries)):
+		if len(u.entries)+len(ents) > cap(u.entries) {
+			// Grow in chunks: stableTo slices entries off the front, so without a floor
+			// every proposal would allocate a tiny new array.
+			grown := make([]Entry, len(u.entries), max(2*(len(u.entries)+len(ents)), unstableChunkEntries))
+			copy(grown, u.entries)
+			u.entries = grown
+		}
 		u.entries = append(u.entries, ents...)
 	case first <= u.offset:
 		u.offset = first

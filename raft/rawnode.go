@@ -167,9 +167,10 @@ func (rn *RawNode) Ready() Ready {
 	}
 	r := rn.raft
 	var rd Ready
-	if ss := r.softState(); ss != rn.prevSoftState {
-		rd.SoftState = &ss
-		rn.prevSoftState = ss
+	if r.softState() != rn.prevSoftState {
+		rd.SoftState = new(SoftState)
+		*rd.SoftState = r.softState()
+		rn.prevSoftState = *rd.SoftState
 	}
 	durableTerm := rn.prevHardState.Term
 	if hs := r.hardState(); hs != rn.prevHardState {

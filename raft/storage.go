@@ -177,7 +177,13 @@ func (ms *MemoryStorage) Append(entries []Entry) error {
 		return fmt.Errorf("append at index %d leaves a gap after last index %d: %w", entries[0].Index, ms.lastIndex(), ErrUnavailable)
 	}
 	keep := entries[0].Index - ms.offset()
-	// Copy into a fresh tail so that slices handed out earlier by Entries stay unchanged.
+	if keep == uint64(len(ms.entries)) {
+		// A plain append writes only beyond the end: slices handed out earlier are unchanged.
+		ms.entries = append(ms.entries, entries...)
+		return nil
+	}
+	// Overwriting a suffix: copy into a fresh array so that slices handed out earlier by
+	// Entries stay unchanged.
 	ms.entries = append(ms.entries[:keep:keep], entries...)
 	return nil
 }
