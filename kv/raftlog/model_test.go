@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/ballastdb/ballast/kv/kvtest"
 	"github.com/ballastdb/ballast/raft"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -50,6 +51,24 @@ type modelRun struct {
 	log   *Log
 	model *raft.MemoryStorage
 	ops   map[string]int
+	// dataBytesMax bounds the data of a random entry (0: 100).
+	dataBytesMax int
+	// memTableBytes, if set, overrides the test DB's memtable size (small: many WAL
+	// rotations and flushes).
+	memTableBytes uint64
+}
+
+// open opens the DB on r.fs and the Log on it.
+func (r *modelRun) open() {
+	opts := kvtest.Options(r.fs)
+	if r.memTableBytes != 0 {
+		opts.MemTableSize = r.memTableBytes
+	}
+	db, err := pebble.Open("db", opts)
+	require.NoError(r.t, err)
+	l, err := Open(db)
+	require.NoError(r.t, err)
+	r.db, r.log = db, l
 }
 
 func TestAgainstMemoryStorage(t *testing.T) {
@@ -57,7 +76,7 @@ func TestAgainstMemoryStorage(t *testing.T) {
 	rng := newRand(seed)
 	conf := raft.ConfState{Voters: []uint64{1, 2, 3}}
 	r := &modelRun{t: t, rng: rng, fs: vfs.NewMem(), model: raft.NewMemoryStorage(conf), ops: map[string]int{}}
-	r.db, r.log = openLog(t, r.fs)
+	r.open()
 	defer func() { _ = r.db.Close() }()
 	mustWrite(t, r.db, func(b *pebble.Batch) error { return r.log.Bootstrap(b, conf) })
 
@@ -116,7 +135,11 @@ func (r *modelRun) randomEntries(start uint64, n int, minTerm uint64) []raft.Ent
 		}
 		var data []byte
 		if r.rng.IntN(6) != 0 {
-			data = make([]byte, r.rng.IntN(100))
+			dataBytesMax := r.dataBytesMax
+			if dataBytesMax == 0 {
+				dataBytesMax = 100
+			}
+			data = make([]byte, r.rng.IntN(dataBytesMax))
 			for j := range data {
 				data[j] = byte(r.rng.IntN(256))
 			}
@@ -260,7 +283,7 @@ func (r *modelRun) applySnapshot() string {
 
 func (r *modelRun) restart() string {
 	require.NoError(r.t, r.db.Close())
-	r.db, r.log = openLog(r.t, r.fs)
+	r.open()
 	return "restart"
 }
 
