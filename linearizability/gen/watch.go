@@ -94,12 +94,31 @@ func (g *generator) recordWatch(spec watchSpec) {
 		}
 		w.Receive(history.WatchResponse{TimeNs: createdNs, Revision: curRev, MemberID: g.member(), Created: true})
 		lastNs := createdNs
-		nextRev := start // the revision a resume would start from
+		nextRev := start // the revision a resume would start from: the last event's + 1
 		breakNs := int64(math.MaxInt64)
 		if resumesLeft > 0 && g.chance(0.6) {
 			breakNs = createdNs + g.between(0, g.endNs-createdNs)
 		}
 		i := firstAtOrAfter(start)
+		// Catch-up, as etcd's unsynced watchers get it: every event from the start revision up
+		// to the current one in one response whose header is the current revision.
+		if i < len(revs) && revs[i] <= curRev {
+			atNs := createdNs + g.between(10_000, 1_000_000)
+			if atNs >= breakNs || atNs > g.endNs {
+				i = len(revs) // the stream broke before the catch-up arrived
+			} else {
+				resp := history.WatchResponse{TimeNs: atNs, Revision: curRev, MemberID: g.member()}
+				for ; i < len(revs) && revs[i] <= curRev; i++ {
+					resp.Events = append(resp.Events, events[revs[i]]...)
+					nextRev = revs[i] + 1
+				}
+				w.Receive(resp)
+				lastNs = atNs
+			}
+		}
+		// Live: each response holds whole revisions, its header the last of them (as etcd's
+		// synced watchers are notified); progress notifications come only when every event up
+		// to their revision has been delivered.
 		for {
 			deliverNs := int64(math.MaxInt64)
 			if i < len(revs) {
@@ -108,10 +127,9 @@ func (g *generator) recordWatch(spec watchSpec) {
 			if req.ProgressNotify && g.chance(0.3) {
 				atNs := lastNs + g.between(1, 200_000_000)
 				rev := g.revAt(atNs)
-				synced := i >= len(revs) || revs[i] > rev // etcd notifies only synced watchers
+				synced := i >= len(revs) || revs[i] > rev
 				if synced && atNs < deliverNs && atNs < breakNs && atNs < g.endNs {
 					w.Receive(history.WatchResponse{TimeNs: atNs, Revision: rev, MemberID: g.member(), ProgressNotify: true})
-					nextRev = max(nextRev, rev+1)
 					lastNs = atNs
 					continue
 				}
@@ -122,16 +140,13 @@ func (g *generator) recordWatch(spec watchSpec) {
 			resp := history.WatchResponse{TimeNs: deliverNs, MemberID: g.member()}
 			for {
 				resp.Events = append(resp.Events, events[revs[i]]...)
+				resp.Revision = revs[i]
 				nextRev = revs[i] + 1
 				i++
 				if i >= len(revs) || g.revTimesNs[revs[i]] > deliverNs || !g.chance(0.4) {
 					break
 				}
 			}
-			// As in etcd, an event response's header is the store's revision when it is sent
-			// (it may be ahead of events still to come; only progress notifications promise
-			// that nothing up to their revision is pending).
-			resp.Revision = g.revAt(deliverNs)
 			w.Receive(resp)
 			lastNs = deliverNs
 		}
