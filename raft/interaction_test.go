@@ -38,6 +38,7 @@ import (
 //	propose-conf-change ID add|remove|add-learner|promote NODE
 //	tick-election ID... | tick-heartbeat ID... | tick ID count=N
 //	process-ready ID... | deliver-msgs [drop=true] [type=MsgApp] [from=F] ID... | stabilize [ID...]
+//	ready-now ID (take a Ready, send MessagesNow, hold the write) | sync ID (the write is durable)
 //	partition ID... (cut them off from the rest) | isolate ID | heal
 //	restart ID | compact ID INDEX | raft-state | raft-log ID | status ID
 func TestInteraction(t *testing.T) {
@@ -66,6 +67,10 @@ type interactionNode struct {
 	opts    interactionOpts
 	// restarts numbers the incarnations, so that a restarted member draws fresh timeouts.
 	restarts uint64
+	// held is a Ready taken by ready-now whose write is not yet durable (sync completes it;
+	// a restart loses it), and heldConf the configuration before it.
+	held     *Ready
+	heldConf ConfState
 }
 
 // interactionOpts are the Config knobs a transcript can set.
@@ -149,6 +154,21 @@ func (e *interactionEnv) dispatch(d *datadriven.TestData) error {
 			}
 		}
 		return nil
+	case "ready-now":
+		return e.onNode(d, 0, func(n *interactionNode) error {
+			if !e.readyNow(n) {
+				e.printf("> %d: no Ready (or one is held already)\n", n.id)
+			}
+			return nil
+		})
+	case "sync":
+		return e.onNode(d, 0, func(n *interactionNode) error {
+			if n.held == nil {
+				return fmt.Errorf("member %d holds no Ready", n.id)
+			}
+			e.syncHeld(n)
+			return nil
+		})
 	case "deliver-msgs":
 		return e.deliverMsgs(d)
 	case "stabilize":
@@ -427,12 +447,45 @@ func (e *interactionEnv) tick(d *datadriven.TestData) error {
 // processReady handles one Ready of n by the contract and prints it. It reports whether
 // there was one.
 func (e *interactionEnv) processReady(n *interactionNode) bool {
+	if n.held != nil {
+		e.syncHeld(n)
+		return true
+	}
 	if !n.rn.HasReady() {
 		return false
 	}
-	confBefore := n.rn.Status().Config
-	rd := n.rn.Ready()
 	e.printf("> %d handling Ready\n", n.id)
+	confBefore := n.rn.Status().Config
+	rd := e.takeReady(n)
+	e.finishReady(n, rd, confBefore)
+	return true
+}
+
+// readyNow takes n's Ready and sends its MessagesNow, holding the write back until sync (as
+// a leader may: its appends go out in parallel with its own write). It reports whether
+// there was a Ready.
+func (e *interactionEnv) readyNow(n *interactionNode) bool {
+	if n.held != nil || !n.rn.HasReady() {
+		return false
+	}
+	e.printf("> %d handling Ready (write not yet durable)\n", n.id)
+	confBefore := n.rn.Status().Config
+	rd := e.takeReady(n)
+	n.held, n.heldConf = &rd, confBefore
+	return true
+}
+
+// syncHeld completes the Ready that readyNow held back: the write becomes durable.
+func (e *interactionEnv) syncHeld(n *interactionNode) {
+	e.printf("> %d: write of its Ready durable\n", n.id)
+	rd, conf := *n.held, n.heldConf
+	n.held = nil
+	e.finishReady(n, rd, conf)
+}
+
+// takeReady takes and prints n's Ready and sends its MessagesNow.
+func (e *interactionEnv) takeReady(n *interactionNode) Ready {
+	rd := n.rn.Ready()
 	if rd.SoftState != nil {
 		e.printf("  State:%s Lead:%d\n", rd.SoftState.RaftState, rd.SoftState.Lead)
 	}
@@ -441,20 +494,9 @@ func (e *interactionEnv) processReady(n *interactionNode) bool {
 	}
 	if !rd.Snapshot.IsEmpty() {
 		e.printf("  Snapshot %s\n", rd.Snapshot.Metadata)
-		if err := n.storage.ApplySnapshot(rd.Snapshot); err != nil {
-			panic(err)
-		}
 	}
 	if len(rd.Entries) > 0 {
 		e.printf("  Entries:%s\n", entriesString(rd.Entries))
-		if err := n.storage.Append(rd.Entries); err != nil {
-			panic(err)
-		}
-	}
-	if !rd.HardState.IsEmpty() {
-		if err := n.storage.SetHardState(rd.HardState); err != nil {
-			panic(err)
-		}
 	}
 	if len(rd.CommittedEntries) > 0 {
 		e.printf("  CommittedEntries:%s\n", entriesString(rd.CommittedEntries))
@@ -463,12 +505,34 @@ func (e *interactionEnv) processReady(n *interactionNode) bool {
 		e.printf("  ReadState Index:%d Ctx:%q\n", rs.Index, rs.RequestCtx)
 	}
 	e.send("now", rd.MessagesNow)
+	// Slices of a Ready are raft's again after the next Ready: keep what is still needed.
+	rd.Entries = slices.Clone(rd.Entries)
+	rd.CommittedEntries = slices.Clone(rd.CommittedEntries)
+	rd.MessagesAfterSync = slices.Clone(rd.MessagesAfterSync)
+	rd.MessagesNow = nil
+	return rd
+}
+
+// finishReady persists rd, sends its MessagesAfterSync and advances.
+func (e *interactionEnv) finishReady(n *interactionNode, rd Ready, confBefore ConfState) {
+	if !rd.Snapshot.IsEmpty() {
+		if err := n.storage.ApplySnapshot(rd.Snapshot); err != nil {
+			panic(err)
+		}
+	}
+	if err := n.storage.Append(rd.Entries); err != nil {
+		panic(err)
+	}
+	if !rd.HardState.IsEmpty() {
+		if err := n.storage.SetHardState(rd.HardState); err != nil {
+			panic(err)
+		}
+	}
 	e.send("after sync", rd.MessagesAfterSync)
 	n.rn.Advance(rd)
 	if after := n.rn.Status().Config; !after.Equal(confBefore) {
 		e.printf("  applied: configuration now %s\n", after)
 	}
-	return true
 }
 
 func (e *interactionEnv) blocked(m Message) bool { return e.cut[[2]uint64{m.From, m.To}] }
@@ -586,6 +650,10 @@ func (e *interactionEnv) partition(ids []uint64) {
 }
 
 func (e *interactionEnv) restart(n *interactionNode) error {
+	if n.held != nil {
+		e.printf("%d crashes before its Ready's write is durable: the write is lost\n", n.id)
+		n.held = nil
+	}
 	if err := e.start(n); err != nil {
 		return err
 	}
