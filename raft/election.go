@@ -1,10 +1,6 @@
 package raft
 
-import (
-	"fmt"
-
-	"github.com/ballastdb/ballast/raft/quorum"
-)
+import "github.com/ballastdb/ballast/raft/quorum"
 
 // campaignKind says why a member campaigns.
 type campaignKind uint8
@@ -180,6 +176,3 @@ func (r *raft) handleVoteResponse(m Message) {
 		r.becomeFollower(r.term, None)
 	}
 }
-
-// String renders a vote record, for traces.
-func (v voteRecord) String() string { return fmt.Sprintf("%d:%t", v.id, v.granted) }

@@ -272,3 +272,20 @@ func TestStaleLeaderStepsDownOnHigherTermAnswer(t *testing.T) {
 	n.tick(2)
 	require.Equal(t, newLeader, n.raft(1).lead)
 }
+
+// A member that has a committed but unapplied configuration change does not campaign: the
+// change may alter who it needs votes from.
+func TestNoCampaignWithUnappliedConfChange(t *testing.T) {
+	m := newSingle(t, 2, []uint64{1, 2, 3}, nil)
+	cc := ConfChange{Type: ConfChangeRemoveNode, NodeID: 3}
+	require.NoError(t, m.rn.Step(Message{From: 1, To: 2, Type: MsgApp, Term: 1,
+		Entries: []Entry{{Term: 1, Index: 1, Type: EntryConfChange, Data: cc.Marshal()}}, Commit: 1}))
+	m.rn.raft.lead = None
+	require.NoError(t, m.rn.Campaign())
+	require.Equal(t, StateFollower, m.rn.raft.state, "the change is committed but not applied")
+	m.handleReady(t) // persists the entry
+	m.handleReady(t) // applies it
+	require.Equal(t, []uint64{1, 2}, m.rn.Status().Config.Voters)
+	require.NoError(t, m.rn.Campaign())
+	require.Equal(t, StateCandidate, m.rn.raft.state)
+}

@@ -56,11 +56,6 @@ func mustStorage(err error) {
 	}
 }
 
-func (l *raftLog) String() string {
-	return fmt.Sprintf("committed=%d applied=%d unstable.offset=%d len(unstable)=%d",
-		l.committed, l.applied, l.unstable.offset, len(l.unstable.entries))
-}
-
 func (l *raftLog) firstIndex() uint64 {
 	if l.unstable.snapshot != nil {
 		return l.unstable.snapshot.Metadata.Index + 1

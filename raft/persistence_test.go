@@ -123,3 +123,20 @@ func TestMustSyncOnlyForTermVoteEntriesOrSnapshot(t *testing.T) {
 	require.Equal(t, uint64(1), rd.HardState.Commit)
 	require.False(t, rd.MustSync)
 }
+
+// Entries handed out and then replaced by a newer leader before Advance are not marked
+// durable by that Advance; the replacement comes in the next Ready.
+func TestAdvanceAfterEntriesReplaced(t *testing.T) {
+	m := newSingle(t, 2, []uint64{1, 2, 3}, nil)
+	require.NoError(t, m.rn.Step(Message{From: 1, To: 2, Type: MsgApp, Term: 1, Entries: []Entry{{Term: 1, Index: 1}, {Term: 1, Index: 2}}}))
+	rd := m.rn.Ready()
+	require.Len(t, rd.Entries, 2)
+	// Before the write finishes, a leader of term 2 replaces index 2.
+	require.NoError(t, m.rn.Step(Message{From: 3, To: 2, Type: MsgApp, Term: 2, Index: 1, LogTerm: 1, Entries: []Entry{{Term: 2, Index: 2}}}))
+	require.NoError(t, m.storage.Append(rd.Entries))
+	require.NoError(t, m.storage.SetHardState(rd.HardState))
+	m.rn.Advance(rd)
+	rd = m.rn.Ready()
+	require.Equal(t, []Entry{{Term: 2, Index: 2}}, rd.Entries, "the replacement still needs writing")
+	require.Equal(t, 1, countMessages(rd.MessagesAfterSync, MsgAppResp), "and its acknowledgement waits for it")
+}

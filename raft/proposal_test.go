@@ -97,3 +97,25 @@ func TestConfigValidation(t *testing.T) {
 		})
 	}
 }
+
+func TestStatusAndReports(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, nil)
+	n.elect(1)
+	require.NoError(t, n.member(1).rn.Propose([]byte("a")))
+	n.stabilize()
+	st := n.member(1).rn.Status()
+	require.Equal(t, uint64(1), st.ID)
+	require.Equal(t, StateLeader, st.RaftState)
+	require.Equal(t, uint64(2), st.Commit)
+	require.Equal(t, uint64(2), st.Applied)
+	require.Len(t, st.Progress, 3)
+	for _, p := range st.Progress {
+		require.Equal(t, uint64(2), p.Match, "%+v", p)
+		require.Equal(t, "StateReplicate", p.State)
+	}
+	n.member(1).rn.ReportUnreachable(2)
+	require.Equal(t, "StateProbe", n.member(1).rn.Status().Progress[1].State)
+	require.Empty(t, n.member(2).rn.Status().Progress, "only a leader tracks progress")
+	n.member(2).rn.ReportUnreachable(3) // ignored on a follower
+	n.member(2).rn.ReportSnapshot(3, false)
+}

@@ -235,11 +235,16 @@ func (rn *RawNode) Advance(rd Ready) {
 		r.log.stableSnapTo(rd.Snapshot.Metadata.Index)
 		r.log.appliedTo(max(r.log.applied, rd.Snapshot.Metadata.Index))
 	}
-	if n := len(rd.Entries); n > 0 {
-		last := rd.Entries[n-1]
-		r.log.stableTo(last.Index, last.Term)
-		if r.state == StateLeader && r.log.matchTerm(last.Index, last.Term) {
-			r.selfAck(last.Index)
+	// The written entries are durable as far as the log still holds them: a newer leader may
+	// have replaced a suffix since the Ready was handed out (the replacement comes next).
+	for i := len(rd.Entries) - 1; i >= 0; i-- {
+		e := &rd.Entries[i]
+		if r.log.matchTerm(e.Index, e.Term) {
+			r.log.stableTo(e.Index, e.Term)
+			if r.state == StateLeader {
+				r.selfAck(e.Index)
+			}
+			break
 		}
 	}
 	for i := range rd.CommittedEntries {

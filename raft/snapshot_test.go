@@ -243,3 +243,29 @@ func TestLimitSize(t *testing.T) {
 	}
 	require.Empty(t, limitSize(nil, 5))
 }
+
+// A lost snapshot is sent again after two election timeouts without an answer.
+func TestLostSnapshotIsResent(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, nil)
+	n.elect(1)
+	n.down[3] = true
+	require.NoError(t, n.member(1).rn.Propose([]byte("a")))
+	n.stabilize()
+	snapshotAndCompact(t, n.member(1))
+	delete(n.down, 3)
+	sent := 0
+	n.drop = func(m Message) bool {
+		if m.Type == MsgSnap {
+			sent++
+			return sent == 1 // the first one is lost
+		}
+		return false
+	}
+	n.tick(1)
+	require.Equal(t, 1, sent)
+	require.Equal(t, progressSnapshot, n.raft(1).trk.get(3).state)
+	n.tick(2 * testElectionTicks)
+	require.Equal(t, 2, sent, "sent again once the first was presumed lost")
+	require.Equal(t, 1, n.member(3).snapshotsInstalled)
+	require.Equal(t, progressReplicate, n.raft(1).trk.get(3).state)
+}
