@@ -119,3 +119,34 @@ func TestStatusAndReports(t *testing.T) {
 	n.member(2).rn.ReportUnreachable(3) // ignored on a follower
 	n.member(2).rn.ReportSnapshot(3, false)
 }
+
+func TestStepRejectsMalformedBodies(t *testing.T) {
+	m := newSingle(t, 2, []uint64{1, 2}, nil)
+	for _, tc := range []struct {
+		name string
+		msg  Message
+		want string
+	}{
+		{"gap in entries", Message{Type: MsgApp, From: 1, To: 2, Term: 2, Entries: []Entry{{Term: 1, Index: 1}, {Term: 1, Index: 3}}}, "entry 1 has index 3, want 2"},
+		{"entry term above message", Message{Type: MsgApp, From: 1, To: 2, Term: 2, Entries: []Entry{{Term: 3, Index: 1}}}, "entry 0 has term 3"},
+		{"terms going back", Message{Type: MsgApp, From: 1, To: 2, Term: 2, Entries: []Entry{{Term: 2, Index: 1}, {Term: 1, Index: 2}}}, "entry 1 has term 1"},
+		{"prev term above message", Message{Type: MsgApp, From: 1, To: 2, Term: 2, Index: 1, LogTerm: 3}, "previous entry's term 3"},
+		{"snapshot missing", Message{Type: MsgSnap, From: 1, To: 2, Term: 2}, "no snapshot"},
+		{"snapshot term above message", Message{Type: MsgSnap, From: 1, To: 2, Term: 2, Snapshot: &Snapshot{Metadata: SnapshotMetadata{Index: 5, Term: 3}}}, "snapshot term 3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := m.rn.Step(tc.msg)
+			require.ErrorIs(t, err, ErrInvalidMessage)
+			require.ErrorContains(t, err, tc.want)
+			require.Equal(t, uint64(0), m.rn.raft.term, "nothing changed")
+			require.False(t, m.rn.HasReady())
+		})
+	}
+}
+
+func TestRestartRejectsOverlappingConfState(t *testing.T) {
+	storage := NewMemoryStorage(ConfState{Voters: []uint64{1, 2}, Learners: []uint64{2}})
+	_, err := NewRawNode(testConfig(1, storage, 1))
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	require.ErrorContains(t, err, "both voter and learner")
+}

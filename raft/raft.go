@@ -1,6 +1,9 @@
 package raft
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // raft is one member's protocol state. RawNode wraps it with the Ready/Advance interface.
 type raft struct {
@@ -80,6 +83,11 @@ func newRaft(c *Config) (*raft, error) {
 			return nil, fmt.Errorf("%w: Applied %d beyond the commit index %d", ErrInvalidConfig, c.Applied, r.log.committed)
 		}
 		r.log.applied = max(c.Applied, snapIndex)
+	}
+	for _, id := range conf.Learners {
+		if slices.Contains(conf.Voters, id) || id == None {
+			return nil, fmt.Errorf("%w: stored configuration %s: member %d is invalid or both voter and learner", ErrInvalidConfig, conf, id)
+		}
 	}
 	r.trk.setConf(conf, r.log.lastIndex()+1)
 	// Configuration changes take effect when applied: replay those applied after the snapshot.
@@ -199,6 +207,9 @@ func (r *raft) Step(m Message) error {
 	if m.To != r.id || m.From == None || m.From == r.id || m.Term == 0 {
 		return fmt.Errorf("%w: %s (this member is %d)", ErrInvalidMessage, m, r.id)
 	}
+	if err := checkMessageBody(&m); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInvalidMessage, m, err)
+	}
 	switch {
 	case m.Term > r.term:
 		if (m.Type == MsgVote || m.Type == MsgPreVote) && r.inLease() && !m.LeaderTransfer {
@@ -241,6 +252,36 @@ func (r *raft) Step(m Message) error {
 		r.stepCandidate(m)
 	default:
 		r.stepFollower(m)
+	}
+	return nil
+}
+
+// checkMessageBody rejects messages whose content breaks what the protocol guarantees, so that
+// a corrupt or mis-decoded message is an error rather than a broken invariant.
+func checkMessageBody(m *Message) error {
+	switch m.Type {
+	case MsgApp:
+		prevIndex, prevTerm := m.Index, m.LogTerm
+		for i := range m.Entries {
+			e := &m.Entries[i]
+			if e.Index != prevIndex+1 {
+				return fmt.Errorf("entry %d has index %d, want %d", i, e.Index, prevIndex+1)
+			}
+			if e.Term < prevTerm || e.Term > m.Term {
+				return fmt.Errorf("entry %d has term %d, outside [%d, %d]", i, e.Term, prevTerm, m.Term)
+			}
+			prevIndex, prevTerm = e.Index, e.Term
+		}
+		if m.LogTerm > m.Term {
+			return fmt.Errorf("previous entry's term %d above the message term", m.LogTerm)
+		}
+	case MsgSnap:
+		if m.Snapshot == nil || m.Snapshot.IsEmpty() {
+			return fmt.Errorf("no snapshot")
+		}
+		if m.Snapshot.Metadata.Term > m.Term {
+			return fmt.Errorf("snapshot term %d above the message term", m.Snapshot.Metadata.Term)
+		}
 	}
 	return nil
 }
