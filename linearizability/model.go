@@ -16,9 +16,10 @@ import (
 // model accepts any output for it. It may then be linearized at any point after its call,
 // including after every other operation, where its effect is invisible: that is exactly
 // "applied at some point after the call, or never". Operations that failed with a definite
-// error never applied and are left out. So are reads at an explicit past revision and
-// serializable reads, which the revision-guided checker judges (the state would otherwise
-// have to keep every past revision, and Porcupine's cache would stop working).
+// error never applied and are left out. So are reads at an explicit past revision, which the
+// revision-guided checker judges (the state would otherwise have to keep every past
+// revision, and Porcupine's cache would stop working). Serializable reads are in, with their
+// call moved to the run's start (see porcupineOperation).
 //
 // No partitioning: every operation reads or bumps the one revision counter shared by all
 // keys, so a per-key partition could not check header revisions (a partition never sees the
@@ -70,10 +71,21 @@ func porcupineOps(ops []*op) []porcupine.Operation {
 		if !porcupineJudges(o) {
 			continue
 		}
-		out = append(out, porcupine.Operation{ClientId: o.client, Input: porcupineInput{o}, Call: o.callNs,
-			Output: nil, Return: o.returnNs})
+		out = append(out, porcupineOperation(o))
 	}
 	return out
+}
+
+// porcupineOperation converts o. A serializable read may show any state the cluster reached
+// before it returned, however stale: it is a read that may take effect at any point from the
+// start of the run to its return, so its call is moved to 0. The model holds it to the state
+// at the point Porcupine places it, header revision included.
+func porcupineOperation(o *op) porcupine.Operation {
+	callNs := o.callNs
+	if o.isSerializable() {
+		callNs = 0
+	}
+	return porcupine.Operation{ClientId: o.client, Input: porcupineInput{o}, Call: callNs, Return: o.returnNs}
 }
 
 // porcupineJudges reports whether the Porcupine model checks o.
@@ -81,7 +93,7 @@ func porcupineJudges(o *op) bool {
 	switch {
 	case o.outcome == history.OutcomeFailed:
 		return false
-	case o.isReadAtRevision() || o.isSerializable():
+	case o.isReadAtRevision():
 		return false
 	case !o.known() && o.req.IsReadOnly():
 		return false // an unknown read has no effect and no response to check

@@ -69,8 +69,8 @@ type revChecker struct {
 
 type revOptions struct {
 	porcupineTimeout time.Duration
-	// comparable restricts the checker to what Porcupine judges (no serializable reads, no
-	// reads at past revisions, no watch events as evidence), for tests that compare the two.
+	// comparable restricts the checker to what Porcupine judges (no reads at past revisions,
+	// no watch events as evidence), for tests that compare the two.
 	comparable bool
 }
 
@@ -86,7 +86,7 @@ func checkRevisions(ops []*op, watches []history.Watch, opts revOptions) *revRes
 }
 
 func (c *revChecker) skip(o *op) bool {
-	return c.opts.comparable && (o.isSerializable() || o.isReadAtRevision())
+	return c.opts.comparable && o.isReadAtRevision()
 }
 
 func (c *revChecker) violate(kind string, o *op, format string, args ...any) {
@@ -201,7 +201,7 @@ func (c *revChecker) replay() {
 		default:
 			creator = c.revokeCreating(maybe[rev], rev)
 			if creator == nil && c.pendingUnknown > 0 {
-				if creator = c.watchedWriter(rev); creator != nil {
+				if creator = c.unknownWriter(rev, readers[rev], maybe[rev]); creator != nil && !creator.known() {
 					c.pendingUnknown--
 				}
 			}
@@ -211,9 +211,17 @@ func (c *revChecker) replay() {
 				c.fallBack(rev, readers, maybe)
 				return
 			}
-			if witness := c.firstObserver(rev, readers, maybe); witness != nil {
-				c.violate("revision-without-writer", witness, "%s (%s) shows revision %d, which no write in the history created",
-					describeOp(witness), witness.where(), rev)
+			// Something showed rev or a later revision (maxRev >= rev), yet no write made it.
+			witness := c.firstObserverFrom(rev, creators, readers, maybe)
+			msg := fmt.Sprintf("no write in the history created revision %d, yet revisions up to %d were seen", rev, c.res.maxRev)
+			if witness != nil {
+				msg = fmt.Sprintf("%s (%s) shows revision %d, but no write in the history created revision %d",
+					describeOp(witness), witness.where(), c.rev[witness.id], rev)
+			}
+			c.res.violations = append(c.res.violations, Violation{Checker: CheckRevision, Kind: "revision-without-writer", Message: msg})
+			if witness != nil {
+				last := &c.res.violations[len(c.res.violations)-1]
+				last.Lines, last.TimeNs = []int{witness.line}, witness.callNs
 			}
 			c.res.replayedThrough = rev - 1
 			c.res.gapRev = rev
@@ -293,42 +301,74 @@ func (c *revChecker) firstSeenNs(rev int64) int64 {
 	return c.seenAtOrAbove[rev]
 }
 
-// watchedWriter finds the one unresolved unknown write whose effect at the current state is
-// what watchers saw at rev, and pins it there; nil when none or several could be.
-func (c *revChecker) watchedWriter(rev int64) *op {
+// unknownWriter finds the one unsettled unknown write that can have created rev: called
+// before anything showed rev, changing something in the state at rev-1, matching what
+// watchers saw at rev, and leaving a state every read at rev agrees with. Some operation
+// created rev; when only one could have, it did. nil when none or several could have.
+func (c *revChecker) unknownWriter(rev int64, readers, revokes []*op) *op {
 	wr := c.watched[rev]
-	if wr == nil {
-		return nil
+	seenNs := c.firstSeenNs(rev)
+	if wr != nil && wr.firstSeen < seenNs {
+		seenNs = wr.firstSeen
 	}
-	var found *op
 	view := c.store.at(c.store.rev)
-	for _, o := range c.ops {
-		if o.callNs > wr.firstSeen {
-			break // c.ops is sorted by call time: later ones were called after the events arrived
-		}
-		if c.resolution[o.id] != unresolved {
-			continue
-		}
-		_, eff, err := eval(view, c.store.rev, o.req, nil)
-		if err != nil || !wr.explains(eff.muts) {
-			continue
+	var found *op
+	candidate := func(o *op) bool {
+		_, eff, err := eval(view, c.store.rev, o.req, o.resp)
+		if err != nil || len(eff.muts) == 0 || (wr != nil && !wr.explains(eff.muts)) || !c.readersAgree(view, eff.muts, rev, readers) {
+			return true
 		}
 		if found != nil {
-			return nil
+			return false
 		}
 		found = o
+		return true
 	}
-	if found != nil {
+	// The revokes that saw rev are candidates too: one may have deleted its lease's keys.
+	for _, o := range revokes {
+		if o.callNs <= seenNs && !candidate(o) {
+			return nil
+		}
+	}
+	for _, o := range c.ops {
+		if o.callNs > seenNs {
+			break // c.ops is sorted by call time: later ones were called after rev was seen
+		}
+		if c.resolution[o.id] == unresolved && !candidate(o) {
+			return nil
+		}
+	}
+	if found != nil && !found.known() {
 		c.resolution[found.id], c.rev[found.id], c.creates[found.id] = resolvedApplied, rev, true
 		c.res.resolvedAt++
 	}
 	return found
 }
 
-func (c *revChecker) firstObserver(rev int64, lists ...[][]*op) *op {
-	for _, l := range lists {
-		if int(rev) < len(l) && len(l[rev]) > 0 {
-			return l[rev][0]
+// readersAgree reports whether every read that saw rev agrees with the state view plus muts.
+func (c *revChecker) readersAgree(view kvView, muts []mutation, rev int64, readers []*op) bool {
+	after := &evaluator{base: view, pending: map[string]mutation{}}
+	for _, m := range muts {
+		after.pending[string(m.kv.Key)] = m
+	}
+	for _, r := range readers {
+		if !r.known() || !r.req.IsReadOnly() || r.isReadAtRevision() {
+			continue
+		}
+		expected, _, err := eval(after, rev, r.req, r.resp)
+		if err != nil || diffResponse(&expected, r.resp, true) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *revChecker) firstObserverFrom(rev int64, lists ...[][]*op) *op {
+	for r := rev; r <= c.res.maxRev; r++ {
+		for _, l := range lists {
+			if int(r) < len(l) && len(l[r]) > 0 {
+				return l[r][0]
+			}
 		}
 	}
 	return nil
@@ -570,7 +610,7 @@ func (c *revChecker) fallBack(gap int64, readerLists ...[][]*op) {
 		}
 		if in {
 			c.res.unresolved++
-			suffix = append(suffix, porcupine.Operation{ClientId: o.client, Input: porcupineInput{o}, Call: o.callNs, Return: o.returnNs})
+			suffix = append(suffix, porcupineOperation(o))
 		}
 	}
 	c.res.fallbackN = len(suffix)
@@ -582,6 +622,37 @@ func (c *revChecker) fallBack(gap int64, readerLists ...[][]*op) {
 	if res == porcupine.Illegal {
 		c.res.violations = append(c.res.violations, Violation{Checker: CheckRevision, Kind: "not-linearizable",
 			Message: fmt.Sprintf("from revision %d on, where no write is known to have created revision %d, Porcupine finds no linearization of the %d remaining operations", gap, gap, len(suffix))})
+	}
+	c.checkPastReadsAfterGap(gap)
+}
+
+// checkPastReadsAfterGap judges the reads at an explicit revision that Porcupine left out:
+// one reading a revision below the gap against the replayed state; one reading at or above
+// it only for values nobody wrote (the state there is not known).
+func (c *revChecker) checkPastReadsAfterGap(gap int64) {
+	written := map[kvObservation]bool{}
+	for _, o := range c.ops {
+		forEachPut(o.req, func(p *history.PutRequest) { written[kvObservation{string(p.Key), string(p.Value)}] = true })
+	}
+	for _, o := range c.ops {
+		if !o.known() || !o.isReadAtRevision() || c.rev[o.id] < gap || c.skip(o) || o.resp.Range == nil {
+			continue
+		}
+		at := o.req.Range.Revision
+		if at < gap {
+			expected, _, err := eval(c.store.at(at), c.rev[o.id], o.req, o.resp)
+			if err == nil {
+				if d := diffResponse(&expected, o.resp, true); d != "" {
+					c.violate("stale-read", o, "%s (%s) returned %s", describeOp(o), o.where(), d)
+				}
+			}
+			continue
+		}
+		for _, kv := range o.resp.Range.KVs {
+			if len(kv.Value) > 0 && !written[kvObservation{string(kv.Key), string(kv.Value)}] {
+				c.violate("stale-read", o, "%s (%s) returned %s=%s, a value no request ever wrote", describeOp(o), o.where(), kv.Key, kv.Value)
+			}
+		}
 	}
 }
 

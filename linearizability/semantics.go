@@ -139,6 +139,10 @@ func (e *evaluator) scan(key, end []byte, fn func(history.KeyValue) bool) {
 	}
 }
 
+// An evaluator is itself a view: the base with the pending writes on top.
+func (e *evaluator) leaseExists(id int64) bool   { return e.base.leaseExists(id) }
+func (e *evaluator) leaseKeys(id int64) [][]byte { return e.base.leaseKeys(id) }
+
 func (e *evaluator) write(m mutation) error {
 	k := string(m.kv.Key)
 	if _, dup := e.pending[k]; dup {

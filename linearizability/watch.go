@@ -27,6 +27,21 @@ import (
 //
 // Revisions the replay did not reach (an unresolved gap) are not judged here.
 
+// streamStart is the first revision a stream must deliver: its start revision, or for a
+// stream created from "now", the revision after its creation response's header; 0 when
+// unknown.
+func streamStart(s *history.WatchStream) int64 {
+	if s.StartRevision != 0 {
+		return s.StartRevision
+	}
+	for _, r := range s.Responses {
+		if r.Created {
+			return r.Revision + 1
+		}
+	}
+	return 0
+}
+
 // eventID names one event: a key's change at a revision.
 type eventID struct {
 	rev int64
@@ -43,6 +58,7 @@ type watchValidator struct {
 	h          *history.History
 	rev        *revResult
 	violations []Violation
+	written    map[kvObservation]bool // every key-value a request that may have applied wrote
 }
 
 func validateWatches(h *history.History, rev *revResult) []Violation {
@@ -125,7 +141,9 @@ func (v *watchValidator) coversEveryWrite(w *history.Watch) bool {
 		}
 	}
 	for i := range v.h.Operations {
-		forEachWrite(&v.h.Operations[i].Request, contains)
+		if v.h.Operations[i].Outcome() != history.OutcomeFailed { // a rejected request wrote nothing
+			forEachWrite(&v.h.Operations[i].Request, contains)
+		}
 	}
 	return covers
 }
@@ -154,7 +172,7 @@ func forEachWrite(req *history.Request, fn func(key, end []byte)) {
 func (v *watchValidator) checkEveryRevision(w *history.Watch) {
 	for si := range w.Streams {
 		s := &w.Streams[si]
-		start := s.StartRevision
+		start := streamStart(s)
 		if start == 0 {
 			continue
 		}
@@ -168,8 +186,11 @@ func (v *watchValidator) checkEveryRevision(w *history.Watch) {
 					last, lastTime = ev.KV.ModRevision, r.TimeNs
 				}
 			}
+			if r.ProgressNotify && r.Revision > last {
+				last, lastTime = r.Revision, r.TimeNs
+			}
 		}
-		for rev := start; rev < last; rev++ {
+		for rev := start; rev <= last; rev++ {
 			if rev <= v.rev.replayedThrough {
 				continue // judged against the linearization already
 			}
@@ -187,19 +208,11 @@ func (v *watchValidator) checkEveryRevision(w *history.Watch) {
 
 func (v *watchValidator) validateStream(w *history.Watch, si int, list []expectedEvent, all map[eventID]mutation) {
 	s := &w.Streams[si]
-	start := s.StartRevision
-	if start == 0 {
-		for _, r := range s.Responses {
-			if r.Created {
-				start = r.Revision + 1
-				break
-			}
-		}
-	}
+	start := streamStart(s)
 	resume := si > 0
 	delivered := map[eventID]int{} // event -> response index
 	revResponse := map[int64]int{} // revision -> response that delivered its first event
-	var lastRev, lastSeen int64
+	var lastRev, lastSeen, progressRev, progressNs int64
 	firstFrom := func(from int64) int {
 		return sort.Search(len(list), func(i int) bool { return list[i].id.rev >= from })
 	}
@@ -219,12 +232,20 @@ func (v *watchValidator) validateStream(w *history.Watch, si int, list []expecte
 			if r.Revision > lastSeen {
 				lastSeen = r.Revision
 			}
+			if r.Revision > progressRev {
+				progressRev, progressNs = r.Revision, r.TimeNs
+			}
 		}
 		for ei := range r.Events {
 			ev := &r.Events[ei]
 			id := eventID{ev.KV.ModRevision, string(ev.KV.Key)}
 			if id.rev < lastRev {
 				v.violate("watch-order", w, s, r.TimeNs, "event %s at rev %d arrived after an event at rev %d: events out of order", describeEvent(ev), id.rev, lastRev)
+			}
+			if id.rev <= progressRev {
+				// The stream itself shows it: the notification came first.
+				v.violate("watch-progress-ahead", w, s, progressNs, "progress notification at rev %d arrived before the event %s at rev %d was delivered",
+					progressRev, describeEvent(ev), id.rev)
 			}
 			if prev, dup := delivered[id]; dup {
 				v.violate("watch-duplicate", w, s, r.TimeNs, "duplicate event: %s at rev %d delivered twice (responses %d and %d of the stream)", describeEvent(ev), id.rev, prev, ri)
@@ -260,11 +281,23 @@ func (v *watchValidator) validateStream(w *history.Watch, si int, list []expecte
 		}
 	}
 	v.checkReliable(w, s, start, lastSeen, list, delivered, resume, firstFrom)
+	if start > 0 {
+		var events []history.Event
+		var times []int64
+		for _, r := range s.Responses {
+			for _, ev := range r.Events {
+				events = append(events, ev)
+				times = append(times, r.TimeNs)
+			}
+		}
+		v.checkChain(w, s, start, events, times)
+	}
 }
 
 // checkEvent compares a delivered event with the linearization's change.
 func (v *watchValidator) checkEvent(w *history.Watch, s *history.WatchStream, r *history.WatchResponse, ev *history.Event, id eventID, all map[eventID]mutation) {
 	if id.rev > v.rev.replayedThrough {
+		v.checkEventAlone(w, s, r, ev, id)
 		return
 	}
 	m, ok := all[id]
@@ -284,6 +317,61 @@ func (v *watchValidator) checkEvent(w *history.Watch, s *history.WatchStream, r 
 	if w.Request.PrevKV {
 		if d := diffPrevKV("prev_kv", m.prev, ev.PrevKV); d != "" {
 			v.violate("watch-prev-kv", w, s, r.TimeNs, "wrong prev_kv in the event %s at rev %d: %s", describeEvent(ev), id.rev, d)
+		}
+	}
+}
+
+// checkEventAlone judges an event at a revision the replay did not reach, on what needs no
+// linearization: values must have been written by some request, and the event must chain
+// onto the stream's previous event of the same key (prev_kv's mod revision, versions,
+// create revisions), else the stream skipped a change.
+func (v *watchValidator) checkEventAlone(w *history.Watch, s *history.WatchStream, r *history.WatchResponse, ev *history.Event, id eventID) {
+	if v.written == nil {
+		v.written = map[kvObservation]bool{}
+		for i := range v.h.Operations {
+			if v.h.Operations[i].Outcome() != history.OutcomeFailed {
+				forEachPut(&v.h.Operations[i].Request, func(p *history.PutRequest) { v.written[kvObservation{string(p.Key), string(p.Value)}] = true })
+			}
+		}
+	}
+	if ev.Type == history.EventPut && !v.written[kvObservation{string(ev.KV.Key), string(ev.KV.Value)}] {
+		v.violate("watch-phantom", w, s, r.TimeNs, "event %s at rev %d carries a value no request wrote", describeEvent(ev), id.rev)
+	}
+	if ev.PrevKV != nil && !v.written[kvObservation{string(ev.PrevKV.Key), string(ev.PrevKV.Value)}] {
+		v.violate("watch-prev-kv", w, s, r.TimeNs, "wrong prev_kv in the event %s at rev %d: %s=%s is a value no request wrote", describeEvent(ev), id.rev, ev.PrevKV.Key, ev.PrevKV.Value)
+	}
+	if ev.PrevKV != nil && ev.PrevKV.ModRevision >= id.rev {
+		v.violate("watch-prev-kv", w, s, r.TimeNs, "wrong prev_kv in the event %s at rev %d: its mod revision %d is not earlier", describeEvent(ev), id.rev, ev.PrevKV.ModRevision)
+	}
+}
+
+// checkChain reports a change the stream skipped, from consecutive events of one key: a PUT
+// whose prev_kv (or whose version) says an earlier change came after the last one delivered.
+func (v *watchValidator) checkChain(w *history.Watch, s *history.WatchStream, start int64, events []history.Event, timesNs []int64) {
+	if len(w.Request.Filters) > 0 {
+		return // filtered changes are missing on purpose
+	}
+	last := map[string]*history.Event{}
+	for i := range events {
+		ev := &events[i]
+		k := string(ev.KV.Key)
+		prev := last[k]
+		last[k] = ev
+		if ev.KV.ModRevision <= v.rev.replayedThrough {
+			continue // judged against the linearization
+		}
+		var skipped string
+		switch {
+		case ev.PrevKV != nil && ev.PrevKV.ModRevision >= start && (prev == nil || prev.KV.ModRevision < ev.PrevKV.ModRevision):
+			skipped = fmt.Sprintf("the change of %s at rev %d named by its prev_kv", ev.KV.Key, ev.PrevKV.ModRevision)
+		case prev != nil && ev.Type == history.EventPut && prev.Type == history.EventPut && ev.KV.CreateRevision == prev.KV.CreateRevision && ev.KV.Version > prev.KV.Version+1:
+			skipped = fmt.Sprintf("%d puts of %s between versions %d and %d", ev.KV.Version-prev.KV.Version-1, ev.KV.Key, prev.KV.Version, ev.KV.Version)
+		case prev != nil && ev.Type == history.EventPut && prev.Type == history.EventPut && ev.KV.CreateRevision != prev.KV.CreateRevision:
+			skipped = fmt.Sprintf("the delete of %s between revisions %d and %d", ev.KV.Key, prev.KV.ModRevision, ev.KV.ModRevision)
+		}
+		if skipped != "" {
+			v.violate("watch-gap", w, s, timesNs[i], "watch gap: the stream from rev %d never delivered %s before %s at rev %d",
+				start, skipped, describeEvent(ev), ev.KV.ModRevision)
 		}
 	}
 }
