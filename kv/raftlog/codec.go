@@ -143,9 +143,9 @@ func decodeEntryTerm(key, v []byte) (uint64, error) {
 	return term, d.err
 }
 
-// decodeEntry decodes an entry value. Data is copied (never aliases v, which belongs to
-// Pebble); empty data decodes as nil.
-func decodeEntry(key, v []byte, index uint64) (raft.Entry, error) {
+// decodeEntry decodes an entry value. Data is copied into s (never aliases v, which belongs
+// to Pebble); empty data decodes as nil.
+func decodeEntry(key, v []byte, index uint64, s *slab) (raft.Entry, error) {
 	d := decoder{key: key, buf: v}
 	e := raft.Entry{Index: index, Term: d.uvarint("entry term")}
 	t := d.byte("entry type")
@@ -157,10 +157,29 @@ func decodeEntry(key, v []byte, index uint64) (raft.Entry, error) {
 		return raft.Entry{}, d.err
 	}
 	e.Type = raft.EntryType(t)
-	if len(d.buf) > 0 {
-		e.Data = append([]byte(nil), d.buf...)
-	}
+	e.Data = s.copy(d.buf)
 	return e, nil
+}
+
+// slabBytes is the chunk size in which Entries copies entry data out of Pebble: one
+// allocation for many small entries.
+const slabBytes = 8 << 10
+
+// slab hands out capped copies carved from shared chunks.
+type slab struct{ buf []byte }
+
+// copy returns a copy of b whose capacity equals its length (appending to it never writes
+// into a neighbour), or nil for empty b.
+func (s *slab) copy(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	if cap(s.buf)-len(s.buf) < len(b) {
+		s.buf = make([]byte, 0, max(len(b), slabBytes))
+	}
+	start := len(s.buf)
+	s.buf = append(s.buf, b...)
+	return s.buf[start:len(s.buf):len(s.buf)]
 }
 
 func encodeFormat(dst []byte, version uint64) []byte { return binary.AppendUvarint(dst, version) }

@@ -295,3 +295,42 @@ func TestReadCorruptEntries(t *testing.T) {
 		})
 	}
 }
+
+// TestChainedWritesInOneBatch: writes that replace what an earlier write of the same batch
+// wrote read through an indexed batch; through a plain batch the second write cannot see the
+// first and says so (nothing is written).
+func TestChainedWritesInOneBatch(t *testing.T) {
+	db, l := memLog(t)
+	b := db.NewIndexedBatch()
+	require.NoError(t, l.Append(b, ents(1, 1, 1, 1, 1)))
+	require.NoError(t, l.Append(b, ents(3, 2, 2)))
+	require.NoError(t, b.Commit(pebble.NoSync))
+	require.NoError(t, b.Close())
+	require.NoError(t, l.CheckConsistency())
+	got, err := l.Entries(1, 5, 1000)
+	require.NoError(t, err)
+	require.Equal(t, append(ents(1, 1, 1), ents(3, 2, 2)...), got)
+
+	db2, l2 := memLog(t)
+	plain := db2.NewBatch()
+	defer plain.Close()
+	require.NoError(t, l2.Append(plain, ents(1, 1, 1, 1, 1)))
+	lenBefore := plain.Len()
+	err = l2.Append(plain, ents(3, 2, 2))
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.ErrorContains(t, err, "batch not yet committed")
+	require.Equal(t, lenBefore, plain.Len())
+}
+
+// TestEntriesDoNotShareWritableMemory: entries read together share chunks of memory, so each
+// entry's data is capped: appending to one leaves its neighbour intact.
+func TestEntriesDoNotShareWritableMemory(t *testing.T) {
+	_, l := fixture(t)
+	got, err := l.Entries(3, 7, 1000)
+	require.NoError(t, err)
+	for _, e := range got {
+		require.Equal(t, len(e.Data), cap(e.Data))
+	}
+	_ = append(got[0].Data, "overwrite"...)
+	require.Equal(t, ents(4, 2)[0].Data, got[1].Data)
+}

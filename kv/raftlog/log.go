@@ -215,7 +215,11 @@ func (l *Log) Snapshot() (raft.Snapshot, error) {
 }
 
 // Term implements raft.Storage.
-func (l *Log) Term(i uint64) (uint64, error) {
+func (l *Log) Term(i uint64) (uint64, error) { return l.termIn(l.db, i) }
+
+// termIn is Term reading entries from r: the DB, or an indexed batch that holds writes not
+// yet committed.
+func (l *Log) termIn(r pebble.Reader, i uint64) (uint64, error) {
 	switch {
 	case i < l.st.trunc.index:
 		return 0, fmt.Errorf("term of %d, log truncated at %d: %w", i, l.st.trunc.index, raft.ErrCompacted)
@@ -227,9 +231,9 @@ func (l *Log) Term(i uint64) (uint64, error) {
 		return l.st.lastTerm, nil
 	}
 	key := entryKey(i)
-	v, closer, err := l.db.Get(key)
+	v, closer, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, fmt.Errorf("%w: entry %d (key %q) missing inside the log (%d, %d]", ErrCorrupt, i, key, l.st.trunc.index, l.st.lastIndex)
+		return 0, fmt.Errorf("%w: entry %d (key %q) missing inside the log (%d, %d] (or written into a batch not yet committed)", ErrCorrupt, i, key, l.st.trunc.index, l.st.lastIndex)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("raftlog: read %q: %w", key, err)
@@ -263,9 +267,10 @@ func (l *Log) Entries(lo, hi, maxBytes uint64) ([]raft.Entry, error) {
 	defer iter.Close()
 	ents := make([]raft.Entry, 0, min(hi-lo, 64))
 	var sizeBytes uint64
+	var data slab
 	next := lo
 	for valid := iter.First(); valid; valid = iter.Next() {
-		e, err := l.readEntry(iter, next)
+		e, err := l.readEntry(iter, next, &data)
 		if err != nil {
 			return nil, err
 		}
@@ -283,14 +288,14 @@ func (l *Log) Entries(lo, hi, maxBytes uint64) ([]raft.Entry, error) {
 		return nil, fmt.Errorf("raftlog: read entries [%d, %d): %w", lo, hi, err)
 	}
 	if next != hi {
-		return nil, fmt.Errorf("%w: entry %d (key %q) missing inside the log (%d, %d]", ErrCorrupt, next, entryKey(next), l.st.trunc.index, l.st.lastIndex)
+		return nil, fmt.Errorf("%w: entry %d (key %q) missing inside the log (%d, %d] (or written into a batch not yet committed)", ErrCorrupt, next, entryKey(next), l.st.trunc.index, l.st.lastIndex)
 	}
 	return ents, nil
 }
 
 // readEntry decodes the entry under the iterator, which must be the entry at want, and
 // checks the last entry's term against the cache.
-func (l *Log) readEntry(iter *pebble.Iterator, want uint64) (raft.Entry, error) {
+func (l *Log) readEntry(iter *pebble.Iterator, want uint64, data *slab) (raft.Entry, error) {
 	index, err := parseEntryKey(iter.Key())
 	if err != nil {
 		return raft.Entry{}, err
@@ -302,7 +307,7 @@ func (l *Log) readEntry(iter *pebble.Iterator, want uint64) (raft.Entry, error) 
 	if err != nil {
 		return raft.Entry{}, fmt.Errorf("raftlog: read %q: %w", iter.Key(), err)
 	}
-	e, err := decodeEntry(iter.Key(), v, index)
+	e, err := decodeEntry(iter.Key(), v, index, data)
 	if err != nil {
 		return raft.Entry{}, err
 	}

@@ -10,6 +10,15 @@ import (
 // The write side. Each method validates its input first (an error writes nothing), then
 // writes into b and updates the cache; the caller commits b before the Log is read again.
 
+// reader is where a write looks up entry terms it does not cache: through b if it is an
+// indexed batch (so writes chained in one batch see each other), else the committed DB.
+func (l *Log) reader(b *pebble.Batch) pebble.Reader {
+	if b.Indexed() {
+		return b
+	}
+	return l.db
+}
+
 // pointDeletesMax is how many stale entries a conflicting append removes with point
 // deletes; more are removed with one range deletion (conflicts are rare, and a range
 // tombstone costs every later read that crosses it until compaction).
@@ -48,7 +57,7 @@ func (l *Log) Append(b *pebble.Batch, entries []raft.Entry) error {
 	if start > l.st.lastIndex+1 {
 		return fmt.Errorf("raftlog: append at index %d leaves a gap after last index %d: %w", start, l.st.lastIndex, raft.ErrUnavailable)
 	}
-	prevTerm, err := l.Term(start - 1)
+	prevTerm, err := l.termIn(l.reader(b), start-1)
 	if err != nil {
 		return err
 	}
@@ -194,7 +203,7 @@ func (l *Log) CreateSnapshot(b *pebble.Batch, index uint64, conf raft.ConfState)
 	if index > l.st.hardState.Commit {
 		return raft.SnapshotMetadata{}, fmt.Errorf("%w: snapshot at index %d beyond commit index %d", ErrBeyondSnapshot, index, l.st.hardState.Commit)
 	}
-	term, err := l.Term(index)
+	term, err := l.termIn(l.reader(b), index)
 	if err != nil {
 		return raft.SnapshotMetadata{}, fmt.Errorf("raftlog: snapshot at index %d: %w", index, err)
 	}
@@ -218,7 +227,7 @@ func (l *Log) Compact(b *pebble.Batch, index uint64) error {
 	if index > l.st.snapshot.Index {
 		return fmt.Errorf("%w: compact to %d beyond snapshot index %d", ErrBeyondSnapshot, index, l.st.snapshot.Index)
 	}
-	term, err := l.Term(index)
+	term, err := l.termIn(l.reader(b), index)
 	if err != nil {
 		return err
 	}
