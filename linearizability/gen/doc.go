@@ -33,12 +33,13 @@
 //   - version-off-by-one: a read returns a key-value whose version is one off, for a key that
 //     no request with an unknown outcome could have written (so every write to it, and the
 //     order of those writes by their acknowledged revisions, is known and the version fixed).
-//   - dropped-watch-event: an event is removed from a watch stream that later shows progress
-//     past it (a later event in the stream, or a progress notification at or after its
-//     revision), where the event's revision provably belongs to the watched range: the
-//     watcher watches every key without filters, or it is a PUT whose unique value was
-//     written by an acknowledged request with that header revision. The stream then skips a
-//     revision it must have delivered.
+//   - dropped-watch-event: from a watch stream that later shows progress past revision r (a
+//     later event of a higher revision, or a progress notification at r or later), either
+//     every event of revision r is removed, when the watcher watches every key without
+//     filters (every revision changes some key, so such a watcher must deliver every
+//     revision), or one PUT event is removed whose unique value was written by an
+//     acknowledged request with header revision r (so that key changed at r, inside the
+//     watched range). The stream then skips an event it must have delivered.
 //   - duplicated-watch-event: a watch response is delivered twice in a row. No correct
 //     stream repeats an event (revisions rise strictly).
 //   - flipped-txn-succeeded: an acknowledged txn's succeeded is flipped and its responses

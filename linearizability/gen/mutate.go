@@ -257,29 +257,48 @@ func droppedWatchEvent(a *analysis) []func() string {
 	var out []func() string
 	for wi := range a.h.Watches {
 		w := &a.h.Watches[wi]
+		everything := watchesEverything(&w.Request)
 		for si := range w.Streams {
 			s := &w.Streams[si]
 			for ri := range s.Responses {
-				for ei, ev := range s.Responses[ri].Events {
+				evs := s.Responses[ri].Events
+				for ei, ev := range evs {
 					rev := ev.KV.ModRevision
-					pinned := watchesEverything(&w.Request)
-					if !pinned && ev.Type == history.EventPut && a.uniqueValue(ev.KV.Value) {
+					// A watch of every key must deliver every revision: drop the whole revision
+					// (all its events). Otherwise drop one PUT whose revision and key are pinned by
+					// the acknowledged request that wrote its unique value.
+					wholeRevision := everything && (ei == 0 || evs[ei-1].KV.ModRevision != rev)
+					pinned := false
+					if ev.Type == history.EventPut && a.uniqueValue(ev.KV.Value) {
 						ackRev, acked := a.ackRev[string(ev.KV.Value)]
 						pinned = acked && ackRev == rev
 					}
-					if !pinned || !streamProgressAfter(s, ri, ei, rev) {
+					if !wholeRevision && !pinned {
 						continue
 					}
-					ri, ei, ev := ri, ei, ev
+					last := ei
+					if wholeRevision {
+						for last+1 < len(evs) && evs[last+1].KV.ModRevision == rev {
+							last++
+						}
+					}
+					if !streamProgressAfter(s, ri, last, rev) {
+						continue
+					}
+					ri, ei, last, ev := ri, ei, last, ev
 					out = append(out, func() string {
 						resp := &s.Responses[ri]
-						resp.Events = append(resp.Events[:ei:ei], resp.Events[ei+1:]...)
+						resp.Events = append(resp.Events[:ei:ei], resp.Events[last+1:]...)
 						if len(resp.Events) == 0 {
 							resp.Events = nil
 							s.Responses = append(s.Responses[:ri:ri], s.Responses[ri+1:]...)
 						}
-						return fmt.Sprintf("watch %s (stream %d) never delivers the %s of %s at revision %d, though it later shows progress past it",
-							w.ID, si, ev.Type, ev.KV.Key, rev)
+						what := fmt.Sprintf("the %s of %s", ev.Type, ev.KV.Key)
+						if last > ei || (wholeRevision && !pinned) {
+							what = fmt.Sprintf("the %d event(s) of revision %d", last-ei+1, rev)
+						}
+						return fmt.Sprintf("watch %s (stream %d) never delivers %s at revision %d, though it later shows progress past it",
+							w.ID, si, what, rev)
 					})
 				}
 			}
