@@ -141,7 +141,7 @@ func ruleWatchStreams(h *history.History) []string {
 			var last int64
 			delivered := map[int64]bool{}
 			deliveredPut := map[string]bool{} // values of delivered PUT events
-			var progressed int64 // the highest revision the stream has shown progress to
+			var progressed int64              // the highest revision the stream has shown progress to
 			for ri, resp := range s.Responses {
 				if resp.ProgressNotify {
 					for _, later := range s.Responses[ri+1:] {
