@@ -156,7 +156,20 @@ func (r *raft) handleVoteRequest(m Message) {
 		}
 		return
 	}
-	r.send(Message{To: m.From, Type: respType, Reject: true})
+	// A refusal carries this member's commit index and the term of the entry there, so that
+	// a candidate holding that entry learns it is committed (see learnCommit).
+	r.send(Message{To: m.From, Type: respType, Reject: true, Index: r.log.committed, LogTerm: r.log.termOrZero(r.log.committed)})
+}
+
+// learnCommit raises the commit index to index if this member holds the entry (index, term)
+// that a peer reports committed: by log matching, its log up to there is the committed one.
+// Peers report it when refusing a vote. Without this, a group could be stuck after removing
+// its leader: if only the removed leader knew that the removal committed, the others still
+// need its vote under the old configuration, and it refuses them (its log is longer).
+func (r *raft) learnCommit(index, term uint64) {
+	if r.state != StateLeader && index > r.log.committed && term != 0 && r.log.matchTerm(index, term) {
+		r.log.commitTo(index)
+	}
 }
 
 // handleVoteResponse counts an answer to this member's campaign.

@@ -285,3 +285,41 @@ func TestRemovedLeaderStepsDownWithoutHandover(t *testing.T) {
 	require.Equal(t, StateFollower, n.raft(1).state)
 	require.Equal(t, n.raft(1).log.committed, n.raft(2).log.committed, "the others learned the commit index")
 }
+
+// The removed leader may be the only member that knows its removal committed. The others, still
+// under the old configuration, need its vote, which it refuses (its log is longer); its
+// refusal tells them the commit index, so they apply the removal and elect a leader without it.
+func TestRemainingVoterLearnsRemovalCommitFromVoteRefusal(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2}, nil)
+	n.elect(1)
+	removal := n.raft(1).log.lastIndex() + 1
+	// 2 gets the removal entry but never hears that it committed, nor anything after it.
+	n.drop = func(m Message) bool {
+		if m.From != 1 || m.To != 2 {
+			return false
+		}
+		return m.Commit >= removal || m.Type == MsgTimeoutNow ||
+			(m.Type == MsgApp && len(m.Entries) > 0 && m.Entries[len(m.Entries)-1].Index > removal)
+	}
+	require.NoError(t, n.member(1).rn.ProposeConfChange(ConfChange{Type: ConfChangeRemoveNode, NodeID: 1}))
+	require.NoError(t, n.member(1).rn.Propose([]byte("after")))
+	n.stabilize()
+	require.Equal(t, []uint64{2}, n.member(1).rn.Status().Config.Voters, "1 applied its removal")
+	require.Equal(t, []uint64{1, 2}, n.member(2).rn.Status().Config.Voters, "2 does not know it committed")
+	require.Less(t, n.raft(2).log.lastIndex(), n.raft(1).log.lastIndex())
+	for range testElectionTicks {
+		n.member(1).rn.Tick()
+		n.stabilize()
+	}
+	require.Equal(t, StateFollower, n.raft(1).state)
+	n.drop = nil
+	for range 5 * testElectionTicks {
+		n.member(2).rn.Tick()
+		n.stabilize()
+		if n.raft(2).state == StateLeader {
+			break
+		}
+	}
+	require.Equal(t, StateLeader, n.raft(2).state)
+	require.Equal(t, []uint64{2}, n.member(2).rn.Status().Config.Voters)
+}

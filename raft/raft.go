@@ -244,6 +244,10 @@ func (r *raft) Step(m Message) error {
 	case MsgVote, MsgPreVote:
 		r.handleVoteRequest(m)
 		return nil
+	case MsgVoteResp, MsgPreVoteResp:
+		if m.Reject {
+			r.learnCommit(m.Index, m.LogTerm)
+		}
 	}
 	switch r.state {
 	case StateLeader:

@@ -40,11 +40,12 @@ const (
 	MsgAppResp
 	// MsgVote asks for a vote in Term for a candidate whose last entry is (Index, LogTerm).
 	MsgVote
-	// MsgVoteResp grants or rejects (Reject) a vote.
+	// MsgVoteResp grants or rejects (Reject) a vote. A rejection carries the voter's commit
+	// index (Index) and the term of its entry there (LogTerm).
 	MsgVoteResp
 	// MsgPreVote asks whether the receiver would vote in Term without raising any term.
 	MsgPreVote
-	// MsgPreVoteResp answers a MsgPreVote.
+	// MsgPreVoteResp answers a MsgPreVote (a rejection carries Index/LogTerm as MsgVoteResp).
 	MsgPreVoteResp
 	// MsgHeartbeat asserts leadership and carries Commit (capped at what the follower holds)
 	// and the read-index round ReadRound.
