@@ -7,7 +7,7 @@ import "fmt"
 type Config struct {
 	// ClusterSize and the member names m1..mN appear in the header and in faults.
 	ClusterSize int
-	// Clients is the number of concurrent KV clients, c0..c{n-1}.
+	// Clients is the number of concurrent KV clients, c0..c{n-1} (and their replacements).
 	Clients int
 	// Operations is the total number of client operations (over all clients).
 	Operations int
@@ -31,7 +31,7 @@ type Config struct {
 	// never applies. Other definite errors arise by themselves (a put with an expired lease).
 	DefiniteErrorRate float64
 	// CrashRate: the client crashes with its request in flight (unknown outcome, applied or
-	// not) and issues nothing more.
+	// not) and issues nothing more; a new client with a new id (c3.1 after c3) takes its place.
 	CrashRate float64
 	// SerializableStaleRevisions: a serializable read answers from a state up to this many
 	// revisions old (as a lagging member would), with that state's revision in its header.

@@ -6,14 +6,14 @@
 // revision semantics (see Model) — under a virtual clock: clients c0..cN call requests, each
 // applies at one instant inside its call/return interval (its linearization point), in
 // time order; unknown outcomes (no return, or a timeout error) apply or not, possibly after
-// the client gave up; definite errors never apply; crashed clients stop; leases expire no
-// earlier than their TTL after the grant or keep-alive applied (so after its call), recorded
-// as "cluster" records at the revoke's revision and time; watchers see exactly the applied
-// events from their start revision, each revision whole in one response, progress
-// notifications never ahead of an undelivered event, resumes from the last revision seen + 1.
-// Every put writes a value no other request writes. Output is deterministic: one seeded
-// math/rand source, an event queue ordered by (time, scheduling order), no map iteration
-// where order matters.
+// the client gave up; definite errors never apply; a crashed client stops and a new client
+// with a new id (c3.1 after c3) takes its place; leases expire no earlier than their TTL
+// after the grant or keep-alive applied (so after its call), recorded as "cluster" records
+// at the revoke's revision and time; watchers see exactly the applied events from their
+// start revision, each revision whole in one response, progress notifications never ahead
+// of an undelivered event, resumes from the last event's revision + 1. Every put writes a
+// value no other request writes. Output is deterministic: one seeded math/rand source, an
+// event queue ordered by (time, scheduling order), no map iteration where order matters.
 //
 // Mutate(h, kind, rng) copies h and changes one thing so that the result is illegal by
 // construction, or reports ok=false when h offers nothing to mutate that way. Each kind,

@@ -93,6 +93,7 @@ type generator struct {
 	members []string
 
 	issued      int
+	restarts    []int // per client slot: how many times its client crashed
 	valueSeq    int
 	nextLeaseID int64
 	knownLeases []int64 // ids of every lease a client asked for (clients choose lease ids)
@@ -111,6 +112,7 @@ func newGenerator(seed int64, cfg Config) *generator {
 		leaseEpoch:  make(map[int64]int),
 		revTimesNs:  []int64{0, 0},
 	}
+	g.restarts = make([]int, cfg.Clients)
 	for i := 0; i < cfg.ClusterSize; i++ {
 		g.members = append(g.members, fmt.Sprintf("m%d", i+1))
 	}
@@ -189,7 +191,7 @@ func (g *generator) call(client int, nowNs int64) {
 	if op.mode != modeDefinite {
 		op.req = g.request()
 	}
-	op.handle = g.rec.Call(fmt.Sprintf("c%d", client), op.req, nowNs)
+	op.handle = g.rec.Call(g.clientID(client), op.req, nowNs)
 	service := g.cfg.ServiceNsMax
 	switch op.mode {
 	case modeOK:
@@ -211,9 +213,20 @@ func (g *generator) call(client int, nowNs int64) {
 			op.handle.Unknown()
 			g.schedule(&event{timeNs: nowNs + g.between(3*service, 5*service), kind: evCall, client: client})
 		case modeCrash:
+			// The client process is gone; a new one, with a new id, takes its place.
 			op.handle.Unknown()
+			g.restarts[client]++
+			g.schedule(&event{timeNs: nowNs + g.between(3*service, 20*service), kind: evCall, client: client})
 		}
 	}
+}
+
+// clientID names the client in a slot: c3, then c3.1 after its first crash, c3.2, ...
+func (g *generator) clientID(slot int) string {
+	if g.restarts[slot] == 0 {
+		return fmt.Sprintf("c%d", slot)
+	}
+	return fmt.Sprintf("c%d.%d", slot, g.restarts[slot])
 }
 
 func (g *generator) apply(op *pendingOp, nowNs int64) {
