@@ -499,6 +499,16 @@ func (c *rndCluster) crash() {
 	if m == nil {
 		return
 	}
+	// Mostly crash a member with a write in flight: that is where durability bugs show.
+	var writing []*rndMember
+	for _, u := range c.up() {
+		if u.hasPending {
+			writing = append(writing, u)
+		}
+	}
+	if len(writing) > 0 && c.rng.IntN(4) != 0 {
+		m = c.pick(writing)
+	}
 	c.stats.crashes++
 	c.logf("crash %d (pending Ready lost: %v)", m.id, m.hasPending)
 	m.rn, m.hasPending, m.pending = nil, false, Ready{}
