@@ -26,6 +26,9 @@ func TestGeneratedHistoryProperties(t *testing.T) {
 		checkLeaseExpiries(t, s, h)
 		checkWatches(t, s, h, seen)
 		countSituations(h, seen)
+		for _, rule := range []func(*history.History) []string{ruleValuesWritten, ruleAckedRevisions, ruleRealTime, ruleLeaseTTL, ruleWatchStreams} {
+			require.Empty(t, rule(h), "seed %d", s)
+		}
 	}
 	t.Logf("situations: %v", seen)
 	for _, what := range []string{"unknown", "indeterminate", "definite", "crashed", "expiry", "resume", "progress", "catch-up", "txn-failed", "txn-succeeded", "serializable-stale"} {

@@ -10,7 +10,15 @@ import (
 // Watchers are laid over the finished execution: each sees exactly the events the model
 // applied, from its start revision on, each revision whole in one response, no earlier than
 // the revision was created, in revision order; progress notifications claim only revisions
-// whose events were all delivered; a broken stream is resumed from the last revision seen + 1.
+// whose events were all delivered; a broken stream is resumed from the last event's
+// revision + 1 (as clientv3 does). Header revisions never decrease within a stream: the
+// created response carries the current revision C, catch-up responses (the events from the
+// start revision to C, at most catchUpRevisionsMax revisions each) carry C, a live response
+// the revision of its last event, a progress notification the store's revision when sent.
+
+// catchUpRevisionsMax is how many revisions one catch-up response holds at most (etcd's
+// watchBatchMaxRevs), so a late watcher of a long history does not get one huge line.
+const catchUpRevisionsMax = 1000
 
 type watchSpec struct {
 	id      string
@@ -100,26 +108,29 @@ func (g *generator) recordWatch(spec watchSpec) {
 			breakNs = createdNs + g.between(0, g.endNs-createdNs)
 		}
 		i := firstAtOrAfter(start)
-		// Catch-up, as etcd's unsynced watchers get it: every event from the start revision up
-		// to the current one in one response whose header is the current revision.
-		if i < len(revs) && revs[i] <= curRev {
-			atNs := createdNs + g.between(10_000, 1_000_000)
+		broken := false
+		// Catch-up, as etcd's unsynced watchers get it: the events from the start revision up
+		// to the current one, in responses of at most catchUpRevisionsMax revisions whose
+		// header is the current revision.
+		for i < len(revs) && revs[i] <= curRev {
+			atNs := lastNs + g.between(10_000, 1_000_000)
 			if atNs >= breakNs || atNs > g.endNs {
-				i = len(revs) // the stream broke before the catch-up arrived
-			} else {
-				resp := history.WatchResponse{TimeNs: atNs, Revision: curRev, MemberID: g.member()}
-				for ; i < len(revs) && revs[i] <= curRev; i++ {
-					resp.Events = append(resp.Events, events[revs[i]]...)
-					nextRev = revs[i] + 1
-				}
-				w.Receive(resp)
-				lastNs = atNs
+				broken = true // the stream broke before (all of) the catch-up arrived
+				break
 			}
+			resp := history.WatchResponse{TimeNs: atNs, Revision: curRev, MemberID: g.member()}
+			for n := 0; n < catchUpRevisionsMax && i < len(revs) && revs[i] <= curRev; n++ {
+				resp.Events = append(resp.Events, events[revs[i]]...)
+				nextRev = revs[i] + 1
+				i++
+			}
+			w.Receive(resp)
+			lastNs = atNs
 		}
 		// Live: each response holds whole revisions, its header the last of them (as etcd's
 		// synced watchers are notified); progress notifications come only when every event up
 		// to their revision has been delivered.
-		for {
+		for !broken {
 			deliverNs := int64(math.MaxInt64)
 			if i < len(revs) {
 				deliverNs = max(lastNs, g.revTimesNs[revs[i]]) + g.between(10_000, 2_000_000)
