@@ -214,20 +214,29 @@ func (c *rndCluster) fail(format string, args ...any) {
 
 func (c *rndCluster) start(m *rndMember) {
 	m.incarnation++
+	first, _ := m.storage.FirstIndex()
+	// On a restart the application may have kept its state machine (and so its applied
+	// index, which never passes the durable commit index), or lost it (Applied 0: start from
+	// the snapshot).
+	var applied uint64
+	if m.incarnation > 1 && c.rng.IntN(2) == 0 && m.applied >= first {
+		applied = m.applied
+	}
 	rn, err := NewRawNode(&Config{
-		ID: m.id, Storage: m.storage,
+		ID: m.id, Storage: m.storage, Applied: applied,
 		ElectionTimeoutTicks: 6, HeartbeatIntervalTicks: 2,
 		Rand:    rand.New(rand.NewPCG(c.seed, m.id<<16|m.incarnation)),
 		PreVote: c.preVote, CheckQuorum: c.checkQuorum,
 		MaxBytesPerMsg: uint64(c.rng.IntN(200)), MaxInflightMsgs: 1 + c.rng.IntN(4),
 		MaxInflightBytes: uint64(c.rng.IntN(2) * 300),
+		// Sometimes bound what one Ready applies and how far a leader runs ahead of commit.
+		MaxApplyBytesPerReady: uint64(c.rng.IntN(3) * 100), MaxUncommittedEntries: uint64(c.rng.IntN(2) * 20),
 	})
 	if err != nil {
 		c.fail("restart of %d: %v", m.id, err)
 	}
 	m.rn = rn
-	first, _ := m.storage.FirstIndex()
-	m.applied = first - 1
+	m.applied = max(applied, first-1)
 	m.hasPending = false
 	m.leaderTerm = 0
 }
