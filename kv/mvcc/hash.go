@@ -26,10 +26,11 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // and it then hashes every version up to rev, which depends on compaction progress; Ballast
 // applies the rule above always.
 func (s *Store) HashKV(r pebble.Reader, rev int64) (*pb.HashKVResponse, error) {
-	st, err := readState(r)
+	revs, st, err := openView(r)
 	if err != nil {
 		return nil, err
 	}
+	defer revs.Close()
 	if rev > 0 && rev < st.compactRev {
 		return nil, ErrCompacted
 	}
@@ -39,26 +40,15 @@ func (s *Store) HashKV(r pebble.Reader, rev int64) (*pb.HashKVResponse, error) {
 	if rev <= 0 {
 		rev = st.currentRev
 	}
-	revs, err := r.NewIter(&pebble.IterOptions{
-		LowerBound: revisionPrefix,
-		UpperBound: revisionKey(nil, revision{main: rev + 1}),
-	})
+	versions, err := revs.Clone(pebble.CloneOptions{})
 	if err != nil {
 		return nil, err
 	}
-	versions, err := r.NewIter(&pebble.IterOptions{LowerBound: versionPrefix, UpperBound: versionPrefixEnd})
-	if err != nil {
-		_ = revs.Close()
-		return nil, err
-	}
+	defer versions.Close()
+	revs.SetBounds(revisionPrefix, revisionKey(nil, revision{main: rev + 1}))
+	versions.SetBounds(versionPrefix, versionPrefixEnd)
 	h := hasher{revs: revs, versions: versions, hashRev: rev, compactRev: st.compactRev}
 	sum, err := h.run()
-	if cerr := closeIter(versions); err == nil {
-		err = cerr
-	}
-	if cerr := closeIter(revs); err == nil {
-		err = cerr
-	}
 	if err != nil {
 		return nil, err
 	}

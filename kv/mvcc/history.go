@@ -21,10 +21,11 @@ import (
 // fromRev <= the compact revision stored in r fails with ErrCompacted (those events may be
 // gone); toRev above the current revision fails with ErrFutureRev.
 func (s *Store) EventsBetween(r pebble.Reader, key, rangeEnd []byte, fromRev, toRev int64, limit int) ([]*mvccpb.Event, error) {
-	st, err := readState(r)
+	revs, st, err := openView(r)
 	if err != nil {
 		return nil, err
 	}
+	defer revs.Close()
 	if fromRev <= st.compactRev {
 		return nil, ErrCompacted
 	}
@@ -35,29 +36,14 @@ func (s *Store) EventsBetween(r pebble.Reader, key, rangeEnd []byte, fromRev, to
 		return nil, nil
 	}
 	end := normalizeRangeEnd(rangeEnd)
-	revs, err := r.NewIter(&pebble.IterOptions{
-		LowerBound: revisionKey(nil, revision{main: fromRev}),
-		UpperBound: revisionKey(nil, revision{main: toRev + 1}),
-	})
+	versions, err := revs.Clone(pebble.CloneOptions{})
 	if err != nil {
 		return nil, err
 	}
-	versions, err := r.NewIter(&pebble.IterOptions{LowerBound: versionPrefix, UpperBound: versionPrefixEnd})
-	if err != nil {
-		_ = revs.Close()
-		return nil, err
-	}
-	events, err := collectEvents(revs, versions, key, end, limit)
-	if cerr := closeIter(versions); err == nil {
-		err = cerr
-	}
-	if cerr := closeIter(revs); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, err
-	}
-	return events, nil
+	defer versions.Close()
+	revs.SetBounds(revisionKey(nil, revision{main: fromRev}), revisionKey(nil, revision{main: toRev + 1}))
+	versions.SetBounds(versionPrefix, versionPrefixEnd)
+	return collectEvents(revs, versions, key, end, limit)
 }
 
 func collectEvents(revs, versions *pebble.Iterator, key, end []byte, limit int) ([]*mvccpb.Event, error) {

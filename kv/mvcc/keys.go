@@ -22,6 +22,7 @@ var (
 	keyPrefix           = []byte("mvcc/")
 	metaFormatKey       = []byte("mvcc/m/format")
 	metaStateKey        = []byte("mvcc/m/state")
+	metaStateKeyEnd     = []byte("mvcc/m/state\x00")
 	metaCompactCursor   = []byte("mvcc/m/compact-cursor")
 	versionPrefix       = []byte("mvcc/k/")
 	versionPrefixEnd    = []byte("mvcc/k0") // the prefix successor of "mvcc/k/"

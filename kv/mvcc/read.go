@@ -21,16 +21,43 @@ func (s *Store) Range(r pebble.Reader, req *pb.RangeRequest) (*pb.RangeResponse,
 	if err := validateRange(req); err != nil {
 		return nil, err
 	}
-	st, err := readState(r)
+	it, st, err := openView(r)
 	if err != nil {
 		return nil, err
 	}
-	return executeRange(r, st.currentRev, st.compactRev, req)
+	resp, err := executeRange(versions{fixed: it}, st.currentRev, st.compactRev, req)
+	if cerr := it.Close(); err == nil && cerr != nil {
+		return nil, cerr
+	}
+	return resp, err
+}
+
+// versions reads the k/ index, either through one fixed iterator (a read's point-in-time
+// view, re-bounded per call) or through a fresh iterator per call on r (a write's indexed
+// batch, which grows between calls).
+type versions struct {
+	fixed *pebble.Iterator
+	r     pebble.Reader
+}
+
+func (v versions) rangeKeys(key, end []byte, atRev int64, limit int64, countOnly bool) ([]*mvccpb.KeyValue, int, error) {
+	if v.fixed != nil {
+		return rangeKeys(v.fixed, key, end, atRev, limit, countOnly)
+	}
+	it, err := v.r.NewIter(nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	kvs, n, err := rangeKeys(it, key, end, atRev, limit, countOnly)
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	return kvs, n, err
 }
 
 // executeRange is etcd's executeRange: curRev is the revision reported in the header and
 // the one read when the request names none.
-func executeRange(r pebble.Reader, curRev, compactRev int64, req *pb.RangeRequest) (*pb.RangeResponse, error) {
+func executeRange(v versions, curRev, compactRev int64, req *pb.RangeRequest) (*pb.RangeResponse, error) {
 	atRev := req.GetRevision()
 	if atRev > curRev {
 		return nil, ErrFutureRev
@@ -52,7 +79,7 @@ func executeRange(r pebble.Reader, curRev, compactRev int64, req *pb.RangeReques
 	if limit > 0 {
 		limit++ // one more than asked tells whether there is more
 	}
-	kvs, count, err := rangeKeys(r, req.GetKey(), normalizeRangeEnd(req.GetRangeEnd()), atRev, limit, req.GetCountOnly())
+	kvs, count, err := v.rangeKeys(req.GetKey(), normalizeRangeEnd(req.GetRangeEnd()), atRev, limit, req.GetCountOnly())
 	if err != nil {
 		return nil, err
 	}
@@ -138,10 +165,10 @@ func compareInt64(a, b int64) int {
 // rangeKeys visits, for every key in [key, end) (normalizeRangeEnd's convention), its newest
 // version with main revision <= atRev, and returns the live ones: at most limit of them
 // decoded (limit <= 0: all; countOnly: none) and the number of live keys in total.
-func rangeKeys(r pebble.Reader, key, end []byte, atRev int64, limit int64, countOnly bool) ([]*mvccpb.KeyValue, int, error) {
+func rangeKeys(it *pebble.Iterator, key, end []byte, atRev int64, limit int64, countOnly bool) ([]*mvccpb.KeyValue, int, error) {
 	var kvs []*mvccpb.KeyValue
 	count := 0
-	err := visitNewest(r, key, end, atRev, func(_ []byte, _ revision, value []byte) error {
+	err := visitNewest(it, key, end, atRev, func(_ []byte, _ revision, value []byte) error {
 		if value[0] != kindPut {
 			return nil
 		}
@@ -161,16 +188,13 @@ func rangeKeys(r pebble.Reader, key, end []byte, atRev int64, limit int64, count
 
 // visitNewest calls fn, in key order, with the newest version (main <= atRev) of every key
 // in [key, end) that has one, tombstones included. keyPrefix and value are valid only during
-// the call.
-func visitNewest(r pebble.Reader, key, end []byte, atRev int64, fn func(keyPrefix []byte, rev revision, value []byte) error) error {
+// the call. It re-bounds it and leaves it open.
+func visitNewest(it *pebble.Iterator, key, end []byte, atRev int64, fn func(keyPrefix []byte, rev revision, value []byte) error) error {
 	lower, upper := versionBounds(key, end)
 	if bytes.Compare(lower, upper) >= 0 {
 		return nil
 	}
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
-	if err != nil {
-		return err
-	}
+	it.SetBounds(lower, upper)
 	var current, seekBuf []byte
 	valid := it.First()
 	for valid {
@@ -188,19 +212,17 @@ func visitNewest(r pebble.Reader, key, end []byte, atRev int64, fn func(keyPrefi
 		}
 		value, err := it.ValueAndErr()
 		if err != nil {
-			break
+			return err
 		}
 		if len(value) == 0 {
-			_ = it.Close()
 			return fmt.Errorf("mvcc: empty record at %q", it.Key())
 		}
 		if err := fn(current, rev, value); err != nil {
-			_ = it.Close()
 			return err
 		}
 		valid = nextKey(it, current, &seekBuf)
 	}
-	return closeIter(it)
+	return it.Error()
 }
 
 // nextKey moves it from a version of the key whose prefix is current to the newest version

@@ -126,6 +126,10 @@ func readState(r pebble.Reader) (state, error) {
 		return state{}, fmt.Errorf("mvcc: read state: %w", err)
 	}
 	defer closer.Close()
+	return parseState(v)
+}
+
+func parseState(v []byte) (state, error) {
 	if len(v) != 16 {
 		return state{}, fmt.Errorf("mvcc: state value has %d bytes, want 16", len(v))
 	}
@@ -137,6 +141,33 @@ func readState(r pebble.Reader) (state, error) {
 		return state{}, fmt.Errorf("mvcc: corrupt state: current revision %d, compact revision %d", st.currentRev, st.compactRev)
 	}
 	return st, nil
+}
+
+// openView opens one iterator on r and reads the state through it. Everything a read does
+// goes through this iterator (re-bounded with SetBounds) or its clones, which all see the
+// same point in time: a read given the DB itself stays consistent while applies, Compact and
+// CompactStep commit concurrently. The caller closes the iterator.
+func openView(r pebble.Reader) (*pebble.Iterator, state, error) {
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: metaStateKey, UpperBound: metaStateKeyEnd})
+	if err != nil {
+		return nil, state{}, err
+	}
+	st := initialState
+	if it.First() {
+		v, err := it.ValueAndErr()
+		if err == nil {
+			st, err = parseState(v)
+		}
+		if err != nil {
+			_ = it.Close()
+			return nil, state{}, err
+		}
+	}
+	if err := it.Error(); err != nil {
+		_ = it.Close()
+		return nil, state{}, err
+	}
+	return it, st, nil
 }
 
 // writeState records st in b, with the format version on the first write, and updates the

@@ -25,7 +25,7 @@ func (s *Store) Txn(b *pebble.Batch, req *pb.TxnRequest, leases LeaseChecker) (*
 	if err != nil {
 		return nil, nil, err
 	}
-	w := newWriteTxn(b, b, st)
+	w := newWriteTxn(versions{r: b}, b, st)
 	resp, err := w.txn(req, leases)
 	if err != nil {
 		return nil, nil, err
@@ -45,11 +45,15 @@ func (s *Store) ReadTxn(r pebble.Reader, req *pb.TxnRequest) (*pb.TxnResponse, e
 	if err := validateTxn(req, s.cfg.MaxTxnOps); err != nil {
 		return nil, err
 	}
-	st, err := readState(r)
+	it, st, err := openView(r)
 	if err != nil {
 		return nil, err
 	}
-	return newWriteTxn(r, nil, st).txn(req, nil)
+	resp, err := newWriteTxn(versions{fixed: it}, nil, st).txn(req, nil)
+	if cerr := it.Close(); err == nil && cerr != nil {
+		return nil, cerr
+	}
+	return resp, err
 }
 
 func (w *writeTxn) txn(req *pb.TxnRequest, leases LeaseChecker) (*pb.TxnResponse, error) {
@@ -110,7 +114,7 @@ func (w *writeTxn) applyCompares(cmps []*pb.Compare) (bool, error) {
 // applyCompare is etcd's: every key in the compare's range must satisfy it; with no key, a
 // value compare fails and the others compare against zero.
 func (w *writeTxn) applyCompare(c *pb.Compare) (bool, error) {
-	kvs, _, err := rangeKeys(w.r, c.GetKey(), normalizeRangeEnd(c.GetRangeEnd()), w.begin.currentRev, 0, false)
+	kvs, _, err := w.r.rangeKeys(c.GetKey(), normalizeRangeEnd(c.GetRangeEnd()), w.begin.currentRev, 0, false)
 	if err != nil {
 		return false, err
 	}

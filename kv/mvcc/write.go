@@ -28,7 +28,7 @@ func (s *Store) Put(b *pebble.Batch, req *pb.PutRequest, leases LeaseChecker) (*
 	if req.Lease != 0 && !leaseExists(leases, req.Lease) {
 		return nil, nil, rpctypes.ErrGRPCLeaseNotFound
 	}
-	w := newWriteTxn(b, b, st)
+	w := newWriteTxn(versions{r: b}, b, st)
 	resp, err := w.put(req)
 	if err != nil {
 		return nil, nil, err
@@ -52,7 +52,7 @@ func (s *Store) DeleteRange(b *pebble.Batch, req *pb.DeleteRangeRequest) (*pb.De
 	if err != nil {
 		return nil, nil, err
 	}
-	w := newWriteTxn(b, b, st)
+	w := newWriteTxn(versions{r: b}, b, st)
 	resp, err := w.deleteRange(req)
 	if err != nil {
 		return nil, nil, err
@@ -66,7 +66,7 @@ func (s *Store) DeleteRange(b *pebble.Batch, req *pb.DeleteRangeRequest) (*pb.De
 // writeTxn is one write transaction: every change it makes has main revision
 // begin.currentRev+1 and the next sub revision. b is nil for a read-only transaction.
 type writeTxn struct {
-	r       pebble.Reader
+	r       versions
 	b       *pebble.Batch
 	begin   state
 	changes int64
@@ -75,7 +75,7 @@ type writeTxn struct {
 	revBuf  []byte
 }
 
-func newWriteTxn(r pebble.Reader, b *pebble.Batch, begin state) *writeTxn {
+func newWriteTxn(r versions, b *pebble.Batch, begin state) *writeTxn {
 	return &writeTxn{r: r, b: b, begin: begin}
 }
 
@@ -89,7 +89,7 @@ func (w *writeTxn) readRev() int64 {
 
 // latest returns the live version of key as the transaction sees it, or nil.
 func (w *writeTxn) latest(key []byte) (*mvccpb.KeyValue, error) {
-	kvs, _, err := rangeKeys(w.r, key, nil, w.readRev(), 0, false)
+	kvs, _, err := w.r.rangeKeys(key, nil, w.readRev(), 0, false)
 	if err != nil || len(kvs) == 0 {
 		return nil, err
 	}
@@ -139,7 +139,7 @@ func (w *writeTxn) put(req *pb.PutRequest) (*pb.PutResponse, error) {
 
 // deleteRange is etcd's deleteRange: one tombstone per live key in the range.
 func (w *writeTxn) deleteRange(req *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error) {
-	kvs, _, err := rangeKeys(w.r, req.Key, normalizeRangeEnd(req.RangeEnd), w.readRev(), 0, false)
+	kvs, _, err := w.r.rangeKeys(req.Key, normalizeRangeEnd(req.RangeEnd), w.readRev(), 0, false)
 	if err != nil {
 		return nil, err
 	}
