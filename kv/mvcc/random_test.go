@@ -19,7 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Re-run a failing randomized test with -seed=N or MVCC_SEED=N; make runs longer with
+// Re-run a failing randomized test with -seed=N, MVCC_SEED=N or SEED=N; make runs longer with
 // MVCC_RANDOM_RUNS (how many seeds) and MVCC_RANDOM_OPS (operations per seed).
 var seedFlag = flag.Uint64("seed", 0, "seed for the randomized mvcc tests (0: from MVCC_SEED or the clock)")
 
@@ -27,10 +27,12 @@ func testSeeds(t *testing.T, defaultRuns int) []uint64 {
 	if *seedFlag != 0 {
 		return []uint64{*seedFlag}
 	}
-	if s := os.Getenv("MVCC_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		require.NoError(t, err, "MVCC_SEED")
-		return []uint64{v}
+	for _, name := range []string{"MVCC_SEED", "SEED"} {
+		if s := os.Getenv(name); s != "" {
+			v, err := strconv.ParseUint(s, 10, 64)
+			require.NoError(t, err, name)
+			return []uint64{v}
+		}
 	}
 	runs := envInt(t, "MVCC_RANDOM_RUNS", defaultRuns)
 	base := uint64(time.Now().UnixNano())
