@@ -55,9 +55,10 @@
 // ("mvcc: required revision has been compacted", "mvcc: required revision is a future
 // revision"; GRPCError maps them to etcd's gRPC errors); request validation and lease errors
 // are etcd's rpctypes gRPC errors, listed in errors.go. Range at exactly the compact
-// revision is allowed, as in etcd. Deliberate differences from etcd, each documented where it
-// lives: sorting is stable (ties stay in key order), an unknown sort order or target is
-// rejected with ErrGRPCInvalidSortOption (etcd panics), request size is measured on the
+// revision is allowed, as in etcd. Two etcd v3.7 quirks are kept on purpose: a sort target
+// with sort order NONE and a limit sorts only the first limit+1 keys, and a keys_only range
+// not sorted by value returns no lease (etcd answers it from its key index). Deliberate differences from etcd, each documented where it
+// lives: sorting is stable (ties stay in key order), request size is measured on the
 // request rather than the raft entry around it, a delete range ending at "\x00" counts as
 // open-ended in the duplicate-key check, and HashKV ignores compaction progress even when no
 // key is live.

@@ -143,6 +143,9 @@ func (m *model) rangeAt(req *pb.RangeRequest, curRev int64) (*pb.RangeResponse, 
 	if req.KeysOnly {
 		for _, kv := range kept {
 			kv.Value = nil
+			if req.SortTarget != pb.RangeRequest_VALUE {
+				kv.Lease = 0 // etcd v3.7 answers keys_only from its key index, which has no lease
+			}
 		}
 	}
 	resp.Kvs = kept
@@ -304,11 +307,11 @@ func (m *model) check(req *pb.TxnRequest, path map[*pb.TxnRequest]bool) error {
 			}
 		case op.GetRequestPut() != nil:
 			p := op.GetRequestPut()
-			if (p.IgnoreValue || p.IgnoreLease) && m.at(string(p.Key), m.currentRev) == nil {
-				return rpctypes.ErrGRPCKeyNotFound
-			}
 			if p.Lease != 0 && !m.leases[p.Lease] {
 				return rpctypes.ErrGRPCLeaseNotFound
+			}
+			if (p.IgnoreValue || p.IgnoreLease) && m.at(string(p.Key), m.currentRev) == nil {
+				return rpctypes.ErrGRPCKeyNotFound
 			}
 		case op.GetRequestTxn() != nil:
 			if err := m.check(op.GetRequestTxn(), path); err != nil {

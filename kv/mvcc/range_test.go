@@ -182,3 +182,23 @@ func TestRangeLongHistory(t *testing.T) {
 	require.Equal(t, []string{"a", "b"}, keysOf(resp.Kvs))
 	require.Equal(t, "b", string(resp.Kvs[0].Value))
 }
+
+// etcd v3.7 answers keys_only from its key index unless sorting by value: no value, no lease.
+func TestRangeKeysOnlyLease(t *testing.T) {
+	e := newEnv(t)
+	e.leases[5] = true
+	e.mustPut("a", "v", withLease(5))
+	resp, err := e.rangeReq(&pb.RangeRequest{Key: []byte("a"), KeysOnly: true})
+	require.NoError(t, err)
+	kv := resp.Kvs[0]
+	require.Nil(t, kv.Value)
+	require.EqualValues(t, 0, kv.Lease)
+	require.EqualValues(t, []int64{2, 2, 1}, []int64{kv.CreateRevision, kv.ModRevision, kv.Version})
+	resp, err = e.rangeReq(&pb.RangeRequest{Key: []byte("a"), KeysOnly: true, SortTarget: pb.RangeRequest_VALUE})
+	require.NoError(t, err)
+	require.Nil(t, resp.Kvs[0].Value)
+	require.EqualValues(t, 5, resp.Kvs[0].Lease, "sorted by value, etcd reads the full record")
+	resp, err = e.rangeReq(&pb.RangeRequest{Key: []byte("a")})
+	require.NoError(t, err)
+	require.EqualValues(t, 5, resp.Kvs[0].Lease)
+}

@@ -91,8 +91,14 @@ func executeRange(v versions, curRev, compactRev int64, req *pb.RangeRequest) (*
 		resp.More = true
 	}
 	if req.GetKeysOnly() {
+		// etcd v3.7 answers keys_only from its key index unless it sorts by value, and that
+		// index has no lease: such answers carry key, revisions and version only.
+		fast := req.GetSortTarget() != pb.RangeRequest_VALUE
 		for _, kv := range kvs {
 			kv.Value = nil
+			if fast {
+				kv.Lease = 0
+			}
 		}
 	}
 	resp.Kvs = kvs

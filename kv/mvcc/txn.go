@@ -175,6 +175,9 @@ func (w *writeTxn) checkTxn(req *pb.TxnRequest, path []bool, leases LeaseChecker
 			}
 		case *pb.RequestOp_RequestPut:
 			p := v.RequestPut
+			if p.Lease != 0 && !leaseExists(leases, p.Lease) {
+				return 0, rpctypes.ErrGRPCLeaseNotFound
+			}
 			if p.IgnoreValue || p.IgnoreLease {
 				prev, err := w.latest(p.Key)
 				if err != nil {
@@ -183,9 +186,6 @@ func (w *writeTxn) checkTxn(req *pb.TxnRequest, path []bool, leases LeaseChecker
 				if prev == nil {
 					return 0, rpctypes.ErrGRPCKeyNotFound
 				}
-			}
-			if p.Lease != 0 && !leaseExists(leases, p.Lease) {
-				return 0, rpctypes.ErrGRPCLeaseNotFound
 			}
 		case *pb.RequestOp_RequestTxn:
 			n, err := w.checkTxn(v.RequestTxn, path[1+used:], leases)

@@ -215,6 +215,9 @@ func TestTxnRejectsParity(t *testing.T) {
 			"etcdserver: requested lease not found"},
 		{"ignore_value on a missing key", &pb.TxnRequest{Success: []*pb.RequestOp{putOp("z", "1"), putIgnore}},
 			"etcdserver: key not found"},
+		{"unknown lease is checked before a missing key", &pb.TxnRequest{Success: []*pb.RequestOp{
+			{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: []byte("missing"), IgnoreValue: true, Lease: 42}}}}},
+			"etcdserver: requested lease not found"},
 		{"nested unknown lease", &pb.TxnRequest{Success: []*pb.RequestOp{putOp("z", "1"),
 			txnOp(&pb.TxnRequest{Success: []*pb.RequestOp{putLease}})}}, "etcdserver: requested lease not found"},
 		{"range at a future revision", &pb.TxnRequest{Success: []*pb.RequestOp{putOp("z", "1"),

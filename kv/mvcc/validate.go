@@ -14,8 +14,6 @@ func validateRange(r *pb.RangeRequest) error {
 	if len(r.GetKey()) == 0 {
 		return rpctypes.ErrGRPCEmptyKey
 	}
-	// etcd panics on a sort target it does not know; Ballast rejects it, and an unknown
-	// order, with etcd's error for invalid sort options.
 	if _, ok := pb.RangeRequest_SortOrder_name[int32(r.GetSortOrder())]; !ok {
 		return rpctypes.ErrGRPCInvalidSortOption
 	}
