@@ -261,7 +261,7 @@ func (r *modelRun) compact() string {
 func (r *modelRun) applySnapshot() string {
 	hs, _, last, snap := r.modelState()
 	i := max(snap.Index, hs.Commit) + 1 + uint64(r.rng.IntN(6))
-	term := max(hs.Term, r.term(last)) + uint64(r.rng.IntN(2))
+	term := max(hs.Term, r.term(last), 1) + uint64(r.rng.IntN(2))
 	if i <= last && r.rng.IntN(2) == 0 {
 		term = max(term, r.term(i))
 	}
