@@ -46,6 +46,9 @@ type progress struct {
 	isLearner bool
 	// readRoundAcked is the highest read-index round the member acknowledged this term.
 	readRoundAcked uint64
+	// sentCommit is the highest commit index the member has been told (as far as the
+	// messages carrying it let the member apply it).
+	sentCommit uint64
 }
 
 func (p *progress) String() string {

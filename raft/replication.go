@@ -55,6 +55,7 @@ func (r *raft) maybeSendAppend(pr *progress, sendIfEmpty bool) bool {
 	if len(ents) > 0 {
 		last = ents[len(ents)-1].Index
 	}
+	pr.sentCommit = max(pr.sentCommit, min(r.log.committed, last))
 	pr.sentEntries(len(ents), bytes, last)
 	return true
 }
@@ -82,7 +83,9 @@ func (r *raft) broadcastHeartbeat() {
 		}
 		// The commit index is capped at what the follower is known to hold: it may not have
 		// the entries yet.
-		r.send(Message{To: pr.id, Type: MsgHeartbeat, Commit: min(pr.match, r.log.committed), ReadRound: r.reads.round})
+		commit := min(pr.match, r.log.committed)
+		pr.sentCommit = max(pr.sentCommit, commit)
+		r.send(Message{To: pr.id, Type: MsgHeartbeat, Commit: commit, ReadRound: r.reads.round})
 	}
 }
 
@@ -147,6 +150,7 @@ func (r *raft) handleAppendResponse(pr *progress, m Message) {
 		for r.maybeSendAppend(pr, false) {
 		}
 	}
+	r.maybeSendCommit(pr)
 	if pr.id == r.leadTransferee && pr.match == r.log.lastIndex() {
 		r.sendTimeoutNow(pr.id)
 	}
@@ -166,4 +170,21 @@ func (r *raft) handleHeartbeatResponse(pr *progress, m Message) {
 		pr.readRoundAcked = m.ReadRound
 		r.releaseConfirmedReads()
 	}
+}
+
+// maybeSendCommit tells pr the commit index if it holds committed entries it has not been told
+// are committed: when the commit moved while its window was full, broadcastAppend skipped it,
+// and it would otherwise wait for the next heartbeat. The message appends nothing after
+// pr.match, which pr is known to hold, so it never disturbs the appends in flight.
+func (r *raft) maybeSendCommit(pr *progress) {
+	commit := min(r.log.committed, pr.match)
+	if pr.sentCommit >= commit || pr.id == r.id {
+		return
+	}
+	term, err := r.log.term(pr.match)
+	if err != nil {
+		return // compacted: the next heartbeat carries it
+	}
+	pr.sentCommit = commit
+	r.send(Message{To: pr.id, Type: MsgApp, Index: pr.match, LogTerm: term, Commit: r.log.committed})
 }

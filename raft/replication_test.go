@@ -244,3 +244,29 @@ func TestReplicationRecoversFromDroppedAppends(t *testing.T) {
 		require.Equal(t, []string{"a", "b", "c"}, n.member(id).appliedData(), "member %d", id)
 	}
 }
+
+// A follower whose acknowledgement arrives after the entry committed is told the commit index
+// at once (a commit-only append after its match), not only at the next heartbeat.
+func TestLateAckerLearnsCommitWithoutHeartbeat(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, func(c *Config) { c.MaxInflightMsgs = 1 })
+	n.elect(1)
+	n.down[3] = true
+	require.NoError(t, n.member(1).rn.Propose([]byte("x")))
+	n.stabilize() // commits with 2; 3's window is full with the append it never got
+	delete(n.down, 3)
+	leader := n.raft(1)
+	pr := leader.trk.get(3)
+	msg := Message{From: 3, To: 1, Type: MsgAppResp, Term: leader.term, Index: leader.log.lastIndex()}
+	before := len(leader.msgs)
+	require.NoError(t, n.member(1).rn.Step(msg))
+	require.Equal(t, leader.log.lastIndex(), pr.match)
+	sent := leader.msgs[before:]
+	require.Len(t, sent, 1)
+	require.Equal(t, MsgApp, sent[0].Type)
+	require.Empty(t, sent[0].Entries)
+	require.Equal(t, pr.match, sent[0].Index, "appends nothing after what 3 holds")
+	require.Equal(t, leader.log.committed, sent[0].Commit)
+	// Told once: a repeated acknowledgement sends nothing more.
+	require.NoError(t, n.member(1).rn.Step(msg))
+	require.Len(t, leader.msgs, before+1)
+}
