@@ -38,7 +38,8 @@
 //
 // The log is the entries (truncated.index, last]; the entry at truncated.index is known by
 // its term only. The snapshot's Data is not stored here: the state machine's snapshot is the
-// store itself, which kv/node streams in chunks; Snapshot returns the metadata with nil Data.
+// store itself, which kv/node is to stream in chunks (issue 9); Snapshot returns the metadata
+// with nil Data.
 //
 // # Invariants
 //
