@@ -296,8 +296,9 @@ func (p *parser) end() error {
 }
 
 // members iterates over an object's members, calling fn with each key once the parser is
-// positioned at the member's value; fn must consume the value.
-func (p *parser) members(fn func(key string) error) error {
+// positioned at the member's value; fn must consume the value. The key may alias the input:
+// fn must not keep it.
+func (p *parser) members(fn func(key []byte) error) error {
 	if err := p.expect('{'); err != nil {
 		return err
 	}
@@ -317,7 +318,7 @@ func (p *parser) members(fn func(key string) error) error {
 			}
 			return p.syntaxErr("unexpected %q, expected a field name", p.peek())
 		}
-		key, err := p.readString()
+		key, err := p.readStringBytes()
 		if err != nil {
 			return err
 		}
@@ -343,8 +344,14 @@ func (p *parser) members(fn func(key string) error) error {
 
 // readString reads a JSON string (the parser is at its opening quote).
 func (p *parser) readString() (string, error) {
+	b, err := p.readStringBytes()
+	return string(b), err
+}
+
+// readStringBytes reads a JSON string; without escapes the result aliases the input.
+func (p *parser) readStringBytes() ([]byte, error) {
 	if err := p.expect('"'); err != nil {
-		return "", err
+		return nil, err
 	}
 	start := p.pos
 	// fast path: no escapes
@@ -354,9 +361,9 @@ func (p *parser) readString() (string, error) {
 			s := p.data[start:p.pos]
 			p.pos++
 			if !utf8.Valid(s) {
-				return "", p.syntaxErr("invalid UTF-8 in a string")
+				return nil, p.syntaxErr("invalid UTF-8 in a string")
 			}
-			return string(s), nil
+			return s, nil
 		}
 		if c == '\\' || c < 0x20 {
 			break
@@ -366,18 +373,18 @@ func (p *parser) readString() (string, error) {
 	buf := append([]byte(nil), p.data[start:p.pos]...)
 	for {
 		if p.pos >= len(p.data) {
-			return "", p.syntaxErr("unexpected end of input in a string")
+			return nil, p.syntaxErr("unexpected end of input in a string")
 		}
 		c := p.data[p.pos]
 		switch {
 		case c == '"':
 			p.pos++
 			if !utf8.Valid(buf) {
-				return "", p.syntaxErr("invalid UTF-8 in a string")
+				return nil, p.syntaxErr("invalid UTF-8 in a string")
 			}
-			return string(buf), nil
+			return buf, nil
 		case c < 0x20:
-			return "", p.syntaxErr("control character %#x in a string", c)
+			return nil, p.syntaxErr("control character %#x in a string", c)
 		case c != '\\':
 			buf = append(buf, c)
 			p.pos++
@@ -385,7 +392,7 @@ func (p *parser) readString() (string, error) {
 		}
 		p.pos++
 		if p.pos >= len(p.data) {
-			return "", p.syntaxErr("unexpected end of input in a string")
+			return nil, p.syntaxErr("unexpected end of input in a string")
 		}
 		esc := p.data[p.pos]
 		p.pos++
@@ -405,7 +412,7 @@ func (p *parser) readString() (string, error) {
 		case 'u':
 			r, err := p.readHex4()
 			if err != nil {
-				return "", err
+				return nil, err
 			}
 			if utf16.IsSurrogate(r) {
 				r2 := utf8.RuneError
@@ -414,7 +421,7 @@ func (p *parser) readString() (string, error) {
 					p.pos += 2
 					low, err := p.readHex4()
 					if err != nil {
-						return "", err
+						return nil, err
 					}
 					if dec := utf16.DecodeRune(r, low); dec != utf8.RuneError {
 						r2 = dec
@@ -426,7 +433,7 @@ func (p *parser) readString() (string, error) {
 			}
 			buf = utf8.AppendRune(buf, r)
 		default:
-			return "", p.syntaxErr("invalid escape \\%c in a string", esc)
+			return nil, p.syntaxErr("invalid escape \\%c in a string", esc)
 		}
 	}
 }
@@ -504,7 +511,7 @@ func (p *parser) readLiteral(lit string) error {
 func (p *parser) skipValue() error {
 	switch c := p.peek(); {
 	case c == '{':
-		return p.members(func(string) error { return p.skipValue() })
+		return p.members(func([]byte) error { return p.skipValue() })
 	case c == '[':
 		return p.elements(func() error { return p.skipValue() })
 	case c == '"':
@@ -588,9 +595,10 @@ func (p *parser) decodeStruct(v reflect.Value, allowKind bool) error {
 		seen = make([]bool, len(cs.fields))
 	}
 	sawKind := false
-	err := p.members(func(key string) error {
-		i, ok := cs.byName[key]
+	err := p.members(func(keyBytes []byte) error {
+		i, ok := cs.byName[string(keyBytes)]
 		if !ok {
+			key := string(keyBytes)
 			if allowKind && key == "kind" && !sawKind {
 				sawKind = true
 				if p.peek() != '"' {
@@ -605,6 +613,11 @@ func (p *parser) decodeStruct(v reflect.Value, allowKind bool) error {
 			return fmt.Errorf("unknown field %q", key)
 		}
 		f := &cs.fields[i]
+		isB64 := f.isBytes && len(keyBytes) != len(f.name)
+		key := f.name
+		if isB64 {
+			key = f.name + "_b64"
+		}
 		if seen[i] {
 			if f.isBytes {
 				return fmt.Errorf("both %q and %q given (or one of them twice)", f.name, f.name+"_b64")
@@ -617,17 +630,17 @@ func (p *parser) decodeStruct(v reflect.Value, allowKind bool) error {
 			if p.peek() != '"' {
 				return fmt.Errorf("%s: expected a string, got %s", key, p.describeNext())
 			}
-			s, err := p.readString()
+			raw, err := p.readStringBytes()
 			if err != nil {
 				return err
 			}
-			if key == f.name {
-				setBytes(fv, []byte(s))
+			if !isB64 {
+				setBytes(fv, append([]byte(nil), raw...))
 				return nil
 			}
-			b, err := base64.StdEncoding.DecodeString(s)
+			b, err := base64.StdEncoding.AppendDecode(nil, raw)
 			if err != nil {
-				return fmt.Errorf("%s: invalid base64 %q: %v", key, s, err)
+				return fmt.Errorf("%s: invalid base64 %q: %v", key, raw, err)
 			}
 			setBytes(fv, b)
 			return nil
@@ -760,8 +773,8 @@ func recordKind(line []byte) (string, error) {
 	}
 	kind, sawKind := "", false
 	var kindErr error
-	err := p.members(func(key string) error {
-		if key != "kind" || sawKind {
+	err := p.members(func(key []byte) error {
+		if string(key) != "kind" || sawKind {
 			return p.skipValue()
 		}
 		sawKind = true

@@ -76,12 +76,12 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 }
 
 func readRecord(h *History, watches *watchBuilder, line []byte, lineNo int, sawHeader *bool) error {
-	kind, err := recordKind(line)
-	if err != nil {
-		if _, isSyntax := err.(*syntaxError); isSyntax {
-			return fmt.Errorf("bad JSON: %v", err)
+	kind, ok := fastKind(line)
+	if !ok {
+		var err error
+		if kind, err = recordKind(line); err != nil {
+			return recordError("", err)
 		}
-		return err
 	}
 	if !*sawHeader && kind != RecordHeader {
 		return fmt.Errorf("missing header: the first record is %q, it must be %q", kind, RecordHeader)
@@ -93,62 +93,62 @@ func readRecord(h *History, watches *watchBuilder, line []byte, lineNo int, sawH
 		}
 		*sawHeader = true
 		if err := decodeObject(line, &h.Header, true); err != nil {
-			return fmt.Errorf("header: %w", err)
+			return recordError("header", err)
 		}
 		if err := h.Header.validate(); err != nil {
-			return fmt.Errorf("header: %w", err)
+			return recordError("header", err)
 		}
 	case RecordOperation:
 		var op Operation
 		if err := decodeObject(line, &op, true); err != nil {
-			return fmt.Errorf("op: %w", err)
+			return recordError("op", err)
 		}
 		if err := op.validate(); err != nil {
-			return fmt.Errorf("op: %w", err)
+			return recordError("op", err)
 		}
 		op.Line = lineNo
 		h.Operations = append(h.Operations, op)
 	case RecordWatch:
 		var w watchLine
 		if err := decodeObject(line, &w, true); err != nil {
-			return fmt.Errorf("watch: %w", err)
+			return recordError("watch", err)
 		}
 		if err := watches.create(w.ID, w.Client, w.TimeNs, w.Request, lineNo); err != nil {
-			return fmt.Errorf("watch: %w", err)
+			return recordError("watch", err)
 		}
 	case RecordWatchResponse:
 		var w watchResponseLine
 		if err := decodeObject(line, &w, true); err != nil {
-			return fmt.Errorf("watch_response: %w", err)
+			return recordError("watch_response", err)
 		}
 		if err := watches.respond(w.ID, w.Response); err != nil {
-			return fmt.Errorf("watch_response: %w", err)
+			return recordError("watch_response", err)
 		}
 	case RecordWatchResume:
 		var w watchResumeLine
 		if err := decodeObject(line, &w, true); err != nil {
-			return fmt.Errorf("watch_resume: %w", err)
+			return recordError("watch_resume", err)
 		}
 		if err := watches.resume(w.ID, w.TimeNs, w.StartRevision, lineNo); err != nil {
-			return fmt.Errorf("watch_resume: %w", err)
+			return recordError("watch_resume", err)
 		}
 	case RecordLeaseExpiry:
 		var le LeaseExpiry
 		if err := decodeObject(line, &le, true); err != nil {
-			return fmt.Errorf("lease_expiry: %w", err)
+			return recordError("lease_expiry", err)
 		}
 		if err := le.validate(); err != nil {
-			return fmt.Errorf("lease_expiry: %w", err)
+			return recordError("lease_expiry", err)
 		}
 		le.Line = lineNo
 		h.LeaseExpiries = append(h.LeaseExpiries, le)
 	case RecordFault:
 		var f Fault
 		if err := decodeObject(line, &f, true); err != nil {
-			return fmt.Errorf("fault: %w", err)
+			return recordError("fault", err)
 		}
 		if err := f.validate(&h.Header); err != nil {
-			return fmt.Errorf("fault: %w", err)
+			return recordError("fault", err)
 		}
 		f.Line = lineNo
 		h.Faults = append(h.Faults, f)
@@ -156,4 +156,32 @@ func readRecord(h *History, watches *watchBuilder, line []byte, lineNo int, sawH
 		return fmt.Errorf("unknown record kind %q", kind)
 	}
 	return nil
+}
+
+// fastKind reads the kind of a record that starts the way the writer starts every record,
+// {"kind":"...", without checking the rest: decoding the record checks its syntax.
+func fastKind(line []byte) (string, bool) {
+	const prefix = `{"kind":"`
+	if !bytes.HasPrefix(line, []byte(prefix)) {
+		return "", false
+	}
+	rest := line[len(prefix):]
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 || bytes.IndexByte(rest[:end], '\\') >= 0 {
+		return "", false
+	}
+	return string(rest[:end]), true
+}
+
+// recordError words a record's error: malformed JSON as "bad JSON", anything else prefixed
+// with the record's kind.
+func recordError(kind string, err error) error {
+	var syntax *syntaxError
+	if errors.As(err, &syntax) {
+		return fmt.Errorf("bad JSON: %v", syntax)
+	}
+	if kind == "" {
+		return err
+	}
+	return fmt.Errorf("%s: %w", kind, err)
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"reflect"
 )
 
 // WriteTo writes the history as a file Read accepts: the header, then the operations, each
@@ -13,14 +14,14 @@ import (
 func (h *History) WriteTo(w io.Writer) (int64, error) {
 	cw := &countingWriter{w: w}
 	bw := bufio.NewWriterSize(cw, 64<<10)
+	var line []byte // reused for every record
 	write := func(kind string, v any) error {
-		line, err := encodeObject(kind, v)
-		if err != nil {
+		line = appendObject(line[:0], kind, reflect.ValueOf(v).Elem())
+		line = append(line, '\n')
+		if _, err := bw.Write(line); err != nil {
 			return fmt.Errorf("writing a %s record: %w", kind, err)
 		}
-		line = append(line, '\n')
-		_, err = bw.Write(line)
-		return err
+		return nil
 	}
 	if err := h.writeRecords(write); err != nil {
 		return cw.n, err
