@@ -15,7 +15,8 @@
 // does not do that: Pebble returns early for an empty batch without touching the WAL.)
 //
 // Contract of the write side: a write method takes effect in the Log's view at once, so the
-// caller commits the batch (NoSync is enough) before anything reads the Log again. One
+// caller commits the batch (NoSync is enough) before anything reads the Log again (a caller
+// that discards a batch instead calls Reload). One
 // Ready's writes (ApplySnapshot, Append, SetHardState, in that order) may share a batch: they
 // read only the cache and earlier committed entries. Other chains of writes in one batch
 // (say, two appends, the second replacing part of the first) need an indexed batch

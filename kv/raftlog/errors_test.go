@@ -190,6 +190,10 @@ func TestCheckConsistencyNamesUncommittedBatch(t *testing.T) {
 	defer b.Close()
 	require.NoError(t, l.Append(b, ents(7, 3)))
 	require.ErrorContains(t, l.CheckConsistency(), "not committed")
+	// Discarding the batch and reloading puts the cache back in step with Pebble.
+	require.NoError(t, l.Reload())
+	require.NoError(t, l.CheckConsistency())
+	require.Equal(t, uint64(6), must(l.LastIndex()))
 }
 
 // reopenWith builds a small log, sets key to value (deletes it if value is nil), and reopens.

@@ -192,6 +192,17 @@ func (l *Log) CheckConsistency() error {
 	return nil
 }
 
+// Reload rereads the cache from Pebble: for a caller that wrote into a batch and then
+// discarded it instead of committing it (the Log's view had already taken the writes).
+func (l *Log) Reload() error {
+	st, err := loadState(l.db)
+	if err != nil {
+		return err
+	}
+	l.st = st
+	return nil
+}
+
 // InitialState implements raft.Storage.
 func (l *Log) InitialState() (raft.HardState, raft.ConfState, error) {
 	return l.st.hardState, cloneConfState(l.st.snapshot.ConfState), nil
