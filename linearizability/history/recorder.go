@@ -165,9 +165,13 @@ type FaultHandle struct {
 // fault never ended lasts to the end of the run).
 func (r *Recorder) StartFault(kind string, members []string, detail string, startNs int64) *FaultHandle {
 	f := Fault{Kind: kind, Members: members, StartNs: startNs, Detail: detail}
-	r.Fault(f)
+	if err := f.validate(&r.header); err != nil {
+		panic(fmt.Sprintf("history.Recorder.Fault: %v", err))
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// append and take the index under one lock: another goroutine may record a fault too
+	r.faults = append(r.faults, f)
 	return &FaultHandle{r: r, index: len(r.faults) - 1}
 }
 
