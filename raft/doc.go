@@ -53,6 +53,16 @@
 // A removed member that never learns of its removal may disrupt the group with campaigns
 // unless CheckQuorum is on (Raft thesis §4.2.3); the node layer should enable it.
 //
+// A vote refusal carries the voter's commit index and the term of its entry there; a
+// candidate holding that exact entry commits up to it (safe by log matching). Without it a
+// group could stay leaderless after its leader removed itself and crashed before anyone else
+// learned that the removal committed: the others still needed the removed member's vote under
+// the old configuration, and it refused them (found by a randomized run).
+//
+// The commit index travels with appends and heartbeats, and, when a follower acknowledges
+// after the commit moved past what it was told, in a commit-only append sent right away, so
+// followers apply (and serve follower reads) without waiting for a heartbeat.
+//
 // A snapshot message may be lost: the leader retries after two election timeouts without an
 // answer, or sooner when the application calls ReportSnapshot.
 //
@@ -68,8 +78,9 @@
 // contract to one rule per field while still letting a leader send appends before its own
 // write finishes (MessagesNow). CommittedEntries are only ever durable entries.
 //
-// Message slices are reused between Ready calls, so a leader's steady state of proposals and
-// acknowledgements allocates nothing per entry beyond the log itself.
+// Message slices are reused between Ready calls and the unstable log grows in chunks, so a
+// leader's steady state of proposals and acknowledgements allocates nothing per entry
+// (alloc_test.go pins this).
 //
 // # Invariants (asserted with panics)
 //

@@ -281,8 +281,12 @@ func TestNoCampaignWithUnappliedConfChange(t *testing.T) {
 	require.NoError(t, m.rn.Step(Message{From: 1, To: 2, Type: MsgApp, Term: 1,
 		Entries: []Entry{{Term: 1, Index: 1, Type: EntryConfChange, Data: cc.Marshal()}}, Commit: 1}))
 	m.rn.raft.lead = None
-	require.NoError(t, m.rn.Campaign())
+	require.ErrorContains(t, m.rn.Campaign(), "must apply a committed configuration change")
 	require.Equal(t, StateFollower, m.rn.raft.state, "the change is committed but not applied")
+	for range 3 * testElectionTicks {
+		m.rn.Tick()
+	}
+	require.Equal(t, StateFollower, m.rn.raft.state, "nor on its election timeout")
 	m.handleReady(t) // persists the entry
 	m.handleReady(t) // applies it
 	require.Equal(t, []uint64{1, 2}, m.rn.Status().Config.Voters)

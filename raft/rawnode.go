@@ -48,13 +48,18 @@ func (rn *RawNode) Tick() { rn.raft.tick() }
 func (rn *RawNode) Step(m Message) error { return rn.raft.Step(m) }
 
 // Campaign makes this member start an election now (with PreVote on, a pre-election), as if
-// its election timeout had fired. It is an error on a member that may not campaign.
+// its election timeout had fired. It is an error on a member that may not campaign (not a
+// voter, or a committed configuration change is still to be applied); on a leader it does
+// nothing.
 func (rn *RawNode) Campaign() error {
 	if !rn.raft.promotable() {
 		return fmt.Errorf("raft: member %d is not a voter and cannot campaign", rn.raft.id)
 	}
 	if rn.raft.state == StateLeader {
 		return nil
+	}
+	if rn.raft.hasUnappliedConfChange() {
+		return fmt.Errorf("raft: member %d must apply a committed configuration change before campaigning", rn.raft.id)
 	}
 	rn.raft.hup(campaignPreElection)
 	return nil
