@@ -100,18 +100,19 @@ func (h *Hub) Notify(rev int64, events []*mvccpb.Event) {
 }
 
 // offer appends one event of revision rev to a synced watcher's buffer, or, when the bound
-// would be crossed, takes the revision's events back out and leaves the watcher unsynced at
-// rev: it then holds only whole revisions below rev and catches up from storage.
+// would be crossed, drops the whole buffer and leaves the watcher unsynced at the first
+// revision it had not sent: it then holds nothing (a stalled client costs no memory and no
+// work) and re-reads from storage when its client reads again. The buffer always starts at
+// a revision boundary, because a response never takes part of a revision.
 func (h *Hub) offer(w *watcher, rev int64, ev *mvccpb.Event, size int) {
-	if w.appendRev != rev {
-		w.appendRev, w.appendStartIndex, w.appendStartBytes = rev, len(w.buf), w.bufBytes
-	}
 	if len(w.buf)+1 > h.cfg.MaxBufferedEventsPerWatcher || w.bufBytes+size > h.cfg.MaxBufferedBytesPerWatcher {
-		clear(w.buf[w.appendStartIndex:])
-		w.buf = w.buf[:w.appendStartIndex]
-		w.bufBytes = w.appendStartBytes
-		w.synced = false
 		w.nextRev = rev
+		if len(w.buf) > 0 {
+			w.nextRev = w.buf[0].Kv.ModRevision
+		}
+		clear(w.buf)
+		w.buf, w.bufBytes = nil, 0
+		w.synced = false
 		h.overflowed = append(h.overflowed, w)
 		return
 	}

@@ -96,9 +96,8 @@ func (s *Stream) allDelivered() bool {
 // roundOrder is the stream's watchers rotated to start at the first one >= cursorID.
 func (s *Stream) roundOrder() []*watcher {
 	i, _ := s.find(s.cursorID)
-	order := make([]*watcher, 0, len(s.watchers))
-	order = append(order, s.watchers[i:]...)
-	return append(order, s.watchers[:i]...)
+	s.roundScratch = append(append(s.roundScratch[:0], s.watchers[i:]...), s.watchers[:i]...)
+	return s.roundScratch
 }
 
 // pull is the state of one Pending call.

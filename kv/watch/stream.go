@@ -26,6 +26,7 @@ type Stream struct {
 	control        []*pb.WatchResponse // created and canceled responses, in order
 	progressAllDue bool                // a WatchProgressRequest waits for every watcher to be synced
 	cursorID       int64               // Pending starts its round at the first watcher >= cursorID
+	roundScratch   []*watcher          // reused by roundOrder
 	closed         bool
 }
 

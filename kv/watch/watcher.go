@@ -78,13 +78,8 @@ type watcher struct {
 	synced  bool
 	nextRev int64
 
-	buf      []*mvccpb.Event
+	buf      []*mvccpb.Event // starts at a revision boundary
 	bufBytes int
-	// The revision being appended by the current Notify and where it started in buf, so a
-	// revision that crosses a bound is taken out whole.
-	appendRev        int64
-	appendStartIndex int
-	appendStartBytes int
 
 	lastSentRev   int64 // highest revision of an event sent; checks order
 	sentSinceTick bool
