@@ -43,7 +43,9 @@ func (t ConfChangeType) String() string {
 
 // ConfChange is one membership change.
 type ConfChange struct {
-	Type   ConfChangeType
+	// Type is the kind of change.
+	Type ConfChangeType
+	// NodeID is the member added, promoted or removed.
 	NodeID uint64
 }
 

@@ -51,6 +51,7 @@ type progress struct {
 	sentCommit uint64
 }
 
+// String renders the progress, for traces and test failures.
 func (p *progress) String() string {
 	return fmt.Sprintf("%d: %s match=%d next=%d inflight=%d", p.id, p.state, p.match, p.next, p.inflights.count)
 }

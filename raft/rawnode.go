@@ -266,9 +266,11 @@ func (rn *RawNode) Advance(rd Ready) {
 
 // Status is a snapshot of the member's state, for observation and tests.
 type Status struct {
+	// ID is this member's ID.
 	ID uint64
 	HardState
 	SoftState
+	// Applied is the applied index (as acknowledged by Advance).
 	Applied uint64
 	// LastIndex is the index of the last entry of the log (durable or not).
 	LastIndex uint64
@@ -282,14 +284,21 @@ type Status struct {
 
 // ProgressStatus is the leader's view of one member.
 type ProgressStatus struct {
-	ID    uint64
+	// ID is the member's ID.
+	ID uint64
+	// Match is the highest index known to be in the member's log.
 	Match uint64
-	Next  uint64
+	// Next is the next index the leader will send it.
+	Next uint64
 	// State is "StateProbe", "StateReplicate" or "StateSnapshot".
-	State           string
-	RecentActive    bool
-	IsLearner       bool
-	InflightMsgs    int
+	State string
+	// RecentActive: the member answered within the current check-quorum round.
+	RecentActive bool
+	// IsLearner: the member is a learner.
+	IsLearner bool
+	// InflightMsgs is the number of appends sent and not yet acknowledged.
+	InflightMsgs int
+	// PendingSnapshot is the index of the snapshot being sent (StateSnapshot).
 	PendingSnapshot uint64
 }
 

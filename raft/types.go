@@ -77,9 +77,12 @@ func (t MessageType) String() string {
 
 // Message is one protocol message between two members. Fields a type does not use are zero.
 type Message struct {
+	// Type says what the message asks or answers.
 	Type MessageType
+	// From is the sender's member ID.
 	From uint64
-	To   uint64
+	// To is the recipient's member ID.
+	To uint64
 	// Term is the sender's term (for MsgPreVote: the term it would campaign in; for a granted
 	// MsgPreVoteResp: the term of the request).
 	Term uint64
@@ -148,10 +151,14 @@ const (
 
 // Entry is one position of the replicated log.
 type Entry struct {
-	Term  uint64
+	// Term is the term of the leader that created the entry.
+	Term uint64
+	// Index is the entry's position in the log (from 1).
 	Index uint64
-	Type  EntryType
-	Data  []byte
+	// Type says how to read Data.
+	Type EntryType
+	// Data is the application's command (or an encoded ConfChange).
+	Data []byte
 }
 
 // String renders the entry as term/index and its payload.
@@ -181,8 +188,11 @@ const entryOverheadBytes = 24
 // HardState is what must be durable before a member says anything that depends on it:
 // its term, whom it voted for in that term, and its commit index.
 type HardState struct {
-	Term   uint64
-	Vote   uint64
+	// Term is the member's current term.
+	Term uint64
+	// Vote is the member it voted for in Term, or None.
+	Vote uint64
+	// Commit is the highest index known committed.
 	Commit uint64
 }
 
@@ -192,14 +202,18 @@ func (h HardState) IsEmpty() bool { return h == HardState{} }
 // SoftState is volatile state that the application may want to observe: who leads and in
 // which role this member is.
 type SoftState struct {
-	Lead      uint64
+	// Lead is the leader of the current term, or None if unknown.
+	Lead uint64
+	// RaftState is this member's role.
 	RaftState StateType
 }
 
 // ConfState is a membership configuration: the voting members and the learners (which
 // receive the log but neither vote nor count for any quorum). IDs are kept sorted.
 type ConfState struct {
-	Voters   []uint64
+	// Voters are the members that vote and count for quorums.
+	Voters []uint64
+	// Learners receive the log but neither vote nor count.
 	Learners []uint64
 }
 
@@ -228,9 +242,12 @@ func equalIDs(a, b []uint64) bool {
 // SnapshotMetadata says which prefix of the log a snapshot replaces and the configuration at
 // its last entry.
 type SnapshotMetadata struct {
+	// ConfState is the configuration as of Index.
 	ConfState ConfState
-	Index     uint64
-	Term      uint64
+	// Index is the last log index the snapshot covers.
+	Index uint64
+	// Term is the term of the entry at Index.
+	Term uint64
 }
 
 // String renders the metadata.
@@ -241,7 +258,9 @@ func (m SnapshotMetadata) String() string {
 // Snapshot is the application's state machine as of Metadata.Index, with the metadata raft
 // needs to continue the log after it.
 type Snapshot struct {
-	Data     []byte
+	// Data is the application's state, opaque to raft.
+	Data []byte
+	// Metadata places the snapshot in the log.
 	Metadata SnapshotMetadata
 }
 
@@ -251,6 +270,8 @@ func (s Snapshot) IsEmpty() bool { return s.Metadata.Index == 0 }
 // ReadState answers a ReadIndex request: once this member has applied Index, a read served
 // from its state machine is linearizable. RequestCtx is the request's identifier.
 type ReadState struct {
-	Index      uint64
+	// Index is the read index: serve the read once applied up to here.
+	Index uint64
+	// RequestCtx is the ctx passed to ReadIndex.
 	RequestCtx []byte
 }
