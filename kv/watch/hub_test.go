@@ -164,8 +164,8 @@ func TestStalledWatchersBounded(t *testing.T) {
 	for i := 0; i < stalled; i++ {
 		w := streams[i].watchers[0]
 		require.False(t, w.synced)
-		require.LessOrEqual(t, len(w.buf), cfg.MaxBufferedEventsPerWatcher)
-		require.LessOrEqual(t, w.bufBytes, cfg.MaxBufferedBytesPerWatcher)
+		require.Empty(t, w.buf, "an overflowing watcher drops its buffer")
+		require.Zero(t, w.bufBytes)
 	}
 	for i := stalled; i < watchers; i++ {
 		require.Equal(t, writes, received[i])
@@ -325,4 +325,21 @@ func TestInvariantPanics(t *testing.T) {
 	require.Panics(t, func() {
 		e.hub.index.remove(&watcher{stream: &Stream{}, rng: keyRange{key: []byte("x"), open: true}})
 	})
+}
+
+func TestHandle(t *testing.T) {
+	e := newEnv(t, Config{})
+	s := e.hub.NewStream()
+	createReq := func(r *pb.WatchCreateRequest) *pb.WatchRequest {
+		return &pb.WatchRequest{RequestUnion: &pb.WatchRequest_CreateRequest{CreateRequest: r}}
+	}
+	require.NoError(t, s.Handle(createReq(create("a", "", 0))))
+	require.NoError(t, s.Handle(createReq(create("b", "a", 0))), "refusals are answered in-band")
+	require.NoError(t, s.Handle(&pb.WatchRequest{RequestUnion: &pb.WatchRequest_CancelRequest{CancelRequest: &pb.WatchCancelRequest{WatchId: 42}}}))
+	require.NoError(t, s.Handle(&pb.WatchRequest{RequestUnion: &pb.WatchRequest_ProgressRequest{ProgressRequest: &pb.WatchProgressRequest{}}}))
+	require.NoError(t, s.Handle(&pb.WatchRequest{RequestUnion: &pb.WatchRequest_CancelRequest{CancelRequest: &pb.WatchCancelRequest{WatchId: 0}}}))
+	require.ErrorContains(t, s.Handle(&pb.WatchRequest{}), "no create, cancel or progress request")
+	require.Equal(t, []string{"created 0 @1", "refused -1: mvcc: watcher range is empty", "cancel 0", "progress -1 @1"}, describe(e.drain(s)))
+	s.Close()
+	require.ErrorIs(t, s.Handle(createReq(create("a", "", 0))), ErrStreamClosed)
 }

@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 
@@ -176,5 +177,28 @@ func (s *Stream) checkSorted() {
 		if s.watchers[i-1].id >= s.watchers[i].id {
 			panic(fmt.Sprintf("watch: stream %d watchers out of order: %d before %d", s.id, s.watchers[i-1].id, s.watchers[i].id))
 		}
+	}
+}
+
+// Handle dispatches one WatchRequest from the client to Create, Cancel or RequestProgress,
+// so the gRPC layer is a loop of Recv, Handle and Pending/Send. A refused create is answered
+// in-band (a queued response) and a cancel of an unknown ID is ignored, as etcd does; so
+// Handle returns an error only when the stream itself cannot go on (closed, or a request
+// with no operation), and the caller then ends the gRPC stream.
+func (s *Stream) Handle(req *pb.WatchRequest) error {
+	if s.closed {
+		return ErrStreamClosed
+	}
+	switch {
+	case req.GetCreateRequest() != nil:
+		_, _ = s.Create(req.GetCreateRequest())
+		return nil
+	case req.GetCancelRequest() != nil:
+		_ = s.Cancel(req.GetCancelRequest().WatchId)
+		return nil
+	case req.GetProgressRequest() != nil:
+		return s.RequestProgress()
+	default:
+		return errors.New("watch: WatchRequest with no create, cancel or progress request")
 	}
 }
