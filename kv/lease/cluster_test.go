@@ -36,7 +36,7 @@ type cluster struct {
 	log     []entry
 	applied []int
 	real    time.Duration
-	// revokedAt records, per lease, the real time its revoke applied on member 0.
+	// revokedAt records, per lease, the real time its revoke first applied on a member.
 	revokedAt map[int64]time.Duration
 }
 
@@ -80,7 +80,7 @@ func (c *cluster) applyOn(i int) {
 				return m.l.ApplyCheckpoint(b, *e.checkpoint)
 			default:
 				_, err := m.l.ApplyRevoke(b, e.revoke)
-				if err == nil && i == 0 {
+				if _, seen := c.revokedAt[e.revoke]; err == nil && !seen {
 					c.revokedAt[e.revoke] = c.real
 				}
 				return err

@@ -26,19 +26,22 @@ func (d drift) waitFor(promised time.Duration) time.Duration {
 }
 
 // promisedAtMost is the largest promise p with waitFor(p) <= local: what may be reported to a
-// client as remaining without overstating it.
+// client as remaining without overstating it. waitFor is increasing and waitFor(p) >= p, so
+// a binary search over [0, local] finds it in at most 63 steps.
 func (d drift) promisedAtMost(local time.Duration) time.Duration {
 	if local <= 0 {
 		return 0
 	}
-	p := time.Duration(float64(local) / (1 + d.rate))
-	for p > 0 && d.waitFor(p) > local {
-		p--
+	low, high := time.Duration(0), local // waitFor(low) <= local always holds
+	for low < high {
+		mid := low + (high-low+1)/2
+		if d.waitFor(mid) <= local {
+			low = mid
+		} else {
+			high = mid - 1
+		}
 	}
-	for p < local && d.waitFor(p+1) <= local {
-		p++
-	}
-	return p
+	return low
 }
 
 // promisedAtLeast is the smallest promise p with waitFor(p) >= local: what a checkpoint
