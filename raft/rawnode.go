@@ -67,7 +67,9 @@ func (rn *RawNode) Campaign() error {
 
 // Propose appends data to the log if this member is the leader. A follower answers with a
 // *NotLeaderError naming the leader it knows (the application decides whether to forward);
-// a leader handing over leadership answers ErrProposalDropped.
+// a leader handing over leadership answers ErrProposalDropped. Raft keeps data (unmodified)
+// in the log: the caller must not change it afterwards. Empty data is allowed but looks like
+// a new leader's no-op entry when applied.
 func (rn *RawNode) Propose(data []byte) error {
 	return rn.raft.propose(Entry{Type: EntryNormal, Data: data})
 }
@@ -76,7 +78,8 @@ func (rn *RawNode) Propose(data []byte) error {
 // ErrConfChangeTooEarly, ErrConfChangePending, ErrConfChangeInvalid, ErrProposalDropped.
 func (rn *RawNode) ProposeConfChange(cc ConfChange) error { return rn.raft.proposeConfChange(cc) }
 
-// ReadIndex asks for a linearizable read identified by ctx. The answer is a ReadState with
+// ReadIndex asks for a linearizable read identified by ctx (kept by raft until answered: do not
+// modify it). The answer is a ReadState with
 // the same ctx in a later Ready, handed out once this member has applied its Index (serve the
 // read after applying that Ready's CommittedEntries). A follower forwards the request to the
 // leader; with no leader known it is a *NotLeaderError. Requests are lost if leadership changes
@@ -125,7 +128,9 @@ type Ready struct {
 	Entries []Entry
 	// Snapshot is to be installed (empty if none).
 	Snapshot Snapshot
-	// CommittedEntries are to be applied to the state machine, in order.
+	// CommittedEntries are to be applied to the state machine, in order. EntryNormal entries
+	// with empty Data are new leaders' no-ops; EntryConfChange entries are applied by raft
+	// itself on Advance (the application may look at them, e.g. to dial a new member).
 	CommittedEntries []Entry
 	// MessagesNow may be sent at once.
 	MessagesNow []Message
