@@ -1,0 +1,136 @@
+package node
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/mvccpb"
+
+	"github.com/ballastdb/ballast/kv/lease"
+	"github.com/ballastdb/ballast/raft"
+)
+
+// applyEntry applies one committed entry: its effects and the new applied index go into one
+// batch, so after a crash the entry is either wholly applied or not at all, and is never
+// applied twice or skipped. Errors are storage failures; a request's own error (etcd's, e.g.
+// an unknown lease) is its answer and changes nothing but the applied index.
+func (m *Member) applyEntry(e raft.Entry) error {
+	if e.Index != m.applied+1 {
+		panic(fmt.Sprintf("node %d: applying entry %d after %d: an applied index would be skipped", m.cfg.ID, e.Index, m.applied))
+	}
+	b := m.db.NewIndexedBatch()
+	defer b.Close()
+	var (
+		waiter uint64
+		resp   Response
+		reqErr error
+		events []*mvccpb.Event
+	)
+	if e.Type == raft.EntryNormal {
+		dec, err := decodeEntry(e.Data)
+		if err != nil {
+			return fmt.Errorf("committed entry %d: %w", e.Index, err)
+		}
+		if req := dec.request; req != nil {
+			id := req.GetHeader().GetID()
+			if !m.dedup.contains(id) {
+				resp, events, reqErr = m.applyRequest(b, req)
+				if err := m.dedup.add(b, e.Index, id); err != nil {
+					return err
+				}
+				waiter = id
+			}
+		}
+		for _, cp := range dec.checkpoints {
+			if err := m.lessor.ApplyCheckpoint(b, cp); err != nil {
+				return fmt.Errorf("entry %d: lease checkpoint %d: %w", e.Index, cp.ID, err)
+			}
+		}
+	}
+	var idx [8]byte
+	binary.BigEndian.PutUint64(idx[:], e.Index)
+	if err := b.Set(nodeAppliedKey, idx[:], nil); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("commit entry %d: %w", e.Index, err)
+	}
+	m.applied = e.Index
+	if err := m.lessor.ApplyEvents(events); err != nil {
+		return fmt.Errorf("entry %d: lease attachments: %w", e.Index, err)
+	}
+	if p := m.requests.take(waiter); p != nil {
+		p.done(resp, reqErr)
+	}
+	return nil
+}
+
+// applyRequest applies a client request's effects into b. An error is the request's answer
+// (etcd's error) and means nothing was written.
+func (m *Member) applyRequest(b *pebble.Batch, req *pb.InternalRaftRequest) (Response, []*mvccpb.Event, error) {
+	switch {
+	case req.Put != nil:
+		resp, events, err := m.kv.Put(b, req.Put, m.lessor)
+		return Response{Put: resp}, events, err
+	case req.DeleteRange != nil:
+		resp, events, err := m.kv.DeleteRange(b, req.DeleteRange)
+		return Response{DeleteRange: resp}, events, err
+	case req.Txn != nil:
+		resp, events, err := m.kv.Txn(b, req.Txn, m.lessor)
+		return Response{Txn: resp}, events, err
+	case req.Compaction != nil:
+		resp, err := m.kv.Compact(b, req.Compaction.Revision)
+		return Response{Compaction: resp}, nil, err
+	case req.LeaseGrant != nil:
+		g, err := m.lessor.ApplyGrant(b, lease.GrantCommand{ID: req.LeaseGrant.ID, TTLSeconds: req.LeaseGrant.TTL})
+		if err != nil {
+			return Response{}, nil, err
+		}
+		return Response{LeaseGrant: &pb.LeaseGrantResponse{Header: m.header(), ID: g.ID, TTL: g.TTLSeconds}}, nil, nil
+	case req.LeaseRevoke != nil:
+		return m.applyRevoke(b, req.LeaseRevoke.ID)
+	}
+	return Response{}, nil, fmt.Errorf("%w: %v is not a write", errRequestKind, req)
+}
+
+// applyRevoke deletes a lease and all its keys at one revision.
+func (m *Member) applyRevoke(b *pebble.Batch, id int64) (Response, []*mvccpb.Event, error) {
+	keys, err := m.lessor.ApplyRevoke(b, id)
+	if err != nil {
+		return Response{}, nil, err
+	}
+	var events []*mvccpb.Event
+	if len(keys) > 0 {
+		txn := &pb.TxnRequest{}
+		for _, k := range keys {
+			txn.Success = append(txn.Success, &pb.RequestOp{Request: &pb.RequestOp_RequestDeleteRange{RequestDeleteRange: &pb.DeleteRangeRequest{Key: k}}})
+		}
+		if _, events, err = m.kv.Txn(b, txn, m.lessor); err != nil {
+			// The lease is gone from the batch but its keys could not be deleted: the batch
+			// must not commit half of a revoke.
+			return Response{}, nil, fmt.Errorf("node: revoke of lease %d could not delete its keys: %w", id, err)
+		}
+	}
+	return Response{LeaseRevoke: &pb.LeaseRevokeResponse{Header: m.header()}}, events, nil
+}
+
+func (m *Member) header() *pb.ResponseHeader {
+	return &pb.ResponseHeader{MemberId: m.cfg.ID, Revision: m.kv.CurrentRevision(), RaftTerm: m.rn.Status().Term}
+}
+
+// proposeLeaseWork proposes, on the leader, revokes of expired leases and checkpoints of
+// remaining TTLs.
+func (m *Member) proposeLeaseWork() {
+	const maxPerTick = 16
+	for _, id := range m.lessor.Expired(maxPerTick) {
+		req := &pb.InternalRaftRequest{Header: &pb.RequestHeader{ID: m.newRequestID()}, LeaseRevoke: &pb.LeaseRevokeRequest{ID: id}}
+		if data, err := encodeRequestEntry(req); err == nil {
+			_ = m.rn.Propose(data) // a dropped revoke is named again by Expired after a retry interval
+		}
+	}
+	if cps := m.lessor.Checkpoints(maxPerTick); len(cps) > 0 {
+		_ = m.rn.Propose(encodeCheckpointEntry(cps))
+	}
+}

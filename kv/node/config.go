@@ -1,0 +1,115 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Clock is the member's only source of time: a monotonic reading since an arbitrary origin.
+// Production passes time.Since(start); the simulator passes its virtual clock, skewed per
+// member. It drives lease deadlines only; raft's time is Tick.
+type Clock interface {
+	Now() time.Duration
+}
+
+// RandomSource is the member's only source of randomness: raft's election timeouts, request
+// IDs and lease IDs are drawn from it. math/rand/v2's sources satisfy it; the simulator
+// passes one seeded from the run's seed.
+type RandomSource interface {
+	Uint64() uint64
+}
+
+// Defaults for the zero fields of a Config.
+const (
+	DefaultElectionTimeoutTicks   = 10
+	DefaultHeartbeatIntervalTicks = 1
+	DefaultTickInterval           = 100 * time.Millisecond // etcd's --heartbeat-interval
+	DefaultMaxLeaseDriftRate      = 0.01
+	DefaultCompactionStepEntries  = 1000
+	maxCommittedBytesPerReady     = 4 << 20
+)
+
+// Config configures one member.
+type Config struct {
+	// ID is this member's raft ID, never 0.
+	ID uint64
+	// InitialMembers are the founding voters (this member among them). They are used only on
+	// the first start, when Dir holds no member yet; a restart takes the membership from disk.
+	InitialMembers []uint64
+	// FS and Dir locate the member's one Pebble DB.
+	FS  vfs.FS
+	Dir string
+	// Clock and Rand: see their types. Both required.
+	Clock Clock
+	Rand  RandomSource
+
+	// ElectionTimeoutTicks and HeartbeatIntervalTicks are raft's timers, in calls to Tick.
+	ElectionTimeoutTicks   int
+	HeartbeatIntervalTicks int
+	// TickInterval is the real (or virtual) time one Tick stands for. It sets the shortest
+	// lease TTL (1.5 election timeouts, as etcd).
+	TickInterval time.Duration
+	// RequestTimeoutTicks is how long a request may wait to apply (or a read to be confirmed)
+	// before it fails with ErrTimeout. Default: 5 election timeouts.
+	RequestTimeoutTicks int
+	// MaxRequestBytes and MaxTxnOps are etcd's --max-request-bytes and --max-txn-ops.
+	MaxRequestBytes int
+	MaxTxnOps       int
+	// MaxLeaseDriftRate is ρ, the largest rate by which this member's clock may run fast or
+	// slow (0.01 = 1%).
+	MaxLeaseDriftRate float64
+	// LeaseCheckpointInterval bounds how long a lease's remaining TTL goes unrecorded in the
+	// log; 0 takes the lease package's default.
+	LeaseCheckpointInterval time.Duration
+	// CompactionStepEntries bounds the work of one step of a store compaction.
+	CompactionStepEntries int
+	// SmallCaches keeps Pebble's memtable and cache small, so many simulated members fit in
+	// memory at once.
+	SmallCaches bool
+}
+
+var errConfig = errors.New("node: invalid config")
+
+func (c Config) withDefaults() (Config, error) {
+	bad := func(format string, args ...any) (Config, error) {
+		return c, fmt.Errorf("%w: %s", errConfig, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.ID == 0:
+		return bad("ID must not be 0")
+	case c.FS == nil:
+		return bad("FS is required")
+	case c.Clock == nil:
+		return bad("Clock is required")
+	case c.Rand == nil:
+		return bad("Rand is required (a seeded random source)")
+	}
+	if c.ElectionTimeoutTicks == 0 {
+		c.ElectionTimeoutTicks = DefaultElectionTimeoutTicks
+	}
+	if c.HeartbeatIntervalTicks == 0 {
+		c.HeartbeatIntervalTicks = DefaultHeartbeatIntervalTicks
+	}
+	if c.TickInterval == 0 {
+		c.TickInterval = DefaultTickInterval
+	}
+	if c.RequestTimeoutTicks == 0 {
+		c.RequestTimeoutTicks = 5 * c.ElectionTimeoutTicks
+	}
+	if c.MaxLeaseDriftRate == 0 {
+		c.MaxLeaseDriftRate = DefaultMaxLeaseDriftRate
+	}
+	if c.CompactionStepEntries == 0 {
+		c.CompactionStepEntries = DefaultCompactionStepEntries
+	}
+	if c.Dir == "" {
+		c.Dir = "member"
+	}
+	if c.RequestTimeoutTicks < 0 || c.CompactionStepEntries < 0 {
+		return bad("RequestTimeoutTicks (%d) and CompactionStepEntries (%d) must be positive", c.RequestTimeoutTicks, c.CompactionStepEntries)
+	}
+	return c, nil
+}

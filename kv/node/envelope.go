@@ -1,0 +1,71 @@
+package node
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+
+	"github.com/ballastdb/ballast/kv/wire"
+	"github.com/ballastdb/ballast/raft"
+)
+
+// Envelope is one message between members, as bytes: the transport carries Data to member
+// To and hands it to that member's Receive. Members never share memory.
+type Envelope struct {
+	To   uint64
+	Data []byte
+}
+
+// Frame kinds. A frame is one kind byte and its body: a raft message (kv/wire's checksummed
+// encoding), or a client proposal a follower forwards to the leader (etcd forwards them the
+// same way, as raft's MsgProp): a CRC-32C of the proposal, then the proposal, which is the
+// entry data the leader proposes unchanged.
+const (
+	frameRaft    byte = 1
+	frameForward byte = 2
+)
+
+// maxForwardBytes bounds a forwarded proposal: the largest request plus its framing.
+const maxForwardBytes = 64 << 20
+
+var (
+	errFrame = errors.New("node: malformed message")
+	castagno = crc32.MakeTable(crc32.Castagnoli)
+)
+
+func encodeRaftFrame(codec wire.Codec, m *raft.Message) ([]byte, error) {
+	return codec.Append([]byte{frameRaft}, m)
+}
+
+func encodeForwardFrame(proposal []byte) []byte {
+	out := make([]byte, 1+4, 1+4+len(proposal))
+	out[0] = frameForward
+	binary.BigEndian.PutUint32(out[1:], crc32.Checksum(proposal, castagno))
+	return append(out, proposal...)
+}
+
+// decodeFrame splits a frame into its kind and body, checking a forwarded proposal's checksum.
+// The body aliases data.
+func decodeFrame(data []byte) (kind byte, body []byte, err error) {
+	if len(data) < 1 {
+		return 0, nil, fmt.Errorf("%w: empty frame", errFrame)
+	}
+	switch data[0] {
+	case frameRaft:
+		return frameRaft, data[1:], nil
+	case frameForward:
+		if len(data) < 5 {
+			return 0, nil, fmt.Errorf("%w: forwarded proposal of %d bytes is shorter than its checksum", errFrame, len(data))
+		}
+		if len(data) > maxForwardBytes {
+			return 0, nil, fmt.Errorf("%w: forwarded proposal of %d bytes exceeds %d", errFrame, len(data), maxForwardBytes)
+		}
+		body := data[5:]
+		if want, got := binary.BigEndian.Uint32(data[1:5]), crc32.Checksum(body, castagno); want != got {
+			return 0, nil, fmt.Errorf("%w: forwarded proposal checksum %08x, computed %08x", errFrame, want, got)
+		}
+		return frameForward, body, nil
+	}
+	return 0, nil, fmt.Errorf("%w: unknown frame kind %d", errFrame, data[0])
+}

@@ -1,0 +1,258 @@
+package node
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"github.com/ballastdb/ballast/kv/lease"
+	"github.com/ballastdb/ballast/kv/mvcc"
+	"github.com/ballastdb/ballast/kv/raftlog"
+	"github.com/ballastdb/ballast/kv/wire"
+	"github.com/ballastdb/ballast/raft"
+)
+
+// Keys node owns in the member's Pebble DB (every key under "node/").
+var (
+	nodeFormatKey  = []byte("node/format")
+	nodeAppliedKey = []byte("node/applied")
+	// nodeBootKey counts the member's starts; request IDs include it (see newRequestID).
+	nodeBootKey = []byte("node/boot")
+	// nodeRequestPrefix + 8-byte big-endian entry index -> request ID applied at that index,
+	// for the last dedupWindowEntries requests (see dedup.go).
+	nodeRequestPrefix = []byte("node/req/")
+)
+
+const nodeFormatVersion = "1"
+
+// ErrFormat: the DB holds node state of a layout this build does not know.
+var ErrFormat = errors.New("node: unknown on-disk format")
+
+// Member is one Ballast member. It is not safe for concurrent use: one goroutine (the
+// simulator's event loop, or Run in production) calls every method.
+type Member struct {
+	cfg     Config
+	db      *pebble.DB
+	log     *raftlog.Log
+	rn      *raft.RawNode
+	kv      *mvcc.Store
+	lessor  *lease.Lessor
+	codec   wire.Codec
+	applied uint64
+
+	ticks    uint64 // calls to Tick since Open; request deadlines are counted in them
+	leader   uint64 // the leader raft last reported (0 = none known)
+	primary  bool   // whether the lessor is primary (this member leads)
+	stopped  error
+	syncSeq  uint64
+	inflight *inflightReady // the Ready whose writes await Synced
+	outbox   []Envelope     // forwarded proposals, sent with the next Work
+
+	requests        requestTable
+	dedup           dedupWindow
+	requestIDPrefix uint64 // member ID and boot count; see newRequestID
+	requestSeq      uint32
+}
+
+// Open opens (creating on first start) the member in cfg.Dir on cfg.FS and replays its hard
+// state, log and applied state. A member whose DB is new and whose ID is among
+// cfg.InitialMembers founds the cluster with them; a new member not among them starts empty
+// and learns the configuration from the leader.
+func Open(cfg Config) (*Member, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	db, err := pebble.Open(cfg.Dir, pebbleOptions(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("node %d: open pebble in %q: %w", cfg.ID, cfg.Dir, err)
+	}
+	m := &Member{cfg: cfg, db: db}
+	if err := m.open(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("node %d: %w", cfg.ID, err)
+	}
+	return m, nil
+}
+
+func (m *Member) open() error {
+	if err := checkFormat(m.db); err != nil {
+		return err
+	}
+	boot, err := countBoot(m.db)
+	if err != nil {
+		return err
+	}
+	m.requestIDPrefix = (m.cfg.ID&0xffff)<<48 | (boot&0xffff)<<32
+	if m.log, err = raftlog.Open(m.db); err != nil {
+		return err
+	}
+	if m.kv, err = mvcc.Open(m.db, mvcc.Config{MaxRequestBytes: m.cfg.MaxRequestBytes, MaxTxnOps: m.cfg.MaxTxnOps}); err != nil {
+		return err
+	}
+	b := m.db.NewBatch()
+	defer b.Close()
+	m.lessor, err = lease.Open(m.db, b, lease.Config{
+		Clock:              m.cfg.Clock,
+		IDs:                m.cfg.Rand,
+		MinTTLSeconds:      lease.MinTTLSecondsForElection(m.cfg.TickInterval * time.Duration(m.cfg.ElectionTimeoutTicks)),
+		MaxDriftRate:       m.cfg.MaxLeaseDriftRate,
+		CheckpointInterval: m.cfg.LeaseCheckpointInterval,
+	})
+	if err != nil {
+		return err
+	}
+	if err := m.bootstrapIfNew(b); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("write initial state: %w", err)
+	}
+	if m.applied, err = readUint64(m.db, nodeAppliedKey); err != nil {
+		return err
+	}
+	if err := m.attachLeasedKeys(); err != nil {
+		return err
+	}
+	if m.dedup, err = loadDedupWindow(m.db); err != nil {
+		return err
+	}
+	m.rn, err = raft.NewRawNode(&raft.Config{
+		ID:                     m.cfg.ID,
+		Storage:                m.log,
+		Applied:                m.applied,
+		ElectionTimeoutTicks:   m.cfg.ElectionTimeoutTicks,
+		HeartbeatIntervalTicks: m.cfg.HeartbeatIntervalTicks,
+		Rand:                   m.cfg.Rand,
+		PreVote:                true,
+		CheckQuorum:            true,
+		MaxBytesPerMsg:         1 << 20,
+		MaxInflightMsgs:        256,
+		MaxInflightBytes:       32 << 20,
+		MaxUncommittedEntries:  8192,
+		MaxApplyBytesPerReady:  maxCommittedBytesPerReady,
+	})
+	return err
+}
+
+// checkFormat writes node's format version on a new DB and refuses an unknown one.
+func checkFormat(db *pebble.DB) error {
+	v, closer, err := db.Get(nodeFormatKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return db.Set(nodeFormatKey, []byte(nodeFormatVersion), pebble.Sync)
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", nodeFormatKey, err)
+	}
+	defer closer.Close()
+	if string(v) != nodeFormatVersion {
+		return fmt.Errorf("%w: %s is %q, this build reads %q", ErrFormat, nodeFormatKey, v, nodeFormatVersion)
+	}
+	return nil
+}
+
+// countBoot increments and returns the member's durable start count.
+func countBoot(db *pebble.DB) (uint64, error) {
+	boot, err := readUint64(db, nodeBootKey)
+	if err != nil {
+		return 0, err
+	}
+	boot++
+	if err := db.Set(nodeBootKey, binary.BigEndian.AppendUint64(nil, boot), pebble.Sync); err != nil {
+		return 0, fmt.Errorf("write %s: %w", nodeBootKey, err)
+	}
+	return boot, nil
+}
+
+// bootstrapIfNew writes the founding configuration into an empty log.
+func (m *Member) bootstrapIfNew(b *pebble.Batch) error {
+	last, err := m.log.LastIndex()
+	if err != nil {
+		return err
+	}
+	snap, err := m.log.Snapshot()
+	if err != nil {
+		return err
+	}
+	if last != 0 || !m.log.HardState().IsEmpty() || !snap.IsEmpty() || !slices.Contains(m.cfg.InitialMembers, m.cfg.ID) {
+		return nil
+	}
+	hs, ents, err := raft.Bootstrap(m.cfg.InitialMembers)
+	if err != nil {
+		return err
+	}
+	if err := m.log.Append(b, ents); err != nil {
+		return err
+	}
+	return m.log.SetHardState(b, hs)
+}
+
+// readUint64 reads an 8-byte big-endian value; a missing key reads as 0.
+func readUint64(r pebble.Reader, key []byte) (uint64, error) {
+	v, closer, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", key, err)
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("%s holds %d bytes, want 8", key, len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// attachLeasedKeys rebuilds the lessor's key attachments from the live keys.
+func (m *Member) attachLeasedKeys() error {
+	resp, err := m.kv.Range(m.db, &pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}})
+	if err != nil {
+		return fmt.Errorf("scan live keys for leases: %w", err)
+	}
+	for _, kv := range resp.Kvs {
+		if kv.Lease != 0 {
+			if err := m.lessor.Attach(kv.Lease, kv.Key); err != nil {
+				return fmt.Errorf("attach %q to lease %d: %w", kv.Key, kv.Lease, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Close fails every waiting request with ErrStopped and closes the DB. Writes not yet synced
+// may be lost, exactly as in a crash.
+func (m *Member) Close() error {
+	m.stop(ErrStopped)
+	return m.db.Close()
+}
+
+// stop makes the member refuse all further work.
+func (m *Member) stop(reason error) {
+	if m.stopped == nil {
+		m.stopped = reason
+	}
+	m.requests.failAll(ErrStopped)
+}
+
+// Stopped returns why the member stopped serving (nil while it serves).
+func (m *Member) Stopped() error { return m.stopped }
+
+// ID is the member's raft ID.
+func (m *Member) ID() uint64 { return m.cfg.ID }
+
+// Status is raft's view of the member.
+func (m *Member) Status() raft.Status { return m.rn.Status() }
+
+// AppliedIndex is the index of the last entry applied to the store.
+func (m *Member) AppliedIndex() uint64 { return m.applied }
+
+// HashKV is the store's hash at rev (etcd's HashKV), for the cluster consistency check.
+func (m *Member) HashKV(rev int64) (*pb.HashKVResponse, error) { return m.kv.HashKV(m.db, rev) }
+
+// CurrentRevision is the store revision after the last applied entry.
+func (m *Member) CurrentRevision() int64 { return m.kv.CurrentRevision() }

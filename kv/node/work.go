@@ -1,0 +1,218 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/ballastdb/ballast/raft"
+)
+
+// Output is what one call of Work hands the driver.
+type Output struct {
+	// Messages may be sent at once.
+	Messages []Envelope
+	// SyncToken, when nonzero, asks the driver to make the member's writes durable: it calls
+	// Synced(SyncToken) when the disk has done so (the simulator after a virtual sync delay,
+	// production at once). Messages that depend on those writes come from Synced. Until then
+	// Work hands out no new raft work (Receive and Tick may still be called).
+	SyncToken uint64
+}
+
+// inflightReady is a Ready whose writes are committed but not yet synced.
+type inflightReady struct {
+	token     uint64
+	rd        raft.Ready
+	afterSync []Envelope
+}
+
+// Receive hands the member a message from a peer, as the bytes another member's Work or
+// Synced produced. A malformed message is rejected with an error and changes nothing.
+func (m *Member) Receive(data []byte) error {
+	if m.stopped != nil {
+		return ErrStopped
+	}
+	kind, body, err := decodeFrame(data)
+	if err != nil {
+		return err
+	}
+	switch kind {
+	case frameForward:
+		// A follower's proposal: propose it if this member leads, else drop it (the
+		// submitter times out; forwarding again could loop between stale leaders).
+		if st := m.rn.Status(); st.RaftState == raft.StateLeader {
+			if _, err := decodeEntry(body); err != nil {
+				return err
+			}
+			_ = m.rn.Propose(append([]byte(nil), body...))
+		}
+		return nil
+	default:
+		msg, err := m.codec.Decode(body)
+		if err != nil {
+			return err
+		}
+		return m.rn.Step(msg)
+	}
+}
+
+// Tick advances the member's logical clock by one tick: raft's timers, request deadlines,
+// re-issued ReadIndex requests, and on the leader lease expiry and checkpoints.
+func (m *Member) Tick() {
+	if m.stopped != nil {
+		return
+	}
+	m.ticks++
+	m.rn.Tick()
+	m.requests.expire(m.ticks)
+	for _, p := range m.requests.reads() {
+		// A ReadIndex request or its answer may be lost; ask again every election timeout.
+		if m.ticks-p.readIssuedAt >= uint64(m.cfg.ElectionTimeoutTicks) {
+			_ = m.issueReadIndex(p)
+		}
+	}
+	if m.primary {
+		m.proposeLeaseWork()
+	}
+}
+
+// Work hands out one round of work: it writes raft's new entries and hard state (unsynced),
+// applies committed entries, answers confirmed reads, and returns the messages that may go
+// now and, if the writes must be synced, the token to confirm with Synced. An error means a
+// storage failure: the member has stopped.
+func (m *Member) Work() (Output, error) {
+	if m.stopped != nil {
+		return Output{}, m.stopped
+	}
+	out := Output{Messages: m.outbox}
+	m.outbox = nil
+	if m.inflight != nil {
+		return out, nil
+	}
+	if err := m.compactionStep(); err != nil {
+		return out, m.storageFailure(err)
+	}
+	if !m.rn.HasReady() {
+		return out, nil
+	}
+	rd := m.rn.Ready()
+	if rd.SoftState != nil {
+		m.leaderChanged(rd.SoftState.Lead)
+	}
+	if err := m.writeReady(rd); err != nil {
+		return out, m.storageFailure(err)
+	}
+	var err error
+	if out.Messages, err = m.encode(out.Messages, rd.MessagesNow); err != nil {
+		return out, m.storageFailure(err)
+	}
+	for _, e := range rd.CommittedEntries {
+		if err := m.applyEntry(e); err != nil {
+			return out, m.storageFailure(err)
+		}
+	}
+	for _, rs := range rd.ReadStates {
+		m.serveReadState(rs)
+	}
+	afterSync, err := m.encode(nil, rd.MessagesAfterSync)
+	if err != nil {
+		return out, m.storageFailure(err)
+	}
+	if rd.MustSync {
+		m.syncSeq++
+		m.inflight = &inflightReady{token: m.syncSeq, rd: rd, afterSync: afterSync}
+		out.SyncToken = m.syncSeq
+		return out, nil
+	}
+	out.Messages = append(out.Messages, afterSync...)
+	m.rn.Advance(rd)
+	return out, nil
+}
+
+// Synced performs the sync Work asked for with token, then acknowledges the Ready and
+// returns the messages that waited for it. A crash before Synced loses the unsynced writes,
+// and nothing that depended on them was sent.
+func (m *Member) Synced(token uint64) ([]Envelope, error) {
+	if m.stopped != nil {
+		return nil, m.stopped
+	}
+	if m.inflight == nil || m.inflight.token != token {
+		panic(fmt.Sprintf("node %d: Synced(%d) without a matching Work sync token", m.cfg.ID, token))
+	}
+	if err := m.log.Sync(); err != nil {
+		return nil, m.storageFailure(err)
+	}
+	in := m.inflight
+	m.inflight = nil
+	m.rn.Advance(in.rd)
+	return in.afterSync, nil
+}
+
+// writeReady writes a Ready's entries and hard state into one unsynced batch.
+func (m *Member) writeReady(rd raft.Ready) error {
+	if !rd.Snapshot.IsEmpty() {
+		return errors.New("installing a raft snapshot is not supported yet (the raft log is never compacted)")
+	}
+	b := m.db.NewBatch()
+	defer b.Close()
+	if len(rd.Entries) > 0 {
+		if err := m.log.Append(b, rd.Entries); err != nil {
+			return err
+		}
+	}
+	if !rd.HardState.IsEmpty() {
+		if err := m.log.SetHardState(b, rd.HardState); err != nil {
+			return err
+		}
+	}
+	if b.Empty() {
+		return nil
+	}
+	return b.Commit(pebble.NoSync)
+}
+
+func (m *Member) encode(dst []Envelope, msgs []raft.Message) ([]Envelope, error) {
+	for i := range msgs {
+		data, err := encodeRaftFrame(m.codec, &msgs[i])
+		if err != nil {
+			return dst, fmt.Errorf("encode %s to %d: %w", msgs[i].Type, msgs[i].To, err)
+		}
+		dst = append(dst, Envelope{To: msgs[i].To, Data: data})
+	}
+	return dst, nil
+}
+
+// leaderChanged makes the lessor primary exactly while this member leads.
+func (m *Member) leaderChanged(lead uint64) {
+	m.leader = lead
+	leads := lead == m.cfg.ID
+	switch {
+	case leads && !m.primary:
+		m.lessor.Promote(m.rn.Status().Term)
+		m.primary = true
+	case !leads && m.primary:
+		m.lessor.Demote()
+		m.primary = false
+	}
+}
+
+func (m *Member) storageFailure(err error) error {
+	err = fmt.Errorf("%w: node %d: %v", ErrStorage, m.cfg.ID, err)
+	m.stop(err)
+	return err
+}
+
+// compactionStep runs one bounded step of a store compaction in progress.
+func (m *Member) compactionStep() error {
+	pending, err := m.kv.CompactPending(m.db)
+	if err != nil || !pending {
+		return err
+	}
+	b := m.db.NewIndexedBatch()
+	defer b.Close()
+	if _, err := m.kv.CompactStep(b, m.cfg.CompactionStepEntries); err != nil {
+		return err
+	}
+	return b.Commit(pebble.NoSync)
+}
