@@ -19,7 +19,7 @@ import (
 // error never applied and are left out. So are reads at an explicit past revision, which the
 // revision-guided checker judges (the state would otherwise have to keep every past
 // revision, and Porcupine's cache would stop working). Serializable reads are in, with their
-// call moved to the run's start (see porcupineOperation).
+// interval widened to when their state existed (see staleBounds).
 //
 // No partitioning: every operation reads or bumps the one revision counter shared by all
 // keys, so a per-key partition could not check header revisions (a partition never sees the
@@ -66,26 +66,57 @@ func stepOp(s *kvState, o *op) (bool, *kvState, string) {
 
 // porcupineOps selects and converts the operations the Porcupine model judges.
 func porcupineOps(ops []*op) []porcupine.Operation {
+	b := newStaleBounds(ops)
 	out := make([]porcupine.Operation, 0, len(ops))
 	for _, o := range ops {
 		if !porcupineJudges(o) {
 			continue
 		}
-		out = append(out, porcupineOperation(o))
+		out = append(out, b.operation(o))
 	}
 	return out
 }
 
-// porcupineOperation converts o. A serializable read may show any state the cluster reached
-// before it returned, however stale: it is a read that may take effect at any point from the
-// start of the run to its return, so its call is moved to 0. The model holds it to the state
-// at the point Porcupine places it, header revision included.
-func porcupineOperation(o *op) porcupine.Operation {
-	callNs := o.callNs
-	if o.isSerializable() {
-		callNs = 0
+// staleBounds narrows the interval of serializable reads. A serializable read may show any
+// state the cluster reached before it returned, however stale: it is a read that takes effect
+// at some point while the state was at its header revision H, and before its return. That
+// point is no earlier than the call of the write that created H and no later than the return
+// of the write that created H+1, when those writes are known; else the run's start and the
+// read's return. Narrowing an interval to where the operation can take effect changes no
+// verdict, and keeps Porcupine from trying each such read at every point of the run.
+type staleBounds struct {
+	creatorCallNs   map[int64]int64 // revision -> call of the known write that created it
+	creatorReturnNs map[int64]int64 // revision -> return of the known write that created it
+}
+
+func newStaleBounds(ops []*op) *staleBounds {
+	b := &staleBounds{creatorCallNs: map[int64]int64{}, creatorReturnNs: map[int64]int64{}}
+	for _, o := range ops {
+		if !o.known() || o.expiry != nil {
+			continue
+		}
+		if creates, ok := definitelyCreates(o.req, o.resp); ok && creates {
+			b.creatorCallNs[o.resp.Header.Revision] = o.callNs
+			b.creatorReturnNs[o.resp.Header.Revision] = o.returnNs
+		}
 	}
-	return porcupine.Operation{ClientId: o.client, Input: porcupineInput{o}, Call: callNs, Return: o.returnNs}
+	return b
+}
+
+// operation converts o for Porcupine.
+func (b *staleBounds) operation(o *op) porcupine.Operation {
+	callNs, returnNs := o.callNs, o.returnNs
+	if o.isSerializable() && o.known() {
+		h := o.resp.Header.Revision
+		callNs = 0
+		if t, ok := b.creatorCallNs[h]; ok && t < o.returnNs {
+			callNs = t
+		}
+		if t, ok := b.creatorReturnNs[h+1]; ok && t < returnNs && t >= callNs {
+			returnNs = t
+		}
+	}
+	return porcupine.Operation{ClientId: o.client, Input: porcupineInput{o}, Call: callNs, Return: returnNs}
 }
 
 // porcupineJudges reports whether the Porcupine model checks o.

@@ -39,6 +39,10 @@ type revResult struct {
 	gapRev    int64
 	fallback  porcupine.CheckResult
 	fallbackN int
+	// guessed: a window's linearization was adopted where others may exist; windows counts
+	// the stretches Porcupine judged that way.
+	guessed bool
+	windows int
 	// maxRev is the highest revision anything in the record shows.
 	maxRev      int64
 	unresolved  int // unknown writes the record does not settle
@@ -65,10 +69,23 @@ type revChecker struct {
 	pendingGrants  map[int64][]*op
 	pendingRevokes map[int64][]*op
 	seenAtOrAbove  []int64 // by revision: earliest time anything showed it or a later one
+	bounds         *staleBounds
+}
+
+func (c *revChecker) staleBounds() *staleBounds {
+	if c.bounds == nil {
+		c.bounds = newStaleBounds(c.ops)
+	}
+	return c.bounds
 }
 
 type revOptions struct {
 	porcupineTimeout time.Duration
+	// windowRevs > 0: at a revision without a known writer, Porcupine judges only the next
+	// windowRevs revisions and the replay continues from the linearization it found (a guess
+	// when several exist; see checkRevisionsGuessing). 0: Porcupine judges everything after
+	// the first such revision.
+	windowRevs int64
 	// comparable restricts the checker to what Porcupine judges (no reads at past revisions,
 	// no watch events as evidence), for tests that compare the two.
 	comparable bool
@@ -83,6 +100,22 @@ func checkRevisions(ops []*op, watches []history.Watch, opts revOptions) *revRes
 	c.sweepRealTime()
 	c.res.duration = time.Since(start)
 	return c.res
+}
+
+// checkRevisionsGuessing runs the checker with windowed fallbacks (see windowFallback); when
+// that finds a violation after adopting a guessed stretch, the guess may be to blame, so the
+// verdict comes from a strict run, which hands everything after the first gap to Porcupine.
+// A clean run needs no second look: the guesses are then one linearization that works.
+func checkRevisionsGuessing(ops []*op, watches []history.Watch, opts revOptions, moreViolations func(*revResult) bool) *revResult {
+	guessing := opts
+	guessing.windowRevs = defaultWindowRevs
+	res := checkRevisions(ops, watches, guessing)
+	if !res.guessed || (len(res.violations) == 0 && !moreViolations(res)) {
+		return res
+	}
+	strict := checkRevisions(ops, watches, opts)
+	strict.duration += res.duration
+	return strict
 }
 
 func (c *revChecker) skip(o *op) bool {
@@ -207,6 +240,12 @@ func (c *revChecker) replay() {
 			}
 		}
 		if creator == nil {
+			if c.pendingUnknown > 0 && c.opts.windowRevs > 0 {
+				if end, ok := c.windowFallback(rev, creators, readers, maybe); ok {
+					rev = end
+					continue
+				}
+			}
 			if c.pendingUnknown > 0 {
 				c.fallBack(rev, readers, maybe)
 				return
@@ -314,7 +353,7 @@ func (c *revChecker) unknownWriter(rev int64, readers, revokes []*op) *op {
 	view := c.store.at(c.store.rev)
 	var found *op
 	candidate := func(o *op) bool {
-		_, eff, err := eval(view, c.store.rev, o.req, o.resp)
+		_, eff, err := c.evalWithPendingGrants(view, o, seenNs)
 		if err != nil || len(eff.muts) == 0 || (wr != nil && !wr.explains(eff.muts)) || !c.readersAgree(view, eff.muts, rev, readers) {
 			return true
 		}
@@ -344,6 +383,28 @@ func (c *revChecker) unknownWriter(rev int64, readers, revokes []*op) *op {
 	}
 	return found
 }
+
+// evalWithPendingGrants evaluates o at view as if every lease o needs that an unsettled
+// unknown grant (called by byNs) may have created existed.
+func (c *revChecker) evalWithPendingGrants(view kvView, o *op, byNs int64) (history.Response, effects, error) {
+	lv := &leaseOverlay{kvView: view, extra: map[int64]bool{}}
+	for {
+		resp, eff, err := eval(lv, c.store.rev, o.req, o.resp)
+		var missing leaseNotFound
+		if !errors.As(err, &missing) || lv.extra[missing.id] || c.pendingGrant(missing.id, byNs) == nil {
+			return resp, eff, err
+		}
+		lv.extra[missing.id] = true
+	}
+}
+
+// leaseOverlay is a view with extra live leases.
+type leaseOverlay struct {
+	kvView
+	extra map[int64]bool
+}
+
+func (l *leaseOverlay) leaseExists(id int64) bool { return l.extra[id] || l.kvView.leaseExists(id) }
 
 // readersAgree reports whether every read that saw rev agrees with the state view plus muts.
 func (c *revChecker) readersAgree(view kvView, muts []mutation, rev int64, readers []*op) bool {
@@ -593,6 +654,142 @@ func kindOf(o *op) string {
 	return "wrong-response"
 }
 
+// defaultWindowRevs is how many revisions a windowed fallback hands to Porcupine: enough
+// for the evidence that settles an unknown write to arrive, small enough for a fast search.
+const defaultWindowRevs = 8
+
+// windowTimeout bounds a window's search: a window that is hard (or, after a wrong guess,
+// impossible) is left to the strict run rather than searched at length.
+const windowTimeout = time.Second
+
+// maxWindowUnknowns bounds the unknown writes a window hands to Porcupine (its search is
+// exponential in them); a window needing more is left to the strict run.
+const maxWindowUnknowns = 12
+
+// windowFallback hands revisions [gap, gap+windowRevs) to Porcupine, starting from the state at
+// gap-1: the operations that saw those revisions and the unknown writes that may have applied
+// in them. When Porcupine finds a linearization, the replay adopts it (its writes fill those
+// revisions; unknown writes it placed before the last known operation are pinned where it
+// put them) and continues after the window. It returns the window's last revision.
+func (c *revChecker) windowFallback(gap int64, lists ...[][]*op) (int64, bool) {
+	end := gap + c.opts.windowRevs - 1
+	if end > c.res.maxRev {
+		end = c.res.maxRev
+	}
+	var window []*op
+	var lastReturnNs int64
+	var pastReads []*op
+	for r := gap; r <= end; r++ {
+		for _, l := range lists {
+			for _, o := range l[r] {
+				if o.isReadAtRevision() {
+					pastReads = append(pastReads, o)
+					continue
+				}
+				if !o.known() && c.resolution[o.id] != resolvedApplied {
+					continue
+				}
+				window = append(window, o)
+				if o.known() && o.returnNs > lastReturnNs {
+					lastReturnNs = o.returnNs
+				}
+			}
+		}
+	}
+	if lastReturnNs == 0 {
+		return 0, false // only watchers saw these revisions: nothing for Porcupine to order
+	}
+	// Unknown writes that change nothing at the window's start are left out: each could be
+	// placed anywhere at no cost, and Porcupine would try every subset of them. If one of
+	// them was needed after all, the search fails and the strict run decides.
+	view, unknowns := c.store.at(c.store.rev), 0
+	for _, o := range c.ops {
+		if o.callNs > lastReturnNs {
+			break
+		}
+		if c.resolution[o.id] != unresolved {
+			continue
+		}
+		if _, eff, err := c.evalWithPendingGrants(view, o, lastReturnNs); err != nil || len(eff.muts) == 0 {
+			continue
+		}
+		if unknowns++; unknowns > maxWindowUnknowns {
+			return 0, false
+		}
+		window = append(window, o)
+	}
+	bounds := c.staleBounds()
+	pops := make([]porcupine.Operation, len(window))
+	for i, o := range window {
+		pops[i] = bounds.operation(o)
+		if !o.known() {
+			pops[i].Return = infinity
+		}
+	}
+	init := c.store.kvStateAt()
+	model := etcdModel()
+	model.Init = func() interface{} { return init }
+	timeout := c.opts.porcupineTimeout
+	if timeout > windowTimeout || timeout == 0 {
+		timeout = windowTimeout
+	}
+	res, info := porcupine.CheckOperationsVerbose(model, pops, timeout)
+	if res != porcupine.Ok {
+		return 0, false
+	}
+	var order []int
+	for _, l := range info.PartialLinearizations()[0] {
+		if len(l) > len(order) {
+			order = l
+		}
+	}
+	lastKnown := -1
+	for i, id := range order {
+		if window[id].known() {
+			lastKnown = i
+		}
+	}
+	for _, id := range order[:lastKnown+1] {
+		o := window[id]
+		expected, eff, err := eval(c.store.at(c.store.rev), c.store.rev, o.req, o.resp)
+		if err != nil {
+			continue // an unknown write Porcupine placed where it cannot apply: it did not
+		}
+		if o.known() && diffResponse(&expected, o.resp, true) != "" {
+			return 0, false // cannot happen when Porcupine accepted it; be strict anyway
+		}
+		c.store.apply(&eff)
+		if len(eff.muts) > 0 {
+			c.res.events[c.store.rev] = eff.muts
+			c.res.writers[c.store.rev] = o
+			c.creates[o.id] = true
+		}
+		if !o.known() && c.resolution[o.id] == unresolved && (len(eff.muts) > 0 || eff.grantLease != 0 || eff.revokedLease != 0) {
+			c.resolution[o.id] = resolvedApplied
+			c.rev[o.id] = c.store.rev
+			c.pendingUnknown--
+			c.res.resolvedAt++
+		}
+	}
+	// Every known operation of the window saw a revision at most this one; the revisions
+	// after it (if any) are the next stretch's.
+	if c.store.rev < gap {
+		panic(fmt.Sprintf("linearizability: Porcupine's linearization of revisions %d..%d ends at revision %d, before the gap", gap, end, c.store.rev))
+	}
+	end = c.store.rev
+	for _, o := range pastReads {
+		expected, _, err := eval(c.store.at(o.req.Range.Revision), c.rev[o.id], o.req, o.resp)
+		if err == nil && o.known() {
+			if d := diffResponse(&expected, o.resp, true); d != "" {
+				c.violate("stale-read", o, "%s (%s) returned %s", describeOp(o), o.where(), d)
+			}
+		}
+	}
+	c.res.guessed = true
+	c.res.windows++
+	return end, true
+}
+
 // fallBack hands the history from revision gap on to Porcupine, starting from the state at
 // gap-1: every operation that saw revision gap-1's successor or later, and every unknown
 // write not yet settled.
@@ -610,7 +807,7 @@ func (c *revChecker) fallBack(gap int64, readerLists ...[][]*op) {
 		}
 		if in {
 			c.res.unresolved++
-			suffix = append(suffix, porcupineOperation(o))
+			suffix = append(suffix, c.staleBounds().operation(o))
 		}
 	}
 	c.res.fallbackN = len(suffix)

@@ -59,10 +59,12 @@ type watchValidator struct {
 	rev        *revResult
 	violations []Violation
 	written    map[kvObservation]bool // every key-value a request that may have applied wrote
+	ops        []*op
+	beyond     []knownEvent // see knownEventsBeyond
 }
 
-func validateWatches(h *history.History, rev *revResult) []Violation {
-	v := &watchValidator{h: h, rev: rev}
+func validateWatches(h *history.History, ops []*op, rev *revResult) []Violation {
+	v := &watchValidator{h: h, rev: rev, ops: ops}
 	for wi := range h.Watches {
 		v.validateWatch(&h.Watches[wi])
 	}
@@ -393,6 +395,81 @@ func (v *watchValidator) checkReliable(w *history.Watch, s *history.WatchStream,
 			v.violate("watch-gap", w, s, s.TimeNs, "watch gap: the stream from rev %d never delivered %s at rev %d, though it saw rev %d",
 				start, describeMutation(list[i].mut), list[i].id.rev, lastSeen)
 		}
+		return
+	}
+	v.checkKnownBeyond(w, s, start, lastSeen, delivered, resume)
+}
+
+// knownEvent is a change a known write's response proves, with no replay needed.
+type knownEvent struct {
+	id  eventID
+	typ history.EventType
+	o   *op
+}
+
+// knownEventsBeyond lists, sorted by revision, the changes at revisions the replay did not
+// reach that known writes prove by their responses: a put's key at its revision, the keys a
+// delete returned (or its single key when it deleted one), recursively in a txn's branch.
+func (v *watchValidator) knownEventsBeyond() []knownEvent {
+	if v.beyond != nil || v.ops == nil {
+		return v.beyond
+	}
+	v.beyond = []knownEvent{}
+	for _, o := range v.ops {
+		if !o.known() || o.expiry != nil || o.resp.Header.Revision <= v.rev.replayedThrough {
+			continue
+		}
+		rev := o.resp.Header.Revision
+		var walk func(req *history.Request, resp *history.Response)
+		walk = func(req *history.Request, resp *history.Response) {
+			switch {
+			case req.Put != nil:
+				v.beyond = append(v.beyond, knownEvent{eventID{rev, string(req.Put.Key)}, history.EventPut, o})
+			case req.DeleteRange != nil && resp.DeleteRange != nil:
+				if len(resp.DeleteRange.PrevKVs) > 0 {
+					for _, kv := range resp.DeleteRange.PrevKVs {
+						v.beyond = append(v.beyond, knownEvent{eventID{rev, string(kv.Key)}, history.EventDelete, o})
+					}
+				} else if len(req.DeleteRange.RangeEnd) == 0 && resp.DeleteRange.Deleted == 1 {
+					v.beyond = append(v.beyond, knownEvent{eventID{rev, string(req.DeleteRange.Key)}, history.EventDelete, o})
+				}
+			case req.Txn != nil && resp.Txn != nil:
+				branch := req.Txn.Failure
+				if resp.Txn.Succeeded {
+					branch = req.Txn.Success
+				}
+				for i := range branch {
+					if i < len(resp.Txn.Responses) {
+						walk(&branch[i], &resp.Txn.Responses[i])
+					}
+				}
+			}
+		}
+		walk(o.req, o.resp)
+	}
+	sort.SliceStable(v.beyond, func(i, j int) bool { return v.beyond[i].id.rev < v.beyond[j].id.rev })
+	return v.beyond
+}
+
+// checkKnownBeyond: beyond the replay, a stream must still deliver every change known writes
+// prove between its start and the last revision it saw.
+func (v *watchValidator) checkKnownBeyond(w *history.Watch, s *history.WatchStream, start, lastSeen int64, delivered map[eventID]int, resume bool) {
+	for _, e := range v.knownEventsBeyond() {
+		if e.id.rev < start || e.id.rev > lastSeen {
+			continue
+		}
+		if !inRange([]byte(e.id.key), w.Request.Key, w.Request.RangeEnd) || filtered(w, e.typ) {
+			continue
+		}
+		if _, ok := delivered[e.id]; ok {
+			continue
+		}
+		kind, what := "watch-gap", "watch gap"
+		if resume {
+			kind, what = "watch-gap-resume", "watch gap at a resume"
+		}
+		v.violate(kind, w, s, s.TimeNs, "%s: the stream from rev %d never delivered the %s of %s at rev %d (%s, %s), though it saw rev %d",
+			what, start, e.typ, e.id.key, e.id.rev, describeOp(e.o), e.o.where(), lastSeen)
 		return
 	}
 }

@@ -175,7 +175,13 @@ func (w *workload) deliver(rev int64, muts []mutation) {
 
 // generate returns a history of n operations.
 func generate(seed int64, clients, keys, n int) *history.History {
+	return generateWith(seed, clients, keys, n, 3)
+}
+
+// generateWith is generate with a chosen share (percent) of unknown outcomes.
+func generateWith(seed int64, clients, keys, n, unknownPct int) *history.History {
 	w := newWorkload(seed, clients, keys)
+	w.unknownPct = unknownPct
 	for i := 0; i < n; i++ {
 		w.step()
 	}
