@@ -2,6 +2,8 @@ package quorum
 
 import (
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -32,7 +34,12 @@ func TestCommittedIndex(t *testing.T) {
 // that at least a majority of entries are >= to.
 func TestCommittedIndexReference(t *testing.T) {
 	seed := uint64(rand.Int64())
-	t.Logf("seed %d", seed)
+	if v := os.Getenv("QUORUM_SEED"); v != "" {
+		var err error
+		seed, err = strconv.ParseUint(v, 10, 64)
+		require.NoError(t, err, "QUORUM_SEED")
+	}
+	t.Logf("seed %d (re-run: QUORUM_SEED=%d go test ./raft/quorum/ -run TestCommittedIndexReference)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, seed))
 	for range 2000 {
 		n := rng.IntN(8) + 1
