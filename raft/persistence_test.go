@@ -140,3 +140,29 @@ func TestAdvanceAfterEntriesReplaced(t *testing.T) {
 	require.Equal(t, []Entry{{Term: 2, Index: 2}}, rd.Entries, "the replacement still needs writing")
 	require.Equal(t, 1, countMessages(rd.MessagesAfterSync, MsgAppResp), "and its acknowledgement waits for it")
 }
+
+func TestMessageMayGoNow(t *testing.T) {
+	for _, tc := range []struct {
+		typ         MessageType
+		term        uint64
+		durableTerm uint64
+		want        bool
+	}{
+		{MsgApp, 3, 3, true},
+		{MsgApp, 4, 3, false}, // a leader of a term not yet durable
+		{MsgHeartbeat, 3, 3, true},
+		{MsgSnap, 3, 3, true},
+		{MsgTimeoutNow, 3, 3, true},
+		{MsgReadIndexResp, 3, 3, true},
+		{MsgAppResp, 3, 3, false}, // promises durable entries
+		{MsgVote, 3, 3, false},
+		{MsgVoteResp, 3, 3, false},
+		{MsgPreVote, 3, 3, false},
+		{MsgPreVoteResp, 3, 3, false},
+		{MsgHeartbeatResp, 3, 3, false},
+		{MsgReadIndex, 3, 3, false},
+	} {
+		m := Message{Type: tc.typ, Term: tc.term}
+		require.Equal(t, tc.want, messageMayGoNow(&m, tc.durableTerm), "%s term %d durable %d", tc.typ, tc.term, tc.durableTerm)
+	}
+}
