@@ -173,6 +173,11 @@ func (r *raft) bestVoter() uint64 {
 func (r *raft) setConf(conf ConfState) {
 	r.trk.setConf(conf, r.log.lastIndex()+1)
 	if r.state != StateLeader {
+		if r.state != StateFollower && !r.trk.isVoter(r.id) {
+			// Removed during its own campaign (it can learn the commit from a refusal): a
+			// non-member must not win, whatever votes are still on their way.
+			r.becomeFollower(r.term, None)
+		}
 		return
 	}
 	if !r.trk.isVoter(r.id) {
