@@ -24,7 +24,8 @@
 //     the caller's IDSource, seeded in the simulator; never the wall clock).
 //   - Every member, in log order: ApplyGrant, ApplyRevoke (returns the attached keys,
 //     sorted; the caller deletes them all at one MVCC revision in the same batch),
-//     ApplyCheckpoint, and ApplyEvents with the events of every applied write.
+//     ApplyCheckpoint, and ApplyEvents with the []*mvccpb.Event of every applied write
+//     (kv/mvcc's output as is; the lessor keeps its own key index, so PrevKv is optional).
 //   - The primary only: Promote(term) when the member becomes leader, Demote when it stops;
 //     KeepAlive; Expired(max) lists leases to propose revokes for; Checkpoints(max) lists
 //     checkpoints to propose.
@@ -35,8 +36,10 @@
 // from Config.Clock (a monotonic time.Duration since an arbitrary origin, per member); the
 // lessor panics if it ever goes backwards. TTLs are whole seconds as in etcd (a requested
 // TTL below Config.MinTTLSeconds is raised to it, above MaxTTLSeconds refused); remaining
-// TTLs in checkpoints are nanoseconds. Errors use etcd's exact text (rpctypes values); bad
-// input changes nothing.
+// TTLs in checkpoints are nanoseconds. Errors are etcd's: rpctypes' gRPC status values
+// (ErrGRPCLeaseNotFound, ErrGRPCLeaseExist, ErrGRPCLeaseTTLTooLarge, the same kv/mvcc
+// returns), whose messages are etcd's exact text; etcd has no "too many leases" error, the
+// lessor does not limit their number. Bad input changes nothing.
 //
 // # Never early
 //
@@ -76,9 +79,10 @@
 //     sequence number; when the last one the primary produced for a lease applies, every
 //     earlier one has applied or was dropped (the log keeps the order they were proposed in).
 //
-// A lease no one keeps alive therefore expires within TTL·(1+ρ) plus at most one checkpoint
-// interval, plus the time the cluster spends without a primary (a term in which nothing is
-// committed cannot record anything).
+// A lease no one keeps alive therefore expires within TTL·(1+ρ) (on the primaries' clocks)
+// plus at most one checkpoint interval, plus the time the cluster spends without a primary
+// (a term in which nothing is committed cannot record anything) and the delay between an
+// entry's commit and its apply on the next primary.
 //
 // # What the caller must guarantee
 //

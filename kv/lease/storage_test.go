@@ -156,3 +156,19 @@ func TestMinTTLSecondsForElection(t *testing.T) {
 	require.Equal(t, int64(8), MinTTLSecondsForElection(5*time.Second))        // 7.5 s rounded up
 	require.Equal(t, int64(1), MinTTLSecondsForElection(100*time.Millisecond)) // 0.15 s rounded up
 }
+
+func TestRestartRaisesTTLsToANewMinimum(t *testing.T) {
+	clock := &manualClock{}
+	cfg := testConfig(clock) // minimum 5 s
+	m := newMember(t, cfg)
+	m.mustGrant(1, 5)
+	m.mustGrant(2, 60)
+	m.cfg.MinTTLSeconds = 10
+	m.restart()
+	for id, want := range map[int64]int64{1: 10, 2: 60} {
+		ttl, err := m.l.TimeToLive(id, false)
+		require.NoError(t, err)
+		require.Equal(t, want, ttl.GrantedTTL, "lease %d", id)
+	}
+	m.check()
+}
