@@ -226,6 +226,9 @@ func visitNewest(it *pebble.Iterator, key, end []byte, atRev int64, fn func(keyP
 		if err := fn(current, rev, value); err != nil {
 			return err
 		}
+		if end == nil {
+			break // a single key: nothing follows
+		}
 		valid = nextKey(it, current, &seekBuf)
 	}
 	return it.Error()
