@@ -187,6 +187,9 @@ func (r *raft) becomeLeader() {
 	r.state = StateLeader
 	r.lead = r.id
 	self := r.trk.get(r.id)
+	if self == nil || self.isLearner {
+		panic(fmt.Sprintf("raft: member %d is not a voter of %s and cannot lead", r.id, r.trk.conf))
+	}
 	// The leader's own log counts only as far as it is durable.
 	self.match = r.log.stableLastIndex()
 	self.next = r.log.lastIndex() + 1
