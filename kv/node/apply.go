@@ -58,6 +58,7 @@ func (m *Member) applyEntry(e raft.Entry) error {
 		return fmt.Errorf("commit entry %d: %w", e.Index, err)
 	}
 	m.applied = e.Index
+	m.maybePromote(e)
 	if err := m.lessor.ApplyEvents(events); err != nil {
 		return fmt.Errorf("entry %d: lease attachments: %w", e.Index, err)
 	}

@@ -24,6 +24,10 @@ type Envelope struct {
 const (
 	frameRaft    byte = 1
 	frameForward byte = 2
+	// frameLeaseCall and frameLeaseAnswer carry a lease call (keep-alive, time-to-live,
+	// leases) to the leader and its answer back (lease_keepalive.go), checksummed the same way.
+	frameLeaseCall   byte = 3
+	frameLeaseAnswer byte = 4
 )
 
 // maxForwardBytes bounds a forwarded proposal: the largest request plus its framing.
@@ -39,10 +43,15 @@ func encodeRaftFrame(codec wire.Codec, m *raft.Message) ([]byte, error) {
 }
 
 func encodeForwardFrame(proposal []byte) []byte {
-	out := make([]byte, 1+4, 1+4+len(proposal))
-	out[0] = frameForward
-	binary.BigEndian.PutUint32(out[1:], crc32.Checksum(proposal, castagno))
-	return append(out, proposal...)
+	return encodeChecksummedFrame(frameForward, proposal)
+}
+
+// encodeChecksummedFrame is kind, the CRC-32C of body, then body.
+func encodeChecksummedFrame(kind byte, body []byte) []byte {
+	out := make([]byte, 1+4, 1+4+len(body))
+	out[0] = kind
+	binary.BigEndian.PutUint32(out[1:], crc32.Checksum(body, castagno))
+	return append(out, body...)
 }
 
 // decodeFrame splits a frame into its kind and body, checking a forwarded proposal's checksum.
@@ -54,18 +63,18 @@ func decodeFrame(data []byte) (kind byte, body []byte, err error) {
 	switch data[0] {
 	case frameRaft:
 		return frameRaft, data[1:], nil
-	case frameForward:
+	case frameForward, frameLeaseCall, frameLeaseAnswer:
 		if len(data) < 5 {
-			return 0, nil, fmt.Errorf("%w: forwarded proposal of %d bytes is shorter than its checksum", errFrame, len(data))
+			return 0, nil, fmt.Errorf("%w: frame of kind %d and %d bytes is shorter than its checksum", errFrame, data[0], len(data))
 		}
 		if len(data) > maxForwardBytes {
-			return 0, nil, fmt.Errorf("%w: forwarded proposal of %d bytes exceeds %d", errFrame, len(data), maxForwardBytes)
+			return 0, nil, fmt.Errorf("%w: frame of kind %d and %d bytes exceeds %d", errFrame, data[0], len(data), maxForwardBytes)
 		}
 		body := data[5:]
 		if want, got := binary.BigEndian.Uint32(data[1:5]), crc32.Checksum(body, castagno); want != got {
-			return 0, nil, fmt.Errorf("%w: forwarded proposal checksum %08x, computed %08x", errFrame, want, got)
+			return 0, nil, fmt.Errorf("%w: frame of kind %d: checksum %08x, computed %08x", errFrame, data[0], want, got)
 		}
-		return frameForward, body, nil
+		return data[0], body, nil
 	}
 	return 0, nil, fmt.Errorf("%w: unknown frame kind %d", errFrame, data[0])
 }

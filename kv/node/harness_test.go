@@ -40,6 +40,7 @@ type testCluster struct {
 	holdSync  map[uint64]bool    // members whose syncs wait for the test
 	held      map[uint64]uint64  // held sync token per member
 	delivered int
+	tweak     func(*Config) // when set, adjusts every member's config (e.g. lease intervals)
 }
 
 func newCluster(t *testing.T, n int) *testCluster {
@@ -64,8 +65,12 @@ func newCluster(t *testing.T, n int) *testCluster {
 }
 
 func (c *testCluster) config(id uint64) Config {
-	return Config{ID: id, InitialMembers: c.ids, FS: c.fs[id], Dir: "member", Clock: c.clock,
+	cfg := Config{ID: id, InitialMembers: c.ids, FS: c.fs[id], Dir: "member", Clock: c.clock,
 		Rand: rand.New(rand.NewPCG(c.seed, id)), SmallCaches: true}
+	if c.tweak != nil {
+		c.tweak(&cfg)
+	}
+	return cfg
 }
 
 func (c *testCluster) open(id uint64) {

@@ -57,6 +57,9 @@ type Member struct {
 	dedup           dedupWindow
 	requestIDPrefix uint64 // member ID and boot count; see newRequestID
 	requestSeq      uint32
+
+	primaryTerm uint64     // the term the lessor was promoted in (while primary)
+	lease       leaseCalls // keep-alive, time-to-live and leases calls (lease_keepalive.go)
 }
 
 // Open opens (creating on first start) the member in cfg.Dir on cfg.FS and replays its hard

@@ -18,6 +18,10 @@ type Response struct {
 	Compaction  *pb.CompactionResponse
 	LeaseGrant  *pb.LeaseGrantResponse
 	LeaseRevoke *pb.LeaseRevokeResponse
+	// Set by the lease calls KeepAlive, TimeToLive and Leases (lease_keepalive.go).
+	LeaseKeepAlive  *pb.LeaseKeepAliveResponse
+	LeaseTimeToLive *pb.LeaseTimeToLiveResponse
+	LeaseLeases     *pb.LeaseLeasesResponse
 }
 
 // Done receives a request's outcome. It runs on the member's goroutine, from the call that
@@ -214,6 +218,9 @@ func (m *Member) issueReadIndex(p *pendingRequest) error {
 func (m *Member) serveReadState(rs raft.ReadState) {
 	if len(rs.RequestCtx) != 8 {
 		panic("node: ReadState with a request context that is not a request ID")
+	}
+	if m.leaseReadConfirmed(rs) {
+		return
 	}
 	p := m.requests.take(binary.BigEndian.Uint64(rs.RequestCtx))
 	if p == nil {

@@ -48,6 +48,10 @@ func (m *Member) Receive(data []byte) error {
 			_ = m.rn.Propose(append([]byte(nil), body...))
 		}
 		return nil
+	case frameLeaseCall:
+		return m.receiveLeaseCall(body)
+	case frameLeaseAnswer:
+		return m.receiveLeaseAnswer(body)
 	default:
 		msg, err := m.codec.Decode(body)
 		if err != nil {
@@ -72,6 +76,7 @@ func (m *Member) Tick() {
 			_ = m.issueReadIndex(p)
 		}
 	}
+	m.tickLeaseCalls()
 	if m.primary {
 		m.proposeLeaseWork()
 	}
@@ -100,6 +105,7 @@ func (m *Member) Work() (Output, error) {
 	if rd.SoftState != nil {
 		m.leaderChanged(rd.SoftState.Lead)
 	}
+	m.demoteIfTermMoved(rd.HardState)
 	if err := m.writeReady(rd); err != nil {
 		return out, m.storageFailure(err)
 	}
@@ -114,6 +120,9 @@ func (m *Member) Work() (Output, error) {
 	}
 	for _, rs := range rd.ReadStates {
 		m.serveReadState(rs)
+	}
+	if len(rd.CommittedEntries) > 0 {
+		m.retryLeaseServes() // keep-alives waiting for a clear that may just have applied
 	}
 	afterSync, err := m.encode(nil, rd.MessagesAfterSync)
 	if err != nil {
@@ -183,15 +192,12 @@ func (m *Member) encode(dst []Envelope, msgs []raft.Message) ([]Envelope, error)
 	return dst, nil
 }
 
-// leaderChanged makes the lessor primary exactly while this member leads.
+// leaderChanged demotes the lessor when this member stops leading. It is promoted later,
+// once the new leader has applied an entry of its own term (maybePromote), since kv/lease
+// requires every entry of earlier terms to be applied first.
 func (m *Member) leaderChanged(lead uint64) {
 	m.leader = lead
-	leads := lead == m.cfg.ID
-	switch {
-	case leads && !m.primary:
-		m.lessor.Promote(m.rn.Status().Term)
-		m.primary = true
-	case !leads && m.primary:
+	if lead != m.cfg.ID && m.primary {
 		m.lessor.Demote()
 		m.primary = false
 	}
