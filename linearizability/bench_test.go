@@ -3,7 +3,9 @@ package linearizability
 import (
 	"fmt"
 	"runtime"
+	"runtime/metrics"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,45 +20,60 @@ import (
 //	go test -run '^$' -bench 'PorcupineModel' -benchtime 1x ./linearizability/
 //	go test -run '^$' -bench 'RevisionChecker|PorcupineScale' -benchtime 1x -timeout 60m ./linearizability/
 //
-// Each reports ops/s (operations of the history per second of checking) and peak-MB (the
-// most heap the check held above what the history itself takes).
+// Each reports ops/s (operations of the history per second of checking, wall time), cpu-s
+// (CPU seconds the process used, GC included) and peak-MB (the most live heap the check held
+// above what the history itself takes).
 
-// peakHeap samples the heap while fn runs and returns the highest HeapAlloc seen above the
-// level before fn started.
-func peakHeap(fn func()) (peakBytes uint64) {
+// peakHeap samples the heap (runtime/metrics, which does not stop the world) while fn runs
+// and returns the highest live-object size seen above the level before fn started, and the
+// CPU time the process spent meanwhile (the machine may be shared: wall time alone misleads).
+func peakHeap(fn func()) (peakBytes uint64, cpu time.Duration) {
 	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	base := ms.HeapAlloc
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() uint64 {
+		metrics.Read(sample)
+		return sample[0].Value.Uint64()
+	}
+	base := read()
 	var peak atomic.Uint64
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		var m runtime.MemStats
 		for {
-			runtime.ReadMemStats(&m)
-			if m.HeapAlloc > peak.Load() {
-				peak.Store(m.HeapAlloc)
+			if h := read(); h > peak.Load() {
+				peak.Store(h)
 			}
 			select {
 			case <-done:
 				return
-			case <-time.After(10 * time.Millisecond):
+			case <-time.After(5 * time.Millisecond):
 			}
 		}
 	}()
+	cpuBefore := processCPU()
 	fn()
+	cpu = processCPU() - cpuBefore
 	close(done)
 	<-stopped
 	if p := peak.Load(); p > base {
-		return p - base
+		return p - base, cpu
 	}
-	return 0
+	return 0, cpu
 }
 
-func reportFigures(b *testing.B, ops int, elapsed time.Duration, peak uint64) {
+// processCPU is the CPU time (user + system) the process used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func reportFigures(b *testing.B, ops int, elapsed time.Duration, peak uint64, cpu time.Duration) {
 	b.ReportMetric(float64(ops)/elapsed.Seconds(), "ops/s")
+	b.ReportMetric(cpu.Seconds(), "cpu-s")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-MB")
 }
 
@@ -69,8 +86,8 @@ func BenchmarkPorcupineModel(b *testing.B) {
 	ops := buildOps(h)
 	for i := 0; i < b.N; i++ {
 		var pr porcupineResult
-		peak := peakHeap(func() { pr = runPorcupine(ops, 5*time.Minute) })
-		reportFigures(b, len(h.Operations), pr.duration, peak)
+		peak, cpu := peakHeap(func() { pr = runPorcupine(ops, 5*time.Minute) })
+		reportFigures(b, len(h.Operations), pr.duration, peak, cpu)
 		b.Logf("porcupine on %d operations (%d judged): %s in %s", len(h.Operations), len(pr.ops), pr.result, pr.duration)
 	}
 }
@@ -90,12 +107,12 @@ func BenchmarkRevisionChecker(b *testing.B) {
 				for i := 0; i < b.N; i++ {
 					var res *Result
 					start := time.Now()
-					peak := peakHeap(func() { res = Check(h, Options{PorcupineMaxOps: -1}) })
+					peak, cpu := peakHeap(func() { res = Check(h, Options{PorcupineMaxOps: -1}) })
 					elapsed := time.Since(start)
 					if res.Verdict != VerdictOK {
 						b.Fatalf("verdict %s: %s", res.Verdict, res.FirstViolation)
 					}
-					reportFigures(b, n, elapsed, peak)
+					reportFigures(b, n, elapsed, peak, cpu)
 				}
 			})
 		}
@@ -113,8 +130,8 @@ func BenchmarkPorcupineScale(b *testing.B) {
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					var pr porcupineResult
-					peak := peakHeap(func() { pr = runPorcupine(ops, 5*time.Minute) })
-					reportFigures(b, n, pr.duration, peak)
+					peak, cpu := peakHeap(func() { pr = runPorcupine(ops, 5*time.Minute) })
+					reportFigures(b, n, pr.duration, peak, cpu)
 					b.Logf("porcupine: %s in %s", pr.result, pr.duration)
 					if pr.result == porcupine.Illegal {
 						b.Fatalf("porcupine says a correct history is illegal")

@@ -15,7 +15,7 @@ import (
 // mutated history too. BALLAST_GEN_MUTATION_RUNS sets the histories per kind.
 func TestGeneratedMutationsFail(t *testing.T) {
 	seed := int64(envInt("BALLAST_SEED", 1))
-	runs := envInt("BALLAST_GEN_MUTATION_RUNS", 150)
+	runs := envInt("BALLAST_GEN_MUTATION_RUNS", 100)
 	t.Logf("seed %d, %d histories per mutation kind (BALLAST_SEED, BALLAST_GEN_MUTATION_RUNS)", seed, runs)
 	for ki, kind := range gen.MutationKinds {
 		caught, tried := 0, 0

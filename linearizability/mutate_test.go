@@ -111,7 +111,7 @@ func pickWatchResponse(h *history.History, rng *rand.Rand, mutate func(*history.
 // Porcupine and the revision-guided checker to agree on each (where Porcupine finishes).
 func TestWorkloadMutationsFailAndCheckersAgree(t *testing.T) {
 	seed := int64(envInt("BALLAST_SEED", 1))
-	runs := envInt("BALLAST_MUTATION_RUNS", 100)
+	runs := envInt("BALLAST_MUTATION_RUNS", 60)
 	t.Logf("seed %d, %d runs per mutation (BALLAST_SEED, BALLAST_MUTATION_RUNS)", seed, runs)
 	names := make([]string, 0, len(localMutations))
 	for n := range localMutations {

@@ -47,12 +47,28 @@ type watchedRevision struct {
 
 func newResolver(ops []*op, watches []history.Watch, ignore func(*op) bool) *resolver {
 	r := &resolver{observedAt: map[kvObservation]int64{}, writers: map[kvObservation]int{}, watched: map[int64]*watchedRevision{}}
+	// Only values written by operations of unknown outcome need resolving, and only
+	// revisions no known write claims need the watchers' view: keeping just those keeps the
+	// maps small on histories of millions of operations.
+	claimed := map[int64]bool{}
+	for _, o := range ops {
+		switch {
+		case o.outcome == history.OutcomeUnknown:
+			forEachPut(o.req, func(p *history.PutRequest) { r.writers[kvObservation{string(p.Key), string(p.Value)}] = 0 })
+		case o.known() && o.expiry == nil:
+			if creates, ok := definitelyCreates(o.req, o.resp); ok && creates {
+				claimed[o.resp.Header.Revision] = true
+			}
+		}
+	}
 	for _, o := range ops {
 		forEachPut(o.req, func(p *history.PutRequest) {
 			k := kvObservation{string(p.Key), string(p.Value)}
-			r.writers[k]++
-			if r.writers[k] == 2 {
-				r.duplicates++
+			if n, relevant := r.writers[k]; relevant {
+				r.writers[k] = n + 1
+				if n+1 == 2 {
+					r.duplicates++
+				}
 			}
 		})
 		if o.known() && !ignore(o) {
@@ -64,6 +80,15 @@ func newResolver(ops []*op, watches []history.Watch, ignore func(*op) bool) *res
 			for ri := range watches[wi].Streams[si].Responses {
 				resp := &watches[wi].Streams[si].Responses[ri]
 				for _, ev := range resp.Events {
+					if ev.Type == history.EventPut {
+						r.observe(ev.KV)
+					}
+					if ev.PrevKV != nil {
+						r.observe(*ev.PrevKV)
+					}
+					if claimed[ev.KV.ModRevision] {
+						continue
+					}
 					wr := r.watched[ev.KV.ModRevision]
 					if wr == nil {
 						wr = &watchedRevision{events: map[string]history.Event{}, firstSeen: resp.TimeNs}
@@ -73,12 +98,6 @@ func newResolver(ops []*op, watches []history.Watch, ignore func(*op) bool) *res
 					if resp.TimeNs < wr.firstSeen {
 						wr.firstSeen = resp.TimeNs
 					}
-					if ev.Type == history.EventPut {
-						r.observe(ev.KV)
-					}
-					if ev.PrevKV != nil {
-						r.observe(*ev.PrevKV)
-					}
 				}
 			}
 		}
@@ -87,8 +106,12 @@ func newResolver(ops []*op, watches []history.Watch, ignore func(*op) bool) *res
 }
 
 func (r *resolver) observe(kv history.KeyValue) {
-	if kv.ModRevision > 0 {
-		r.observedAt[kvObservation{string(kv.Key), string(kv.Value)}] = kv.ModRevision
+	if kv.ModRevision <= 0 {
+		return
+	}
+	k := kvObservation{string(kv.Key), string(kv.Value)}
+	if _, relevant := r.writers[k]; relevant {
+		r.observedAt[k] = kv.ModRevision
 	}
 }
 

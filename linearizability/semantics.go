@@ -85,7 +85,7 @@ type evaluator struct {
 // request's effects, which would apply at rev+1. observed, when not nil, is the response the
 // client saw: it supplies the lease id of a grant where the client did not choose one.
 func eval(v kvView, rev int64, req *history.Request, observed *history.Response) (history.Response, effects, error) {
-	e := &evaluator{base: v, pending: map[string]mutation{}}
+	e := &evaluator{base: v}
 	var eff effects
 	resp, err := e.evalOne(rev, req, observed, &eff, true)
 	if err != nil {
@@ -147,6 +147,9 @@ func (e *evaluator) write(m mutation) error {
 	k := string(m.kv.Key)
 	if _, dup := e.pending[k]; dup {
 		return errDuplicateKey
+	}
+	if e.pending == nil {
+		e.pending = map[string]mutation{}
 	}
 	e.pending[k] = m
 	e.order = append(e.order, k)

@@ -93,28 +93,39 @@ func mutType(m mutation) history.EventType {
 }
 
 // expected lists the linearization's changes this watch must deliver, by revision.
-func (v *watchValidator) expected(w *history.Watch) ([]expectedEvent, map[eventID]mutation) {
+func (v *watchValidator) expected(w *history.Watch) []expectedEvent {
 	var list []expectedEvent
-	all := map[eventID]mutation{}
 	for rev := int64(1); rev <= v.rev.replayedThrough && rev < int64(len(v.rev.events)); rev++ {
 		for _, m := range v.rev.events[rev] {
 			if !inRange(m.kv.Key, w.Request.Key, w.Request.RangeEnd) {
 				continue
 			}
 			id := eventID{rev, string(m.kv.Key)}
-			all[id] = m
 			if !filtered(w, mutType(m)) {
 				list = append(list, expectedEvent{id: id, mut: m})
 			}
 		}
 	}
-	return list, all
+	return list
+}
+
+// change returns the linearization's change of a key at a revision.
+func (v *watchValidator) change(id eventID) (mutation, bool) {
+	if id.rev < 0 || id.rev >= int64(len(v.rev.events)) {
+		return mutation{}, false
+	}
+	for _, m := range v.rev.events[id.rev] {
+		if string(m.kv.Key) == id.key {
+			return m, true
+		}
+	}
+	return mutation{}, false
 }
 
 func (v *watchValidator) validateWatch(w *history.Watch) {
-	list, all := v.expected(w)
+	list := v.expected(w)
 	for si := range w.Streams {
-		v.validateStream(w, si, list, all)
+		v.validateStream(w, si, list)
 	}
 	if v.coversEveryWrite(w) && len(w.Request.Filters) == 0 {
 		v.checkEveryRevision(w)
@@ -208,7 +219,7 @@ func (v *watchValidator) checkEveryRevision(w *history.Watch) {
 	}
 }
 
-func (v *watchValidator) validateStream(w *history.Watch, si int, list []expectedEvent, all map[eventID]mutation) {
+func (v *watchValidator) validateStream(w *history.Watch, si int, list []expectedEvent) {
 	s := &w.Streams[si]
 	start := streamStart(s)
 	resume := si > 0
@@ -279,7 +290,7 @@ func (v *watchValidator) validateStream(w *history.Watch, si int, list []expecte
 			if filtered(w, ev.Type) {
 				v.violate("watch-filter", w, s, r.TimeNs, "event %s delivered despite the filter %v", describeEvent(ev), w.Request.Filters)
 			}
-			v.checkEvent(w, s, r, ev, id, all)
+			v.checkEvent(w, s, r, ev, id)
 		}
 	}
 	v.checkReliable(w, s, start, lastSeen, list, delivered, resume, firstFrom)
@@ -297,12 +308,12 @@ func (v *watchValidator) validateStream(w *history.Watch, si int, list []expecte
 }
 
 // checkEvent compares a delivered event with the linearization's change.
-func (v *watchValidator) checkEvent(w *history.Watch, s *history.WatchStream, r *history.WatchResponse, ev *history.Event, id eventID, all map[eventID]mutation) {
+func (v *watchValidator) checkEvent(w *history.Watch, s *history.WatchStream, r *history.WatchResponse, ev *history.Event, id eventID) {
 	if id.rev > v.rev.replayedThrough {
 		v.checkEventAlone(w, s, r, ev, id)
 		return
 	}
-	m, ok := all[id]
+	m, ok := v.change(id)
 	if !ok {
 		v.violate("watch-phantom", w, s, r.TimeNs, "event %s at rev %d, but the linearization changes no such key at that revision", describeEvent(ev), id.rev)
 		return

@@ -21,7 +21,7 @@ func envInt(name string, def int) int {
 // revision-guided checker agree on them. BALLAST_WORKLOAD_RUNS sets the number of runs.
 func TestWorkloadHistoriesPass(t *testing.T) {
 	seed := int64(envInt("BALLAST_SEED", 1))
-	runs := envInt("BALLAST_WORKLOAD_RUNS", 300)
+	runs := envInt("BALLAST_WORKLOAD_RUNS", 200)
 	t.Logf("seed %d, %d runs (BALLAST_SEED, BALLAST_WORKLOAD_RUNS)", seed, runs)
 	for i := 0; i < runs; i++ {
 		s := seed*1000003 + int64(i)
