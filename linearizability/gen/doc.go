@@ -66,5 +66,13 @@
 // answers TTL 0; clients choose lease ids (grant requests carry an id), so an unknown grant
 // is recognisable by its id.
 //
+// Use:
+//
+//	h := gen.Generate(seed, gen.DefaultConfig())         // must pass every checker
+//	for _, kind := range gen.MutationKinds {
+//		bad, why, ok := gen.Mutate(h, kind, rand.New(rand.NewSource(seed)))
+//		if ok { /* every checker must reject bad; why says what was changed */ }
+//	}
+//
 // Imports: linearizability/history and the standard library; nothing of the store.
 package gen
