@@ -62,6 +62,7 @@ func (m *Member) applyEntry(e raft.Entry) error {
 	if err := m.lessor.ApplyEvents(events); err != nil {
 		return fmt.Errorf("entry %d: lease attachments: %w", e.Index, err)
 	}
+	m.notifyWatchers(events)
 	if p := m.requests.take(waiter); p != nil {
 		p.done(resp, reqErr)
 	}

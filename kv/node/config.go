@@ -30,6 +30,9 @@ const (
 	DefaultMaxLeaseDriftRate      = 0.01
 	DefaultCompactionStepEntries  = 1000
 	maxCommittedBytesPerReady     = 4 << 20
+
+	// DefaultWatchProgressInterval is etcd's --experimental-watch-progress-notify-interval.
+	DefaultWatchProgressInterval = 10 * time.Minute
 )
 
 // Config configures one member.
@@ -66,6 +69,9 @@ type Config struct {
 	LeaseCheckpointInterval time.Duration
 	// CompactionStepEntries bounds the work of one step of a store compaction.
 	CompactionStepEntries int
+	// WatchProgressInterval is how often watchers that asked for progress notifications and
+	// got no events are sent one (counted in Ticks of TickInterval).
+	WatchProgressInterval time.Duration
 	// SmallCaches keeps Pebble's memtable and cache small, so many simulated members fit in
 	// memory at once.
 	SmallCaches bool
@@ -104,6 +110,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.CompactionStepEntries == 0 {
 		c.CompactionStepEntries = DefaultCompactionStepEntries
+	}
+	if c.WatchProgressInterval <= 0 {
+		c.WatchProgressInterval = DefaultWatchProgressInterval
 	}
 	if c.Dir == "" {
 		c.Dir = "member"

@@ -13,6 +13,7 @@ import (
 	"github.com/ballastdb/ballast/kv/lease"
 	"github.com/ballastdb/ballast/kv/mvcc"
 	"github.com/ballastdb/ballast/kv/raftlog"
+	"github.com/ballastdb/ballast/kv/watch"
 	"github.com/ballastdb/ballast/kv/wire"
 	"github.com/ballastdb/ballast/raft"
 )
@@ -60,6 +61,7 @@ type Member struct {
 
 	primaryTerm uint64     // the term the lessor was promoted in (while primary)
 	lease       leaseCalls // keep-alive, time-to-live and leases calls (lease_keepalive.go)
+	hub         *watch.Hub // the member's watchers (watch.go)
 }
 
 // Open opens (creating on first start) the member in cfg.Dir on cfg.FS and replays its hard
@@ -122,6 +124,7 @@ func (m *Member) open() error {
 	if err := m.attachLeasedKeys(); err != nil {
 		return err
 	}
+	m.hub = watch.NewHub(watch.Config{MaxResponseBytes: m.cfg.MaxRequestBytes}, m.kv.CurrentRevision())
 	if m.dedup, err = loadDedupWindow(m.db); err != nil {
 		return err
 	}

@@ -77,6 +77,7 @@ func (m *Member) Tick() {
 		}
 	}
 	m.tickLeaseCalls()
+	m.tickWatchProgress()
 	if m.primary {
 		m.proposeLeaseWork()
 	}

@@ -1,0 +1,75 @@
+package node
+
+import (
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/mvccpb"
+
+	"github.com/ballastdb/ballast/kv/watch"
+)
+
+// Watches. The member owns one watch.Hub, at the store's revision when it opens (watchers
+// live in memory: after a restart clients resume from their last revision + 1, as etcd's
+// do). Every applied entry that created a revision notifies the hub after its batch
+// committed, so catch-up reads (through the member's DB) always see what was notified. A
+// watch is served by the member it is opened on, from its own applied state, leader or not:
+// a follower's watchers see every revision in order, as they apply, across leader changes.
+// The driver pulls responses with WatchStream.Pending when its client can take more; the
+// progress timer (Config.WatchProgressInterval) is counted in Ticks.
+
+// WatchStream is one client's watch stream (one gRPC Watch call) on this member. Like the
+// member, it is called from the member's one goroutine.
+type WatchStream struct {
+	m *Member
+	s *watch.Stream
+}
+
+// NewWatchStream opens a watch stream on this member.
+func (m *Member) NewWatchStream() (*WatchStream, error) {
+	if m.stopped != nil {
+		return nil, ErrStopped
+	}
+	return &WatchStream{m: m, s: m.hub.NewStream()}, nil
+}
+
+// Handle takes one WatchRequest of the client (create, cancel or progress request; see
+// watch.Stream.Handle): refusals are answered in-band by Pending.
+func (w *WatchStream) Handle(req *pb.WatchRequest) error {
+	if w.m.stopped != nil {
+		return ErrStopped
+	}
+	return w.s.Handle(req)
+}
+
+// Pending hands out up to maxResponses responses to send now, reading history from the
+// member's store for watchers that catch up. Responses returned with an error must still
+// be sent.
+func (w *WatchStream) Pending(maxResponses int) ([]*pb.WatchResponse, error) {
+	if w.m.stopped != nil {
+		return nil, ErrStopped
+	}
+	return w.s.Pending(watch.StoreHistory(w.m.kv, w.m.db), maxResponses)
+}
+
+// Ready reports whether Pending has something to hand out.
+func (w *WatchStream) Ready() bool { return w.m.stopped == nil && w.s.Ready() }
+
+// Close cancels every watcher of the stream.
+func (w *WatchStream) Close() { w.s.Close() }
+
+// notifyWatchers hands the hub the events of an applied entry, after its batch committed.
+func (m *Member) notifyWatchers(events []*mvccpb.Event) {
+	if len(events) > 0 {
+		m.hub.Notify(events[0].Kv.ModRevision, events)
+	}
+}
+
+// tickWatchProgress runs the hub's progress timer every WatchProgressInterval.
+func (m *Member) tickWatchProgress() {
+	every := uint64(m.cfg.WatchProgressInterval / m.cfg.TickInterval)
+	if every == 0 {
+		every = 1
+	}
+	if m.ticks%every == 0 {
+		m.hub.TickProgress()
+	}
+}
