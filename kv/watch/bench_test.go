@@ -61,13 +61,16 @@ func BenchmarkFanout(b *testing.B) {
 	h, streams := benchHub(b, watchers)
 	rev := h.Rev()
 	delivered := 0
+	defer lockThread()()
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := threadCPU()
 	for i := 0; i < b.N; i++ {
 		rev++
 		h.Notify(rev, benchEvent(rev))
 		delivered += pullAll(b, streams)
 	}
+	cpu := threadCPU() - cpu0
 	b.StopTimer()
 	if delivered != b.N*watchers {
 		b.Fatalf("delivered %d events, want %d", delivered, b.N*watchers)
@@ -75,6 +78,7 @@ func BenchmarkFanout(b *testing.B) {
 	secs := b.Elapsed().Seconds()
 	b.ReportMetric(float64(delivered)/secs, "events/s")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(delivered), "ns/event")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(delivered), "cpu-ns/event")
 }
 
 // benchWriter writes puts through mvcc on a kvtest DB and notifies the hub, as apply does.
@@ -132,20 +136,24 @@ func BenchmarkStalledWatchers(b *testing.B) {
 			if st := h.Stats(); st.UnsyncedWatchers != stalled {
 				b.Fatalf("%d unsynced watchers after warm-up, want %d", st.UnsyncedWatchers, stalled)
 			}
-			var writeNs, notifyNs, deliverNs time.Duration
+			var writeNs, notifyNs, deliverNs, notifyCPU, deliverCPU time.Duration
 			delivered := 0
+			defer lockThread()()
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				t0 := time.Now()
 				rev, evs := w.put()
-				t1 := time.Now()
+				t1, c1 := time.Now(), threadCPU()
 				h.Notify(rev, evs)
-				t2 := time.Now()
+				t2, c2 := time.Now(), threadCPU()
 				delivered += pullAll(b, reading)
+				c3 := threadCPU()
 				writeNs += t2.Sub(t0)
 				notifyNs += t2.Sub(t1)
 				deliverNs += time.Since(t2)
+				notifyCPU += c2 - c1
+				deliverCPU += c3 - c2
 			}
 			b.StopTimer()
 			if delivered != b.N*active {
@@ -156,6 +164,8 @@ func BenchmarkStalledWatchers(b *testing.B) {
 			b.ReportMetric(float64(writeNs.Nanoseconds())/float64(b.N), "write-ns/op")
 			b.ReportMetric(float64(notifyNs.Nanoseconds())/float64(b.N), "notify-ns/op")
 			b.ReportMetric(float64(deliverNs.Nanoseconds())/float64(delivered), "deliver-ns/event")
+			b.ReportMetric(float64(notifyCPU.Nanoseconds())/float64(b.N), "notify-cpu-ns/op")
+			b.ReportMetric(float64(deliverCPU.Nanoseconds())/float64(delivered), "deliver-cpu-ns/event")
 			if stalled > 0 {
 				b.ReportMetric(float64(st.BufferedEvents)/float64(stalled), "stalled-buffered-events/watcher")
 			}

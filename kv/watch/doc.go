@@ -9,11 +9,14 @@
 //
 //	hub := watch.NewHub(watch.Config{}, store.CurrentRevision())
 //	s := hub.NewStream()                          // one gRPC Watch call
-//	id, err := s.Create(createReq)                // WatchCreateRequest; response queued
-//	s.Cancel(id); s.RequestProgress()             // WatchCancelRequest, WatchProgressRequest
+//	err := s.Handle(watchRequest)                 // or Create / Cancel / RequestProgress
 //	hub.Notify(rev, events)                       // after the batch of revision rev commits
 //	hub.TickProgress()                            // the periodic progress timer
-//	resps, err := s.Pending(watch.StoreHistory(store, db), max) // what to send now
+//	if s.Ready() {                                // and the client can take more:
+//		resps, err := s.Pending(watch.StoreHistory(store, db), max) // send these, in order
+//	}
+//	s.Close()                                     // the gRPC stream ended
+//	hub.Restore(rev)                              // a raft snapshot replaced the store
 //
 // Notify only appends shared event pointers to the buffers of matching synced watchers; it
 // never reads storage and never waits for a reader. Pending, called when the client can take
@@ -31,7 +34,9 @@
 //     in fragments (Fragment set on all but the last, as etcd does).
 //   - A progress notification (per watcher from TickProgress, or stream-wide with WatchId
 //     -1 from RequestProgress) reports a revision R only once the watcher (every watcher of
-//     the stream) has been handed every event up to R. An event response's header revision
+//     the stream) has been handed every event up to R. Where etcd drops a tick's
+//     notification for an unsynced watcher, Ballast sends it once the watcher caught up,
+//     unless events were sent meanwhile (then, as in etcd, no notification is needed). An event response's header revision
 //     is the hub's revision only when the watcher has nothing older left to send, else the
 //     revision of its last event, so it never claims more either.
 //   - A slow watcher never blocks writes or other watchers: its buffer is bounded by events
