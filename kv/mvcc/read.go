@@ -173,6 +173,7 @@ func compareInt64(a, b int64) int {
 // decoded (limit <= 0: all; countOnly: none) and the number of live keys in total.
 func rangeKeys(it *pebble.Iterator, key, end []byte, atRev int64, limit int64, countOnly bool) ([]*mvccpb.KeyValue, int, error) {
 	var kvs []*mvccpb.KeyValue
+	var dec kvDecoder
 	count := 0
 	err := visitNewest(it, key, end, atRev, func(_ []byte, _ revision, value []byte) error {
 		if value[0] != kindPut {
@@ -182,7 +183,7 @@ func rangeKeys(it *pebble.Iterator, key, end []byte, atRev int64, limit int64, c
 		if countOnly || (limit > 0 && int64(len(kvs)) >= limit) {
 			return nil
 		}
-		kv, err := decodeRecord(value)
+		kv, err := dec.decode(value)
 		if err != nil {
 			return err
 		}
