@@ -8,17 +8,21 @@ import (
 )
 
 // kvDecoder decodes stored records into KeyValues with few allocations: structs come from
-// a slab of slabKVs and the key and value bytes from a shared arena, each slice capped so an
-// append by the caller reallocates instead of overwriting its neighbour. A range of n keys
-// costs about 2n/slabKVs + 2 allocations instead of 3n with proto.Unmarshal.
+// a slab and the key and value bytes from a shared arena, each slice capped so an append by
+// the caller reallocates instead of overwriting its neighbour. Slab and arena start small and
+// double up to slabKVsMax and arenaChunkBytesMax, so a one-key read allocates little and a
+// range of n keys costs O(n/slabKVsMax) allocations instead of 3n with proto.Unmarshal.
 type kvDecoder struct {
-	slab  []mvccpb.KeyValue
-	arena []byte
+	slab       []mvccpb.KeyValue
+	arena      []byte
+	slabSize   int
+	arenaChunk int
 }
 
 const (
-	slabKVs         = 64
-	arenaChunkBytes = 16 << 10
+	slabKVsMax         = 64
+	arenaChunkBytesMin = 256
+	arenaChunkBytesMax = 16 << 10
 )
 
 // The field numbers of mvccpb.KeyValue.
@@ -33,7 +37,8 @@ const (
 
 func (d *kvDecoder) newKV() *mvccpb.KeyValue {
 	if len(d.slab) == 0 {
-		d.slab = make([]mvccpb.KeyValue, slabKVs)
+		d.slabSize = min(max(2*d.slabSize, 1), slabKVsMax)
+		d.slab = make([]mvccpb.KeyValue, d.slabSize)
 	}
 	kv := &d.slab[0]
 	d.slab = d.slab[1:]
@@ -46,10 +51,11 @@ func (d *kvDecoder) copyBytes(b []byte) []byte {
 		return nil
 	}
 	if len(b) > cap(d.arena)-len(d.arena) {
-		if len(b) > arenaChunkBytes/4 {
+		if len(b) > arenaChunkBytesMax/4 {
 			return append([]byte(nil), b...) // large values get their own allocation
 		}
-		d.arena = make([]byte, 0, arenaChunkBytes)
+		d.arenaChunk = min(max(2*d.arenaChunk, arenaChunkBytesMin, 2*len(b)), arenaChunkBytesMax)
+		d.arena = make([]byte, 0, d.arenaChunk)
 	}
 	start := len(d.arena)
 	d.arena = append(d.arena, b...)
