@@ -13,16 +13,23 @@
 //   - model.go, state.go: the Porcupine model. Its state (revision, live key-values with
 //     create/mod revisions, versions and leases, live leases) is small, immutable and hashed
 //     incrementally, so Porcupine's cache works. Unknown outcomes return at infinity: applied
-//     at some point after the call, or never. Definite errors never applied and are left out.
-//     Not partitioned: all keys share one revision counter (see model.go).
-//   - revcheck.go, resolve.go, store.go: the revision-guided checker, O(n log n). Unknown
-//     outcomes are first resolved from the record (a unique value seen by a read or watcher
-//     pins its write to that revision; a revision watchers saw is matched to the one unknown
-//     write that explains it; unseen writes are settled by revision accounting). Writes are
-//     replayed in revision order into a multi-version store; every read, including reads at
-//     past revisions and serializable reads, is compared with the state at its revision; a
-//     sweep in time order checks that revisions respect real time. Where a revision has no
-//     known writer, Porcupine judges the rest, starting from the replayed state.
+//     at some point after the call, or never. Definite errors never applied and are left out,
+//     as are reads at an explicit past revision (the revision-guided checker judges those).
+//     Serializable reads are in, as reads that take effect while the state was at their
+//     header revision, before their return. Not partitioned: all keys share one revision
+//     counter, so a per-key partition could not check header revisions (see model.go).
+//   - revcheck.go, resolve.go, store.go: the revision-guided checker, O(n log n) where the
+//     record orders the writes. Unknown outcomes are first resolved from the record (a unique
+//     value seen by a read or watcher pins its write to that revision; a revision watchers
+//     saw, or that only one unknown write can have made, is pinned to that write; an unknown
+//     grant is settled when a later operation needed its lease; unseen writes are settled by
+//     revision accounting). Writes are replayed in revision order into a multi-version
+//     store; every read, including reads at past revisions and serializable reads, is
+//     compared with the state at its revision; a sweep in time order checks that revisions
+//     respect real time. Where a revision has no known writer, Porcupine judges a window of
+//     the next few revisions and the replay follows the linearization it found; if anything
+//     fails after such a guess, a strict run decides instead, handing everything after the
+//     first such revision to Porcupine (see checkRevisionsGuessing).
 //   - watch.go, lease.go, durability.go, liveness.go: the validators beyond linearizability.
 //   - check.go: Check, Options, Result, verdicts. report.go: WriteReport.
 //

@@ -2,6 +2,7 @@ package linearizability
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/ballastdb/ballast/linearizability/history"
 )
@@ -130,8 +131,8 @@ func earlyExpiries(h *history.History, ops []*op, regranted map[int64]bool) []Vi
 	return vs
 }
 
-// fmtNs renders nanoseconds from the run's start as seconds: "3.250s".
-func fmtNs(ns int64) string { return fmt.Sprintf("%.3fs", float64(ns)/1e9) }
+// fmtNs renders nanoseconds (from the run's start, or a span) readably: "3.25s", "6µs".
+func fmtNs(ns int64) string { return time.Duration(ns).String() }
 
 // forEachRangeKV calls fn for every key-value in the range results of a response, in txns too.
 func forEachRangeKV(resp *history.Response, fn func(history.KeyValue)) {

@@ -37,7 +37,9 @@ func measureLiveness(ops []*op) Liveness {
 		}
 		if o.known() {
 			l.Acknowledged++
-			if mayWrite(o.req) && o.req.LeaseGrant == nil {
+			// A successful write changed the store: created a revision (a revoke's
+			// response does not say, so it counts).
+			if creates, known := definitelyCreates(o.req, o.resp); creates || !known {
 				writes = append(writes, o.returnNs)
 			}
 		}

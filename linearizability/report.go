@@ -21,7 +21,7 @@ const (
 
 // reportVisualizeMaxOps bounds the operations drawn in the HTML timeline: a browser renders a
 // few thousand comfortably; beyond that the page lists the violations without the timeline.
-const reportVisualizeMaxOps = DefaultPorcupineMaxOps
+var reportVisualizeMaxOps = DefaultPorcupineMaxOps
 
 // WriteReport writes the result into dir (created if missing): summary.json, the verdict per
 // check, the counts, the checker time and the first violation in one sentence; and

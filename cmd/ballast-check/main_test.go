@@ -99,3 +99,11 @@ func TestSeveralHistoriesWorstStatusWins(t *testing.T) {
 	require.Equal(t, exitViolation, worse(exitUnknown, exitViolation))
 	require.Equal(t, exitUnknown, worse(exitOK, exitUnknown))
 }
+
+func TestLivenessThresholdFlags(t *testing.T) {
+	code, out, _ := runCheck("-min-ack-share", "0.99", testdata+"good-basic.jsonl")
+	require.Equal(t, exitViolation, code)
+	require.Contains(t, out, "operations were acknowledged, below the required 99.0%")
+	code, _, _ = runCheck("-min-ack-share", "0.5", "-max-no-write", "1s", testdata+"good-basic.jsonl")
+	require.Equal(t, exitOK, code)
+}
