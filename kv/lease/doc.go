@@ -53,7 +53,7 @@
 // # Not kept alive by elections (etcd #9395), and no keep-alive lost
 //
 // etcd restarts every lease's full TTL at each leader change, so frequent elections keep
-// leases alive forever; its opt-in checkpoint feature resumes from the last checkpoint but
+// leases alive forever; its opt-in checkpoint feature (server/lease/lessor.go, as read) resumes from the last checkpoint but
 // still restarts at each election the time that passed since it, and has a window in which
 // a keep-alive answered while a checkpoint is in flight is lost (the checkpoint then applies
 // and a new leader expires the lease before the deadline the client was told). Ballast's
@@ -63,6 +63,7 @@
 //     a checkpointed lease at applied-at + remaining·(1+ρ), not at promote + remaining: the
 //     time since the checkpoint, as this member measured it (a lower bound of the real
 //     time, since it applied the entry after the old primary wrote it), is not restarted.
+//     After a restart, Open stamps every stored checkpoint with its own (later) time.
 //  2. A lease at its full TTL (granted, or cleared by a keep-alive, since its last
 //     checkpoint) may have been renewed from memory by the old primary at any moment before
 //     the new one took over, so the new primary restarts it from its Promote, and its
