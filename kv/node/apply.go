@@ -59,6 +59,7 @@ func (m *Member) applyEntry(e raft.Entry) error {
 	}
 	m.applied = e.Index
 	m.maybePromote(e)
+	m.confEntryApplied(e)
 	if err := m.lessor.ApplyEvents(events); err != nil {
 		return fmt.Errorf("entry %d: lease attachments: %w", e.Index, err)
 	}

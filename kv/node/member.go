@@ -59,9 +59,10 @@ type Member struct {
 	requestIDPrefix uint64 // member ID and boot count; see newRequestID
 	requestSeq      uint32
 
-	primaryTerm uint64     // the term the lessor was promoted in (while primary)
-	lease       leaseCalls // keep-alive, time-to-live and leases calls (lease_keepalive.go)
-	hub         *watch.Hub // the member's watchers (watch.go)
+	primaryTerm uint64      // the term the lessor was promoted in (while primary)
+	lease       leaseCalls  // keep-alive, time-to-live and leases calls (lease_keepalive.go)
+	hub         *watch.Hub  // the member's watchers (watch.go)
+	confCalls   []*confCall // membership changes and transfers waiting (membership.go)
 }
 
 // Open opens (creating on first start) the member in cfg.Dir on cfg.FS and replays its hard

@@ -78,6 +78,7 @@ func (m *Member) Tick() {
 	}
 	m.tickLeaseCalls()
 	m.tickWatchProgress()
+	m.finishConfCalls()
 	if m.primary {
 		m.proposeLeaseWork()
 	}
@@ -137,6 +138,7 @@ func (m *Member) Work() (Output, error) {
 	}
 	out.Messages = append(out.Messages, afterSync...)
 	m.rn.Advance(rd)
+	m.finishConfCalls()
 	return out, nil
 }
 
@@ -156,6 +158,7 @@ func (m *Member) Synced(token uint64) ([]Envelope, error) {
 	in := m.inflight
 	m.inflight = nil
 	m.rn.Advance(in.rd)
+	m.finishConfCalls()
 	return in.afterSync, nil
 }
 
