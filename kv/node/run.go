@@ -1,0 +1,412 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+)
+
+// This file is the production driver: the one place where goroutines, channels, select and
+// real time (time.NewTicker, time.Now) meet a Member. The simulator never runs it: it calls
+// Receive, Tick, Work and Synced from its own event loop and decides when each happens.
+// Because select picks among ready channels at random, nothing here may decide an outcome
+// that the protocol does not already tolerate (raft tolerates any order of messages, ticks and
+// proposals; a request's answer is whatever the member gives it).
+
+// Transport carries messages from this member to its peers.
+type Transport interface {
+	// Send hands env to the network for member env.To. It must not block (queue with a
+	// bound, or drop: raft tolerates lost messages), and it may keep env.Data: the member
+	// does not touch it again.
+	Send(env Envelope)
+}
+
+// RunOptions configures a Driver. Zero fields take the defaults below.
+type RunOptions struct {
+	// TickInterval is the real time between calls to Tick. Default: the member's
+	// Config.TickInterval (which its lease TTLs assume).
+	TickInterval time.Duration
+	// InboxMessagesMax and InboxBytesMax bound the peer messages queued by Deliver and not
+	// yet received; beyond them Deliver drops. Defaults: 4096 messages, 64 MiB.
+	InboxMessagesMax int
+	InboxBytesMax    int64
+	// CallQueueMax bounds the calls (Submit, KeepAlive, ...) queued for the driver goroutine;
+	// beyond it callers wait (back-pressure). Default 1024.
+	CallQueueMax int
+	// EventsPerRoundMax bounds the queued events (messages, calls, a tick) the driver takes
+	// before it calls Work: everything taken goes into one raft Ready and one sync, so this is
+	// the largest batch. Default 1024.
+	EventsPerRoundMax int
+}
+
+func (o RunOptions) withDefaults(m *Member) (RunOptions, error) {
+	if o.TickInterval == 0 {
+		o.TickInterval = m.cfg.TickInterval
+	}
+	if o.InboxMessagesMax == 0 {
+		o.InboxMessagesMax = 4096
+	}
+	if o.InboxBytesMax == 0 {
+		o.InboxBytesMax = 64 << 20
+	}
+	if o.CallQueueMax == 0 {
+		o.CallQueueMax = 1024
+	}
+	if o.EventsPerRoundMax == 0 {
+		o.EventsPerRoundMax = 1024
+	}
+	if o.TickInterval < 0 || o.InboxMessagesMax < 0 || o.InboxBytesMax < 0 || o.CallQueueMax < 0 || o.EventsPerRoundMax < 0 {
+		return o, fmt.Errorf("%w: RunOptions fields must not be negative: %+v", errConfig, o)
+	}
+	return o, nil
+}
+
+// DriverStats are a Driver's counters since it was made. They are read atomically one by
+// one, so a snapshot taken while the driver runs may mix instants.
+type DriverStats struct {
+	// Syncs counts calls to Member.Synced, each one fsync of the member's WAL.
+	Syncs uint64
+	// Rounds counts calls to Member.Work.
+	Rounds uint64
+	// MessagesSent counts envelopes handed to the Transport.
+	MessagesSent uint64
+	// MessagesReceived counts peer messages handed to Member.Receive; ReceiveErrors those it
+	// refused (malformed, or stale for raft: both harmless).
+	MessagesReceived uint64
+	ReceiveErrors    uint64
+	// MessagesDropped counts messages Deliver refused because the inbox was full or the
+	// driver had stopped.
+	MessagesDropped uint64
+}
+
+// ErrDriverUsed: Run was called on a Driver that already ran.
+var ErrDriverUsed = errors.New("node: Driver.Run called twice (a Driver runs once; make a new one to drive the member again)")
+
+// Driver runs a Member with goroutines, real time and a Transport (production). Its Run
+// goroutine is the only one that touches the Member; every other method is safe for
+// concurrent use and reaches the member through bounded channels.
+//
+//	d, err := node.NewDriver(m, transport, node.RunOptions{})
+//	go d.Run(ctx)                   // until ctx is cancelled or storage fails
+//	resp, err := d.Submit(ctx, req) // from any goroutine
+//	d.Deliver(bytes)                // a peer's message, from the transport's goroutine
+//
+// Each round the driver waits for an event (a peer message, a call, a tick), takes every
+// further event already queued (up to EventsPerRoundMax), then calls Work; if Work asks for
+// a sync it calls Synced at once, which performs the fsync. Calls that arrive during the
+// fsync queue up and go into the next Ready together, so under load many proposals share one
+// sync (DriverStats.Syncs counts them).
+//
+// The driver owns neither the member nor the transport: when Run returns, the caller closes
+// them. A Member is driven by one Driver at a time; to drive it again, start a new Driver
+// after Run returned.
+type Driver struct {
+	m    *Member
+	id   uint64
+	t    Transport
+	opts RunOptions
+
+	inbox      chan []byte
+	inboxBytes atomic.Int64
+	calls      chan *call
+	stopped    chan struct{} // closed when Run has returned
+	ran        atomic.Bool
+
+	// waiting holds the calls handed to the member and not yet answered; only Run's
+	// goroutine touches it.
+	waiting map[*call]struct{}
+
+	syncs, rounds, sent, received, receiveErrors, dropped atomic.Uint64
+}
+
+// call is one request from another goroutine, run on the driver goroutine.
+type call struct {
+	start  func(m *Member, done Done)
+	result chan callResult // capacity 1: the first answer wins, later ones are dropped
+}
+
+type callResult struct {
+	resp Response
+	err  error
+}
+
+// finish answers c without blocking; an answer after the first is dropped (the driver fails
+// waiting calls with ErrStopped when it stops, and the member may answer them later).
+func (c *call) finish(resp Response, err error) {
+	select {
+	case c.result <- callResult{resp, err}:
+	default:
+	}
+}
+
+// NewDriver makes a driver for m that sends through t. m must not be driven by anything else
+// while Run runs.
+func NewDriver(m *Member, t Transport, opts RunOptions) (*Driver, error) {
+	if m == nil || t == nil {
+		return nil, fmt.Errorf("%w: NewDriver needs a member and a transport", errConfig)
+	}
+	opts, err := opts.withDefaults(m)
+	if err != nil {
+		return nil, err
+	}
+	return &Driver{
+		m:       m,
+		id:      m.cfg.ID,
+		t:       t,
+		opts:    opts,
+		inbox:   make(chan []byte, opts.InboxMessagesMax),
+		calls:   make(chan *call, opts.CallQueueMax),
+		stopped: make(chan struct{}),
+		waiting: make(map[*call]struct{}),
+	}, nil
+}
+
+// ID is the driven member's raft ID.
+func (d *Driver) ID() uint64 { return d.id }
+
+// Stats returns the driver's counters.
+func (d *Driver) Stats() DriverStats {
+	return DriverStats{
+		Syncs:            d.syncs.Load(),
+		Rounds:           d.rounds.Load(),
+		MessagesSent:     d.sent.Load(),
+		MessagesReceived: d.received.Load(),
+		ReceiveErrors:    d.receiveErrors.Load(),
+		MessagesDropped:  d.dropped.Load(),
+	}
+}
+
+// Stopped is closed once Run has returned.
+func (d *Driver) Stopped() <-chan struct{} { return d.stopped }
+
+// Deliver queues a peer's message for the member, without blocking. It reports false, and
+// drops the message, when the inbox is full or the driver has stopped: raft recovers from
+// lost messages. The driver keeps data; the caller must not change it afterwards.
+func (d *Driver) Deliver(data []byte) bool {
+	select {
+	case <-d.stopped:
+		d.dropped.Add(1)
+		return false
+	default:
+	}
+	n := int64(len(data))
+	if d.inboxBytes.Add(n) > d.opts.InboxBytesMax {
+		d.inboxBytes.Add(-n)
+		d.dropped.Add(1)
+		return false
+	}
+	select {
+	case d.inbox <- data:
+		return true
+	default:
+		d.inboxBytes.Add(-n)
+		d.dropped.Add(1)
+		return false
+	}
+}
+
+// Submit runs a client request on the member (see Member.Submit) and waits for its answer.
+// The driver takes req: the caller must not use it afterwards. It fails with ErrStopped when
+// the driver stops first, and with ctx's error when ctx ends first (a write's outcome is then
+// unknown: it may still apply).
+func (d *Driver) Submit(ctx context.Context, req *pb.InternalRaftRequest) (Response, error) {
+	return d.Call(ctx, func(m *Member, done Done) { m.Submit(req, done) })
+}
+
+// KeepAlive renews lease id (see Member.KeepAlive) and waits for the answer.
+func (d *Driver) KeepAlive(ctx context.Context, id int64) (Response, error) {
+	return d.Call(ctx, func(m *Member, done Done) { m.KeepAlive(id, done) })
+}
+
+// TimeToLive asks for a lease's remaining TTL (see Member.TimeToLive).
+func (d *Driver) TimeToLive(ctx context.Context, req *pb.LeaseTimeToLiveRequest) (Response, error) {
+	return d.Call(ctx, func(m *Member, done Done) { m.TimeToLive(req, done) })
+}
+
+// Leases lists the leases (see Member.Leases).
+func (d *Driver) Leases(ctx context.Context) (Response, error) {
+	return d.Call(ctx, func(m *Member, done Done) { m.Leases(done) })
+}
+
+// Inspect runs f on the driver goroutine, between events, and returns when it has run: the
+// way to read member state (Status, AppliedIndex, HashKV) while the driver runs. f must not
+// block or keep m.
+func (d *Driver) Inspect(ctx context.Context, f func(m *Member)) error {
+	_, err := d.Call(ctx, func(m *Member, done Done) {
+		f(m)
+		done(Response{}, nil)
+	})
+	return err
+}
+
+// Call runs start on the driver goroutine and waits until the done it was given runs (or the
+// driver stops, or ctx ends). It is how every member call that completes through a Done
+// (Submit, the lease calls, membership calls) reaches the member from other goroutines. start
+// must not block.
+func (d *Driver) Call(ctx context.Context, start func(m *Member, done Done)) (Response, error) {
+	c := &call{start: start, result: make(chan callResult, 1)}
+	select {
+	case d.calls <- c:
+	case <-d.stopped:
+		return Response{}, ErrStopped
+	case <-ctx.Done():
+		return Response{}, ctx.Err()
+	}
+	select {
+	case r := <-c.result:
+		return r.resp, r.err
+	case <-d.stopped:
+		// The driver may have answered just before it stopped; that answer stands.
+		select {
+		case r := <-c.result:
+			return r.resp, r.err
+		default:
+			return Response{}, ErrStopped
+		}
+	case <-ctx.Done():
+		return Response{}, ctx.Err()
+	}
+}
+
+// Run drives the member until ctx is cancelled (it then returns nil) or the member fails
+// with a storage error from Work or Synced (returned; the member has stopped). Either way
+// it fails every call still waiting with ErrStopped, stops its ticker and returns; it closes
+// neither the member nor the transport. A Driver runs once.
+func (d *Driver) Run(ctx context.Context) error {
+	if !d.ran.CompareAndSwap(false, true) {
+		return ErrDriverUsed
+	}
+	ticker := time.NewTicker(d.opts.TickInterval)
+	defer ticker.Stop()
+	err := d.loop(ctx, ticker.C)
+	d.shutdown()
+	return err
+}
+
+func (d *Driver) loop(ctx context.Context, ticks <-chan time.Time) error {
+	for {
+		if !d.hasWork() {
+			// Nothing to hand out: wait for one event.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-ticks:
+				d.m.Tick()
+			case data := <-d.inbox:
+				d.receive(data)
+			case c := <-d.calls:
+				d.start(c)
+			}
+		}
+		if stop := d.takeQueued(ctx, ticks); stop {
+			return nil
+		}
+		if err := d.round(); err != nil {
+			return err
+		}
+	}
+}
+
+// takeQueued handles the events already queued, up to EventsPerRoundMax, without waiting:
+// they all go into the next Ready, hence the next sync. It reports whether ctx has ended.
+func (d *Driver) takeQueued(ctx context.Context, ticks <-chan time.Time) (stop bool) {
+	for range d.opts.EventsPerRoundMax {
+		select {
+		case <-ctx.Done():
+			return true
+		case <-ticks:
+			d.m.Tick()
+		case data := <-d.inbox:
+			d.receive(data)
+		case c := <-d.calls:
+			d.start(c)
+		default:
+			return false
+		}
+	}
+	return ctx.Err() != nil
+}
+
+// round runs one Work and, if it asks for one, the sync at once.
+func (d *Driver) round() error {
+	d.rounds.Add(1)
+	out, err := d.m.Work()
+	d.send(out.Messages)
+	if err != nil {
+		return err
+	}
+	if out.SyncToken == 0 {
+		return nil
+	}
+	msgs, err := d.m.Synced(out.SyncToken)
+	d.syncs.Add(1)
+	if err != nil {
+		return err
+	}
+	d.send(msgs)
+	return nil
+}
+
+// hasWork reports whether Work would hand out something now: forwarded proposals or lease
+// calls to send, or a raft Ready. (A store compaction in progress advances one step per
+// Work, so on an idle member at least once per tick.)
+func (d *Driver) hasWork() bool {
+	return len(d.m.outbox) > 0 || (d.m.inflight == nil && d.m.stopped == nil && d.m.rn.HasReady())
+}
+
+func (d *Driver) receive(data []byte) {
+	d.inboxBytes.Add(-int64(len(data)))
+	d.received.Add(1)
+	if err := d.m.Receive(data); err != nil {
+		d.receiveErrors.Add(1)
+	}
+}
+
+func (d *Driver) start(c *call) {
+	d.waiting[c] = struct{}{}
+	c.start(d.m, func(resp Response, err error) {
+		delete(d.waiting, c)
+		c.finish(resp, err)
+	})
+}
+
+func (d *Driver) send(envs []Envelope) {
+	for _, env := range envs {
+		d.sent.Add(1)
+		d.t.Send(env)
+	}
+}
+
+// shutdown fails every call the member has not answered, and every call still queued, with
+// ErrStopped. The member keeps its own record of them; if a later driver completes them,
+// that answer is dropped (call.finish).
+func (d *Driver) shutdown() {
+	for c := range d.waiting {
+		c.finish(Response{}, ErrStopped)
+	}
+	d.waiting = nil
+	close(d.stopped)
+	for {
+		select {
+		case c := <-d.calls:
+			c.finish(Response{}, ErrStopped)
+		case data := <-d.inbox:
+			d.inboxBytes.Add(-int64(len(data)))
+		default:
+			return
+		}
+	}
+}
+
+// RealClock is the member Clock for production: monotonic time since it was made.
+type RealClock struct{ start time.Time }
+
+// NewRealClock returns a RealClock starting at zero now.
+func NewRealClock() *RealClock { return &RealClock{start: time.Now()} }
+
+// Now is the monotonic time since the clock was made.
+func (c *RealClock) Now() time.Duration { return time.Since(c.start) }
