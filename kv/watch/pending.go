@@ -43,16 +43,18 @@ func (s *Stream) Pending(hist History, maxResponses int) ([]*pb.WatchResponse, e
 			if w.canceled {
 				continue
 			}
-			resps, read, err := p.step(w)
+			before := len(out)
+			var read bool
+			var err error
+			out, read, err = p.step(w, out)
 			if err != nil {
-				return append(out, resps...), err
+				return out, err
 			}
 			if read {
 				progressed = true
 			}
-			if len(resps) > 0 {
+			if len(out) > before {
 				progressed = true
-				out = append(out, resps...)
 				s.cursorID = w.id + 1
 			}
 		}
@@ -110,10 +112,10 @@ type pull struct {
 	currentRev, compactRev int64
 }
 
-// step gives what one watcher sends next: one response of buffered events (or the
+// step appends what one watcher sends next: one response of buffered events (or the
 // fragments of one), else a catch-up read's first response or a compacted response, else a
 // due progress notification. read reports that it spent a catch-up read.
-func (p *pull) step(w *watcher) (resps []*pb.WatchResponse, read bool, err error) {
+func (p *pull) step(w *watcher, out []*pb.WatchResponse) (_ []*pb.WatchResponse, read bool, err error) {
 	h := p.stream.hub
 	if len(w.buf) == 0 && !w.synced {
 		if w.nextRev > h.rev {
@@ -123,21 +125,21 @@ func (p *pull) step(w *watcher) (resps []*pb.WatchResponse, read bool, err error
 			read = true
 			resp, err := p.catchUp(w)
 			if err != nil {
-				return nil, read, err
+				return out, read, err
 			}
 			if resp != nil {
-				return []*pb.WatchResponse{resp}, read, nil
+				return append(out, resp), read, nil
 			}
 		}
 	}
 	if len(w.buf) > 0 {
-		return p.stream.take(w), read, nil
+		return p.stream.take(w, out), read, nil
 	}
 	if w.progressDue && w.synced {
 		w.progressDue = false
-		return []*pb.WatchResponse{{Header: p.stream.header(), WatchId: w.id}}, read, nil
+		return append(out, &pb.WatchResponse{Header: p.stream.header(), WatchId: w.id}), read, nil
 	}
-	return nil, read, nil
+	return out, read, nil
 }
 
 func (p *pull) markSynced(w *watcher) {
@@ -230,10 +232,10 @@ func (p *pull) compacted(w *watcher) *pb.WatchResponse {
 	return &pb.WatchResponse{Header: p.stream.header(), WatchId: w.id, CompactRevision: compactRev, Canceled: true}
 }
 
-// take hands out the next response of w's buffer: whole revisions, as many as fit the
+// take appends to out the next response of w's buffer: whole revisions, as many as fit the
 // response bounds (at least one), split into fragments when w asked for them and the
 // response is over MaxResponseBytes.
-func (s *Stream) take(w *watcher) []*pb.WatchResponse {
+func (s *Stream) take(w *watcher, out []*pb.WatchResponse) []*pb.WatchResponse {
 	cfg := s.hub.cfg
 	n, size := 0, 0
 	for n < len(w.buf) {
@@ -271,9 +273,8 @@ func (s *Stream) take(w *watcher) []*pb.WatchResponse {
 		headerRev = s.hub.rev
 	}
 	if !w.fragment || size <= cfg.MaxResponseBytes || len(events) < 2 {
-		return []*pb.WatchResponse{{Header: &pb.ResponseHeader{Revision: headerRev}, WatchId: w.id, Events: events}}
+		return append(out, &pb.WatchResponse{Header: &pb.ResponseHeader{Revision: headerRev}, WatchId: w.id, Events: events})
 	}
-	var out []*pb.WatchResponse
 	for len(events) > 0 {
 		k, chunk := 0, 0
 		for k < len(events) && (k == 0 || chunk+eventBytes(events[k], w.prevKV) <= cfg.MaxResponseBytes) {
