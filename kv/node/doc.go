@@ -57,6 +57,25 @@
 // expired leases and checkpoints of remaining TTLs (kv/lease decides; the clock is
 // Config.Clock). After a restart the key attachments are rebuilt from the live keys.
 //
+// # Production driver (run.go, transport.go)
+//
+// Driver runs a Member with goroutines, real time and a Transport; it is the only code in
+// this package that starts goroutines, selects on channels or reads the wall clock
+// (time.NewTicker, RealClock), and the simulator never runs it. One goroutine (Driver.Run)
+// owns the member. Other goroutines reach it through bounded channels: Submit, KeepAlive,
+// TimeToLive, Leases, Inspect and Call wait for the member's answer (ErrStopped if the driver
+// stops first; ctx's error if ctx ends first, the outcome of a write then unknown); a
+// transport hands in peer messages with Deliver, which never blocks and drops beyond
+// InboxMessagesMax/InboxBytesMax (raft tolerates loss). Each round takes one event, then every
+// further queued event (up to EventsPerRoundMax), then calls Work and, if it asks, Synced at
+// once (Synced performs the fsync); calls that queue during an fsync go into the next Ready
+// together, so under load many proposals share one sync (DriverStats.Syncs;
+// BenchmarkCluster reports fsyncs per proposal). A ticker at TickInterval calls Tick. Run
+// returns nil when its context ends and the storage error when Work or Synced fails; either
+// way it fails the calls still waiting with ErrStopped and closes neither the member nor the
+// transport. LocalTransport connects drivers in one process (tests, benchmarks) through their
+// bounded inboxes, copying each message, with links that can be cut.
+//
 // # On-disk layout (node owns "node/")
 //
 //	node/format          -> "1"; an unknown version refuses to open
@@ -70,8 +89,8 @@
 // TimeToLive; watch streams wired to apply; snapshots of the store streamed in chunks and
 // installed atomically, with raft log compaction (until then the log is never compacted, so
 // raft never needs to send one, and writeReady refuses one loudly); membership and
-// leadership transfer as calls; the goroutine driver for production; the end-to-end lease
-// test across leader changes; fuzzing of the frame decoder at this layer.
+// leadership transfer as calls; the end-to-end lease test across leader changes; fuzzing of
+// the frame decoder at this layer.
 //
 // # Invariants (panics)
 //

@@ -61,7 +61,7 @@ type driverCluster struct {
 
 // newDriverCluster opens n members, each on its own FS from newFS, and starts a driver for
 // each. Cleanup stops the drivers and closes the members.
-func newDriverCluster(t testing.TB, n int, seed uint64, tickInterval time.Duration, newFS func(id uint64) (vfs.FS, string)) *driverCluster {
+func newDriverCluster(t testing.TB, n int, seed uint64, tickInterval time.Duration, newFS func(id uint64) (vfs.FS, string), tweaks ...func(*Config)) *driverCluster {
 	c := &driverCluster{t: t, net: NewLocalTransport(), members: map[uint64]*Member{}, drivers: map[uint64]*Driver{},
 		cancels: map[uint64]context.CancelFunc{}, results: map[uint64]chan error{}, opts: RunOptions{TickInterval: tickInterval}}
 	for i := 1; i <= n; i++ {
@@ -70,8 +70,12 @@ func newDriverCluster(t testing.TB, n int, seed uint64, tickInterval time.Durati
 	clock := NewRealClock()
 	for _, id := range c.ids {
 		fs, dir := newFS(id)
-		m, err := Open(Config{ID: id, InitialMembers: c.ids, FS: fs, Dir: dir, Clock: clock,
-			Rand: rand.New(rand.NewPCG(seed, id)), TickInterval: tickInterval, SmallCaches: true})
+		cfg := Config{ID: id, InitialMembers: c.ids, FS: fs, Dir: dir, Clock: clock,
+			Rand: rand.New(rand.NewPCG(seed, id)), TickInterval: tickInterval, SmallCaches: true}
+		for _, tweak := range tweaks {
+			tweak(&cfg)
+		}
+		m, err := Open(cfg)
 		require.NoError(t, err)
 		c.members[id] = m
 		c.start(id)
