@@ -33,6 +33,11 @@ const (
 
 	// DefaultWatchProgressInterval is etcd's --experimental-watch-progress-notify-interval.
 	DefaultWatchProgressInterval = 10 * time.Minute
+
+	// DefaultSnapshotEntries and DefaultSnapshotCatchUpEntries play the parts of etcd's
+	// --snapshot-count and SnapshotCatchUpEntries.
+	DefaultSnapshotEntries        = 10000
+	DefaultSnapshotCatchUpEntries = 5000
 )
 
 // Config configures one member.
@@ -72,6 +77,15 @@ type Config struct {
 	// WatchProgressInterval is how often watchers that asked for progress notifications and
 	// got no events are sent one (counted in Ticks of TickInterval).
 	WatchProgressInterval time.Duration
+	// SnapshotEntries: once the log holds more than this many applied entries beyond the last
+	// snapshot, the member records a snapshot at its applied index and compacts its log.
+	SnapshotEntries int
+	// SnapshotCatchUpEntries entries below the snapshot stay in the log, so a follower only a
+	// little behind catches up from appends rather than a snapshot (etcd's
+	// SnapshotCatchUpEntries). Clamped to SnapshotEntries.
+	SnapshotCatchUpEntries int
+	// snapshotChunkBytes overrides maxSnapshotChunkBytes (tests use tiny chunks).
+	snapshotChunkBytes int
 	// SmallCaches keeps Pebble's memtable and cache small, so many simulated members fit in
 	// memory at once.
 	SmallCaches bool
@@ -114,8 +128,21 @@ func (c Config) withDefaults() (Config, error) {
 	if c.WatchProgressInterval <= 0 {
 		c.WatchProgressInterval = DefaultWatchProgressInterval
 	}
+	if c.SnapshotEntries == 0 {
+		c.SnapshotEntries = DefaultSnapshotEntries
+	}
+	if c.SnapshotCatchUpEntries == 0 {
+		c.SnapshotCatchUpEntries = DefaultSnapshotCatchUpEntries
+	}
+	c.SnapshotCatchUpEntries = min(c.SnapshotCatchUpEntries, c.SnapshotEntries)
+	if c.snapshotChunkBytes <= 0 {
+		c.snapshotChunkBytes = maxSnapshotChunkBytes
+	}
 	if c.Dir == "" {
 		c.Dir = "member"
+	}
+	if c.SnapshotEntries < 0 || c.SnapshotCatchUpEntries < 0 {
+		return bad("SnapshotEntries (%d) and SnapshotCatchUpEntries (%d) must be positive", c.SnapshotEntries, c.SnapshotCatchUpEntries)
 	}
 	if c.RequestTimeoutTicks < 0 || c.CompactionStepEntries < 0 {
 		return bad("RequestTimeoutTicks (%d) and CompactionStepEntries (%d) must be positive", c.RequestTimeoutTicks, c.CompactionStepEntries)

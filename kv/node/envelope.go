@@ -28,6 +28,10 @@ const (
 	// leases) to the leader and its answer back (lease_keepalive.go), checksummed the same way.
 	frameLeaseCall   byte = 3
 	frameLeaseAnswer byte = 4
+	// frameSnapChunk carries a bounded chunk of the leader's store to a follower that needs a
+	// snapshot, and frameSnapAck the follower's answer (snapshot.go), checksummed the same way.
+	frameSnapChunk byte = 5
+	frameSnapAck   byte = 6
 )
 
 // maxForwardBytes bounds a forwarded proposal: the largest request plus its framing.
@@ -63,7 +67,7 @@ func decodeFrame(data []byte) (kind byte, body []byte, err error) {
 	switch data[0] {
 	case frameRaft:
 		return frameRaft, data[1:], nil
-	case frameForward, frameLeaseCall, frameLeaseAnswer:
+	case frameForward, frameLeaseCall, frameLeaseAnswer, frameSnapChunk, frameSnapAck:
 		if len(data) < 5 {
 			return 0, nil, fmt.Errorf("%w: frame of kind %d and %d bytes is shorter than its checksum", errFrame, data[0], len(data))
 		}

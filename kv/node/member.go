@@ -63,6 +63,8 @@ type Member struct {
 	lease       leaseCalls  // keep-alive, time-to-live and leases calls (lease_keepalive.go)
 	hub         *watch.Hub  // the member's watchers (watch.go)
 	confCalls   []*confCall // membership changes and transfers waiting (membership.go)
+
+	snap snapshotState // snapshot streams and the stage (snapshot.go, snapshot_stage.go)
 }
 
 // Open opens (creating on first start) the member in cfg.Dir on cfg.FS and replays its hard
@@ -90,6 +92,9 @@ func (m *Member) open() error {
 	if err := checkFormat(m.db); err != nil {
 		return err
 	}
+	if err := clearStage(m.db); err != nil {
+		return err
+	}
 	boot, err := countBoot(m.db)
 	if err != nil {
 		return err
@@ -98,18 +103,12 @@ func (m *Member) open() error {
 	if m.log, err = raftlog.Open(m.db); err != nil {
 		return err
 	}
-	if m.kv, err = mvcc.Open(m.db, mvcc.Config{MaxRequestBytes: m.cfg.MaxRequestBytes, MaxTxnOps: m.cfg.MaxTxnOps}); err != nil {
+	if m.kv, err = mvcc.Open(m.db, m.mvccConfig()); err != nil {
 		return err
 	}
 	b := m.db.NewBatch()
 	defer b.Close()
-	m.lessor, err = lease.Open(m.db, b, lease.Config{
-		Clock:              m.cfg.Clock,
-		IDs:                m.cfg.Rand,
-		MinTTLSeconds:      lease.MinTTLSecondsForElection(m.cfg.TickInterval * time.Duration(m.cfg.ElectionTimeoutTicks)),
-		MaxDriftRate:       m.cfg.MaxLeaseDriftRate,
-		CheckpointInterval: m.cfg.LeaseCheckpointInterval,
-	})
+	m.lessor, err = lease.Open(m.db, b, m.lessorConfig())
 	if err != nil {
 		return err
 	}
@@ -145,6 +144,20 @@ func (m *Member) open() error {
 		MaxApplyBytesPerReady:  maxCommittedBytesPerReady,
 	})
 	return err
+}
+
+func (m *Member) mvccConfig() mvcc.Config {
+	return mvcc.Config{MaxRequestBytes: m.cfg.MaxRequestBytes, MaxTxnOps: m.cfg.MaxTxnOps}
+}
+
+func (m *Member) lessorConfig() lease.Config {
+	return lease.Config{
+		Clock:              m.cfg.Clock,
+		IDs:                m.cfg.Rand,
+		MinTTLSeconds:      lease.MinTTLSecondsForElection(m.cfg.TickInterval * time.Duration(m.cfg.ElectionTimeoutTicks)),
+		MaxDriftRate:       m.cfg.MaxLeaseDriftRate,
+		CheckpointInterval: m.cfg.LeaseCheckpointInterval,
+	}
 }
 
 // checkFormat writes node's format version on a new DB and refuses an unknown one.
@@ -235,6 +248,7 @@ func (m *Member) attachLeasedKeys() error {
 // may be lost, exactly as in a crash.
 func (m *Member) Close() error {
 	m.stop(ErrStopped)
+	m.closeSnapshots()
 	return m.db.Close()
 }
 

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -52,10 +51,19 @@ func (m *Member) Receive(data []byte) error {
 		return m.receiveLeaseCall(body)
 	case frameLeaseAnswer:
 		return m.receiveLeaseAnswer(body)
+	case frameSnapChunk:
+		return m.receiveSnapChunk(body)
+	case frameSnapAck:
+		return m.receiveSnapAck(body)
 	default:
 		msg, err := m.codec.Decode(body)
 		if err != nil {
 			return err
+		}
+		if msg.Type == raft.MsgSnap {
+			if err := m.admitSnapshot(msg); err != nil {
+				return err
+			}
 		}
 		return m.rn.Step(msg)
 	}
@@ -78,6 +86,7 @@ func (m *Member) Tick() {
 	}
 	m.tickLeaseCalls()
 	m.tickWatchProgress()
+	m.tickSnapshots()
 	m.finishConfCalls()
 	if m.primary {
 		m.proposeLeaseWork()
@@ -94,10 +103,25 @@ func (m *Member) Work() (Output, error) {
 	}
 	out := Output{Messages: m.outbox}
 	m.outbox = nil
+	var err error
+	if out.Messages, err = m.pumpSnapshots(out.Messages); err != nil {
+		return out, m.storageFailure(err)
+	}
 	if m.inflight != nil {
 		return out, nil
 	}
 	if err := m.compactionStep(); err != nil {
+		return out, m.storageFailure(err)
+	}
+	// Between Readies raft's applied index and configuration are the member's: the moment
+	// to record a snapshot of the store and compact the log.
+	if err := m.maybeSnapshotLog(); err != nil {
+		return out, m.storageFailure(err)
+	}
+	if err := m.startSnapshotStreams(); err != nil {
+		return out, m.storageFailure(err)
+	}
+	if out.Messages, err = m.pumpSnapshots(out.Messages); err != nil {
 		return out, m.storageFailure(err)
 	}
 	if !m.rn.HasReady() {
@@ -111,7 +135,7 @@ func (m *Member) Work() (Output, error) {
 	if err := m.writeReady(rd); err != nil {
 		return out, m.storageFailure(err)
 	}
-	var err error
+	m.snap.pinned = false // raft took the admitted snapshot (installed above) or declined it
 	if out.Messages, err = m.encode(out.Messages, rd.MessagesNow); err != nil {
 		return out, m.storageFailure(err)
 	}
@@ -164,11 +188,13 @@ func (m *Member) Synced(token uint64) ([]Envelope, error) {
 
 // writeReady writes a Ready's entries and hard state into one unsynced batch.
 func (m *Member) writeReady(rd raft.Ready) error {
-	if !rd.Snapshot.IsEmpty() {
-		return errors.New("installing a raft snapshot is not supported yet (the raft log is never compacted)")
-	}
 	b := m.db.NewBatch()
 	defer b.Close()
+	if !rd.Snapshot.IsEmpty() {
+		if err := m.switchToSnapshot(b, rd.Snapshot.Metadata); err != nil {
+			return fmt.Errorf("install snapshot at %d: %w", rd.Snapshot.Metadata.Index, err)
+		}
+	}
 	if len(rd.Entries) > 0 {
 		if err := m.log.Append(b, rd.Entries); err != nil {
 			return err
@@ -182,11 +208,22 @@ func (m *Member) writeReady(rd raft.Ready) error {
 	if b.Empty() {
 		return nil
 	}
-	return b.Commit(pebble.NoSync)
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return err
+	}
+	if !rd.Snapshot.IsEmpty() {
+		return m.reopenStateMachine(rd.Snapshot.Metadata)
+	}
+	return nil
 }
 
 func (m *Member) encode(dst []Envelope, msgs []raft.Message) ([]Envelope, error) {
 	for i := range msgs {
+		if msgs[i].Type == raft.MsgSnap {
+			// The store goes first, in chunks; the MsgSnap follows its last one (snapshot.go).
+			m.wantSnapshot(msgs[i])
+			continue
+		}
 		data, err := encodeRaftFrame(m.codec, &msgs[i])
 		if err != nil {
 			return dst, fmt.Errorf("encode %s to %d: %w", msgs[i].Type, msgs[i].To, err)

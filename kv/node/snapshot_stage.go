@@ -1,0 +1,204 @@
+package node
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/ballastdb/ballast/kv/lease"
+	"github.com/ballastdb/ballast/kv/mvcc"
+	"github.com/ballastdb/ballast/raft"
+)
+
+// Snapshots, the follower's side: chunks are staged under node/stage/, and raft's MsgSnap is
+// stepped only once its stage is complete; installing it (writeReady) switches the store in
+// one batch with raft's snapshot metadata and the applied index. See doc.go for the protocol.
+
+var (
+	// stagePrefix holds the stage: stageHeaderKey and, under stageDataPrefix, every staged
+	// key-value pair at stageDataPrefix + its real key.
+	stagePrefix     = []byte("node/stage/")
+	stageHeaderKey  = []byte("node/stage/h")
+	stageDataPrefix = []byte("node/stage/d/")
+)
+
+// stageHeader says which stream the stage holds and how far: chunks [0, next) are staged,
+// and complete once the last one is.
+type stageHeader struct {
+	from, stream, index, term uint64
+	next                      uint32
+	complete                  bool
+}
+
+func (h stageHeader) encode() []byte {
+	out := make([]byte, 0, 8*4+4+1)
+	for _, v := range []uint64{h.from, h.stream, h.index, h.term} {
+		out = binary.BigEndian.AppendUint64(out, v)
+	}
+	out = binary.BigEndian.AppendUint32(out, h.next)
+	if h.complete {
+		return append(out, 1)
+	}
+	return append(out, 0)
+}
+
+func stageKey(key []byte) []byte {
+	return append(append(make([]byte, 0, len(stageDataPrefix)+len(key)), stageDataPrefix...), key...)
+}
+
+// clearStage drops a stage left by a crash or a restart: a stage never outlives the process
+// that filled it (a stream resumes nothing; the leader starts a new one).
+func clearStage(db *pebble.DB) error {
+	if err := db.DeleteRange(stagePrefix, prefixEnd(stagePrefix), pebble.NoSync); err != nil {
+		return fmt.Errorf("clear snapshot stage: %w", err)
+	}
+	return nil
+}
+
+// receiveSnapChunk stages one chunk and acknowledges it; a chunk that does not continue the
+// stage (a gap, a chunk of an unknown stream, a snapshot not newer than the applied index,
+// another stream while a complete stage waits for raft) is refused, and the leader fails the
+// stream at once. A duplicate is acknowledged again and changes nothing.
+func (m *Member) receiveSnapChunk(body []byte) error {
+	c, err := decodeSnapChunk(body)
+	if err != nil {
+		return err
+	}
+	h := m.snap.stage
+	ack := func(ok bool) {
+		m.outbox = append(m.outbox, Envelope{To: c.from, Data: encodeSnapAck(snapAck{from: m.cfg.ID, stream: c.stream, seq: c.seq, ok: ok})})
+	}
+	refuse := func(format string, args ...any) error {
+		ack(false)
+		return fmt.Errorf("node %d: snapshot chunk %d of stream %x (index %d) refused: %s", m.cfg.ID, c.seq, c.stream, c.index, fmt.Sprintf(format, args...))
+	}
+	sameStream := h.stream == c.stream && h.index == c.index && h.term == c.term && h.from == c.from
+	switch {
+	case c.index <= m.applied:
+		return refuse("already applied %d", m.applied)
+	case m.snap.pinned && !sameStream:
+		return refuse("the staged snapshot at %d awaits installing", h.index)
+	case sameStream && c.seq < h.next:
+		ack(true) // a duplicate
+		return nil
+	case sameStream && c.seq == h.next && !h.complete:
+	case c.seq == 0:
+		h = stageHeader{from: c.from, stream: c.stream, index: c.index, term: c.term}
+	default:
+		return refuse("the stage holds chunks [0, %d) of stream %x", h.next, h.stream)
+	}
+	b := m.db.NewBatch()
+	defer b.Close()
+	if c.seq == 0 {
+		if err := b.DeleteRange(stageDataPrefix, prefixEnd(stageDataPrefix), nil); err != nil {
+			return m.storageFailure(err)
+		}
+	}
+	if err := c.eachPair(func(k, v []byte) error { return b.Set(stageKey(k), v, nil) }); err != nil {
+		return m.storageFailure(err)
+	}
+	h.next = c.seq + 1
+	h.complete = c.last
+	if err := b.Set(stageHeaderKey, h.encode(), nil); err != nil {
+		return m.storageFailure(err)
+	}
+	// Unsynced: the stage matters only once installed, and the install's sync (the Ready's)
+	// makes every earlier write durable with it (Pebble's WAL is one ordered stream).
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return m.storageFailure(err)
+	}
+	m.snap.stage = h
+	ack(true)
+	return nil
+}
+
+// admitSnapshot decides whether raft may see a MsgSnap: only once its data is staged
+// completely. The stage is then pinned until the next Ready installs it (or raft declines).
+func (m *Member) admitSnapshot(msg raft.Message) error {
+	meta := msg.Snapshot.Metadata
+	h := m.snap.stage
+	if !h.complete || h.index != meta.Index || h.term != meta.Term {
+		return fmt.Errorf("node %d: snapshot at index %d term %d arrived before its data was staged (stage: index %d, term %d, complete %t)",
+			m.cfg.ID, meta.Index, meta.Term, h.index, h.term, h.complete)
+	}
+	m.snap.pinned = true
+	return nil
+}
+
+// switchToSnapshot writes, into b, the store switch to the staged snapshot meta: the
+// state-machine keys are replaced by the staged ones, the applied index becomes meta's,
+// raft's log is reset to it, and the stage is dropped. It is the whole install, in one
+// batch, so a crash leaves either the old state or the new. The batch holds the whole store
+// (the staged pairs plus a few range deletions): Pebble takes batches up to 4 GiB, and the
+// snapshot is bounded by the store's size, which etcd's quota keeps far below that.
+func (m *Member) switchToSnapshot(b *pebble.Batch, meta raft.SnapshotMetadata) error {
+	h := m.snap.stage
+	if !m.snap.pinned || !h.complete || h.index != meta.Index || h.term != meta.Term {
+		panic(fmt.Sprintf("node %d: raft installs the snapshot at %d/%d, but the stage holds %d/%d (complete %t, admitted %t)",
+			m.cfg.ID, meta.Index, meta.Term, h.index, h.term, h.complete, m.snap.pinned))
+	}
+	for _, s := range stateMachineSpans {
+		if err := b.DeleteRange(s.lo, s.hi, nil); err != nil {
+			return err
+		}
+	}
+	it, err := m.db.NewIter(&pebble.IterOptions{LowerBound: stageDataPrefix, UpperBound: prefixEnd(stageDataPrefix)})
+	if err != nil {
+		return err
+	}
+	for valid := it.First(); valid; valid = it.Next() {
+		if err := b.Set(it.Key()[len(stageDataPrefix):], it.Value(), nil); err != nil {
+			_ = it.Close()
+			return err
+		}
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return fmt.Errorf("read snapshot stage: %w", err)
+	}
+	if err := b.DeleteRange(stagePrefix, prefixEnd(stagePrefix), nil); err != nil {
+		return err
+	}
+	if err := b.Set(nodeAppliedKey, binary.BigEndian.AppendUint64(nil, meta.Index), nil); err != nil {
+		return err
+	}
+	return m.log.ApplySnapshot(b, meta)
+}
+
+// reopenStateMachine rebuilds the in-memory views from the switched store: mvcc, the
+// lessor and its key attachments, the dedup window; watchers catch up from the new store.
+// Requests waiting for entries the snapshot covers time out (their outcome is unknown, as
+// after any timeout).
+func (m *Member) reopenStateMachine(meta raft.SnapshotMetadata) error {
+	if meta.Index <= m.applied {
+		panic(fmt.Sprintf("node %d: installed snapshot at %d, not beyond the applied index %d", m.cfg.ID, meta.Index, m.applied))
+	}
+	m.applied = meta.Index
+	m.snap.stage = stageHeader{}
+	m.snap.pinned = false
+	var err error
+	if m.kv, err = mvcc.Open(m.db, m.mvccConfig()); err != nil {
+		return fmt.Errorf("reopen store after snapshot %d: %w", meta.Index, err)
+	}
+	b := m.db.NewBatch()
+	defer b.Close()
+	if m.primary {
+		m.lessor.Demote()
+		m.primary = false
+	}
+	if m.lessor, err = lease.Open(m.db, b, m.lessorConfig()); err != nil {
+		return fmt.Errorf("reopen leases after snapshot %d: %w", meta.Index, err)
+	}
+	if !b.Empty() {
+		return fmt.Errorf("snapshot %d holds no lease format version", meta.Index)
+	}
+	if err := m.attachLeasedKeys(); err != nil {
+		return err
+	}
+	if m.dedup, err = loadDedupWindow(m.db); err != nil {
+		return err
+	}
+	m.hub.Restore(m.kv.CurrentRevision())
+	return nil
+}

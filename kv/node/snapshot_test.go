@@ -1,0 +1,358 @@
+package node
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/stretchr/testify/require"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"github.com/ballastdb/ballast/raft"
+)
+
+const (
+	testSnapshotEntries = 20
+	testCatchUpEntries  = 5
+	testChunkBytes      = 256
+)
+
+// newSnapshotCluster is a cluster that snapshots and compacts its log every few entries and
+// streams snapshots in tiny chunks, so a short test crosses many chunks.
+func newSnapshotCluster(t *testing.T, n int) *testCluster {
+	t.Helper()
+	c := newCluster(t, n)
+	c.tweak = func(cfg *Config) {
+		cfg.SnapshotEntries = testSnapshotEntries
+		cfg.SnapshotCatchUpEntries = testCatchUpEntries
+		cfg.snapshotChunkBytes = testChunkBytes
+	}
+	for _, id := range c.ids { // reopen with the tweak
+		c.stop(id)
+		c.open(id)
+	}
+	return c
+}
+
+func (c *testCluster) putN(via uint64, prefix string, n int) {
+	c.t.Helper()
+	for i := range n {
+		_, err := c.do(via, put(fmt.Sprintf("%s-%03d", prefix, i), strings.Repeat("v", 40)))
+		require.NoError(c.t, err)
+	}
+}
+
+func (c *testCluster) logBounds(id uint64) (snapIndex, first uint64) {
+	snap, err := c.members[id].log.Snapshot()
+	require.NoError(c.t, err)
+	first, err = c.members[id].log.FirstIndex()
+	require.NoError(c.t, err)
+	return snap.Metadata.Index, first
+}
+
+// countStaged counts the keys under the stage prefix of member id.
+func (c *testCluster) countStaged(id uint64) int {
+	it, err := c.members[id].db.NewIter(&pebble.IterOptions{LowerBound: stagePrefix, UpperBound: prefixEnd(stagePrefix)})
+	require.NoError(c.t, err)
+	defer it.Close()
+	n := 0
+	for valid := it.First(); valid; valid = it.Next() {
+		n++
+	}
+	return n
+}
+
+// Every member records a snapshot and compacts its log once more than SnapshotEntries
+// entries were applied beyond the last snapshot, keeping SnapshotCatchUpEntries below it;
+// a restarted member starts from the compacted log and serves everything.
+func TestLogCompaction(t *testing.T) {
+	c := newSnapshotCluster(t, 3)
+	leader := c.leader()
+	c.putN(leader, "k", 3*testSnapshotEntries)
+	c.stabilize()
+	for _, id := range c.ids {
+		snapIndex, first := c.logBounds(id)
+		applied := c.members[id].AppliedIndex()
+		require.Greater(t, snapIndex, uint64(0), "member %d recorded no snapshot", id)
+		require.LessOrEqual(t, applied-snapIndex, uint64(testSnapshotEntries), "member %d: more than SnapshotEntries beyond the snapshot", id)
+		require.Equal(t, snapIndex-testCatchUpEntries+1, first, "member %d keeps SnapshotCatchUpEntries below its snapshot", id)
+		_, err := c.members[id].log.Entries(first-1, first, 1<<20)
+		require.ErrorIs(t, err, raft.ErrCompacted, "member %d: entries below the first index are gone", id)
+	}
+	f := c.followers(leader)[0]
+	c.crash(f)
+	c.leader()
+	for i := range 3 * testSnapshotEntries {
+		v, _, ok := c.localValue(f, fmt.Sprintf("k-%03d", i))
+		require.True(t, ok, "k-%03d after restart", i)
+		require.Equal(t, strings.Repeat("v", 40), v)
+	}
+	c.requireConsistent()
+}
+
+// tickOnly advances the clock and ticks every live member, without working.
+func (c *testCluster) tickOnly() {
+	c.clock.now += DefaultTickInterval
+	for _, id := range c.ids {
+		if m := c.members[id]; m != nil {
+			m.Tick()
+		}
+	}
+}
+
+// untilStaged works (ticking now and then) until member id staged a chunk.
+func (c *testCluster) untilStaged(id uint64) {
+	for i := 0; c.members[id].snap.stage.next == 0; i++ {
+		require.Less(c.t, i, 500, "no chunk staged")
+		if i%4 == 0 {
+			c.tickOnly()
+		}
+		c.work()
+	}
+}
+
+// catchUp ticks until member id has applied the leader's applied index.
+func (c *testCluster) catchUp(id, leader uint64) {
+	c.t.Helper()
+	for i := 0; c.members[id].AppliedIndex() < c.members[leader].AppliedIndex(); i++ {
+		require.Less(c.t, i, 200, "member %d did not catch up (applied %d, leader %d)", id, c.members[id].AppliedIndex(), c.members[leader].AppliedIndex())
+		c.tick()
+	}
+	c.stabilize()
+}
+
+// A member down while the others wrote and compacted their logs is caught up by a snapshot
+// streamed in many chunks: it installs the leader's store (keys, leases and their keys, the
+// dedup window), and every member hashes identically at the same revision. It serves the
+// installed state after a restart, and a lease revoked afterwards deletes its keys there too.
+func TestFarBehindMemberCaughtUpBySnapshot(t *testing.T) {
+	c := newSnapshotCluster(t, 3)
+	leader := c.leader()
+	down := c.followers(leader)[0]
+	c.putN(leader, "before", 5)
+	c.stabilize()
+	c.stop(down)
+
+	grant, err := c.do(leader, &pb.InternalRaftRequest{LeaseGrant: &pb.LeaseGrantRequest{TTL: 3600}})
+	require.NoError(t, err)
+	leaseID := grant.LeaseGrant.ID
+	_, err = c.do(leader, &pb.InternalRaftRequest{Put: &pb.PutRequest{Key: []byte("leased"), Value: []byte("x"), Lease: leaseID}})
+	require.NoError(t, err)
+	c.putN(leader, "while-down", 4*testSnapshotEntries)
+	_, err = c.do(leader, &pb.InternalRaftRequest{DeleteRange: &pb.DeleteRangeRequest{Key: []byte("before-000")}})
+	require.NoError(t, err)
+	_, first := c.logBounds(leader)
+	c.open(down)
+	require.Less(t, c.members[down].AppliedIndex()+1, first, "the restarted member needs entries the leader compacted")
+	c.catchUp(down, leader)
+
+	snapIndex, _ := c.logBounds(down)
+	require.Greater(t, snapIndex, uint64(0), "the member installed a snapshot")
+	require.Zero(t, c.countStaged(down), "the stage is gone after the install")
+	_, _, ok := c.localValue(down, "before-000")
+	require.False(t, ok, "a key deleted while the member was down is gone")
+	v, _, ok := c.localValue(down, "while-down-079")
+	require.True(t, ok)
+	require.Equal(t, strings.Repeat("v", 40), v)
+	require.Contains(t, c.members[down].lessor.Leases(), leaseID, "the lease moved with the snapshot")
+	require.Equal(t, c.members[leader].dedup.order, c.members[down].dedup.order, "the dedup window moved with the snapshot")
+	c.requireConsistent()
+
+	c.crash(down)
+	c.leader()
+	v, _, ok = c.localValue(down, "leased")
+	require.True(t, ok, "a restarted member serves the installed state")
+	require.Equal(t, "x", v)
+	c.requireConsistent()
+
+	_, err = c.do(leader, &pb.InternalRaftRequest{LeaseRevoke: &pb.LeaseRevokeRequest{ID: leaseID}})
+	require.NoError(t, err)
+	c.catchUp(down, leader)
+	_, _, ok = c.localValue(down, "leased")
+	require.False(t, ok, "the revoke deleted the key attached on the installed member")
+	c.requireConsistent()
+}
+
+// lagBehind stops a follower, writes enough for the others to compact past it and restarts
+// it; it returns the follower and the leader.
+func lagBehind(t *testing.T, c *testCluster) (down, leader uint64) {
+	leader = c.leader()
+	down = c.followers(leader)[0]
+	c.putN(leader, "old", 3)
+	c.stabilize()
+	c.stop(down)
+	c.putN(leader, "new", 4*testSnapshotEntries)
+	c.open(down)
+	return down, leader
+}
+
+// requireOldState checks that member id holds exactly what it held when it went down.
+func requireOldState(t *testing.T, c *testCluster, id, applied uint64) {
+	require.Equal(t, applied, c.members[id].AppliedIndex(), "the applied index is the old one")
+	_, _, ok := c.localValue(id, "old-002")
+	require.True(t, ok, "old state intact")
+	_, _, ok = c.localValue(id, "new-000")
+	require.False(t, ok, "nothing of the snapshot is visible")
+	require.Zero(t, c.countStaged(id), "a stale stage is cleared at Open")
+}
+
+// A crash between chunks leaves the old state intact; the restarted member clears the
+// stage and is caught up by a new stream.
+func TestCrashBetweenSnapshotChunks(t *testing.T) {
+	c := newSnapshotCluster(t, 3)
+	down, leader := lagBehind(t, c)
+	applied := c.members[down].AppliedIndex()
+	c.untilStaged(down)
+	require.False(t, c.members[down].snap.stage.complete, "the stream needs many chunks")
+	require.Positive(t, c.countStaged(down))
+	c.crash(down)
+	requireOldState(t, c, down, applied)
+	c.catchUp(down, leader)
+	c.requireConsistent()
+}
+
+// A crash after the switch batch was written but before it was synced leaves the old state
+// intact (the switch is one batch: all or nothing).
+func TestCrashBeforeSnapshotSwitchSync(t *testing.T) {
+	c := newSnapshotCluster(t, 3)
+	down, leader := lagBehind(t, c)
+	applied := c.members[down].AppliedIndex()
+	c.holdSync[down] = true
+	for i := 0; c.members[down].AppliedIndex() == applied; i++ {
+		require.Less(t, i, 2000, "the snapshot was not installed")
+		if _, held := c.held[down]; held {
+			c.releaseSync(down) // syncs before the install go through
+		}
+		if i%4 == 0 {
+			c.tickOnly()
+		}
+		c.work()
+	}
+	require.Contains(t, c.held, down, "the install waits for its sync")
+	_, _, ok := c.localValue(down, "new-000")
+	require.True(t, ok, "the switch is written (unsynced)")
+	c.crash(down)
+	c.holdSync[down] = false
+	requireOldState(t, c, down, applied)
+	c.catchUp(down, leader)
+	c.requireConsistent()
+}
+
+// The leader fails a stream that stops being acknowledged (ReportSnapshot(failed)) and
+// starts a new one once raft asks again.
+func TestSnapshotStreamTimesOut(t *testing.T) {
+	c := newSnapshotCluster(t, 3)
+	down, leader := lagBehind(t, c)
+	c.untilStaged(down)
+	c.cut[[2]uint64{leader, down}] = true
+	first := c.members[leader].snap.streams[0].id
+	for range snapshotTimeoutElections*DefaultElectionTimeoutTicks + 1 {
+		c.tick()
+	}
+	for _, s := range c.members[leader].snap.streams {
+		require.NotEqual(t, first, s.id, "the stalled stream ended")
+	}
+	c.cut[[2]uint64{leader, down}] = false
+	c.catchUp(down, leader)
+	c.requireConsistent()
+}
+
+// chunkFrame builds a chunk frame of stream 7 at index 1000 from member from.
+func chunkFrame(from uint64, seq uint32, last bool, pairs ...string) []byte {
+	c := snapChunk{from: from, stream: 7, index: 1000, term: 9, seq: seq, last: last}
+	body := c.appendHeader(nil)
+	for _, p := range pairs {
+		body = appendBytes(body, []byte(p))
+	}
+	return encodeChecksummedFrame(frameSnapChunk, body)
+}
+
+func (c *testCluster) takeAcks(id uint64) []snapAck {
+	var acks []snapAck
+	for _, e := range c.members[id].outbox {
+		kind, body, err := decodeFrame(e.Data)
+		require.NoError(c.t, err)
+		if kind == frameSnapAck {
+			a, err := decodeSnapAck(body)
+			require.NoError(c.t, err)
+			acks = append(acks, a)
+		}
+	}
+	c.members[id].outbox = nil
+	return acks
+}
+
+// Chunks are staged in order only: a corrupted or malformed chunk is rejected with an error
+// and stages nothing; a gap (a chunk out of order) is refused to the leader; a duplicate is
+// acknowledged again and stages nothing twice; raft's MsgSnap is refused until the stage is
+// complete.
+func TestSnapshotChunksOutOfOrderDuplicatedCorrupted(t *testing.T) {
+	c := newCluster(t, 3)
+	c.leader()
+	f := c.ids[2]
+	m := c.members[f]
+
+	corrupt := chunkFrame(1, 0, false, "mvcc/a", "1")
+	corrupt[len(corrupt)-1] ^= 0xff
+	require.ErrorIs(t, m.Receive(corrupt), errFrame)
+	require.ErrorIs(t, m.Receive(chunkFrame(1, 0, false, "raft/hardstate", "x")), errFrame, "a key outside the state machine")
+	truncated := chunkFrame(1, 0, false, "mvcc/a", "1")
+	require.ErrorIs(t, m.Receive(encodeChecksummedFrame(frameSnapChunk, mustBody(t, truncated)[:len(mustBody(t, truncated))-1])), errFrame)
+	require.Zero(t, c.countStaged(f))
+	require.Empty(t, c.takeAcks(f), "a malformed chunk is not answered")
+
+	require.Error(t, m.Receive(chunkFrame(1, 1, false, "mvcc/b", "2")), "chunk 1 before chunk 0")
+	require.Equal(t, []snapAck{{from: f, stream: 7, seq: 1, ok: false}}, c.takeAcks(f))
+	require.Zero(t, c.countStaged(f))
+
+	require.NoError(t, m.Receive(chunkFrame(1, 0, false, "mvcc/a", "1")))
+	require.NoError(t, m.Receive(chunkFrame(1, 0, false, "mvcc/a", "1")), "a duplicate")
+	require.Equal(t, []snapAck{{from: f, stream: 7, seq: 0, ok: true}, {from: f, stream: 7, seq: 0, ok: true}}, c.takeAcks(f))
+	require.Equal(t, uint32(1), m.snap.stage.next)
+	require.Equal(t, 2, c.countStaged(f), "one pair and the header")
+
+	require.Error(t, m.Receive(chunkFrame(1, 2, true, "mvcc/c", "3")), "a gap")
+	require.Equal(t, []snapAck{{from: f, stream: 7, seq: 2, ok: false}}, c.takeAcks(f))
+
+	msg := raft.Message{Type: raft.MsgSnap, From: 1, To: f, Term: 9,
+		Snapshot: &raft.Snapshot{Metadata: raft.SnapshotMetadata{Index: 1000, Term: 9, ConfState: raft.ConfState{Voters: c.ids}}}}
+	frame, err := encodeRaftFrame(m.codec, &msg)
+	require.NoError(t, err)
+	require.ErrorContains(t, m.Receive(frame), "before its data was staged")
+	require.False(t, m.snap.pinned)
+
+	require.NoError(t, m.Receive(chunkFrame(1, 1, true, "mvcc/b", "2")))
+	require.True(t, m.snap.stage.complete)
+	require.Error(t, m.Receive(chunkFrame(2, 1, true, "mvcc/z", "9")), "a stage is replaced by chunk 0 of another stream only")
+	require.Equal(t, 3, c.countStaged(f))
+
+	// A restart drops the stage (written to the DB, not synced: a clean stop keeps it).
+	c.stop(f)
+	c.open(f)
+	require.Zero(t, c.countStaged(f))
+	require.Equal(t, stageHeader{}, c.members[f].snap.stage)
+}
+
+func mustBody(t *testing.T, frame []byte) []byte {
+	_, body, err := decodeFrame(frame)
+	require.NoError(t, err)
+	return body
+}
+
+// Acks are checked like chunks.
+func TestSnapshotAckDecoding(t *testing.T) {
+	good := mustBody(t, encodeSnapAck(snapAck{from: 2, stream: 5, seq: 3, ok: true}))
+	a, err := decodeSnapAck(good)
+	require.NoError(t, err)
+	require.Equal(t, snapAck{from: 2, stream: 5, seq: 3, ok: true}, a)
+	for name, body := range map[string][]byte{
+		"short":     good[:len(good)-1],
+		"long":      append(append([]byte(nil), good...), 0),
+		"flag":      append(append([]byte(nil), good[:len(good)-1]...), 2),
+		"zero from": append(make([]byte, 8), good[8:]...),
+	} {
+		_, err := decodeSnapAck(body)
+		require.ErrorIs(t, err, errFrame, name)
+	}
+}
