@@ -282,19 +282,20 @@ func (c *revChecker) replay() {
 // revokeCreating returns the lease revoke among ops (all with header revision rev) that
 // created rev: its lease has keys attached in the state at rev-1, it was called before anything
 // showed rev, and what watchers saw at rev is its deletions. While unknown writes are
-// unsettled, one of them may have detached the keys and made rev instead; then only watch
-// evidence decides, else nil (and the replay falls back to search).
+// unsettled, one of them may have detached the keys and made rev instead: nil, and
+// unknownWriter decides among all of them.
 func (c *revChecker) revokeCreating(ops []*op, rev int64) *op {
 	for _, o := range ops {
 		_, eff, err := eval(c.store.at(c.store.rev), c.store.rev, o.req, o.resp)
 		if err != nil || len(eff.muts) == 0 || c.firstSeenNs(rev) < o.callNs {
 			continue
 		}
-		wr := c.watched[rev]
-		switch {
-		case wr != nil && wr.explains(eff.muts):
-			return o
-		case wr == nil && c.pendingUnknown == 0:
+		// An unsettled unknown write may have made rev (and detached the keys): then
+		// unknownWriter weighs the revoke against those writes.
+		if c.pendingUnknown > 0 {
+			return nil
+		}
+		if wr := c.watched[rev]; wr == nil || wr.explains(eff.muts) {
 			return o
 		}
 	}
