@@ -18,6 +18,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
 	"github.com/ballastdb/ballast/raft"
 )
@@ -140,21 +141,25 @@ func (c *driverCluster) running() []uint64 {
 }
 
 // status reads member id's raft status on its driver goroutine.
-func (c *driverCluster) status(id uint64) raft.Status {
+func (c *driverCluster) status(id uint64) (raft.Status, error) {
 	var st raft.Status
 	ctx, cancel := context.WithTimeout(context.Background(), runWait)
 	defer cancel()
-	require.NoError(c.t, c.drivers[id].Inspect(ctx, func(m *Member) { st = m.Status() }))
-	return st
+	err := c.drivers[id].Inspect(ctx, func(m *Member) { st = m.Status() })
+	return st, err
 }
 
 // leader waits until exactly one running member leads and every running member follows it.
+// (Conditions of Eventually run on another goroutine: they report, never require.)
 func (c *driverCluster) leader() uint64 {
 	var leader uint64
 	require.Eventually(c.t, func() bool {
 		leader = 0
 		for _, id := range c.running() {
-			st := c.status(id)
+			st, err := c.status(id)
+			if err != nil {
+				return false
+			}
 			if st.RaftState == raft.StateLeader {
 				if leader != 0 {
 					return false
@@ -166,7 +171,7 @@ func (c *driverCluster) leader() uint64 {
 			return false
 		}
 		for _, id := range c.running() {
-			if c.status(id).Lead != leader {
+			if st, err := c.status(id); err != nil || st.Lead != leader {
 				return false
 			}
 		}
@@ -180,30 +185,30 @@ func (c *driverCluster) leader() uint64 {
 // because every key is written with one value only).
 func retriable(err error) bool { return errors.Is(err, ErrNoLeader) || errors.Is(err, ErrTimeout) }
 
-// putRetry writes key=value through member id until it is acknowledged or ctx ends.
-func (c *driverCluster) putRetry(ctx context.Context, id uint64, key, value string) error {
+// callRetry repeats f while it fails with a retriable error; f's context bounds the tries
+// (it fails with the context's error, which is not retriable).
+func callRetry(f func() (Response, error)) (Response, error) {
 	for {
-		_, err := c.drivers[id].Submit(ctx, put(key, value))
+		resp, err := f()
 		if err == nil || !retriable(err) {
-			return err
+			return resp, err
 		}
 	}
 }
 
+// putRetry writes key=value through member id until it is acknowledged or ctx ends.
+func (c *driverCluster) putRetry(ctx context.Context, id uint64, key, value string) error {
+	_, err := callRetry(func() (Response, error) { return c.drivers[id].Submit(ctx, put(key, value)) })
+	return err
+}
+
 // getRetry reads key linearizably through member id until the read is answered.
 func (c *driverCluster) getRetry(ctx context.Context, id uint64, key string) (value string, found bool, err error) {
-	for {
-		resp, err := c.drivers[id].Submit(ctx, get(key, false))
-		if err == nil {
-			if len(resp.Range.Kvs) == 0 {
-				return "", false, nil
-			}
-			return string(resp.Range.Kvs[0].Value), true, nil
-		}
-		if !retriable(err) {
-			return "", false, err
-		}
+	resp, err := callRetry(func() (Response, error) { return c.drivers[id].Submit(ctx, get(key, false)) })
+	if err != nil || len(resp.Range.Kvs) == 0 {
+		return "", false, err
 	}
+	return string(resp.Range.Kvs[0].Value), true, nil
 }
 
 // requireSeen checks that a linearizable read of every acknowledged key through every given
@@ -232,22 +237,32 @@ func (c *driverCluster) requireConverged() {
 		rev     int64
 		hash    uint32
 	}
-	read := func(id uint64) state {
+	// read runs on Eventually's goroutine and the driver's: it reports errors, never requires.
+	read := func(id uint64) (state, error) {
 		var s state
+		var hashErr error
 		ctx, cancel := context.WithTimeout(context.Background(), runWait)
 		defer cancel()
-		require.NoError(c.t, c.drivers[id].Inspect(ctx, func(m *Member) {
+		err := c.drivers[id].Inspect(ctx, func(m *Member) {
 			s.applied, s.rev = m.AppliedIndex(), m.CurrentRevision()
 			h, err := m.HashKV(s.rev)
-			require.NoError(c.t, err)
+			if err != nil {
+				hashErr = err
+				return
+			}
 			s.hash = h.Hash
-		}))
-		return s
+		})
+		return s, errors.Join(err, hashErr)
 	}
+	var lastErr error
 	require.Eventually(c.t, func() bool {
 		var first state
 		for i, id := range c.running() {
-			s := read(id)
+			s, err := read(id)
+			if err != nil {
+				lastErr = err
+				return false
+			}
 			if i == 0 {
 				first = s
 			} else if s != first {
@@ -256,6 +271,7 @@ func (c *driverCluster) requireConverged() {
 		}
 		return true
 	}, runWait, 10*time.Millisecond, "members did not converge on one applied index and hash")
+	require.NoError(c.t, lastErr)
 }
 
 // requireNoDriverGoroutines waits until no goroutine but the caller's runs code of this
@@ -400,11 +416,25 @@ func TestDriverShutdownWithRequestsInFlight(t *testing.T) {
 		}()
 	}
 	// Wait until the member holds all of them (none can commit without a quorum).
-	require.Eventually(t, func() bool {
-		n := 0
-		require.NoError(t, d.Inspect(context.Background(), func(m *Member) { n = len(m.requests.byID) }))
-		return n == inFlight
-	}, runWait, 10*time.Millisecond)
+	waiting := func() int {
+		n := -1
+		if err := d.Inspect(context.Background(), func(m *Member) { n = len(m.requests.byID) }); err != nil {
+			return -1
+		}
+		return n
+	}
+	require.Eventually(t, func() bool { return waiting() == inFlight }, runWait, 10*time.Millisecond)
+
+	// A caller that gives up gets its context's error (the write's outcome is unknown).
+	giveUp, cancelGiveUp := context.WithCancel(context.Background())
+	gaveUp := make(chan error, 1)
+	go func() {
+		_, err := d.Submit(giveUp, put("given-up", "v"))
+		gaveUp <- err
+	}()
+	require.Eventually(t, func() bool { return waiting() == inFlight+1 }, runWait, 10*time.Millisecond)
+	cancelGiveUp()
+	require.ErrorIs(t, <-gaveUp, context.Canceled)
 
 	require.NoError(t, c.stop(leader))
 	for range inFlight {
@@ -512,4 +542,33 @@ func TestDriverOverLinkCut(t *testing.T) {
 	require.Positive(t, c.net.Dropped())
 	c.requireSeen(ctx, map[string]string{"during-cut": "x"}, c.ids)
 	c.requireConverged()
+}
+
+// TestDriverLeaseCalls: a lease granted through one member is renewed, inspected and listed
+// through every member's driver (a call made on a follower is forwarded to the leader).
+func TestDriverLeaseCalls(t *testing.T) {
+	seed := runSeed(t)
+	c := newDriverCluster(t, 3, seed, runTickInterval, memFS)
+	leader := c.leader()
+	ctx, cancel := context.WithTimeout(context.Background(), runWait)
+	defer cancel()
+	granted, err := callRetry(func() (Response, error) {
+		return c.drivers[leader].Submit(ctx, &pb.InternalRaftRequest{LeaseGrant: &pb.LeaseGrantRequest{TTL: 30}})
+	})
+	require.NoError(t, err)
+	id := granted.LeaseGrant.ID
+	require.NotZero(t, id)
+	for _, via := range c.ids {
+		d := c.drivers[via]
+		resp, err := callRetry(func() (Response, error) { return d.KeepAlive(ctx, id) })
+		require.NoError(t, err, "keep-alive through %d", via)
+		require.Equal(t, int64(30), resp.LeaseKeepAlive.TTL, "keep-alive through %d", via)
+		resp, err = callRetry(func() (Response, error) { return d.TimeToLive(ctx, &pb.LeaseTimeToLiveRequest{ID: id}) })
+		require.NoError(t, err, "time-to-live through %d", via)
+		require.Equal(t, int64(30), resp.LeaseTimeToLive.GrantedTTL, "time-to-live through %d", via)
+		resp, err = callRetry(func() (Response, error) { return d.Leases(ctx) })
+		require.NoError(t, err, "leases through %d", via)
+		require.Len(t, resp.LeaseLeases.Leases, 1, "leases through %d", via)
+		require.Equal(t, id, resp.LeaseLeases.Leases[0].ID)
+	}
 }
