@@ -7,6 +7,8 @@ import (
 	"github.com/stretchr/testify/require"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+
+	"github.com/ballastdb/ballast/kv/lease"
 )
 
 // newTweakedCluster is newCluster with every member's config adjusted by tweak (the members
@@ -269,4 +271,23 @@ func TestLeaseFramesRejectMalformed(t *testing.T) {
 	require.NoError(t, m.Receive(ans))
 	_, err = encodeLeaseAnswerFrame(4, leaseOpKeepAlive, Response{}, ErrTimeout)
 	require.Error(t, err, "only etcd's lease errors have a wire code")
+}
+
+// Lease checkpoints are proposed only by the leader itself: one forwarded by a peer (with a
+// term and sequence not the primary's) is refused, instead of reaching the lessor, which
+// would panic on a checkpoint it did not produce.
+func TestForwardedCheckpointRefused(t *testing.T) {
+	c := newCluster(t, 3)
+	leader := c.leader()
+	id := c.grant(leader, 10)
+	applied := c.members[leader].AppliedIndex()
+	for _, cp := range []lease.Checkpoint{{ID: id, RemainingTTL: time.Second, Term: 99, Seq: 1}, {ID: id, RemainingTTL: time.Hour, Term: 99, Seq: 1}} {
+		err := c.members[leader].Receive(encodeForwardFrame(encodeCheckpointEntry([]lease.Checkpoint{cp})))
+		require.ErrorIs(t, err, errFrame)
+		c.stabilize()
+	}
+	require.Equal(t, applied, c.members[leader].AppliedIndex())
+	require.NoError(t, c.members[leader].Stopped())
+	_, err := c.keepAlive(leader, id)
+	require.NoError(t, err)
 }

@@ -39,11 +39,17 @@ func (m *Member) Receive(data []byte) error {
 	switch kind {
 	case frameForward:
 		// A follower's proposal: propose it if this member leads, else drop it (the
-		// submitter times out; forwarding again could loop between stale leaders).
+		// submitter times out; forwarding again could loop between stale leaders). Only a
+		// client request may be forwarded: lease checkpoints are the leader's own, and one
+		// from elsewhere would break the lessor's bookkeeping (found by FuzzReceive's seeds).
+		dec, err := decodeEntry(body)
+		if err != nil {
+			return err
+		}
+		if dec.request == nil {
+			return fmt.Errorf("%w: a forwarded proposal must be a client request", errFrame)
+		}
 		if st := m.rn.Status(); st.RaftState == raft.StateLeader {
-			if _, err := decodeEntry(body); err != nil {
-				return err
-			}
 			_ = m.rn.Propose(append([]byte(nil), body...))
 		}
 		return nil
