@@ -45,7 +45,7 @@
 //     not sent, and catches up from storage, in reads bounded by events and by revisions
 //     scanned, when its stream pulls. Dropping (rather than keeping) the buffer means a
 //     stalled client holds no memory at all, not even pointers the garbage collector must
-//     scan (measured: keeping 1,000 full buffers doubled the writer's cost through GC); the
+//     scan (1,000 full default buffers would be a million pointers in every GC cycle); the
 //     price is a re-read for a client that was only briefly slow.
 //   - Order never depends on map iteration: synced watchers are found through an index
 //     (exact key lookup, sorted range slice), streams and watchers are kept in sorted
