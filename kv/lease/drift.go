@@ -34,7 +34,7 @@ func (d drift) promisedAtMost(local time.Duration) time.Duration {
 	}
 	low, high := time.Duration(0), local // waitFor(low) <= local always holds
 	for low < high {
-		mid := low + (high-low+1)/2
+		mid := low + (high-low)/2 + 1 // in (low, high]; high-low+1 could overflow
 		if d.waitFor(mid) <= local {
 			low = mid
 		} else {
@@ -45,16 +45,22 @@ func (d drift) promisedAtMost(local time.Duration) time.Duration {
 }
 
 // promisedAtLeast is the smallest promise p with waitFor(p) >= local: what a checkpoint
-// records, so a later primary waiting waitFor(p) never waits less than local.
+// records, so a later primary waiting waitFor(p) never waits less than local. It is searched
+// for on its own (not as promisedAtMost+1) because waitFor is flat where it saturates.
 func (d drift) promisedAtLeast(local time.Duration) time.Duration {
 	if local <= 0 {
 		return 0
 	}
-	p := d.promisedAtMost(local)
-	if d.waitFor(p) < local {
-		p++
+	low, high := time.Duration(0), local // waitFor(high) >= local always holds
+	for low < high {
+		mid := low + (high-low)/2
+		if d.waitFor(mid) >= local {
+			high = mid
+		} else {
+			low = mid + 1
+		}
 	}
-	return p
+	return high
 }
 
 // addSaturating returns a+b for b >= 0, or never if that overflows.

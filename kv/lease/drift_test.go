@@ -29,6 +29,17 @@ func TestDriftTable(t *testing.T) {
 	require.Equal(t, time.Minute, d.promisedAtLeast(time.Minute+600*time.Millisecond))
 	require.Equal(t, time.Duration(0), d.promisedAtMost(-1))
 	require.Equal(t, time.Duration(0), d.promisedAtLeast(0))
+	// The largest local duration (a saturated deadline) must not overflow the search.
+	for _, rate := range []float64{0, 0.01, 0.3} {
+		d := drift{rate: rate}
+		low, high := d.promisedAtMost(never), d.promisedAtLeast(never)
+		require.LessOrEqual(t, d.waitFor(low), never)
+		require.Equal(t, never, d.waitFor(high), "rate %v", rate)
+		require.LessOrEqual(t, high-1, low)
+		if high > 0 {
+			require.Less(t, d.waitFor(high-1), never, "rate %v: smallest", rate)
+		}
+	}
 	require.Equal(t, never, addSaturating(time.Second, never-1))
 	require.Equal(t, 3*time.Second, addSaturating(time.Second, 2*time.Second))
 }
