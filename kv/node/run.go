@@ -95,6 +95,10 @@ var ErrDriverUsed = errors.New("node: Driver.Run called twice (a Driver runs onc
 //	resp, err := d.Submit(ctx, req) // from any goroutine
 //	d.Deliver(bytes)                // a peer's message, from the transport's goroutine
 //
+// A time.Ticker calls Tick every TickInterval. Ticks that fall due while the driver is busy
+// (a slow fsync) are dropped, not bunched, so under load raft's timers run slow, never fast:
+// elections come later, never earlier. Leases do not count ticks: they read Config.Clock.
+//
 // Each round the driver waits for an event (a peer message, a call, a tick), takes every
 // further event already queued (up to EventsPerRoundMax), then calls Work; if Work asks for
 // a sync it calls Synced at once, which performs the fsync. Calls that arrive during the

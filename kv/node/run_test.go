@@ -469,6 +469,11 @@ func TestDriverStopsOnStorageFailure(t *testing.T) {
 		_ = m.storageFailure(errors.New("injected: disk write failed"))
 	}))
 	select {
+	case <-d.Stopped():
+	case <-time.After(runWait):
+		t.Fatal("driver kept running after a storage failure")
+	}
+	select {
 	case err := <-c.results[leader]:
 		delete(c.results, leader)
 		require.ErrorIs(t, err, ErrStorage)
@@ -571,4 +576,20 @@ func TestDriverLeaseCalls(t *testing.T) {
 		require.Len(t, resp.LeaseLeases.Leases, 1, "leases through %d", via)
 		require.Equal(t, id, resp.LeaseLeases.Leases[0].ID)
 	}
+}
+
+// TestDriverRefusesMalformedMessages: a malformed peer message is refused (counted in
+// ReceiveErrors) and the driver goes on serving.
+func TestDriverRefusesMalformedMessages(t *testing.T) {
+	seed := runSeed(t)
+	c := newDriverCluster(t, 1, seed, runTickInterval, memFS)
+	leader := c.leader()
+	d := c.drivers[leader]
+	for _, data := range [][]byte{{}, {0xff}, {frameForward, 1, 2}, {frameRaft, 0xff, 0xff}} {
+		require.True(t, d.Deliver(data))
+	}
+	require.Eventually(t, func() bool { return d.Stats().ReceiveErrors == 4 }, runWait, 10*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), runWait)
+	defer cancel()
+	require.NoError(t, c.putRetry(ctx, leader, "after-garbage", "v"))
 }
