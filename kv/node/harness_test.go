@@ -41,6 +41,8 @@ type testCluster struct {
 	held      map[uint64]uint64  // held sync token per member
 	delivered int
 	tweak     func(*Config) // when set, adjusts every member's config (e.g. lease intervals)
+	// mangle, when set, may reorder, duplicate or drop each round's messages before delivery.
+	mangle func([]queued) []queued
 }
 
 func newCluster(t *testing.T, n int) *testCluster {
@@ -129,6 +131,9 @@ func (c *testCluster) work() bool {
 	}
 	q := c.queue
 	c.queue = nil
+	if c.mangle != nil {
+		q = c.mangle(q)
+	}
 	for _, qm := range q {
 		busy = true
 		to := c.members[qm.env.To]

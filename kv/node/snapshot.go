@@ -32,6 +32,10 @@ const (
 	// snapshotTimeoutElections: a stream that goes this many election timeouts without an
 	// acknowledgement fails (ReportSnapshot(failed)); raft then asks for a new one.
 	snapshotTimeoutElections = 2
+	// snapshotResendTicks: a stream that goes this many ticks without an acknowledgement
+	// sends again from its first unacknowledged chunk (go-back-N: a lost or reordered chunk
+	// or ack costs a window, not the stream).
+	snapshotResendTicks = 2
 )
 
 // keySpan is a half-open range of Pebble keys [lo, hi).
@@ -88,10 +92,18 @@ type snapSource struct {
 type snapStream struct {
 	id, to, term uint64
 	src          *snapSource
-	span         int    // the span being read (len(stateMachineSpans): all read)
-	resume       []byte // the next key to read in that span (nil: its start)
-	sent, acked  uint32 // chunks sent; chunks acknowledged (a prefix)
-	progressTick uint64 // m.ticks of the last acknowledgement (or the start)
+	span         int        // the span being read (len(stateMachineSpans): all read)
+	resume       []byte     // the next key to read in that span (nil: its start)
+	sent, acked  uint32     // chunks sent; chunks acknowledged (a prefix)
+	starts       []chunkPos // where chunks [acked, sent) started, to send them again
+	progressTick uint64     // m.ticks of the last acknowledgement (or the start)
+	resendTick   uint64     // m.ticks of the last acknowledgement or resend
+}
+
+// chunkPos is a position in the stream: a span and the next key to read in it.
+type chunkPos struct {
+	span   int
+	resume []byte
 }
 
 // maybeSnapshotLog records a snapshot at the applied index and compacts the log below it,
@@ -171,7 +183,7 @@ func (m *Member) startSnapshotStreams() error {
 		src.refs++
 		m.snap.seq++
 		m.snap.streams = append(m.snap.streams, &snapStream{
-			id: m.requestIDPrefix | uint64(m.snap.seq), to: w.To, term: w.Term, src: src, progressTick: m.ticks,
+			id: m.requestIDPrefix | uint64(m.snap.seq), to: w.To, term: w.Term, src: src, progressTick: m.ticks, resendTick: m.ticks,
 		})
 	}
 	slices.SortFunc(m.snap.streams, func(a, b *snapStream) int { return cmpUint64(a.to, b.to) })
@@ -290,6 +302,7 @@ func (m *Member) pumpSnapshots(dst []Envelope) ([]Envelope, error) {
 // nextChunk reads the stream's next chunk from its source and encodes it as a frame.
 func (m *Member) nextChunk(s *snapStream) ([]byte, error) {
 	c := snapChunk{from: m.cfg.ID, stream: s.id, index: s.src.meta.Index, term: s.src.meta.Term, seq: s.sent}
+	s.starts = append(s.starts, chunkPos{span: s.span, resume: s.resume})
 	body := c.appendHeader(make([]byte, 0, 64))
 	pairsAt := len(body)
 	for s.span < len(stateMachineSpans) && len(body)-pairsAt < m.cfg.snapshotChunkBytes {
@@ -343,18 +356,26 @@ func (m *Member) receiveSnapAck(body []byte) error {
 		return fmt.Errorf("%w: snapshot ack of chunk %d from %d, only %d sent", errFrame, a.seq, a.from, s.sent)
 	}
 	if a.seq+1 > s.acked {
+		s.starts = s.starts[a.seq+1-s.acked:]
 		s.acked = a.seq + 1
-		s.progressTick = m.ticks
+		s.progressTick, s.resendTick = m.ticks, m.ticks
 	}
 	return nil
 }
 
-// tickSnapshots fails streams that went too long without an acknowledgement.
+// tickSnapshots sends again from the first unacknowledged chunk of a stream that went
+// snapshotResendTicks without an acknowledgement, and fails streams that went
+// snapshotTimeoutElections election timeouts without one.
 func (m *Member) tickSnapshots() {
 	timeout := uint64(snapshotTimeoutElections * m.cfg.ElectionTimeoutTicks)
 	for _, s := range slices.Clone(m.snap.streams) {
-		if m.ticks-s.progressTick >= timeout {
+		switch {
+		case m.ticks-s.progressTick >= timeout:
 			m.endStream(s, true)
+		case m.ticks-s.resendTick >= snapshotResendTicks && s.sent > s.acked:
+			s.span, s.resume = s.starts[0].span, s.starts[0].resume
+			s.sent, s.starts = s.acked, s.starts[:0]
+			s.resendTick = m.ticks
 		}
 	}
 }

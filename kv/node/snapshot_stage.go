@@ -57,10 +57,12 @@ func clearStage(db *pebble.DB) error {
 	return nil
 }
 
-// receiveSnapChunk stages one chunk and acknowledges it; a chunk that does not continue the
-// stage (a gap, a chunk of an unknown stream, a snapshot not newer than the applied index,
-// another stream while a complete stage waits for raft) is refused, and the leader fails the
-// stream at once. A duplicate is acknowledged again and changes nothing.
+// receiveSnapChunk stages one chunk and acknowledges it. A duplicate is acknowledged again
+// and changes nothing; a chunk beyond the next one of the stage's stream (one was lost or
+// overtaken) is ignored, and the leader sends again from the first unacknowledged one. A
+// chunk that cannot continue any stage (a later chunk of a stream the stage does not hold,
+// e.g. after a restart; a snapshot not newer than the applied index; another stream while a
+// complete stage waits for raft) is refused, and the leader fails the stream at once.
 func (m *Member) receiveSnapChunk(body []byte) error {
 	c, err := decodeSnapChunk(body)
 	if err != nil {
@@ -84,6 +86,8 @@ func (m *Member) receiveSnapChunk(body []byte) error {
 		ack(true) // a duplicate
 		return nil
 	case sameStream && c.seq == h.next && !h.complete:
+	case sameStream && c.seq > h.next:
+		return fmt.Errorf("node %d: snapshot chunk %d of stream %x ignored: expecting chunk %d", m.cfg.ID, c.seq, c.stream, h.next)
 	case c.seq == 0:
 		h = stageHeader{from: c.from, stream: c.stream, index: c.index, term: c.term}
 	default:
