@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -186,18 +187,8 @@ func (m *Member) startSnapshotStreams() error {
 			id: m.requestIDPrefix | uint64(m.snap.seq), to: w.To, term: w.Term, src: src, progressTick: m.ticks, resendTick: m.ticks,
 		})
 	}
-	slices.SortFunc(m.snap.streams, func(a, b *snapStream) int { return cmpUint64(a.to, b.to) })
+	slices.SortFunc(m.snap.streams, func(a, b *snapStream) int { return cmp.Compare(a.to, b.to) })
 	return nil
-}
-
-func cmpUint64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // snapshotSource is the source new streams read: the one in use if the log still continues
@@ -367,6 +358,7 @@ func (m *Member) receiveSnapAck(body []byte) error {
 // snapshotResendTicks without an acknowledgement, and fails streams that went
 // snapshotTimeoutElections election timeouts without one.
 func (m *Member) tickSnapshots() {
+	m.unpinIfDeclined()
 	timeout := uint64(snapshotTimeoutElections * m.cfg.ElectionTimeoutTicks)
 	for _, s := range slices.Clone(m.snap.streams) {
 		switch {

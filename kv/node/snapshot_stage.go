@@ -131,6 +131,15 @@ func (m *Member) admitSnapshot(msg raft.Message) error {
 	return nil
 }
 
+// unpinIfDeclined releases the stage when raft holds no Ready to hand out while none is
+// outstanding: it cannot then hold the admitted snapshot (it ignored the message, e.g. of a
+// stale term), and a pinned stage would refuse every new stream.
+func (m *Member) unpinIfDeclined() {
+	if m.snap.pinned && m.inflight == nil && !m.rn.HasReady() {
+		m.snap.pinned = false
+	}
+}
+
 // switchToSnapshot writes, into b, the store switch to the staged snapshot meta: the
 // state-machine keys are replaced by the staged ones, the applied index becomes meta's,
 // raft's log is reset to it, and the stage is dropped. It is the whole install, in one

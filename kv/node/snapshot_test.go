@@ -300,6 +300,16 @@ func TestSnapshotChunksOutOfOrderDuplicatedCorrupted(t *testing.T) {
 	corrupt[len(corrupt)-1] ^= 0xff
 	require.ErrorIs(t, m.Receive(corrupt), errFrame)
 	require.ErrorIs(t, m.Receive(chunkFrame(1, 0, false, "raft/hardstate", "x")), errFrame, "a key outside the state machine")
+	for name, ch := range map[string]snapChunk{
+		"zero stream": {from: 1, index: 1000, term: 9},
+		"zero index":  {from: 1, stream: 7, term: 9},
+	} {
+		require.ErrorIs(t, m.Receive(encodeChecksummedFrame(frameSnapChunk, ch.appendHeader(nil))), errFrame, name)
+	}
+	badFlag := append([]byte(nil), mustBody(t, chunkFrame(1, 0, false))...)
+	badFlag[snapChunkLastOffset] = 2
+	require.ErrorIs(t, m.Receive(encodeChecksummedFrame(frameSnapChunk, badFlag)), errFrame, "last flag 2")
+	require.ErrorIs(t, m.Receive(encodeChecksummedFrame(frameSnapChunk, make([]byte, snapChunkHeaderBytes-1))), errFrame, "short header")
 	truncated := chunkFrame(1, 0, false, "mvcc/a", "1")
 	require.ErrorIs(t, m.Receive(encodeChecksummedFrame(frameSnapChunk, mustBody(t, truncated)[:len(mustBody(t, truncated))-1])), errFrame)
 	require.Zero(t, c.countStaged(f))
@@ -330,6 +340,18 @@ func TestSnapshotChunksOutOfOrderDuplicatedCorrupted(t *testing.T) {
 	require.True(t, m.snap.stage.complete)
 	require.Error(t, m.Receive(chunkFrame(2, 1, true, "mvcc/z", "9")), "a stage is replaced by chunk 0 of another stream only")
 	require.Equal(t, 3, c.countStaged(f))
+
+	// raft ignores a MsgSnap of a stale term: the admitted stage is released at once or with
+	// the next Ready, and a new stream may replace it.
+	msg.Term = 1
+	frame, err = encodeRaftFrame(m.codec, &msg)
+	require.NoError(t, err)
+	_ = m.Receive(frame)
+	c.work()
+	require.False(t, m.snap.pinned, "a declined snapshot does not pin the stage")
+	c.takeAcks(f)
+	require.NoError(t, m.Receive(chunkFrame(2, 0, false, "mvcc/z", "9")))
+	require.Equal(t, 2, c.countStaged(f), "chunk 0 of a new stream replaced the stage")
 
 	// A restart drops the stage (written to the DB, not synced: a clean stop keeps it).
 	c.stop(f)
@@ -437,4 +459,81 @@ func TestSnapshotUnderReorderDuplicateDrop(t *testing.T) {
 			c.requireConsistent()
 		})
 	}
+}
+
+// Two followers far behind at once are sent the same source (one Pebble snapshot), and
+// both catch up; the source is closed once both streams ended.
+func TestTwoFollowersShareASnapshotSource(t *testing.T) {
+	c := newSnapshotCluster(t, 5)
+	leader := c.leader()
+	downs := c.followers(leader)[:2]
+	for _, id := range downs {
+		c.stop(id)
+	}
+	c.putN(leader, "k", 4*testSnapshotEntries)
+	for _, id := range downs {
+		c.open(id)
+	}
+	lm := c.members[leader]
+	for i := 0; len(lm.snap.streams) < 2; i++ {
+		require.Less(t, i, 500, "the leader never streamed to both followers at once")
+		if i%4 == 0 {
+			c.tickOnly()
+		}
+		c.work()
+	}
+	require.Same(t, lm.snap.streams[0].src, lm.snap.streams[1].src, "one source for both streams")
+	require.Equal(t, 2, lm.snap.streams[0].src.refs)
+	for _, id := range downs {
+		c.catchUp(id, leader)
+	}
+	require.Empty(t, lm.snap.streams)
+	require.Nil(t, lm.snap.src, "no Pebble snapshot outlives its streams")
+	c.requireConsistent()
+}
+
+// Acks of streams that ended, or of chunks never sent, change nothing.
+func TestStaleSnapshotAcks(t *testing.T) {
+	c := newSnapshotCluster(t, 3)
+	down, leader := lagBehind(t, c)
+	c.untilStaged(down)
+	lm := c.members[leader]
+	require.Len(t, lm.snap.streams, 1)
+	s := lm.snap.streams[0]
+	require.ErrorIs(t, lm.Receive(encodeSnapAck(snapAck{from: down, stream: s.id, seq: s.sent + 5, ok: true})), errFrame, "an ack of a chunk never sent")
+	require.NoError(t, lm.Receive(encodeSnapAck(snapAck{from: down, stream: s.id + 1, seq: 0, ok: false})), "a refusal for another stream")
+	require.Len(t, lm.snap.streams, 1, "the stream goes on")
+	c.catchUp(down, leader)
+	c.requireConsistent()
+}
+
+// A leader deposed mid-stream ends its stream (and closes its source); the new leader
+// streams its own snapshot, which replaces the partial stage, and the member catches up.
+func TestLeaderChangeDuringSnapshot(t *testing.T) {
+	c := newSnapshotCluster(t, 3)
+	down, old := lagBehind(t, c)
+	c.untilStaged(down)
+	require.False(t, c.members[down].snap.stage.complete)
+	c.isolate(old, true)
+	var leader uint64
+	for i := 0; leader == 0 || leader == old; i++ {
+		require.Less(t, i, 200, "no new leader")
+		c.tick()
+		for _, id := range c.followers(old) {
+			if c.members[id].Status().RaftState == raft.StateLeader {
+				leader = id
+			}
+		}
+	}
+	for i := 0; c.members[old].Status().RaftState == raft.StateLeader; i++ {
+		require.Less(t, i, 100, "the isolated leader never stepped down")
+		c.tick()
+	}
+	c.work()
+	require.Empty(t, c.members[old].snap.streams, "the deposed leader's stream ended")
+	require.Nil(t, c.members[old].snap.src)
+	c.catchUp(down, leader)
+	c.isolate(old, false)
+	c.catchUp(old, leader)
+	c.requireConsistent()
 }

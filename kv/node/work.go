@@ -70,6 +70,7 @@ func (m *Member) Receive(data []byte) error {
 			if err := m.admitSnapshot(msg); err != nil {
 				return err
 			}
+			defer m.unpinIfDeclined()
 		}
 		return m.rn.Step(msg)
 	}
