@@ -33,6 +33,8 @@ func fuzzSeeds(f *testing.F) [][]byte {
 		encodeForwardFrame(encodeCheckpointEntry([]lease.Checkpoint{{ID: 7, RemainingTTL: 3e9, Term: 2, Seq: 1}})),
 		encodeLeaseCallFrame(2, 9, &leaseCall{op: leaseOpTimeToLive, leaseID: 7, withKeys: true}),
 		encodeLeaseCallFrame(2, 9, &leaseCall{op: leaseOpKeepAlive, leaseID: 7}),
+		encodeSnapAck(snapAck{from: 2, stream: 3, seq: 4, ok: true}),
+		chunkFrame(2, 0, true, "mvcc/k", "v"),
 	)
 	for _, a := range []struct {
 		op   byte
@@ -52,8 +54,9 @@ func fuzzSeeds(f *testing.F) [][]byte {
 }
 
 // FuzzDecodeFrame: the frame decoder and the decoders behind it (raft messages, entries,
-// lease calls and answers) never panic, reject what they cannot read with errFrame/errEntry
-// or the codec's error, and what they accept re-encodes to something that decodes the same.
+// lease calls and answers, snapshot chunks and acks) never panic, reject what they cannot
+// read with errFrame/errEntry or the codec's error, and what they accept re-encodes to
+// something that decodes the same.
 func FuzzDecodeFrame(f *testing.F) {
 	for _, s := range fuzzSeeds(f) {
 		f.Add(s)
@@ -109,6 +112,20 @@ func FuzzDecodeFrame(f *testing.F) {
 			require.True(t, proto.Equal(resp.LeaseKeepAlive, resp2.LeaseKeepAlive))
 			require.True(t, proto.Equal(resp.LeaseTimeToLive, resp2.LeaseTimeToLive))
 			require.True(t, proto.Equal(resp.LeaseLeases, resp2.LeaseLeases))
+		case frameSnapChunk:
+			c, err := decodeSnapChunk(body)
+			if err != nil {
+				require.ErrorIs(t, err, errFrame)
+				return
+			}
+			require.Equal(t, body, append(c.appendHeader(nil), c.pairs...), "snapshot chunk headers have one encoding")
+		case frameSnapAck:
+			a, err := decodeSnapAck(body)
+			if err != nil {
+				require.ErrorIs(t, err, errFrame)
+				return
+			}
+			require.Equal(t, data, encodeSnapAck(a), "snapshot acks have one encoding")
 		default:
 			t.Fatalf("decodeFrame accepted unknown kind %d", kind)
 		}
