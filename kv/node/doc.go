@@ -111,10 +111,10 @@
 // as checksummed frames (frameSnapChunk: leader, stream ID, index, term, chunk number, last
 // flag, pairs); the follower acknowledges each (frameSnapAck). At most snapshotWindowChunks
 // are unacknowledged, so the leader holds a bounded number of chunks whatever the store's
-// size. Without an acknowledgement for snapshotResendTicks the leader sends again from the
-// first unacknowledged chunk (go-back-N); without one for snapshotTimeoutElections election
-// timeouts, or on a refusal, it ends the stream and reports ReportSnapshot(failed), and
-// raft asks again. Once the last chunk is acknowledged the leader sends the MsgSnap, with
+// size. Without an acknowledgement for half an election timeout the leader sends again
+// from the first unacknowledged chunk (go-back-N); without one for snapshotTimeoutElections
+// election timeouts, or on a refusal, it ends the stream and reports
+// ReportSnapshot(failed), and raft asks again. Once the last chunk is acknowledged the leader sends the MsgSnap, with
 // the source's metadata (possibly newer than the one raft named: the follower's answer
 // moves raft's progress past it all the same). While a stream is under way, raft's repeated
 // requests for the same follower are answered by it. A stream ends silently when the

@@ -33,10 +33,12 @@ const (
 	// snapshotTimeoutElections: a stream that goes this many election timeouts without an
 	// acknowledgement fails (ReportSnapshot(failed)); raft then asks for a new one.
 	snapshotTimeoutElections = 2
-	// snapshotResendTicks: a stream that goes this many ticks without an acknowledgement
-	// sends again from its first unacknowledged chunk (go-back-N: a lost or reordered chunk
-	// or ack costs a window, not the stream).
-	snapshotResendTicks = 2
+	// snapshotResendElectionFraction: a stream that goes 1/this of an election timeout
+	// without an acknowledgement sends again from its first unacknowledged chunk (go-back-N:
+	// a lost or reordered chunk or ack costs a window, not the stream). Half an election
+	// timeout (500 ms by default) is far longer than a window of 4 MiB takes on any link a
+	// cluster runs on, so a slow link is not flooded with copies.
+	snapshotResendElectionFraction = 2
 )
 
 // keySpan is a half-open range of Pebble keys [lo, hi).
@@ -355,16 +357,17 @@ func (m *Member) receiveSnapAck(body []byte) error {
 }
 
 // tickSnapshots sends again from the first unacknowledged chunk of a stream that went
-// snapshotResendTicks without an acknowledgement, and fails streams that went
+// half an election timeout without an acknowledgement, and fails streams that went
 // snapshotTimeoutElections election timeouts without one.
 func (m *Member) tickSnapshots() {
 	m.unpinIfDeclined()
 	timeout := uint64(snapshotTimeoutElections * m.cfg.ElectionTimeoutTicks)
+	resend := max(1, uint64(m.cfg.ElectionTimeoutTicks/snapshotResendElectionFraction))
 	for _, s := range slices.Clone(m.snap.streams) {
 		switch {
 		case m.ticks-s.progressTick >= timeout:
 			m.endStream(s, true)
-		case m.ticks-s.resendTick >= snapshotResendTicks && s.sent > s.acked:
+		case m.ticks-s.resendTick >= resend && s.sent > s.acked:
 			s.span, s.resume = s.starts[0].span, s.starts[0].resume
 			s.sent, s.starts = s.acked, s.starts[:0]
 			s.resendTick = m.ticks
