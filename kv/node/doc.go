@@ -114,11 +114,11 @@
 // size. Without an acknowledgement for half an election timeout the leader sends again
 // from the first unacknowledged chunk (go-back-N); without one for snapshotTimeoutElections
 // election timeouts, or on a refusal, it ends the stream and reports
-// ReportSnapshot(failed), and raft asks again. Once the last chunk is acknowledged the leader sends the MsgSnap, with
-// the source's metadata (possibly newer than the one raft named: the follower's answer
-// moves raft's progress past it all the same). While a stream is under way, raft's repeated
-// requests for the same follower are answered by it. A stream ends silently when the
-// leader's term ends.
+// ReportSnapshot(failed), and raft asks again. Once the last chunk is acknowledged the
+// leader sends the MsgSnap, with the source's metadata (possibly newer than the one raft
+// named: the follower's answer moves raft's progress past it all the same). While a stream
+// is under way, raft's repeated requests for the same follower are answered by it. A stream
+// ends silently when the leader's term ends.
 //
 // Staging and installing: the follower writes each chunk in order under node/stage/
 // (unsynced: the install's sync makes them durable with it, Pebble's WAL being one ordered
