@@ -140,8 +140,9 @@
 // # Not yet here (tracked in the kv/node issue)
 //
 // Lease keep-alive (answered after a ReadIndex round, forwarded from followers) and
-// TimeToLive; watch streams wired to apply; membership and leadership transfer as calls; the end-to-end lease test across leader changes; fuzzing of
-// the frame decoder at this layer.
+// TimeToLive; watch streams wired to apply; membership and leadership transfer as calls;
+// the end-to-end lease test across leader changes; fuzzing of the frame decoder at this
+// layer.
 //
 // # Invariants (panics)
 //
