@@ -37,7 +37,9 @@
 // which raft hands out only once this member has applied its index, and are re-asked every
 // election timeout until their deadline. Requests fail with etcd's errors: ErrNoLeader when
 // no leader is known, ErrTimeout after RequestTimeoutTicks, ErrStopped on Close; a
-// request's own error (etcd's, from the store) is its answer and changes nothing.
+// request's own error (etcd's, from the store) is its answer and changes nothing. Lease
+// keep-alives, TimeToLive and Leases are calls of their own (below), watches are streams
+// (NewWatchStream), membership changes and leadership transfer are calls (AddVoter, ...).
 //
 // # Apply
 //
@@ -52,10 +54,70 @@
 //
 // # Leases
 //
-// The lessor is primary exactly while the member leads (Promote/Demote on raft's soft state,
-// before applying entries of the new term). On each Tick the primary proposes revokes of
-// expired leases and checkpoints of remaining TTLs (kv/lease decides; the clock is
-// Config.Clock). After a restart the key attachments are rebuilt from the live keys.
+// The lessor is primary while the member leads, from the moment the new leader has applied
+// an entry of its own term (maybePromote: every entry of earlier terms has then applied, as
+// kv/lease requires; promoting on the soft state alone would let a checkpoint of the old
+// term apply on the new primary) until raft reports another leader or a new term
+// (leaderChanged, demoteIfTermMoved: before applying entries of the later term). On each
+// Tick the primary proposes revokes of expired leases and checkpoints of remaining TTLs
+// (kv/lease decides; the clock is Config.Clock). After a restart the key attachments are
+// rebuilt from the live keys. Lease checkpoints are only ever proposed by the leader
+// itself: a forwarded proposal must be a client request (a checkpoint from a peer would
+// carry a term and sequence the primary never produced).
+//
+// # Lease calls: KeepAlive, TimeToLive, Leases (lease_keepalive.go)
+//
+// They are served by the leader, whose lessor alone knows the deadlines, and only after a
+// ReadIndex round confirmed its leadership (as etcd's LeaseRenew since v3.5): a deposed
+// leader cannot renew a lease that the new leader counts from its own promotion. A
+// keep-alive then asks lessor.KeepAlive: AnswerNow answers the TTL; ProposeClear proposes
+// the clear (a checkpoint entry with RemainingTTL 0) and the call is served again after
+// entries apply, until KeepAlive answers AnswerNow; WaitForClear waits the same way (a
+// dropped clear is asked for again after the lessor's ClearRetryInterval). TimeToLive and
+// Leases answer from the leader's lessor after the same round, so they are linearizable
+// (every grant and revoke acknowledged before the call is seen) and TimeToLive reports the
+// primary's deadline, as etcd forwards LeaseTimeToLive to its leader. A member that does
+// not lead sends the call to the leader in a frameLeaseCall (op, asker, request ID, lease
+// ID, keys flag; checksummed) and completes it on the frameLeaseAnswer (request ID, op,
+// code, protobuf response; checksummed). Only etcd's lease-not-found travels as an error;
+// anything else (lost message, leader change, not primary yet) is answered by silence and
+// the asker sends the call again, to the leader it knows then, every election timeout
+// until RequestTimeoutTicks (ErrTimeout); with no leader known at the call, ErrNoLeader at
+// once. Serving a call twice is harmless (a renewal is idempotent; the first answer wins).
+//
+// # Watches (watch.go)
+//
+// The member owns one watch.Hub, at the store's revision when it opens. Each applied entry
+// that created a revision notifies the hub after its batch committed, so catch-up reads
+// (through the member's DB, watch.StoreHistory) see everything notified. A watch is served
+// by the member it was opened on, from its own applied state, leader or follower, so it
+// sees every revision in order across leader changes. The driver pulls responses with
+// WatchStream.Pending when its client can take more; Config.WatchProgressInterval (etcd's
+// progress-notify interval, default 10 minutes) is counted in Ticks. Watchers live in
+// memory: after a restart clients resume from their last revision + 1, as etcd's do.
+//
+// # Membership and leadership transfer (membership.go)
+//
+// AddVoter, AddLearner, PromoteLearner (refused with etcd's learner-not-ready until the
+// learner's log reaches 90% of the leader's commit index), RemoveMember and TransferLeader
+// are calls on the leader, refused up front with etcd's errors (member exists, not found,
+// not a learner, bad transferee). On any other member they fail at once with a
+// *NotLeaderError naming the leader (etcd's "etcdserver: not leader"): not forwarded,
+// because the leader's refusals would need a second answer path and a caller that can
+// reach the leader gets them directly; membership calls are rare. A change completes when
+// its entry applies and raft took it into effect (Advance), with the configuration then;
+// if the entry at the index it was proposed at turns out to be another (leadership changed
+// before it committed), with etcd's "leader changed". A transfer completes when this
+// member sees the target lead, or fails with ErrTimeout once raft abandoned it. A new
+// member opens empty with InitialMembers not naming it and learns the configuration and
+// the data from the leader's log (or a snapshot) once added.
+//
+// # Fuzzing (fuzz_test.go, corpus in testdata/fuzz)
+//
+// FuzzDecodeFrame runs every frame decoder (raft messages, forwarded entries, lease calls
+// and answers, snapshot chunks and acks) and requires errors for what they refuse and a
+// round trip for what they accept; FuzzReceive hands any bytes to a one-member leader,
+// which must neither panic nor stop, and must serve writes afterwards.
 //
 // # Production driver (run.go, transport.go)
 //
@@ -139,10 +201,9 @@
 //
 // # Not yet here (tracked in the kv/node issue)
 //
-// Lease keep-alive (answered after a ReadIndex round, forwarded from followers) and
-// TimeToLive; watch streams wired to apply; membership and leadership transfer as calls;
-// the end-to-end lease test across leader changes; fuzzing of the frame decoder at this
-// layer.
+// Membership calls and leadership transfer are not forwarded from followers (see
+// Membership). The lease test runs members on one shared manual clock; drift between
+// members is exercised by kv/lease's own tests, not through the member.
 //
 // # Invariants (panics)
 //
