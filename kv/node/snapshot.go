@@ -77,8 +77,8 @@ func inStateMachine(key []byte) bool {
 type snapshotState struct {
 	src     *snapSource   // the source new streams share, while any stream uses it
 	streams []*snapStream // in progress, by follower ID
-	wanted  []raft.Message
-	seq     uint32 // streams started since Open; part of stream IDs
+	wanted  []raft.Message // raft's MsgSnaps taken from a Ready; streams start at the next Work
+	seq     uint32         // streams started since Open; part of stream IDs
 
 	stage  stageHeader // follower: the stage being filled or complete (index 0: none)
 	pinned bool        // the complete stage's MsgSnap went to raft: keep it until the next Ready
