@@ -75,8 +75,8 @@ func inStateMachine(key []byte) bool {
 // snapshotState is the member's snapshot work: as a leader, the streams it sends; as a
 // follower, the stage it fills (snapshot_stage.go).
 type snapshotState struct {
-	src     *snapSource   // the source new streams share, while any stream uses it
-	streams []*snapStream // in progress, by follower ID
+	src     *snapSource    // the source new streams share, while any stream uses it
+	streams []*snapStream  // in progress, by follower ID
 	wanted  []raft.Message // raft's MsgSnaps taken from a Ready; streams start at the next Work
 	seq     uint32         // streams started since Open; part of stream IDs
 
