@@ -154,3 +154,33 @@ func FuzzReceive(f *testing.F) {
 		require.NoError(t, err, "the member serves writes after the message")
 	})
 }
+
+// Malformed entries are refused with errEntry, naming what is wrong.
+func TestDecodeEntryRejectsMalformed(t *testing.T) {
+	cp := encodeCheckpointEntry([]lease.Checkpoint{{ID: 7, RemainingTTL: 3e9, Term: 2, Seq: 1}})
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"unknown kind", []byte{9, 1}, "unknown kind 9"},
+		{"bad request", []byte{entryRequest, 0xff, 0xff}, "request"},
+		{"no count", []byte{entryCheckpoint}, "checkpoint count"},
+		{"count beyond data", []byte{entryCheckpoint, 50, 1}, "checkpoint count"},
+		{"truncated ID", []byte{entryCheckpoint, 1, 0x80}, "lease ID"},
+		{"truncated TTL", []byte{entryCheckpoint, 1, 2}, "remaining TTL"},
+		{"truncated term", []byte{entryCheckpoint, 1, 2, 2}, "term"},
+		{"truncated sequence", []byte{entryCheckpoint, 1, 2, 2, 2}, "sequence"},
+		{"trailing bytes", append(append([]byte(nil), cp...), 0), "trailing"},
+	} {
+		_, err := decodeEntry(tc.data)
+		require.ErrorIs(t, err, errEntry, tc.name)
+		require.ErrorContains(t, err, tc.want, tc.name)
+	}
+	dec, err := decodeEntry(nil)
+	require.NoError(t, err, "the empty entry of a new leader")
+	require.Nil(t, dec.request)
+	dec, err = decodeEntry(cp)
+	require.NoError(t, err)
+	require.Equal(t, []lease.Checkpoint{{ID: 7, RemainingTTL: 3e9, Term: 2, Seq: 1}}, dec.checkpoints)
+}

@@ -291,3 +291,51 @@ func TestForwardedCheckpointRefused(t *testing.T) {
 	_, err := c.keepAlive(leader, id)
 	require.NoError(t, err)
 }
+
+// A new leader becomes the lessor's primary only after applying an entry of its own term: a
+// put and then a checkpoint the old leader proposed, which reached the followers but were
+// not yet committed when the old leader was cut off, apply on the new leader before it is
+// promoted (kv/lease panics if a checkpoint of another term applies on its primary).
+func TestNewLeaderPromotedAfterOldTermEntries(t *testing.T) {
+	c := newTweakedCluster(t, 3, func(cfg *Config) { cfg.LeaseCheckpointInterval = 300 * time.Millisecond })
+	old := c.leader()
+	id := c.grant(old, 10)
+	followers := c.followers(old)
+	for _, f := range followers {
+		c.cut[[2]uint64{f, old}] = true // acknowledgements are lost: nothing new commits
+	}
+	c.submit(old, put("uncommitted", "x")) // an old-term entry ahead of the checkpoint
+	pending := func() bool {
+		for _, f := range followers {
+			if st := c.members[f].Status(); st.LastIndex < st.Commit+2 {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; !pending(); i++ {
+		require.Less(t, i, 8, "the old leader's checkpoint never reached the followers")
+		c.tick()
+	}
+	c.isolate(old, true)
+	var leader uint64
+	for i := 0; leader == 0; i++ {
+		require.Less(t, i, 100)
+		c.tick()
+		for _, f := range followers {
+			if c.members[f].primary {
+				leader = f
+			}
+		}
+	}
+	ttl, err := c.members[leader].lessor.TimeToLive(id, false)
+	require.NoError(t, err)
+	require.Less(t, ttl.RemainingTTL, int64(10), "the old leader's checkpoint applied on the new one")
+	c.isolate(old, false)
+	for range 2 * DefaultElectionTimeoutTicks {
+		c.tick()
+	}
+	_, err = c.keepAlive(leader, id)
+	require.NoError(t, err)
+	c.requireConsistent()
+}
