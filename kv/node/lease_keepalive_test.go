@@ -9,6 +9,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 
 	"github.com/ballastdb/ballast/kv/lease"
+	"github.com/ballastdb/ballast/raft"
 )
 
 // newTweakedCluster is newCluster with every member's config adjusted by tweak (the members
@@ -338,4 +339,24 @@ func TestNewLeaderPromotedAfterOldTermEntries(t *testing.T) {
 	_, err = c.keepAlive(leader, id)
 	require.NoError(t, err)
 	c.requireConsistent()
+}
+
+// A primary whose raft term moved on (leader again in a later term between two Readies, so
+// the soft state looks unchanged) is demoted, and promoted again only once an entry of the
+// new term applies.
+func TestPrimaryDemotedWhenTermMoves(t *testing.T) {
+	c := newCluster(t, 1)
+	c.leader()
+	m := c.members[1]
+	require.True(t, m.primary)
+	term := m.primaryTerm
+	m.demoteIfTermMoved(raft.HardState{Term: term, Commit: 5})
+	require.True(t, m.primary, "the same term keeps the primary")
+	m.demoteIfTermMoved(raft.HardState{})
+	require.True(t, m.primary, "an unchanged hard state keeps the primary")
+	m.demoteIfTermMoved(raft.HardState{Term: term + 1})
+	require.False(t, m.primary)
+	require.False(t, m.lessor.IsPrimary())
+	m.maybePromote(raft.Entry{Term: term + 1, Index: m.AppliedIndex()})
+	require.False(t, m.primary, "an entry of a term that is not raft's does not promote")
 }

@@ -37,9 +37,9 @@ type NotLeaderError struct{ Leader uint64 }
 
 func (e *NotLeaderError) Error() string {
 	if e.Leader == 0 {
-		return rpctypes.ErrGRPCNotLeader.Error() + " (no leader known)"
+		return rpctypes.ErrorDesc(rpctypes.ErrGRPCNotLeader) + " (no leader known)"
 	}
-	return fmt.Sprintf("%s (leader is member %d)", rpctypes.ErrGRPCNotLeader.Error(), e.Leader)
+	return fmt.Sprintf("%s (leader is member %d)", rpctypes.ErrorDesc(rpctypes.ErrGRPCNotLeader), e.Leader)
 }
 
 // Unwrap makes errors.Is(err, rpctypes.ErrGRPCNotLeader) hold.

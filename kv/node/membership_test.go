@@ -251,3 +251,10 @@ func TestMembershipChangeLostWithLeadership(t *testing.T) {
 	require.Empty(t, c.members[old].Status().Config.Learners)
 	c.requireConsistent()
 }
+
+// NotLeaderError names the leader, or says none is known, in etcd's words.
+func TestNotLeaderErrorText(t *testing.T) {
+	require.Equal(t, "etcdserver: not leader (leader is member 3)", (&NotLeaderError{Leader: 3}).Error())
+	require.Equal(t, "etcdserver: not leader (no leader known)", (&NotLeaderError{}).Error())
+	require.ErrorIs(t, &NotLeaderError{}, rpctypes.ErrGRPCNotLeader)
+}
