@@ -127,13 +127,14 @@ func (m *Member) header() *pb.ResponseHeader {
 // remaining TTLs.
 func (m *Member) proposeLeaseWork() {
 	const maxPerTick = 16
+	m.flushLeaseQueue()
 	for _, id := range m.lessor.Expired(maxPerTick) {
 		req := &pb.InternalRaftRequest{Header: &pb.RequestHeader{ID: m.newRequestID()}, LeaseRevoke: &pb.LeaseRevokeRequest{ID: id}}
 		if data, err := encodeRequestEntry(req); err == nil {
-			_ = m.rn.Propose(data) // a dropped revoke is named again by Expired after a retry interval
+			m.proposeLease(data)
 		}
 	}
 	if cps := m.lessor.Checkpoints(maxPerTick); len(cps) > 0 {
-		_ = m.rn.Propose(encodeCheckpointEntry(cps))
+		m.proposeLease(encodeCheckpointEntry(cps))
 	}
 }

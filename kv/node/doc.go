@@ -63,7 +63,10 @@
 // (kv/lease decides; the clock is Config.Clock). After a restart the key attachments are
 // rebuilt from the live keys. Lease checkpoints are only ever proposed by the leader
 // itself: a forwarded proposal must be a client request (a checkpoint from a peer would
-// carry a term and sequence the primary never produced).
+// carry a term and sequence the primary never produced). The primary's lease entries (revokes,
+// checkpoints, clears) that raft drops (a leadership transfer under way) wait in order and
+// are proposed again on the next tick (proposeLease): a dropped checkpoint is not retried
+// by the lessor, and the next leader would restart the lease from its own promotion.
 //
 // # Lease calls: KeepAlive, TimeToLive, Leases (lease_keepalive.go)
 //

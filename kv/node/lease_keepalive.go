@@ -57,6 +57,34 @@ type leaseCalls struct {
 	calls   map[uint64]*leaseCall
 	order   []uint64 // request IDs of calls, in submission order
 	serving []*leaseServe
+	// queue holds the primary's lease entries raft dropped, in order (see proposeLease).
+	queue [][]byte
+}
+
+// proposeLease proposes an entry of the primary lessor (a revoke, checkpoints or a clear),
+// in the order the lessor produced them. One that raft drops (a leadership transfer under
+// way, too much uncommitted) waits, with every later one, and is proposed again on the next
+// tick while this member is still the primary: a dropped checkpoint would otherwise never
+// be retried, and the next leader would restart the lease from its own promotion (an
+// election keeping it alive); a dropped revoke would wait for the lessor's
+// ExpiredRetryInterval. The queue is dropped when a new term's promotion starts afresh.
+func (m *Member) proposeLease(data []byte) {
+	if len(m.lease.queue) == 0 && m.rn.Propose(data) == nil {
+		return
+	}
+	m.lease.queue = append(m.lease.queue, data)
+}
+
+// flushLeaseQueue proposes the queued lease entries, in order, until raft drops one.
+func (m *Member) flushLeaseQueue() {
+	for len(m.lease.queue) > 0 {
+		if m.rn.Propose(m.lease.queue[0]) != nil {
+			return
+		}
+		m.lease.queue[0] = nil
+		m.lease.queue = m.lease.queue[1:]
+	}
+	m.lease.queue = nil
 }
 
 // KeepAlive renews lease id (etcd's LeaseKeepAlive, one request of the stream). done gets a
@@ -179,8 +207,7 @@ func (m *Member) runLeaseServe(s *leaseServe) {
 		case res.Action == lease.AnswerNow:
 			m.answerLeaseServe(s, Response{LeaseKeepAlive: &pb.LeaseKeepAliveResponse{Header: m.header(), ID: id, TTL: res.TTLSeconds}}, nil)
 		case res.Action == lease.ProposeClear:
-			// A dropped clear is asked for again by KeepAlive after ClearRetryInterval.
-			_ = m.rn.Propose(encodeCheckpointEntry([]lease.Checkpoint{res.Clear}))
+			m.proposeLease(encodeCheckpointEntry([]lease.Checkpoint{res.Clear}))
 		case res.Action == lease.WaitForClear:
 		default:
 			panic(fmt.Sprintf("node: lessor answered keep-alive of lease %d with action %v", id, res.Action))
@@ -263,6 +290,7 @@ func (m *Member) maybePromote(e raft.Entry) {
 	if st := m.rn.Status(); st.RaftState == raft.StateLeader && st.Term == e.Term {
 		m.lessor.Promote(e.Term)
 		m.primary, m.primaryTerm = true, e.Term
+		m.lease.queue = nil // entries of an earlier term as primary must not be proposed now
 	}
 }
 

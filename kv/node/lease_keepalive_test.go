@@ -360,3 +360,27 @@ func TestPrimaryDemotedWhenTermMoves(t *testing.T) {
 	m.maybePromote(raft.Entry{Term: term + 1, Index: m.AppliedIndex()})
 	require.False(t, m.primary, "an entry of a term that is not raft's does not promote")
 }
+
+// A lease checkpoint raft drops (proposals are refused while a leadership transfer is under
+// way) is proposed again once raft takes proposals: otherwise it would never be retried, and
+// the next leader would restart the lease from its own promotion.
+func TestDroppedLeaseCheckpointIsProposedAgain(t *testing.T) {
+	c := newTweakedCluster(t, 3, func(cfg *Config) { cfg.LeaseCheckpointInterval = 300 * time.Millisecond })
+	leader := c.leader()
+	id := c.grant(leader, 10)
+	target, other := c.followers(leader)[0], c.followers(leader)[1]
+	c.isolate(target, true) // the transfer cannot finish: it is abandoned after an election timeout
+	c.members[leader].TransferLeader(target, func(error) {})
+	for range 5 {
+		c.tick()
+	}
+	require.NotEmpty(t, c.members[leader].lease.queue, "the checkpoint was dropped during the transfer")
+	for range 2 * DefaultElectionTimeoutTicks {
+		c.tick()
+	}
+	require.Equal(t, leader, c.members[other].leader, "the abandoned transfer left the leader in place")
+	require.Empty(t, c.members[leader].lease.queue)
+	ttl, err := c.members[other].lessor.TimeToLive(id, false)
+	require.NoError(t, err)
+	require.Less(t, ttl.RemainingTTL, int64(9), "the checkpoint applied: a new leader would resume from it")
+}
