@@ -13,14 +13,21 @@ import (
 	"github.com/ballastdb/ballast/raft"
 )
 
-// leaseTestSeeds: NODE_LEASE_SEED=n runs seed n alone; by default a CI-sized handful.
+// leaseTestSeeds: NODE_LEASE_SEED=n runs seed n alone, NODE_LEASE_SEEDS=n seeds 1..n; by
+// default a CI-sized handful (the test is slow under -race, which make test uses).
 func leaseTestSeeds(t *testing.T) []uint64 {
 	if s := os.Getenv("NODE_LEASE_SEED"); s != "" {
 		seed, err := strconv.ParseUint(s, 10, 64)
 		require.NoError(t, err, "NODE_LEASE_SEED")
 		return []uint64{seed}
 	}
-	seeds := make([]uint64, 20)
+	n := uint64(6)
+	if s := os.Getenv("NODE_LEASE_SEEDS"); s != "" {
+		var err error
+		n, err = strconv.ParseUint(s, 10, 64)
+		require.NoError(t, err, "NODE_LEASE_SEEDS")
+	}
+	seeds := make([]uint64, n)
 	for i := range seeds {
 		seeds[i] = uint64(i + 1)
 	}
@@ -93,11 +100,17 @@ func runLeaseAcrossLeaderChanges(t *testing.T, seed uint64) {
 	lastRenewCall := grantCall // call time of the last answered keep-alive (or the grant)
 	outstanding := 0           // keep-alives not yet answered
 	var expiredAt time.Duration
+	checkedRev := map[uint64]int64{} // a member's store is read again only after it changed
 	check := func() {
 		if expiredAt != 0 {
 			return
 		}
 		for _, id := range c.ids {
+			if rev := c.members[id].CurrentRevision(); rev != checkedRev[id] {
+				checkedRev[id] = rev
+			} else {
+				continue
+			}
 			if _, _, ok := c.localValue(id, "leased"); !ok {
 				expiredAt = c.clock.now
 				require.GreaterOrEqual(t, expiredAt-lastRenewCall, ttl,
