@@ -40,6 +40,14 @@ const (
 	DefaultSnapshotCatchUpEntries = 5000
 )
 
+// Logger receives the member's notable events (leader changes, lease promotion, storage
+// failures). It never decides an outcome; a nil Logger discards them. The simulator passes
+// one that writes into its trace with the virtual time, production one that writes to the
+// server's log.
+type Logger interface {
+	Logf(format string, args ...any)
+}
+
 // Config configures one member.
 type Config struct {
 	// ID is this member's raft ID, never 0.
@@ -53,6 +61,8 @@ type Config struct {
 	// Clock and Rand: see their types. Both required.
 	Clock Clock
 	Rand  RandomSource
+	// Logger: see its type. Optional.
+	Logger Logger
 
 	// ElectionTimeoutTicks and HeartbeatIntervalTicks are raft's timers, in calls to Tick.
 	ElectionTimeoutTicks   int

@@ -202,6 +202,12 @@
 // and the leader streams again. Requests waiting on the follower for entries the snapshot
 // covers time out (their outcome unknown, as after any timeout).
 //
+// # Logging
+//
+// Config.Logger (optional) hears of leader changes, lessor promotion and the storage failure
+// that stops a member. It is told, never asked: nothing it does decides an outcome, so the
+// simulator can write it into its trace with the virtual time.
+//
 // # Not yet here (tracked in the kv/node issue)
 //
 // Membership calls and leadership transfer are not forwarded from followers (see

@@ -289,6 +289,7 @@ func (m *Member) maybePromote(e raft.Entry) {
 	}
 	if st := m.rn.Status(); st.RaftState == raft.StateLeader && st.Term == e.Term {
 		m.lessor.Promote(e.Term)
+		m.logf("lessor promoted in term %d", e.Term)
 		m.primary, m.primaryTerm = true, e.Term
 		m.lease.queue = nil // entries of an earlier term as primary must not be proposed now
 	}

@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -327,4 +328,27 @@ func TestCompactionThroughTheLog(t *testing.T) {
 		require.Error(t, err, "member %d serves a compacted revision", id)
 	}
 	c.requireConsistent()
+}
+
+// recordingLogger keeps what the member logs.
+type recordingLogger struct{ lines []string }
+
+func (l *recordingLogger) Logf(format string, args ...any) {
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+}
+
+// The configured Logger hears of leader changes, lessor promotion and a storage failure.
+func TestLoggerReceivesEvents(t *testing.T) {
+	lg := &recordingLogger{}
+	c := newTweakedCluster(t, 1, func(cfg *Config) { cfg.Logger = lg })
+	c.leader()
+	_, err := c.do(1, put("k", "v"))
+	require.NoError(t, err)
+	err = c.members[1].storageFailure(errors.New("disk on fire"))
+	require.ErrorIs(t, err, ErrStorage)
+	joined := strings.Join(lg.lines, "\n")
+	require.Contains(t, joined, "member 1: leader is now 1 (was 0)")
+	require.Contains(t, joined, "member 1: lessor promoted in term")
+	require.Contains(t, joined, "member 1: stopping: ")
+	require.Contains(t, joined, "disk on fire")
 }

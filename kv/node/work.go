@@ -244,6 +244,9 @@ func (m *Member) encode(dst []Envelope, msgs []raft.Message) ([]Envelope, error)
 // once the new leader has applied an entry of its own term (maybePromote), since kv/lease
 // requires every entry of earlier terms to be applied first.
 func (m *Member) leaderChanged(lead uint64) {
+	if lead != m.leader {
+		m.logf("leader is now %d (was %d)", lead, m.leader)
+	}
 	m.leader = lead
 	if lead != m.cfg.ID && m.primary {
 		m.lessor.Demote()
@@ -253,8 +256,16 @@ func (m *Member) leaderChanged(lead uint64) {
 
 func (m *Member) storageFailure(err error) error {
 	err = fmt.Errorf("%w: node %d: %v", ErrStorage, m.cfg.ID, err)
+	m.logf("stopping: %v", err)
 	m.stop(err)
 	return err
+}
+
+// logf hands an event to the configured Logger, if any.
+func (m *Member) logf(format string, args ...any) {
+	if m.cfg.Logger != nil {
+		m.cfg.Logger.Logf("member %d: "+format, append([]any{m.cfg.ID}, args...)...)
+	}
 }
 
 // compactionStep runs one bounded step of a store compaction in progress.
