@@ -52,8 +52,16 @@ sim:
 chaos:
 	@echo "make chaos: the Docker chaos runner (chaos/, cmd/ballast-chaos) does not exist yet"; exit 1
 
+# The packages' benchmarks, without the long ones (a million keys in kv/mvcc and Porcupine's
+# 5-minute searches: see kv/mvcc/bench_test.go and linearizability/bench_test.go for their
+# commands); the revision-guided checker runs at 10k, 100k and 1M operations (about 30 s). Output goes to reports/bench.txt, for
+# benchstat against an earlier run. cmd/ballast-bench (whole clusters over gRPC) is to come.
+BENCH_TIME ?= 1s
 bench:
-	@echo "make bench: no benchmarks exist yet (cmd/ballast-bench and package benchmarks are still to come)"; exit 1
+	@mkdir -p reports
+	set -o pipefail; { $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) ./raft/ ./kv/raftlog/ ./kv/wire/ ./kv/lease/ ./kv/watch/ ./kv/node/ && \
+	  $(GO) test -run '^$$' -bench 'Put|Range|Txn|Events|HashKV|CompactStep' -benchmem -benchtime $(BENCH_TIME) ./kv/mvcc/ && \
+	  $(GO) test -run '^$$' -bench 'RevisionChecker' -benchtime 1x ./linearizability/ ; } | tee reports/bench.txt
 
 image:
 	@echo "make image: the server binary (cmd/ballast) does not exist yet, so there is no image to build"; exit 1
