@@ -1,5 +1,7 @@
 // Package scenarios is the catalogue of named workloads and fault schedules, written once and
-// run by both sim and chaos. It is data.
+// run by both sim and chaos. It is data: a Scenario says the cluster size, the workload mix
+// and rate, the fault schedule (fixed, or drawn per seed for swarm testing), the duration and
+// the liveness thresholds; the runner decides how to inflict each fault on its world.
 //
 // Imports: nothing of Ballast's but linearizability.
 package scenarios

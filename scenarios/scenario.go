@@ -1,0 +1,120 @@
+package scenarios
+
+import (
+	"fmt"
+	"time"
+)
+
+// Scenario is one named workload with its fault schedule: data that sim/ (and later chaos/)
+// run. Times are offsets from the start of the run.
+type Scenario struct {
+	// Name is the catalogue name, e.g. "steady", "leader-crash".
+	Name string
+	// Description says in one sentence what the scenario does to the cluster.
+	Description string
+	// Members is the initial cluster size.
+	Members int
+	// Duration is how long clients issue requests (simulated or wall time).
+	Duration time.Duration
+	// Clients is the number of concurrent clients; each issues one request at a time.
+	Clients int
+	// OpsPerSecond is the whole workload's target rate of requests.
+	OpsPerSecond int
+	// Keys is the number of distinct keys the workload writes (small = more conflicts).
+	Keys int
+	// Mix weighs the kinds of requests the workload issues.
+	Mix Mix
+	// Watchers is the number of watch streams that follow the whole key space (with resumes).
+	Watchers int
+	// Faults is the fixed fault schedule.
+	Faults []Fault
+	// RandomFaults, when set, adds faults drawn per seed (swarm testing: each seed picks which
+	// kinds are enabled, then draws their times).
+	RandomFaults *RandomFaults
+	// Liveness are the thresholds the run must meet besides safety.
+	Liveness Liveness
+}
+
+// Mix weighs request kinds; a zero weight disables the kind.
+type Mix struct {
+	Put, Get, SerializableGet, Range, Delete, Txn         int
+	LeaseGrant, LeaseKeepAlive, LeaseRevoke, PutWithLease int
+}
+
+// FaultKind names a fault.
+type FaultKind string
+
+// The fault kinds a schedule may use.
+const (
+	// Crash stops a member at once, losing unsynced writes (power loss); Restart brings it back
+	// from its disk (a Crash with Duration > 0 restarts by itself after Duration).
+	Crash   FaultKind = "crash"
+	Restart FaultKind = "restart"
+	// Partition splits Targets (one side) from the rest for Duration; Isolate is a partition of
+	// one member; OneWay drops messages from Targets[0] to Targets[1:] only (asymmetric link);
+	// Bridge partitions the cluster into two sides that only Targets[0] connects.
+	Partition FaultKind = "partition"
+	Isolate   FaultKind = "isolate"
+	OneWay    FaultKind = "one-way"
+	Bridge    FaultKind = "bridge"
+	// Loss drops, Duplicate duplicates and Reorder reorders messages at Rate (0..1) on every
+	// link for Duration; Latency adds Delay (a spike) to every message.
+	Loss      FaultKind = "loss"
+	Duplicate FaultKind = "duplicate"
+	Reorder   FaultKind = "reorder"
+	Latency   FaultKind = "latency"
+	// ClockSkew makes Targets' clocks run at rate 1+Rate (Rate within ±ρ) for Duration.
+	ClockSkew FaultKind = "clock-skew"
+	// SyncFail fails Targets[0]'s next sync (the member stops; it restarts after Duration);
+	// SlowDisk adds Delay to its syncs for Duration; Corrupt flips bytes in a stopped member's
+	// sstables or MANIFEST before it restarts (it must refuse to serve).
+	SyncFail FaultKind = "sync-fail"
+	SlowDisk FaultKind = "slow-disk"
+	Corrupt  FaultKind = "corrupt"
+	// AddMember adds a new member; RemoveMember removes Targets[0]; ReplaceMember removes
+	// Targets[0] and adds a new one; TransferLeader moves leadership to Targets[0] (or any
+	// other member when Targets is empty).
+	AddMember      FaultKind = "add-member"
+	RemoveMember   FaultKind = "remove-member"
+	ReplaceMember  FaultKind = "replace-member"
+	TransferLeader FaultKind = "transfer-leader"
+)
+
+// Target names a member by its index in the initial membership (0-based), or by role.
+type Target string
+
+// Role targets, resolved when the fault starts.
+const (
+	Leader   Target = "leader"
+	Follower Target = "follower" // one follower, chosen by the fault stream
+	Minority Target = "minority" // a minority of the members, chosen by the fault stream
+)
+
+// Member returns the target for the member at index i of the initial membership.
+func Member(i int) Target { return Target(fmt.Sprintf("m%d", i)) }
+
+// Fault is one scheduled fault.
+type Fault struct {
+	Kind     FaultKind
+	At       time.Duration
+	Duration time.Duration // 0: instantaneous (or until the end, for network faults)
+	Targets  []Target
+	Rate     float64       // Loss/Duplicate/Reorder probability, ClockSkew rate
+	Delay    time.Duration // Latency and SlowDisk extra delay
+}
+
+// RandomFaults draws faults per seed.
+type RandomFaults struct {
+	// Kinds the seed may enable; each is enabled with probability one half (swarm testing).
+	Kinds []FaultKind
+	// Count is how many faults to draw among the enabled kinds.
+	Count int
+}
+
+// Liveness thresholds: safety is always checked; these say the cluster also made progress.
+type Liveness struct {
+	// MinAckShare is the least share of requests that must be acknowledged (0..1).
+	MinAckShare float64
+	// MaxRecovery bounds the time from the last fault's end to the next successful write.
+	MaxRecovery time.Duration
+}
