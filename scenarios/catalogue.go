@@ -1,0 +1,285 @@
+package scenarios
+
+import "time"
+
+// The catalogue's shared shapes. Durations are short (10-16 simulated seconds) so that
+// `make sim` runs every scenario over a few seeds in about a minute; the fault times leave the
+// last few seconds fault-free so the liveness bound (writes succeed again after the last
+// fault heals) is measured on every run.
+var (
+	// kvMix is the default workload: mostly writes and linearizable reads, some range scans,
+	// deletes and compare-and-swap transactions.
+	kvMix = Mix{Put: 40, Get: 25, SerializableGet: 5, Range: 10, Delete: 5, Txn: 15}
+	// leaseMix adds leases with attached keys, kept alive and revoked, to kvMix.
+	leaseMix = Mix{Put: 25, Get: 20, SerializableGet: 5, Range: 5, Delete: 5, Txn: 10,
+		LeaseGrant: 8, LeaseKeepAlive: 10, LeaseRevoke: 4, PutWithLease: 8}
+)
+
+const (
+	// catalogueOpsPerSecond is the workload rate of most scenarios: enough traffic that a
+	// fault always lands on requests in flight, small enough that the checker stays quick.
+	catalogueOpsPerSecond = 200
+	// faultFreeAckShare is the acknowledged share demanded of a cluster with no faults.
+	faultFreeAckShare = 0.99
+	// recoveryBound is the default bound from the last fault's end to the next successful
+	// write: a few election timeouts, with pre-vote and a leader transfer or two.
+	recoveryBound = 5 * time.Second
+)
+
+func sec(n float64) time.Duration { return time.Duration(n * float64(time.Second)) }
+
+// Catalogue returns every named scenario in a fixed order (the order `ballast-sim run
+// -scenario all` and the reports use). Each call returns fresh values, so a caller may change
+// its copy.
+func Catalogue() []Scenario {
+	return []Scenario{
+		{
+			Name:         "steady",
+			Description:  "No faults: a healthy 3-member cluster under the full workload, the baseline every other scenario departs from.",
+			Members:      3,
+			Duration:     sec(10),
+			Clients:      6,
+			OpsPerSecond: catalogueOpsPerSecond,
+			Keys:         16,
+			Mix:          leaseMix,
+			Watchers:     2,
+			Liveness:     Liveness{MinAckShare: faultFreeAckShare, MaxRecovery: recoveryBound},
+		},
+		{
+			Name:         "leader-crash",
+			Description:  "The leader crashes (power loss) twice and comes back from its disk each time; the survivors elect a new leader.",
+			Members:      3,
+			Duration:     sec(14),
+			Clients:      6,
+			OpsPerSecond: catalogueOpsPerSecond,
+			Keys:         16,
+			Mix:          kvMix,
+			Watchers:     2,
+			Faults: []Fault{
+				{Kind: Crash, At: sec(2), Duration: sec(3), Targets: []Target{Leader}},
+				{Kind: Crash, At: sec(7), Duration: sec(2), Targets: []Target{Leader}},
+			},
+			Liveness: Liveness{MinAckShare: 0.7, MaxRecovery: recoveryBound},
+		},
+		{
+			Name:         "crash-restart-power-loss",
+			Description:  "Members of a 5-member cluster lose power one after another, two at once at the end, losing unsynced writes; each restarts from what it had synced.",
+			Members:      5,
+			Duration:     sec(16),
+			Clients:      8,
+			OpsPerSecond: catalogueOpsPerSecond,
+			Keys:         16,
+			Mix:          kvMix,
+			Watchers:     2,
+			Faults: []Fault{
+				{Kind: Crash, At: sec(1.5), Duration: sec(2), Targets: []Target{Follower}},
+				{Kind: Crash, At: sec(4), Duration: sec(2), Targets: []Target{Leader}},
+				{Kind: Crash, At: sec(7), Targets: []Target{Member(1)}},
+				{Kind: Crash, At: sec(7.2), Targets: []Target{Member(2)}},
+				{Kind: Restart, At: sec(9), Targets: []Target{Member(1)}},
+				{Kind: Restart, At: sec(9.5), Targets: []Target{Member(2)}},
+				{Kind: Crash, At: sec(10.5), Duration: sec(1.5), Targets: []Target{Leader}},
+			},
+			Liveness: Liveness{MinAckShare: 0.6, MaxRecovery: recoveryBound},
+		},
+		{
+			Name:         "partition-minority",
+			Description:  "A minority holding the leader is cut off from the majority, then healed; the majority elects a new leader and the old one steps down.",
+			Members:      5,
+			Duration:     sec(14),
+			Clients:      8,
+			OpsPerSecond: catalogueOpsPerSecond,
+			Keys:         16,
+			Mix:          kvMix,
+			Watchers:     2,
+			Faults: []Fault{
+				{Kind: Partition, At: sec(2), Duration: sec(4), Targets: []Target{Leader, Follower}},
+				{Kind: Isolate, At: sec(7), Duration: sec(3), Targets: []Target{Leader}},
+			},
+			Liveness: Liveness{MinAckShare: 0.6, MaxRecovery: recoveryBound},
+		},
+		{
+			Name:         "partition-majority-flapping",
+			Description:  "Partitions that split the cluster come and go every second or two, moving the majority between sides, with a bridge member in the middle once.",
+			Members:      5,
+			Duration:     sec(16),
+			Clients:      8,
+			OpsPerSecond: catalogueOpsPerSecond,
+			Keys:         16,
+			Mix:          kvMix,
+			Watchers:     2,
+			Faults: []Fault{
+				{Kind: Partition, At: sec(1), Duration: sec(1.5), Targets: []Target{Member(0), Member(1)}},
+				{Kind: Partition, At: sec(3), Duration: sec(1.5), Targets: []Target{Member(2), Member(3)}},
+				{Kind: Partition, At: sec(5), Duration: sec(1), Targets: []Target{Leader, Member(4)}},
+				{Kind: Partition, At: sec(6.5), Duration: sec(1.5), Targets: []Target{Minority}},
+				{Kind: Bridge, At: sec(8.5), Duration: sec(2), Targets: []Target{Member(2)}},
+				{Kind: Partition, At: sec(11), Duration: sec(1), Targets: []Target{Leader}},
+			},
+			Liveness: Liveness{MinAckShare: 0.4, MaxRecovery: recoveryBound},
+		},
+		{
+			Name:         "asymmetric-link",
+			Description:  "One-way links: the leader cannot hear a follower, then a follower cannot reach the others while still hearing them (a pre-vote and check-quorum test).",
+			Members:      3,
+			Duration:     sec(14),
+			Clients:      6,
+			OpsPerSecond: catalogueOpsPerSecond,
+			Keys:         16,
+			Mix:          kvMix,
+			Watchers:     2,
+			Faults: []Fault{
+				{Kind: OneWay, At: sec(2), Duration: sec(3), Targets: []Target{Follower, Leader}},
+				{Kind: OneWay, At: sec(6), Duration: sec(3), Targets: []Target{Leader, Member(1), Member(2)}},
+				{Kind: OneWay, At: sec(9.5), Duration: sec(1), Targets: []Target{Member(0), Member(1)}},
+			},
+			Liveness: Liveness{MinAckShare: 0.6, MaxRecovery: recoveryBound},
+		},
+		{
+			Name:         "lossy-network",
+			Description:  "Every link drops, duplicates and reorders messages and suffers a delay spike, in overlapping waves.",
+			Members:      3,
+			Duration:     sec(14),
+			Clients:      6,
+			OpsPerSecond: catalogueOpsPerSecond,
+			Keys:         16,
+			Mix:          kvMix,
+			Watchers:     2,
+			Faults: []Fault{
+				{Kind: Loss, At: sec(1), Duration: sec(8), Rate: 0.2},
+				{Kind: Duplicate, At: sec(2), Duration: sec(7), Rate: 0.1},
+				{Kind: Reorder, At: sec(2), Duration: sec(7), Rate: 0.2},
+				{Kind: Latency, At: sec(5), Duration: sec(2), Delay: 150 * time.Millisecond},
+			},
+			Liveness: Liveness{MinAckShare: 0.5, MaxRecovery: recoveryBound},
+		},
+		{
+			Name:         "clock-skew-leases",
+			Description:  "Lease-heavy workload while members' clocks run fast and slow within the bound ρ, with the leader crashing once: leases must never expire early on the leader's word nor live on in a follower's.",
+			Members:      3,
+			Duration:     sec(16),
+			Clients:      6,
+			OpsPerSecond: catalogueOpsPerSecond,
+			Keys:         16,
+			Mix:          Mix{Put: 15, Get: 15, Range: 5, Txn: 5, LeaseGrant: 15, LeaseKeepAlive: 20, LeaseRevoke: 10, PutWithLease: 15},
+			Watchers:     2,
+			Faults: []Fault{
+				{Kind: ClockSkew, At: 0, Duration: sec(12), Targets: []Target{Member(0)}, Rate: 0.08},
+				{Kind: ClockSkew, At: 0, Duration: sec(12), Targets: []Target{Member(1)}, Rate: -0.08},
+				{Kind: Crash, At: sec(5), Duration: sec(2), Targets: []Target{Leader}},
+				{Kind: TransferLeader, At: sec(9)},
+			},
+			Liveness: Liveness{MinAckShare: 0.7, MaxRecovery: recoveryBound},
+		},
+		{
+			Name:         "membership-churn",
+			Description:  "Members are added, removed and replaced while leadership moves, growing a 3-member cluster to 4 and back.",
+			Members:      3,
+			Duration:     sec(16),
+			Clients:      6,
+			OpsPerSecond: catalogueOpsPerSecond,
+			Keys:         16,
+			Mix:          kvMix,
+			Watchers:     2,
+			Faults: []Fault{
+				{Kind: AddMember, At: sec(1.5)},
+				{Kind: TransferLeader, At: sec(3.5), Targets: []Target{Follower}},
+				{Kind: RemoveMember, At: sec(5), Targets: []Target{Member(1)}},
+				{Kind: ReplaceMember, At: sec(7), Targets: []Target{Member(2)}},
+				{Kind: ReplaceMember, At: sec(9.5), Targets: []Target{Leader}},
+				{Kind: TransferLeader, At: sec(11)},
+			},
+			Liveness: Liveness{MinAckShare: 0.7, MaxRecovery: recoveryBound},
+		},
+		{
+			Name:         "disk-faults",
+			Description:  "Failed syncs stop members (they restart from what they had synced, never retrying the sync) while slow disks delay the leader's and a follower's syncs.",
+			Members:      3,
+			Duration:     sec(14),
+			Clients:      6,
+			OpsPerSecond: catalogueOpsPerSecond,
+			Keys:         16,
+			Mix:          kvMix,
+			Watchers:     2,
+			Faults: []Fault{
+				{Kind: SlowDisk, At: sec(1), Duration: sec(3), Targets: []Target{Leader}, Delay: 50 * time.Millisecond},
+				{Kind: SyncFail, At: sec(3), Duration: sec(2), Targets: []Target{Follower}},
+				{Kind: SyncFail, At: sec(6), Duration: sec(2), Targets: []Target{Leader}},
+				{Kind: SlowDisk, At: sec(8), Duration: sec(2), Targets: []Target{Follower}, Delay: 200 * time.Millisecond},
+			},
+			Liveness: Liveness{MinAckShare: 0.7, MaxRecovery: recoveryBound},
+		},
+		{
+			Name:         "disk-corruption",
+			Description:  "A stopped follower's sstables or MANIFEST are corrupted before it restarts: it must detect the damage and refuse to serve, never return wrong data; the others carry on.",
+			Members:      5,
+			Duration:     sec(14),
+			Clients:      8,
+			OpsPerSecond: catalogueOpsPerSecond,
+			Keys:         16,
+			Mix:          kvMix,
+			Watchers:     2,
+			Faults: []Fault{
+				{Kind: Crash, At: sec(3), Targets: []Target{Member(3)}},
+				{Kind: Corrupt, At: sec(4), Targets: []Target{Member(3)}},
+				{Kind: Restart, At: sec(5), Targets: []Target{Member(3)}},
+				{Kind: Crash, At: sec(6), Targets: []Target{Member(4)}},
+				{Kind: Corrupt, At: sec(7), Targets: []Target{Member(4)}},
+				{Kind: Restart, At: sec(8), Targets: []Target{Member(4)}},
+			},
+			Liveness: Liveness{MinAckShare: 0.8, MaxRecovery: recoveryBound},
+		},
+		{
+			Name:         "snapshot-catch-up",
+			Description:  "A follower is cut off (and crashed) while the others write enough to compact their logs, so it can only catch up from a snapshot when it returns.",
+			Members:      3,
+			Duration:     sec(16),
+			Clients:      8,
+			OpsPerSecond: 2 * catalogueOpsPerSecond,
+			Keys:         64,
+			Mix:          Mix{Put: 70, Get: 15, Range: 5, Delete: 5, Txn: 5},
+			Watchers:     2,
+			Faults: []Fault{
+				{Kind: Isolate, At: sec(1), Duration: sec(6), Targets: []Target{Member(2)}},
+				{Kind: Crash, At: sec(2), Duration: sec(4), Targets: []Target{Member(2)}},
+				{Kind: Isolate, At: sec(9), Duration: sec(3), Targets: []Target{Follower}},
+			},
+			Liveness: Liveness{MinAckShare: 0.9, MaxRecovery: recoveryBound},
+		},
+		{
+			Name:         "everything",
+			Description:  "Swarm testing: each seed enables a random half of all fault kinds and draws a dozen faults among them, on a 5-member cluster under the lease workload.",
+			Members:      5,
+			Duration:     sec(16),
+			Clients:      8,
+			OpsPerSecond: catalogueOpsPerSecond,
+			Keys:         16,
+			Mix:          leaseMix,
+			Watchers:     3,
+			RandomFaults: &RandomFaults{Kinds: AllFaultKinds(), Count: 12},
+			// Random schedules can stack faults until no majority remains for long stretches:
+			// little is demanded of progress, the recovery bound is what matters.
+			Liveness: Liveness{MinAckShare: 0.2, MaxRecovery: 2 * recoveryBound},
+		},
+	}
+}
+
+// Names returns the catalogue's names in catalogue order.
+func Names() []string {
+	cat := Catalogue()
+	names := make([]string, len(cat))
+	for i, s := range cat {
+		names[i] = s.Name
+	}
+	return names
+}
+
+// ByName returns the catalogue scenario called name.
+func ByName(name string) (Scenario, bool) {
+	for _, s := range Catalogue() {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Scenario{}, false
+}

@@ -1,0 +1,208 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// faultTargets says how many targets each fault kind takes: [min, max] (max -1: no bound).
+var faultTargets = map[FaultKind][2]int{
+	Crash:          {1, 1},
+	Restart:        {1, 1},
+	Partition:      {1, -1},
+	Isolate:        {1, 1},
+	OneWay:         {2, -1},
+	Bridge:         {1, 1},
+	Loss:           {0, 0},
+	Duplicate:      {0, 0},
+	Reorder:        {0, 0},
+	Latency:        {0, 0},
+	ClockSkew:      {1, -1},
+	SyncFail:       {1, 1},
+	SlowDisk:       {1, 1},
+	Corrupt:        {1, 1},
+	AddMember:      {0, 0},
+	RemoveMember:   {1, 1},
+	ReplaceMember:  {1, 1},
+	TransferLeader: {0, 1},
+}
+
+// AllFaultKinds lists every fault kind, in declaration order (for swarm scenarios and flags).
+func AllFaultKinds() []FaultKind {
+	return []FaultKind{Crash, Restart, Partition, Isolate, OneWay, Bridge, Loss, Duplicate,
+		Reorder, Latency, ClockSkew, SyncFail, SlowDisk, Corrupt, AddMember, RemoveMember,
+		ReplaceMember, TransferLeader}
+}
+
+// Known reports whether k is one of the fault kinds above.
+func (k FaultKind) Known() bool {
+	_, ok := faultTargets[k]
+	return ok
+}
+
+// MemberIndex returns i for a target written as Member(i), and false for roles and anything
+// else.
+func (t Target) MemberIndex() (int, bool) {
+	s, ok := strings.CutPrefix(string(t), "m")
+	if !ok || s == "" {
+		return 0, false
+	}
+	i, err := strconv.Atoi(s)
+	if err != nil || i < 0 || strconv.Itoa(i) != s {
+		return 0, false
+	}
+	return i, true
+}
+
+// Validate says what is wrong with the scenario, naming the field, or returns nil. Runners
+// call it before starting a run, so a bad schedule is refused rather than half-applied.
+func (s Scenario) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("scenario %q: "+format, append([]any{s.Name}, args...)...))
+	}
+	if s.Name == "" {
+		bad("Name is empty")
+	}
+	if s.Members <= 0 {
+		bad("Members = %d, want > 0", s.Members)
+	}
+	if s.Clients <= 0 {
+		bad("Clients = %d, want > 0", s.Clients)
+	}
+	if s.Duration <= 0 {
+		bad("Duration = %v, want > 0", s.Duration)
+	}
+	if s.OpsPerSecond <= 0 {
+		bad("OpsPerSecond = %d, want > 0", s.OpsPerSecond)
+	}
+	if s.Keys <= 0 {
+		bad("Keys = %d, want > 0", s.Keys)
+	}
+	if s.Watchers < 0 {
+		bad("Watchers = %d, want >= 0", s.Watchers)
+	}
+	if err := s.Mix.validate(); err != nil {
+		bad("%v", err)
+	}
+	for i, f := range s.Faults {
+		if err := f.validate(s); err != nil {
+			bad("Faults[%d] (%s at %v): %v", i, f.Kind, f.At, err)
+		}
+	}
+	if rf := s.RandomFaults; rf != nil {
+		if len(rf.Kinds) == 0 {
+			bad("RandomFaults.Kinds is empty")
+		}
+		for _, k := range rf.Kinds {
+			if !k.Known() {
+				bad("RandomFaults.Kinds: unknown fault kind %q", k)
+			}
+		}
+		if rf.Count <= 0 {
+			bad("RandomFaults.Count = %d, want > 0", rf.Count)
+		}
+	}
+	if l := s.Liveness; l.MinAckShare < 0 || l.MinAckShare > 1 {
+		bad("Liveness.MinAckShare = %v, want within [0,1]", l.MinAckShare)
+	}
+	if s.Liveness.MaxRecovery < 0 {
+		bad("Liveness.MaxRecovery = %v, want >= 0", s.Liveness.MaxRecovery)
+	}
+	return errors.Join(errs...)
+}
+
+func (m Mix) validate() error {
+	weights := []struct {
+		name string
+		w    int
+	}{
+		{"Put", m.Put}, {"Get", m.Get}, {"SerializableGet", m.SerializableGet}, {"Range", m.Range},
+		{"Delete", m.Delete}, {"Txn", m.Txn}, {"LeaseGrant", m.LeaseGrant},
+		{"LeaseKeepAlive", m.LeaseKeepAlive}, {"LeaseRevoke", m.LeaseRevoke},
+		{"PutWithLease", m.PutWithLease},
+	}
+	total := 0
+	for _, w := range weights {
+		if w.w < 0 {
+			return fmt.Errorf("weight Mix.%s = %d, want >= 0", w.name, w.w)
+		}
+		total += w.w
+	}
+	if total == 0 {
+		return errors.New("the Mix has no positive weight")
+	}
+	return nil
+}
+
+func (f Fault) validate(s Scenario) error {
+	n, ok := faultTargets[f.Kind]
+	if !ok {
+		return fmt.Errorf("unknown fault kind %q", f.Kind)
+	}
+	if f.At < 0 || f.Duration < 0 || f.Delay < 0 {
+		return fmt.Errorf("negative time (At %v, Duration %v, Delay %v)", f.At, f.Duration, f.Delay)
+	}
+	if f.At+f.Duration > s.Duration {
+		return fmt.Errorf("ends at %v, after the scenario's Duration %v", f.At+f.Duration, s.Duration)
+	}
+	if len(f.Targets) < n[0] || (n[1] >= 0 && len(f.Targets) > n[1]) {
+		return fmt.Errorf("%d targets, want %s", len(f.Targets), targetCount(n))
+	}
+	seen := map[Target]bool{}
+	for _, t := range f.Targets {
+		if seen[t] {
+			return fmt.Errorf("target %q named twice", t)
+		}
+		seen[t] = true
+		switch t {
+		case Leader, Follower, Minority:
+			continue
+		}
+		i, ok := t.MemberIndex()
+		if !ok {
+			return fmt.Errorf("target %q is neither a role nor m<index>", t)
+		}
+		if i >= s.Members {
+			return fmt.Errorf("target %q out of range: the cluster starts with %d members", t, s.Members)
+		}
+	}
+	switch f.Kind {
+	case Loss, Duplicate, Reorder:
+		if f.Rate < 0 || f.Rate > 1 {
+			return fmt.Errorf("rate = %v, want within [0,1]", f.Rate)
+		}
+	case ClockSkew:
+		if f.Rate <= -1 || f.Rate >= 1 {
+			return fmt.Errorf("rate = %v, want within (-1,1)", f.Rate)
+		}
+	default:
+		if f.Rate != 0 {
+			return fmt.Errorf("rate = %v set on a fault that has no rate", f.Rate)
+		}
+	}
+	switch f.Kind {
+	case Latency, SlowDisk:
+		if f.Delay <= 0 {
+			return fmt.Errorf("delay = %v, want > 0", f.Delay)
+		}
+	default:
+		if f.Delay != 0 {
+			return fmt.Errorf("delay = %v set on a fault that has no delay", f.Delay)
+		}
+	}
+	return nil
+}
+
+func targetCount(n [2]int) string {
+	switch {
+	case n[1] < 0:
+		return fmt.Sprintf("at least %d", n[0])
+	case n[0] == n[1]:
+		return strconv.Itoa(n[0])
+	default:
+		return fmt.Sprintf("%d to %d", n[0], n[1])
+	}
+}
