@@ -1,6 +1,83 @@
-// Package sim is the deterministic world: a virtual clock and event queue, seeded random
-// streams, a simulated network and disk, crashes with loss of unsynced writes, and simulated
-// clients that record histories.
+// Package sim is the deterministic world: whole Ballast clusters (the real kv/node members
+// on Pebble over in-memory crashable file systems) driven by one event loop in virtual time,
+// under simulated clients and the faults of a scenario, with every run judged by
+// linearizability.Check and by HashKV agreement.
 //
-// Imports: what it drives (kv, raft), linearizability and scenarios. Only cmd imports sim.
+// Imports: what it drives (kv/node, raft), linearizability, scenarios. Only cmd imports sim.
+//
+// # API
+//
+//	res := sim.Run(scenario, seed, sim.Options{Trace: w})
+//
+// Result says whether the run passed (checker verdict ok, liveness thresholds met, HashKV
+// agreed, no member failed), why not in one sentence, the history and the checker's result,
+// and Digest: the SHA-256 of the whole logical trace. Same scenario and seed, same digest.
+//
+// # The world (world.go)
+//
+// A virtual clock and an event queue ordered by (time, sequence number); one goroutine runs
+// every event. Randomness comes from separate PCG streams derived from the run's seed:
+// workload, network, faults and disk, plus one per member (raft's election timeouts, request
+// IDs), so drawing more from one stream does not reshuffle the others. The trace is lines
+// "t=<ns> <event>": messages (sender, receiver, length, FNV-32 of the bytes, latency or
+// fate), client calls and answers, faults, member log lines, HashKV checks. Pebble's own
+// goroutines (flushes, compactions) never appear in it: determinism is judged on this
+// logical trace, never on file contents.
+//
+// # Members (cluster.go)
+//
+// Each member runs on its own vfs.NewCrashableMem with SmallCaches, a Clock that follows
+// virtual time at its own rate (ClockSkew changes the rate, never the reading at once) and a
+// Logger into the trace. After any event that touches a member (a tick, a message, a
+// request, a sync) its Work runs as an event 50µs later; a Work output with a SyncToken
+// schedules Synced after a disk latency (0.5–3 ms, plus any SlowDisk delay), so a crash can
+// land between the write and its sync. A crash closes the member after
+// CrashClone(UnsyncedDataPercent: 0) of its FS (power loss); a restart reopens it on the
+// clone. A generation number per member voids every event of a crashed process. Messages
+// cross the network as the bytes Work/Synced produced, with a per-message latency of
+// 1–10 ms (so links reorder), loss, duplication and extra reordering at the fault's rate,
+// a latency spike, and partitions as a counted cut set of directed links (a message in
+// flight when its link is cut is dropped).
+//
+// # Clients (client.go)
+//
+// Scenario.Clients clients each issue one request at a time (put, linearizable and
+// serializable get, range over all keys, delete, compare-and-swap txn on the value the
+// client last saw), at OpsPerSecond overall, to a random live member, with values unique per
+// write ("c3-17"), recorded in a history.Recorder in virtual nanoseconds. An error returned
+// during Submit itself (no leader known, member stopped) is recorded as definite: the
+// member never proposed or forwarded the request. Other errors are classified by
+// history.Classify. With no answer within clientTimeout (2 s) the outcome is unknown.
+// The workload starts once the cluster elected its first leader (bounded by 10 s), and
+// scenario times count from then.
+//
+// # Faults (faults.go)
+//
+// Supported: crash (restarting after Duration when set), restart, partition, isolate,
+// one-way, loss, duplicate, reorder, latency, slow-disk, clock-skew, transfer-leader. Each
+// is recorded as a history fault record and a trace line. Any other kind makes Run return a
+// failed Result naming it, before anything runs. RandomFaults are drawn from the faults
+// stream (each kind enabled with probability one half, then Count faults among them).
+//
+// # Judging (sim.go)
+//
+// Every simulated second, every live member's HashKV at the lowest revision all of them
+// applied must agree. After Duration the clients stop, every fault heals, crashed members
+// restart, in-flight requests get their answer or time out, and the cluster must converge
+// (every member up, one applied index and revision) within 10 s; then HashKV is compared
+// again and the history goes to linearizability.Check with MinAckShare from the scenario.
+// Liveness.MaxRecovery: when the last fault healed at least MaxRecovery before the workload
+// ended, a write must have succeeded within MaxRecovery of it. A panic anywhere (a member's
+// invariant) fails the run with its message.
+//
+// # Not yet here
+//
+// Lease requests and watchers (Mix lease kinds and Scenario.Watchers make Run fail, naming
+// them); bridge partitions, sync failures, corruption at rest and membership churn (fail
+// naming the kind); writing the report of a failing run (cmd's job with Result.History and
+// Result.Check).
+//
+// # Invariants (panics)
+//
+// An event is never scheduled before the current virtual time.
 package sim

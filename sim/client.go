@@ -1,0 +1,232 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ballastdb/ballast/kv/node"
+	"github.com/ballastdb/ballast/linearizability/history"
+	"github.com/ballastdb/ballast/scenarios"
+)
+
+// clientTimeout is how long a client waits for an answer before it gives up; the outcome is
+// then unknown (the request may still apply).
+const clientTimeout = 2 * time.Second
+
+// client is one simulated client: one request at a time, to a random live member.
+type client struct {
+	name    string
+	writes  int
+	lastVal map[string][]byte // the last value this client saw per key (for compare-and-swap)
+}
+
+// workload issues the scenario's requests and records them.
+type workload struct {
+	s        *sim
+	sc       scenarios.Scenario
+	clients  []*client
+	interval time.Duration // between one client's requests
+	kinds    []string
+	weights  []int
+	total    int
+	stopped  bool
+	ops      int
+}
+
+func newWorkload(s *sim, sc scenarios.Scenario) (*workload, error) {
+	wl := &workload{s: s, sc: sc}
+	mix := sc.Mix
+	for _, kw := range []struct {
+		kind string
+		w    int
+	}{{"put", mix.Put}, {"get", mix.Get}, {"sget", mix.SerializableGet}, {"range", mix.Range},
+		{"delete", mix.Delete}, {"txn", mix.Txn}} {
+		if kw.w > 0 {
+			wl.kinds, wl.weights, wl.total = append(wl.kinds, kw.kind), append(wl.weights, kw.w), wl.total+kw.w
+		}
+	}
+	for _, kw := range []struct {
+		kind string
+		w    int
+	}{{"lease-grant", mix.LeaseGrant}, {"lease-keep-alive", mix.LeaseKeepAlive},
+		{"lease-revoke", mix.LeaseRevoke}, {"put-with-lease", mix.PutWithLease}} {
+		if kw.w > 0 {
+			return nil, fmt.Errorf("workload kind %s is not supported by the simulator yet", kw.kind)
+		}
+	}
+	if sc.Watchers > 0 {
+		return nil, fmt.Errorf("watchers (%d) are not supported by the simulator yet", sc.Watchers)
+	}
+	if wl.total == 0 {
+		return nil, fmt.Errorf("workload mix has no request kind with a positive weight")
+	}
+	if sc.Clients < 1 || sc.OpsPerSecond < 1 || sc.Keys < 1 {
+		return nil, fmt.Errorf("workload needs Clients, OpsPerSecond and Keys >= 1 (got %d, %d, %d)", sc.Clients, sc.OpsPerSecond, sc.Keys)
+	}
+	wl.interval = time.Duration(int64(time.Second) * int64(sc.Clients) / int64(sc.OpsPerSecond))
+	for i := range sc.Clients {
+		c := &client{name: fmt.Sprintf("c%d", i), lastVal: map[string][]byte{}}
+		wl.clients = append(wl.clients, c)
+		s.w.after(uniform(s.w.workload, 0, wl.interval), func() { wl.next(c) })
+	}
+	return wl, nil
+}
+
+func (wl *workload) key() []byte {
+	return fmt.Appendf(nil, "k%d", wl.s.w.workload.IntN(wl.sc.Keys))
+}
+
+func (wl *workload) request(c *client) history.Request {
+	r := wl.s.w.workload
+	n := r.IntN(wl.total)
+	kind := wl.kinds[len(wl.kinds)-1]
+	for i, w := range wl.weights {
+		if n < w {
+			kind = wl.kinds[i]
+			break
+		}
+		n -= w
+	}
+	key := wl.key()
+	value := func() []byte {
+		c.writes++
+		return fmt.Appendf(nil, "%s-%d", c.name, c.writes)
+	}
+	switch kind {
+	case "put":
+		return history.Request{Put: &history.PutRequest{Key: key, Value: value()}}
+	case "get":
+		return history.Request{Range: &history.RangeRequest{Key: key}}
+	case "sget":
+		return history.Request{Range: &history.RangeRequest{Key: key, Serializable: true}}
+	case "range":
+		return history.Request{Range: &history.RangeRequest{Key: []byte("k"), RangeEnd: []byte("l")}}
+	case "delete":
+		return history.Request{DeleteRange: &history.DeleteRangeRequest{Key: key}}
+	default: // txn: compare-and-swap on the value this client last saw
+		cmp := history.Compare{Key: key, Target: history.TargetVersion, Result: history.ResultEqual}
+		if v, ok := c.lastVal[string(key)]; ok {
+			cmp = history.Compare{Key: key, Target: history.TargetValue, Result: history.ResultEqual, Value: v}
+		}
+		return history.Request{Txn: &history.TxnRequest{Compare: []history.Compare{cmp},
+			Success: []history.Request{{Put: &history.PutRequest{Key: key, Value: value()}}},
+			Failure: []history.Request{{Range: &history.RangeRequest{Key: key}}}}}
+	}
+}
+
+// next issues the client's next request, unless the workload stopped.
+func (wl *workload) next(c *client) {
+	if wl.stopped {
+		return
+	}
+	s := wl.s
+	live := s.c.live()
+	if len(live) == 0 {
+		s.w.after(wl.interval, func() { wl.next(c) })
+		return
+	}
+	sm := live[s.w.workload.IntN(len(live))]
+	req := wl.request(c)
+	wl.ops++
+	h := s.rec.Call(c.name, req, int64(s.w.now))
+	s.w.tracef("%s call %s on %s", c.name, describe(req), sm.name)
+	finished := false
+	finish := func() {
+		finished = true
+		s.w.after(uniform(s.w.workload, wl.interval/2, wl.interval*3/2), func() { wl.next(c) })
+	}
+	s.w.after(clientTimeout, func() {
+		if finished {
+			return
+		}
+		h.Unknown()
+		s.w.tracef("%s timeout (outcome unknown)", c.name)
+		finish()
+	})
+	inSubmit := true
+	sm.m.Submit(toPB(req), func(resp node.Response, err error) {
+		if finished {
+			return
+		}
+		if err != nil && inSubmit {
+			// refused before Submit returned: the member never proposed it nor sent it on
+			// (no leader known, stopped, malformed), so it cannot take effect
+			h.FailWith(history.Error{Message: err.Error(), Class: history.ErrorDefinite}, int64(s.w.now))
+			s.w.tracef("%s error %v (definite)", c.name, err)
+		} else if err != nil {
+			h.Fail(err, int64(s.w.now))
+			s.w.tracef("%s error %v", c.name, err)
+		} else {
+			hr := fromNode(resp)
+			h.Return(hr, int64(s.w.now))
+			wl.learn(c, req, hr)
+			s.w.tracef("%s ok rev=%d %s", c.name, hr.Header.Revision, describeResp(hr))
+			if req.Put != nil || req.DeleteRange != nil || req.Txn != nil {
+				s.lastWriteOK = s.w.now
+			}
+		}
+		finish()
+	})
+	inSubmit = false
+	s.c.kick(sm)
+}
+
+// learn keeps the values the client saw, for its next compare-and-swap.
+func (wl *workload) learn(c *client, req history.Request, resp history.Response) {
+	switch {
+	case req.Put != nil:
+		c.lastVal[string(req.Put.Key)] = req.Put.Value
+	case req.Range != nil && resp.Range != nil && len(req.Range.RangeEnd) == 0:
+		if len(resp.Range.KVs) == 1 {
+			c.lastVal[string(req.Range.Key)] = resp.Range.KVs[0].Value
+		} else {
+			delete(c.lastVal, string(req.Range.Key))
+		}
+	case req.Txn != nil && resp.Txn != nil:
+		key := string(req.Txn.Compare[0].Key)
+		if resp.Txn.Succeeded {
+			c.lastVal[key] = req.Txn.Success[0].Put.Value
+		} else if len(resp.Txn.Responses) == 1 && resp.Txn.Responses[0].Range != nil {
+			if kvs := resp.Txn.Responses[0].Range.KVs; len(kvs) == 1 {
+				c.lastVal[key] = kvs[0].Value
+			} else {
+				delete(c.lastVal, key)
+			}
+		}
+	}
+}
+
+func describe(r history.Request) string {
+	switch {
+	case r.Put != nil:
+		return fmt.Sprintf("put %s=%s", r.Put.Key, r.Put.Value)
+	case r.Range != nil:
+		if len(r.Range.RangeEnd) > 0 {
+			return fmt.Sprintf("range [%s,%s) serializable=%v", r.Range.Key, r.Range.RangeEnd, r.Range.Serializable)
+		}
+		return fmt.Sprintf("get %s serializable=%v", r.Range.Key, r.Range.Serializable)
+	case r.DeleteRange != nil:
+		return fmt.Sprintf("delete %s", r.DeleteRange.Key)
+	case r.Txn != nil:
+		c := r.Txn.Compare[0]
+		return fmt.Sprintf("txn if %s %s %s%d then put %s=%s", c.Key, c.Target, c.Value, c.Version,
+			r.Txn.Success[0].Put.Key, r.Txn.Success[0].Put.Value)
+	}
+	return "?"
+}
+
+func describeResp(r history.Response) string {
+	switch {
+	case r.Range != nil:
+		out := fmt.Sprintf("count=%d", r.Range.Count)
+		for _, kv := range r.Range.KVs {
+			out += fmt.Sprintf(" %s=%s@%d", kv.Key, kv.Value, kv.ModRevision)
+		}
+		return out
+	case r.DeleteRange != nil:
+		return fmt.Sprintf("deleted=%d", r.DeleteRange.Deleted)
+	case r.Txn != nil:
+		return fmt.Sprintf("succeeded=%v", r.Txn.Succeeded)
+	}
+	return ""
+}

@@ -1,0 +1,282 @@
+package sim
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/ballastdb/ballast/kv/node"
+	"github.com/ballastdb/ballast/raft"
+)
+
+// Disk and network models (virtual time).
+const (
+	syncLatencyMin = 500 * time.Microsecond
+	syncLatencyMax = 3 * time.Millisecond
+	linkLatencyMin = 1 * time.Millisecond
+	linkLatencyMax = 10 * time.Millisecond
+	// workDelay separates a member's successive Work calls, so a busy member never spins at
+	// one virtual instant.
+	workDelay = 50 * time.Microsecond
+)
+
+// memberClock is a member's Clock: virtual time, running at 1+rate since it was last rebased.
+type memberClock struct {
+	w        *world
+	baseReal time.Duration
+	baseSeen time.Duration
+	rate     float64
+}
+
+func (c *memberClock) Now() time.Duration {
+	return c.baseSeen + time.Duration(float64(c.w.now-c.baseReal)*(1+c.rate))
+}
+
+// setRate changes the clock's speed from now on; its reading never jumps.
+func (c *memberClock) setRate(rate float64) {
+	c.baseSeen, c.baseReal, c.rate = c.Now(), c.w.now, rate
+}
+
+// traceLogger writes a member's log lines into the trace.
+type traceLogger struct {
+	w    *world
+	name string
+}
+
+func (l traceLogger) Logf(format string, args ...any) {
+	l.w.tracef("%s log %s", l.name, fmt.Sprintf(format, args...))
+}
+
+// simMember is one member slot: its disk survives crashes, its process does not.
+type simMember struct {
+	id    uint64
+	name  string
+	fs    *vfs.MemFS
+	m     *node.Member // nil while down
+	clock *memberClock
+	rand  *rand.Rand
+	gen   int // incremented at each open and crash: stale events of an old process do nothing
+
+	workQueued bool
+	syncing    bool
+	extraSync  time.Duration // slow-disk delay
+	crashes    int
+}
+
+// cluster is the members and the network between them.
+type cluster struct {
+	w       *world
+	members []*simMember
+	ids     []uint64
+	// cut counts the faults cutting each directed link (from index, to index).
+	cut       map[[2]int]int
+	lossRate  float64
+	dupRate   float64
+	reorder   float64
+	spike     time.Duration
+	delivered int
+	fail      string // set when a member failed in a way the run cannot go on from
+}
+
+func newCluster(w *world, n int) (*cluster, error) {
+	c := &cluster{w: w, cut: map[[2]int]int{}}
+	for i := range n {
+		c.ids = append(c.ids, uint64(i+1))
+	}
+	for i, id := range c.ids {
+		sm := &simMember{id: id, name: fmt.Sprintf("m%d", i), fs: vfs.NewCrashableMem(),
+			clock: &memberClock{w: w},
+			rand:  rand.New(rand.NewPCG(uint64(w.seed), streamMember+id))}
+		c.members = append(c.members, sm)
+		if err := c.open(sm); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (c *cluster) index(id uint64) int { return int(id) - 1 }
+
+func (c *cluster) open(sm *simMember) error {
+	m, err := node.Open(node.Config{ID: sm.id, InitialMembers: c.ids, FS: sm.fs, Dir: "member",
+		Clock: sm.clock, Rand: sm.rand, Logger: traceLogger{w: c.w, name: sm.name}, SmallCaches: true})
+	if err != nil {
+		return fmt.Errorf("open %s: %w", sm.name, err)
+	}
+	sm.m = m
+	sm.gen++
+	sm.syncing = false
+	sm.workQueued = false
+	c.w.tracef("%s open", sm.name)
+	gen := sm.gen
+	// ticks at the member's own pace, with a phase drawn per member so members do not tick
+	// in lockstep
+	c.w.after(uniform(c.w.disk, 0, node.DefaultTickInterval), func() { c.tick(sm, gen) })
+	return nil
+}
+
+func (c *cluster) tick(sm *simMember, gen int) {
+	if sm.m == nil || sm.gen != gen {
+		return
+	}
+	sm.m.Tick()
+	c.kick(sm)
+	next := time.Duration(float64(node.DefaultTickInterval) / (1 + sm.clock.rate))
+	c.w.after(next, func() { c.tick(sm, gen) })
+}
+
+// kick schedules Work on sm soon, once.
+func (c *cluster) kick(sm *simMember) {
+	if sm.m == nil || sm.workQueued {
+		return
+	}
+	sm.workQueued = true
+	gen := sm.gen
+	c.w.after(workDelay, func() {
+		if sm.m == nil || sm.gen != gen {
+			return
+		}
+		sm.workQueued = false
+		c.work(sm)
+	})
+}
+
+func (c *cluster) work(sm *simMember) {
+	if sm.m.Stopped() != nil {
+		return
+	}
+	out, err := sm.m.Work()
+	if err != nil {
+		c.w.tracef("%s work error: %v", sm.name, err)
+		c.crash(sm, "work error")
+		return
+	}
+	c.send(sm, out.Messages)
+	if out.SyncToken != 0 {
+		sm.syncing = true
+		gen, tok := sm.gen, out.SyncToken
+		lat := uniform(c.w.disk, syncLatencyMin, syncLatencyMax) + sm.extraSync
+		c.w.after(lat, func() {
+			if sm.m == nil || sm.gen != gen {
+				return
+			}
+			sm.syncing = false
+			msgs, err := sm.m.Synced(tok)
+			if err != nil {
+				c.w.tracef("%s sync error: %v", sm.name, err)
+				c.crash(sm, "sync error")
+				return
+			}
+			c.send(sm, msgs)
+			c.kick(sm)
+		})
+	}
+	if len(out.Messages) > 0 || out.SyncToken != 0 {
+		c.kick(sm)
+	}
+}
+
+// send puts messages on the network: each is traced, then lost, duplicated or delivered
+// after the link's latency.
+func (c *cluster) send(from *simMember, msgs []node.Envelope) {
+	fi := c.index(from.id)
+	for _, e := range msgs {
+		ti := c.index(e.To)
+		if ti < 0 || ti >= len(c.members) {
+			continue
+		}
+		h := fnv.New32a()
+		h.Write(e.Data)
+		sum := h.Sum32()
+		if c.cut[[2]int{fi, ti}] > 0 {
+			c.w.tracef("net %s->%s len=%d h=%08x cut", from.name, c.members[ti].name, len(e.Data), sum)
+			continue
+		}
+		if c.lossRate > 0 && c.w.network.Float64() < c.lossRate {
+			c.w.tracef("net %s->%s len=%d h=%08x lost", from.name, c.members[ti].name, len(e.Data), sum)
+			continue
+		}
+		copies := 1
+		if c.dupRate > 0 && c.w.network.Float64() < c.dupRate {
+			copies = 2
+		}
+		for range copies {
+			lat := uniform(c.w.network, linkLatencyMin, linkLatencyMax) + c.spike
+			if c.reorder > 0 && c.w.network.Float64() < c.reorder {
+				lat += uniform(c.w.network, 0, 5*linkLatencyMax)
+			}
+			c.w.tracef("net %s->%s len=%d h=%08x lat=%d", from.name, c.members[ti].name, len(e.Data), sum, lat)
+			data, to := e.Data, c.members[ti]
+			c.w.after(lat, func() {
+				// a partition that began while the message was in flight drops it too
+				if to.m == nil || c.cut[[2]int{fi, ti}] > 0 {
+					return
+				}
+				c.delivered++
+				_ = to.m.Receive(data) // stale or refused messages are raft's business
+				c.kick(to)
+			})
+		}
+	}
+}
+
+// crash stops sm at once: its memory and every unsynced write are gone.
+func (c *cluster) crash(sm *simMember, why string) {
+	if sm.m == nil {
+		return
+	}
+	clone := sm.fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0})
+	m := sm.m
+	sm.m = nil
+	sm.gen++
+	sm.syncing, sm.workQueued = false, false
+	sm.crashes++
+	_ = m.Close() // fails its waiting requests with ErrStopped
+	sm.fs = clone
+	c.w.tracef("%s crash (%s)", sm.name, why)
+}
+
+// restart reopens a crashed member from what it synced.
+func (c *cluster) restart(sm *simMember) {
+	if sm.m != nil {
+		return
+	}
+	if err := c.open(sm); err != nil {
+		c.fail = err.Error()
+	}
+}
+
+func (c *cluster) live() []*simMember {
+	var out []*simMember
+	for _, sm := range c.members {
+		if sm.m != nil {
+			out = append(out, sm)
+		}
+	}
+	return out
+}
+
+// leader is the live member that leads in the highest term, nil when none.
+func (c *cluster) leader() *simMember {
+	var best *simMember
+	var term uint64
+	for _, sm := range c.live() {
+		st := sm.m.Status()
+		if st.RaftState == raft.StateLeader && (best == nil || st.Term > term) {
+			best, term = sm, st.Term
+		}
+	}
+	return best
+}
+
+func (c *cluster) close() {
+	for _, sm := range c.members {
+		if sm.m != nil {
+			_ = sm.m.Close()
+			sm.m = nil
+		}
+	}
+}

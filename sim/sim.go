@@ -1,0 +1,262 @@
+package sim
+
+import (
+	"fmt"
+	"io"
+	"runtime/debug"
+	"time"
+
+	"github.com/ballastdb/ballast/linearizability"
+	"github.com/ballastdb/ballast/linearizability/history"
+	"github.com/ballastdb/ballast/scenarios"
+)
+
+// Options tunes a run.
+type Options struct {
+	// Trace, when set, receives every trace line as it happens.
+	Trace io.Writer
+}
+
+// Result is one run's outcome.
+type Result struct {
+	Scenario string
+	Seed     int64
+	// Passed: the safety verdict is ok, the liveness thresholds are met, every live member's
+	// HashKV agreed, and no member failed unexpectedly.
+	Passed bool
+	// Failure says in one sentence why not, when !Passed.
+	Failure        string
+	Ops            int // client operations recorded
+	SimDuration    time.Duration
+	FaultsInjected int
+	// Digest is the hex SHA-256 of the whole logical trace (messages, faults, client
+	// operations and results; never file contents).
+	Digest  string
+	History *history.History
+	Check   *linearizability.Result
+}
+
+// Judging and settling bounds (virtual time).
+const (
+	hashCheckInterval = time.Second
+	settleMax         = 10 * time.Second
+	settleStep        = 100 * time.Millisecond
+	warmupMax         = 10 * time.Second
+)
+
+// sim is one run.
+type sim struct {
+	w              *world
+	c              *cluster
+	rec            *history.Recorder
+	wl             *workload
+	faultsInjected int
+	heals          []func()
+	down           []*simMember
+	healing        bool
+	lastHeal       time.Duration
+	lastWriteOK    time.Duration
+	failure        string
+	hashChecks     int
+}
+
+func (s *sim) fail(msg string) {
+	if s.failure == "" {
+		s.failure = msg
+		s.w.tracef("FAIL %s", msg)
+	}
+}
+
+// Run runs scenario sc with seed: builds the cluster, drives clients and faults for
+// sc.Duration, heals everything, lets the cluster settle, and judges the history.
+func Run(sc scenarios.Scenario, seed int64, opts Options) (res Result) {
+	res = Result{Scenario: sc.Name, Seed: seed}
+	w := newWorld(seed, opts.Trace)
+	s := &sim{w: w}
+	defer func() {
+		if p := recover(); p != nil {
+			res.Passed = false
+			res.Failure = fmt.Sprintf("panic at t=%v: %v", w.now, p)
+			w.tracef("PANIC %v\n%s", p, debug.Stack())
+			res.Digest = w.digestHex()
+			res.SimDuration = w.now
+		}
+		if s.c != nil {
+			s.c.close()
+		}
+	}()
+	if sc.Members < 1 || sc.Duration <= 0 {
+		res.Failure = fmt.Sprintf("scenario %q needs Members >= 1 and Duration > 0", sc.Name)
+		return res
+	}
+	faults := append([]scenarios.Fault(nil), sc.Faults...)
+	faults = append(faults, drawRandomFaults(s, sc)...)
+	if err := checkSupported(faults); err != nil {
+		res.Failure = err.Error()
+		return res
+	}
+	var memberNames []string
+	for i := range sc.Members {
+		memberNames = append(memberNames, fmt.Sprintf("m%d", i))
+	}
+	s.rec = history.NewRecorder(history.Header{Version: history.FormatVersion, ClusterSize: sc.Members,
+		Members: memberNames, Scenario: sc.Name, Seed: seed, Clock: history.ClockVirtual})
+	w.tracef("run scenario=%s seed=%d members=%d", sc.Name, seed, sc.Members)
+	c, err := newCluster(w, sc.Members)
+	if err != nil {
+		res.Failure = err.Error()
+		return res
+	}
+	s.c = c
+	// the scenario's clock starts once the cluster has elected its first leader (bounded)
+	for w.now < warmupMax && c.leader() == nil {
+		w.runUntil(w.now + settleStep)
+	}
+	start := w.now
+	w.tracef("workload start")
+	wl, err := newWorkload(s, sc)
+	if err != nil {
+		res.Failure = err.Error()
+		return res
+	}
+	s.wl = wl
+	s.schedule(faults)
+	s.periodicHash()
+
+	w.runUntil(start + sc.Duration)
+	// stop the clients and the faults, heal everything, and let the cluster settle
+	wl.stopped = true
+	s.healing = true
+	for _, heal := range s.heals {
+		heal()
+	}
+	for _, sm := range c.members {
+		c.restart(sm)
+	}
+	w.tracef("healed")
+	s.lastHeal = max(s.lastHeal, w.now)
+	// in-flight requests get their answer or their client timeout
+	w.runUntil(w.now + clientTimeout + settleStep)
+	settled := false
+	for deadline := w.now + settleMax; w.now < deadline; {
+		w.runUntil(w.now + settleStep)
+		if s.converged() {
+			settled = true
+			break
+		}
+	}
+	res.SimDuration = w.now
+	res.FaultsInjected = s.faultsInjected
+	res.Ops = wl.ops
+	h := s.rec.History()
+	res.History = h
+	if s.failure == "" && c.fail != "" {
+		s.fail(c.fail)
+	}
+	if s.failure == "" && !settled {
+		s.fail(fmt.Sprintf("members did not converge to one applied revision within %v after healing", settleMax))
+	}
+	if s.failure == "" {
+		if msg := s.hashAgree(); msg != "" {
+			s.fail(msg)
+		}
+	}
+	res.Check = linearizability.Check(h, linearizability.Options{MinAckShare: sc.Liveness.MinAckShare})
+	w.tracef("check verdict=%s first=%q", res.Check.Verdict, res.Check.FirstViolation)
+	if s.failure == "" && res.Check.Verdict != linearizability.VerdictOK {
+		s.fail(fmt.Sprintf("checker verdict %s: %s", res.Check.Verdict, res.Check.FirstViolation))
+	}
+	if s.failure == "" && sc.Liveness.MaxRecovery > 0 && len(faults) > 0 {
+		if msg := s.recovery(h, sc.Liveness.MaxRecovery, start+sc.Duration); msg != "" {
+			s.fail(msg)
+		}
+	}
+	res.Failure = s.failure
+	res.Passed = s.failure == ""
+	res.Digest = w.digestHex()
+	return res
+}
+
+// converged reports whether every member is up and all applied the same index.
+func (s *sim) converged() bool {
+	live := s.c.live()
+	if len(live) != len(s.c.members) {
+		return false
+	}
+	idx, rev := live[0].m.AppliedIndex(), live[0].m.CurrentRevision()
+	for _, sm := range live[1:] {
+		if sm.m.AppliedIndex() != idx || sm.m.CurrentRevision() != rev {
+			return false
+		}
+	}
+	return true
+}
+
+// periodicHash compares HashKV across live members every hashCheckInterval, at the lowest
+// revision they all applied.
+func (s *sim) periodicHash() {
+	s.w.after(hashCheckInterval, func() {
+		if msg := s.hashAgree(); msg != "" {
+			s.fail(msg)
+		}
+		if !s.healing {
+			s.periodicHash()
+		}
+	})
+}
+
+// hashAgree returns "" when every live member's HashKV agrees at the lowest revision all of
+// them applied, else the disagreement in one sentence.
+func (s *sim) hashAgree() string {
+	live := s.c.live()
+	if len(live) < 2 {
+		return ""
+	}
+	rev := live[0].m.CurrentRevision()
+	for _, sm := range live[1:] {
+		rev = min(rev, sm.m.CurrentRevision())
+	}
+	if rev < 1 {
+		return ""
+	}
+	s.hashChecks++
+	var first uint32
+	for i, sm := range live {
+		h, err := sm.m.HashKV(rev)
+		if err != nil {
+			return fmt.Sprintf("HashKV(%d) on %s: %v", rev, sm.name, err)
+		}
+		if i == 0 {
+			first = h.Hash
+		} else if h.Hash != first {
+			return fmt.Sprintf("HashKV at revision %d differs: %s %08x, %s %08x", rev, live[0].name, first, sm.name, h.Hash)
+		}
+	}
+	s.w.tracef("hashkv rev=%d agree=%08x members=%d", rev, first, len(live))
+	return ""
+}
+
+// recovery checks that after the last fault healed within the workload, a write succeeded
+// within maxRecovery (or the workload ended first).
+func (s *sim) recovery(h *history.History, maxRecovery, duration time.Duration) string {
+	var lastEnd int64 = -1
+	for _, f := range h.Faults {
+		if f.EndNs != nil && *f.EndNs <= int64(duration) && *f.EndNs > lastEnd {
+			lastEnd = *f.EndNs
+		}
+	}
+	if lastEnd < 0 || lastEnd+int64(maxRecovery) > int64(duration) {
+		return ""
+	}
+	for _, op := range h.Operations {
+		if op.ReturnNs == nil || op.Response == nil || *op.ReturnNs < lastEnd {
+			continue
+		}
+		if op.Request.Put != nil || op.Request.DeleteRange != nil || op.Request.Txn != nil {
+			if *op.ReturnNs-lastEnd <= int64(maxRecovery) {
+				return ""
+			}
+		}
+	}
+	return fmt.Sprintf("no write succeeded within %v after the last fault healed at %v", maxRecovery, time.Duration(lastEnd))
+}

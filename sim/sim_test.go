@@ -1,0 +1,140 @@
+package sim
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ballastdb/ballast/linearizability"
+	"github.com/ballastdb/ballast/scenarios"
+)
+
+// smallScenario is a 3-member cluster for a few simulated seconds, with a crash-restart of
+// one member and a partition of another.
+func smallScenario() scenarios.Scenario {
+	return scenarios.Scenario{
+		Name: "sim-test-small", Members: 3, Duration: 6 * time.Second, Clients: 4, OpsPerSecond: 100, Keys: 5,
+		Mix: scenarios.Mix{Put: 4, Get: 3, SerializableGet: 1, Range: 1, Delete: 1, Txn: 2},
+		Faults: []scenarios.Fault{
+			{Kind: scenarios.Crash, At: 1500 * time.Millisecond, Duration: time.Second, Targets: []scenarios.Target{scenarios.Leader}},
+			{Kind: scenarios.Isolate, At: 3500 * time.Millisecond, Duration: time.Second, Targets: []scenarios.Target{scenarios.Member(1)}},
+		},
+		Liveness: scenarios.Liveness{MinAckShare: 0.5, MaxRecovery: 2 * time.Second},
+	}
+}
+
+func seedsFromEnv(t *testing.T, def []int64) []int64 {
+	if s := os.Getenv("SIM_SEED"); s != "" {
+		v, err := strconv.ParseInt(s, 10, 64)
+		require.NoError(t, err)
+		return []int64{v}
+	}
+	return def
+}
+
+func TestRunSmallPasses(t *testing.T) {
+	for _, seed := range seedsFromEnv(t, []int64{1, 2, 3}) {
+		res := Run(smallScenario(), seed, Options{})
+		t.Logf("seed %d: passed=%v ops=%d sim=%v faults=%d digest=%s failure=%q", seed, res.Passed, res.Ops,
+			res.SimDuration, res.FaultsInjected, res.Digest[:12], res.Failure)
+		require.True(t, res.Passed, "seed %d (rerun with SIM_SEED=%d): %s", seed, seed, res.Failure)
+		require.Equal(t, 2, res.FaultsInjected, "seed %d", seed)
+		require.Greater(t, res.Ops, 150, "seed %d", seed)
+		require.Equal(t, linearizability.VerdictOK, res.Check.Verdict, "seed %d", seed)
+	}
+}
+
+func TestSameSeedSameDigest(t *testing.T) {
+	sc := smallScenario()
+	seed := seedsFromEnv(t, []int64{7})[0]
+	var trace1, trace2 strings.Builder
+	a := Run(sc, seed, Options{Trace: &trace1})
+	b := Run(sc, seed, Options{Trace: &trace2})
+	t.Logf("seed %d: digest %s, %d trace bytes", seed, a.Digest, trace1.Len())
+	require.True(t, a.Passed, "seed %d: %s", seed, a.Failure)
+	require.Equal(t, trace1.String(), trace2.String(), "seed %d: traces differ", seed)
+	require.Equal(t, a.Digest, b.Digest, "seed %d", seed)
+	require.Equal(t, a.Ops, b.Ops)
+	c := Run(sc, seed+1, Options{})
+	require.NotEqual(t, a.Digest, c.Digest, "seeds %d and %d gave the same digest", seed, seed+1)
+	// the digest is the hash of exactly the trace written
+	sum := sha256.Sum256([]byte(trace1.String()))
+	require.Equal(t, hex.EncodeToString(sum[:]), a.Digest)
+}
+
+// TestBrokenHistoryFails flips one acknowledged read's value in a passing run's history:
+// the checker must then find a violation, so a pass is not the checker's default.
+func TestBrokenHistoryFails(t *testing.T) {
+	seed := seedsFromEnv(t, []int64{11})[0]
+	res := Run(smallScenario(), seed, Options{})
+	require.True(t, res.Passed, "seed %d: %s", seed, res.Failure)
+	h := res.History
+	flipped := false
+	for i := range h.Operations {
+		op := &h.Operations[i]
+		if op.Request.Range != nil && len(op.Request.Range.RangeEnd) == 0 && !op.Request.Range.Serializable &&
+			op.Response != nil && op.Response.Range != nil && len(op.Response.Range.KVs) == 1 {
+			op.Response.Range.KVs[0].Value = []byte("never-written")
+			flipped = true
+			break
+		}
+	}
+	require.True(t, flipped, "seed %d: no acknowledged linearizable get with a value to flip", seed)
+	check := linearizability.Check(h, linearizability.Options{})
+	require.Equal(t, linearizability.VerdictViolation, check.Verdict, "seed %d", seed)
+	t.Logf("seed %d: broken history caught: %s", seed, check.FirstViolation)
+}
+
+func TestUnsupportedFaultFails(t *testing.T) {
+	sc := smallScenario()
+	sc.Faults = append(sc.Faults, scenarios.Fault{Kind: scenarios.Corrupt, At: time.Second, Targets: []scenarios.Target{scenarios.Member(0)}})
+	res := Run(sc, 1, Options{})
+	require.False(t, res.Passed)
+	require.Contains(t, res.Failure, `"corrupt"`)
+}
+
+// TestRegressions re-runs every (scenario, seed) pair in testdata/regressions. Scenarios are
+// looked up by name in the catalogue (scenarios.ByName).
+func TestRegressions(t *testing.T) {
+	pairs := readRegressions(t, "testdata/regressions")
+	for _, p := range pairs {
+		sc, ok := lookupScenario(p.name)
+		require.True(t, ok, "regressions: unknown scenario %q", p.name)
+		res := Run(sc, p.seed, Options{})
+		require.True(t, res.Passed, "regression %s seed %d: %s", p.name, p.seed, res.Failure)
+	}
+	t.Logf("%d regression runs", len(pairs))
+}
+
+type regression struct {
+	name string
+	seed int64
+}
+
+func readRegressions(t *testing.T, path string) []regression {
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	var out []regression
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		fields := strings.Fields(text)
+		require.Len(t, fields, 2, "%s:%d: want \"scenario seed\"", path, line)
+		seed, err := strconv.ParseInt(fields[1], 10, 64)
+		require.NoError(t, err, "%s:%d: seed", path, line)
+		out = append(out, regression{fields[0], seed})
+	}
+	require.NoError(t, sc.Err())
+	return out
+}

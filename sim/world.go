@@ -1,0 +1,121 @@
+package sim
+
+import (
+	"container/heap"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"math/rand/v2"
+	"time"
+)
+
+// event is one thing that happens at a virtual time; seq breaks ties in scheduling order,
+// so the queue's order never depends on anything but the run.
+type event struct {
+	at  time.Duration
+	seq uint64
+	fn  func()
+}
+
+type eventQueue []*event
+
+func (q eventQueue) Len() int { return len(q) }
+func (q eventQueue) Less(i, j int) bool {
+	if q[i].at != q[j].at {
+		return q[i].at < q[j].at
+	}
+	return q[i].seq < q[j].seq
+}
+func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *eventQueue) Push(x any)   { *q = append(*q, x.(*event)) }
+func (q *eventQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	return e
+}
+
+// world is the virtual clock, the event queue, the random streams and the trace.
+type world struct {
+	now    time.Duration
+	seq    uint64
+	queue  eventQueue
+	digest hash.Hash
+	out    io.Writer
+	line   []byte
+
+	// Separate streams, so that changing how one is drawn from does not reshuffle the others.
+	workload, network, faults, disk *rand.Rand
+	seed                            int64
+}
+
+// Stream identifiers mixed into the run's seed.
+const (
+	streamWorkload = 0x776f726b6c6f6164
+	streamNetwork  = 0x6e6574776f726b00
+	streamFaults   = 0x6661756c74730000
+	streamDisk     = 0x6469736b00000000
+	streamMember   = 0x6d656d6265720000
+)
+
+func newWorld(seed int64, trace io.Writer) *world {
+	s := uint64(seed)
+	return &world{
+		digest:   sha256.New(),
+		out:      trace,
+		workload: rand.New(rand.NewPCG(s, streamWorkload)),
+		network:  rand.New(rand.NewPCG(s, streamNetwork)),
+		faults:   rand.New(rand.NewPCG(s, streamFaults)),
+		disk:     rand.New(rand.NewPCG(s, streamDisk)),
+		seed:     seed,
+	}
+}
+
+// after schedules fn at now+d.
+func (w *world) after(d time.Duration, fn func()) {
+	if d < 0 {
+		d = 0
+	}
+	w.seq++
+	heap.Push(&w.queue, &event{at: w.now + d, seq: w.seq, fn: fn})
+}
+
+// runUntil runs events in order until the queue is empty or the next one is after end.
+func (w *world) runUntil(end time.Duration) {
+	for len(w.queue) > 0 && w.queue[0].at <= end {
+		e := heap.Pop(&w.queue).(*event)
+		if e.at < w.now {
+			panic(fmt.Sprintf("sim: event at %v before now %v", e.at, w.now))
+		}
+		w.now = e.at
+		e.fn()
+	}
+	if w.now < end {
+		w.now = end
+	}
+}
+
+// tracef appends one line "t=<ns> <event>" to the trace: hashed into the digest, and written
+// to the trace writer when there is one.
+func (w *world) tracef(format string, args ...any) {
+	w.line = fmt.Appendf(w.line[:0], "t=%d ", int64(w.now))
+	w.line = fmt.Appendf(w.line, format, args...)
+	w.line = append(w.line, '\n')
+	w.digest.Write(w.line)
+	if w.out != nil {
+		_, _ = w.out.Write(w.line)
+	}
+}
+
+func (w *world) digestHex() string { return hex.EncodeToString(w.digest.Sum(nil)) }
+
+// uniform draws a duration in [lo, hi] from r.
+func uniform(r *rand.Rand, lo, hi time.Duration) time.Duration {
+	if hi <= lo {
+		return lo
+	}
+	return lo + time.Duration(r.Int64N(int64(hi-lo)+1))
+}
