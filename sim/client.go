@@ -54,9 +54,6 @@ func newWorkload(s *sim, sc scenarios.Scenario) (*workload, error) {
 			return nil, fmt.Errorf("workload kind %s is not supported by the simulator yet", kw.kind)
 		}
 	}
-	if sc.Watchers > 0 {
-		return nil, fmt.Errorf("watchers (%d) are not supported by the simulator yet", sc.Watchers)
-	}
 	if wl.total == 0 {
 		return nil, fmt.Errorf("workload mix has no request kind with a positive weight")
 	}

@@ -51,6 +51,13 @@
 // The workload starts once the cluster elected its first leader (bounded by 10 s), and
 // scenario times count from then.
 //
+// # Watchers (watcher.go)
+//
+// Scenario.Watchers watchers each follow the key space [k, l) from revision 1 on a random
+// live member, pulling WatchStream.Pending every 20 ms of virtual time (recorded with the
+// arrival time); when the stream fails, is canceled or its member crashes, the watcher
+// resumes on a live member from the last revision it saw + 1 (recorded as a resume).
+//
 // # Faults (faults.go)
 //
 // Supported: crash (restarting after Duration when set), restart, partition, isolate,
@@ -72,8 +79,7 @@
 //
 // # Not yet here
 //
-// Lease requests and watchers (Mix lease kinds and Scenario.Watchers make Run fail, naming
-// them); bridge partitions, sync failures, corruption at rest and membership churn (fail
+// Lease requests (Mix lease kinds make Run fail, naming them); bridge partitions, sync failures, corruption at rest and membership churn (fail
 // naming the kind); writing the report of a failing run (cmd's job with Result.History and
 // Result.Check).
 //

@@ -120,6 +120,7 @@ func Run(sc scenarios.Scenario, seed int64, opts Options) (res Result) {
 		return res
 	}
 	s.wl = wl
+	s.startWatchers(sc.Watchers)
 	s.schedule(faults)
 	s.periodicHash()
 

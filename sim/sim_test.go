@@ -20,7 +20,7 @@ import (
 // one member and a partition of another.
 func smallScenario() scenarios.Scenario {
 	return scenarios.Scenario{
-		Name: "sim-test-small", Members: 3, Duration: 6 * time.Second, Clients: 4, OpsPerSecond: 100, Keys: 5,
+		Name: "sim-test-small", Members: 3, Duration: 6 * time.Second, Clients: 4, OpsPerSecond: 100, Keys: 5, Watchers: 2,
 		Mix: scenarios.Mix{Put: 4, Get: 3, SerializableGet: 1, Range: 1, Delete: 1, Txn: 2},
 		Faults: []scenarios.Fault{
 			{Kind: scenarios.Crash, At: 1500 * time.Millisecond, Duration: time.Second, Targets: []scenarios.Target{scenarios.Leader}},
@@ -48,6 +48,17 @@ func TestRunSmallPasses(t *testing.T) {
 		require.Equal(t, 2, res.FaultsInjected, "seed %d", seed)
 		require.Greater(t, res.Ops, 150, "seed %d", seed)
 		require.Equal(t, linearizability.VerdictOK, res.Check.Verdict, "seed %d", seed)
+		require.Equal(t, linearizability.VerdictOK, res.Check.Check(linearizability.CheckWatch).Verdict, "seed %d", seed)
+		require.Len(t, res.History.Watches, 2, "seed %d", seed)
+		events := 0
+		for _, w := range res.History.Watches {
+			for _, st := range w.Streams {
+				for _, r := range st.Responses {
+					events += len(r.Events)
+				}
+			}
+		}
+		require.Greater(t, events, 50, "seed %d: watchers saw too few events", seed)
 	}
 }
 
