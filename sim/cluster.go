@@ -63,6 +63,7 @@ type simMember struct {
 	workQueued bool
 	syncing    bool
 	extraSync  time.Duration // slow-disk delay
+	failSync   bool          // the next sync fails: the member stops, losing what it had not synced
 	crashes    int
 }
 
@@ -164,6 +165,12 @@ func (c *cluster) work(sm *simMember) {
 				return
 			}
 			sm.syncing = false
+			if sm.failSync {
+				sm.failSync = false
+				c.w.tracef("%s sync fails", sm.name)
+				c.crash(sm, "sync failed")
+				return
+			}
 			msgs, err := sm.m.Synced(tok)
 			if err != nil {
 				c.w.tracef("%s sync error: %v", sm.name, err)

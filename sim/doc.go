@@ -61,7 +61,10 @@
 // # Faults (faults.go)
 //
 // Supported: crash (restarting after Duration when set), restart, partition, isolate,
-// one-way, loss, duplicate, reorder, latency, slow-disk, clock-skew, transfer-leader. Each
+// one-way, bridge (the members other than Targets[0] split in two halves by index, which
+// only Targets[0] connects), loss, duplicate, reorder, latency, slow-disk, sync-fail (the
+// target's next sync fails: it stops at once, before Synced, losing what it had not synced,
+// and restarts after Duration; the sync is never retried), clock-skew, transfer-leader. Each
 // is recorded as a history fault record and a trace line. Any other kind makes Run return a
 // failed Result naming it, before anything runs. RandomFaults are drawn from the faults
 // stream (each kind enabled with probability one half, then Count faults among them).

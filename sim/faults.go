@@ -16,7 +16,7 @@ import (
 var supported = []scenarios.FaultKind{
 	scenarios.Crash, scenarios.Restart, scenarios.Partition, scenarios.Isolate, scenarios.OneWay,
 	scenarios.Loss, scenarios.Duplicate, scenarios.Reorder, scenarios.Latency,
-	scenarios.SlowDisk, scenarios.ClockSkew, scenarios.TransferLeader,
+	scenarios.SlowDisk, scenarios.ClockSkew, scenarios.TransferLeader, scenarios.Bridge, scenarios.SyncFail,
 }
 
 func checkSupported(fs []scenarios.Fault) error {
@@ -52,7 +52,7 @@ func drawRandomFaults(s *sim, sc scenarios.Scenario) []scenarios.Fault {
 		dur := uniform(r, 500*time.Millisecond, sc.Duration/4)
 		f := scenarios.Fault{Kind: k, At: at, Duration: dur}
 		switch k {
-		case scenarios.Crash, scenarios.Isolate, scenarios.SlowDisk, scenarios.ClockSkew:
+		case scenarios.Crash, scenarios.Isolate, scenarios.SlowDisk, scenarios.ClockSkew, scenarios.Bridge, scenarios.SyncFail:
 			f.Targets = []scenarios.Target{scenarios.Member(r.IntN(sc.Members))}
 		case scenarios.Partition:
 			f.Targets = []scenarios.Target{scenarios.Minority}
@@ -183,6 +183,37 @@ func (s *sim) inject(f scenarios.Fault) {
 			}
 		}
 		undo = s.cutLinks(links)
+	case scenarios.Bridge:
+		// the others split into two halves (by index) that only the first target connects
+		var others []*simMember
+		for _, sm := range s.c.members {
+			if len(targets) == 0 || sm != targets[0] {
+				others = append(others, sm)
+			}
+		}
+		half := len(others) / 2
+		var links [][2]int
+		for _, a := range others[:half] {
+			for _, b := range others[half:] {
+				ai, bi := s.c.index(a.id), s.c.index(b.id)
+				links = append(links, [2]int{ai, bi}, [2]int{bi, ai})
+			}
+		}
+		detail += fmt.Sprintf(" sides=%v|%v", names(others[:half]), names(others[half:]))
+		undo = s.cutLinks(links)
+	case scenarios.SyncFail:
+		// only the first target's next sync fails (the member then stops); it restarts
+		// after Duration
+		if len(targets) > 0 {
+			targets = targets[:1]
+			targets[0].failSync = true
+		}
+		undo = func() {
+			for _, sm := range targets {
+				sm.failSync = false
+				s.c.restart(sm)
+			}
+		}
 	case scenarios.Loss:
 		old := s.c.lossRate
 		s.c.lossRate = f.Rate

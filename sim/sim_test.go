@@ -149,3 +149,32 @@ func readRegressions(t *testing.T, path string) []regression {
 	require.NoError(t, sc.Err())
 	return out
 }
+
+// TestRunMoreFaults covers the other fault kinds on a 3-member cluster: a bridge, a failed
+// sync on the leader, a slow disk, clock skew, a leader transfer, loss, duplication,
+// reordering, a latency spike and a one-way link.
+func TestRunMoreFaults(t *testing.T) {
+	sc := smallScenario()
+	sc.Duration = 8 * time.Second
+	sc.Faults = []scenarios.Fault{
+		{Kind: scenarios.Bridge, At: 500 * time.Millisecond, Duration: time.Second, Targets: []scenarios.Target{scenarios.Member(0)}},
+		{Kind: scenarios.SyncFail, At: 2 * time.Second, Duration: time.Second, Targets: []scenarios.Target{scenarios.Leader}},
+		{Kind: scenarios.SlowDisk, At: 3500 * time.Millisecond, Duration: time.Second, Targets: []scenarios.Target{scenarios.Follower}, Delay: 100 * time.Millisecond},
+		{Kind: scenarios.ClockSkew, At: time.Second, Duration: 5 * time.Second, Targets: []scenarios.Target{scenarios.Member(2)}, Rate: 0.009},
+		{Kind: scenarios.TransferLeader, At: 4 * time.Second},
+		{Kind: scenarios.Loss, At: 4500 * time.Millisecond, Duration: time.Second, Rate: 0.2},
+		{Kind: scenarios.Duplicate, At: 4500 * time.Millisecond, Duration: time.Second, Rate: 0.2},
+		{Kind: scenarios.Reorder, At: 5 * time.Second, Duration: time.Second, Rate: 0.3},
+		{Kind: scenarios.Latency, At: 5500 * time.Millisecond, Duration: 500 * time.Millisecond, Delay: 50 * time.Millisecond},
+		{Kind: scenarios.OneWay, At: 6 * time.Second, Duration: time.Second, Targets: []scenarios.Target{scenarios.Leader, scenarios.Follower}},
+	}
+	for _, seed := range seedsFromEnv(t, []int64{1, 2}) {
+		var trace strings.Builder
+		res := Run(sc, seed, Options{Trace: &trace})
+		t.Logf("seed %d: passed=%v ops=%d sim=%v faults=%d failure=%q", seed, res.Passed, res.Ops, res.SimDuration, res.FaultsInjected, res.Failure)
+		require.True(t, res.Passed, "seed %d (rerun with SIM_SEED=%d): %s", seed, seed, res.Failure)
+		require.Equal(t, len(sc.Faults), res.FaultsInjected, "seed %d", seed)
+		require.Len(t, res.History.Faults, len(sc.Faults), "seed %d", seed)
+		require.Contains(t, trace.String(), "sync fails", "seed %d: the failed sync never happened", seed)
+	}
+}
