@@ -178,3 +178,23 @@ func TestRunMoreFaults(t *testing.T) {
 		require.Contains(t, trace.String(), "sync fails", "seed %d: the failed sync never happened", seed)
 	}
 }
+
+// TestCatalogueShare runs a CI-sized share of the catalogue (scenarios whose request and
+// fault kinds the simulator supports and whose checks finish in seconds), one seed each, and
+// one of them twice for the digest.
+func TestCatalogueShare(t *testing.T) {
+	for _, name := range []string{"leader-crash", "disk-faults", "asymmetric-link"} {
+		sc, ok := scenarios.ByName(name)
+		require.True(t, ok, "catalogue has no %q", name)
+		for _, seed := range seedsFromEnv(t, []int64{1}) {
+			res := Run(sc, seed, Options{})
+			t.Logf("%s seed %d: passed=%v ops=%d sim=%v faults=%d digest=%s", name, seed, res.Passed, res.Ops, res.SimDuration, res.FaultsInjected, res.Digest[:12])
+			require.True(t, res.Passed, "%s seed %d (rerun with SIM_SEED=%d): %s", name, seed, seed, res.Failure)
+			require.Positive(t, res.FaultsInjected)
+			if name == "leader-crash" {
+				again := Run(sc, seed, Options{})
+				require.Equal(t, res.Digest, again.Digest, "%s seed %d: same seed, different digest", name, seed)
+			}
+		}
+	}
+}
