@@ -21,6 +21,10 @@ func toPB(r history.Request) *pb.InternalRaftRequest {
 		return &pb.InternalRaftRequest{DeleteRange: deletePB(r.DeleteRange)}
 	case r.Txn != nil:
 		return &pb.InternalRaftRequest{Txn: txnPB(r.Txn)}
+	case r.LeaseGrant != nil:
+		return &pb.InternalRaftRequest{LeaseGrant: &pb.LeaseGrantRequest{TTL: r.LeaseGrant.TTLSeconds, ID: r.LeaseGrant.ID}}
+	case r.LeaseRevoke != nil:
+		return &pb.InternalRaftRequest{LeaseRevoke: &pb.LeaseRevokeRequest{ID: r.LeaseRevoke.ID}}
 	}
 	panic("sim: request kind not supported by toPB")
 }
@@ -121,6 +125,14 @@ func fromNode(r node.Response) history.Response {
 		return history.Response{Header: headerFromPB(r.DeleteRange.Header), DeleteRange: deleteFromPB(r.DeleteRange)}
 	case r.Txn != nil:
 		return history.Response{Header: headerFromPB(r.Txn.Header), Txn: txnFromPB(r.Txn)}
+	case r.LeaseGrant != nil:
+		return history.Response{Header: headerFromPB(r.LeaseGrant.Header),
+			LeaseGrant: &history.LeaseGrantResponse{ID: r.LeaseGrant.ID, TTLSeconds: r.LeaseGrant.TTL}}
+	case r.LeaseRevoke != nil:
+		return history.Response{Header: headerFromPB(r.LeaseRevoke.Header), LeaseRevoke: &history.LeaseRevokeResponse{}}
+	case r.LeaseKeepAlive != nil:
+		return history.Response{Header: headerFromPB(r.LeaseKeepAlive.Header),
+			LeaseKeepAlive: &history.LeaseKeepAliveResponse{ID: r.LeaseKeepAlive.ID, TTLSeconds: r.LeaseKeepAlive.TTL}}
 	}
 	return history.Response{}
 }
