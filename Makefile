@@ -46,8 +46,12 @@ browser:
 
 test: lint unit browser
 
+# The simulator (sim/) and its front door (cmd/ballast-sim) exist, but the whole catalogue does
+# not yet finish in about a minute (Porcupine on histories with unknown outcomes dominates, and
+# three scenarios need fault kinds sim does not inflict yet), so make sim refuses rather than
+# pretend. Single scenarios run: go run ./cmd/ballast-sim run -scenario leader-crash -seeds 3
 sim:
-	@echo "make sim: the deterministic simulator (sim/, cmd/ballast-sim) does not exist yet"; exit 1
+	@echo "make sim: the catalogue does not run yet in about a minute (checker time on unknown outcomes; corrupt/add/remove/replace-member faults missing); run one scenario with: go run ./cmd/ballast-sim run -scenario leader-crash -seeds 3"; exit 1
 
 chaos:
 	@echo "make chaos: the Docker chaos runner (chaos/, cmd/ballast-chaos) does not exist yet"; exit 1
