@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/ballastdb/ballast/kv/mvcc"
 )
 
 // Clock is the member's only source of time: a monotonic reading since an arbitrary origin.
@@ -119,6 +121,10 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ElectionTimeoutTicks == 0 {
 		c.ElectionTimeoutTicks = DefaultElectionTimeoutTicks
+	}
+	if c.MaxRequestBytes == 0 {
+		// One effective limit for the proposal guard in Submit and for the store.
+		c.MaxRequestBytes = mvcc.DefaultMaxRequestBytes
 	}
 	if c.HeartbeatIntervalTicks == 0 {
 		c.HeartbeatIntervalTicks = DefaultHeartbeatIntervalTicks

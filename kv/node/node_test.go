@@ -293,8 +293,10 @@ func TestSubmitRejectsBadRequests(t *testing.T) {
 	require.ErrorIs(t, err, errRequestKind)
 	_, err = c.do(1, &pb.InternalRaftRequest{Put: &pb.PutRequest{Key: nil, Value: []byte("v")}})
 	require.ErrorIs(t, err, rpctypes.ErrGRPCEmptyKey)
+	applied := c.members[1].AppliedIndex()
 	_, err = c.do(1, &pb.InternalRaftRequest{Put: &pb.PutRequest{Key: []byte("k"), Value: make([]byte, 2<<20)}})
 	require.True(t, errors.Is(err, rpctypes.ErrRequestTooLarge) || errors.Is(err, rpctypes.ErrGRPCRequestTooLarge), "got %v", err)
+	require.Equal(t, applied, c.members[1].AppliedIndex(), "with the default limit an oversized request never enters the log")
 	require.Equal(t, int64(1), c.members[1].CurrentRevision(), "no bad request created a revision")
 }
 

@@ -155,7 +155,7 @@ func (m *Member) Submit(req *pb.InternalRaftRequest, done Done) {
 		done(Response{}, err)
 		return
 	}
-	if max := m.cfg.MaxRequestBytes; max > 0 && len(data) > max+1024 {
+	if len(data) > m.cfg.MaxRequestBytes+1024 {
 		// The store refuses oversized requests with etcd's error when applying; refusing here
 		// as well keeps them out of the log. The margin covers the request header.
 		done(Response{}, errRequestTooLarge)
