@@ -15,6 +15,10 @@ import (
 type Options struct {
 	// Trace, when set, receives every trace line as it happens.
 	Trace io.Writer
+	// Skip lists indices into the run's full fault list (Result.Schedule) that are not
+	// injected. The list is drawn exactly as without Skip and the indices are dropped
+	// afterwards, so the remaining faults keep their kinds, times and targets (Shrink).
+	Skip []int
 }
 
 // Result is one run's outcome.
@@ -29,6 +33,9 @@ type Result struct {
 	Ops            int // client operations recorded
 	SimDuration    time.Duration
 	FaultsInjected int
+	// Schedule is the run's full fault list before Options.Skip: the scenario's Faults, then
+	// the faults drawn for this seed (Options.Skip indexes into it).
+	Schedule []scenarios.Fault
 	// Digest is the hex SHA-256 of the whole logical trace (messages, faults, client
 	// operations and results; never file contents).
 	Digest  string
@@ -91,6 +98,12 @@ func Run(sc scenarios.Scenario, seed int64, opts Options) (res Result) {
 	}
 	faults := append([]scenarios.Fault(nil), sc.Faults...)
 	faults = append(faults, drawRandomFaults(s, sc)...)
+	res.Schedule = faults
+	faults, err := skipFaults(faults, opts.Skip)
+	if err != nil {
+		res.Failure = err.Error()
+		return res
+	}
 	if err := checkSupported(faults); err != nil {
 		res.Failure = err.Error()
 		return res
