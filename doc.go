@@ -9,5 +9,8 @@
 //   - kv/* import raft and kv only; rpc imports kv and raft;
 //   - linearizability imports nothing of the store (it reads histories);
 //   - scenarios is data and imports nothing of ours but linearizability;
-//   - nothing imports sim or chaos but cmd (and their own subpackages).
+//   - nothing imports sim or chaos but cmd (and their own subpackages);
+//   - canary (the switch for the deliberately broken variants) imports nothing of ours, and
+//     every package may import it, raft included: in normal builds its guards are constant
+//     false and compiled away.
 package ballast

@@ -89,5 +89,6 @@
 // appended entries are contiguous after an entry whose term matched (log matching).
 //
 // Imports: the standard library only (never os, net, sync, time or math/rand's global
-// functions, enforced by imports_test.go), and nothing of Ballast's but raft/quorum.
+// functions, enforced by imports_test.go), and nothing of Ballast's but raft/quorum and
+// canary (whose guards are constant false, compiled away, in normal builds).
 package raft

@@ -1,0 +1,46 @@
+// Package canary is the switch for the deliberately broken variants ("canaries") that prove
+// the simulator can fail: each is a small departure from one rule, written at the exact
+// point of production code it breaks and guarded by On(name). A harness that never fails
+// proves nothing; one that catches each of these shows it can see that kind of bug.
+//
+// # Two builds
+//
+// Without the canary build tag (every normal build, every release) On is a function that
+// returns the constant false: the compiler inlines it and drops each guarded branch, so
+// normal builds carry none of the broken code and Enabled is false. With -tags canary, one
+// build serves all seven canaries: Set(name) picks the active one before a run, and On
+// reports whether the name is the active one.
+//
+// # The canaries (Names, in this order)
+//
+//   - commit-old-term (raft/replication.go, commitAllowed): a leader commits an entry of a
+//     previous term by counting replicas (Raft §5.4.2, Figure 8).
+//   - no-log-check (raft/election.go, logUpToDate): the log up-to-date check is dropped
+//     from the one check that both PreVote and Vote use (Raft §5.4.1).
+//   - read-no-quorum (raft/readindex.go, confirmedReadRound): a leader serves a
+//     linearizable read without the ReadIndex quorum confirmation.
+//   - ack-before-sync (kv/node/work.go, Work): the messages that must wait for the sync
+//     (append acknowledgements, votes) go out before it.
+//   - apply-twice (kv/node/apply.go, applyEntry): the applied index is persisted in a later
+//     batch, after a sync of the entry's effects, so a crash between them applies the entry
+//     again after the restart.
+//   - watch-skip (kv/watch/pending.go, markSynced): a watcher skips the revision at the
+//     hand-over from catch-up to live delivery.
+//   - lease-follower-clock (kv/node): lease expiry decided by a follower's clock.
+//
+// The scenario meant to catch each is scenarios.Canaries(); `make canaries` and the canary
+// test in sim run them.
+//
+// # Determinism and concurrency
+//
+// The active canary is a package variable, written by Set and read by On without a lock.
+// That is deterministic because the simulator runs each run on one goroutine and Set happens
+// before any run starts: Set must not be called while a run is in flight, and one process
+// must not mix canaries (ballast-sim runs one canary's seeds in parallel, then the next
+// canary's, never two canaries at once; the canary test runs them one after another, never
+// with t.Parallel).
+//
+// Imports: the standard library only. Every package may import it, raft included (the one
+// edge out of raft): the guard is a constant false in normal builds, so raft's
+// determinism and self-containment are unchanged there.
+package canary

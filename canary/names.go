@@ -1,0 +1,32 @@
+package canary
+
+import "errors"
+
+// ErrNotCanaryBuild is Set's answer in a normal build.
+var ErrNotCanaryBuild = errors.New("canary: this is not a canary build (build with -tags canary)")
+
+// The canaries' names.
+const (
+	CommitOldTerm      = "commit-old-term"
+	NoLogCheck         = "no-log-check"
+	ReadNoQuorum       = "read-no-quorum"
+	AckBeforeSync      = "ack-before-sync"
+	ApplyTwice         = "apply-twice"
+	WatchSkip          = "watch-skip"
+	LeaseFollowerClock = "lease-follower-clock"
+)
+
+// Names lists every canary, in the order of issue 10 (the order `make canaries` reports).
+func Names() []string {
+	return []string{CommitOldTerm, NoLogCheck, ReadNoQuorum, AckBeforeSync, ApplyTwice, WatchSkip, LeaseFollowerClock}
+}
+
+// Known reports whether name is one of Names.
+func Known(name string) bool {
+	for _, n := range Names() {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
