@@ -1,6 +1,9 @@
 package raft
 
-import "github.com/ballastdb/ballast/raft/quorum"
+import (
+	"github.com/ballastdb/ballast/canary"
+	"github.com/ballastdb/ballast/raft/quorum"
+)
 
 // campaignKind says why a member campaigns.
 type campaignKind uint8
@@ -25,6 +28,9 @@ type voteRecord struct {
 // pre-vote) only to a candidate whose log ends with a later term, or the same term and at
 // least the same index. Both MsgVote and MsgPreVote go through this one function.
 func logUpToDate(candidateLastTerm, candidateLastIndex, voterLastTerm, voterLastIndex uint64) bool {
+	if canary.On(canary.NoLogCheck) {
+		return true // broken on purpose: any candidate may win, however short its log
+	}
 	return candidateLastTerm > voterLastTerm ||
 		(candidateLastTerm == voterLastTerm && candidateLastIndex >= voterLastIndex)
 }

@@ -1,6 +1,10 @@
 package raft
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/ballastdb/ballast/canary"
+)
 
 // Linearizable reads by ReadIndex (Raft thesis §6.4). The leader records its commit index as
 // the read index, then confirms that it is still the leader by a quorum answering a
@@ -140,6 +144,9 @@ func (r *raft) ackOwnReadRound() {
 // confirmedReadRound is the one place that decides leadership confirmation: the highest read
 // round a quorum of voters (the leader included) has acknowledged in this term.
 func (r *raft) confirmedReadRound() uint64 {
+	if canary.On(canary.ReadNoQuorum) {
+		return r.reads.round // broken on purpose: every round counts as confirmed at once
+	}
 	return r.trk.quorumOf(func(p *progress) uint64 { return p.readRoundAcked })
 }
 

@@ -3,11 +3,16 @@ package raft
 import (
 	"errors"
 	"fmt"
+
+	"github.com/ballastdb/ballast/canary"
 )
 
 // commitAllowed is the commit rule of Raft §5.4.2 (Figure 8): a leader commits by counting
 // replicas only an entry of its own term; earlier entries commit with it, never on their own.
 func commitAllowed(entryTerm, leaderTerm uint64) bool {
+	if canary.On(canary.CommitOldTerm) {
+		return entryTerm <= leaderTerm // broken on purpose: Figure 8's unsafe commit
+	}
 	return entryTerm == leaderTerm
 }
 
