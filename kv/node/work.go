@@ -5,6 +5,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"github.com/ballastdb/ballast/canary"
 	"github.com/ballastdb/ballast/raft"
 )
 
@@ -105,8 +106,8 @@ func (m *Member) Tick() {
 // now and, if the writes must be synced, the token to confirm with Synced. An error means a
 // storage failure: the member has stopped.
 func (m *Member) Work() (Output, error) {
-	if m.stopped != nil {
-		return Output{}, m.stopped
+	if err := m.checkCorruption(); err != nil {
+		return Output{}, err
 	}
 	out := Output{Messages: m.outbox}
 	m.outbox = nil
@@ -162,6 +163,10 @@ func (m *Member) Work() (Output, error) {
 		return out, m.storageFailure(err)
 	}
 	if rd.MustSync {
+		if canary.On(canary.AckBeforeSync) {
+			// broken on purpose: acknowledgements and votes go out before the sync
+			out.Messages, afterSync = append(out.Messages, afterSync...), nil
+		}
 		m.syncSeq++
 		m.inflight = &inflightReady{token: m.syncSeq, rd: rd, afterSync: afterSync}
 		out.SyncToken = m.syncSeq
