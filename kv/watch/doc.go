@@ -3,7 +3,8 @@
 // caller, never by a goroutine of its own.
 //
 // Imports: kv/mvcc, Pebble (for the reader catch-up goes through) and etcd's API types;
-// nothing of Ballast's outside kv.
+// nothing of Ballast's outside kv but canary (the watch-skip guard in markSynced, constant
+// false in normal builds).
 //
 // # How the caller drives it
 //

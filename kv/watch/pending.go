@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ballastdb/ballast/canary"
 	"github.com/ballastdb/ballast/kv/mvcc"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -148,6 +149,9 @@ func (p *pull) markSynced(w *watcher) {
 		panic(fmt.Sprintf("watch: watcher %d synced at revision %d with revision %d not yet read", w.id, h.rev, w.nextRev))
 	}
 	w.synced = true
+	if canary.On(canary.WatchSkip) {
+		w.nextRev++ // broken on purpose: the first live revision is never delivered
+	}
 	h.index.add(w)
 }
 
