@@ -97,7 +97,7 @@ func BenchmarkPorcupineModel(b *testing.B) {
 			ops := buildOps(h)
 			for i := 0; i < b.N; i++ {
 				var pr porcupineResult
-				peak, cpu := peakHeap(func() { pr = runPorcupine(ops, 5*time.Minute) })
+				peak, cpu := peakHeap(func() { pr = runPorcupine(ops, nil, 5*time.Minute) })
 				reportFigures(b, len(h.Operations), pr.duration, peak, cpu)
 				b.Logf("porcupine on %d operations (%d judged): %s in %s", len(h.Operations), len(pr.ops), pr.result, pr.duration)
 			}
@@ -146,7 +146,7 @@ func BenchmarkPorcupineScale(b *testing.B) {
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					var pr porcupineResult
-					peak, cpu := peakHeap(func() { pr = runPorcupine(ops, 5*time.Minute) })
+					peak, cpu := peakHeap(func() { pr = runPorcupine(ops, nil, 5*time.Minute) })
 					reportFigures(b, n, pr.duration, peak, cpu)
 					b.Logf("porcupine: %s in %s", pr.result, pr.duration)
 					if pr.result == porcupine.Illegal {

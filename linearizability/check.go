@@ -98,6 +98,9 @@ type Result struct {
 	history   *history.History
 	ops       []*op
 	porcupine *porcupineResult
+	// porcupineReturn is the revision-guided checker's narrowing of unknown outcomes for a
+	// whole-history Porcupine search (see porcupineBounds).
+	porcupineReturn []int64
 }
 
 // Check judges a history with every checker and validator.
@@ -123,6 +126,7 @@ func Check(h *history.History, opts Options) *Result {
 		validate(rev) // the result kept may be the strict run's
 	}
 	res.Checks = append(res.Checks, revisionCheckResult(rev))
+	res.porcupineReturn = rev.porcupineReturn
 
 	// The whole-history Porcupine search, when the history is small enough.
 	pc := CheckResult{Name: CheckPorcupine}
@@ -131,7 +135,7 @@ func Check(h *history.History, opts Options) *Result {
 		pc.Verdict = VerdictSkipped
 		pc.Note = fmt.Sprintf("%d operations: above the limit of %d for a whole-history search; the revision-guided checker decides", len(ops), opts.PorcupineMaxOps)
 	default:
-		pr := runPorcupine(ops, opts.PorcupineTimeout)
+		pr := runPorcupine(ops, rev.porcupineReturn, opts.PorcupineTimeout)
 		res.porcupine = &pr
 		pc.Duration = pr.duration
 		switch pr.result {

@@ -29,7 +29,7 @@ func (c checkerComparison) agree() bool {
 
 func compareCheckers(h *history.History) checkerComparison {
 	ops := buildOps(h)
-	pr := runPorcupine(ops, 10*time.Second)
+	pr := runPorcupine(ops, nil, 10*time.Second)
 	rr := checkRevisions(ops, h.Watches, revOptions{porcupineTimeout: 10 * time.Second, comparable: true})
 	rc := revisionCheckResult(rr)
 	return checkerComparison{porcupine: pr.result, revision: rc.Verdict, revMsgs: rr.violations}

@@ -65,14 +65,25 @@ func stepOp(s *kvState, o *op) (bool, *kvState, string) {
 }
 
 // porcupineOps selects and converts the operations the Porcupine model judges.
-func porcupineOps(ops []*op) []porcupine.Operation {
+// returnBound, when not nil, is the revision-guided checker's porcupineReturn: per op id,
+// dropNs to leave an unknown outcome out, or a return time to close its interval.
+func porcupineOps(ops []*op, returnBound []int64) []porcupine.Operation {
 	b := newStaleBounds(ops)
 	out := make([]porcupine.Operation, 0, len(ops))
 	for _, o := range ops {
 		if !porcupineJudges(o) {
 			continue
 		}
-		out = append(out, b.operation(o))
+		po := b.operation(o)
+		if returnBound != nil && !o.known() {
+			switch t := returnBound[o.id]; {
+			case t == dropNs:
+				continue
+			case t != infinity && t >= po.Call:
+				po.Return = t
+			}
+		}
+		out = append(out, po)
 	}
 	return out
 }
@@ -140,8 +151,8 @@ type porcupineResult struct {
 	duration time.Duration
 }
 
-func runPorcupine(ops []*op, timeout time.Duration) porcupineResult {
-	pops := porcupineOps(ops)
+func runPorcupine(ops []*op, returnBound []int64, timeout time.Duration) porcupineResult {
+	pops := porcupineOps(ops, returnBound)
 	start := time.Now()
 	res, info := porcupine.CheckOperationsVerbose(etcdModel(), pops, timeout)
 	return porcupineResult{result: res, info: info, ops: pops, duration: time.Since(start)}

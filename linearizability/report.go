@@ -113,7 +113,7 @@ func (r *Result) timeline() (porcupine.LinearizationInfo, bool) {
 	case r.porcupine != nil:
 		info = r.porcupine.info
 	case len(r.ops) <= reportVisualizeMaxOps:
-		info = runPorcupine(r.ops, DefaultPorcupineTimeout).info
+		info = runPorcupine(r.ops, r.porcupineReturn, DefaultPorcupineTimeout).info
 	default:
 		return info, false
 	}

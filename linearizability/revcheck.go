@@ -44,11 +44,15 @@ type revResult struct {
 	guessed bool
 	windows int
 	// maxRev is the highest revision anything in the record shows.
-	maxRev      int64
-	unresolved  int // unknown writes the record does not settle
-	resolvedAt  int // unknown writes pinned to a revision
-	resolvedOut int // unknown writes proven never applied (or applied without effect)
-	duration    time.Duration
+	maxRev int64
+	// porcupineReturn is, per op id, the return time the whole-history Porcupine search may
+	// use for an operation with an unknown outcome (see porcupineBounds): dropNs leaves it
+	// out, infinity keeps it open; nil when the checker ran in comparable mode.
+	porcupineReturn []int64
+	unresolved      int // unknown writes the record does not settle
+	resolvedAt      int // unknown writes pinned to a revision
+	resolvedOut     int // unknown writes proven never applied (or applied without effect)
+	duration        time.Duration
 }
 
 // revChecker carries the checker's working state.
@@ -96,10 +100,63 @@ func checkRevisions(ops []*op, watches []history.Watch, opts revOptions) *revRes
 	c := &revChecker{ops: ops, watches: watches, res: &revResult{}, store: newMVCCStore(), opts: opts,
 		rev: make([]int64, len(ops)), creates: make([]bool, len(ops)), resolution: make([]resolution, len(ops))}
 	c.resolveUnknowns()
+	pinned := append([]resolution(nil), c.resolution...)
+	pinnedRev := append([]int64(nil), c.rev...)
 	c.replay()
 	c.sweepRealTime()
+	if !opts.comparable {
+		c.porcupineBounds(pinned, pinnedRev)
+	}
 	c.res.duration = time.Since(start)
 	return c.res
+}
+
+// dropNs marks an operation the whole-history Porcupine search leaves out.
+const dropNs = -1
+
+// porcupineBounds narrows what the whole-history Porcupine search must consider for each
+// operation with an unknown outcome, using what this checker proved from the record. An
+// unknown outcome otherwise gets an open interval (return = infinity), and a few hundred of
+// them (every request cut off by a partition) make Porcupine's search explode: the
+// simulator's partition scenarios ran into its 60 s timeout at about a thousand operations.
+//
+// Narrowing only removes linearizations, never adds one, so it can turn a Porcupine "ok"
+// into "illegal" but never the reverse: a wrong narrowing shows up as a violation to look
+// into, never as a false pass. Two narrowings, both sound given the record:
+//   - an unknown write pinned to revision R (its unique value was seen at R, or it was the
+//     only write that can have made R) took effect before anything showed R or a later
+//     revision, so its return is bounded by that time;
+//   - when the replay explained every revision without a guess, an unknown KV write (put,
+//     delete, txn) that created none never took effect, took effect without changing
+//     anything, or took effect after everything the record shows: in each case leaving it
+//     out changes no response Porcupine checks. Lease grants and revokes stay open: they
+//     change lease state without a revision, which later keep-alives observe.
+//
+// Pins made while replaying guessed windows are not used (another linearization may
+// exist); only the pins resolveUnknowns proved (pinned, pinnedRev), or every pin when the
+// replay was complete and unguessed.
+func (c *revChecker) porcupineBounds(pinned []resolution, pinnedRev []int64) {
+	complete := len(c.res.violations) == 0 && c.res.gapRev == 0 && !c.res.guessed
+	resolutions, revs := pinned, pinnedRev
+	if complete {
+		resolutions, revs = c.resolution, c.rev
+	}
+	out := make([]int64, len(c.ops))
+	for _, o := range c.ops {
+		out[o.id] = infinity
+		if o.known() || o.outcome != history.OutcomeUnknown || !mayWrite(o.req) {
+			continue
+		}
+		switch {
+		case resolutions[o.id] == resolvedApplied && revs[o.id] > 0:
+			if t := c.firstSeenNs(revs[o.id]); t != infinity && t >= o.callNs {
+				out[o.id] = t
+			}
+		case complete && o.req.LeaseGrant == nil && o.req.LeaseRevoke == nil:
+			out[o.id] = dropNs
+		}
+	}
+	c.res.porcupineReturn = out
 }
 
 // checkRevisionsGuessing runs the checker with windowed fallbacks (see windowFallback); when
