@@ -23,17 +23,22 @@ func (m *Member) applyEntry(e raft.Entry) error {
 	b := m.db.NewIndexedBatch()
 	defer b.Close()
 	var (
-		waiter uint64
-		resp   Response
-		reqErr error
-		events []*mvccpb.Event
+		waiter  uint64
+		resp    Response
+		reqErr  error
+		events  []*mvccpb.Event
+		expired *pb.InternalRaftRequest // an expiry revoke that applied (lease_expiry.go)
 	)
 	if e.Type == raft.EntryNormal {
 		dec, err := decodeEntry(e.Data)
 		if err != nil {
 			return fmt.Errorf("committed entry %d: %w", e.Index, err)
 		}
-		if req := dec.request; req != nil {
+		req := dec.request
+		if dec.expiry != nil {
+			req = dec.expiry
+		}
+		if req != nil {
 			id := req.GetHeader().GetID()
 			if !m.dedup.contains(id) {
 				resp, events, reqErr = m.applyRequest(b, req)
@@ -41,6 +46,9 @@ func (m *Member) applyEntry(e raft.Entry) error {
 					return err
 				}
 				waiter = id
+				if dec.expiry != nil && reqErr == nil {
+					expired = dec.expiry // a revoke of a lease already gone applies as an error
+				}
 			}
 		}
 		for _, cp := range dec.checkpoints {
@@ -64,6 +72,9 @@ func (m *Member) applyEntry(e raft.Entry) error {
 		return fmt.Errorf("entry %d: lease attachments: %w", e.Index, err)
 	}
 	m.notifyWatchers(events)
+	if expired != nil {
+		m.reportExpiry(expired, resp, e.Index)
+	}
 	if p := m.requests.take(waiter); p != nil {
 		p.done(resp, reqErr)
 	}
@@ -129,8 +140,7 @@ func (m *Member) proposeLeaseWork() {
 	const maxPerTick = 16
 	m.flushLeaseQueue()
 	for _, id := range m.lessor.Expired(maxPerTick) {
-		req := &pb.InternalRaftRequest{Header: &pb.RequestHeader{ID: m.newRequestID()}, LeaseRevoke: &pb.LeaseRevokeRequest{ID: id}}
-		if data, err := encodeRequestEntry(req); err == nil {
+		if data, err := encodeExpiryEntry(id, m.newRequestID()); err == nil {
 			m.proposeLease(data)
 		}
 	}

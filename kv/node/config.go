@@ -65,6 +65,10 @@ type Config struct {
 	Rand  RandomSource
 	// Logger: see its type. Optional.
 	Logger Logger
+	// OnLeaseExpired, when set, is told of every revoke of an expired lease this member
+	// applies (never of a client's revoke), from inside Work; it must not call the member.
+	// See lease_expiry.go for who reports what, and how often.
+	OnLeaseExpired func(LeaseExpiry)
 
 	// ElectionTimeoutTicks and HeartbeatIntervalTicks are raft's timers, in calls to Tick.
 	ElectionTimeoutTicks   int

@@ -68,6 +68,13 @@
 // are proposed again on the next tick (proposeLease): a dropped checkpoint is not retried
 // by the lessor, and the next leader would restart the lease from its own promotion.
 //
+// The primary's revokes of expired leases are entries of their own kind (entryExpiry), so
+// every member knows, when it applies one, that the cluster ended the lease and not a client:
+// Config.OnLeaseExpired (optional, told like Logger) hears of each with the lease, the
+// revision after the revoke and the entry's index (lease_expiry.go). A history checker needs
+// that record, or the lease's keys vanish without a cause. Every member reports each expiry
+// it applies, again after re-applying it from a restart; the simulator keeps the first.
+//
 // # Lease calls: KeepAlive, TimeToLive, Leases (lease_keepalive.go)
 //
 // They are served by the leader, whose lessor alone knows the deadlines, and only after a

@@ -15,10 +15,12 @@ import (
 // Entry data kinds. The data of a normal raft entry is one kind byte and its body, so the
 // format can grow without guessing: a client request (etcd's InternalRaftRequest, with the
 // request ID in Header.ID), or a lease checkpoint of the primary (Ballast's own, since it
-// carries the primary's term and sequence number, which etcd's LeaseCheckpoint has not).
+// carries the primary's term and sequence number, which etcd's LeaseCheckpoint has not), or
+// the primary's revoke of an expired lease (lease_expiry.go: reported as an expiry).
 const (
 	entryRequest    byte = 1
 	entryCheckpoint byte = 2
+	entryExpiry     byte = 3
 )
 
 var errEntry = errors.New("node: malformed entry")
@@ -45,6 +47,7 @@ func encodeCheckpointEntry(cps []lease.Checkpoint) []byte {
 type decodedEntry struct {
 	request     *pb.InternalRaftRequest
 	checkpoints []lease.Checkpoint
+	expiry      *pb.InternalRaftRequest // a lease revoke of the primary's, for an expired lease
 }
 
 func decodeEntry(data []byte) (decodedEntry, error) {
@@ -89,6 +92,8 @@ func decodeEntry(data []byte) (decodedEntry, error) {
 			return decodedEntry{}, fmt.Errorf("%w: %d trailing bytes after checkpoints", errEntry, len(buf))
 		}
 		return decodedEntry{checkpoints: cps}, nil
+	case entryExpiry:
+		return decodeExpiryEntry(data[1:])
 	}
 	return decodedEntry{}, fmt.Errorf("%w: unknown kind %d", errEntry, data[0])
 }
