@@ -65,6 +65,8 @@ type Member struct {
 	confCalls   []*confCall // membership changes and transfers waiting (membership.go)
 
 	snap snapshotState // snapshot streams and the stage (snapshot.go, snapshot_stage.go)
+
+	corrupt *corruptionWatch // Pebble's corruption reports (corruption.go)
 }
 
 // Open opens (creating on first start) the member in cfg.Dir on cfg.FS and replays its hard
@@ -76,11 +78,29 @@ func Open(cfg Config) (*Member, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := pebble.Open(cfg.Dir, pebbleOptions(cfg))
+	// The MANIFEST is checked before Pebble reads it (and may rewrite it), the sstables it
+	// names right after: damage is found here, deterministically, not by whichever read or
+	// background compaction touches it first.
+	if err := verifyManifest(cfg.FS, cfg.Dir); err != nil {
+		return nil, fmt.Errorf("node %d: %w", cfg.ID, err)
+	}
+	watch := &corruptionWatch{}
+	db, err := pebble.Open(cfg.Dir, pebbleOptions(cfg, watch))
 	if err != nil {
+		if pebble.IsCorruptionError(err) && !errors.Is(err, ErrCorruption) {
+			err = fmt.Errorf("%w: %v", ErrCorruption, err)
+		}
 		return nil, fmt.Errorf("node %d: open pebble in %q: %w", cfg.ID, cfg.Dir, err)
 	}
-	m := &Member{cfg: cfg, db: db}
+	err = verifyTables(db, cfg.FS, cfg.Dir)
+	if err == nil {
+		err = watch.get() // a background read may have found it first
+	}
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("node %d: %w", cfg.ID, err)
+	}
+	m := &Member{cfg: cfg, db: db, corrupt: watch}
 	if err := m.open(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("node %d: %w", cfg.ID, err)

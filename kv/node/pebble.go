@@ -17,8 +17,10 @@ func (pebbleLogger) Fatalf(format string, args ...interface{}) {
 	panic(fmt.Sprintf("pebble fatal: "+format, args...))
 }
 
-func pebbleOptions(cfg Config) *pebble.Options {
-	opts := &pebble.Options{FS: cfg.FS, Logger: pebbleLogger{}}
+// pebbleOptions are the member's Pebble options; corruption reports go to watch (see
+// corruptionWatch), never to the Logger's Fatalf.
+func pebbleOptions(cfg Config, watch *corruptionWatch) *pebble.Options {
+	opts := &pebble.Options{FS: cfg.FS, Logger: pebbleLogger{}, EventListener: watch.listener()}
 	if cfg.SmallCaches {
 		opts.MemTableSize = 4 << 20
 		opts.CacheSize = 1 << 20

@@ -1,0 +1,119 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/stretchr/testify/require"
+)
+
+// flipByte inverts one byte of the file at path and syncs it.
+func flipByte(t *testing.T, fs vfs.FS, path string, off int64) {
+	t.Helper()
+	f, err := fs.Open(path)
+	require.NoError(t, err)
+	data, err := io.ReadAll(f)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	require.Less(t, off, int64(len(data)), "%s has %d bytes", path, len(data))
+	data[off] ^= 0xff
+	w, err := fs.Create(path, vfs.WriteCategoryUnspecified)
+	require.NoError(t, err)
+	_, err = w.Write(data)
+	require.NoError(t, err)
+	require.NoError(t, w.Sync())
+	require.NoError(t, w.Close())
+}
+
+func fileSize(t *testing.T, fs vfs.FS, path string) int64 {
+	t.Helper()
+	st, err := fs.Stat(path)
+	require.NoError(t, err)
+	return st.Size()
+}
+
+// A stopped member's sstable or MANIFEST gets one byte flipped; when it opens again it must
+// refuse with ErrCorruption naming the damage, never serve. The control case (no flip) opens
+// and reads its data back, so the refusals are the corruption's doing.
+func TestCorruptionAtRestRefusesToOpen(t *testing.T) {
+	const footer = 64 // the sstable footer of older table formats has no checksum
+	for _, tc := range []struct {
+		name   string
+		target string                 // "sst", "manifest" or "" for none
+		offset func(size int64) int64 // where to flip
+	}{
+		{"control", "", nil},
+		{"sstable first byte", "sst", func(int64) int64 { return 0 }},
+		{"sstable middle", "sst", func(n int64) int64 { return (n - footer) / 2 }},
+		{"sstable before footer", "sst", func(n int64) int64 { return n - footer - 1 }},
+		{"manifest first byte", "manifest", func(int64) int64 { return 0 }},
+		{"manifest middle", "manifest", func(n int64) int64 { return n / 2 }},
+		{"manifest last byte", "manifest", func(n int64) int64 { return n - 1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, 3)
+			leader := c.leader()
+			for i := range 30 {
+				_, err := c.do(leader, put(fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)))
+				require.NoError(t, err)
+			}
+			c.stabilize()
+			const victim = 3
+			c.stop(victim)
+			fs := c.fs[victim]
+			tables, manifest, err := StoreFiles(fs, "member")
+			require.NoError(t, err)
+			require.NotEmpty(t, tables, "the flush left no sstable")
+			require.NotEmpty(t, manifest)
+			var path string
+			switch tc.target {
+			case "sst":
+				path = fs.PathJoin("member", tables[len(tables)-1])
+			case "manifest":
+				path = fs.PathJoin("member", manifest)
+			}
+			if path != "" {
+				flipByte(t, fs, path, tc.offset(fileSize(t, fs, path)))
+			}
+			m, err := Open(c.config(victim))
+			if path == "" {
+				require.NoError(t, err)
+				c.members[victim] = m
+				v, _, ok := c.localValue(victim, "k29")
+				require.True(t, ok)
+				require.Equal(t, "v29", v)
+				return
+			}
+			require.Error(t, err, "member opened on a damaged %s", tc.target)
+			require.ErrorIs(t, err, ErrCorruption)
+			require.Nil(t, m)
+			t.Logf("refused: %v", err)
+			// the damage stays: a second open refuses too
+			_, err = Open(c.config(victim))
+			require.ErrorIs(t, err, ErrCorruption)
+		})
+	}
+}
+
+// A corruption Pebble reports while the member runs (a read path or a background
+// compaction) stops that member at its next Work with ErrCorruption; its waiting requests
+// fail with ErrStopped.
+func TestCorruptionReportStopsMember(t *testing.T) {
+	c := newCluster(t, 3)
+	leader := c.leader()
+	_, err := c.do(leader, put("a", "1"))
+	require.NoError(t, err)
+	f := c.followers(leader)[0]
+	m := c.members[f]
+	require.Nil(t, m.Stopped())
+	m.corrupt.report(fmt.Errorf("%w: test report", ErrCorruption))
+	_, err = m.Work()
+	require.ErrorIs(t, err, ErrCorruption)
+	require.ErrorIs(t, m.Stopped(), ErrCorruption)
+	var got error
+	m.Submit(put("b", "2"), func(_ Response, err error) { got = err })
+	require.True(t, errors.Is(got, ErrStopped), "submit after the stop: %v", got)
+}
