@@ -1,9 +1,11 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -65,13 +67,22 @@ type simMember struct {
 	extraSync  time.Duration // slow-disk delay
 	failSync   bool          // the next sync fails: the member stops, losing what it had not synced
 	crashes    int
+	// removed: taken out of the configuration (its process stops removeGrace later); refused:
+	// it found its disk corrupt and refuses to serve, for good. Either way it is no longer
+	// one of cluster.members, never restarted, and never picked by clients or watchers.
+	removed, refused bool
 }
 
 // cluster is the members and the network between them.
 type cluster struct {
-	w       *world
+	w *world
+	// slots holds every member the run ever had, at index(id) = id-1: ids are never reused,
+	// so messages and cut links address slots. members are the current ones (the founding
+	// members and those added, less the removed and the refused), in slot order: the ones
+	// clients, watchers, healing and the HashKV and convergence checks consider.
+	slots   []*simMember
 	members []*simMember
-	ids     []uint64
+	ids     []uint64 // the founding members' IDs (Config.InitialMembers)
 	// cut counts the faults cutting each directed link (from index, to index).
 	cut       map[[2]int]int
 	lossRate  float64
@@ -80,6 +91,8 @@ type cluster struct {
 	spike     time.Duration
 	delivered int
 	fail      string // set when a member failed in a way the run cannot go on from
+	// onRefuse, when set, hears of a member that refused to serve (corruption.go).
+	onRefuse func(sm *simMember, err error)
 }
 
 func newCluster(w *world, n int) (*cluster, error) {
@@ -87,23 +100,42 @@ func newCluster(w *world, n int) (*cluster, error) {
 	for i := range n {
 		c.ids = append(c.ids, uint64(i+1))
 	}
-	for i, id := range c.ids {
-		sm := &simMember{id: id, name: fmt.Sprintf("m%d", i), fs: vfs.NewCrashableMem(),
-			clock: &memberClock{w: w},
-			rand:  rand.New(rand.NewPCG(uint64(w.seed), streamMember+id))}
-		c.members = append(c.members, sm)
-		if err := c.open(sm); err != nil {
+	for range c.ids {
+		if _, err := c.newSlot(); err != nil {
 			return nil, err
 		}
 	}
 	return c, nil
 }
 
+// newSlot creates the next member (ID len(slots)+1, named m<index>) on an empty disk and
+// opens it: a founding member bootstraps the cluster, a later one waits, empty, to be added.
+func (c *cluster) newSlot() (*simMember, error) {
+	id := uint64(len(c.slots) + 1)
+	sm := &simMember{id: id, name: fmt.Sprintf("m%d", id-1), fs: vfs.NewCrashableMem(),
+		clock: &memberClock{w: c.w},
+		rand:  rand.New(rand.NewPCG(uint64(c.w.seed), streamMember+id))}
+	c.slots = append(c.slots, sm)
+	c.members = append(c.members, sm)
+	if err := c.open(sm); err != nil {
+		return nil, err
+	}
+	return sm, nil
+}
+
 func (c *cluster) index(id uint64) int { return int(id) - 1 }
 
+// configHook, when set (tests only), adjusts every member's Config before it opens: for
+// example a small SnapshotEntries, so a new member catches up from a snapshot.
+var configHook func(*node.Config)
+
 func (c *cluster) open(sm *simMember) error {
-	m, err := node.Open(node.Config{ID: sm.id, InitialMembers: c.ids, FS: sm.fs, Dir: "member",
-		Clock: sm.clock, Rand: sm.rand, Logger: traceLogger{w: c.w, name: sm.name}, SmallCaches: true})
+	cfg := node.Config{ID: sm.id, InitialMembers: c.ids, FS: sm.fs, Dir: memberDir,
+		Clock: sm.clock, Rand: sm.rand, Logger: traceLogger{w: c.w, name: sm.name}, SmallCaches: true}
+	if configHook != nil {
+		configHook(&cfg)
+	}
+	m, err := node.Open(cfg)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", sm.name, err)
 	}
@@ -150,6 +182,10 @@ func (c *cluster) work(sm *simMember) {
 		return
 	}
 	out, err := sm.m.Work()
+	if errors.Is(err, node.ErrCorruption) {
+		c.refuse(sm, err)
+		return
+	}
 	if err != nil {
 		c.w.tracef("%s work error: %v", sm.name, err)
 		c.crash(sm, "work error")
@@ -192,18 +228,18 @@ func (c *cluster) send(from *simMember, msgs []node.Envelope) {
 	fi := c.index(from.id)
 	for _, e := range msgs {
 		ti := c.index(e.To)
-		if ti < 0 || ti >= len(c.members) {
+		if ti < 0 || ti >= len(c.slots) {
 			continue
 		}
 		h := fnv.New32a()
 		h.Write(e.Data)
 		sum := h.Sum32()
 		if c.cut[[2]int{fi, ti}] > 0 {
-			c.w.tracef("net %s->%s len=%d h=%08x cut", from.name, c.members[ti].name, len(e.Data), sum)
+			c.w.tracef("net %s->%s len=%d h=%08x cut", from.name, c.slots[ti].name, len(e.Data), sum)
 			continue
 		}
 		if c.lossRate > 0 && c.w.network.Float64() < c.lossRate {
-			c.w.tracef("net %s->%s len=%d h=%08x lost", from.name, c.members[ti].name, len(e.Data), sum)
+			c.w.tracef("net %s->%s len=%d h=%08x lost", from.name, c.slots[ti].name, len(e.Data), sum)
 			continue
 		}
 		copies := 1
@@ -215,8 +251,8 @@ func (c *cluster) send(from *simMember, msgs []node.Envelope) {
 			if c.reorder > 0 && c.w.network.Float64() < c.reorder {
 				lat += uniform(c.w.network, 0, 5*linkLatencyMax)
 			}
-			c.w.tracef("net %s->%s len=%d h=%08x lat=%d", from.name, c.members[ti].name, len(e.Data), sum, lat)
-			data, to := e.Data, c.members[ti]
+			c.w.tracef("net %s->%s len=%d h=%08x lat=%d", from.name, c.slots[ti].name, len(e.Data), sum, lat)
+			data, to := e.Data, c.slots[ti]
 			c.w.after(lat, func() {
 				// a partition that began while the message was in flight drops it too
 				if to.m == nil || c.cut[[2]int{fi, ti}] > 0 {
@@ -246,14 +282,66 @@ func (c *cluster) crash(sm *simMember, why string) {
 	c.w.tracef("%s crash (%s)", sm.name, why)
 }
 
-// restart reopens a crashed member from what it synced.
+// restart reopens a crashed member from what it synced; a member that finds its disk
+// corrupt refuses to serve (refuse). Removed and refused members stay down.
 func (c *cluster) restart(sm *simMember) {
-	if sm.m != nil {
+	if sm.m != nil || sm.removed || sm.refused {
 		return
 	}
-	if err := c.open(sm); err != nil {
+	if err := c.open(sm); errors.Is(err, node.ErrCorruption) {
+		c.refuse(sm, err)
+	} else if err != nil {
 		c.fail = err.Error()
 	}
+}
+
+// refuse takes sm out of the cluster for good: it detected corruption (at open or while it
+// ran) and must not serve. Its process, if any, is closed. The trace names no file: which
+// file held the damage depends on Pebble's layout, not on the run (onRefuse gets the error).
+func (c *cluster) refuse(sm *simMember, err error) {
+	if sm.refused {
+		return
+	}
+	sm.refused = true
+	if sm.m != nil {
+		m := sm.m
+		sm.m = nil
+		sm.gen++
+		sm.syncing, sm.workQueued = false, false
+		_ = m.Close()
+	}
+	c.members = without(c.members, sm)
+	c.w.tracef("%s refuses to serve: corruption detected", sm.name)
+	if c.onRefuse != nil {
+		c.onRefuse(sm, err)
+	}
+}
+
+// retire takes a member whose removal applied out of the cluster; its process runs on for
+// removeGrace (a removed leader hands leadership over first), then stops.
+func (c *cluster) retire(sm *simMember) {
+	if sm.removed {
+		return
+	}
+	sm.removed = true
+	c.members = without(c.members, sm)
+	c.w.tracef("%s removed", sm.name)
+	c.w.after(removeGrace, func() {
+		if sm.m != nil {
+			m := sm.m
+			sm.m = nil
+			sm.gen++
+			sm.syncing, sm.workQueued = false, false
+			_ = m.Close()
+			c.w.tracef("%s stops (removed)", sm.name)
+		}
+	})
+}
+
+// without returns a new slice: callers may be ranging over the old one (healing restarts
+// every member, and a restart may refuse).
+func without(ms []*simMember, sm *simMember) []*simMember {
+	return slices.DeleteFunc(slices.Clone(ms), func(x *simMember) bool { return x == sm })
 }
 
 func (c *cluster) live() []*simMember {
@@ -280,7 +368,7 @@ func (c *cluster) leader() *simMember {
 }
 
 func (c *cluster) close() {
-	for _, sm := range c.members {
+	for _, sm := range c.slots {
 		if sm.m != nil {
 			_ = sm.m.Close()
 			sm.m = nil

@@ -17,6 +17,7 @@ var supported = []scenarios.FaultKind{
 	scenarios.Crash, scenarios.Restart, scenarios.Partition, scenarios.Isolate, scenarios.OneWay,
 	scenarios.Loss, scenarios.Duplicate, scenarios.Reorder, scenarios.Latency,
 	scenarios.SlowDisk, scenarios.ClockSkew, scenarios.TransferLeader, scenarios.Bridge, scenarios.SyncFail,
+	scenarios.Corrupt, scenarios.AddMember, scenarios.RemoveMember, scenarios.ReplaceMember,
 }
 
 func checkSupported(fs []scenarios.Fault) error {
@@ -52,7 +53,8 @@ func drawRandomFaults(s *sim, sc scenarios.Scenario) []scenarios.Fault {
 		dur := uniform(r, 500*time.Millisecond, sc.Duration/4)
 		f := scenarios.Fault{Kind: k, At: at, Duration: dur}
 		switch k {
-		case scenarios.Crash, scenarios.Isolate, scenarios.SlowDisk, scenarios.ClockSkew, scenarios.Bridge, scenarios.SyncFail:
+		case scenarios.Crash, scenarios.Isolate, scenarios.SlowDisk, scenarios.ClockSkew, scenarios.Bridge, scenarios.SyncFail,
+			scenarios.Corrupt, scenarios.RemoveMember, scenarios.ReplaceMember:
 			f.Targets = []scenarios.Target{scenarios.Member(r.IntN(sc.Members))}
 		case scenarios.Partition:
 			f.Targets = []scenarios.Target{scenarios.Minority}
@@ -60,7 +62,7 @@ func drawRandomFaults(s *sim, sc scenarios.Scenario) []scenarios.Fault {
 			a := r.IntN(sc.Members)
 			b := (a + 1 + r.IntN(max(sc.Members-1, 1))) % sc.Members
 			f.Targets = []scenarios.Target{scenarios.Member(a), scenarios.Member(b)}
-		case scenarios.TransferLeader:
+		case scenarios.TransferLeader, scenarios.AddMember:
 			f.Duration = 0
 		}
 		switch k {
@@ -107,10 +109,10 @@ func (s *sim) resolve(ts []scenarios.Target) ([]*simMember, error) {
 		default:
 			name := string(t)
 			i, err := strconv.Atoi(strings.TrimPrefix(name, "m"))
-			if !strings.HasPrefix(name, "m") || err != nil || i < 0 || i >= len(s.c.members) {
-				return nil, fmt.Errorf("fault target %q names no member (m0..m%d, leader, follower, minority)", t, len(s.c.members)-1)
+			if !strings.HasPrefix(name, "m") || err != nil || i < 0 || i >= len(s.c.slots) {
+				return nil, fmt.Errorf("fault target %q names no member (m0..m%d, leader, follower, minority)", t, len(s.c.slots)-1)
 			}
-			add(s.c.members[i])
+			add(s.c.slots[i])
 		}
 	}
 	return out, nil
@@ -126,6 +128,7 @@ func names(ms []*simMember) []string {
 
 // schedule puts every fault on the event queue.
 func (s *sim) schedule(fs []scenarios.Fault) {
+	s.c.onRefuse = s.recordRefusal
 	for _, f := range fs {
 		s.w.after(f.At, func() { s.inject(f) })
 	}
@@ -250,6 +253,29 @@ func (s *sim) inject(f scenarios.Fault) {
 		}
 	case scenarios.TransferLeader:
 		s.transferLeader(targets)
+	case scenarios.AddMember:
+		if sm := s.addMember(nil); sm != nil {
+			targets = []*simMember{sm}
+		}
+	case scenarios.RemoveMember:
+		if len(targets) > 0 {
+			targets = targets[:1]
+			s.removeMember(targets[0])
+		}
+	case scenarios.ReplaceMember:
+		if len(targets) > 0 {
+			old := targets[0]
+			if sm := s.addMember(func() { s.removeMember(old) }); sm != nil {
+				targets = []*simMember{old, sm}
+			}
+		}
+	case scenarios.Corrupt:
+		// Only the first target; the detail (file, offset) goes into the history record, not
+		// the trace: which file Pebble's layout offered is not part of the logical run.
+		if len(targets) > 0 {
+			targets = targets[:1]
+			detail += " " + s.corrupt(targets[0], f.Duration)
+		}
 	}
 	if undo == nil {
 		s.rec.Fault(history.Fault{Kind: string(f.Kind), Members: names(targets), StartNs: now, EndNs: &now, Detail: detail})

@@ -108,12 +108,10 @@ func Run(sc scenarios.Scenario, seed int64, opts Options) (res Result) {
 		res.Failure = err.Error()
 		return res
 	}
-	var memberNames []string
-	for i := range sc.Members {
-		memberNames = append(memberNames, fmt.Sprintf("m%d", i))
-	}
-	s.rec = history.NewRecorder(history.Header{Version: history.FormatVersion, ClusterSize: sc.Members,
-		Members: memberNames, Scenario: sc.Name, Seed: seed, Clock: history.ClockVirtual})
+	// every member the run may have: the founding ones and those the faults may add
+	names := memberNames(sc.Members, faults)
+	s.rec = history.NewRecorder(history.Header{Version: history.FormatVersion, ClusterSize: len(names),
+		Members: names, Scenario: sc.Name, Seed: seed, Clock: history.ClockVirtual})
 	w.tracef("run scenario=%s seed=%d members=%d", sc.Name, seed, sc.Members)
 	c, err := newCluster(w, sc.Members)
 	if err != nil {

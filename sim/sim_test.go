@@ -105,10 +105,10 @@ func TestBrokenHistoryFails(t *testing.T) {
 
 func TestUnsupportedFaultFails(t *testing.T) {
 	sc := smallScenario()
-	sc.Faults = append(sc.Faults, scenarios.Fault{Kind: scenarios.Corrupt, At: time.Second, Targets: []scenarios.Target{scenarios.Member(0)}})
+	sc.Faults = append(sc.Faults, scenarios.Fault{Kind: "no-such-fault", At: time.Second, Targets: []scenarios.Target{scenarios.Member(0)}})
 	res := Run(sc, 1, Options{})
 	require.False(t, res.Passed)
-	require.Contains(t, res.Failure, `"corrupt"`)
+	require.Contains(t, res.Failure, `"no-such-fault"`)
 }
 
 // TestRegressions re-runs every (scenario, seed) pair in testdata/regressions. Scenarios are

@@ -187,6 +187,7 @@ func (m *Member) reopenStateMachine(meta raft.SnapshotMetadata) error {
 	if meta.Index <= m.applied {
 		panic(fmt.Sprintf("node %d: installed snapshot at %d, not beyond the applied index %d", m.cfg.ID, meta.Index, m.applied))
 	}
+	m.logf("installed a snapshot at index %d (term %d)", meta.Index, meta.Term)
 	m.applied = meta.Index
 	m.snap.stage = stageHeader{}
 	m.snap.pinned = false

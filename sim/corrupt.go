@@ -1,0 +1,165 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/ballastdb/ballast/kv/node"
+	"github.com/ballastdb/ballast/linearizability/history"
+)
+
+// Where a corruption may land. An sstable's last sstableFooterMargin bytes hold its footer,
+// which older table formats do not checksum; the MANIFEST is flipped within its first
+// 32 KiB record block, short of the few trailing bytes a block may leave as padding.
+const (
+	sstableFooterMargin = 64
+	manifestFlipLimit   = 32<<10 - 16
+	memberDir           = "member"
+)
+
+// corrupt flips one byte of sm's store at rest: in one of its live sstables or in its
+// MANIFEST, never its WAL (damage to the newest WAL reads as a torn tail and is silently
+// truncated; node.StoreFiles flushes what the WAL holds into sstables first). A running
+// member is crashed first (power loss) and restarted after dur; a stopped one stays down
+// until a Restart, a crash's end or healing restarts it. On restart it must refuse to serve
+// (cluster.refuse). Skipped when sm is already gone, or when one more member down for good
+// would leave the serving members no majority of the configuration.
+//
+// The file and offset come from the disk stream, three draws whatever the outcome, so the
+// stream is consumed the same way whichever files Pebble's background work left. It returns
+// the detail for the history record (file, offset, size): not traced, since the layout of
+// Pebble's files is not part of the logical run.
+func (s *sim) corrupt(sm *simMember, dur time.Duration) string {
+	kindDraw, fileDraw, offDraw := s.w.disk.Uint64(), s.w.disk.Uint64(), s.w.disk.Uint64()
+	if sm.removed || sm.refused {
+		s.w.tracef("%s corrupt skipped: not a member", sm.name)
+		return "skipped"
+	}
+	refused := 0
+	for _, x := range s.c.slots {
+		if x.refused && !x.removed {
+			refused++
+		}
+	}
+	if size := len(s.c.members) + refused; size-(refused+1) < size/2+1 {
+		s.w.tracef("%s corrupt skipped: %d of %d members already refuse to serve", sm.name, refused, size)
+		return "skipped"
+	}
+	wasUp := sm.m != nil
+	if wasUp {
+		s.c.crash(sm, "corrupt")
+	}
+	tables, manifest, err := node.StoreFiles(sm.fs, memberDir)
+	if err != nil && !errors.Is(err, node.ErrCorruption) {
+		s.fail(fmt.Sprintf("corrupt %s: %v", sm.name, err))
+		return "failed"
+	}
+	if errors.Is(err, node.ErrCorruption) {
+		// corrupted before: its MANIFEST names what it names; flip it again
+		tables = nil
+		manifest, err = readManifestName(sm.fs)
+		if err != nil {
+			s.fail(fmt.Sprintf("corrupt %s: %v", sm.name, err))
+			return "failed"
+		}
+	}
+	kind, file, limit := "MANIFEST", manifest, int64(manifestFlipLimit)
+	if kindDraw%2 == 0 && len(tables) > 0 {
+		kind, file, limit = "sstable", tables[fileDraw%uint64(len(tables))], -sstableFooterMargin
+	}
+	if damageAtRest != nil {
+		detail, err := damageAtRest(sm.fs, memberDir)
+		if err != nil {
+			s.fail(fmt.Sprintf("corrupt %s: %v", sm.name, err))
+		}
+		s.w.tracef("%s corrupt (test damage)", sm.name)
+		if wasUp {
+			s.w.after(dur, func() { s.c.restart(sm) })
+		}
+		return detail
+	}
+	path := sm.fs.PathJoin(memberDir, file)
+	size, off, err := flipByte(sm.fs, path, limit, offDraw)
+	if err != nil {
+		s.fail(fmt.Sprintf("corrupt %s: %v", sm.name, err))
+		return "failed"
+	}
+	s.w.tracef("%s corrupt %s", sm.name, kind)
+	if wasUp {
+		s.w.after(dur, func() { s.c.restart(sm) })
+	}
+	return fmt.Sprintf("file=%s offset=%d size=%d", file, off, size)
+}
+
+// damageAtRest, when set (tests only), replaces the byte flip: it damages the stopped
+// member's store in dir in a way no checksum catches (a valid write of a wrong value), to
+// prove that a member serving wrong data fails the run.
+var damageAtRest func(fs vfs.FS, dir string) (detail string, err error)
+
+func readManifestName(fs vfs.FS) (string, error) {
+	ls, err := fs.List(memberDir)
+	if err != nil {
+		return "", err
+	}
+	// the marker's file name ends with the MANIFEST's: marker.manifest.<iter>.<MANIFEST-n>
+	best := ""
+	for _, name := range ls {
+		var iter int
+		var value string
+		if n, _ := fmt.Sscanf(name, "marker.manifest.%06d.%s", &iter, &value); n == 2 && value > best {
+			best = value
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("no MANIFEST marker in %s", memberDir)
+	}
+	return best, nil
+}
+
+// flipByte inverts the byte at draw modulo the flip range of the file at path and syncs it:
+// the range is [0, limit) capped at the file's size for limit > 0, [0, size+limit) for
+// limit <= 0. It returns the file's size and the offset flipped.
+func flipByte(fs vfs.FS, path string, limit int64, draw uint64) (size, off int64, err error) {
+	f, err := fs.Open(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	data, err := io.ReadAll(f)
+	_ = f.Close()
+	if err != nil {
+		return 0, 0, err
+	}
+	size = int64(len(data))
+	n := min(limit, size)
+	if limit <= 0 {
+		n = size + limit
+	}
+	if n <= 0 {
+		return size, 0, fmt.Errorf("%s: %d bytes, nothing to flip", path, size)
+	}
+	off = int64(draw % uint64(n))
+	data[off] ^= 0xff
+	w, err := fs.Create(path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return size, off, err
+	}
+	if _, err := w.Write(data); err != nil {
+		_ = w.Close()
+		return size, off, err
+	}
+	if err := w.Sync(); err != nil {
+		_ = w.Close()
+		return size, off, err
+	}
+	return size, off, w.Close()
+}
+
+// recordRefusal records a member that refused to serve as a fault lasting to the end of the
+// run, with the member's error (naming the damaged file) as its detail.
+func (s *sim) recordRefusal(sm *simMember, err error) {
+	s.rec.Fault(history.Fault{Kind: "refuse-to-serve", Members: []string{sm.name}, StartNs: int64(s.w.now), Detail: err.Error()})
+}
