@@ -8,6 +8,7 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 
+	"github.com/ballastdb/ballast/canary"
 	"github.com/ballastdb/ballast/kv/lease"
 	"github.com/ballastdb/ballast/raft"
 )
@@ -22,6 +23,12 @@ func (m *Member) applyEntry(e raft.Entry) error {
 	}
 	b := m.db.NewIndexedBatch()
 	defer b.Close()
+	// applied records that the entry applied: the applied index and the request's dedup record.
+	applied := b
+	if canary.On(canary.ApplyTwice) {
+		applied = m.db.NewBatch() // broken on purpose: recorded in a later batch than the effects
+		defer applied.Close()
+	}
 	var (
 		waiter  uint64
 		resp    Response
@@ -42,7 +49,7 @@ func (m *Member) applyEntry(e raft.Entry) error {
 			id := req.GetHeader().GetID()
 			if !m.dedup.contains(id) {
 				resp, events, reqErr = m.applyRequest(b, req)
-				if err := m.dedup.add(b, e.Index, id); err != nil {
+				if err := m.dedup.add(applied, e.Index, id); err != nil {
 					return err
 				}
 				waiter = id
@@ -59,10 +66,15 @@ func (m *Member) applyEntry(e raft.Entry) error {
 	}
 	var idx [8]byte
 	binary.BigEndian.PutUint64(idx[:], e.Index)
-	if err := b.Set(nodeAppliedKey, idx[:], nil); err != nil {
+	if err := applied.Set(nodeAppliedKey, idx[:], nil); err != nil {
 		return err
 	}
-	if err := b.Commit(pebble.NoSync); err != nil {
+	if canary.On(canary.ApplyTwice) { // the effects are synced, the applied index is not
+		if err := b.Commit(pebble.Sync); err != nil {
+			return fmt.Errorf("commit entry %d: %w", e.Index, err)
+		}
+	}
+	if err := applied.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("commit entry %d: %w", e.Index, err)
 	}
 	m.applied = e.Index
