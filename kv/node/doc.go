@@ -3,7 +3,8 @@
 // linearizable reads through ReadIndex. It is the only package that knows raft, storage and
 // the state machine together.
 //
-// Imports: raft and kv/* (mvcc, lease, raftlog, wire); never rpc, sim or chaos.
+// Imports: raft and kv/* (mvcc, lease, raftlog, wire), and canary (the ack-before-sync and
+// apply-twice guards, constant false in normal builds); never rpc, sim or chaos.
 //
 // # Shape: one member, stepped one call at a time
 //
