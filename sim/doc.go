@@ -33,7 +33,11 @@
 // schedules Synced after a disk latency (0.5–3 ms, plus any SlowDisk delay), so a crash can
 // land between the write and its sync. A crash closes the member after
 // CrashClone(UnsyncedDataPercent: 0) of its FS (power loss); a restart reopens it on the
-// clone. A generation number per member voids every event of a crashed process. Messages
+// clone. A generation number per member voids every event of a crashed process. Members are
+// slots: member mI has raft ID I+1 (cluster.index), IDs are never reused, and a member added
+// by churn takes the next slot; cluster.members are the current ones (founding and added,
+// less the removed and those that refused to serve), the only ones clients, watchers,
+// healing and the HashKV and convergence checks consider. Messages
 // cross the network as the bytes Work/Synced produced, with a per-message latency of
 // 1–10 ms (so links reorder), loss, duplication and extra reordering at the fault's rate,
 // a latency spike, and partitions as a counted cut set of directed links (a message in
@@ -70,10 +74,53 @@
 // one-way, bridge (the members other than Targets[0] split in two halves by index, which
 // only Targets[0] connects), loss, duplicate, reorder, latency, slow-disk, sync-fail (the
 // target's next sync fails: it stops at once, before Synced, losing what it had not synced,
-// and restarts after Duration; the sync is never retried), clock-skew, transfer-leader. Each
-// is recorded as a history fault record and a trace line. Any other kind makes Run return a
-// failed Result naming it, before anything runs. RandomFaults are drawn from the faults
-// stream (each kind enabled with probability one half, then Count faults among them).
+// and restarts after Duration; the sync is never retried), clock-skew, transfer-leader,
+// corrupt, add-member, remove-member, replace-member (below). Each is recorded as a history
+// fault record and a trace line. Any other kind makes Run return a failed Result naming it,
+// before anything runs. RandomFaults are drawn from the faults stream (each kind enabled with
+// probability one half, then Count faults among them; corrupt, remove-member and
+// replace-member target a founding member by index, add-member none).
+//
+// # Membership churn (membership.go)
+//
+// add-member opens a new member (next ID, empty disk, founding members it is not among) and
+// adds it as a learner, then promotes it once it caught up (etcd's learner-not-ready until
+// its log reaches 90% of the leader's), so an empty member never counts towards a quorum it
+// would slow down; it catches up from the leader's log or, when that was compacted, from a
+// streamed snapshot. remove-member removes Targets[0]: once the removal applied on the
+// leader the member leaves cluster.members at once and its process stops 500 ms later (a
+// removed leader hands leadership over first); a removal waits while it would leave fewer
+// than 3 voters or voters that serve no majority. replace-member adds a new member, then
+// removes Targets[0]: adding first keeps the number of voters at least what it was, so a
+// replacement under other faults never costs the quorum (removing first would leave a
+// 3-member cluster on 2 voters while the new one catches up). Each call goes to whichever
+// member leads when it is tried and is retried every 250 ms (no leader, leader changed,
+// timeout, learner not ready) for up to 20 s; an answer lost after the change applied makes
+// the retry's refusal (member exists, not found, not a learner) count as done. The header
+// of the history names every member a run may have: the founding ones, then one per
+// add-member and replace-member fault.
+//
+// # Corruption at rest (corrupt.go)
+//
+// corrupt crashes Targets[0] if it runs (power loss), opens its disk with node.StoreFiles
+// (which flushes the WAL's contents into sstables: damage to the newest WAL would read as a
+// torn tail and be silently truncated, so the WAL is never the target) and flips one byte of
+// one of its live sstables (outside the unchecksummed footer) or of its MANIFEST (in the
+// first 32 KiB record block), chosen by three draws of the disk stream: the stream moves the
+// same way whichever files Pebble's background work left. A member it crashed restarts
+// after Duration; a stopped one stays down until a restart fault, the end of its crash or
+// healing. At restart kv/node finds the damage (a strict MANIFEST read before Pebble opens,
+// every sstable block's checksum after) and Open fails with node.ErrCorruption; a
+// corruption Pebble reports while a member runs stops it the same way at its next Work.
+// Either way the member refuses to serve for good: it leaves cluster.members (never
+// restarted, never counted in HashKV or convergence, its raft vote lost), the trace says
+// "refuses to serve" (naming no file: which file held the damage is Pebble's layout, not the
+// logical run) and the history gets a refuse-to-serve fault, open to the end, whose detail
+// is the member's error naming the file. A corruption is skipped (traced) when the members
+// refusing to serve would no longer leave a majority of the configuration serving. The
+// checker and HashKV stay on: a member that served damaged data fails the run
+// (TestSilentCorruptionFailsTheRun rewrites a value validly, so no checksum sees it, and the
+// run fails on HashKV).
 //
 // # Judging (sim.go)
 //
@@ -107,9 +154,9 @@
 //
 // # Not yet here
 //
-// Lease requests (Mix lease kinds make Run fail, naming them); bridge partitions, sync failures, corruption at rest and membership churn (fail
-// naming the kind); writing the report of a failing run (cmd's job with Result.History and
-// Result.Check).
+// Writing the report of a failing run (cmd's job with Result.History and Result.Check). A
+// member refused for corruption is not replaced by the simulator (a replace-member fault
+// may); corruption of a running member's files (it is always crashed first) and of the WAL.
 //
 // # Invariants (panics)
 //

@@ -210,6 +210,26 @@
 // and the leader streams again. Requests waiting on the follower for entries the snapshot
 // covers time out (their outcome unknown, as after any timeout).
 //
+// # Corruption at rest (corruption.go)
+//
+// Open refuses a damaged disk with an error wrapping ErrCorruption that names the file and
+// the check that failed, and the member never serves from it. Before Pebble opens, the
+// current MANIFEST is read strictly to its end: Pebble itself takes a record that fails its
+// checksum for the end of the log and opens the older version read so far, which could drop
+// tables whose WALs are gone (an older raft log and hard state: a vote forgotten). A torn,
+// never-synced MANIFEST tail after a power loss looks the same and is refused too (replace
+// the member). After Pebble opens, every block of every live sstable is read and its
+// checksum checked, so damage anywhere in a table is found at Open, on the member's
+// goroutine, not by whichever read or background compaction reaches it first. Pebble's
+// DataCorruption and BackgroundError events (its default would call Logger.Fatalf, a panic
+// in a Pebble goroutine that ends the process) are recorded instead, and the member stops
+// with that ErrCorruption at its next Work: only this member stops. The WAL is not checked:
+// Pebble reads damage to its newest file as the torn tail of a crash mid-write and truncates
+// it, which no check here can tell apart, so the simulator damages sstables and the
+// MANIFEST only. StoreFiles (for the simulator) flushes a stopped
+// member's store and names its live sstables and MANIFEST, the files whose damage Open must
+// find.
+//
 // # Logging
 //
 // Config.Logger (optional) hears of leader changes, lessor promotion and the storage failure
