@@ -51,6 +51,16 @@ const (
 	warmupMax         = 10 * time.Second
 )
 
+// porcupineMaxOps bounds the histories that also get the whole-history Porcupine search. The
+// revision-guided checker decides every history (its own Porcupine windows included); the
+// whole-history search is an independent second opinion. Narrowed by the revision checker's
+// proofs about unknown outcomes it takes milliseconds on the catalogue's histories (1-3k
+// operations, 4-8 clients), but its cost grows with concurrency: on BenchmarkSteady1000's
+// 7.4k operations from 50 clients it was 68% of the CPU profile (GOMAXPROCS=1 go test
+// -bench Steady1000 -benchtime 2x -cpuprofile), so larger histories get the revision-guided
+// checker alone.
+const porcupineMaxOps = 4000
+
 // sim is one run.
 type sim struct {
 	w              *world
@@ -173,7 +183,8 @@ func Run(sc scenarios.Scenario, seed int64, opts Options) (res Result) {
 			s.fail(msg)
 		}
 	}
-	res.Check = linearizability.Check(h, linearizability.Options{MinAckShare: sc.Liveness.MinAckShare})
+	res.Check = linearizability.Check(h, linearizability.Options{MinAckShare: sc.Liveness.MinAckShare,
+		PorcupineMaxOps: porcupineMaxOps})
 	w.tracef("check verdict=%s first=%q", res.Check.Verdict, res.Check.FirstViolation)
 	if s.failure == "" && res.Check.Verdict != linearizability.VerdictOK {
 		s.fail(fmt.Sprintf("checker verdict %s: %s", res.Check.Verdict, res.Check.FirstViolation))
