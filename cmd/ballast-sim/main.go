@@ -2,8 +2,8 @@
 // simulator (package sim), checks every run's history, and reports.
 //
 //	ballast-sim run [-scenario NAME|all] [-seeds N] [-seed S] [-parallel P] [-out DIR]
-//	                [-json] [-trace]
-//	ballast-sim shrink -scenario X -seed S     (not implemented yet: exits 2)
+//	                [-json] [-trace] [-skip I,J,...]
+//	ballast-sim shrink -scenario X -seed S
 //
 // run executes seeds 1..N (or exactly seed S) of the named scenario, or of every scenario in
 // catalogue order, P runs at a time. Each sim.Run is single-goroutine and independent of the
@@ -17,7 +17,19 @@
 //
 // where digest is a SHA-256 over every run's trace digest in (scenario, seed) order, so two
 // equal invocations print equal digests whatever -parallel is. -trace (one scenario, one
-// seed) writes the run's trace to stdout and the table to stderr.
+// seed) writes the run's trace to stdout and the table to stderr. -skip (one scenario) leaves
+// out the faults at those indices of each run's fault list (sim.Options.Skip): the command
+// shrink prints reproduces its reduced run this way.
+//
+// shrink reduces a failing run's fault list until no single fault can be removed without
+// the failure (of the same sim.FailureClass) disappearing, see sim.Shrink. It prints one line
+// per run to stderr, then the failure, the remaining faults with their indices, the number
+// of runs, and the command that reproduces the reduced run:
+//
+//	reproduce: ballast-sim run -scenario X -seed S -skip 0,1,3
+//
+// Its exit status is 0 when it reduced the list (or the list was already 1-minimal, as a
+// single fault is), 1 when the run does not fail at all (nothing to shrink), 2 on bad usage.
 //
 // With -out DIR (default reports/sim; "" writes nothing) the command writes DIR/index.html,
 // the page a person opens first: one row per scenario, links to every failing run's report
@@ -25,7 +37,7 @@
 // lives in DIR/<scenario>-<seed>/: report.html and summary.json (linearizability.WriteReport)
 // and history.jsonl (its history, which cmd/ballast-check reads).
 //
-// Exit status: 0 every run passed; 1 a run failed (or its report could not be written); 2 bad
+// run's exit status: 0 every run passed; 1 a run failed (or its report could not be written); 2 bad
 // usage (unknown command, scenario or flag).
 package main
 
@@ -36,9 +48,12 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ballastdb/ballast/scenarios"
+	"github.com/ballastdb/ballast/sim"
 )
 
 // Exit statuses.
@@ -57,8 +72,8 @@ func main() {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, `usage:
-  ballast-sim run [-scenario NAME|all] [-seeds N] [-seed S] [-parallel P] [-out DIR] [-json] [-trace]
-  ballast-sim shrink -scenario X -seed S   (not implemented yet)`)
+  ballast-sim run [-scenario NAME|all] [-seeds N] [-seed S] [-parallel P] [-out DIR] [-json] [-trace] [-skip I,J,...]
+  ballast-sim shrink -scenario X -seed S`)
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -77,8 +92,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return execute(cfg, stdout, stderr)
 	case "shrink":
-		fmt.Fprintln(stderr, "shrink: not implemented yet")
-		return exitBadUsage
+		return shrink(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		usage(stderr)
 		return exitBadUsage
@@ -97,6 +111,7 @@ type runConfig struct {
 	outDir    string
 	json      bool
 	trace     bool
+	skip      []int // indices into each run's fault list (sim.Options.Skip)
 }
 
 func parseRun(args []string, stderr io.Writer) (runConfig, error) {
@@ -109,6 +124,7 @@ func parseRun(args []string, stderr io.Writer) (runConfig, error) {
 	outDir := fs.String("out", "reports/sim", "write index.html and run reports into `DIR` (\"\": none)")
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line of stdout")
 	trace := fs.Bool("trace", false, "write the run's trace to stdout (one scenario, one seed)")
+	skip := fs.String("skip", "", "leave out the faults at indices `I,J,...` of each run's fault list (one scenario)")
 	if err := fs.Parse(args); err != nil {
 		return runConfig{}, err
 	}
@@ -119,22 +135,14 @@ func parseRun(args []string, stderr io.Writer) (runConfig, error) {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
 	cfg := runConfig{parallel: *parallel, outDir: *outDir, json: *asJSON, trace: *trace}
-	cat := catalogue()
 	if *name == "all" {
-		cfg.scenarios = cat
+		cfg.scenarios = catalogue()
 	} else {
-		for _, s := range cat {
-			if s.Name == *name {
-				cfg.scenarios = []scenarios.Scenario{s}
-			}
+		sc, err := findScenario(*name)
+		if err != nil {
+			return runConfig{}, err
 		}
-		if cfg.scenarios == nil {
-			names := make([]string, len(cat))
-			for i, s := range cat {
-				names[i] = s.Name
-			}
-			return runConfig{}, fmt.Errorf("unknown scenario %q (known: all, %s)", *name, strings.Join(names, ", "))
-		}
+		cfg.scenarios = []scenarios.Scenario{sc}
 	}
 	for _, s := range cfg.scenarios {
 		if err := s.Validate(); err != nil {
@@ -160,5 +168,72 @@ func parseRun(args []string, stderr io.Writer) (runConfig, error) {
 		return runConfig{}, fmt.Errorf("-trace replays one run: name one scenario and one seed (-scenario X -seed S), not %d scenarios x %d seeds",
 			len(cfg.scenarios), len(cfg.seeds))
 	}
+	if set["skip"] {
+		if len(cfg.scenarios) != 1 {
+			return runConfig{}, errors.New("-skip indexes one scenario's fault list: name one scenario (-scenario X)")
+		}
+		var err error
+		if cfg.skip, err = parseSkip(*skip); err != nil {
+			return runConfig{}, err
+		}
+		// refuse indices past a run's list before running anything
+		for _, seed := range cfg.seeds {
+			n := len(sim.Schedule(cfg.scenarios[0], seed))
+			for _, i := range cfg.skip {
+				if i >= n {
+					return runConfig{}, fmt.Errorf("-skip %d: %s seed %d has %d faults (0..%d)", i, cfg.scenarios[0].Name, seed, n, n-1)
+				}
+			}
+		}
+	}
 	return cfg, nil
+}
+
+// findScenario looks a scenario up in the catalogue by name.
+func findScenario(name string) (scenarios.Scenario, error) {
+	cat := catalogue()
+	for _, s := range cat {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	names := make([]string, len(cat))
+	for i, s := range cat {
+		names[i] = s.Name
+	}
+	return scenarios.Scenario{}, fmt.Errorf("unknown scenario %q (known: all, %s)", name, strings.Join(names, ", "))
+}
+
+// parseSkip parses "0,3,5" into ascending distinct indices.
+func parseSkip(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		i, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || i < 0 {
+			return nil, fmt.Errorf("-skip %q: want fault indices like 0,3,5", s)
+		}
+		if !slices.Contains(out, i) {
+			out = append(out, i)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// formatSkip is parseSkip's inverse.
+func formatSkip(skip []int) string {
+	parts := make([]string, len(skip))
+	for i, v := range skip {
+		parts[i] = strconv.Itoa(v)
+	}
+	return strings.Join(parts, ",")
+}
+
+// replayCommand is the command that runs exactly one (scenario, seed, skip) again.
+func replayCommand(scenario string, seed int64, skip []int) string {
+	cmd := fmt.Sprintf("ballast-sim run -scenario %s -seed %d", scenario, seed)
+	if len(skip) > 0 {
+		cmd += " -skip " + formatSkip(skip)
+	}
+	return cmd
 }

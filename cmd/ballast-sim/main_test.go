@@ -58,7 +58,16 @@ func TestBadUsageExits2(t *testing.T) {
 		{[]string{"run", "-trace"}, "-trace replays one run"},
 		{[]string{"run", "-trace", "-scenario", "tiny-calm", "-seeds", "2"}, "-trace replays one run"},
 		{[]string{"run", "extra"}, `unexpected argument "extra"`},
-		{[]string{"shrink", "-scenario", "tiny-calm", "-seed", "1"}, "shrink: not implemented yet"},
+		{[]string{"run", "-skip", "0"}, "-skip indexes one scenario's fault list"},
+		{[]string{"run", "-scenario", "tiny-crash", "-skip", "x"}, `-skip "x": want fault indices like 0,3,5`},
+		{[]string{"run", "-scenario", "tiny-crash", "-skip", "0,-1"}, `-skip "0,-1": want fault indices`},
+		{[]string{"run", "-scenario", "tiny-crash", "-seed", "4", "-skip", "1"}, "-skip 1: tiny-crash seed 4 has 1 faults (0..0)"},
+		{[]string{"shrink"}, "-scenario X"},
+		{[]string{"shrink", "-scenario", "all", "-seed", "1"}, "one scenario, not all"},
+		{[]string{"shrink", "-scenario", "tiny-calm"}, "-seed S"},
+		{[]string{"shrink", "-scenario", "nope", "-seed", "1"}, `unknown scenario "nope"`},
+		{[]string{"shrink", "-scenario", "tiny-calm", "-seed", "1", "extra"}, `unexpected argument "extra"`},
+		{[]string{"shrink", "-seeds", "3"}, "flag provided but not defined: -seeds"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			code, stdout, stderr := invoke(tc.args...)
@@ -136,8 +145,8 @@ func TestRunJSONAndDeterminism(t *testing.T) {
 func TestFailuresExit1AndIndexLinksReports(t *testing.T) {
 	tinyCatalogue(t)
 	real := simulate
-	simulate = func(sc scenarios.Scenario, seed int64, trace io.Writer) runResult {
-		r := real(sc, seed, trace)
+	simulate = func(sc scenarios.Scenario, seed int64, skip []int, trace io.Writer) runResult {
+		r := real(sc, seed, skip, trace)
 		if seed == 2 {
 			r.Passed, r.Failure = false, "injected by the test\nsecond line"
 		}
@@ -184,4 +193,76 @@ func TestTraceGoesToStdout(t *testing.T) {
 	require.Equal(t, out1, out2, "the same run traced twice differs")
 	require.NotContains(t, out1, "ops checked")
 	require.Contains(t, err1, "ops checked")
+}
+
+// shrinkCatalogue is tiny-calm beside tiny-bad, which fails only because of its fault 2:
+// isolating the leader until the workload ends leaves over 1% of the requests
+// unacknowledged, while the other four faults cost none (MinAckShare 0.99; the same shape as
+// sim's shrink test).
+func shrinkCatalogue(t *testing.T) {
+	t.Helper()
+	tinyCatalogue(t)
+	calm := catalogue()[0]
+	bad := scenarios.Scenario{
+		Name: "tiny-bad", Description: "one harmful fault among harmless ones", Members: 3, Duration: 4 * time.Second,
+		Clients: 3, OpsPerSecond: 40, Keys: 5, Mix: scenarios.Mix{Put: 1, Get: 1},
+		Faults: []scenarios.Fault{
+			{Kind: scenarios.Latency, At: 500 * time.Millisecond, Duration: time.Second, Delay: 20 * time.Millisecond},
+			{Kind: scenarios.Duplicate, At: time.Second, Duration: time.Second, Rate: 0.1},
+			{Kind: scenarios.Isolate, At: 1500 * time.Millisecond, Duration: 2500 * time.Millisecond, Targets: []scenarios.Target{scenarios.Leader}},
+			{Kind: scenarios.Reorder, At: 2 * time.Second, Duration: time.Second, Rate: 0.2},
+			{Kind: scenarios.ClockSkew, At: 500 * time.Millisecond, Duration: 2 * time.Second, Rate: 0.005, Targets: []scenarios.Target{scenarios.Member(1)}},
+		},
+		Liveness: scenarios.Liveness{MinAckShare: 0.99},
+	}
+	catalogue = func() []scenarios.Scenario { return []scenarios.Scenario{calm, bad} }
+}
+
+// TestShrinkPrintsAReproducingCommand shrinks tiny-bad: exit 0, only the isolation remains,
+// and the printed command, run through the same entry point, fails again in the same way
+// and with exactly one fault injected, while the full run names no -skip.
+func TestShrinkPrintsAReproducingCommand(t *testing.T) {
+	shrinkCatalogue(t)
+	t.Chdir(t.TempDir()) // the printed command writes its report under reports/sim
+	code, stdout, stderr := invoke("shrink", "-scenario", "tiny-bad", "-seed", "1")
+	t.Logf("stdout:\n%sstderr:\n%s", stdout, stderr)
+	require.Equal(t, exitOK, code)
+	require.Contains(t, stdout, "tiny-bad seed 1 fails (checker violation: liveness)")
+	require.Contains(t, stdout, "reduced 5 faults to 1 in ")
+	require.Contains(t, stdout, "remaining faults (index in the run's fault list):\n  #2 isolate at 1.5s for 2.5s on leader\n")
+	require.Contains(t, stderr, "run 1: all 5 faults: fails")
+
+	var command string
+	for line := range strings.Lines(stdout) {
+		if rest, ok := strings.CutPrefix(line, "reproduce: "); ok {
+			command = strings.TrimSpace(rest)
+		}
+	}
+	require.Equal(t, "ballast-sim run -scenario tiny-bad -seed 1 -skip 0,1,3,4", command)
+	args := strings.Fields(command)[1:]
+	code, out, errOut := invoke(append(args, "-json")...)
+	t.Logf("reproduced:\n%s%s", out, errOut)
+	require.Equal(t, exitFailed, code)
+	require.Contains(t, out, "FAIL tiny-bad seed 1: checker verdict violation: only ")
+	require.Contains(t, out, "replay: "+command+" -trace\n")
+	require.Regexp(t, `(?m)^\s*tiny-bad\s+1\s+1\s+\S+\s+\d+\s+1\s`, out, "one run, one failure, one fault injected")
+	require.FileExists(t, filepath.Join("reports", "sim", "tiny-bad-1-skip0,1,3,4", "failure.txt"))
+	page, err := os.ReadFile(filepath.Join("reports", "sim", "index.html"))
+	require.NoError(t, err)
+	require.Contains(t, string(page), `href="tiny-bad-1-skip0,1,3,4/report.html"`)
+	require.Contains(t, string(page), "<code>"+command+" -trace</code>")
+
+	// -skip is what made the difference: the same run without it fails with all five faults
+	code, out, _ = invoke("run", "-scenario", "tiny-bad", "-seed", "1", "-out", "")
+	require.Equal(t, exitFailed, code)
+	require.Regexp(t, `(?m)^\s*tiny-bad\s+1\s+1\s+\S+\s+\d+\s+5\s`, out)
+	require.Contains(t, out, "replay: ballast-sim run -scenario tiny-bad -seed 1 -trace\n")
+}
+
+func TestShrinkPassingRunExits1(t *testing.T) {
+	shrinkCatalogue(t)
+	code, stdout, stderr := invoke("shrink", "-scenario", "tiny-calm", "-seed", "1")
+	require.Equal(t, exitFailed, code, "stderr: %s", stderr)
+	require.True(t, strings.HasPrefix(stdout, "tiny-calm seed 1 passes: there is no failure to shrink (0 faults, 1 run, "), "stdout: %s", stdout)
+	require.NotContains(t, stdout, "reproduce:")
 }

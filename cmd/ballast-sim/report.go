@@ -24,7 +24,7 @@ func execute(cfg runConfig, stdout, stderr io.Writer) int {
 	var jobs []job
 	for _, sc := range cfg.scenarios {
 		for _, seed := range cfg.seeds {
-			jobs = append(jobs, job{sc: sc, seed: seed})
+			jobs = append(jobs, job{sc: sc, seed: seed, skip: cfg.skip})
 		}
 	}
 	var trace io.Writer
@@ -144,8 +144,8 @@ func printTable(w io.Writer, s summary, results []runResult) {
 	_ = tw.Flush()
 	for _, r := range results {
 		if !r.Passed {
-			fmt.Fprintf(w, "FAIL %s seed %d: %s\n  replay: ballast-sim run -scenario %s -seed %d -trace\n",
-				r.Scenario, r.Seed, firstLine(r.Failure), r.Scenario, r.Seed)
+			fmt.Fprintf(w, "FAIL %s seed %d: %s\n  replay: %s -trace\n",
+				r.Scenario, r.Seed, firstLine(r.Failure), replayCommand(r.Scenario, r.Seed, r.Skip))
 		}
 	}
 }
@@ -158,8 +158,14 @@ func firstLine(s string) string {
 	return line
 }
 
-// runDir is a run's report directory, relative to the output directory.
-func runDir(r *runResult) string { return fmt.Sprintf("%s-%d", r.Scenario, r.Seed) }
+// runDir is a run's report directory, relative to the output directory; a run with skipped
+// faults gets its own, beside the full run's.
+func runDir(r *runResult) string {
+	if len(r.Skip) > 0 {
+		return fmt.Sprintf("%s-%d-skip%s", r.Scenario, r.Seed, formatSkip(r.Skip))
+	}
+	return fmt.Sprintf("%s-%d", r.Scenario, r.Seed)
+}
 
 // writeRun writes one run's report: report.html and summary.json when the run was checked,
 // its history, and failure.txt with the whole failure message when it failed.
@@ -200,6 +206,7 @@ type indexRun struct {
 	Seed     int64
 	Passed   bool
 	Failure  string
+	Replay   string // the command that replays it
 	Dir      string
 	Report   bool // report.html exists
 	History  bool
@@ -226,7 +233,7 @@ failing run links to its report, its history and the command that replays it.</p
 <tr><th>scenario</th><th>runs</th><th>failures</th><th>operations checked</th><th>simulated time</th><th>faults injected</th><th>first seed</th><th>failing runs</th></tr>
 {{range .Rows}}<tr class="scenario" id="row-{{.Name}}"><td>{{.Name}}</td><td>{{.Runs}}</td><td{{if .Failed}} class="fail"{{end}}>{{.Failed}}</td><td>{{.Ops}}</td><td>{{.Simulated}}</td><td>{{.Faults}}</td>
 <td>{{template "run" .First}}</td>
-<td>{{range .Failures}}<div>{{template "run" .}}<br><code>ballast-sim run -scenario {{.Scenario}} -seed {{.Seed}} -trace</code><br>{{.Failure}}</div>{{end}}</td></tr>
+<td>{{range .Failures}}<div>{{template "run" .}}<br><code>{{.Replay}} -trace</code><br>{{.Failure}}</div>{{end}}</td></tr>
 {{end}}</table>
 </body></html>
 {{define "run"}}{{if .Report}}<a href="{{.Dir}}/report.html">seed {{.Seed}}</a>{{else}}seed {{.Seed}}{{end}}{{if .History}} (<a href="{{.Dir}}/history.jsonl">history</a>){{end}}{{if not .Passed}} <a class="fail" href="{{.Dir}}/failure.txt">failed</a>{{end}}{{end}}
@@ -241,7 +248,8 @@ func writeIndex(outDir string, s summary, results []runResult) error {
 		if err := writeRun(outDir, r); err != nil {
 			return indexRun{}, err
 		}
-		return indexRun{Scenario: r.Scenario, Seed: r.Seed, Passed: r.Passed, Failure: firstLine(r.Failure), Dir: runDir(r),
+		return indexRun{Scenario: r.Scenario, Seed: r.Seed, Passed: r.Passed, Failure: firstLine(r.Failure),
+			Replay: replayCommand(r.Scenario, r.Seed, r.Skip), Dir: runDir(r),
 			Report: r.Check != nil, History: r.History != nil}, nil
 	}
 	page := struct {

@@ -18,6 +18,7 @@ import (
 type runResult struct {
 	Scenario       string
 	Seed           int64
+	Skip           []int // faults left out (sim.Options.Skip)
 	Passed         bool
 	Failure        string
 	Ops            int
@@ -29,10 +30,11 @@ type runResult struct {
 	Wall           time.Duration
 }
 
-// job is one run: a scenario and a seed.
+// job is one run: a scenario, a seed and the faults it leaves out.
 type job struct {
 	sc   scenarios.Scenario
 	seed int64
+	skip []int
 }
 
 // runAll executes every job, parallel at a time, and returns the results in job order. The
@@ -89,10 +91,10 @@ func runOne(j job, trace io.Writer) (r runResult) {
 	start := time.Now()
 	defer func() {
 		if p := recover(); p != nil {
-			r = runResult{Scenario: j.sc.Name, Seed: j.seed,
+			r = runResult{Scenario: j.sc.Name, Seed: j.seed, Skip: j.skip,
 				Failure: fmt.Sprintf("panic: %v\n%s", p, debug.Stack())}
 		}
 		r.Wall = time.Since(start)
 	}()
-	return simulate(j.sc, j.seed, trace)
+	return simulate(j.sc, j.seed, j.skip, trace)
 }
