@@ -155,7 +155,7 @@ func Catalogue() []Scenario {
 		},
 		{
 			Name:         "clock-skew-leases",
-			Description:  "Lease-heavy workload while members' clocks run fast and slow within the bound ρ, with the leader crashing once: leases must never expire early on the leader's word nor live on in a follower's.",
+			Description:  "Lease-heavy workload (TTLs of 2-6 s: leases are kept alive, revoked and left to expire) while members' clocks run fast and slow within the members' drift bound ρ of 1%, with the leader crashing once and leadership moving: leases must never expire early on the leader's word nor live on in a follower's.",
 			Members:      3,
 			Duration:     sec(16),
 			Clients:      6,
@@ -164,8 +164,10 @@ func Catalogue() []Scenario {
 			Mix:          Mix{Put: 15, Get: 15, Range: 5, Txn: 5, LeaseGrant: 15, LeaseKeepAlive: 20, LeaseRevoke: 10, PutWithLease: 15},
 			Watchers:     2,
 			Faults: []Fault{
-				{Kind: ClockSkew, At: 0, Duration: sec(12), Targets: []Target{Member(0)}, Rate: 0.08},
-				{Kind: ClockSkew, At: 0, Duration: sec(12), Targets: []Target{Member(1)}, Rate: -0.08},
+				// Within ρ (kv/node's default 1%): a larger skew makes a correct primary expire
+				// leases early, which the checker reports (an 8% fast clock did, seeds 1-6).
+				{Kind: ClockSkew, At: 0, Duration: sec(12), Targets: []Target{Member(0)}, Rate: 0.009},
+				{Kind: ClockSkew, At: 0, Duration: sec(12), Targets: []Target{Member(1)}, Rate: -0.009},
 				{Kind: Crash, At: sec(5), Duration: sec(2), Targets: []Target{Leader}},
 				{Kind: TransferLeader, At: sec(9)},
 			},

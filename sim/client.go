@@ -18,7 +18,7 @@ type client struct {
 	name    string
 	writes  int
 	lastVal map[string][]byte // the last value this client saw per key (for compare-and-swap)
-	leases  []int64           // leases this client granted and has not revoked
+	leases  []*clientLease    // leases this client granted and has not seen end (leases.go)
 }
 
 // workload issues the scenario's requests and records them.
@@ -34,15 +34,6 @@ type workload struct {
 	ops      int
 	leases   bool
 }
-
-// Leases are granted with leaseTTL, longer than any run the simulator accepts with leases
-// (Duration + runSlack), so no lease expires during a run: the simulator cannot yet record
-// the exact apply of an expiry revoke (kv/node tells no one), and a key vanishing without a
-// record would read as a violation. Client revokes are exercised.
-const (
-	leaseTTL = 120 * time.Second
-	runSlack = 25 * time.Second // warm-up, healing and settling bounds
-)
 
 func newWorkload(s *sim, sc scenarios.Scenario) (*workload, error) {
 	wl := &workload{s: s, sc: sc}
@@ -66,15 +57,13 @@ func newWorkload(s *sim, sc scenarios.Scenario) (*workload, error) {
 			wl.leases = true
 		}
 	}
-	if wl.leases && sc.Duration+runSlack >= leaseTTL {
-		return nil, fmt.Errorf("leases: the run (%v) must end before the lease TTL (%v): lease expiry by the cluster is not recorded by the simulator yet", sc.Duration+runSlack, leaseTTL)
-	}
 	if wl.total == 0 {
 		return nil, fmt.Errorf("workload mix has no request kind with a positive weight")
 	}
 	if sc.Clients < 1 || sc.OpsPerSecond < 1 || sc.Keys < 1 {
 		return nil, fmt.Errorf("workload needs Clients, OpsPerSecond and Keys >= 1 (got %d, %d, %d)", sc.Clients, sc.OpsPerSecond, sc.Keys)
 	}
+	s.c.expiries = newExpiryLog(s) // every lease the cluster expires is recorded (leases.go)
 	wl.interval = time.Duration(int64(time.Second) * int64(sc.Clients) / int64(sc.OpsPerSecond))
 	for i := range sc.Clients {
 		c := &client{name: fmt.Sprintf("c%d", i), lastVal: map[string][]byte{}}
@@ -100,9 +89,7 @@ func (wl *workload) request(c *client) history.Request {
 		n -= w
 	}
 	key := wl.key()
-	if len(c.leases) == 0 && (kind == "lease-keep-alive" || kind == "lease-revoke" || kind == "put-with-lease") {
-		kind = "lease-grant"
-	}
+	kind = wl.leaseKind(c, kind) // kept leases due for renewal first (leases.go)
 	value := func() []byte {
 		c.writes++
 		return fmt.Appendf(nil, "%s-%d", c.name, c.writes)
@@ -117,16 +104,13 @@ func (wl *workload) request(c *client) history.Request {
 	case "range":
 		return history.Request{Range: &history.RangeRequest{Key: []byte("k"), RangeEnd: []byte("l")}}
 	case "lease-grant":
-		return history.Request{LeaseGrant: &history.LeaseGrantRequest{TTLSeconds: int64(leaseTTL / time.Second)}}
+		return history.Request{LeaseGrant: wl.leaseGrant()}
 	case "lease-keep-alive":
-		return history.Request{LeaseKeepAlive: &history.LeaseKeepAliveRequest{ID: c.leases[r.IntN(len(c.leases))]}}
+		return history.Request{LeaseKeepAlive: &history.LeaseKeepAliveRequest{ID: c.leaseToRenew()}}
 	case "lease-revoke":
-		i := r.IntN(len(c.leases))
-		id := c.leases[i]
-		c.leases = append(c.leases[:i], c.leases[i+1:]...)
-		return history.Request{LeaseRevoke: &history.LeaseRevokeRequest{ID: id}}
+		return history.Request{LeaseRevoke: &history.LeaseRevokeRequest{ID: wl.takeLease(c)}}
 	case "put-with-lease":
-		return history.Request{Put: &history.PutRequest{Key: key, Value: value(), Lease: c.leases[r.IntN(len(c.leases))]}}
+		return history.Request{Put: wl.leasedPut(c, key, value())}
 	case "delete":
 		return history.Request{DeleteRange: &history.DeleteRangeRequest{Key: key}}
 	default: // txn: compare-and-swap on the value this client last saw
@@ -153,6 +137,7 @@ func (wl *workload) next(c *client) {
 	}
 	sm := live[s.w.workload.IntN(len(live))]
 	req := wl.request(c)
+	called := s.w.now
 	wl.ops++
 	h := s.rec.Call(c.name, req, int64(s.w.now))
 	s.w.tracef("%s call %s on %s", c.name, describe(req), sm.name)
@@ -183,17 +168,17 @@ func (wl *workload) next(c *client) {
 			// (no leader known, stopped, malformed), so it cannot take effect
 			h.FailWith(history.Error{Message: err.Error(), Class: history.ErrorDefinite}, int64(s.w.now))
 			s.w.tracef("%s error %v (definite)", c.name, err)
+			wl.leaseAnswered(c, req, called, nil, err)
 		} else if err != nil {
 			h.Fail(err, int64(s.w.now))
 			s.w.tracef("%s error %v", c.name, err)
+			wl.leaseAnswered(c, req, called, nil, err)
 		} else {
 			hr := fromNode(resp)
 			h.Return(hr, int64(s.w.now))
 			wl.learn(c, req, hr)
 			s.w.tracef("%s ok rev=%d %s", c.name, hr.Header.Revision, describeResp(hr))
-			if req.LeaseGrant != nil && hr.LeaseGrant != nil {
-				c.leases = append(c.leases, hr.LeaseGrant.ID)
-			}
+			wl.leaseAnswered(c, req, called, &hr, nil)
 			if req.Put != nil || req.DeleteRange != nil || req.Txn != nil {
 				s.lastWriteOK = s.w.now
 			}

@@ -91,6 +91,8 @@ type cluster struct {
 	spike     time.Duration
 	delivered int
 	fail      string // set when a member failed in a way the run cannot go on from
+	// expiries records every lease expiry once (leases.go); set by the workload.
+	expiries *expiryLog
 	// onRefuse, when set, hears of a member that refused to serve (corruption.go).
 	onRefuse func(sm *simMember, err error)
 }
@@ -131,7 +133,8 @@ var configHook func(*node.Config)
 
 func (c *cluster) open(sm *simMember) error {
 	cfg := node.Config{ID: sm.id, InitialMembers: c.ids, FS: sm.fs, Dir: memberDir,
-		Clock: sm.clock, Rand: sm.rand, Logger: traceLogger{w: c.w, name: sm.name}, SmallCaches: true}
+		Clock: sm.clock, Rand: sm.rand, Logger: traceLogger{w: c.w, name: sm.name}, SmallCaches: true,
+		OnLeaseExpired: func(e node.LeaseExpiry) { c.leaseExpired(sm, e) }}
 	if configHook != nil {
 		configHook(&cfg)
 	}

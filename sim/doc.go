@@ -56,10 +56,16 @@
 // The workload starts once the cluster elected its first leader (bounded by 10 s), and
 // scenario times count from then.
 //
-// Leases are granted with a 120 s TTL and runs with leases must end before it (Run fails
-// otherwise, naming why): no lease expires during a run, because kv/node tells no one when
-// an expiry revoke applies, so the simulator cannot record the exact lease_expiry record the
-// checker needs. Client revokes and keep-alives are exercised; expiry is not.
+// Leases (leases.go) are granted with a TTL of 2–6 s drawn per grant from the workload
+// stream, and a lease ID the client picks (so the lease of a grant whose answer never came
+// is still named in the history). A client keeps up to two of its leases alive, renewing
+// each once a third of its TTL has passed (as etcd's client does) and sometimes stopping,
+// and lets the others expire; puts with a lease and revokes pick any of its leases. Every
+// member reports each expiry revoke it applies (node.Config.OnLeaseExpired); the first
+// report of a lease becomes its lease_expiry record (lease, the revision of the revoke, the
+// virtual time of that first apply), so the checker sees why the lease's keys vanished and
+// judges that no lease expired before its TTL since the call that granted or renewed it.
+// Later reports must name the same entry and revision (a panic otherwise).
 //
 // # Watchers (watcher.go)
 //
