@@ -163,7 +163,9 @@ func complement(n int, kept []int) []int {
 // member that failed, a run that could not start) without its times, revisions and members.
 // The exact sentence would be too strict (removing a fault moves every time in it); any
 // failure would be too loose (a safety violation could shrink into an unrelated liveness
-// shortfall). "" for a passing run.
+// shortfall). "" for a passing run. An "unknown" verdict means a checker search ran out of
+// its wall-clock timeout, so whether a candidate fails that way depends on the machine's
+// load: such a failure does not shrink reproducibly.
 func FailureClass(res Result) string {
 	if res.Passed {
 		return ""

@@ -155,3 +155,31 @@ func TestFormatFault(t *testing.T) {
 		require.Equal(t, tc.want, FormatFault(tc.f))
 	}
 }
+
+// TestShrinkResultIsOneMinimal shrinks runs of twelve random faults (role targets included)
+// against a tight acknowledgement threshold and checks the promise independently: the
+// reduced run fails in the same class, and removing any one more of the kept faults makes
+// that failure disappear.
+func TestShrinkResultIsOneMinimal(t *testing.T) {
+	sc := oneBadFault()
+	sc.Faults = nil
+	sc.Liveness.MinAckShare = 0.97
+	// the kinds whose injection is settled (no corruption or membership churn, which other
+	// work is changing), so the test judges the shrinker rather than those faults
+	sc.RandomFaults = &scenarios.RandomFaults{Count: 12, Kinds: []scenarios.FaultKind{
+		scenarios.Crash, scenarios.Partition, scenarios.Isolate, scenarios.OneWay, scenarios.Loss, scenarios.Duplicate,
+		scenarios.Reorder, scenarios.Latency, scenarios.ClockSkew, scenarios.SlowDisk, scenarios.TransferLeader}}
+	for _, seed := range seedsFromEnv(t, []int64{1, 2}) {
+		res, err := Shrink(sc, seed, ShrinkOptions{})
+		t.Logf("seed %d (rerun with SIM_SEED=%d): class %q, %d faults, kept %v after %d runs", seed, seed, res.Class, len(res.Schedule), res.Kept, res.Runs)
+		require.NoError(t, err, "seed %d", seed)
+		require.Len(t, res.Schedule, 12, "seed %d", seed)
+		require.Less(t, len(res.Kept), 12, "seed %d: nothing removed", seed)
+		require.Equal(t, res.Class, FailureClass(Run(sc, seed, Options{Skip: res.Skip})), "seed %d", seed)
+		for _, k := range res.Kept {
+			more := append(slices.Clone(res.Skip), k)
+			r := Run(sc, seed, Options{Skip: more})
+			require.NotEqual(t, res.Class, FailureClass(r), "seed %d: fault %d (%s) can be removed too", seed, k, FormatFault(res.Schedule[k]))
+		}
+	}
+}

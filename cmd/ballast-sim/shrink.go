@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
+	"github.com/ballastdb/ballast/linearizability"
 	"github.com/ballastdb/ballast/sim"
 )
 
@@ -57,6 +59,9 @@ func shrink(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	fmt.Fprintf(stdout, "%s seed %d fails (%s): %s\n", sc.Name, *seed, res.Class, firstLine(res.Failure))
+	if strings.HasPrefix(res.Class, "checker "+string(linearizability.VerdictUnknown)) {
+		fmt.Fprintln(stdout, "note: an unknown verdict is a checker search that ran out of its wall-clock timeout; on another machine or load the reduction may differ")
+	}
 	switch n, k := len(res.Schedule), len(res.Kept); {
 	case n == 0:
 		fmt.Fprintf(stdout, "the run has no faults to remove (%d run, %v)\n", res.Runs, wall)
