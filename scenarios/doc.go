@@ -3,5 +3,8 @@
 // and rate, the fault schedule (fixed, or drawn per seed for swarm testing), the duration and
 // the liveness thresholds; the runner decides how to inflict each fault on its world.
 //
-// Imports: nothing of Ballast's but linearizability.
+// Canaries (canaries.go) is a separate list, outside the catalogue: for each deliberately
+// broken variant of package canary, the scenario sharpened to catch it.
+//
+// Imports: nothing of Ballast's but linearizability and canary (the canaries' names).
 package scenarios

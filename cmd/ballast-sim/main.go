@@ -4,6 +4,7 @@
 //	ballast-sim run [-scenario NAME|all] [-seeds N] [-seed S] [-parallel P] [-out DIR]
 //	                [-json] [-trace] [-skip I,J,...]
 //	ballast-sim shrink -scenario X -seed S
+//	ballast-sim canaries [-seeds N] [-parallel P] [-canary NAME]   (canary builds, see canaries.go)
 //
 // run executes seeds 1..N (or exactly seed S) of the named scenario, or of every scenario in
 // catalogue order, P runs at a time. Each sim.Run is single-goroutine and independent of the
@@ -73,7 +74,8 @@ func main() {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, `usage:
   ballast-sim run [-scenario NAME|all] [-seeds N] [-seed S] [-parallel P] [-out DIR] [-json] [-trace] [-skip I,J,...]
-  ballast-sim shrink -scenario X -seed S`)
+  ballast-sim shrink -scenario X -seed S
+  ballast-sim canaries [-seeds N] [-parallel P] [-canary NAME]   (canary builds; run also takes -canary NAME)`)
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -93,6 +95,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return execute(cfg, stdout, stderr)
 	case "shrink":
 		return shrink(args[1:], stdout, stderr)
+	case "canaries":
+		return canaries(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		usage(stderr)
 		return exitBadUsage
@@ -125,6 +129,7 @@ func parseRun(args []string, stderr io.Writer) (runConfig, error) {
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line of stdout")
 	trace := fs.Bool("trace", false, "write the run's trace to stdout (one scenario, one seed)")
 	skip := fs.String("skip", "", "leave out the faults at indices `I,J,...` of each run's fault list (one scenario)")
+	applyCanary := canaryFlag(fs) // canaries.go
 	if err := fs.Parse(args); err != nil {
 		return runConfig{}, err
 	}
@@ -133,6 +138,9 @@ func parseRun(args []string, stderr io.Writer) (runConfig, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := applyCanary(set["scenario"], name); err != nil {
+		return runConfig{}, err
+	}
 
 	cfg := runConfig{parallel: *parallel, outDir: *outDir, json: *asJSON, trace: *trace}
 	if *name == "all" {
@@ -197,6 +205,9 @@ func findScenario(name string) (scenarios.Scenario, error) {
 			return s, nil
 		}
 	}
+	if s, ok := canaryScenario(name); ok {
+		return s, nil
+	}
 	names := make([]string, len(cat))
 	for i, s := range cat {
 		names[i] = s.Name
@@ -235,5 +246,5 @@ func replayCommand(scenario string, seed int64, skip []int) string {
 	if len(skip) > 0 {
 		cmd += " -skip " + formatSkip(skip)
 	}
-	return cmd
+	return withCanary(cmd)
 }

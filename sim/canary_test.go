@@ -1,0 +1,109 @@
+//go:build canary
+
+package sim
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ballastdb/ballast/canary"
+	"github.com/ballastdb/ballast/scenarios"
+)
+
+// canaryWindow is how many seeds (1..canaryWindow) each canary may take to be caught. A
+// window rather than one fixed seed, so that unrelated changes that reshuffle traces do not
+// make a canary escape by luck; CANARY_SEEDS=n changes it, CANARY=name runs one canary.
+const canaryWindow = 12
+
+// TestCanaries runs each canary (package canary) over the first seeds of the scenario meant
+// to catch it, and fails if one escapes them all. The seed that caught it is run again with
+// no canary active and must pass: it was the broken rule, not the scenario, that failed.
+// Canaries run one after another, never in parallel: the switch is one per process.
+func TestCanaries(t *testing.T) {
+	window := int64(canaryWindow)
+	if s := os.Getenv("CANARY_SEEDS"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		require.NoError(t, err)
+		window = n
+	}
+	only := os.Getenv("CANARY")
+	t.Cleanup(func() { require.NoError(t, canary.Set("")) })
+	for _, cs := range scenarios.Canaries() {
+		if only != "" && only != cs.Canary {
+			continue
+		}
+		t.Run(cs.Canary, func(t *testing.T) {
+			require.NoError(t, cs.Scenario.Validate())
+			require.NoError(t, canary.Set(cs.Canary))
+			var caught int64
+			for seed := int64(1); seed <= window; seed++ {
+				start := time.Now()
+				stop := &stopAtFailure{}
+				res := Run(cs.Scenario, seed, Options{Trace: stop})
+				failure := res.Failure
+				if stop.failure != "" {
+					failure = stop.failure
+				}
+				t.Logf("%s seed %d: passed=%v wall=%v failure=%q", cs.Scenario.Name, seed, res.Passed,
+					time.Since(start).Round(time.Millisecond), canaryFailureLine(failure))
+				if !res.Passed {
+					caught = seed
+					break
+				}
+			}
+			if dir := os.Getenv("CANARY_TRACE_DIR"); dir != "" && caught != 0 {
+				writeCanaryTrace(t, dir, cs, caught)
+			}
+			require.NoError(t, canary.Set(""))
+			require.NotZero(t, caught, "canary %s escaped seeds 1..%d of %s (CANARY=%s CANARY_SEEDS=n to search further)",
+				cs.Canary, window, cs.Scenario.Name, cs.Canary)
+			res := Run(cs.Scenario, caught, Options{})
+			require.True(t, res.Passed, "%s seed %d fails without the canary too, so it proves nothing about %s: %s",
+				cs.Scenario.Name, caught, cs.Canary, res.Failure)
+		})
+	}
+}
+
+// writeCanaryTrace replays the caught run with its trace into dir/<canary>-<seed>.trace.
+func writeCanaryTrace(t *testing.T, dir string, cs scenarios.CanaryScenario, seed int64) {
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.trace", cs.Canary, seed)))
+	require.NoError(t, err)
+	defer f.Close()
+	w := bufio.NewWriter(f)
+	res := Run(cs.Scenario, seed, Options{Trace: w})
+	require.NoError(t, w.Flush())
+	require.False(t, res.Passed, "the replay of a caught run passed: the run is not deterministic")
+}
+
+// stopAtFailure is a trace writer that panics at the run's first "t=<ns> FAIL <why>" line
+// (Run recovers it as a failed run): a run whose members' logs diverged can take many
+// times its usual wall time to simulate to the end, and the verdict is already in.
+type stopAtFailure struct{ failure string }
+
+func (s *stopAtFailure) Write(p []byte) (int, error) {
+	if s.failure == "" && bytes.HasPrefix(p, []byte("t=")) {
+		if _, rest, ok := bytes.Cut(p, []byte(" ")); ok && bytes.HasPrefix(rest, []byte("FAIL ")) {
+			s.failure = strings.TrimSpace(string(rest[len("FAIL "):]))
+			panic("canary test: stopped at the run's first failure: " + s.failure)
+		}
+	}
+	return len(p), nil
+}
+
+// canaryFailureLine is a failure's first line, at most 300 bytes (a panic carries its stack).
+func canaryFailureLine(s string) string {
+	s = firstLine(s)
+	if len(s) > 300 {
+		return s[:300]
+	}
+	return s
+}
