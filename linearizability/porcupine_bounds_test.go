@@ -65,3 +65,19 @@ func TestPorcupineBoundsNarrowSoundly(t *testing.T) {
 	require.Positive(t, dropped, "no unknown write was left out over the whole sample")
 	require.Positive(t, closed, "no unknown write's interval was closed over the whole sample")
 }
+
+// TestRevokeOrUnknownDelete: a revoke deleting its lease's one key and a pending unknown
+// delete of that key could each have made revision 3, with the same store after it. The
+// revision-guided checker takes the known revoke and replays the whole history without
+// handing a stretch to Porcupine (a gap there sent the simulator's everything seed 4 into a
+// 60 s Porcupine timeout on 247 operations).
+func TestRevokeOrUnknownDelete(t *testing.T) {
+	h := readHistory(t, "testdata/good-revoke-or-unknown-delete.jsonl")
+	ops := buildOps(h)
+	rev := checkRevisions(ops, h.Watches, revOptions{porcupineTimeout: 10 * time.Second, windowRevs: defaultWindowRevs})
+	require.Empty(t, rev.violations)
+	require.Zero(t, rev.gapRev, "revision %d was handed to Porcupine", rev.gapRev)
+	require.Zero(t, rev.windows, "a window was handed to Porcupine")
+	require.Equal(t, int64(4), rev.replayedThrough)
+	require.False(t, rev.guessed)
+}

@@ -409,17 +409,15 @@ func (c *revChecker) unknownWriter(rev int64, readers, revokes []*op) *op {
 		seenNs = wr.firstSeen
 	}
 	view := c.store.at(c.store.rev)
-	var found *op
+	var cands []*op
+	var candMuts [][]mutation
 	candidate := func(o *op) bool {
 		_, eff, err := c.evalWithPendingGrants(view, o, seenNs)
 		if err != nil || len(eff.muts) == 0 || (wr != nil && !wr.explains(eff.muts)) || !c.readersAgree(view, eff.muts, rev, readers) {
 			return true
 		}
-		if found != nil {
-			return false
-		}
-		found = o
-		return true
+		cands, candMuts = append(cands, o), append(candMuts, eff.muts)
+		return len(cands) <= maxEqualCandidates
 	}
 	// The revokes that saw rev are candidates too: one may have deleted its lease's keys.
 	for _, o := range revokes {
@@ -435,11 +433,73 @@ func (c *revChecker) unknownWriter(rev int64, readers, revokes []*op) *op {
 			return nil
 		}
 	}
+	found := preferKnown(cands, candMuts)
 	if found != nil && !found.known() {
 		c.resolution[found.id], c.rev[found.id], c.creates[found.id] = resolvedApplied, rev, true
 		c.res.resolvedAt++
 	}
 	return found
+}
+
+// maxEqualCandidates bounds how many candidate writers of one revision unknownWriter weighs
+// before it gives up and lets the fallback decide.
+const maxEqualCandidates = 8
+
+// preferKnown picks the writer of a revision among candidates: the only one, or, when
+// several would make exactly the same changes and exactly one of them is a known operation
+// (a lease revoke whose response showed the revision), that one. The typical case is a revoke
+// deleting its lease's one key while an unknown delete of that key is pending: either made
+// the revision, and the store after it is the same. Choosing the known revoke loses nothing:
+// the unknown write stays pending, free to take effect later or never, which covers the
+// branch where it made the revision (the revoke then deleted nothing, and revoked the same
+// lease at the same revision). Otherwise nil: the choice could matter, and the fallback
+// decides.
+func preferKnown(cands []*op, muts [][]mutation) *op {
+	if len(cands) == 1 {
+		return cands[0]
+	}
+	known := -1
+	for i, o := range cands {
+		if o.known() {
+			if known >= 0 {
+				return nil
+			}
+			known = i
+		}
+	}
+	if known < 0 {
+		return nil
+	}
+	for i := range cands {
+		if !sameMutations(muts[i], muts[known]) {
+			return nil
+		}
+	}
+	return cands[known]
+}
+
+// sameMutations reports whether two sets of changes leave the same store: the same keys
+// deleted, or put with the same value and lease.
+func sameMutations(a, b []mutation) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	type change struct {
+		del   bool
+		value string
+		lease int64
+	}
+	byKey := make(map[string]change, len(a))
+	for _, m := range a {
+		byKey[string(m.kv.Key)] = change{m.delete, string(m.kv.Value), m.kv.Lease}
+	}
+	for _, m := range b {
+		ch, ok := byKey[string(m.kv.Key)]
+		if !ok || ch.del != m.delete || (!m.delete && (ch.value != string(m.kv.Value) || ch.lease != m.kv.Lease)) {
+			return false
+		}
+	}
+	return true
 }
 
 // evalWithPendingGrants evaluates o at view as if every lease o needs that an unsettled
