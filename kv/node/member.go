@@ -67,6 +67,11 @@ type Member struct {
 	snap snapshotState // snapshot streams and the stage (snapshot.go, snapshot_stage.go)
 
 	corrupt *corruptionWatch // Pebble's corruption reports (corruption.go)
+
+	// compactIdle: no store compaction was pending when m.kv had compact revision
+	// compactIdleRev (see compactionStep).
+	compactIdle    *mvcc.Store
+	compactIdleRev int64
 }
 
 // Open opens (creating on first start) the member in cfg.Dir on cfg.FS and replays its hard

@@ -330,6 +330,25 @@ func TestCompactionThroughTheLog(t *testing.T) {
 		require.Error(t, err, "member %d serves a compacted revision", id)
 	}
 	c.requireConsistent()
+	// Every member finished its compaction, and a second one, after Work remembered that none
+	// was pending, runs to its end too (compactionStep's "none pending" is per compact revision).
+	for round := range 2 {
+		for _, id := range c.ids {
+			m := c.members[id]
+			pending, err := m.kv.CompactPending(m.db)
+			require.NoError(t, err)
+			require.False(t, pending, "round %d: member %d still has a compaction pending", round, id)
+		}
+		if round == 0 {
+			for i := range 30 {
+				_, err := c.do(leader, put("k", fmt.Sprint("again", i)))
+				require.NoError(t, err)
+			}
+			_, err := c.do(leader, &pb.InternalRaftRequest{Compaction: &pb.CompactionRequest{Revision: c.members[leader].CurrentRevision() - 5}})
+			require.NoError(t, err)
+			c.stabilize()
+		}
+	}
 }
 
 // recordingLogger keeps what the member logs.
