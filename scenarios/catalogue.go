@@ -213,7 +213,7 @@ func Catalogue() []Scenario {
 		},
 		{
 			Name:         "disk-corruption",
-			Description:  "A stopped follower's sstables or MANIFEST are corrupted before it restarts: it must detect the damage and refuse to serve, never return wrong data; the others carry on.",
+			Description:  "Two stopped members' sstables or MANIFEST are corrupted before they restart: each must detect the damage and refuse to serve, never return wrong data; the others carry on, and the operator replaces one of the two with a new member that catches up.",
 			Members:      5,
 			Duration:     sec(14),
 			Clients:      8,
@@ -228,6 +228,7 @@ func Catalogue() []Scenario {
 				{Kind: Crash, At: sec(6), Targets: []Target{Member(4)}},
 				{Kind: Corrupt, At: sec(7), Targets: []Target{Member(4)}},
 				{Kind: Restart, At: sec(8), Targets: []Target{Member(4)}},
+				{Kind: ReplaceMember, At: sec(9), Targets: []Target{Member(3)}},
 			},
 			Liveness: Liveness{MinAckShare: 0.8, MaxRecovery: recoveryBound},
 		},
