@@ -247,7 +247,11 @@ func Catalogue() []Scenario {
 				{Kind: Crash, At: sec(2), Duration: sec(4), Targets: []Target{Member(2)}},
 				{Kind: Isolate, At: sec(9), Duration: sec(3), Targets: []Target{Follower}},
 			},
-			Liveness: Liveness{MinAckShare: 0.9, MaxRecovery: recoveryBound},
+			// Unacknowledged budget: when the isolated member was leading, about 2 s without a
+			// leader (an election, and a second round when the first pre-vote meets a follower
+			// still hearing the old leader), plus the third of requests sent to an isolated
+			// member for 4 s: up to a quarter of 16 s. Seed 37 acknowledged 87.5%.
+			Liveness: Liveness{MinAckShare: 0.7, MaxRecovery: recoveryBound},
 		},
 		{
 			Name:         "everything",
