@@ -66,6 +66,7 @@ func TestCorruptFaults(t *testing.T) {
 					require.Contains(t, tr, name+" refuses to serve: corruption detected", "seed %d", seed)
 					require.Regexp(t, name+` corrupt (sstable|MANIFEST)`, tr, "seed %d", seed)
 					require.Equal(t, 1, strings.Count(tr, name+" refuses"), "seed %d: %s refused more than once", seed, name)
+					requireNotPickedAfter(t, tr, name+" refuses to serve", name)
 				}
 				for _, name := range tc.skipped {
 					require.Contains(t, tr, name+" corrupt skipped", "seed %d", seed)

@@ -34,6 +34,19 @@ func lastHashMembers(t *testing.T, trace string) int {
 	return n
 }
 
+// requireNotPickedAfter fails if, after the first trace line containing marker, a client
+// call or a watch went to member name.
+func requireNotPickedAfter(t *testing.T, trace, marker, name string) {
+	t.Helper()
+	i := strings.Index(trace, marker)
+	require.GreaterOrEqual(t, i, 0, "no %q in the trace", marker)
+	for _, line := range strings.Split(trace[i:], "\n") {
+		if (strings.Contains(line, " call ") && strings.HasSuffix(line, " on "+name)) || strings.Contains(line, " watch on "+name+" ") {
+			require.Fail(t, "member picked after it left", "%s, then: %s", marker, line)
+		}
+	}
+}
+
 // TestMembershipFaults runs each churn fault on its own: after it the raft configuration (as
 // the leader reported it when the change applied) and the members the final HashKV
 // comparison covers are what they should be, and the run passes (every member, the new
@@ -79,6 +92,9 @@ func TestMembershipFaults(t *testing.T) {
 					require.NotContains(t, tr, a, "seed %d", seed)
 				}
 				require.Equal(t, tc.final, lastHashMembers(t, tr), "seed %d: members in the final HashKV", seed)
+				for _, name := range regexp.MustCompile(`(m\d+) removed`).FindAllStringSubmatch(tr, -1) {
+					requireNotPickedAfter(t, tr, name[0], name[1])
+				}
 				require.Equal(t, tc.names, res.History.Header.Members, "seed %d", seed)
 				require.Len(t, res.History.Faults, len(tc.faults), "seed %d", seed)
 			}
