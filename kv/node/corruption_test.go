@@ -199,3 +199,24 @@ func TestEveryFlipInTheRangeIsFound(t *testing.T) {
 	require.NoError(t, err)
 	c.members[victim] = m
 }
+
+// A storage error that is Pebble's corruption (a read met a damaged block while applying or
+// compacting) stops the member with ErrCorruption too, still an ErrStorage.
+func TestStorageFailureOnCorruptionIsErrCorruption(t *testing.T) {
+	c := newCluster(t, 1)
+	m := c.members[1]
+	for _, tc := range []struct {
+		name    string
+		err     error
+		corrupt bool
+	}{
+		{"pebble corruption", fmt.Errorf("read block: %w", pebble.ErrCorruption), true},
+		{"other storage error", errors.New("disk full"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := m.storageFailure(tc.err)
+			require.ErrorIs(t, err, ErrStorage)
+			require.Equal(t, tc.corrupt, errors.Is(err, ErrCorruption), "%v", err)
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -260,7 +261,11 @@ func (m *Member) leaderChanged(lead uint64) {
 }
 
 func (m *Member) storageFailure(err error) error {
-	err = fmt.Errorf("%w: node %d: %v", ErrStorage, m.cfg.ID, err)
+	if pebble.IsCorruptionError(err) && !errors.Is(err, ErrCorruption) {
+		// a read met a damaged block: the member refuses to serve, as at Open
+		err = fmt.Errorf("%w: %v", ErrCorruption, err)
+	}
+	err = fmt.Errorf("%w: node %d: %w", ErrStorage, m.cfg.ID, err)
 	m.logf("stopping: %v", err)
 	m.stop(err)
 	return err
