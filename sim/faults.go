@@ -263,6 +263,9 @@ func (s *sim) inject(f scenarios.Fault) {
 			s.removeMember(targets[0])
 		}
 	case scenarios.ReplaceMember:
+		// Add first, then remove: the configuration never has fewer voters than before, so a
+		// replacement under other faults never costs the quorum; removing first would leave
+		// a 3-member cluster on 2 voters (no fault tolerance) until the new one caught up.
 		if len(targets) > 0 {
 			old := targets[0]
 			if sm := s.addMember(func() { s.removeMember(old) }); sm != nil {
