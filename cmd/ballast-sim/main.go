@@ -3,7 +3,7 @@
 //
 //	ballast-sim run [-scenario NAME|all] [-seeds N] [-seed S] [-parallel P] [-out DIR]
 //	                [-json] [-trace] [-skip I,J,...]
-//	ballast-sim shrink -scenario X -seed S
+//	ballast-sim shrink -scenario X -seed S [-canary NAME]
 //	ballast-sim canaries [-seeds N] [-parallel P] [-canary NAME]   (canary builds, see canaries.go)
 //
 // run executes seeds 1..N (or exactly seed S) of the named scenario, or of every scenario in
@@ -31,6 +31,8 @@
 //
 // Its exit status is 0 when it reduced the list (or the list was already 1-minimal, as a
 // single fault is), 1 when the run does not fail at all (nothing to shrink), 2 on bad usage.
+// In a canary build, -canary NAME shrinks a run with that canary on (its scenario is the
+// default), and the printed command switches it on too.
 //
 // With -out DIR (default reports/sim; "" writes nothing) the command writes DIR/index.html,
 // the page a person opens first: one row per scenario, links to every failing run's report
@@ -74,7 +76,7 @@ func main() {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, `usage:
   ballast-sim run [-scenario NAME|all] [-seeds N] [-seed S] [-parallel P] [-out DIR] [-json] [-trace] [-skip I,J,...]
-  ballast-sim shrink -scenario X -seed S
+  ballast-sim shrink -scenario X -seed S [-canary NAME]
   ballast-sim canaries [-seeds N] [-parallel P] [-canary NAME]   (canary builds; run also takes -canary NAME)`)
 }
 

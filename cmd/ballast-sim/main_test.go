@@ -68,6 +68,7 @@ func TestBadUsageExits2(t *testing.T) {
 		{[]string{"shrink", "-scenario", "nope", "-seed", "1"}, `unknown scenario "nope"`},
 		{[]string{"shrink", "-scenario", "tiny-calm", "-seed", "1", "extra"}, `unexpected argument "extra"`},
 		{[]string{"shrink", "-seeds", "3"}, "flag provided but not defined: -seeds"},
+		{[]string{"shrink", "-canary", "apply-twice", "-seed", "1"}, "-canary apply-twice: "},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			code, stdout, stderr := invoke(tc.args...)

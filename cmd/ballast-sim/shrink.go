@@ -8,17 +8,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ballastdb/ballast/canary"
 	"github.com/ballastdb/ballast/linearizability"
 	"github.com/ballastdb/ballast/sim"
 )
 
-// shrink runs `ballast-sim shrink -scenario X -seed S`: sim.Shrink with its progress on
-// stderr, then the result and the command that reproduces the reduced run on stdout.
+// shrink runs `ballast-sim shrink -scenario X -seed S [-canary NAME]`: sim.Shrink with its
+// progress on stderr, then the result and the command that reproduces the reduced run on
+// stdout (with -canary NAME when a canary was on, see withCanary).
 func shrink(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ballast-sim shrink", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	name := fs.String("scenario", "", "scenario `NAME` from the catalogue (required)")
 	seed := fs.Int64("seed", 0, "the failing run's seed `S` (required)")
+	applyCanary := canaryFlag(fs) // canaries.go: -canary NAME, whose scenario is the default
 	bad := func(err error) int {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stderr, "ballast-sim shrink: %v\n", err)
@@ -30,10 +33,15 @@ func shrink(args []string, stdout, stderr io.Writer) int {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := applyCanary(set["scenario"], name); err != nil {
+		return bad(err)
+	}
+	// every run of the search has the canary on; the printed command switches it on again
+	defer func() { _ = canary.Set("") }()
 	switch {
 	case fs.NArg() > 0:
 		return bad(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
-	case !set["scenario"] || *name == "all":
+	case *name == "" || *name == "all":
 		return bad(errors.New("name the failing run's scenario: -scenario X (one scenario, not all)"))
 	case !set["seed"]:
 		return bad(errors.New("name the failing run's seed: -seed S"))
