@@ -60,12 +60,14 @@
 // stream, and a lease ID the client picks (so the lease of a grant whose answer never came
 // is still named in the history). A client keeps up to two of its leases alive, renewing
 // each once a third of its TTL has passed (as etcd's client does) and sometimes stopping,
-// and lets the others expire; puts with a lease and revokes pick any of its leases. Every
-// member reports each expiry revoke it applies (node.Config.OnLeaseExpired); the first
-// report of a lease becomes its lease_expiry record (lease, the revision of the revoke, the
-// virtual time of that first apply), so the checker sees why the lease's keys vanished and
-// judges that no lease expired before its TTL since the call that granted or renewed it.
-// Later reports must name the same entry and revision (a panic otherwise).
+// and lets the others expire; puts with a lease and revokes pick any of its leases, and a
+// put with a lease writes either a shared key or the lease's own key ("kl" and the ID in
+// base 36), which only a revoke or the expiry deletes, so ranges and watchers see the lease
+// end. Every member reports each expiry revoke it applies (node.Config.OnLeaseExpired); the
+// first report of a lease becomes its lease_expiry record (lease, the revision of the
+// revoke, the virtual time of that first apply), so the checker sees why the lease's keys
+// vanished and judges that no lease expired before its TTL since the call that granted or
+// renewed it. Later reports must name the same entry and revision (a panic otherwise).
 //
 // # Watchers (watcher.go)
 //
