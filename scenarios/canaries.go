@@ -27,6 +27,7 @@ func Canaries() []CanaryScenario {
 		{Canary: canary.AckBeforeSync, Scenario: powerLossMajority(), Why: "with one follower down and the other on a slow disk, the leader and that follower lose power together: the follower loses entries it acknowledged, and the two followers elect a leader without them"},
 		{Canary: canary.ApplyTwice, Scenario: crashLoop(), Why: "members lose power one after another on slow disks under steady writes, so a crash lands between an entry's synced effects and its unsynced applied index"},
 		{Canary: canary.WatchSkip, Scenario: watchResume(), Why: "watchers over the whole key space resume on other members after crashes while writes flow, so hand-overs from catch-up to live delivery happen mid-stream"},
+		{Canary: canary.LeaseFollowerClock, Scenario: leaseHandover(), Why: "leadership moves every 1.5 s under a lease-heavy workload, so new primaries resume leases that the old one kept alive from memory; deciding their expiry from what the new primary's clock said as a follower expires them before the TTL a keep-alive promised"},
 	}
 }
 
@@ -195,6 +196,31 @@ func watchResume() Scenario {
 		Keys:         8,
 		Mix:          writeMix,
 		Watchers:     4,
+		Faults:       faults,
+		Liveness:     Liveness{MinAckShare: 0.5, MaxRecovery: recoveryBound},
+	}
+}
+
+// leaseHandover moves leadership often under leases kept alive from memory.
+func leaseHandover() Scenario {
+	var faults []Fault
+	for i, t := range []float64{1.5, 3, 4.5, 6, 7.5, 9} {
+		if i == 3 {
+			faults = append(faults, Fault{Kind: Crash, At: sec(t), Duration: sec(1), Targets: []Target{Leader}})
+			continue
+		}
+		faults = append(faults, Fault{Kind: TransferLeader, At: sec(t)})
+	}
+	return Scenario{
+		Name:         "canary-lease-handover",
+		Description:  "Leadership of a 3-member cluster moves every 1.5 s (five transfers and a leader crash) under a workload of short leases kept alive, left to expire and revoked: every new primary must count a lease it cannot know was renewed from its own promotion.",
+		Members:      3,
+		Duration:     sec(12),
+		Clients:      6,
+		OpsPerSecond: 200,
+		Keys:         8,
+		Mix:          Mix{Put: 15, Get: 15, Range: 5, Txn: 5, LeaseGrant: 15, LeaseKeepAlive: 25, LeaseRevoke: 5, PutWithLease: 15},
+		Watchers:     1,
 		Faults:       faults,
 		Liveness:     Liveness{MinAckShare: 0.5, MaxRecovery: recoveryBound},
 	}

@@ -5,7 +5,9 @@
 // margin so a fast clock never expires a lease early.
 //
 // Imports: Pebble, etcd's API types (mvccpb events, rpctypes errors) and the standard
-// library; nothing of Ballast's. It does not import kv/mvcc: the caller composes the two.
+// library; nothing of Ballast's but canary (the lease-follower-clock guards in ApplyGrant and
+// resumeDeadline, constant false in normal builds). It does not import kv/mvcc: the caller
+// composes the two.
 //
 // # Storage
 //

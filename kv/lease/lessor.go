@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/ballastdb/ballast/canary"
 )
 
 // lease is one lease in memory. The first group of fields is replicated state (the same on
@@ -211,6 +213,9 @@ func (l *Lessor) ApplyGrant(b *pebble.Batch, cmd GrantCommand) (Granted, error) 
 	}
 	le := l.newLease(rec)
 	l.leases[cmd.ID] = le
+	if canary.On(canary.LeaseFollowerClock) {
+		le.checkpointAppliedAt = l.now() // broken on purpose: read by resumeDeadline's canary
+	}
 	if l.primary {
 		now := l.now()
 		l.refresh(le, now)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/ballastdb/ballast/canary"
 )
 
 // IsPrimary reports whether this lessor is the primary (decides expiry and answers
@@ -48,6 +50,12 @@ func (l *Lessor) Promote(term uint64) {
 // resumeDeadline is the deadline a primary promoted at now gives the lease.
 func (l *Lessor) resumeDeadline(le *lease, now time.Duration) time.Duration {
 	if le.remaining == 0 {
+		if canary.On(canary.LeaseFollowerClock) {
+			// broken on purpose: the deadline is what this member's clock said when it
+			// applied the grant or the last clear as a follower, as if the old primary had
+			// answered no keep-alive from memory since (rule 2 of the package doc)
+			return addSaturating(le.checkpointAppliedAt, l.drift.waitFor(le.ttl()))
+		}
 		return addSaturating(now, l.drift.waitFor(le.ttl()))
 	}
 	return addSaturating(le.checkpointAppliedAt, l.drift.waitFor(le.remaining))
