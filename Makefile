@@ -38,6 +38,7 @@ unit: deps
 	echo "go test (no -race): $$(echo $$plain | wc -w) packages; go test -race: $$(echo $$race | wc -w) packages"; \
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $$plain && \
 	if [ -n "$$race" ]; then $(GO) test -count=1 -race -timeout $(TEST_TIMEOUT) $$race; fi
+	$(GO) test -count=1 -tags canary -run TestCanaries ./sim/
 
 # The checker's HTML report rendered in headless Chromium (Debian package chromium; .ci/run
 # installs it). With CI=true a missing chromium fails the test instead of skipping it.
@@ -74,5 +75,10 @@ image:
 cluster:
 	@echo "make cluster: the server binary (cmd/ballast) and its image do not exist yet"; exit 1
 
+# The deliberately broken variants (package canary, built only with -tags canary), each
+# against the scenario meant to catch it: up to CANARY_SEEDS seeds each, then a table
+# (canary, caught, seeds until the first failure, scenario, wall time) whose last line is
+# "canaries: N caught, M missed"; fails when M > 0. Compiling the canary build is part of it.
+CANARY_SEEDS ?= 200
 canaries:
-	@echo "make canaries: the canary builds and the simulator that catches them do not exist yet"; exit 1
+	$(GO) run -tags canary ./cmd/ballast-sim canaries -seeds $(CANARY_SEEDS)

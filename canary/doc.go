@@ -26,7 +26,10 @@
 //     again after the restart.
 //   - watch-skip (kv/watch/pending.go, markSynced): a watcher skips the revision at the
 //     hand-over from catch-up to live delivery.
-//   - lease-follower-clock (kv/node): lease expiry decided by a follower's clock.
+//   - lease-follower-clock (kv/lease/primary.go, resumeDeadline; stamped in ApplyGrant):
+//     lease expiry decided by a follower's clock: a new primary dates a lease at its full TTL
+//     from when it applied the grant or the last clear as a follower, on its own clock, not
+//     from its promotion, so a keep-alive the old primary answered from memory is ignored.
 //
 // The scenario meant to catch each is scenarios.Canaries(); `make canaries` and the canary
 // test in sim run them.

@@ -24,6 +24,15 @@ import (
 // make a canary escape by luck; CANARY_SEEDS=n changes it, CANARY=name runs one canary.
 const canaryWindow = 12
 
+// knownEscapes are canaries the simulator cannot catch, with the reason; the test still runs
+// them and fails if one is caught after all, so that the list only ever shrinks.
+var knownEscapes = map[string]string{
+	canary.CommitOldTerm: "unobservable in this implementation: the old-term commit only ever happens while " +
+		"the new leader's own first entry is unsynced, and a member hands out nothing (no Ready, so no " +
+		"committed entries, no commit index in messages) while a sync is outstanding; once it is synced the " +
+		"correct rule commits the same entries together with the new one (see sim/doc.go, Canaries)",
+}
+
 // TestCanaries runs each canary (package canary) over the first seeds of the scenario meant
 // to catch it, and fails if one escapes them all. The seed that caught it is run again with
 // no canary active and must pass: it was the broken rule, not the scenario, that failed.
@@ -64,6 +73,11 @@ func TestCanaries(t *testing.T) {
 				writeCanaryTrace(t, dir, cs, caught)
 			}
 			require.NoError(t, canary.Set(""))
+			if why, known := knownEscapes[cs.Canary]; known {
+				require.Zero(t, caught, "canary %s, listed as a known escape, was caught at seed %d: remove it from knownEscapes", cs.Canary, caught)
+				t.Logf("KNOWN ESCAPE: canary %s passes seeds 1..%d of %s: %s", cs.Canary, window, cs.Scenario.Name, why)
+				return
+			}
 			require.NotZero(t, caught, "canary %s escaped seeds 1..%d of %s (CANARY=%s CANARY_SEEDS=n to search further)",
 				cs.Canary, window, cs.Scenario.Name, cs.Canary)
 			res := Run(cs.Scenario, caught, Options{})
