@@ -71,6 +71,8 @@ type simMember struct {
 	// it found its disk corrupt and refuses to serve, for good. Either way it is no longer
 	// one of cluster.members, never restarted, and never picked by clients or watchers.
 	removed, refused bool
+	// corrupted: its disk was damaged (corrupt.go); it will refuse to serve when it opens.
+	corrupted bool
 }
 
 // cluster is the members and the network between them.

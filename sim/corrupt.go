@@ -26,8 +26,9 @@ const (
 // truncated; node.StoreFiles flushes what the WAL holds into sstables first). A running
 // member is crashed first (power loss) and restarted after dur; a stopped one stays down
 // until a Restart, a crash's end or healing restarts it. On restart it must refuse to serve
-// (cluster.refuse). Skipped when sm is already gone, or when one more member down for good
-// would leave the serving members no majority of the configuration.
+// (cluster.refuse). Skipped when sm is already gone, or when one more voter lost for good
+// (refused, or corrupted and not yet restarted) would leave the others no majority of the
+// voters.
 //
 // The file and offset come from the disk stream, three draws whatever the outcome, so the
 // stream is consumed the same way whichever files Pebble's background work left. It returns
@@ -39,14 +40,17 @@ func (s *sim) corrupt(sm *simMember, dur time.Duration) string {
 		s.w.tracef("%s corrupt skipped: not a member", sm.name)
 		return "skipped"
 	}
-	refused := 0
-	for _, x := range s.c.slots {
-		if x.refused && !x.removed {
-			refused++
+	// Members corrupted earlier count as lost before they refuse (they may still be down).
+	voters := s.c.voters()
+	lost, isVoter := 0, false
+	for _, id := range voters {
+		if s.c.lost(id) {
+			lost++
 		}
+		isVoter = isVoter || id == sm.id
 	}
-	if size := len(s.c.members) + refused; size-(refused+1) < size/2+1 {
-		s.w.tracef("%s corrupt skipped: %d of %d members already refuse to serve", sm.name, refused, size)
+	if isVoter && !sm.corrupted && len(voters)-(lost+1) < len(voters)/2+1 {
+		s.w.tracef("%s corrupt skipped: %d of %d voters already lost to corruption", sm.name, lost, len(voters))
 		return "skipped"
 	}
 	wasUp := sm.m != nil
@@ -76,6 +80,7 @@ func (s *sim) corrupt(sm *simMember, dur time.Duration) string {
 		if err != nil {
 			s.fail(fmt.Sprintf("corrupt %s: %v", sm.name, err))
 		}
+		sm.corrupted = true
 		s.w.tracef("%s corrupt (test damage)", sm.name)
 		if wasUp {
 			s.w.after(dur, func() { s.c.restart(sm) })
@@ -88,6 +93,7 @@ func (s *sim) corrupt(sm *simMember, dur time.Duration) string {
 		s.fail(fmt.Sprintf("corrupt %s: %v", sm.name, err))
 		return "failed"
 	}
+	sm.corrupted = true
 	s.w.tracef("%s corrupt %s", sm.name, kind)
 	if wasUp {
 		s.w.after(dur, func() { s.c.restart(sm) })

@@ -156,22 +156,21 @@ func (s *sim) removeMember(sm *simMember) {
 }
 
 // canRemove: the leader's configuration keeps at least minVoters voters without sm, and the
-// voters that serve (not refused for corruption) stay a majority of them.
+// voters that can serve (not refused nor corrupted) stay a majority of them.
 func (s *sim) canRemove(sm *simMember) bool {
 	ld := s.c.leader()
 	if ld == nil {
 		return false
 	}
-	conf := ld.m.Status().Config
 	isVoter := false
 	voters, serving := 0, 0
-	for _, id := range conf.Voters {
+	for _, id := range ld.m.Status().Config.Voters {
 		if id == sm.id {
 			isVoter = true
 			continue
 		}
 		voters++
-		if i := s.c.index(id); i >= 0 && i < len(s.c.slots) && !s.c.slots[i].refused {
+		if !s.c.lost(id) {
 			serving++
 		}
 	}
@@ -179,4 +178,32 @@ func (s *sim) canRemove(sm *simMember) bool {
 		return true // a learner, or already gone: removing it costs no quorum
 	}
 	return voters >= minVoters && serving >= voters/2+1
+}
+
+// lost reports whether member id can never serve again in this run: it refused to serve,
+// or its disk was corrupted and it will refuse when it opens.
+func (c *cluster) lost(id uint64) bool {
+	i := c.index(id)
+	return i >= 0 && i < len(c.slots) && (c.slots[i].refused || c.slots[i].corrupted)
+}
+
+// voters are the voters of the configuration as the leader (else the first live member)
+// knows it; with no member running, every member not removed (the cautious guess).
+func (c *cluster) voters() []uint64 {
+	sm := c.leader()
+	if sm == nil {
+		if live := c.live(); len(live) > 0 {
+			sm = live[0]
+		}
+	}
+	if sm != nil {
+		return sm.m.Status().Config.Voters
+	}
+	var ids []uint64
+	for _, x := range c.slots {
+		if !x.removed {
+			ids = append(ids, x.id)
+		}
+	}
+	return ids
 }
