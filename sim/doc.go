@@ -124,8 +124,9 @@
 // restarted, never counted in HashKV or convergence, its raft vote lost), the trace says
 // "refuses to serve" (naming no file: which file held the damage is Pebble's layout, not the
 // logical run) and the history gets a refuse-to-serve fault, open to the end, whose detail
-// is the member's error naming the file. A corruption is skipped (traced) when the members
-// refusing to serve would no longer leave a majority of the configuration serving. The
+// is the member's error naming the file. A corruption is skipped (traced) when the voters
+// lost to corruption (refused, or corrupted and not yet restarted) would, with this one, no
+// longer leave a majority of the voters; remove-member counts them the same way. The
 // checker and HashKV stay on: a member that served damaged data fails the run
 // (TestSilentCorruptionFailsTheRun rewrites a value validly, so no checksum sees it, and the
 // run fails on HashKV).
