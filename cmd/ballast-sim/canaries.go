@@ -28,10 +28,12 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"github.com/ballastdb/ballast/canary"
+	"github.com/ballastdb/ballast/linearizability"
 	"github.com/ballastdb/ballast/scenarios"
 	"github.com/ballastdb/ballast/sim"
 )
@@ -49,8 +51,10 @@ type canaryOutcome struct {
 	// Baseline is the same seed's run with no canary: it must pass for the catch to count.
 	BaselinePassed  bool
 	BaselineFailure string
-	Runs            int // runs made with the canary on (a few beyond Seed when parallel)
-	Wall            time.Duration
+	Runs            int // runs made with the canary on and finished (a few beyond Seed when parallel)
+	// Inconclusive counts runs that failed only by a checker verdict of unknown.
+	Inconclusive int
+	Wall         time.Duration
 }
 
 // Caught: a run failed with the canary on and the same run passes without it.
@@ -119,8 +123,11 @@ func canaryNames() []string {
 
 // searchCanary switches cs.Canary on and runs seeds 1..maxSeeds of its scenario, parallel at
 // a time, until the first failure; the answer is the lowest failing seed whatever parallel
-// is (seeds are handed out in order, and none below a known failure is skipped). Then it
-// switches the canary off and runs that seed again.
+// is (seeds are handed out in order, and none below a known failure is skipped). Seed 1 runs
+// alone first: most canaries fall there, and runs beside it would only be waited for. Runs
+// of seeds above a known failure are abandoned at their next trace line. A run whose only
+// fault is a checker verdict of unknown (a search that did not finish) is inconclusive, not
+// a catch. Then it switches the canary off and runs the failing seed again.
 func searchCanary(cs scenarios.CanaryScenario, maxSeeds int64, parallel int) canaryOutcome {
 	start := time.Now()
 	out := canaryOutcome{Canary: cs.Canary, Scenario: cs.Scenario.Name}
@@ -128,42 +135,69 @@ func searchCanary(cs scenarios.CanaryScenario, maxSeeds int64, parallel int) can
 		panic(err) // the names come from scenarios.Canaries, which the canary tests tie to package canary
 	}
 	var (
-		mu       sync.Mutex
-		first    int64 // lowest failing seed so far, 0 none
-		failures       = map[int64]string{}
-		next     int64 = 1
-		wg       sync.WaitGroup
+		mu        sync.Mutex
+		first     int64 // lowest failing seed so far, 0 none
+		failures  = map[int64]string{}
+		next      = int64(1)
+		wg        sync.WaitGroup
+		seed1Done = make(chan struct{})
+		known     atomic.Int64 // first, for the runs' trace writers
 	)
+	beyondFirst := func(seed int64) bool { // under mu
+		return first != 0 && seed > first
+	}
 	take := func() (int64, bool) {
 		mu.Lock()
 		defer mu.Unlock()
-		if next > maxSeeds || (first != 0 && next > first) {
+		if next > maxSeeds || beyondFirst(next) {
 			return 0, false
 		}
 		next++
-		out.Runs++
 		return next - 1, true
+	}
+	worker := func() {
+		defer wg.Done()
+		for {
+			seed, ok := take()
+			if !ok {
+				return
+			}
+			if seed > 1 {
+				<-seed1Done
+				mu.Lock()
+				skip := beyondFirst(seed)
+				mu.Unlock()
+				if skip {
+					return
+				}
+			}
+			abandon := func() bool { f := known.Load(); return f != 0 && seed > f }
+			passed, failure := canaryRun(cs.Scenario, seed, abandon)
+			if seed == 1 {
+				close(seed1Done)
+			}
+			mu.Lock()
+			switch {
+			case failure == abandonedRun:
+			case passed:
+				out.Runs++
+			case inconclusive(failure):
+				out.Runs++
+				out.Inconclusive++
+			default:
+				out.Runs++
+				failures[seed] = failure
+				if first == 0 || seed < first {
+					first = seed
+					known.Store(first)
+				}
+			}
+			mu.Unlock()
+		}
 	}
 	for range min(int64(parallel), maxSeeds) {
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				seed, ok := take()
-				if !ok {
-					return
-				}
-				passed, failure := canaryRun(cs.Scenario, seed)
-				if !passed {
-					mu.Lock()
-					failures[seed] = failure
-					if first == 0 || seed < first {
-						first = seed
-					}
-					mu.Unlock()
-				}
-			}
-		}()
+		go worker()
 	}
 	wg.Wait()
 	if err := canary.Set(""); err != nil {
@@ -177,6 +211,12 @@ func searchCanary(cs scenarios.CanaryScenario, maxSeeds int64, parallel int) can
 	return out
 }
 
+// inconclusive reports whether a run failed only because the checker could not decide (a
+// search that hit its time bound): that says nothing about the canary either way.
+func inconclusive(failure string) bool {
+	return strings.HasPrefix(failure, "checker verdict "+string(linearizability.VerdictUnknown))
+}
+
 // canaryRun and baselineRun run one seed with the canary on and off; tests replace them.
 var (
 	canaryRun   = runStopAtFailure
@@ -186,13 +226,17 @@ var (
 	}
 )
 
+// abandonedRun is runStopAtFailure's failure for a run stopped because abandon said so.
+const abandonedRun = "abandoned: a lower seed already failed"
+
 // runStopAtFailure runs one seed and stops it at the simulator's first FAIL line: a run
 // whose logs diverged can spend many times its usual wall time simulating the rest (an
-// append/reject storm between members that disagree), and the verdict is already in. The
+// append/reject storm between members that disagree), and the verdict is already in. It
+// also stops it, with abandonedRun, at the first trace line after abandon reports true. The
 // failure returned is the FAIL line's, or sim.Run's own when the run failed otherwise (a
 // panic, the checker at the end).
-func runStopAtFailure(sc scenarios.Scenario, seed int64) (passed bool, failure string) {
-	stop := &stopAtFailure{}
+func runStopAtFailure(sc scenarios.Scenario, seed int64, abandon func() bool) (passed bool, failure string) {
+	stop := &stopAtFailure{abandon: abandon}
 	res := sim.Run(sc, seed, sim.Options{Trace: stop})
 	if stop.failure != "" {
 		return false, stop.failure
@@ -202,9 +246,16 @@ func runStopAtFailure(sc scenarios.Scenario, seed int64) (passed bool, failure s
 
 // stopAtFailure is a sim trace writer that panics at the first "t=<ns> FAIL <why>" line;
 // sim.Run recovers it as a failed run.
-type stopAtFailure struct{ failure string }
+type stopAtFailure struct {
+	failure string
+	abandon func() bool // nil: never
+}
 
 func (s *stopAtFailure) Write(p []byte) (int, error) {
+	if s.failure == "" && s.abandon != nil && s.abandon() {
+		s.failure = abandonedRun
+		panic("canary search: " + abandonedRun)
+	}
 	if s.failure == "" && bytes.HasPrefix(p, []byte("t=")) {
 		if _, rest, ok := bytes.Cut(p, []byte(" ")); ok && bytes.HasPrefix(rest, []byte("FAIL ")) {
 			s.failure = strings.TrimSpace(string(rest[len("FAIL "):]))
@@ -217,12 +268,19 @@ func (s *stopAtFailure) Write(p []byte) (int, error) {
 func describeOutcome(o canaryOutcome, maxSeeds int64) string {
 	switch {
 	case o.Seed == 0:
-		return fmt.Sprintf("MISSED: seeds 1..%d all pass", maxSeeds)
+		return fmt.Sprintf("MISSED: no run of seeds 1..%d failed", maxSeeds) + inconclusiveNote(o)
 	case !o.BaselinePassed:
 		return fmt.Sprintf("NOT COUNTED: seed %d fails without the canary too: %s", o.Seed, firstLine(o.BaselineFailure))
 	default:
-		return fmt.Sprintf("caught at seed %d: %s", o.Seed, firstLine(o.Failure))
+		return fmt.Sprintf("caught at seed %d: %s", o.Seed, firstLine(o.Failure)) + inconclusiveNote(o)
 	}
+}
+
+func inconclusiveNote(o canaryOutcome) string {
+	if o.Inconclusive == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d runs inconclusive: checker verdict unknown)", o.Inconclusive)
 }
 
 // printCanaries writes the table, each canary's first failure and replay command, and the

@@ -60,15 +60,19 @@ func TestSearchCanaryFindsTheLowestFailingSeed(t *testing.T) {
 		{map[int64]bool{2: true}, 16, 2},
 		{map[int64]bool{}, 3, 0},
 		{map[int64]bool{25: true}, 2, 0}, // beyond the search
+		{map[int64]bool{1: true}, 4, 1},
 	} {
 		var mu sync.Mutex
-		canaryRun = func(sc scenarios.Scenario, seed int64) (bool, string) {
+		canaryRun = func(sc scenarios.Scenario, seed int64, _ func() bool) (bool, string) {
 			mu.Lock()
 			defer mu.Unlock()
 			require.Equal(t, canary.WatchSkip, canary.Active())
 			require.Equal(t, cs.Scenario.Name, sc.Name)
 			if tc.fails[seed] {
 				return false, "failed"
+			}
+			if seed == 4 {
+				return false, "checker verdict unknown: the search did not finish"
 			}
 			return true, ""
 		}
@@ -82,6 +86,7 @@ func TestSearchCanaryFindsTheLowestFailingSeed(t *testing.T) {
 		require.Equal(t, "", canary.Active())
 		if tc.want == 0 {
 			require.Equal(t, 20, o.Runs)
+			require.Equal(t, 1, o.Inconclusive, "seed 4's unknown verdict is neither a pass nor a catch")
 		} else {
 			require.GreaterOrEqual(t, o.Runs, int(tc.want))
 		}
@@ -91,7 +96,7 @@ func TestSearchCanaryFindsTheLowestFailingSeed(t *testing.T) {
 func TestCanariesCommandTable(t *testing.T) {
 	oldRun, oldBase := canaryRun, baselineRun
 	t.Cleanup(func() { canaryRun, baselineRun = oldRun, oldBase; require.NoError(t, canary.Set("")) })
-	canaryRun = func(sc scenarios.Scenario, seed int64) (bool, string) {
+	canaryRun = func(sc scenarios.Scenario, seed int64, _ func() bool) (bool, string) {
 		return !(canary.Active() == canary.NoLogCheck && seed == 2), "raft panicked"
 	}
 	baselineRun = func(scenarios.Scenario, int64) (bool, string) { return true, "" }

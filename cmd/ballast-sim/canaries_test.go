@@ -27,7 +27,7 @@ func TestPrintCanaries(t *testing.T) {
 	require.Contains(t, out, "no-log-check: caught at seed 2: panic at t=1s: raft: x\n")
 	require.NotContains(t, out, "stack", "a failure is reported by its first line")
 	require.Contains(t, out, "replay: go run -tags canary ./cmd/ballast-sim run -canary no-log-check -scenario canary-stale-candidate -seed 2 -trace")
-	require.Contains(t, out, "commit-old-term: MISSED: seeds 1..200 all pass")
+	require.Contains(t, out, "commit-old-term: MISSED: no run of seeds 1..200 failed")
 	require.Contains(t, out, "watch-skip: NOT COUNTED: seed 1 fails without the canary too: HashKV differs")
 }
 
@@ -43,4 +43,28 @@ func TestStopAtFailurePanicsAtTheFirstFailLine(t *testing.T) {
 	require.Equal(t, "HashKV at revision 3 differs", s.failure)
 	_, err := s.Write([]byte("t=13 FAIL a second one\n"))
 	require.NoError(t, err, "only the first failure stops the run")
+}
+
+func TestStopAtFailureAbandons(t *testing.T) {
+	abandon := false
+	s := &stopAtFailure{abandon: func() bool { return abandon }}
+	_, err := s.Write([]byte("t=1 run scenario=x\n"))
+	require.NoError(t, err)
+	abandon = true
+	require.PanicsWithValue(t, "canary search: "+abandonedRun, func() { _, _ = s.Write([]byte("t=2 m0 open\n")) })
+	require.Equal(t, abandonedRun, s.failure)
+}
+
+func TestInconclusive(t *testing.T) {
+	for _, tc := range []struct {
+		failure string
+		want    bool
+	}{
+		{"checker verdict unknown: the search did not finish within 1m0s", true},
+		{"checker verdict violation: get k0 ...", false},
+		{"HashKV at revision 3 differs", false},
+		{"", false},
+	} {
+		require.Equal(t, tc.want, inconclusive(tc.failure), tc.failure)
+	}
 }
