@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -26,9 +25,9 @@ const (
 // truncated; node.StoreFiles flushes what the WAL holds into sstables first). A running
 // member is crashed first (power loss) and restarted after dur; a stopped one stays down
 // until a Restart, a crash's end or healing restarts it. On restart it must refuse to serve
-// (cluster.refuse). Skipped when sm is already gone, or when one more voter lost for good
-// (refused, or corrupted and not yet restarted) would leave the others no majority of the
-// voters.
+// (cluster.refuse). Skipped when sm is already gone or corrupted, or when one more voter
+// lost for good (refused, or corrupted and not yet restarted) would leave the others no
+// majority of the voters.
 //
 // The file and offset come from the disk stream, three draws whatever the outcome, so the
 // stream is consumed the same way whichever files Pebble's background work left. It returns
@@ -38,6 +37,11 @@ func (s *sim) corrupt(sm *simMember, dur time.Duration) string {
 	kindDraw, fileDraw, offDraw := s.w.disk.Uint64(), s.w.disk.Uint64(), s.w.disk.Uint64()
 	if sm.removed || sm.refused {
 		s.w.tracef("%s corrupt skipped: not a member", sm.name)
+		return "skipped"
+	}
+	if sm.corrupted {
+		// still down with its damage: a second flip adds nothing (and could undo the first)
+		s.w.tracef("%s corrupt skipped: already corrupted", sm.name)
 		return "skipped"
 	}
 	// Members corrupted earlier count as lost before they refuse (they may still be down).
@@ -58,18 +62,9 @@ func (s *sim) corrupt(sm *simMember, dur time.Duration) string {
 		s.c.crash(sm, "corrupt")
 	}
 	tables, manifest, err := node.StoreFiles(sm.fs, memberDir)
-	if err != nil && !errors.Is(err, node.ErrCorruption) {
+	if err != nil {
 		s.fail(fmt.Sprintf("corrupt %s: %v", sm.name, err))
 		return "failed"
-	}
-	if errors.Is(err, node.ErrCorruption) {
-		// corrupted before: its MANIFEST names what it names; flip it again
-		tables = nil
-		manifest, err = readManifestName(sm.fs)
-		if err != nil {
-			s.fail(fmt.Sprintf("corrupt %s: %v", sm.name, err))
-			return "failed"
-		}
 	}
 	kind, file, limit := "MANIFEST", manifest, int64(manifestFlipLimit)
 	if kindDraw%2 == 0 && len(tables) > 0 {
@@ -105,26 +100,6 @@ func (s *sim) corrupt(sm *simMember, dur time.Duration) string {
 // member's store in dir in a way no checksum catches (a valid write of a wrong value), to
 // prove that a member serving wrong data fails the run.
 var damageAtRest func(fs vfs.FS, dir string) (detail string, err error)
-
-func readManifestName(fs vfs.FS) (string, error) {
-	ls, err := fs.List(memberDir)
-	if err != nil {
-		return "", err
-	}
-	// the marker's file name ends with the MANIFEST's: marker.manifest.<iter>.<MANIFEST-n>
-	best := ""
-	for _, name := range ls {
-		var iter int
-		var value string
-		if n, _ := fmt.Sscanf(name, "marker.manifest.%06d.%s", &iter, &value); n == 2 && value > best {
-			best = value
-		}
-	}
-	if best == "" {
-		return "", fmt.Errorf("no MANIFEST marker in %s", memberDir)
-	}
-	return best, nil
-}
 
 // flipByte inverts the byte at draw modulo the flip range of the file at path and syncs it:
 // the range is [0, limit) capped at the file's size for limit > 0, [0, size+limit) for
