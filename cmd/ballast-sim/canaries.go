@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,8 +53,8 @@ type canaryOutcome struct {
 	BaselinePassed  bool
 	BaselineFailure string
 	Runs            int // runs made with the canary on and finished (a few beyond Seed when parallel)
-	// Inconclusive counts runs that failed only by a checker verdict of unknown.
-	Inconclusive int
+	// Inconclusive lists the seeds whose runs failed only by a checker verdict of unknown.
+	Inconclusive []int64
 	Wall         time.Duration
 }
 
@@ -183,7 +184,7 @@ func searchCanary(cs scenarios.CanaryScenario, maxSeeds int64, parallel int) can
 				out.Runs++
 			case inconclusive(failure):
 				out.Runs++
-				out.Inconclusive++
+				out.Inconclusive = append(out.Inconclusive, seed)
 			default:
 				out.Runs++
 				failures[seed] = failure
@@ -203,6 +204,7 @@ func searchCanary(cs scenarios.CanaryScenario, maxSeeds int64, parallel int) can
 	if err := canary.Set(""); err != nil {
 		panic(err)
 	}
+	slices.Sort(out.Inconclusive)
 	out.Seed, out.Failure = first, failures[first]
 	if first != 0 {
 		out.BaselinePassed, out.BaselineFailure = baselineRun(cs.Scenario, first)
@@ -277,10 +279,10 @@ func describeOutcome(o canaryOutcome, maxSeeds int64) string {
 }
 
 func inconclusiveNote(o canaryOutcome) string {
-	if o.Inconclusive == 0 {
+	if len(o.Inconclusive) == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" (%d runs inconclusive: checker verdict unknown)", o.Inconclusive)
+	return fmt.Sprintf(" (inconclusive, checker verdict unknown: seeds %v)", o.Inconclusive)
 }
 
 // printCanaries writes the table, each canary's first failure and replay command, and the
