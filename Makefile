@@ -53,7 +53,7 @@ test: lint unit browser
 # 1..SIM_SEEDS), two runs at a time: about a minute on 2 idle cores. Reports go to
 # reports/sim/index.html (every failing run, and each scenario's first seed). Exit 1 on any
 # failing run; its replay command is in the table. More seeds: make sim SIM_SEEDS=100.
-SIM_SEEDS ?= 8
+SIM_SEEDS ?= 20
 sim:
 	$(GO) run ./cmd/ballast-sim run -scenario all -seeds $(SIM_SEEDS) -parallel 2 -out reports/sim
 

@@ -276,13 +276,10 @@ func (c *cluster) crash(sm *simMember, why string) {
 	if sm.m == nil {
 		return
 	}
+	// the clone is taken before Close, which may write: power loss keeps only what was synced
 	clone := sm.fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0})
-	m := sm.m
-	sm.m = nil
-	sm.gen++
-	sm.syncing, sm.workQueued = false, false
+	stopProcess(sm) // Close fails its waiting requests with ErrStopped
 	sm.crashes++
-	_ = m.Close() // fails its waiting requests with ErrStopped
 	sm.fs = clone
 	c.w.tracef("%s crash (%s)", sm.name, why)
 }
@@ -308,18 +305,26 @@ func (c *cluster) refuse(sm *simMember, err error) {
 		return
 	}
 	sm.refused = true
-	if sm.m != nil {
-		m := sm.m
-		sm.m = nil
-		sm.gen++
-		sm.syncing, sm.workQueued = false, false
-		_ = m.Close()
-	}
+	stopProcess(sm)
 	c.members = without(c.members, sm)
 	c.w.tracef("%s refuses to serve: corruption detected", sm.name)
 	if c.onRefuse != nil {
 		c.onRefuse(sm, err)
 	}
+}
+
+// stopProcess closes sm's running process, if any, and voids its pending events; its disk
+// stays as it is. It reports whether a process was running.
+func stopProcess(sm *simMember) bool {
+	if sm.m == nil {
+		return false
+	}
+	m := sm.m
+	sm.m = nil
+	sm.gen++
+	sm.syncing, sm.workQueued = false, false
+	_ = m.Close()
+	return true
 }
 
 // retire takes a member whose removal applied out of the cluster; its process runs on for
@@ -332,12 +337,7 @@ func (c *cluster) retire(sm *simMember) {
 	c.members = without(c.members, sm)
 	c.w.tracef("%s removed", sm.name)
 	c.w.after(removeGrace, func() {
-		if sm.m != nil {
-			m := sm.m
-			sm.m = nil
-			sm.gen++
-			sm.syncing, sm.workQueued = false, false
-			_ = m.Close()
+		if stopProcess(sm) {
 			c.w.tracef("%s stops (removed)", sm.name)
 		}
 	})

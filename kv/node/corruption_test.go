@@ -56,16 +56,7 @@ func TestCorruptionAtRestRefusesToOpen(t *testing.T) {
 		{"manifest last byte", "manifest", func(n int64) int64 { return n - 1 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newCluster(t, 3)
-			leader := c.leader()
-			for i := range 30 {
-				_, err := c.do(leader, put(fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)))
-				require.NoError(t, err)
-			}
-			c.stabilize()
-			const victim = 3
-			c.stop(victim)
-			fs := c.fs[victim]
+			c, fs := stoppedAfterWrites(t)
 			tables, manifest, err := StoreFiles(fs, "member")
 			require.NoError(t, err)
 			require.NotEmpty(t, tables, "the flush left no sstable")
@@ -159,16 +150,7 @@ func BenchmarkVerifyTables(b *testing.B) {
 // requires each to be refused at Open; the byte is restored after each try. The sstable is
 // sampled with a stride to keep the test short.
 func TestEveryFlipInTheRangeIsFound(t *testing.T) {
-	c := newCluster(t, 3)
-	leader := c.leader()
-	for i := range 30 {
-		_, err := c.do(leader, put(fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)))
-		require.NoError(t, err)
-	}
-	c.stabilize()
-	const victim = 3
-	c.stop(victim)
-	fs := c.fs[victim]
+	c, fs := stoppedAfterWrites(t)
 	for _, tc := range []struct {
 		kind         string
 		stride, tail int64
@@ -219,4 +201,22 @@ func TestStorageFailureOnCorruptionIsErrCorruption(t *testing.T) {
 			require.Equal(t, tc.corrupt, errors.Is(err, ErrCorruption), "%v", err)
 		})
 	}
+}
+
+// victim is the member the corruption tests stop and damage.
+const victim = 3
+
+// stoppedAfterWrites returns a 3-member cluster after 30 puts, with member victim stopped,
+// and victim's file system.
+func stoppedAfterWrites(t *testing.T) (*testCluster, *vfs.MemFS) {
+	t.Helper()
+	c := newCluster(t, 3)
+	leader := c.leader()
+	for i := range 30 {
+		_, err := c.do(leader, put(fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)))
+		require.NoError(t, err)
+	}
+	c.stabilize()
+	c.stop(victim)
+	return c, c.fs[victim]
 }
