@@ -104,6 +104,7 @@ func TestValidate(t *testing.T) {
 		{"zero rate", func(s *Scenario) { s.OpsPerSecond = 0 }, "OpsPerSecond = 0"},
 		{"zero keys", func(s *Scenario) { s.Keys = 0 }, "Keys = 0"},
 		{"negative watchers", func(s *Scenario) { s.Watchers = -2 }, "Watchers = -2"},
+		{"negative max append bytes", func(s *Scenario) { s.MaxAppendBytes = -1 }, "MaxAppendBytes = -1"},
 		{"empty mix", func(s *Scenario) { s.Mix = Mix{} }, "the Mix has no positive weight"},
 		{"negative weight", func(s *Scenario) { s.Mix.Txn = -1 }, "Mix.Txn = -1"},
 		{"unknown kind", func(s *Scenario) { s.Faults[0].Kind = "meteor" }, `unknown fault kind "meteor"`},

@@ -33,6 +33,9 @@ type Scenario struct {
 	RandomFaults *RandomFaults
 	// Liveness are the thresholds the run must meet besides safety.
 	Liveness Liveness
+	// MaxAppendBytes, when > 0, bounds the entries of one raft append message on every
+	// member (kv/node's Config.MaxAppendBytes; 1 sends one entry per append). 0: the default.
+	MaxAppendBytes int
 }
 
 // Mix weighs request kinds; a zero weight disables the kind.

@@ -78,6 +78,8 @@ type simMember struct {
 // cluster is the members and the network between them.
 type cluster struct {
 	w *world
+	// maxAppendBytes is every member's MaxAppendBytes (0: kv/node's default).
+	maxAppendBytes uint64
 	// slots holds every member the run ever had, at index(id) = id-1: ids are never reused,
 	// so messages and cut links address slots. members are the current ones (the founding
 	// members and those added, less the removed and the refused), in slot order: the ones
@@ -99,8 +101,8 @@ type cluster struct {
 	onRefuse func(sm *simMember, err error)
 }
 
-func newCluster(w *world, n int) (*cluster, error) {
-	c := &cluster{w: w, cut: map[[2]int]int{}}
+func newCluster(w *world, n int, maxAppendBytes int) (*cluster, error) {
+	c := &cluster{w: w, cut: map[[2]int]int{}, maxAppendBytes: uint64(maxAppendBytes)}
 	for i := range n {
 		c.ids = append(c.ids, uint64(i+1))
 	}
@@ -136,7 +138,7 @@ var configHook func(*node.Config)
 func (c *cluster) open(sm *simMember) error {
 	cfg := node.Config{ID: sm.id, InitialMembers: c.ids, FS: sm.fs, Dir: memberDir,
 		Clock: sm.clock, Rand: sm.rand, Logger: traceLogger{w: c.w, name: sm.name}, SmallCaches: true,
-		OnLeaseExpired: func(e node.LeaseExpiry) { c.leaseExpired(sm, e) }}
+		OnLeaseExpired: func(e node.LeaseExpiry) { c.leaseExpired(sm, e) }, MaxAppendBytes: c.maxAppendBytes}
 	if configHook != nil {
 		configHook(&cfg)
 	}

@@ -31,6 +31,7 @@ const (
 	DefaultTickInterval           = 100 * time.Millisecond // etcd's --heartbeat-interval
 	DefaultMaxLeaseDriftRate      = 0.01
 	DefaultCompactionStepEntries  = 1000
+	DefaultMaxAppendBytes         = 1 << 20
 	maxCommittedBytesPerReady     = 4 << 20
 
 	// DefaultWatchProgressInterval is etcd's --experimental-watch-progress-notify-interval.
@@ -82,6 +83,11 @@ type Config struct {
 	// MaxRequestBytes and MaxTxnOps are etcd's --max-request-bytes and --max-txn-ops.
 	MaxRequestBytes int
 	MaxTxnOps       int
+	// MaxAppendBytes bounds the entries of one raft append message (at least one entry is
+	// always sent). Default DefaultMaxAppendBytes (1 MiB, as etcd's MaxSizePerMsg); a tiny
+	// value sends one entry per append, which the simulator uses to reach schedules where
+	// followers hold old-term entries without the new leader's own (Raft's Figure 8).
+	MaxAppendBytes uint64
 	// MaxLeaseDriftRate is ρ, the largest rate by which this member's clock may run fast or
 	// slow (0.01 = 1%).
 	MaxLeaseDriftRate float64
@@ -125,6 +131,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ElectionTimeoutTicks == 0 {
 		c.ElectionTimeoutTicks = DefaultElectionTimeoutTicks
+	}
+	if c.MaxAppendBytes == 0 {
+		c.MaxAppendBytes = DefaultMaxAppendBytes
 	}
 	if c.MaxRequestBytes == 0 {
 		// One effective limit for the proposal guard in Submit and for the store.

@@ -47,8 +47,14 @@ type testCluster struct {
 
 func newCluster(t *testing.T, n int) *testCluster {
 	t.Helper()
+	return newClusterWith(t, n, nil)
+}
+
+// newClusterWith is newCluster with tweak applied to every member's config from the start.
+func newClusterWith(t *testing.T, n int, tweak func(*Config)) *testCluster {
+	t.Helper()
 	c := &testCluster{t: t, seed: 1, fs: map[uint64]*vfs.MemFS{}, members: map[uint64]*Member{}, clock: &manualClock{},
-		cut: map[[2]uint64]bool{}, holdSync: map[uint64]bool{}, held: map[uint64]uint64{}}
+		cut: map[[2]uint64]bool{}, holdSync: map[uint64]bool{}, held: map[uint64]uint64{}, tweak: tweak}
 	for i := 1; i <= n; i++ {
 		c.ids = append(c.ids, uint64(i))
 	}

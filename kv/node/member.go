@@ -162,7 +162,7 @@ func (m *Member) open() error {
 		Rand:                   m.cfg.Rand,
 		PreVote:                true,
 		CheckQuorum:            true,
-		MaxBytesPerMsg:         1 << 20,
+		MaxBytesPerMsg:         m.cfg.MaxAppendBytes,
 		MaxInflightMsgs:        256,
 		MaxInflightBytes:       32 << 20,
 		MaxUncommittedEntries:  8192,
