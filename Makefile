@@ -40,7 +40,7 @@ unit: deps
 	echo "go test (no -race): $$(echo $$plain | wc -w) packages; go test -race: $$(echo $$race | wc -w) packages"; \
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $$plain && \
 	if [ -n "$$race" ]; then $(GO) test -count=1 -race -timeout $(TEST_TIMEOUT) $$race; fi
-	$(GO) test -count=1 -tags canary -run TestCanaries ./sim/
+	$(GO) test -count=1 -tags canary -run TestCanaries ./sim/ && $(GO) test -count=1 -tags canary ./cmd/ballast-sim/
 
 # The checker's HTML report rendered in headless Chromium (Debian package chromium; .ci/run
 # installs it). With CI=true a missing chromium fails the test instead of skipping it.

@@ -80,6 +80,8 @@ type cluster struct {
 	w *world
 	// maxAppendBytes is every member's MaxAppendBytes (0: kv/node's default).
 	maxAppendBytes uint64
+	// links holds each directed link's latency distribution, drawn on first use (links.go).
+	links map[[2]uint64]linkLatency
 	// slots holds every member the run ever had, at index(id) = id-1: ids are never reused,
 	// so messages and cut links address slots. members are the current ones (the founding
 	// members and those added, less the removed and the refused), in slot order: the ones
@@ -102,7 +104,7 @@ type cluster struct {
 }
 
 func newCluster(w *world, n int, maxAppendBytes int) (*cluster, error) {
-	c := &cluster{w: w, cut: map[[2]int]int{}, maxAppendBytes: uint64(maxAppendBytes)}
+	c := &cluster{w: w, cut: map[[2]int]int{}, maxAppendBytes: uint64(maxAppendBytes), links: map[[2]uint64]linkLatency{}}
 	for i := range n {
 		c.ids = append(c.ids, uint64(i+1))
 	}
@@ -254,7 +256,8 @@ func (c *cluster) send(from *simMember, msgs []node.Envelope) {
 			copies = 2
 		}
 		for range copies {
-			lat := uniform(c.w.network, linkLatencyMin, linkLatencyMax) + c.spike
+			ll := c.link(from.id, e.To)
+			lat := uniform(c.w.network, ll.lo, ll.hi) + c.spike
 			if c.reorder > 0 && c.w.network.Float64() < c.reorder {
 				lat += uniform(c.w.network, 0, 5*linkLatencyMax)
 			}

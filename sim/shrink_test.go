@@ -169,7 +169,16 @@ func TestShrinkResultIsOneMinimal(t *testing.T) {
 	sc.RandomFaults = &scenarios.RandomFaults{Count: 12, Kinds: []scenarios.FaultKind{
 		scenarios.Crash, scenarios.Partition, scenarios.Isolate, scenarios.OneWay, scenarios.Loss, scenarios.Duplicate,
 		scenarios.Reorder, scenarios.Latency, scenarios.ClockSkew, scenarios.SlowDisk, scenarios.TransferLeader}}
-	for _, seed := range seedsFromEnv(t, []int64{1, 2}) {
+	// the first two failing seeds, not fixed ones: which seeds fail moves whenever unrelated
+	// code reshuffles the traces
+	seeds := seedsFromEnv(t, nil)
+	for s := int64(1); s <= 40 && len(seeds) < 2; s++ {
+		if !Run(sc, s, Options{}).Passed {
+			seeds = append(seeds, s)
+		}
+	}
+	require.NotEmpty(t, seeds, "none of seeds 1..40 fails: the test scenario no longer exercises the shrinker")
+	for _, seed := range seeds {
 		res, err := Shrink(sc, seed, ShrinkOptions{})
 		t.Logf("seed %d (rerun with SIM_SEED=%d): class %q, %d faults, kept %v after %d runs", seed, seed, res.Class, len(res.Schedule), res.Kept, res.Runs)
 		require.NoError(t, err, "seed %d", seed)

@@ -46,7 +46,7 @@ func TestRunSmallPasses(t *testing.T) {
 			res.SimDuration, res.FaultsInjected, res.Digest[:12], res.Failure)
 		require.True(t, res.Passed, "seed %d (rerun with SIM_SEED=%d): %s", seed, seed, res.Failure)
 		require.Equal(t, 2, res.FaultsInjected, "seed %d", seed)
-		require.Greater(t, res.Ops, 150, "seed %d", seed)
+		require.Greater(t, res.Ops, 120, "seed %d", seed) // about 160-185 at 100 ops/s for 6 s, less what the faults stall
 		require.Equal(t, linearizability.VerdictOK, res.Check.Verdict, "seed %d", seed)
 		require.Equal(t, linearizability.VerdictOK, res.Check.Check(linearizability.CheckWatch).Verdict, "seed %d", seed)
 		// the whole-history Porcupine search ran (the history is under porcupineMaxOps) and agreed
