@@ -25,12 +25,12 @@ import (
 // make a canary escape by luck; CANARY_SEEDS=n changes it, CANARY=name runs one canary.
 const canaryWindow = 12
 
-// knownEscapes are canaries this test's window does not catch, with the reason; the test
-// still runs them and fails if one is caught after all, so that the list only ever shrinks.
-var knownEscapes = map[string]string{
-	canary.CommitOldTerm: "caught by make canaries (seed 20 of canary-figure-8, or 24 before per-link latencies), beyond this test's window: the " +
-		"scripted Figure 8 needs its intermediate leader to win inside a 0.5 s window, and the runs that " +
-		"diverge spend tens of seconds in append storms (see sim/doc.go, Canaries)",
+// wideWindows widens the window for canaries whose scenario catches them on few seeds, with
+// the reason. commit-old-term: the scripted Figure 8 (canary-figure-8) needs its
+// intermediate leader to win inside a 0.5 s window; make canaries caught it at seed 20 (24
+// before per-link latencies), so 60 seeds keep a margin when traces reshuffle.
+var wideWindows = map[string]int64{
+	canary.CommitOldTerm: 60,
 }
 
 // TestCanaries runs each canary (package canary) over the first seeds of the scenario meant
@@ -53,6 +53,10 @@ func TestCanaries(t *testing.T) {
 		t.Run(cs.Canary, func(t *testing.T) {
 			require.NoError(t, cs.Scenario.Validate())
 			require.NoError(t, canary.Set(cs.Canary))
+			window := window
+			if w, ok := wideWindows[cs.Canary]; ok && os.Getenv("CANARY_SEEDS") == "" {
+				window = w
+			}
 			var caught int64
 			for seed := int64(1); seed <= window; seed++ {
 				start := time.Now()
@@ -74,11 +78,6 @@ func TestCanaries(t *testing.T) {
 				writeCanaryTrace(t, dir, cs, caught)
 			}
 			require.NoError(t, canary.Set(""))
-			if why, known := knownEscapes[cs.Canary]; known {
-				require.Zero(t, caught, "canary %s, listed as a known escape, was caught at seed %d: remove it from knownEscapes", cs.Canary, caught)
-				t.Logf("KNOWN ESCAPE: canary %s passes seeds 1..%d of %s: %s", cs.Canary, window, cs.Scenario.Name, why)
-				return
-			}
 			require.NotZero(t, caught, "canary %s escaped seeds 1..%d of %s (CANARY=%s CANARY_SEEDS=n to search further)",
 				cs.Canary, window, cs.Scenario.Name, cs.Canary)
 			res := Run(cs.Scenario, caught, Options{})
