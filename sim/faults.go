@@ -218,21 +218,13 @@ func (s *sim) inject(f scenarios.Fault) {
 			}
 		}
 	case scenarios.Loss:
-		old := s.c.lossRate
-		s.c.lossRate = f.Rate
-		undo = func() { s.c.lossRate = old }
+		undo = setUntilUndone(&s.c.lossRate, f.Rate)
 	case scenarios.Duplicate:
-		old := s.c.dupRate
-		s.c.dupRate = f.Rate
-		undo = func() { s.c.dupRate = old }
+		undo = setUntilUndone(&s.c.dupRate, f.Rate)
 	case scenarios.Reorder:
-		old := s.c.reorder
-		s.c.reorder = f.Rate
-		undo = func() { s.c.reorder = old }
+		undo = setUntilUndone(&s.c.reorder, f.Rate)
 	case scenarios.Latency:
-		old := s.c.spike
-		s.c.spike = f.Delay
-		undo = func() { s.c.spike = old }
+		undo = setUntilUndone(&s.c.spike, f.Delay)
 	case scenarios.SlowDisk:
 		for _, sm := range targets {
 			sm.extraSync += f.Delay
@@ -300,6 +292,13 @@ func (s *sim) inject(f scenarios.Fault) {
 	if f.Duration > 0 {
 		s.w.after(f.Duration, end)
 	}
+}
+
+// setUntilUndone sets *p to v and returns the undo that puts back the value it replaced.
+func setUntilUndone[T any](p *T, v T) func() {
+	old := *p
+	*p = v
+	return func() { *p = old }
 }
 
 func (s *sim) cutLinks(links [][2]int) func() {
