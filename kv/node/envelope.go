@@ -82,3 +82,8 @@ func decodeFrame(data []byte) (kind byte, body []byte, err error) {
 	}
 	return 0, nil, fmt.Errorf("%w: unknown frame kind %d", errFrame, data[0])
 }
+
+// IsBulkFrame reports whether a frame a Work or Synced produced is bulk data (a snapshot
+// chunk), which a transport should carry on a path of its own so it never delays heartbeats,
+// votes and appends. Acknowledgements of chunks are small and go the ordinary way.
+func IsBulkFrame(data []byte) bool { return len(data) > 0 && data[0] == frameSnapChunk }

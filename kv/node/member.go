@@ -302,3 +302,15 @@ func (m *Member) HashKV(rev int64) (*pb.HashKVResponse, error) { return m.kv.Has
 
 // CurrentRevision is the store revision after the last applied entry.
 func (m *Member) CurrentRevision() int64 { return m.kv.CurrentRevision() }
+
+// DBSize is the member's disk usage (total: every file of its Pebble DB, live and obsolete,
+// the WAL included; etcd's db size) and its live data estimate (inUse: the live sstables and
+// the data still only in the WAL; etcd's db size in use). Unlike the other methods it may be
+// called from any goroutine: Pebble's metrics are.
+func (m *Member) DBSize() (total, inUse int64) {
+	met := m.db.Metrics()
+	tot := met.Total()
+	total = int64(met.DiskSpaceUsage())
+	inUse = min(tot.AggregateSize()+int64(met.WAL.Size), total)
+	return total, inUse
+}

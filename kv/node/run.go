@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"github.com/ballastdb/ballast/raft"
 )
 
 // This file is the production driver: the one place where goroutines, channels, select and
@@ -123,6 +127,9 @@ type Driver struct {
 	// waiting holds the calls handed to the member and not yet answered; only Run's
 	// goroutine touches it.
 	waiting map[*call]struct{}
+	// watches are the open DriverWatches, in the order they opened; only Run's goroutine
+	// touches it (after each round it wakes those whose stream is Ready).
+	watches []*DriverWatch
 
 	syncs, rounds, sent, received, receiveErrors, dropped atomic.Uint64
 }
@@ -312,6 +319,7 @@ func (d *Driver) loop(ctx context.Context, ticks <-chan time.Time) error {
 		if err := d.round(); err != nil {
 			return err
 		}
+		d.wakeWatches()
 	}
 }
 
@@ -393,6 +401,7 @@ func (d *Driver) shutdown() {
 		c.finish(Response{}, ErrStopped)
 	}
 	d.waiting = nil
+	d.watches = nil
 	close(d.stopped)
 	for {
 		select {
@@ -406,6 +415,127 @@ func (d *Driver) shutdown() {
 	}
 }
 
+// ErrWatchClosed: Next or Handle was called on a DriverWatch after Close.
+var ErrWatchClosed = errors.New("node: watch stream closed")
+
+// DriverWatch is a WatchStream on a driven member, usable from any goroutine (one gRPC Watch
+// call: one goroutine reading the client's requests calls Handle, another sending responses
+// calls Next). The stream itself lives on the driver goroutine; after each round the driver
+// signals wake for every stream that has responses ready, so Next sleeps without polling.
+type DriverWatch struct {
+	d  *Driver
+	ws *WatchStream // touched only on the driver goroutine
+	// wake has capacity 1: the driver's signal stays until Next takes it, so a signal sent
+	// between Next's empty Pending and its wait is not lost (a stale one costs one empty pull).
+	wake      chan struct{}
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+// Watch opens a watch stream on the member (see Member.NewWatchStream). Close it when the
+// client's stream ends.
+func (d *Driver) Watch() (*DriverWatch, error) {
+	w := &DriverWatch{d: d, wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	var err error
+	if ierr := d.Inspect(context.Background(), func(m *Member) {
+		if w.ws, err = m.NewWatchStream(); err == nil {
+			d.watches = append(d.watches, w)
+		}
+	}); ierr != nil {
+		return nil, ierr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// Handle takes one of the client's WatchRequests (see WatchStream.Handle); its answers
+// (created, canceled, progress) come from Next. It fails with ErrWatchClosed after Close and
+// ErrStopped once the driver stopped.
+func (w *DriverWatch) Handle(req *pb.WatchRequest) error {
+	var err error
+	ierr := w.d.Inspect(context.Background(), func(*Member) {
+		if w.isClosed() {
+			err = ErrWatchClosed
+			return
+		}
+		err = w.ws.Handle(req)
+	})
+	return errors.Join(ierr, err)
+}
+
+// Next waits until the stream has responses and returns up to max of them, as
+// WatchStream.Pending gives them (responses returned with an error must still be sent). It
+// returns ctx's error when ctx ends, ErrWatchClosed after Close, ErrStopped once the driver
+// stopped.
+func (w *DriverWatch) Next(ctx context.Context, max int) ([]*pb.WatchResponse, error) {
+	if max <= 0 {
+		return nil, fmt.Errorf("node: DriverWatch.Next(max=%d): max must be positive", max)
+	}
+	for {
+		var resps []*pb.WatchResponse
+		var err error
+		ierr := w.d.Inspect(ctx, func(*Member) {
+			if w.isClosed() {
+				err = ErrWatchClosed
+				return
+			}
+			resps, err = w.ws.Pending(max)
+		})
+		if ierr != nil {
+			return nil, ierr
+		}
+		if len(resps) > 0 || err != nil {
+			return resps, err
+		}
+		select {
+		case <-w.wake:
+		case <-w.closed:
+			return nil, ErrWatchClosed
+		case <-w.d.stopped:
+			return nil, ErrStopped
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// Close cancels the stream's watchers; a Next waiting returns ErrWatchClosed. It does not
+// wait for a stopped driver and may be called more than once.
+func (w *DriverWatch) Close() {
+	w.closeOnce.Do(func() {
+		close(w.closed)
+		// Inspect fails at once with ErrStopped once the driver stopped: nothing to cancel then.
+		_ = w.d.Inspect(context.Background(), func(*Member) {
+			w.ws.Close()
+			w.d.watches = slices.DeleteFunc(w.d.watches, func(x *DriverWatch) bool { return x == w })
+		})
+	})
+}
+
+func (w *DriverWatch) isClosed() bool {
+	select {
+	case <-w.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// wakeWatches signals every open stream that has responses ready (run after each round,
+// which is when entries applied, watches were created or a progress tick fired).
+func (d *Driver) wakeWatches() {
+	for _, w := range d.watches {
+		if w.ws.Ready() {
+			select {
+			case w.wake <- struct{}{}:
+			default: // already signalled
+			}
+		}
+	}
+}
+
 // RealClock is the member Clock for production: monotonic time since it was made.
 type RealClock struct{ start time.Time }
 
@@ -414,3 +544,47 @@ func NewRealClock() *RealClock { return &RealClock{start: time.Now()} }
 
 // Now is the monotonic time since the clock was made.
 func (c *RealClock) Now() time.Duration { return time.Since(c.start) }
+
+// confCall runs a membership call on the driver goroutine and waits for its outcome.
+func (d *Driver) confCall(ctx context.Context, start func(m *Member, done ConfDone)) (raft.ConfState, error) {
+	var conf raft.ConfState // written by done on the driver goroutine, before Call's answer
+	_, err := d.Call(ctx, func(m *Member, done Done) {
+		start(m, func(c raft.ConfState, err error) {
+			conf = c
+			done(Response{}, err)
+		})
+	})
+	if err != nil {
+		return raft.ConfState{}, err
+	}
+	return conf, nil
+}
+
+// AddMember adds a voter or (attrs.IsLearner) a learner (see Member.AddMember) and returns
+// the configuration once the change applied.
+func (d *Driver) AddMember(ctx context.Context, attrs MemberAttrs) (raft.ConfState, error) {
+	return d.confCall(ctx, func(m *Member, done ConfDone) { m.AddMember(attrs, done) })
+}
+
+// RemoveMember removes member id (see Member.RemoveMember).
+func (d *Driver) RemoveMember(ctx context.Context, id uint64) (raft.ConfState, error) {
+	return d.confCall(ctx, func(m *Member, done ConfDone) { m.RemoveMember(id, done) })
+}
+
+// PromoteMember makes learner id a voter (see Member.PromoteLearner).
+func (d *Driver) PromoteMember(ctx context.Context, id uint64) (raft.ConfState, error) {
+	return d.confCall(ctx, func(m *Member, done ConfDone) { m.PromoteLearner(id, done) })
+}
+
+// TransferLeader hands leadership to voter target (see Member.TransferLeader).
+func (d *Driver) TransferLeader(ctx context.Context, target uint64) error {
+	_, err := d.Call(ctx, func(m *Member, done Done) {
+		m.TransferLeader(target, func(err error) { done(Response{}, err) })
+	})
+	return err
+}
+
+// DBSize is the member's Pebble disk usage and its live data estimate (see Member.DBSize). It
+// reads Pebble's metrics, which are safe to read from any goroutine, so it does not wait for
+// the driver.
+func (d *Driver) DBSize() (total, inUse int64) { return d.m.DBSize() }
