@@ -16,6 +16,10 @@ import (
 // the old configuration, which counts the leader), then hands leadership to the most
 // up-to-date remaining voter (as in a leadership transfer) and steps down; it stops accepting
 // proposals from the moment it applies its removal.
+//
+// A change may carry a Context (the application's record of the member, e.g. its name and
+// URLs): raft stores it in the entry and never reads it. UpdateNode changes no configuration;
+// it exists so that such a record can change in log order with the other changes.
 
 // ConfChangeType is the kind of a membership change.
 type ConfChangeType uint8
@@ -29,9 +33,13 @@ const (
 	ConfChangeAddLearner
 	// ConfChangeRemoveNode removes a voter or a learner.
 	ConfChangeRemoveNode
+	// ConfChangeUpdateNode changes nothing raft knows: it carries new attributes of a member
+	// (etcd's ConfChangeUpdateNode: its peer URLs) in Context, ordered with the other changes
+	// (one at a time, through the same pending-change rule).
+	ConfChangeUpdateNode
 )
 
-var confChangeTypeNames = [...]string{"ConfChange(0)", "AddVoter", "AddLearner", "RemoveNode"}
+var confChangeTypeNames = [...]string{"ConfChange(0)", "AddVoter", "AddLearner", "RemoveNode", "UpdateNode"}
 
 // String names the change kind.
 func (t ConfChangeType) String() string {
@@ -45,39 +53,68 @@ func (t ConfChangeType) String() string {
 type ConfChange struct {
 	// Type is the kind of change.
 	Type ConfChangeType
-	// NodeID is the member added, promoted or removed.
+	// NodeID is the member added, promoted, removed or updated.
 	NodeID uint64
+	// Context is the application's payload (etcd's ConfChange.Context: the member's name and
+	// URLs). Raft carries it in the entry and never reads it.
+	Context []byte
 }
 
 // String renders the change, e.g. "AddVoter(4)".
 func (cc ConfChange) String() string { return fmt.Sprintf("%s(%d)", cc.Type, cc.NodeID) }
 
-// confChangeEncodingVersion is the first byte of an encoded ConfChange.
-const confChangeEncodingVersion = 1
+// Encoding versions: the first byte of an encoded ConfChange. Version 1 (type and node ID,
+// 10 bytes) is what changes without a context are still written as, so logs and traces of
+// context-free changes are unchanged; version 2 appends the context.
+const (
+	confChangeEncodingV1 = 1
+	confChangeEncodingV2 = 2
+	confChangeHeaderLen  = 10
+)
 
 // Marshal encodes the change for an EntryConfChange entry: a version byte, the type byte,
-// and the node ID as 8 big-endian bytes.
+// the node ID as 8 big-endian bytes, then (version 2, only when Context is not empty) the
+// context.
 func (cc ConfChange) Marshal() []byte {
-	b := make([]byte, 10)
-	b[0] = confChangeEncodingVersion
+	b := make([]byte, confChangeHeaderLen, confChangeHeaderLen+len(cc.Context))
+	b[0] = confChangeEncodingV1
+	if len(cc.Context) > 0 {
+		b[0] = confChangeEncodingV2
+	}
 	b[1] = byte(cc.Type)
 	binary.BigEndian.PutUint64(b[2:], cc.NodeID)
-	return b
+	return append(b, cc.Context...)
 }
 
-// UnmarshalConfChange decodes what Marshal encoded.
+// UnmarshalConfChange decodes what Marshal encoded (either version). The context is a copy.
 func UnmarshalConfChange(b []byte) (ConfChange, error) {
-	if len(b) != 10 {
-		return ConfChange{}, fmt.Errorf("%w: encoded change has %d bytes, want 10", ErrConfChangeInvalid, len(b))
+	if len(b) < confChangeHeaderLen {
+		return ConfChange{}, fmt.Errorf("%w: encoded change has %d bytes, want at least %d", ErrConfChangeInvalid, len(b), confChangeHeaderLen)
 	}
-	if b[0] != confChangeEncodingVersion {
+	switch {
+	case b[0] == confChangeEncodingV1 && len(b) != confChangeHeaderLen:
+		return ConfChange{}, fmt.Errorf("%w: encoded change of version 1 has %d bytes, want %d", ErrConfChangeInvalid, len(b), confChangeHeaderLen)
+	case b[0] != confChangeEncodingV1 && b[0] != confChangeEncodingV2:
 		return ConfChange{}, fmt.Errorf("%w: unknown encoding version %d", ErrConfChangeInvalid, b[0])
 	}
 	cc := ConfChange{Type: ConfChangeType(b[1]), NodeID: binary.BigEndian.Uint64(b[2:])}
-	if cc.Type < ConfChangeAddVoter || cc.Type > ConfChangeRemoveNode {
+	if cc.Type < ConfChangeAddVoter || cc.Type > ConfChangeUpdateNode {
 		return ConfChange{}, fmt.Errorf("%w: unknown change type %d", ErrConfChangeInvalid, b[1])
 	}
+	if len(b) > confChangeHeaderLen {
+		cc.Context = slices.Clone(b[confChangeHeaderLen:])
+	}
 	return cc, nil
+}
+
+// ApplyConfChange returns conf with cc applied, or why raft would skip cc on conf (the
+// error proposing it would give). An application that keeps its own view of the members
+// (kv/node's member table) uses it to take exactly the changes raft takes.
+func ApplyConfChange(conf ConfState, cc ConfChange) (ConfState, error) {
+	if err := checkConfChange(conf, cc); err != nil {
+		return ConfState{}, err
+	}
+	return applyConfChangeTo(conf, cc), nil
 }
 
 // checkConfChange says why cc does not apply to conf, or nil if it does.
@@ -92,11 +129,11 @@ func checkConfChange(conf ConfState, cc ConfChange) error {
 		return fmt.Errorf("%w: %s: is a voter (demotion is not supported; remove it first)", ErrConfChangeInvalid, cc)
 	case cc.Type == ConfChangeAddLearner && isLearner:
 		return fmt.Errorf("%w: %s: already a learner", ErrConfChangeInvalid, cc)
-	case cc.Type == ConfChangeRemoveNode && !isVoter && !isLearner:
+	case (cc.Type == ConfChangeRemoveNode || cc.Type == ConfChangeUpdateNode) && !isVoter && !isLearner:
 		return fmt.Errorf("%w: %s: not a member", ErrConfChangeInvalid, cc)
 	case cc.Type == ConfChangeRemoveNode && isVoter && len(conf.Voters) == 1:
 		return fmt.Errorf("%w: %s: the last voter", ErrConfChangeInvalid, cc)
-	case cc.Type < ConfChangeAddVoter || cc.Type > ConfChangeRemoveNode:
+	case cc.Type < ConfChangeAddVoter || cc.Type > ConfChangeUpdateNode:
 		return fmt.Errorf("%w: unknown change type %d", ErrConfChangeInvalid, cc.Type)
 	}
 	return nil
@@ -104,6 +141,9 @@ func checkConfChange(conf ConfState, cc ConfChange) error {
 
 // applyConfChangeTo returns conf with cc applied (conf itself is not modified).
 func applyConfChangeTo(conf ConfState, cc ConfChange) ConfState {
+	if cc.Type == ConfChangeUpdateNode {
+		return cloneConfState(conf)
+	}
 	out := ConfState{
 		Voters:   slices.DeleteFunc(slices.Clone(conf.Voters), func(id uint64) bool { return id == cc.NodeID }),
 		Learners: slices.DeleteFunc(slices.Clone(conf.Learners), func(id uint64) bool { return id == cc.NodeID }),
@@ -148,8 +188,8 @@ func (r *raft) proposeConfChange(cc ConfChange) error {
 // too) is skipped.
 func (r *raft) applyConfChangeEntry(e *Entry) {
 	cc, err := UnmarshalConfChange(e.Data)
-	if err != nil || checkConfChange(r.trk.conf, cc) != nil {
-		return
+	if err != nil || checkConfChange(r.trk.conf, cc) != nil || cc.Type == ConfChangeUpdateNode {
+		return // an update changes no configuration: progress and roles stay as they are
 	}
 	r.setConf(applyConfChangeTo(r.trk.conf, cc))
 }
@@ -212,8 +252,18 @@ func (r *raft) setConf(conf ConfState) {
 // from NewMemoryStorage(ConfState{Voters: voters}) (a configuration at index 0). Errors name
 // the bad voter list and return nothing.
 func Bootstrap(voters []uint64) (HardState, []Entry, error) {
+	return BootstrapWithContexts(voters, nil)
+}
+
+// BootstrapWithContexts is Bootstrap with a Context on each founding voter's AddVoter entry
+// (contexts[i] for voters[i]; nil: none), so the founders' attributes are in the log that a
+// member added later replays. Every founder must pass the same voters and contexts.
+func BootstrapWithContexts(voters []uint64, contexts [][]byte) (HardState, []Entry, error) {
 	if len(voters) == 0 {
 		return HardState{}, nil, fmt.Errorf("%w: bootstrap needs at least one voter", ErrConfChangeInvalid)
+	}
+	if contexts != nil && len(contexts) != len(voters) {
+		return HardState{}, nil, fmt.Errorf("%w: bootstrap voters %v with %d contexts", ErrConfChangeInvalid, voters, len(contexts))
 	}
 	seen := make([]uint64, 0, len(voters))
 	ents := make([]Entry, 0, len(voters))
@@ -222,7 +272,11 @@ func Bootstrap(voters []uint64) (HardState, []Entry, error) {
 			return HardState{}, nil, fmt.Errorf("%w: bootstrap voters %v: zero or repeated ID %d", ErrConfChangeInvalid, voters, id)
 		}
 		seen = append(seen, id)
-		ents = append(ents, Entry{Term: 1, Index: uint64(i + 1), Type: EntryConfChange, Data: ConfChange{Type: ConfChangeAddVoter, NodeID: id}.Marshal()})
+		cc := ConfChange{Type: ConfChangeAddVoter, NodeID: id}
+		if contexts != nil {
+			cc.Context = contexts[i]
+		}
+		ents = append(ents, Entry{Term: 1, Index: uint64(i + 1), Type: EntryConfChange, Data: cc.Marshal()})
 	}
 	return HardState{Term: 1, Commit: uint64(len(ents))}, ents, nil
 }

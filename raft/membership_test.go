@@ -233,11 +233,31 @@ func TestConfChangeEncoding(t *testing.T) {
 		{Type: ConfChangeAddVoter, NodeID: 1},
 		{Type: ConfChangeAddLearner, NodeID: 1 << 60},
 		{Type: ConfChangeRemoveNode, NodeID: 42},
+		{Type: ConfChangeAddLearner, NodeID: 7, Context: []byte("name and URLs")},
+		{Type: ConfChangeUpdateNode, NodeID: 7, Context: []byte{0}},
 	} {
-		got, err := UnmarshalConfChange(cc.Marshal())
+		b := cc.Marshal()
+		wantVersion := byte(1)
+		if len(cc.Context) > 0 {
+			wantVersion = 2
+		}
+		require.Equal(t, wantVersion, b[0], "%s: encoding version", cc)
+		got, err := UnmarshalConfChange(b)
 		require.NoError(t, err)
 		require.Equal(t, cc, got)
 	}
+	// Version 1, as logs written before contexts hold it, still decodes.
+	v1 := []byte{1, byte(ConfChangeAddVoter), 0, 0, 0, 0, 0, 0, 0, 5}
+	got, err := UnmarshalConfChange(v1)
+	require.NoError(t, err)
+	require.Equal(t, ConfChange{Type: ConfChangeAddVoter, NodeID: 5}, got)
+	require.Equal(t, v1, got.Marshal(), "a change without context is written as version 1")
+	// The decoded context does not alias the entry's data.
+	enc := ConfChange{Type: ConfChangeAddVoter, NodeID: 5, Context: []byte("ctx")}.Marshal()
+	got, err = UnmarshalConfChange(enc)
+	require.NoError(t, err)
+	enc[len(enc)-1] = 'X'
+	require.Equal(t, []byte("ctx"), got.Context)
 	for _, tc := range []struct {
 		name string
 		b    []byte
@@ -246,12 +266,54 @@ func TestConfChangeEncoding(t *testing.T) {
 		{"short", []byte{1, 1}, "has 2 bytes"},
 		{"version", append([]byte{9, 1}, make([]byte, 8)...), "encoding version 9"},
 		{"type", append([]byte{1, 0}, make([]byte, 8)...), "unknown change type 0"},
+		{"type beyond update", append([]byte{2, 5}, make([]byte, 9)...), "unknown change type 5"},
+		{"version 1 with trailing bytes", append([]byte{1, 1}, make([]byte, 9)...), "version 1 has 11 bytes"},
 	} {
 		_, err := UnmarshalConfChange(tc.b)
 		require.ErrorIs(t, err, ErrConfChangeInvalid, tc.name)
 		require.ErrorContains(t, err, tc.want, tc.name)
 	}
 	require.Equal(t, "AddVoter(3)", ConfChange{Type: ConfChangeAddVoter, NodeID: 3}.String())
+	require.Equal(t, "UpdateNode(3)", ConfChange{Type: ConfChangeUpdateNode, NodeID: 3, Context: []byte{1}}.String())
+}
+
+// An UpdateNode change goes through the log like the others (one at a time) and changes
+// neither the configuration nor the leader's view of its followers; raft carries contexts
+// without reading them, and refuses an update of a stranger.
+func TestConfChangeUpdateNodeAndContext(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, nil)
+	n.elect(1)
+	n.stabilize()
+	before := n.member(1).rn.Status()
+	require.NoError(t, n.member(1).rn.ProposeConfChange(ConfChange{Type: ConfChangeUpdateNode, NodeID: 2, Context: []byte("new URLs")}))
+	require.ErrorIs(t, n.member(1).rn.ProposeConfChange(ConfChange{Type: ConfChangeUpdateNode, NodeID: 3}), ErrConfChangePending)
+	n.stabilize()
+	after := n.member(1).rn.Status()
+	require.Equal(t, before.Config, after.Config)
+	require.Equal(t, StateLeader, n.raft(1).state)
+	for _, p := range after.Progress {
+		require.Equal(t, after.LastIndex, p.Match, "member %d keeps its progress", p.ID)
+	}
+	err := n.member(1).rn.ProposeConfChange(ConfChange{Type: ConfChangeUpdateNode, NodeID: 9})
+	require.ErrorIs(t, err, ErrConfChangeInvalid)
+	require.ErrorContains(t, err, "not a member")
+
+	conf, err := ApplyConfChange(ConfState{Voters: []uint64{1, 2}}, ConfChange{Type: ConfChangeAddLearner, NodeID: 3, Context: []byte("x")})
+	require.NoError(t, err)
+	require.Equal(t, ConfState{Voters: []uint64{1, 2}, Learners: []uint64{3}}, conf)
+	_, err = ApplyConfChange(conf, ConfChange{Type: ConfChangeAddVoter, NodeID: 2})
+	require.ErrorIs(t, err, ErrConfChangeInvalid)
+
+	_, ents, err := BootstrapWithContexts([]uint64{1, 2}, [][]byte{[]byte("one"), nil})
+	require.NoError(t, err)
+	cc, err := UnmarshalConfChange(ents[0].Data)
+	require.NoError(t, err)
+	require.Equal(t, ConfChange{Type: ConfChangeAddVoter, NodeID: 1, Context: []byte("one")}, cc)
+	cc, err = UnmarshalConfChange(ents[1].Data)
+	require.NoError(t, err)
+	require.Equal(t, ConfChange{Type: ConfChangeAddVoter, NodeID: 2}, cc)
+	_, _, err = BootstrapWithContexts([]uint64{1, 2}, [][]byte{nil})
+	require.ErrorIs(t, err, ErrConfChangeInvalid)
 }
 
 // A committed change is applied at the same log position on every member, even one that was
