@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ballastdb/ballast/rpc/embed"
+)
+
+func urls(t *testing.T, ss ...string) []url.URL {
+	t.Helper()
+	var out []url.URL
+	for _, s := range ss {
+		u, err := url.Parse(s)
+		require.NoError(t, err)
+		out = append(out, *u)
+	}
+	return out
+}
+
+// TestParseDefaults: no flags is etcd's one-member cluster "default" in default.etcd.
+func TestParseDefaults(t *testing.T) {
+	opts, err := parseCommandLine("ballast", nil, nil, &bytes.Buffer{}, &bytes.Buffer{})
+	require.NoError(t, err)
+	require.Equal(t, embed.Config{
+		Name:                "default",
+		DataDir:             "default.etcd",
+		ListenPeerURLs:      urls(t, "http://localhost:2380"),
+		ListenClientURLs:    urls(t, "http://localhost:2379"),
+		AdvertisePeerURLs:   urls(t, "http://localhost:2380"),
+		AdvertiseClientURLs: urls(t, "http://localhost:2379"),
+		InitialCluster:      "default=http://localhost:2380",
+		InitialClusterState: "new",
+		InitialClusterToken: "etcd-cluster",
+		HeartbeatInterval:   100 * time.Millisecond,
+		ElectionTimeout:     time.Second,
+		SnapshotCount:       10000,
+		MaxRequestBytes:     1572864,
+		MaxTxnOps:           128,
+		Version:             etcdVersion,
+	}, opts.cfg)
+	require.Equal(t, slog.LevelInfo, opts.logLevel)
+	require.Contains(t, opts.warnings, "'data-dir' was empty; using default: default.etcd")
+}
+
+// TestParseAccepted: Go's flag syntax as etcd takes it, and etcd's derived defaults.
+func TestParseAccepted(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		env   []string
+		check func(t *testing.T, o options)
+	}{
+		{"two dashes and =", []string{"--name=m1"}, nil, func(t *testing.T, o options) {
+			require.Equal(t, "m1", o.cfg.Name)
+			require.Equal(t, "m1.etcd", o.cfg.DataDir)
+			require.Equal(t, "m1=http://localhost:2380", o.cfg.InitialCluster, "etcd names the one-member cluster after --name")
+		}},
+		{"one dash and a space", []string{"-name", "m1", "-data-dir", "/d"}, nil, func(t *testing.T, o options) {
+			require.Equal(t, "m1", o.cfg.Name)
+			require.Equal(t, "/d", o.cfg.DataDir)
+		}},
+		{"a whole member", []string{"--name", "m2", "--listen-client-urls", "http://127.0.0.1:22379",
+			"--advertise-client-urls", "http://127.0.0.1:22379,http://127.0.0.1:22379", "--listen-peer-urls", "http://127.0.0.1:22380",
+			"--initial-advertise-peer-urls", "http://127.0.0.1:22380", "--initial-cluster",
+			"m1=http://127.0.0.1:12380,m2=http://127.0.0.1:22380", "--initial-cluster-state", "existing",
+			"--initial-cluster-token", "tok", "--heartbeat-interval", "50", "--election-timeout=500", "--snapshot-count", "7",
+			"--max-request-bytes", "1000", "--max-txn-ops", "9", "--log-level", "debug", "--wal-dir", "/w"}, nil,
+			func(t *testing.T, o options) {
+				c := o.cfg
+				require.Equal(t, urls(t, "http://127.0.0.1:22379"), c.AdvertiseClientURLs, "duplicates dropped")
+				require.Equal(t, urls(t, "http://127.0.0.1:22380"), c.ListenPeerURLs)
+				require.Equal(t, "m1=http://127.0.0.1:12380,m2=http://127.0.0.1:22380", c.InitialCluster)
+				require.Equal(t, "existing", c.InitialClusterState)
+				require.Equal(t, "tok", c.InitialClusterToken)
+				require.Equal(t, 50*time.Millisecond, c.HeartbeatInterval)
+				require.Equal(t, 500*time.Millisecond, c.ElectionTimeout)
+				require.Equal(t, uint64(7), c.SnapshotCount)
+				require.Equal(t, 1000, c.MaxRequestBytes)
+				require.Equal(t, 9, c.MaxTxnOps)
+				require.Equal(t, "/w", c.WALDir)
+				require.Equal(t, slog.LevelDebug, o.logLevel)
+			}},
+		{"environment", nil, []string{"ETCD_NAME=m3", "ETCD_INITIAL_CLUSTER_TOKEN=t3", "PATH=/bin", "ETCD_UNKNOWN_THING=1"}, func(t *testing.T, o options) {
+			require.Equal(t, "m3", o.cfg.Name)
+			require.Equal(t, "t3", o.cfg.InitialClusterToken)
+			require.Contains(t, o.warnings, "unrecognized environment variable: ETCD_UNKNOWN_THING=1")
+		}},
+		{"ignored as etcd ignores it", []string{"--v"}, nil, func(t *testing.T, o options) {
+			require.Contains(t, o.warnings, "flag is no longer supported - ignoring: --v")
+		}},
+		{"version", []string{"--version"}, nil, func(t *testing.T, o options) { require.True(t, o.printVersion) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			o, err := parseCommandLine("etcd", tc.args, tc.env, &bytes.Buffer{}, &stderr)
+			require.NoError(t, err, stderr.String())
+			tc.check(t, o)
+		})
+	}
+}
+
+// TestParseRefused: every refusal names the problem with etcd's words, and exits as etcd
+// does (2 for what the flag package refuses, 1 for what the configuration checks refuse).
+func TestParseRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  []string
+		code int
+		want string // in the error (code 1) or on stderr (code 2)
+	}{
+		{"unknown flag", []string{"--no-such-flag"}, nil, exitUsage, "flag provided but not defined: -no-such-flag"},
+		{"bad cluster state", []string{"--initial-cluster-state", "old"}, nil, exitUsage,
+			`invalid value "old" for flag -initial-cluster-state: invalid value`},
+		{"not a number", []string{"--heartbeat-interval", "fast"}, nil, exitUsage, `invalid value "fast" for flag -heartbeat-interval`},
+		{"bad URL", []string{"--listen-client-urls", "ftp://127.0.0.1:1"}, nil, exitUsage,
+			"URL scheme must be http, https, unix, or unixs: ftp://127.0.0.1:1"},
+		{"URL with a path", []string{"--initial-advertise-peer-urls", "http://127.0.0.1:1/x"}, nil, exitUsage,
+			"URL must not contain a path: http://127.0.0.1:1/x"},
+		{"positional argument", []string{"--name", "a", "b"}, nil, exitConfig, `"b" is not a valid flag`},
+		{"quota", []string{"--quota-backend-bytes", "8589934592"}, nil, exitConfig,
+			"flag --quota-backend-bytes is not supported yet: the backend quota and its NOSPACE alarm come with the snapshots issue"},
+		{"bare boolean", []string{"--auto-tls", "--name", "x"}, nil, exitConfig,
+			"flag --auto-tls is not supported yet: TLS comes with the security issue"},
+		{"unsupported through the environment", nil, []string{"ETCD_AUTO_COMPACTION_RETENTION=1"}, exitConfig,
+			"flag --auto-compaction-retention is not supported yet: auto compaction comes with the operations issue"},
+		{"environment shadowed by a flag", []string{"--name", "a"}, []string{"ETCD_NAME=b"}, exitConfig,
+			"conflicting environment variable is shadowed by corresponding command-line flag (either unset environment variable or disable flag): ETCD_NAME"},
+		{"bad environment value", nil, []string{"ETCD_ELECTION_TIMEOUT=soon"}, exitConfig, `invalid value "soon" for ETCD_ELECTION_TIMEOUT`},
+		{"zero heartbeat", []string{"--heartbeat-interval", "0"}, nil, exitConfig, "--heartbeat-interval must be >0 (set to 0ms)"},
+		{"election too short", []string{"--election-timeout", "300"}, nil, exitConfig,
+			"--election-timeout[300ms] should be at least as 5 times as --heartbeat-interval[100ms]"},
+		{"election too long", []string{"--election-timeout", "60000"}, nil, exitConfig,
+			"--election-timeout[60000ms] is too long, and should be set less than 50000ms"},
+		{"listen without advertise", []string{"--listen-client-urls", "http://127.0.0.1:1"}, nil, exitConfig,
+			"--advertise-client-urls is required when --listen-client-urls is set explicitly"},
+		{"bind to a name", []string{"--listen-peer-urls", "http://example.com:1"}, nil, exitConfig,
+			"expected IP in URL for binding (http://example.com:1)"},
+		{"advertise without host", []string{"--initial-advertise-peer-urls", "http://:1"}, nil, exitConfig,
+			`--initial-advertise-peer-urls "http://:1" must be "host:port" (unexpected empty host (http://:1))`},
+		{"log level", []string{"--log-level", "loud"}, nil, exitConfig,
+			`--log-level "loud": only supports debug, info, warn, error, panic, or fatal`},
+		{"https before TLS", []string{"--listen-client-urls", "https://127.0.0.1:1", "--advertise-client-urls", "https://127.0.0.1:1"}, nil, exitConfig,
+			"--listen-client-urls https://127.0.0.1:1: only http URLs are supported yet"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			_, err := parseCommandLine("etcd", tc.args, tc.env, &bytes.Buffer{}, &stderr)
+			var cerr *cmdError
+			require.True(t, errors.As(err, &cerr), "want a cmdError, got %v", err)
+			require.Equal(t, tc.code, cerr.code, err.Error())
+			if tc.code == exitUsage {
+				require.Contains(t, stderr.String(), tc.want)
+				require.Contains(t, stderr.String(), "Usage:", "the flag package prints the usage as etcd's does")
+			} else {
+				require.Contains(t, err.Error(), tc.want)
+			}
+		})
+	}
+}
+
+// TestEveryUnsupportedFlagIsRefused: each flag of the table, given as etcd takes it (bare for
+// booleans, with a value otherwise), stops start-up with the one wording.
+func TestEveryUnsupportedFlagIsRefused(t *testing.T) {
+	seen := map[string]bool{}
+	for _, f := range unsupportedFlags {
+		require.False(t, seen[f.name], "listed twice: %s", f.name)
+		seen[f.name] = true
+		require.Regexp(t, "the (operations|security|snapshots) issue", f.reason, f.name)
+		args := []string{"--" + f.name}
+		if !f.isBool {
+			args = append(args, "x")
+		}
+		args = append(args, "--name", "after") // a bare boolean must not swallow the next flag
+		_, err := parseCommandLine("ballast", args, nil, &bytes.Buffer{}, &bytes.Buffer{})
+		require.EqualError(t, err, "flag --"+f.name+" is not supported yet: "+f.reason)
+	}
+	require.True(t, seen["quota-backend-bytes"])
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 0, run(context.Background(), []string{"/usr/local/bin/etcd", "--help"}, nil, &stdout, &stderr))
+	require.Contains(t, stdout.String(), "etcd [flags]")
+	require.Contains(t, stdout.String(), "--initial-cluster-token 'etcd-cluster'")
+	require.Contains(t, stdout.String(), "--quota-backend-bytes: the backend quota")
+	stdout.Reset()
+	require.Equal(t, 0, run(context.Background(), []string{"ballast", "--version"}, nil, &stdout, &stderr))
+	require.True(t, strings.HasPrefix(stdout.String(), "ballast Version: "+etcdVersion), stdout.String())
+}
+
+// TestRunExitCodes: run logs the refusal as a JSON line (etcd's "failed to verify flags")
+// and returns etcd's exit code.
+func TestRunExitCodes(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, exitUsage, run(context.Background(), []string{"ballast", "--bogus"}, nil, &stdout, &stderr))
+	require.Contains(t, stderr.String(), "flag provided but not defined: -bogus")
+	stderr.Reset()
+	require.Equal(t, exitConfig, run(context.Background(), []string{"ballast", "--cert-file", "c.pem"}, nil, &stdout, &stderr))
+	require.Contains(t, stderr.String(), `"msg":"failed to verify flags","error":"flag --cert-file is not supported yet: TLS comes with the security issue"`)
+	require.Contains(t, stderr.String(), `"level":"warn"`)
+}
+
+func TestRole(t *testing.T) {
+	for in, want := range map[string]string{"etcd": "etcd", "/usr/bin/etcd": "etcd", "ballast": "ballast", "./bin/ballast": "ballast", "x": "ballast"} {
+		require.Equal(t, want, role(in), in)
+	}
+}

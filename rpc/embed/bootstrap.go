@@ -1,0 +1,153 @@
+package embed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// identity is what bootstrap decided: who this member is and how its database starts.
+type identity struct {
+	id, clusterID uint64
+	// founders are the founding members when this member founds the cluster (state new);
+	// empty for a member that joined, and ignored by kv/node on a restart.
+	founders []Founder
+	restart  bool
+	joined   bool
+}
+
+// fetchMembers asks the member serving peerURL for the cluster ID and member list (the
+// peer transport's Fetch of methodMembers).
+type fetchMembers func(ctx context.Context, peerURL string) (clusterID uint64, members []Founder, err error)
+
+// dbDirName is the member's Pebble database under data-dir/member.
+const dbDirName = "db"
+
+// bootstrap decides the member's identity, as etcd's bootstrapCluster does: a data dir that
+// holds a member is a restart (the --initial-* flags are ignored); otherwise state new forms
+// the cluster from --initial-cluster, state existing joins a cluster that member add already
+// changed, asking one of the other members listed for the member list. The decision is
+// written to data-dir/member/ballast.json before the database is created.
+func bootstrap(ctx context.Context, cfg Config, lg *slog.Logger, fetch fetchMembers) (identity, error) {
+	memberDir := filepath.Join(cfg.DataDir, "member")
+	m, ok, err := readMeta(memberDir)
+	if err != nil {
+		return identity{}, err
+	}
+	if ok {
+		return restartIdentity(cfg, m, lg)
+	}
+	if _, err := os.Stat(filepath.Join(memberDir, dbDirName)); err == nil {
+		return identity{}, fmt.Errorf("data dir %s holds a member database (%s) but not its identity file %s: refusing to guess the member's ID; restore the file or start from an empty data dir",
+			cfg.DataDir, filepath.Join(memberDir, dbDirName), filepath.Join(memberDir, metaFileName))
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return identity{}, fmt.Errorf("cannot access member directory: %w", err)
+	}
+	ic, err := ParseInitialCluster(cfg.InitialCluster)
+	if err != nil {
+		return identity{}, err
+	}
+	var id identity
+	switch cfg.InitialClusterState {
+	case ClusterStateNew:
+		id, err = newClusterIdentity(ctx, cfg, ic)
+	default:
+		id, err = joinIdentity(ctx, cfg, ic, lg, fetch)
+	}
+	if err != nil {
+		return identity{}, err
+	}
+	mt := meta{Name: cfg.Name, MemberID: hexID(id.id), ClusterID: hexID(id.clusterID), Joined: id.joined}
+	for _, f := range id.founders {
+		mt.Founders = append(mt.Founders, metaMember{ID: hexID(f.ID), Name: f.Name, PeerURLs: f.PeerURLs})
+	}
+	if err := writeMeta(memberDir, mt); err != nil {
+		return identity{}, fmt.Errorf("cannot write to member directory: %w", err)
+	}
+	return id, nil
+}
+
+func newClusterIdentity(ctx context.Context, cfg Config, ic InitialCluster) (identity, error) {
+	if err := verifyBootstrap(ctx, cfg.Name, urlStrings(cfg.AdvertisePeerURLs), ic); err != nil {
+		return identity{}, err
+	}
+	founders, err := Founders(ic, cfg.InitialClusterToken)
+	if err != nil {
+		return identity{}, err
+	}
+	var ids []uint64
+	var self uint64
+	for _, f := range founders {
+		ids = append(ids, f.ID)
+		if f.Name == cfg.Name {
+			self = f.ID
+		}
+	}
+	return identity{id: self, clusterID: ClusterID(ids), founders: founders}, nil
+}
+
+// joinIdentity is etcd's bootstrapExistingClusterNoWAL: the member list comes from the first
+// other member listed in --initial-cluster that answers, and this member's ID is the one
+// member add gave its peer URLs.
+func joinIdentity(ctx context.Context, cfg Config, ic InitialCluster, lg *slog.Logger, fetch fetchMembers) (identity, error) {
+	if err := verifyJoinExisting(cfg.Name, ic); err != nil {
+		return identity{}, err
+	}
+	var remotes []string
+	for name, urls := range ic {
+		if name != cfg.Name {
+			remotes = append(remotes, urls...)
+		}
+	}
+	slices.Sort(remotes)
+	var errs []string
+	for _, u := range remotes {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		cid, members, err := fetch(cctx, u)
+		cancel()
+		if err != nil {
+			lg.Warn("failed to get cluster information from peer", "remote-peer-url", u, "error", err.Error())
+			errs = append(errs, fmt.Sprintf("%s: %v", u, err))
+			continue
+		}
+		self, err := assignExistingIDs(ctx, cfg.Name, ic, members)
+		if err != nil {
+			return identity{}, fmt.Errorf("error validating peerURLs %v: %w", members, err)
+		}
+		return identity{id: self, clusterID: cid, joined: true}, nil
+	}
+	return identity{}, fmt.Errorf("cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs (%s)", strings.Join(errs, "; "))
+}
+
+func restartIdentity(cfg Config, m meta, lg *slog.Logger) (identity, error) {
+	self, err := parseHexID("member_id", m.MemberID)
+	if err != nil {
+		return identity{}, err
+	}
+	cid, err := parseHexID("cluster_id", m.ClusterID)
+	if err != nil {
+		return identity{}, err
+	}
+	id := identity{id: self, clusterID: cid, restart: true, joined: m.Joined}
+	for _, f := range m.Founders {
+		fid, err := parseHexID("founder id", f.ID)
+		if err != nil {
+			return identity{}, err
+		}
+		id.founders = append(id.founders, Founder{ID: fid, Name: f.Name, PeerURLs: f.PeerURLs})
+	}
+	lg.Info("server has already been initialized", "data-dir", cfg.DataDir, "dir-type", "member",
+		"local-member-id", hexID(self), "cluster-id", hexID(cid))
+	if m.Name != cfg.Name {
+		lg.Warn("the data dir was initialized under another name; the member keeps its ID and publishes the new name",
+			"data-dir-name", m.Name, "name", cfg.Name)
+	}
+	return id, nil
+}

@@ -1,0 +1,161 @@
+package embed
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+)
+
+// The values of --initial-cluster-state.
+const (
+	ClusterStateNew      = "new"
+	ClusterStateExisting = "existing"
+)
+
+// etcd's defaults (server/embed/config.go), for the zero fields of a Config.
+const (
+	DefaultName                = "default"
+	DefaultListenPeerURL       = "http://localhost:2380"
+	DefaultListenClientURL     = "http://localhost:2379"
+	DefaultInitialClusterToken = "etcd-cluster"
+	DefaultHeartbeatInterval   = 100 * time.Millisecond
+	DefaultElectionTimeout     = 1000 * time.Millisecond
+	DefaultSnapshotCount       = 10000
+	DefaultMaxRequestBytes     = 1572864 // 1.5 MiB
+	DefaultMaxTxnOps           = 128
+	// maxElectionTimeout is etcd's maxElectionMs.
+	maxElectionTimeout = 50 * time.Second
+)
+
+// Config is one member's configuration: etcd's flags of the same names, parsed
+// (cmd/ballast does that, with etcd's rules).
+type Config struct {
+	Name    string
+	DataDir string
+	// WALDir is --wal-dir: where Pebble keeps its write-ahead log (empty: inside DataDir).
+	WALDir string
+
+	ListenClientURLs, AdvertiseClientURLs []url.URL
+	ListenPeerURLs, AdvertisePeerURLs     []url.URL
+
+	// InitialCluster is "name=url,name=url" (--initial-cluster).
+	InitialCluster      string
+	InitialClusterState string // ClusterStateNew or ClusterStateExisting
+	InitialClusterToken string
+
+	// HeartbeatInterval is one raft tick; ElectionTimeout a whole number of them (etcd's
+	// ElectionTicks = election / heartbeat).
+	HeartbeatInterval, ElectionTimeout time.Duration
+	SnapshotCount                      uint64
+	MaxRequestBytes, MaxTxnOps         int
+
+	// Logger receives the member's log (JSON lines in cmd/ballast). Nil: slog.Default().
+	Logger *slog.Logger
+	// Version is reported by Maintenance.Status (etcd's server version field).
+	Version string
+}
+
+// withDefaults fills the zero fields with etcd's defaults and checks what etcd's
+// Config.Validate checks, with its messages.
+func (c Config) withDefaults() (Config, error) {
+	if c.Name == "" {
+		c.Name = DefaultName
+	}
+	if c.DataDir == "" {
+		c.DataDir = c.Name + ".etcd"
+	}
+	def := func(us []url.URL, s string) []url.URL {
+		if len(us) > 0 {
+			return us
+		}
+		u, _ := url.Parse(s)
+		return []url.URL{*u}
+	}
+	c.ListenPeerURLs = def(c.ListenPeerURLs, DefaultListenPeerURL)
+	c.AdvertisePeerURLs = def(c.AdvertisePeerURLs, DefaultListenPeerURL)
+	c.ListenClientURLs = def(c.ListenClientURLs, DefaultListenClientURL)
+	c.AdvertiseClientURLs = def(c.AdvertiseClientURLs, DefaultListenClientURL)
+	if c.InitialCluster == "" {
+		for _, u := range c.AdvertisePeerURLs {
+			if c.InitialCluster != "" {
+				c.InitialCluster += ","
+			}
+			c.InitialCluster += c.Name + "=" + u.String()
+		}
+	}
+	if c.InitialClusterState == "" {
+		c.InitialClusterState = ClusterStateNew
+	}
+	if c.InitialClusterToken == "" {
+		c.InitialClusterToken = DefaultInitialClusterToken
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if c.ElectionTimeout == 0 {
+		c.ElectionTimeout = DefaultElectionTimeout
+	}
+	if c.SnapshotCount == 0 {
+		c.SnapshotCount = DefaultSnapshotCount
+	}
+	if c.MaxRequestBytes == 0 {
+		c.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if c.MaxTxnOps == 0 {
+		c.MaxTxnOps = DefaultMaxTxnOps
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.InitialClusterState != ClusterStateNew && c.InitialClusterState != ClusterStateExisting {
+		return c, fmt.Errorf("unexpected clusterState %q", c.InitialClusterState)
+	}
+	tickMs, electionMs := c.HeartbeatInterval.Milliseconds(), c.ElectionTimeout.Milliseconds()
+	switch {
+	case tickMs <= 0:
+		return c, fmt.Errorf("--heartbeat-interval must be >0 (set to %dms)", tickMs)
+	case electionMs <= 0:
+		return c, fmt.Errorf("--election-timeout must be >0 (set to %dms)", electionMs)
+	case 5*tickMs > electionMs:
+		return c, fmt.Errorf("--election-timeout[%vms] should be at least as 5 times as --heartbeat-interval[%vms]", electionMs, tickMs)
+	case c.ElectionTimeout > maxElectionTimeout:
+		return c, fmt.Errorf("--election-timeout[%vms] is too long, and should be set less than %vms", electionMs, maxElectionTimeout.Milliseconds())
+	case c.MaxRequestBytes < 0 || c.MaxTxnOps < 0:
+		return c, fmt.Errorf("--max-request-bytes (%d) and --max-txn-ops (%d) must not be negative", c.MaxRequestBytes, c.MaxTxnOps)
+	}
+	for _, group := range []struct {
+		flag string
+		urls []url.URL
+	}{
+		{"--listen-client-urls", c.ListenClientURLs}, {"--advertise-client-urls", c.AdvertiseClientURLs},
+		{"--listen-peer-urls", c.ListenPeerURLs}, {"--initial-advertise-peer-urls", c.AdvertisePeerURLs},
+	} {
+		for _, u := range group.urls {
+			if u.Scheme != "http" {
+				return c, fmt.Errorf("%s %s: only http URLs are supported yet (https and unix sockets come with the security issue's TLS)", group.flag, u.String())
+			}
+		}
+	}
+	return c, nil
+}
+
+// Validate reports what Start would refuse in c before it touches the disk or the network:
+// etcd's checks of the flags, with etcd's messages.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
+// electionTicks is etcd's Config.ElectionTicks.
+func (c Config) electionTicks() int {
+	return int(c.ElectionTimeout.Milliseconds() / c.HeartbeatInterval.Milliseconds())
+}
+
+func urlStrings(us []url.URL) []string {
+	out := make([]string, len(us))
+	for i, u := range us {
+		out[i] = u.String()
+	}
+	return out
+}

@@ -1,0 +1,478 @@
+//go:build embedwip
+
+package embed
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ballastdb/ballast/kv/node"
+	"github.com/ballastdb/ballast/rpc"
+	"github.com/ballastdb/ballast/rpc/peer"
+)
+
+// methodMembers is the peer call a joining member makes (through peer.Fetch, before it has
+// an ID) for the cluster ID and the member list: the answer is a pb.MemberListResponse
+// whose header carries the cluster ID.
+const methodMembers = "embed.Members"
+
+// Server is one running member.
+type Server struct {
+	cfg Config
+	lg  *slog.Logger
+	id  uint64
+	cid uint64
+
+	member    *node.Member
+	driver    *node.Driver
+	transport *peer.Transport
+	services  *rpc.Services
+	grpc      *grpc.Server
+	https     []*http.Server
+	splits    []*splitListener
+	peerLns   []net.Listener
+	clientLns []net.Listener
+
+	// resolved caches the member table's peer URLs for the transport (refreshed from the
+	// member, read without waiting on the driver).
+	resolved atomic.Pointer[map[uint64][]string]
+
+	// mu guards https, splits and closing: the publisher adds client servers while Stop may
+	// be closing them.
+	mu            sync.Mutex
+	closing       bool
+	driverRunning bool
+
+	ready    chan struct{}
+	errc     chan error
+	failOnce sync.Once
+	runStop  context.CancelFunc
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+	stopped  chan struct{}
+}
+
+// Start bootstraps the member (see bootstrap), opens its database, starts the driver and the
+// peer transport on the peer listeners, and returns once every listener is bound. The client
+// listeners serve once the member has published its client URLs through raft (ReadyNotify),
+// as etcd's do. ctx bounds the start only (the join's fetch from a peer); Stop ends the
+// server.
+func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
+	cfg, err = cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	lg := cfg.Logger
+	s := &Server{cfg: cfg, lg: lg, ready: make(chan struct{}), errc: make(chan error, 1), stopped: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			s.closeAll()
+		}
+	}()
+	lg.Info("configuring peer listeners", "listen-peer-urls", urlStrings(cfg.ListenPeerURLs))
+	for _, u := range cfg.ListenPeerURLs {
+		ln, err := net.Listen("tcp", u.Host)
+		if err != nil {
+			return nil, fmt.Errorf("listen on peer URL %s: %w", u.String(), err)
+		}
+		s.peerLns = append(s.peerLns, ln)
+	}
+	lg.Info("configuring client listeners", "listen-client-urls", urlStrings(cfg.ListenClientURLs))
+	for _, u := range cfg.ListenClientURLs {
+		ln, err := net.Listen("tcp", u.Host)
+		if err != nil {
+			return nil, fmt.Errorf("listen on client URL %s: %w", u.String(), err)
+		}
+		s.clientLns = append(s.clientLns, ln)
+	}
+	lg.Info("starting an etcd server", "name", cfg.Name, "data-dir", cfg.DataDir, "wal-dir", cfg.WALDir,
+		"heartbeat-interval", cfg.HeartbeatInterval.String(), "election-timeout", cfg.ElectionTimeout.String(),
+		"snapshot-count", cfg.SnapshotCount, "max-request-bytes", cfg.MaxRequestBytes, "max-txn-ops", cfg.MaxTxnOps,
+		"initial-advertise-peer-urls", urlStrings(cfg.AdvertisePeerURLs), "listen-peer-urls", urlStrings(cfg.ListenPeerURLs),
+		"advertise-client-urls", urlStrings(cfg.AdvertiseClientURLs), "listen-client-urls", urlStrings(cfg.ListenClientURLs),
+		"initial-cluster", cfg.InitialCluster, "initial-cluster-state", cfg.InitialClusterState,
+		"initial-cluster-token", cfg.InitialClusterToken)
+
+	ident, err := bootstrap(ctx, cfg, lg, fetchFromPeer)
+	if err != nil {
+		return nil, err
+	}
+	s.id, s.cid = ident.id, ident.clusterID
+	ncfg := node.Config{
+		ID:                     ident.id,
+		ClusterID:              ident.clusterID,
+		FS:                     vfs.Default,
+		Dir:                    filepath.Join(cfg.DataDir, "member", dbDirName),
+		Clock:                  node.NewRealClock(),
+		Rand:                   rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		Logger:                 logfAdapter{lg},
+		ElectionTimeoutTicks:   cfg.electionTicks(),
+		HeartbeatIntervalTicks: 1,
+		TickInterval:           cfg.HeartbeatInterval,
+		MaxRequestBytes:        cfg.MaxRequestBytes,
+		MaxTxnOps:              cfg.MaxTxnOps,
+		SnapshotEntries:        int(cfg.SnapshotCount),
+	}
+	if cfg.WALDir != "" {
+		return nil, errors.New("--wal-dir: kv/node does not expose Pebble's WALDir option yet")
+	}
+	for _, f := range ident.founders {
+		ncfg.InitialMembers = append(ncfg.InitialMembers, f.ID)
+		ncfg.InitialMemberAttrs = append(ncfg.InitialMemberAttrs, node.MemberAttrs{ID: f.ID, Name: f.Name, PeerURLs: f.PeerURLs})
+	}
+	s.member, err = node.Open(ncfg)
+	if err != nil {
+		return nil, err
+	}
+	s.cid = s.member.ClusterID()
+	s.storeResolved(s.member.Members())
+	lg.Info("opened member database", "local-member-id", hexID(s.id), "cluster-id", hexID(s.cid),
+		"restart", ident.restart, "joined", ident.joined)
+
+	s.transport = peer.New(peer.Config{
+		LocalID:   func() uint64 { return s.id },
+		ClusterID: func() uint64 { return s.cid },
+		Resolve:   s.resolve,
+		Deliver:   func(data []byte) bool { return s.driver.Deliver(data) },
+		IsBulk:    node.IsBulkFrame,
+		IsRemoved: s.isRemoved,
+		OnRemoved: func() { s.fail(node.ErrRemoved) },
+		Handle:    s.handlePeerCall,
+		Logger:    lg,
+	})
+	s.driver, err = node.NewDriver(s.member, s.transport, node.RunOptions{})
+	if err != nil {
+		return nil, err
+	}
+	s.services, err = rpc.New(rpc.Config{
+		Driver:          s.driver,
+		Forward:         s.transport,
+		Version:         cfg.Version,
+		ElectionTimeout: cfg.ElectionTimeout,
+		Logger:          lg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.grpc = grpc.NewServer(append(rpc.ServerOptions(cfg.MaxRequestBytes), s.services.ServerOptions()...)...)
+	s.services.Register(s.grpc)
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.runStop = cancel
+	s.driverRunning = true
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.driver.Run(runCtx); err != nil {
+			s.fail(err)
+		}
+	}()
+	for _, ln := range s.peerLns {
+		lg.Info("serving peer traffic", "address", ln.Addr().String())
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			_ = s.transport.Serve(ln)
+		}()
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.refreshResolved(runCtx)
+	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.publishAndServe(runCtx)
+	}()
+	return s, nil
+}
+
+// fetchFromPeer asks peerURL's member for the member list (a joining member's bootstrap).
+func fetchFromPeer(ctx context.Context, peerURL string) (uint64, []Founder, error) {
+	body, err := peer.Fetch(ctx, peerURL, nil, methodMembers, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	var resp pb.MemberListResponse
+	if err := proto.Unmarshal(body, &resp); err != nil {
+		return 0, nil, fmt.Errorf("the member list from %s does not decode: %w", peerURL, err)
+	}
+	var out []Founder
+	for _, m := range resp.Members {
+		out = append(out, Founder{ID: m.ID, Name: m.Name, PeerURLs: m.PeerURLs})
+	}
+	return resp.GetHeader().GetClusterId(), out, nil
+}
+
+// handlePeerCall serves the peer transport's calls: the member list for a joining member,
+// everything else (forwarded membership calls) by the services.
+func (s *Server) handlePeerCall(ctx context.Context, from uint64, method string, body []byte) ([]byte, error) {
+	if method != methodMembers {
+		return s.services.HandleForward(ctx, from, method, body)
+	}
+	var attrs []node.MemberAttrs
+	if err := s.driver.Inspect(ctx, func(m *node.Member) { attrs = m.Members() }); err != nil {
+		return nil, err
+	}
+	resp := &pb.MemberListResponse{Header: &pb.ResponseHeader{ClusterId: s.cid, MemberId: s.id}}
+	for _, a := range attrs {
+		resp.Members = append(resp.Members, &pb.Member{ID: a.ID, Name: a.Name, PeerURLs: a.PeerURLs, ClientURLs: a.ClientURLs, IsLearner: a.IsLearner})
+	}
+	return proto.Marshal(resp)
+}
+
+func (s *Server) storeResolved(attrs []node.MemberAttrs) {
+	m := make(map[uint64][]string, len(attrs))
+	for _, a := range attrs {
+		m[a.ID] = a.PeerURLs
+	}
+	s.resolved.Store(&m)
+}
+
+// resolve gives the peer URLs of member id from the member table (the cache, refreshed
+// every heartbeat: membership changes reach the transport within one).
+func (s *Server) resolve(id uint64) []string {
+	if m := s.resolved.Load(); m != nil {
+		return (*m)[id]
+	}
+	return nil
+}
+
+func (s *Server) refreshResolved(ctx context.Context) {
+	t := time.NewTicker(s.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var attrs []node.MemberAttrs
+		if err := s.driver.Inspect(ctx, func(m *node.Member) { attrs = m.Members() }); err == nil {
+			s.storeResolved(attrs)
+		}
+	}
+}
+
+func (s *Server) isRemoved(id uint64) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	removed := false
+	_ = s.driver.Inspect(ctx, func(m *node.Member) { removed = m.IsRemoved(id) })
+	return removed
+}
+
+// publishAndServe publishes the member's name and client URLs through raft (etcd's
+// publishV3, retried until it applies), then serves the client listeners.
+func (s *Server) publishAndServe(ctx context.Context) {
+	clientURLs := urlStrings(s.cfg.AdvertiseClientURLs)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 5*s.cfg.ElectionTimeout)
+		_, err := s.driver.Call(pctx, func(m *node.Member, done node.Done) { m.PublishAttrs(s.cfg.Name, clientURLs, done) })
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil || errors.Is(err, node.ErrStopped) {
+			return
+		}
+		s.lg.Warn("failed to publish local member to cluster through raft", "local-member-id", hexID(s.id),
+			"local-member-attributes", fmt.Sprintf("{Name:%s ClientURLs:%v}", s.cfg.Name, clientURLs), "error", err.Error())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(s.cfg.HeartbeatInterval):
+		}
+	}
+	s.lg.Info("published local member to cluster through raft", "local-member-id", hexID(s.id),
+		"local-member-attributes", fmt.Sprintf("{Name:%s ClientURLs:%v}", s.cfg.Name, clientURLs),
+		"cluster-id", hexID(s.cid))
+	mux := http.NewServeMux()
+	mux.HandleFunc("/health", s.serveHealth)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return
+	}
+	for _, ln := range s.clientLns {
+		sl := newSplitListener(ln)
+		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		s.splits = append(s.splits, sl)
+		s.https = append(s.https, hs)
+		s.wg.Add(3)
+		go func() { defer s.wg.Done(); sl.run() }()
+		go func() { defer s.wg.Done(); _ = s.grpc.Serve(sl.grpcL) }()
+		go func() { defer s.wg.Done(); _ = hs.Serve(sl.httpL) }()
+		s.lg.Warn("serving client traffic insecurely; this is strongly discouraged!", "traffic", "grpc+http",
+			"address", ln.Addr().String())
+	}
+	close(s.ready)
+	s.lg.Info("ready to serve client requests")
+}
+
+// health is etcd's /health answer.
+type health struct {
+	Health string `json:"health"`
+	Reason string `json:"reason"`
+}
+
+// serveHealth is etcd's /health: false without a leader ("RAFT NO LEADER"), else the answer
+// of a linearizable one-key range (false with "RANGE ERROR:..." when it fails); with
+// ?serializable=true the local member alone is checked.
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	serializable := r.URL.Query().Get("serializable") == "true"
+	h := s.checkHealth(r.Context(), serializable)
+	d, _ := json.Marshal(h)
+	if h.Health != "true" {
+		s.lg.Warn("/health error", "output", string(d), "status-code", http.StatusServiceUnavailable)
+		http.Error(w, string(d), http.StatusServiceUnavailable)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(d)
+}
+
+func (s *Server) checkHealth(ctx context.Context, serializable bool) health {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second+2*s.cfg.ElectionTimeout) // etcd's ReqTimeout
+	defer cancel()
+	var lead uint64
+	if err := s.driver.Inspect(ctx, func(m *node.Member) { lead = m.Status().Lead }); err != nil {
+		return health{"false", fmt.Sprintf("RANGE ERROR:%s", err)}
+	}
+	if !serializable && lead == 0 {
+		return health{"false", "RAFT NO LEADER"}
+	}
+	_, err := s.driver.Submit(ctx, &pb.InternalRaftRequest{Range: &pb.RangeRequest{Key: []byte{0}, KeysOnly: true, Limit: 1, Serializable: serializable}})
+	if err != nil {
+		return health{"false", fmt.Sprintf("RANGE ERROR:%s", err)}
+	}
+	return health{"true", ""}
+}
+
+// fail reports a fatal error once (Err) and logs it.
+func (s *Server) fail(err error) {
+	s.failOnce.Do(func() {
+		if errors.Is(err, node.ErrRemoved) {
+			s.lg.Warn("the member has been permanently removed from the cluster", "local-member-id", hexID(s.id))
+		}
+		s.errc <- err
+	})
+}
+
+// ReadyNotify is closed once the member serves client requests.
+func (s *Server) ReadyNotify() <-chan struct{} { return s.ready }
+
+// Err delivers the fatal error that stopped the member (removed from the cluster, a storage
+// failure); the caller then calls Stop.
+func (s *Server) Err() <-chan error { return s.errc }
+
+// ID is the member's ID, ClusterID its cluster's.
+func (s *Server) ID() uint64        { return s.id }
+func (s *Server) ClusterID() uint64 { return s.cid }
+
+// ClientURLs are the URLs the client listeners are bound to (with the actual ports when
+// they were given as :0).
+func (s *Server) ClientURLs() []string {
+	out := make([]string, len(s.clientLns))
+	for i, ln := range s.clientLns {
+		out[i] = "http://" + ln.Addr().String()
+	}
+	return out
+}
+
+// PeerURLs are the URLs the peer listeners are bound to.
+func (s *Server) PeerURLs() []string {
+	out := make([]string, len(s.peerLns))
+	for i, ln := range s.peerLns {
+		out[i] = "http://" + ln.Addr().String()
+	}
+	return out
+}
+
+// Stop stops the member gracefully, as etcd's does: leadership is handed to another voter
+// first (so the cluster does not wait an election timeout), then the client servers, the
+// driver, the transport and the database are closed. It waits for every goroutine Start
+// started. Safe to call more than once.
+func (s *Server) Stop() {
+	s.stopOnce.Do(func() {
+		s.lg.Info("closing etcd server", "name", s.cfg.Name, "data-dir", s.cfg.DataDir,
+			"advertise-peer-urls", urlStrings(s.cfg.AdvertisePeerURLs), "advertise-client-urls", urlStrings(s.cfg.AdvertiseClientURLs))
+		if s.driver != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*s.cfg.ElectionTimeout)
+			if err := s.driver.HandOffLeadership(ctx); err != nil {
+				s.lg.Warn("leadership transfer failed", "local-member-id", hexID(s.id), "error", err.Error())
+			}
+			cancel()
+		}
+		s.closeAll()
+		s.lg.Info("closed etcd server", "name", s.cfg.Name, "data-dir", s.cfg.DataDir)
+		close(s.stopped)
+	})
+}
+
+// closeAll closes whatever Start opened, in the reverse order, and waits for the goroutines.
+func (s *Server) closeAll() {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	if s.grpc != nil {
+		// GracefulStop would wait for every watch stream to end; the clients reconnect.
+		s.grpc.Stop()
+	}
+	for _, hs := range s.https {
+		_ = hs.Close()
+	}
+	for _, sl := range s.splits {
+		_ = sl.close()
+	}
+	for _, ln := range s.clientLns {
+		_ = ln.Close()
+	}
+	if s.services != nil {
+		s.services.Close()
+	}
+	if s.runStop != nil {
+		s.runStop()
+	}
+	if s.driverRunning {
+		<-s.driver.Stopped()
+	}
+	if s.transport != nil {
+		_ = s.transport.Close()
+	}
+	for _, ln := range s.peerLns {
+		_ = ln.Close()
+	}
+	s.wg.Wait()
+	if s.member != nil {
+		if err := s.member.Close(); err != nil {
+			s.lg.Warn("failed to close the member database", "error", err.Error())
+		}
+	}
+}
+
+// logfAdapter lets kv/node's Logger write into the server's slog logger.
+type logfAdapter struct{ lg *slog.Logger }
+
+func (a logfAdapter) Logf(format string, args ...any) { a.lg.Info(fmt.Sprintf(format, args...)) }
