@@ -36,6 +36,14 @@ func (m *Member) applyEntry(e raft.Entry) error {
 		events  []*mvccpb.Event
 		expired *pb.InternalRaftRequest // an expiry revoke that applied (lease_expiry.go)
 	)
+	m.nextCluster = nil
+	if e.Type == raft.EntryConfChange {
+		next, err := m.applyConfChangeEntry(b, e)
+		if err != nil {
+			return fmt.Errorf("entry %d: member table: %w", e.Index, err)
+		}
+		m.nextCluster = next
+	}
 	if e.Type == raft.EntryNormal {
 		dec, err := decodeEntry(e.Data)
 		if err != nil {
@@ -78,6 +86,10 @@ func (m *Member) applyEntry(e raft.Entry) error {
 		return fmt.Errorf("commit entry %d: %w", e.Index, err)
 	}
 	m.applied = e.Index
+	if next := m.nextCluster; next != nil {
+		m.nextCluster = nil
+		m.setCluster(next)
+	}
 	m.maybePromote(e)
 	m.confEntryApplied(e)
 	if err := m.lessor.ApplyEvents(events); err != nil {
@@ -117,6 +129,13 @@ func (m *Member) applyRequest(b *pebble.Batch, req *pb.InternalRaftRequest) (Res
 		return Response{LeaseGrant: &pb.LeaseGrantResponse{Header: m.header(), ID: g.ID, TTL: g.TTLSeconds}}, nil, nil
 	case req.LeaseRevoke != nil:
 		return m.applyRevoke(b, req.LeaseRevoke.ID)
+	case req.ClusterMemberAttrSet != nil:
+		next, err := m.applyMemberAttrSet(b, req.ClusterMemberAttrSet)
+		if err != nil {
+			return Response{}, nil, err
+		}
+		m.nextCluster = next
+		return Response{}, nil, nil
 	}
 	return Response{}, nil, fmt.Errorf("%w: %v is not a write", errRequestKind, req)
 }
@@ -143,7 +162,7 @@ func (m *Member) applyRevoke(b *pebble.Batch, id int64) (Response, []*mvccpb.Eve
 }
 
 func (m *Member) header() *pb.ResponseHeader {
-	return &pb.ResponseHeader{MemberId: m.cfg.ID, Revision: m.kv.CurrentRevision(), RaftTerm: m.rn.Status().Term}
+	return &pb.ResponseHeader{ClusterId: m.cluster.id, MemberId: m.cfg.ID, Revision: m.kv.CurrentRevision(), RaftTerm: m.rn.Status().Term}
 }
 
 // proposeLeaseWork proposes, on the leader, revokes of expired leases and checkpoints of

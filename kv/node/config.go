@@ -58,6 +58,15 @@ type Config struct {
 	// InitialMembers are the founding voters (this member among them). They are used only on
 	// the first start, when Dir holds no member yet; a restart takes the membership from disk.
 	InitialMembers []uint64
+	// InitialMemberAttrs are the founders' names and peer URLs (the IDs of InitialMembers),
+	// written into the member table by the founding entries of the log. Optional (the
+	// simulator founds clusters by ID only); when given, every founder must pass the same.
+	InitialMemberAttrs []MemberAttrs
+	// ClusterID is the cluster's ID, written when the member's DB is created: a founder's, or
+	// for a joining member the ID it learned from a peer. A restart with a different nonzero
+	// ClusterID is refused (naming both); 0 on a restart takes the stored one. 0 on the first
+	// start makes a cluster without an ID (tests, the simulator).
+	ClusterID uint64
 	// FS and Dir locate the member's one Pebble DB.
 	FS  vfs.FS
 	Dir string

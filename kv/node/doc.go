@@ -27,9 +27,9 @@
 // # Requests
 //
 // Requests are etcd's InternalRaftRequest (one of Range, Put, DeleteRange, Txn,
-// Compaction, LeaseGrant, LeaseRevoke). Writes go through the log: proposed on the leader;
-// on a follower forwarded to the leader as a checksummed frame, as etcd forwards MsgProp;
-// the submitter completes when it applies the entry itself (every member applies every
+// Compaction, LeaseGrant, LeaseRevoke, ClusterMemberAttrSet). Writes go through the log:
+// proposed on the leader; on a follower forwarded to the leader as a checksummed frame, as
+// etcd forwards MsgProp; the submitter completes when it applies the entry itself (every member applies every
 // entry), so a follower answers from its own state. Each request carries an ID (member ID,
 // boot count, sequence: unique across restarts, see newRequestID); a member remembers the
 // last dedupWindowEntries applied IDs durably, in the batch of each request, so a proposal
@@ -123,6 +123,28 @@
 // member opens empty with InitialMembers not naming it and learns the configuration and
 // the data from the leader's log (or a snapshot) once added.
 //
+// # The member table (members.go)
+//
+// Each member keeps etcd's member table as state-machine state: every member's ID, name,
+// peer and client URLs and learner flag, the IDs of removed members, and the cluster ID
+// (Config.ClusterID, written when the DB is created; a restart naming another nonzero ID is
+// refused with an error naming both, and a snapshot of another cluster is not installed).
+// A membership change carries the member's record in its raft.ConfChange.Context (AddMember;
+// UpdateMember is a ConfChangeUpdateNode with the new peer URLs), and the founders' records
+// (Config.InitialMemberAttrs) are the contexts of the founding entries, so a member added
+// later learns them by replaying the log; a serving member publishes its name and client
+// URLs as etcd's ClusterMemberAttrSet request (PublishAttrs, a write like any other). The
+// table takes exactly the changes raft takes (it applies each with raft.ApplyConfChange to its
+// copy of raft's configuration), is written in the batch of the entry that changes it, and
+// moves with snapshots. AddMember refuses an existing ID (etcd's member-exists), a peer URL
+// another member has (peer-URL-exists) and a removed ID (member-not-found, as etcd maps its
+// ID-removed); UpdateMember an unknown member or a used URL. A member that applies its own
+// removal reports Removed at once and stops with ErrRemoved (etcd's "the member has been
+// permanently removed from the cluster") one election timeout later, so a removed leader
+// can hand over first; restarted, it stays stopped. The Driver copies the table for other
+// goroutines after every change (Driver.Members, Member, ClusterID, IsRemoved: the transport
+// resolves and refuses peers with them).
+//
 // # Fuzzing (fuzz_test.go, corpus in testdata/fuzz)
 //
 // FuzzDecodeFrame runs every frame decoder (raft messages, forwarded entries, lease calls
@@ -137,7 +159,9 @@
 // (time.NewTicker, RealClock), and the simulator never runs it. One goroutine (Driver.Run)
 // owns the member. Other goroutines reach it through bounded channels: Submit, KeepAlive,
 // TimeToLive, Leases, Inspect and Call wait for the member's answer (ErrStopped if the driver
-// stops first; ctx's error if ctx ends first, the outcome of a write then unknown); a
+// stops first; ctx's error if ctx ends first, the outcome of a write then unknown), and so do
+// the membership wrappers (AddMember, RemoveMember, PromoteMember, UpdateMember,
+// TransferLeader, PublishAttrs); a
 // transport hands in peer messages with Deliver, which never blocks and drops beyond
 // InboxMessagesMax/InboxBytesMax (raft tolerates loss). Each round takes one event, then every
 // further queued event (up to EventsPerRoundMax), then calls Work and, if it asks, Synced at
@@ -146,8 +170,14 @@
 // BenchmarkCluster reports fsyncs per proposal). A ticker at TickInterval calls Tick. Run
 // returns nil when its context ends and the storage error when Work or Synced fails; either
 // way it fails the calls still waiting with ErrStopped and closes neither the member nor the
-// transport. LocalTransport connects drivers in one process (tests, benchmarks) through their
-// bounded inboxes, copying each message, with links that can be cut.
+// transport; it returns ErrRemoved when the member stopped after its own removal. Watches
+// from other goroutines go through Driver.Watch: a DriverWatch's Handle and Next run the
+// member's WatchStream on the driver goroutine, and Next sleeps on a wake-up channel (capacity
+// one, so no signal is lost) that the driver signals after every round in which the stream is
+// Ready. IsBulkFrame tells a transport which frames are snapshot chunks, to carry apart from
+// heartbeats and votes. DBSize reads Pebble's metrics (safe from any goroutine).
+// LocalTransport connects drivers in one process (tests, benchmarks) through their bounded
+// inboxes, copying each message, with links that can be cut.
 //
 // # On-disk layout (node owns "node/")
 //
@@ -158,6 +188,9 @@
 //	node/stage/h         -> the snapshot stage's stream: leader, stream ID, index, term,
 //	                        chunks staged, complete (cleared at Open)
 //	node/stage/d/<key>   -> a staged state-machine pair, to be moved to <key>
+//	node/cluster/id      -> the cluster ID (8 bytes BE)
+//	node/cluster/m/<id>  -> a member's record (etcdserverpb.Member), ID 8 bytes BE
+//	node/cluster/r/<id>  -> empty: member id was removed
 //
 // # Snapshots and raft log compaction (snapshot.go, snapshot_stage.go)
 //
@@ -169,7 +202,8 @@
 // crash loses at most the compaction; the WAL's order keeps it behind the applied state it
 // names).
 //
-// What moves: the state machine is every key under lease/, mvcc/ and node/req/ (the dedup
+// What moves: the state machine is every key under lease/, mvcc/, node/cluster/ (the member
+// table, removed IDs and cluster ID) and node/req/ (the dedup
 // window: which requests applied is applied state); node/applied is set to the snapshot's
 // index; raft/, node/format and node/boot belong to the member and never move.
 //

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -118,8 +119,8 @@ func (c *testCluster) work() bool {
 	busy := false
 	for _, id := range c.ids {
 		m := c.members[id]
-		if m == nil {
-			continue
+		if m == nil || errors.Is(m.Stopped(), ErrRemoved) {
+			continue // a removed member has stopped on its own
 		}
 		out, err := m.Work()
 		require.NoError(c.t, err)

@@ -68,6 +68,12 @@ type Member struct {
 
 	corrupt *corruptionWatch // Pebble's corruption reports (corruption.go)
 
+	cluster        *clusterState // the member table (members.go)
+	clusterVersion uint64        // counts table changes since Open (the driver republishes on change)
+	nextCluster    *clusterState // the table the entry being applied produces (nil: unchanged)
+	removedSelf    bool          // this member applied its own removal
+	removedAtTick  uint64        // ... at this tick (it stops removedStopElections later)
+
 	// compactIdle: no store compaction was pending when m.kv had compact revision
 	// compactIdleRev (see compactionStep).
 	compactIdle    *mvcc.Store
@@ -140,6 +146,9 @@ func (m *Member) open() error {
 	if err := m.bootstrapIfNew(b); err != nil {
 		return err
 	}
+	if err := m.checkClusterID(b); err != nil {
+		return err
+	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("write initial state: %w", err)
 	}
@@ -168,7 +177,18 @@ func (m *Member) open() error {
 		MaxUncommittedEntries:  8192,
 		MaxApplyBytesPerReady:  maxCommittedBytesPerReady,
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	// raft's configuration is now the one at the applied index, as the table's.
+	if m.cluster, err = loadClusterState(m.db, m.rn.Status().Config); err != nil {
+		return err
+	}
+	if m.IsRemoved(m.cfg.ID) {
+		m.removedSelf = true
+		m.stopped = ErrRemoved
+	}
+	return nil
 }
 
 func (m *Member) mvccConfig() mvcc.Config {
@@ -227,7 +247,11 @@ func (m *Member) bootstrapIfNew(b *pebble.Batch) error {
 	if last != 0 || !m.log.HardState().IsEmpty() || !snap.IsEmpty() || !slices.Contains(m.cfg.InitialMembers, m.cfg.ID) {
 		return nil
 	}
-	hs, ents, err := raft.Bootstrap(m.cfg.InitialMembers)
+	contexts, err := m.cfg.bootstrapContexts()
+	if err != nil {
+		return err
+	}
+	hs, ents, err := raft.BootstrapWithContexts(m.cfg.InitialMembers, contexts)
 	if err != nil {
 		return err
 	}

@@ -87,6 +87,12 @@ const promote confOption = 1
 const learnerReadyPercent = 90
 
 func (m *Member) changeConf(cc raft.ConfChange, done ConfDone, opts ...confOption) {
+	m.changeConfChecked(cc, nil, done, opts...)
+}
+
+// changeConfChecked is changeConf with check (the member table's refusals, nil: none) run
+// on the leader before raft's configuration is checked.
+func (m *Member) changeConfChecked(cc raft.ConfChange, check func() error, done ConfDone, opts ...confOption) {
 	if m.stopped != nil {
 		done(raft.ConfState{}, ErrStopped)
 		return
@@ -95,6 +101,12 @@ func (m *Member) changeConf(cc raft.ConfChange, done ConfDone, opts ...confOptio
 	if st.RaftState != raft.StateLeader {
 		done(raft.ConfState{}, &NotLeaderError{Leader: st.Lead})
 		return
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			done(raft.ConfState{}, err)
+			return
+		}
 	}
 	if err := checkMembership(st, cc, slices.Contains(opts, promote)); err != nil {
 		done(raft.ConfState{}, err)
@@ -128,8 +140,9 @@ func checkMembership(st raft.Status, cc raft.ConfChange, promoting bool) error {
 		if match*100 < st.Commit*learnerReadyPercent {
 			return rpctypes.ErrGRPCLearnerNotReady
 		}
-	case cc.Type == raft.ConfChangeRemoveNode && !voter && !learner:
+	case (cc.Type == raft.ConfChangeRemoveNode || cc.Type == raft.ConfChangeUpdateNode) && !voter && !learner:
 		return rpctypes.ErrGRPCMemberNotFound
+	case cc.Type == raft.ConfChangeUpdateNode:
 	case cc.Type != raft.ConfChangeRemoveNode && (voter || learner):
 		return rpctypes.ErrGRPCMemberExist
 	}

@@ -127,6 +127,11 @@ type Driver struct {
 	// waiting holds the calls handed to the member and not yet answered; only Run's
 	// goroutine touches it.
 	waiting map[*call]struct{}
+	// view is the member table as of the last round, for any goroutine (ClusterID, Members,
+	// IsRemoved); viewVersion is the member's clusterVersion it shows (Run's goroutine only).
+	view        atomic.Pointer[clusterView]
+	viewVersion uint64
+
 	// watches are the open DriverWatches, in the order they opened; only Run's goroutine
 	// touches it (after each round it wakes those whose stream is Ready).
 	watches []*DriverWatch
@@ -164,7 +169,7 @@ func NewDriver(m *Member, t Transport, opts RunOptions) (*Driver, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Driver{
+	d := &Driver{
 		m:       m,
 		id:      m.cfg.ID,
 		t:       t,
@@ -173,7 +178,10 @@ func NewDriver(m *Member, t Transport, opts RunOptions) (*Driver, error) {
 		calls:   make(chan *call, opts.CallQueueMax),
 		stopped: make(chan struct{}),
 		waiting: make(map[*call]struct{}),
-	}, nil
+	}
+	d.viewVersion = m.clusterVersion + 1 // publish now
+	d.publishView()
+	return d, nil
 }
 
 // ID is the driven member's raft ID.
@@ -320,6 +328,7 @@ func (d *Driver) loop(ctx context.Context, ticks <-chan time.Time) error {
 			return err
 		}
 		d.wakeWatches()
+		d.publishView()
 	}
 }
 
@@ -382,6 +391,7 @@ func (d *Driver) start(c *call) {
 	d.waiting[c] = struct{}{}
 	c.start(d.m, func(resp Response, err error) {
 		delete(d.waiting, c)
+		d.publishView() // a caller answered after a membership change sees the new table
 		c.finish(resp, err)
 	})
 }
@@ -588,3 +598,63 @@ func (d *Driver) TransferLeader(ctx context.Context, target uint64) error {
 // reads Pebble's metrics, which are safe to read from any goroutine, so it does not wait for
 // the driver.
 func (d *Driver) DBSize() (total, inUse int64) { return d.m.DBSize() }
+
+// UpdateMember sets member id's peer URLs (see Member.UpdateMember).
+func (d *Driver) UpdateMember(ctx context.Context, id uint64, peerURLs []string) (raft.ConfState, error) {
+	return d.confCall(ctx, func(m *Member, done ConfDone) { m.UpdateMember(id, peerURLs, done) })
+}
+
+// PublishAttrs records this member's name and client URLs in the member table, through the
+// log (see Member.PublishAttrs), and waits until that applied on this member.
+func (d *Driver) PublishAttrs(ctx context.Context, name string, clientURLs []string) error {
+	_, err := d.Call(ctx, func(m *Member, done Done) { m.PublishAttrs(name, clientURLs, done) })
+	return err
+}
+
+// clusterView is a copy of the member table for other goroutines.
+type clusterView struct {
+	id      uint64
+	members []MemberAttrs
+	removed []uint64
+}
+
+// publishView copies the member table for other goroutines when it changed (Run's goroutine,
+// or NewDriver before Run).
+func (d *Driver) publishView() {
+	if d.viewVersion == d.m.clusterVersion {
+		return
+	}
+	d.viewVersion = d.m.clusterVersion
+	d.view.Store(&clusterView{id: d.m.ClusterID(), members: d.m.Members(), removed: slices.Clone(d.m.cluster.removed)})
+}
+
+// ClusterID is the member's cluster ID. Safe from any goroutine.
+func (d *Driver) ClusterID() uint64 { return d.view.Load().id }
+
+// Members is the member table as of the driver's last round, sorted by ID (copies). Safe
+// from any goroutine: the transport resolves peer URLs with it.
+func (d *Driver) Members() []MemberAttrs {
+	v := d.view.Load()
+	out := make([]MemberAttrs, len(v.members))
+	for i, a := range v.members {
+		out[i] = a.clone()
+	}
+	return out
+}
+
+// Member is member id's record as of the driver's last round. Safe from any goroutine.
+func (d *Driver) Member(id uint64) (MemberAttrs, bool) {
+	for _, a := range d.view.Load().members {
+		if a.ID == id {
+			return a.clone(), true
+		}
+	}
+	return MemberAttrs{}, false
+}
+
+// IsRemoved reports whether id was removed from the cluster, as of the driver's last round.
+// Safe from any goroutine: the transport refuses removed members with it.
+func (d *Driver) IsRemoved(id uint64) bool {
+	_, ok := slices.BinarySearch(d.view.Load().removed, id)
+	return ok
+}

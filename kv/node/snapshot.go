@@ -45,13 +45,15 @@ const (
 type keySpan struct{ lo, hi []byte }
 
 // stateMachineSpans are the keys a snapshot moves, in key order: the state machine (leases,
-// the MVCC store, whose package owns every key under "mvcc/") and the dedup window (which
+// the MVCC store, whose package owns every key under "mvcc/", the member table, cluster ID,
+// removed IDs and alarms under "node/cluster/") and the dedup window (which
 // entries' requests were applied is part of the applied state). node/applied is set to the
 // snapshot's index by the install; raft/ (the log), node/format and node/boot (this
 // member's own) never move.
 var stateMachineSpans = []keySpan{
 	{lo: []byte(lease.Prefix), hi: prefixEnd([]byte(lease.Prefix))},
 	{lo: []byte("mvcc/"), hi: prefixEnd([]byte("mvcc/"))},
+	{lo: nodeClusterPrefix, hi: prefixEnd(nodeClusterPrefix)},
 	{lo: nodeRequestPrefix, hi: prefixEnd(nodeRequestPrefix)},
 }
 

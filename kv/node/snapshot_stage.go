@@ -152,6 +152,9 @@ func (m *Member) switchToSnapshot(b *pebble.Batch, meta raft.SnapshotMetadata) e
 		panic(fmt.Sprintf("node %d: raft installs the snapshot at %d/%d, but the stage holds %d/%d (complete %t, admitted %t)",
 			m.cfg.ID, meta.Index, meta.Term, h.index, h.term, h.complete, m.snap.pinned))
 	}
+	if err := m.checkSnapshotCluster(); err != nil {
+		return err
+	}
 	for _, s := range stateMachineSpans {
 		if err := b.DeleteRange(s.lo, s.hi, nil); err != nil {
 			return err
@@ -213,6 +216,11 @@ func (m *Member) reopenStateMachine(meta raft.SnapshotMetadata) error {
 	if m.dedup, err = loadDedupWindow(m.db); err != nil {
 		return err
 	}
+	cluster, err := loadClusterState(m.db, meta.ConfState)
+	if err != nil {
+		return fmt.Errorf("reload member table after snapshot %d: %w", meta.Index, err)
+	}
+	m.setCluster(cluster)
 	m.hub.Restore(m.kv.CurrentRevision())
 	return nil
 }

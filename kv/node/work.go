@@ -85,6 +85,10 @@ func (m *Member) Tick() {
 		return
 	}
 	m.ticks++
+	m.stopIfRemoved()
+	if m.stopped != nil {
+		return
+	}
 	m.rn.Tick()
 	m.requests.expire(m.ticks)
 	for _, p := range m.requests.reads() {
