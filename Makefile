@@ -13,20 +13,70 @@ STATICCHECK := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 RACE_DIRS := ./kv/node/... ./rpc/... ./chaos/... ./cmd/... ./linearizability/history/...
 TEST_TIMEOUT ?= 20m
 
-.PHONY: build test lint unit browser sim chaos bench image cluster canaries deps
+# etcd's own programs at the release Ballast is compatible with, built from the wrapper module
+# tools/etcd (go install of etcd's modules is refused: see tools/etcd/README.md).
+ETCD_VERSION := v3.7.3
+ETCD := $(BIN)/etcd-$(ETCD_VERSION)
+ETCDCTL := $(BIN)/etcdctl-$(ETCD_VERSION)
+ETCDUTL := $(BIN)/etcdutl-$(ETCD_VERSION)
+ETCD_TOOLS_SOURCES := tools/etcd/go.mod tools/etcd/go.sum
+
+.PHONY: build test lint unit browser sim chaos bench image cluster canaries deps go-deps chromium etcd-tools
 
 build:
 	$(GO) build ./...
 
-deps:
+# Everything make test needs that a fresh machine lacks: Chromium (first, so that a machine that
+# cannot install it stops at once), the Go modules and etcdctl. Each step installs what is
+# missing or stops with one line naming it.
+deps: chromium go-deps $(ETCDCTL)
+
+# The root module's dependencies, through the Go module proxy.
+go-deps:
 	$(GO) mod download
+
+# Headless Chromium for the browser test (Debian package chromium): installed with apt-get
+# when missing and this is root on a machine with apt-get; otherwise stops naming the package.
+chromium:
+	@command -v chromium >/dev/null && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "chromium is missing: apt-get install -y chromium"; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium || exit 1; \
+	  command -v chromium >/dev/null || { echo "make chromium: apt-get installed chromium but it is not on PATH"; exit 1; }; \
+	else \
+	  echo "make chromium: chromium is not installed and cannot be installed here (needs root and apt-get): install the Debian package chromium"; exit 1; \
+	fi
+
+# etcd's server, etcdctl and etcdutl at ETCD_VERSION into .bin/ (static; rebuilt only when
+# tools/etcd changes). Each build checks the version the binary prints.
+etcd-tools: $(ETCD) $(ETCDCTL) $(ETCDUTL)
+
+ETCD_BUILD = cd tools/etcd && CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -o $@.tmp
+
+$(ETCD): $(ETCD_TOOLS_SOURCES) tools/etcd/etcd/main.go
+	@mkdir -p $(BIN)
+	$(ETCD_BUILD) ./etcd
+	@$@.tmp --version | grep -qx 'etcd Version: $(ETCD_VERSION:v%=%)' || { echo "$@: the built etcd does not print version $(ETCD_VERSION)"; exit 1; }
+	@mv $@.tmp $@
+
+$(ETCDCTL): $(ETCD_TOOLS_SOURCES)
+	@mkdir -p $(BIN)
+	$(ETCD_BUILD) go.etcd.io/etcd/etcdctl/v3
+	@$@.tmp version | grep -qx 'etcdctl version: $(ETCD_VERSION:v%=%)' || { echo "$@: the built etcdctl does not print version $(ETCD_VERSION)"; exit 1; }
+	@mv $@.tmp $@
+
+$(ETCDUTL): $(ETCD_TOOLS_SOURCES)
+	@mkdir -p $(BIN)
+	$(ETCD_BUILD) go.etcd.io/etcd/etcdutl/v3
+	@$@.tmp version | grep -qx 'etcdutl version: $(ETCD_VERSION:v%=%)' || { echo "$@: the built etcdutl does not print version $(ETCD_VERSION)"; exit 1; }
+	@mv $@.tmp $@
 
 $(STATICCHECK):
 	@mkdir -p $(BIN)
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	mv $(BIN)/staticcheck $(STATICCHECK)
 
-lint: deps $(STATICCHECK)
+lint: go-deps $(STATICCHECK)
 	@unformatted=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
@@ -34,7 +84,7 @@ lint: deps $(STATICCHECK)
 	$(GO) vet -tags canary,browser ./...
 	$(STATICCHECK) -tags canary,browser ./...
 
-unit: deps
+unit: go-deps $(ETCDCTL)
 	@race=$$($(GO) list $(RACE_DIRS) 2>/dev/null); \
 	plain=$$($(GO) list ./... | grep -vxF -f <(printf '%s\n' $$race)); \
 	echo "go test (no -race): $$(echo $$plain | wc -w) packages; go test -race: $$(echo $$race | wc -w) packages"; \
@@ -42,12 +92,14 @@ unit: deps
 	if [ -n "$$race" ]; then $(GO) test -count=1 -race -timeout $(TEST_TIMEOUT) $$race; fi
 	$(GO) test -count=1 -tags canary -run TestCanaries ./sim/ && $(GO) test -count=1 -tags canary ./cmd/ballast-sim/
 
-# The checker's HTML report rendered in headless Chromium (Debian package chromium; .ci/run
-# installs it). With CI=true a missing chromium fails the test instead of skipping it.
-browser:
+# The checker's HTML report rendered in headless Chromium (Debian package chromium, which the
+# chromium target installs). With CI=true a missing chromium fails the test instead of skipping it.
+browser: chromium
 	$(GO) test -count=1 -tags browser -run TestReportInBrowser -v ./linearizability/
 
-test: lint unit browser
+# Everything, on a fresh clone: set-up first (so a missing Chromium stops it at once), then the
+# static checks, every test, the browser test.
+test: deps lint unit browser
 
 # The whole scenario catalogue in the deterministic simulator, SIM_SEEDS seeds each (runs
 # 1..SIM_SEEDS), two runs at a time: about a minute on 2 idle cores. Reports go to
