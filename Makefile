@@ -126,8 +126,11 @@ bench:
 image:
 	@echo "make image: the server binary (cmd/ballast) does not exist yet, so there is no image to build"; exit 1
 
+# Three ballast members as local processes on loopback (clients on 12379, 22379, 32379), logs
+# under reports/cluster/; prints the etcdctl --endpoints line to use; Ctrl-C stops all three.
+# CLUSTER_FRESH=1 starts from empty data dirs, CLUSTER_SECONDS=N stops after N seconds.
 cluster:
-	@echo "make cluster: the server binary (cmd/ballast) and its image do not exist yet"; exit 1
+	@bash cmd/ballast/cluster.sh
 
 # The deliberately broken variants (package canary, built only with -tags canary), each
 # against the scenario meant to catch it: up to CANARY_SEEDS seeds each, then a table

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -47,10 +46,6 @@ type Server struct {
 	splits    []*splitListener
 	peerLns   []net.Listener
 	clientLns []net.Listener
-
-	// resolved caches the member table's peer URLs for the transport (refreshed from the
-	// member, read without waiting on the driver).
-	resolved atomic.Pointer[map[uint64][]string]
 
 	// mu guards https, splits and closing: the publisher adds client servers while Stop may
 	// be closing them.
@@ -128,9 +123,6 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		MaxTxnOps:              cfg.MaxTxnOps,
 		SnapshotEntries:        int(cfg.SnapshotCount),
 	}
-	if cfg.WALDir != "" {
-		return nil, errors.New("--wal-dir: kv/node does not expose Pebble's WALDir option yet")
-	}
 	for _, f := range ident.founders {
 		ncfg.InitialMembers = append(ncfg.InitialMembers, f.ID)
 		ncfg.InitialMemberAttrs = append(ncfg.InitialMemberAttrs, node.MemberAttrs{ID: f.ID, Name: f.Name, PeerURLs: f.PeerURLs})
@@ -140,17 +132,19 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.cid = s.member.ClusterID()
-	s.storeResolved(s.member.Members())
 	lg.Info("opened member database", "local-member-id", hexID(s.id), "cluster-id", hexID(s.cid),
 		"restart", ident.restart, "joined", ident.joined)
 
 	s.transport = peer.New(peer.Config{
 		LocalID:   func() uint64 { return s.id },
 		ClusterID: func() uint64 { return s.cid },
-		Resolve:   s.resolve,
+		Resolve: func(id uint64) []string {
+			a, _ := s.driver.Member(id)
+			return a.PeerURLs
+		},
 		Deliver:   func(data []byte) bool { return s.driver.Deliver(data) },
 		IsBulk:    node.IsBulkFrame,
-		IsRemoved: s.isRemoved,
+		IsRemoved: func(id uint64) bool { return s.driver.IsRemoved(id) },
 		OnRemoved: func() { s.fail(node.ErrRemoved) },
 		Handle:    s.handlePeerCall,
 		Logger:    lg,
@@ -193,11 +187,6 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.refreshResolved(runCtx)
-	}()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
 		s.publishAndServe(runCtx)
 	}()
 	return s, nil
@@ -226,56 +215,11 @@ func (s *Server) handlePeerCall(ctx context.Context, from uint64, method string,
 	if method != methodMembers {
 		return s.services.HandleForward(ctx, from, method, body)
 	}
-	var attrs []node.MemberAttrs
-	if err := s.driver.Inspect(ctx, func(m *node.Member) { attrs = m.Members() }); err != nil {
-		return nil, err
-	}
 	resp := &pb.MemberListResponse{Header: &pb.ResponseHeader{ClusterId: s.cid, MemberId: s.id}}
-	for _, a := range attrs {
+	for _, a := range s.driver.Members() {
 		resp.Members = append(resp.Members, &pb.Member{ID: a.ID, Name: a.Name, PeerURLs: a.PeerURLs, ClientURLs: a.ClientURLs, IsLearner: a.IsLearner})
 	}
 	return proto.Marshal(resp)
-}
-
-func (s *Server) storeResolved(attrs []node.MemberAttrs) {
-	m := make(map[uint64][]string, len(attrs))
-	for _, a := range attrs {
-		m[a.ID] = a.PeerURLs
-	}
-	s.resolved.Store(&m)
-}
-
-// resolve gives the peer URLs of member id from the member table (the cache, refreshed
-// every heartbeat: membership changes reach the transport within one).
-func (s *Server) resolve(id uint64) []string {
-	if m := s.resolved.Load(); m != nil {
-		return (*m)[id]
-	}
-	return nil
-}
-
-func (s *Server) refreshResolved(ctx context.Context) {
-	t := time.NewTicker(s.cfg.HeartbeatInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		var attrs []node.MemberAttrs
-		if err := s.driver.Inspect(ctx, func(m *node.Member) { attrs = m.Members() }); err == nil {
-			s.storeResolved(attrs)
-		}
-	}
-}
-
-func (s *Server) isRemoved(id uint64) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	removed := false
-	_ = s.driver.Inspect(ctx, func(m *node.Member) { removed = m.IsRemoved(id) })
-	return removed
 }
 
 // publishAndServe publishes the member's name and client URLs through raft (etcd's
@@ -284,7 +228,7 @@ func (s *Server) publishAndServe(ctx context.Context) {
 	clientURLs := urlStrings(s.cfg.AdvertiseClientURLs)
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 5*s.cfg.ElectionTimeout)
-		_, err := s.driver.Call(pctx, func(m *node.Member, done node.Done) { m.PublishAttrs(s.cfg.Name, clientURLs, done) })
+		err := s.driver.PublishAttrs(pctx, s.cfg.Name, clientURLs)
 		cancel()
 		if err == nil {
 			break

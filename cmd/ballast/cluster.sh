@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# make cluster: three ballast members as local processes on loopback (the ports of etcd's own
+# Procfile: clients 12379/22379/32379, peers 12380/22380/32380), logs under reports/cluster/,
+# data under reports/cluster/data/ (kept between runs: a second `make cluster` restarts the same
+# members; CLUSTER_FRESH=1 starts from empty data dirs). Prints the etcdctl line to use, then
+# waits; Ctrl-C (or CLUSTER_SECONDS elapsing, when set) stops all three. Every wait is bounded:
+# a member not ready within CLUSTER_READY_SECONDS (60) stops the whole cluster with its log's
+# tail, and so does any member exiting on its own.
+set -euo pipefail
+
+GO=${GO:-go}
+out=reports/cluster
+bin=.bin/ballast
+ready_seconds=${CLUSTER_READY_SECONDS:-60}
+
+mkdir -p "$out" .bin
+"$GO" build -o "$bin" ./cmd/ballast
+if [[ "${CLUSTER_FRESH:-0}" == 1 ]]; then
+  rm -rf "$out/data"
+fi
+mkdir -p "$out/data"
+
+names=(m1 m2 m3)
+initial="m1=http://127.0.0.1:12380,m2=http://127.0.0.1:22380,m3=http://127.0.0.1:32380"
+pids=()
+
+stop_all() {
+  trap - INT TERM EXIT
+  echo "make cluster: stopping ${pids[*]:-nothing}"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  # Bounded: a member that has not stopped 20 s after SIGTERM is killed.
+  for _ in $(seq 200); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [[ $alive == 0 ]] && break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap 'stop_all; exit 130' INT TERM
+trap 'stop_all' EXIT
+
+for i in 1 2 3; do
+  name=m$i
+  "$bin" --name "$name" --data-dir "$out/data/$name.etcd" \
+    --listen-client-urls "http://127.0.0.1:${i}2379" --advertise-client-urls "http://127.0.0.1:${i}2379" \
+    --listen-peer-urls "http://127.0.0.1:${i}2380" --initial-advertise-peer-urls "http://127.0.0.1:${i}2380" \
+    --initial-cluster "$initial" --initial-cluster-state new --initial-cluster-token ballast-make-cluster \
+    >"$out/$name.log" 2>&1 &
+  pids+=($!)
+done
+
+for name in "${names[@]}"; do
+  for ((t = 0; t < ready_seconds * 10; t++)); do
+    grep -q '"msg":"ready to serve client requests"' "$out/$name.log" && break
+    for idx in 0 1 2; do
+      if ! kill -0 "${pids[$idx]}" 2>/dev/null; then
+        echo "make cluster: ${names[$idx]} exited; the end of $out/${names[$idx]}.log:"; tail -n 20 "$out/${names[$idx]}.log"; exit 1
+      fi
+    done
+    sleep 0.1
+  done
+  if ! grep -q '"msg":"ready to serve client requests"' "$out/$name.log"; then
+    echo "make cluster: $name not ready after ${ready_seconds}s; the end of $out/$name.log:"; tail -n 20 "$out/$name.log"; exit 1
+  fi
+done
+
+echo "make cluster: three members ready (logs in $out/m1.log, m2.log, m3.log). Use:"
+echo "  etcdctl --endpoints=http://127.0.0.1:12379,http://127.0.0.1:22379,http://127.0.0.1:32379 member list -w table"
+echo "Ctrl-C stops all three."
+start=$SECONDS
+while :; do
+  for idx in 0 1 2; do
+    if ! kill -0 "${pids[$idx]}" 2>/dev/null; then
+      echo "make cluster: ${names[$idx]} exited; the end of $out/${names[$idx]}.log:"; tail -n 20 "$out/${names[$idx]}.log"; exit 1
+    fi
+  done
+  if [[ -n "${CLUSTER_SECONDS:-}" ]] && ((SECONDS - start >= CLUSTER_SECONDS)); then
+    echo "make cluster: CLUSTER_SECONDS=$CLUSTER_SECONDS elapsed"
+    exit 0
+  fi
+  sleep 1
+done

@@ -1,0 +1,480 @@
+//go:build embedwip
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/ballastdb/ballast/linearizability"
+	"github.com/ballastdb/ballast/linearizability/history"
+)
+
+// These tests run the real binary as separate processes: built once from this package,
+// started with etcd's flags on loopback ports, killed with SIGKILL or stopped with SIGTERM.
+
+// processElectionTimeout is the members' --election-timeout in these tests (etcd's default).
+const processElectionTimeout = time.Second
+
+var (
+	processBinaryOnce sync.Once
+	processBinaryPath string
+	processBinaryErr  error
+)
+
+// processBinary builds cmd/ballast once per test run (without -race: the server's races are
+// the in-process tests' to find; this one tests the processes).
+func processBinary(t *testing.T) string {
+	t.Helper()
+	processBinaryOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ballast-process-test")
+		if err != nil {
+			processBinaryErr = err
+			return
+		}
+		processBinaryPath = filepath.Join(dir, "ballast")
+		out, err := exec.Command("go", "build", "-o", processBinaryPath, ".").CombinedOutput()
+		if err != nil {
+			processBinaryErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, processBinaryErr)
+	return processBinaryPath
+}
+
+// processFreePorts reserves n loopback ports by binding and releasing them.
+func processFreePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var lns []net.Listener
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return ports
+}
+
+// processMember is one member's flags and its current process.
+type processMember struct {
+	name, dataDir, logDir string
+	clientURL, peerURL    string
+	args                  []string
+
+	cmd     *exec.Cmd
+	log     string // the current incarnation's log file
+	exited  chan struct{}
+	exitErr error
+	starts  int
+}
+
+func (m *processMember) start(t *testing.T, bin string) {
+	t.Helper()
+	m.starts++
+	m.log = filepath.Join(m.logDir, fmt.Sprintf("%s.%d.log", m.name, m.starts))
+	f, err := os.Create(m.log)
+	require.NoError(t, err)
+	m.cmd = exec.Command(bin, m.args...)
+	m.cmd.Stdout, m.cmd.Stderr = f, f
+	m.cmd.Env = processEnv()
+	require.NoError(t, m.cmd.Start())
+	m.exited = make(chan struct{})
+	cmd, exited := m.cmd, m.exited
+	go func() {
+		m.exitErr = cmd.Wait()
+		f.Close()
+		close(exited)
+	}()
+}
+
+// processEnv is the test's environment without ETCD_* variables (they would set flags).
+func processEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "ETCD_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// waitReady waits for etcd's milestone line in the current log.
+func (m *processMember) waitReady(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		data, _ := os.ReadFile(m.log)
+		if bytes.Contains(data, []byte(`"msg":"ready to serve client requests"`)) {
+			return
+		}
+		select {
+		case <-m.exited:
+			t.Fatalf("%s exited before it was ready (%v); log %s:\n%s", m.name, m.exitErr, m.log, data)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	data, _ := os.ReadFile(m.log)
+	t.Fatalf("%s not ready after %s; log %s:\n%s", m.name, timeout, m.log, data)
+}
+
+func (m *processMember) kill(t *testing.T) {
+	t.Helper()
+	require.NoError(t, m.cmd.Process.Signal(syscall.SIGKILL))
+	<-m.exited
+}
+
+func (m *processMember) running() bool {
+	if m.cmd == nil {
+		return false
+	}
+	select {
+	case <-m.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// processCluster makes the flags of n members on loopback; started by the caller.
+func processCluster(t *testing.T, n int, token string) []*processMember {
+	t.Helper()
+	dir := t.TempDir()
+	ports := processFreePorts(t, 2*n)
+	var members []*processMember
+	var initial []string
+	for i := range n {
+		m := &processMember{name: fmt.Sprintf("m%d", i+1), dataDir: filepath.Join(dir, fmt.Sprintf("m%d.etcd", i+1)), logDir: dir,
+			clientURL: fmt.Sprintf("http://127.0.0.1:%d", ports[2*i]), peerURL: fmt.Sprintf("http://127.0.0.1:%d", ports[2*i+1])}
+		members = append(members, m)
+		initial = append(initial, m.name+"="+m.peerURL)
+	}
+	for _, m := range members {
+		m.args = []string{"--name", m.name, "--data-dir", m.dataDir,
+			"--listen-client-urls", m.clientURL, "--advertise-client-urls", m.clientURL,
+			"--listen-peer-urls", m.peerURL, "--initial-advertise-peer-urls", m.peerURL,
+			"--initial-cluster", strings.Join(initial, ","), "--initial-cluster-state", "new",
+			"--initial-cluster-token", token,
+			"--heartbeat-interval", "100", "--election-timeout", fmt.Sprint(processElectionTimeout.Milliseconds())}
+	}
+	t.Cleanup(func() {
+		for _, m := range members {
+			if m.running() {
+				_ = m.cmd.Process.Kill()
+				<-m.exited
+			}
+		}
+		if t.Failed() {
+			for _, m := range members {
+				for i := 1; i <= m.starts; i++ {
+					data, _ := os.ReadFile(filepath.Join(m.logDir, fmt.Sprintf("%s.%d.log", m.name, i)))
+					if len(data) > 20000 {
+						data = data[len(data)-20000:]
+					}
+					t.Logf("--- %s start %d (tail) ---\n%s", m.name, i, data)
+				}
+			}
+		}
+	})
+	return members
+}
+
+func processClient(t *testing.T, endpoints ...string) *clientv3.Client {
+	t.Helper()
+	c, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// processLeader asks each running member for its status and returns the index of the
+// member that reports itself leader.
+func processLeader(t *testing.T, members []*processMember, timeout time.Duration) int {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for i, m := range members {
+			if !m.running() {
+				continue
+			}
+			c := processClient(t, m.clientURL)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			st, err := c.Status(ctx, m.clientURL)
+			cancel()
+			c.Close()
+			if err == nil && st.Leader != 0 && st.Leader == st.Header.MemberId {
+				return i
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no leader among the running members after %s", timeout)
+	return -1
+}
+
+// processWorkload writes and reads from several goroutines, recording every operation.
+type processWorkload struct {
+	rec     *history.Recorder
+	start   time.Time
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	okPuts  atomic.Int64
+	allOps  atomic.Int64
+	nextVal atomic.Int64
+}
+
+func (w *processWorkload) now() int64 { return int64(time.Since(w.start)) }
+
+// put records one put of a unique value and reports whether it was acknowledged.
+func (w *processWorkload) put(c *clientv3.Client, client, key string) bool {
+	val := fmt.Sprintf("v%d", w.nextVal.Add(1))
+	op := w.rec.Call(client, history.Request{Put: &history.PutRequest{Key: history.Bytes(key), Value: history.Bytes(val)}}, w.now())
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	resp, err := c.Put(ctx, key, val)
+	cancel()
+	w.allOps.Add(1)
+	if err != nil {
+		op.Fail(err, w.now())
+		return false
+	}
+	op.Return(history.Response{Header: history.ResponseHeader{Revision: resp.Header.Revision, MemberID: resp.Header.MemberId},
+		Put: &history.PutResponse{}}, w.now())
+	w.okPuts.Add(1)
+	return true
+}
+
+func (w *processWorkload) get(c *clientv3.Client, client, key string) {
+	op := w.rec.Call(client, history.Request{Range: &history.RangeRequest{Key: history.Bytes(key)}}, w.now())
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	resp, err := c.Get(ctx, key)
+	cancel()
+	w.allOps.Add(1)
+	if err != nil {
+		op.Fail(err, w.now())
+		return
+	}
+	rr := &history.RangeResponse{Count: resp.Count, More: resp.More}
+	for _, kv := range resp.Kvs {
+		rr.KVs = append(rr.KVs, history.KeyValue{Key: kv.Key, Value: kv.Value, CreateRevision: kv.CreateRevision,
+			ModRevision: kv.ModRevision, Version: kv.Version, Lease: kv.Lease})
+	}
+	op.Return(history.Response{Header: history.ResponseHeader{Revision: resp.Header.Revision, MemberID: resp.Header.MemberId}, Range: rr}, w.now())
+}
+
+func (w *processWorkload) run(t *testing.T, clients int, endpoints []string) {
+	for i := range clients {
+		c := processClient(t, endpoints...)
+		name := fmt.Sprintf("c%d", i+1)
+		rng := rand.New(rand.NewPCG(uint64(i), 7))
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			for {
+				select {
+				case <-w.stop:
+					return
+				default:
+				}
+				key := fmt.Sprintf("k%d", rng.IntN(4))
+				if rng.IntN(10) < 6 {
+					w.put(c, name, key)
+				} else {
+					w.get(c, name, key)
+				}
+			}
+		}()
+	}
+}
+
+// resumeAfterKill measures the time from a kill until a write (by a probe client of its own,
+// recorded like the others) is acknowledged again.
+func (w *processWorkload) resumeAfterKill(t *testing.T, probe *clientv3.Client, killedAt time.Time, bound time.Duration) time.Duration {
+	t.Helper()
+	for time.Since(killedAt) < bound {
+		if w.put(probe, "probe", "probe") {
+			return time.Since(killedAt)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("writes did not resume within %s of the kill", bound)
+	return 0
+}
+
+// TestProcessKillLeaderThenFollower is the issue's process test: three ballast processes
+// under writes from several clients; kill -9 the leader, then a follower, restarting each
+// on its data dir; the history is linearizable, writes resume within 30 election timeouts of
+// each kill, and every member ends with the same HashKV.
+func TestProcessKillLeaderThenFollower(t *testing.T) {
+	bin := processBinary(t)
+	members := processCluster(t, 3, "process-test")
+	for _, m := range members {
+		m.start(t, bin)
+	}
+	for _, m := range members {
+		m.waitReady(t, 60*time.Second)
+	}
+	var endpoints []string
+	for _, m := range members {
+		endpoints = append(endpoints, m.clientURL)
+	}
+	w := &processWorkload{
+		rec: history.NewRecorder(history.Header{ClusterSize: 3, Members: []string{"m1", "m2", "m3"},
+			Scenario: "process test: kill -9 the leader, then a follower, restarting each", Clock: history.ClockWall}),
+		start: time.Now(), stop: make(chan struct{}),
+	}
+	w.run(t, 4, endpoints)
+	probe := processClient(t, endpoints...)
+	bound := 30 * processElectionTimeout
+
+	time.Sleep(2 * time.Second)
+	for round, pick := range []string{"leader", "follower"} {
+		lead := processLeader(t, members, 20*time.Second)
+		victim := lead
+		if pick == "follower" {
+			victim = (lead + 1) % len(members)
+		}
+		m := members[victim]
+		before := w.okPuts.Load()
+		killedAt := time.Now()
+		m.kill(t)
+		fault := w.rec.StartFault("kill", []string{m.name}, "kill -9 the "+pick, int64(killedAt.Sub(w.start)))
+		resumed := w.resumeAfterKill(t, probe, killedAt, bound)
+		t.Logf("round %d: killed the %s %s; writes resumed after %s (bound %s, 30 election timeouts); %d puts acknowledged before the kill",
+			round+1, pick, m.name, resumed.Round(time.Millisecond), bound, before)
+		fmt.Printf("process test: writes resumed %s after kill -9 of the %s\n", resumed.Round(time.Millisecond), pick)
+		m.start(t, bin)
+		fault.End(w.now())
+		m.waitReady(t, 60*time.Second)
+		time.Sleep(time.Second)
+	}
+	time.Sleep(time.Second)
+	close(w.stop)
+	w.wg.Wait()
+	require.Greater(t, w.okPuts.Load(), int64(50), "the workload made progress (%d operations)", w.allOps.Load())
+
+	// Every member reaches the same revision and hashes the same store there.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	last, err := probe.Get(ctx, "probe")
+	require.NoError(t, err)
+	rev := last.Header.Revision
+	var hashes []uint32
+	for _, m := range members {
+		c := processClient(t, m.clientURL)
+		var h *clientv3.HashKVResponse
+		for {
+			h, err = c.HashKV(ctx, m.clientURL, rev)
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond) // a member still catching up answers "future revision"
+		}
+		require.NoError(t, err, "HashKV at %d on %s", rev, m.name)
+		hashes = append(hashes, h.Hash)
+	}
+	require.Equal(t, hashes[0], hashes[1], "HashKV at revision %d: %v", rev, hashes)
+	require.Equal(t, hashes[0], hashes[2], "HashKV at revision %d: %v", rev, hashes)
+
+	h := w.rec.History()
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	_, err = h.WriteTo(f)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	res := linearizability.Check(h, linearizability.Options{})
+	t.Logf("history: %d operations, verdict %s, checked in %s", res.Operations, res.Verdict, res.CheckerTime)
+	require.Equal(t, linearizability.VerdictOK, res.Verdict, "first violation: %s (history kept at %s)", res.FirstViolation, path)
+}
+
+// TestProcessSignalStopAndRestart: SIGTERM and SIGINT stop the member cleanly (exit 0) and a
+// restart on the same data dir serves the same data.
+func TestProcessSignalStopAndRestart(t *testing.T) {
+	bin := processBinary(t)
+	m := processCluster(t, 1, "signal-test")[0]
+	m.start(t, bin)
+	m.waitReady(t, 60*time.Second)
+	c := processClient(t, m.clientURL)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := c.Put(ctx, "kept", "across a restart")
+	require.NoError(t, err)
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		require.NoError(t, m.cmd.Process.Signal(sig))
+		select {
+		case <-m.exited:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s did not stop within 30 s", sig)
+		}
+		require.NoError(t, m.exitErr, "exit status after %s", sig)
+		data, _ := os.ReadFile(m.log)
+		require.Contains(t, string(data), `"msg":"closed etcd server"`)
+		m.start(t, bin)
+		m.waitReady(t, 60*time.Second)
+		resp, err := c.Get(ctx, "kept")
+		require.NoError(t, err)
+		require.Len(t, resp.Kvs, 1)
+		require.Equal(t, "across a restart", string(resp.Kvs[0].Value))
+	}
+}
+
+// TestProcessBadFlags: each bad command line stops the binary at once with a message naming
+// the problem and etcd's exit code.
+func TestProcessBadFlags(t *testing.T) {
+	bin := processBinary(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--no-such-flag"}, 2, "flag provided but not defined: -no-such-flag"},
+		{[]string{"--initial-cluster-state", "maybe"}, 2, `invalid value "maybe" for flag -initial-cluster-state`},
+		{[]string{"--quota-backend-bytes", "1"}, 1, "flag --quota-backend-bytes is not supported yet: the backend quota"},
+		{[]string{"--client-cert-auth"}, 1, "flag --client-cert-auth is not supported yet: TLS comes with the security issue"},
+		{[]string{"--election-timeout", "100"}, 1, "should be at least as 5 times as --heartbeat-interval"},
+		{[]string{"--name", "m9", "--data-dir", filepath.Join(dir, "a"), "--initial-cluster", "m1=http://127.0.0.1:1",
+			"--listen-peer-urls", "http://127.0.0.1:0", "--listen-client-urls", "http://127.0.0.1:0", "--advertise-client-urls", "http://127.0.0.1:1"},
+			1, `couldn't find local name \"m9\" in the initial cluster configuration`},
+		{[]string{"--name", "m1", "--data-dir", filepath.Join(dir, "b"), "--initial-cluster", "m1=http://127.0.0.1:1",
+			"--initial-advertise-peer-urls", "http://127.0.0.1:2",
+			"--listen-peer-urls", "http://127.0.0.1:0", "--listen-client-urls", "http://127.0.0.1:0", "--advertise-client-urls", "http://127.0.0.1:1"},
+			1, "--initial-cluster has m1=http://127.0.0.1:1 but missing from --initial-advertise-peer-urls=http://127.0.0.1:2"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			cmd := exec.Command(bin, tc.args...)
+			cmd.Env = processEnv()
+			cmd.Dir = dir
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			require.True(t, errors.As(err, &ee), "want an exit status, got %v; stderr:\n%s", err, stderr.String())
+			require.Equal(t, tc.code, ee.ExitCode(), stderr.String())
+			require.Contains(t, stderr.String(), tc.want)
+		})
+	}
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Empty(t, entries, "a refused start leaves no data dir behind")
+}
