@@ -35,6 +35,8 @@ func (m *Member) applyEntry(e raft.Entry) error {
 		reqErr  error
 		events  []*mvccpb.Event
 		expired *pb.InternalRaftRequest // an expiry revoke that applied (lease_expiry.go)
+		// physical: a compaction that answers once the store compaction finished here
+		physical bool
 	)
 	m.nextCluster = nil
 	if e.Type == raft.EntryConfChange {
@@ -61,6 +63,9 @@ func (m *Member) applyEntry(e raft.Entry) error {
 					return err
 				}
 				waiter = id
+				if c := req.Compaction; c != nil && c.Physical && reqErr == nil {
+					physical = true
+				}
 				if dec.expiry != nil && reqErr == nil {
 					expired = dec.expiry // a revoke of a lease already gone applies as an error
 				}
@@ -100,9 +105,35 @@ func (m *Member) applyEntry(e raft.Entry) error {
 		m.reportExpiry(expired, resp, e.Index)
 	}
 	if p := m.requests.take(waiter); p != nil {
-		p.done(resp, reqErr)
+		if physical {
+			m.physicalWaits = append(m.physicalWaits, physicalWait{resp: resp, done: p.done})
+		} else {
+			p.done(resp, reqErr)
+		}
 	}
 	return nil
+}
+
+// physicalWait is a compaction request with Physical set that applied on this member and
+// waits for the store compaction to finish (etcd's physical: the compacted revisions are
+// gone from disk, not just from view).
+type physicalWait struct {
+	resp Response
+	done Done
+}
+
+// finishPhysicalCompactions answers the physical compactions once no store compaction is
+// pending (compactionStep has just found none): every waiting one has applied, so its
+// revision is at most the compact revision, and its compaction is done.
+func (m *Member) finishPhysicalCompactions() {
+	if len(m.physicalWaits) == 0 || m.compactIdle != m.kv || m.compactIdleRev != m.kv.CompactRevision() {
+		return
+	}
+	waits := m.physicalWaits
+	m.physicalWaits = nil
+	for _, w := range waits {
+		w.done(w.resp, nil)
+	}
 }
 
 // applyRequest applies a client request's effects into b. An error is the request's answer
@@ -129,6 +160,13 @@ func (m *Member) applyRequest(b *pebble.Batch, req *pb.InternalRaftRequest) (Res
 		return Response{LeaseGrant: &pb.LeaseGrantResponse{Header: m.header(), ID: g.ID, TTL: g.TTLSeconds}}, nil, nil
 	case req.LeaseRevoke != nil:
 		return m.applyRevoke(b, req.LeaseRevoke.ID)
+	case req.Alarm != nil:
+		resp, next, err := m.applyAlarm(b, req.Alarm)
+		if err != nil {
+			return Response{}, nil, err
+		}
+		m.nextCluster = next
+		return resp, nil, nil
 	case req.ClusterMemberAttrSet != nil:
 		next, err := m.applyMemberAttrSet(b, req.ClusterMemberAttrSet)
 		if err != nil {

@@ -27,10 +27,10 @@
 // # Requests
 //
 // Requests are etcd's InternalRaftRequest (one of Range, Put, DeleteRange, Txn,
-// Compaction, LeaseGrant, LeaseRevoke, ClusterMemberAttrSet). Writes go through the log:
-// proposed on the leader; on a follower forwarded to the leader as a checksummed frame, as
-// etcd forwards MsgProp; the submitter completes when it applies the entry itself (every member applies every
-// entry), so a follower answers from its own state. Each request carries an ID (member ID,
+// Compaction, LeaseGrant, LeaseRevoke, Alarm, ClusterMemberAttrSet). Writes go through the
+// log: proposed on the leader; on a follower forwarded to the leader as a checksummed frame,
+// as etcd forwards MsgProp; the submitter completes when it applies the entry itself (every
+// member applies every entry), so a follower answers from its own state. Each request carries an ID (member ID,
 // boot count, sequence: unique across restarts, see newRequestID); a member remembers the
 // last dedupWindowEntries applied IDs durably, in the batch of each request, so a proposal
 // duplicated by the network or re-forwarded applies once. Serializable reads read the local
@@ -51,7 +51,17 @@
 // checkpoints (Ballast's own, since they carry the primary's term and sequence). A lease
 // revoke deletes every attached key at one revision (a txn of deletes). Compactions run in
 // bounded steps, one per Work, on every member at its own pace (HashKV does not depend on
-// the progress).
+// the progress); a compaction request with Physical set is answered only once this member's
+// store compaction finished (the driver then runs Work without waiting for events, so the
+// steps follow each other).
+//
+// # Alarms (alarm.go)
+//
+// etcd's alarm store, in the member table's span: ACTIVATE and DEACTIVATE go through the log
+// and answer as etcd's applier (the alarm activated, also when it was already raised; the
+// one deactivated, none when it was not raised; none for type NONE); GET is answered at once
+// from the member's applied table, filtered by type (NONE: all). Alarms are raised by request
+// only until the quota arrives with the snapshots issue.
 //
 // # Leases
 //
@@ -175,7 +185,11 @@
 // member's WatchStream on the driver goroutine, and Next sleeps on a wake-up channel (capacity
 // one, so no signal is lost) that the driver signals after every round in which the stream is
 // Ready. IsBulkFrame tells a transport which frames are snapshot chunks, to carry apart from
-// heartbeats and votes. DBSize reads Pebble's metrics (safe from any goroutine).
+// heartbeats and votes. DBSize reads Pebble's metrics (safe from any goroutine); Defragment
+// runs Pebble's manual compaction of the whole key space on the caller's goroutine (safe
+// beside the driver). HandOffLeadership, for a graceful stop, transfers leadership from a
+// leader to its most up-to-date other voter and waits until it leads (again with the best
+// voter then, if raft abandoned a transfer), as etcd does before it stops.
 // LocalTransport connects drivers in one process (tests, benchmarks) through their bounded
 // inboxes, copying each message, with links that can be cut.
 //
@@ -191,6 +205,7 @@
 //	node/cluster/id      -> the cluster ID (8 bytes BE)
 //	node/cluster/m/<id>  -> a member's record (etcdserverpb.Member), ID 8 bytes BE
 //	node/cluster/r/<id>  -> empty: member id was removed
+//	node/cluster/a/<id><type> -> empty: alarm type (4 bytes BE) raised for member id
 //
 // # Snapshots and raft log compaction (snapshot.go, snapshot_stage.go)
 //
@@ -203,7 +218,7 @@
 // names).
 //
 // What moves: the state machine is every key under lease/, mvcc/, node/cluster/ (the member
-// table, removed IDs and cluster ID) and node/req/ (the dedup
+// table, removed IDs, cluster ID and alarms) and node/req/ (the dedup
 // window: which requests applied is applied state); node/applied is set to the snapshot's
 // index; raft/, node/format and node/boot belong to the member and never move.
 //

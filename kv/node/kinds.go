@@ -9,7 +9,7 @@ import (
 )
 
 var (
-	errRequestKind     = errors.New("node: a request must set exactly one of Range, Put, DeleteRange, Txn, Compaction, LeaseGrant, LeaseRevoke, ClusterMemberAttrSet")
+	errRequestKind     = errors.New("node: a request must set exactly one of Range, Put, DeleteRange, Txn, Compaction, LeaseGrant, LeaseRevoke, Alarm, ClusterMemberAttrSet")
 	errRequestTooLarge = rpctypes.ErrRequestTooLarge
 )
 
@@ -19,7 +19,7 @@ func checkOneKind(req *pb.InternalRaftRequest) error {
 	}
 	n := 0
 	for _, set := range []bool{req.Range != nil, req.Put != nil, req.DeleteRange != nil, req.Txn != nil,
-		req.Compaction != nil, req.LeaseGrant != nil, req.LeaseRevoke != nil, req.ClusterMemberAttrSet != nil} {
+		req.Compaction != nil, req.LeaseGrant != nil, req.LeaseRevoke != nil, req.Alarm != nil, req.ClusterMemberAttrSet != nil} {
 		if set {
 			n++
 		}

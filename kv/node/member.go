@@ -78,6 +78,7 @@ type Member struct {
 	// compactIdleRev (see compactionStep).
 	compactIdle    *mvcc.Store
 	compactIdleRev int64
+	physicalWaits  []physicalWait // compactions answered once the store compaction finished
 }
 
 // Open opens (creating on first start) the member in cfg.Dir on cfg.FS and replays its hard
@@ -307,6 +308,11 @@ func (m *Member) stop(reason error) {
 		m.stopped = reason
 	}
 	m.requests.failAll(ErrStopped)
+	waits := m.physicalWaits
+	m.physicalWaits = nil
+	for _, w := range waits {
+		w.done(Response{}, ErrStopped)
+	}
 }
 
 // Stopped returns why the member stopped serving (nil while it serves).

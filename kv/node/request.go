@@ -18,6 +18,7 @@ type Response struct {
 	Compaction  *pb.CompactionResponse
 	LeaseGrant  *pb.LeaseGrantResponse
 	LeaseRevoke *pb.LeaseRevokeResponse
+	Alarm       *pb.AlarmResponse
 	// Set by the lease calls KeepAlive, TimeToLive and Leases (lease_keepalive.go).
 	LeaseKeepAlive  *pb.LeaseKeepAliveResponse
 	LeaseTimeToLive *pb.LeaseTimeToLiveResponse
@@ -121,7 +122,10 @@ func (m *Member) newRequestID() uint64 {
 }
 
 // Submit starts a client request: etcd's InternalRaftRequest with exactly one of Range,
-// Put, DeleteRange, Txn, Compaction, LeaseGrant or LeaseRevoke set. done runs once, when
+// Put, DeleteRange, Txn, Compaction, LeaseGrant, LeaseRevoke, Alarm or ClusterMemberAttrSet
+// set. An alarm GET is answered at once from the local member table (Response.Alarm); a
+// Compaction with Physical set completes only once this member's store compaction to that
+// revision has finished, not when it applies. done runs once, when
 // the request completes or fails. Writes go through the log: on the leader they are
 // proposed, on a follower forwarded to the leader, and they complete when this member
 // applies them. Serializable reads are answered at once from the local store; linearizable
@@ -134,6 +138,10 @@ func (m *Member) Submit(req *pb.InternalRaftRequest, done Done) {
 	}
 	if err := checkOneKind(req); err != nil {
 		done(Response{}, err)
+		return
+	}
+	if req.Alarm != nil && req.Alarm.Action == pb.AlarmRequest_GET {
+		done(m.alarmGet(req.Alarm), nil)
 		return
 	}
 	if isReadOnly(req) {

@@ -373,10 +373,11 @@ func (d *Driver) round() error {
 }
 
 // hasWork reports whether Work would hand out something now: forwarded proposals or lease
-// calls to send, or a raft Ready. (A store compaction in progress advances one step per
-// Work, so on an idle member at least once per tick.)
+// calls to send, or a raft Ready, or a store compaction to advance while a physical
+// compaction request waits for it (else a compaction in progress advances one step per Work,
+// so on an idle member at least once per tick).
 func (d *Driver) hasWork() bool {
-	return len(d.m.outbox) > 0 || (d.m.inflight == nil && d.m.stopped == nil && d.m.rn.HasReady())
+	return len(d.m.outbox) > 0 || (d.m.inflight == nil && d.m.stopped == nil && (d.m.rn.HasReady() || len(d.m.physicalWaits) > 0))
 }
 
 func (d *Driver) receive(data []byte) {
@@ -657,4 +658,71 @@ func (d *Driver) Member(id uint64) (MemberAttrs, bool) {
 func (d *Driver) IsRemoved(id uint64) bool {
 	_, ok := slices.BinarySearch(d.view.Load().removed, id)
 	return ok
+}
+
+// Defragment compacts the member's whole Pebble key space (etcd's defragment: the space of
+// deleted and compacted data is given back) and returns when it is done or ctx ends. It runs
+// on the caller's goroutine, beside the driver (Pebble's manual compaction is safe to run
+// concurrently with reads and writes); the member must not be closed meanwhile.
+func (d *Driver) Defragment(ctx context.Context) error {
+	select {
+	case <-d.stopped:
+		return ErrStopped
+	default:
+	}
+	if err := d.m.db.Flush(); err != nil {
+		return fmt.Errorf("node %d: defragment: flush: %w", d.id, err)
+	}
+	// Every key of the member starts with a lowercase prefix (lease/, mvcc/, node/, raft/).
+	if err := d.m.db.Compact(ctx, []byte{0}, []byte{0xff}, true); err != nil {
+		return fmt.Errorf("node %d: defragment: %w", d.id, err)
+	}
+	return nil
+}
+
+// HandOffLeadership, when this member leads a cluster with other voters, transfers
+// leadership to the most up-to-date of them (the highest match index; the lowest ID among
+// equals) and waits until it leads, as etcd does before a graceful stop. An abandoned
+// transfer is tried again (with the voter most up to date then) until ctx ends. It returns
+// nil at once when this member does not lead or is the only voter, and nil when another
+// member took over meanwhile.
+func (d *Driver) HandOffLeadership(ctx context.Context) error {
+	for {
+		var target uint64
+		if err := d.Inspect(ctx, func(m *Member) { target = handOffTarget(m.Status()) }); err != nil {
+			return err
+		}
+		if target == 0 {
+			return nil
+		}
+		err := d.TransferLeader(ctx, target)
+		var notLeader *NotLeaderError
+		switch {
+		case err == nil, errors.As(err, &notLeader):
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case !errors.Is(err, ErrTimeout):
+			return err
+		}
+		// Abandoned (the target did not catch up or campaign in time): pick again.
+	}
+}
+
+// handOffTarget is the voter other than the leader with the highest match index (lowest ID
+// among equals), or 0 when st is not a leader's or names no other voter.
+func handOffTarget(st raft.Status) uint64 {
+	if st.RaftState != raft.StateLeader {
+		return 0
+	}
+	var best raft.ProgressStatus
+	for _, p := range st.Progress {
+		if p.ID == st.ID || p.IsLearner || !slices.Contains(st.Config.Voters, p.ID) {
+			continue
+		}
+		if best.ID == 0 || p.Match > best.Match || (p.Match == best.Match && p.ID < best.ID) {
+			best = p
+		}
+	}
+	return best.ID
 }

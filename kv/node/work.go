@@ -126,6 +126,7 @@ func (m *Member) Work() (Output, error) {
 	if err := m.compactionStep(); err != nil {
 		return out, m.storageFailure(err)
 	}
+	m.finishPhysicalCompactions()
 	// Between Readies raft's applied index and configuration are the member's: the moment
 	// to record a snapshot of the store and compact the log.
 	if err := m.maybeSnapshotLog(); err != nil {
