@@ -70,6 +70,10 @@ type Config struct {
 	// FS and Dir locate the member's one Pebble DB.
 	FS  vfs.FS
 	Dir string
+	// WALDir, when set, puts Pebble's write-ahead log in a directory of its own (etcd's
+	// --wal-dir: the log's fsyncs on a disk of their own); default inside Dir. A DB must be
+	// opened with the WALDir it was created with (Pebble does not look for its log elsewhere).
+	WALDir string
 	// Clock and Rand: see their types. Both required.
 	Clock Clock
 	Rand  RandomSource

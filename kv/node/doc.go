@@ -195,6 +195,9 @@
 //
 // # On-disk layout (node owns "node/")
 //
+// One Pebble DB in Config.Dir (its write-ahead log in Config.WALDir when set, etcd's
+// --wal-dir). Node's keys:
+//
 //	node/format          -> "1"; an unknown version refuses to open
 //	node/applied         -> index of the last applied entry (8 bytes BE)
 //	node/boot            -> number of starts (8 bytes BE), part of request IDs

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -295,4 +296,31 @@ func TestDriverMemberTableAndRemoval(t *testing.T) {
 	}
 	require.True(t, c.drivers[leader].IsRemoved(gone))
 	require.False(t, c.drivers[leader].IsRemoved(leader))
+}
+
+// With WALDir set, Pebble's log lives there (and not in Dir), and a restart finds the data.
+func TestWALDir(t *testing.T) {
+	c := newClusterWith(t, 1, func(cfg *Config) { cfg.WALDir = "wal" })
+	leader := c.leader()
+	_, err := c.do(leader, put("k", "v"))
+	require.NoError(t, err)
+	c.crash(leader) // only what was synced survives: the entry is in the synced WAL
+	c.leader()
+	c.stabilize()
+	v, _, found := c.localValue(leader, "k")
+	require.True(t, found)
+	require.Equal(t, "v", v)
+	logsIn := func(dir string) int {
+		names, err := c.fs[leader].List(dir)
+		require.NoError(t, err)
+		n := 0
+		for _, name := range names {
+			if strings.HasSuffix(name, ".log") {
+				n++
+			}
+		}
+		return n
+	}
+	require.Positive(t, logsIn("wal"))
+	require.Zero(t, logsIn("member"))
 }

@@ -20,7 +20,7 @@ func (pebbleLogger) Fatalf(format string, args ...interface{}) {
 // pebbleOptions are the member's Pebble options; corruption reports go to watch (see
 // corruptionWatch), never to the Logger's Fatalf.
 func pebbleOptions(cfg Config, watch *corruptionWatch) *pebble.Options {
-	opts := &pebble.Options{FS: cfg.FS, Logger: pebbleLogger{}, EventListener: watch.listener()}
+	opts := &pebble.Options{FS: cfg.FS, WALDir: cfg.WALDir, Logger: pebbleLogger{}, EventListener: watch.listener()}
 	if cfg.SmallCaches {
 		opts.MemTableSize = 4 << 20
 		opts.CacheSize = 1 << 20
