@@ -25,18 +25,21 @@ import (
 // (Config.ClusterID), and checked on every later start.
 //
 // The table takes exactly the configuration changes raft takes: it keeps its own copy of
-// raft's configuration (m.conf, raft's at Open and after a snapshot install) and applies each
+// raft's configuration (clusterState.conf: raft's at Open and after a snapshot install) and applies each
 // committed change with raft.ApplyConfChange, which skips what raft skips.
 
 // Keys of the member table, all under nodeClusterPrefix (one state-machine span).
 var (
-	nodeClusterPrefix   = []byte("node/cluster/")
-	nodeClusterIDKey    = []byte("node/cluster/id")
-	nodeMemberPrefix    = []byte("node/cluster/m/") // + 8-byte BE ID -> etcdserverpb.Member
-	nodeRemovedPrefix   = []byte("node/cluster/r/") // + 8-byte BE ID -> empty
-	nodeAlarmPrefix     = []byte("node/cluster/a/") // + 8-byte BE member ID + 4-byte BE type -> empty
-	errClusterIDChanged = errors.New("node: cluster ID mismatch")
+	nodeClusterPrefix = []byte("node/cluster/")
+	nodeClusterIDKey  = []byte("node/cluster/id")
+	nodeMemberPrefix  = []byte("node/cluster/m/") // + 8-byte BE ID -> etcdserverpb.Member
+	nodeRemovedPrefix = []byte("node/cluster/r/") // + 8-byte BE ID -> empty
+	nodeAlarmPrefix   = []byte("node/cluster/a/") // + 8-byte BE member ID + 4-byte BE type -> empty
 )
+
+// ErrClusterIDMismatch: the data dir, or a snapshot, belongs to another cluster than the one
+// configured (the error names both IDs).
+var ErrClusterIDMismatch = errors.New("node: cluster ID mismatch")
 
 // ErrRemoved: this member applied its own removal from the cluster (or restarted after it):
 // it stops serving, and Driver.Run returns this error. etcd's words for it.
@@ -97,19 +100,14 @@ func (c *clusterState) find(id uint64) (int, bool) {
 	})
 }
 
-// peerURLUsed names the member other than except that already has one of urls.
-func (c *clusterState) peerURLUsed(urls []string, except uint64) (uint64, string, bool) {
+// peerURLUsed reports whether a member other than except already has one of urls.
+func (c *clusterState) peerURLUsed(urls []string, except uint64) bool {
 	for _, a := range c.members {
-		if a.ID == except {
-			continue
-		}
-		for _, u := range urls {
-			if slices.Contains(a.PeerURLs, u) {
-				return a.ID, u, true
-			}
+		if a.ID != except && slices.ContainsFunc(urls, func(u string) bool { return slices.Contains(a.PeerURLs, u) }) {
+			return true
 		}
 	}
-	return 0, "", false
+	return false
 }
 
 func memberKey(id uint64) []byte {
@@ -193,7 +191,7 @@ func (m *Member) checkClusterID(b *pebble.Batch) error {
 		return fmt.Errorf("%s holds %d bytes, want 8", nodeClusterIDKey, len(v))
 	}
 	if stored := binary.BigEndian.Uint64(v); m.cfg.ClusterID != 0 && m.cfg.ClusterID != stored {
-		return fmt.Errorf("%w: the data dir belongs to cluster %x, the configuration names cluster %x", errClusterIDChanged, stored, m.cfg.ClusterID)
+		return fmt.Errorf("%w: the data dir belongs to cluster %x, the configuration names cluster %x", ErrClusterIDMismatch, stored, m.cfg.ClusterID)
 	}
 	return nil
 }
@@ -205,7 +203,7 @@ func (m *Member) checkSnapshotCluster() error {
 		return err
 	}
 	if staged != m.cluster.id {
-		return fmt.Errorf("%w: the snapshot is of cluster %x, this member is of cluster %x", errClusterIDChanged, staged, m.cluster.id)
+		return fmt.Errorf("%w: the snapshot is of cluster %x, this member is of cluster %x", ErrClusterIDMismatch, staged, m.cluster.id)
 	}
 	return nil
 }
@@ -366,14 +364,15 @@ func (m *Member) AddMember(attrs MemberAttrs, done ConfDone) {
 }
 
 func (m *Member) checkNewMember(attrs MemberAttrs) error {
+	// etcd's exact errors, unwrapped: clients recognise them by their text.
 	if m.IsRemoved(attrs.ID) {
-		return fmt.Errorf("%w: member %d was removed and its ID may not come back", rpctypes.ErrGRPCMemberNotFound, attrs.ID)
+		return rpctypes.ErrGRPCMemberNotFound // etcd maps its ID-removed to member-not-found
 	}
 	if _, found := m.cluster.find(attrs.ID); found {
 		return rpctypes.ErrGRPCMemberExist
 	}
-	if other, u, used := m.cluster.peerURLUsed(attrs.PeerURLs, attrs.ID); used {
-		return fmt.Errorf("%w: %s is a peer URL of member %x", rpctypes.ErrGRPCPeerURLExist, u, other)
+	if m.cluster.peerURLUsed(attrs.PeerURLs, attrs.ID) {
+		return rpctypes.ErrGRPCPeerURLExist
 	}
 	return nil
 }
@@ -388,8 +387,8 @@ func (m *Member) UpdateMember(id uint64, peerURLs []string, done ConfDone) {
 		return
 	}
 	check := func() error {
-		if other, u, used := m.cluster.peerURLUsed(peerURLs, id); used {
-			return fmt.Errorf("%w: %s is a peer URL of member %x", rpctypes.ErrGRPCPeerURLExist, u, other)
+		if m.cluster.peerURLUsed(peerURLs, id) {
+			return rpctypes.ErrGRPCPeerURLExist // etcd's exact error: clients recognise its text
 		}
 		return nil
 	}

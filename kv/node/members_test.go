@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"testing"
@@ -240,7 +241,7 @@ func TestClusterIDMismatchRefused(t *testing.T) {
 	cfg := c.config(1)
 	cfg.ClusterID = 0xbad
 	_, err := Open(cfg)
-	require.ErrorIs(t, err, errClusterIDChanged)
+	require.ErrorIs(t, err, ErrClusterIDMismatch)
 	require.ErrorContains(t, err, "cluster c1057e5")
 	require.ErrorContains(t, err, "cluster bad")
 	cfg.ClusterID = 0
@@ -323,4 +324,24 @@ func TestWALDir(t *testing.T) {
 	}
 	require.Positive(t, logsIn("wal"))
 	require.Zero(t, logsIn("member"))
+}
+
+// A staged snapshot whose cluster ID is not the member's is refused before it is installed.
+func TestSnapshotOfAnotherClusterRefused(t *testing.T) {
+	c := newClusterWith(t, 1, withMemberTable([]uint64{1}))
+	m := c.members[c.leader()]
+	for _, tc := range []struct {
+		name    string
+		staged  uint64
+		refused bool
+	}{{"same cluster", testClusterID, false}, {"another cluster", 0xbad, true}} {
+		require.NoError(t, m.db.Set(stageKey(nodeClusterIDKey), binary.BigEndian.AppendUint64(nil, tc.staged), nil))
+		err := m.checkSnapshotCluster()
+		if !tc.refused {
+			require.NoError(t, err, tc.name)
+			continue
+		}
+		require.ErrorIs(t, err, ErrClusterIDMismatch, tc.name)
+		require.ErrorContains(t, err, "snapshot is of cluster bad, this member is of cluster c1057e5")
+	}
 }
