@@ -1,0 +1,121 @@
+package rpc
+
+import (
+	"context"
+	"slices"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/ballastdb/ballast/kv/node"
+)
+
+// Status answers etcd's Maintenance.Status: every column `etcdctl endpoint status` prints.
+// RaftIndex is the commit index and RaftAppliedIndex the applied index, as etcd reports
+// them; Errors lists "etcdserver: no leader" when none is known, then the active alarms.
+func (s *Services) Status(ctx context.Context, r *pb.StatusRequest) (*pb.StatusResponse, error) {
+	var out *pb.StatusResponse
+	err := s.d.Inspect(ctx, func(m *node.Member) {
+		st := m.Status()
+		total, inUse := m.DBSize()
+		out = &pb.StatusResponse{
+			Header:           &pb.ResponseHeader{ClusterId: m.ClusterID(), MemberId: m.ID(), RaftTerm: st.Term, Revision: m.CurrentRevision()},
+			Version:          s.cfg.Version,
+			StorageVersion:   s.cfg.StorageVersion,
+			DbSize:           total,
+			DbSizeInUse:      inUse,
+			DbSizeQuota:      s.cfg.QuotaBackendBytes,
+			Leader:           st.Lead,
+			RaftIndex:        st.Commit,
+			RaftTerm:         st.Term,
+			RaftAppliedIndex: m.AppliedIndex(),
+			IsLearner:        slices.Contains(st.Config.Learners, m.ID()),
+			DowngradeInfo:    &pb.DowngradeInfo{},
+		}
+		if st.Lead == 0 {
+			out.Errors = append(out.Errors, rpctypes.ErrorDesc(rpctypes.ErrGRPCNoLeader))
+		}
+		for _, a := range m.Alarms() {
+			out.Errors = append(out.Errors, a.String())
+		}
+	})
+	if err != nil {
+		return nil, toGRPCError(err)
+	}
+	return out, nil
+}
+
+// HashKV answers etcd's Maintenance.HashKV: the hash of the keys' history up to the
+// revision (0: the current one), comparable across members.
+func (s *Services) HashKV(ctx context.Context, r *pb.HashKVRequest) (*pb.HashKVResponse, error) {
+	var (
+		out     *pb.HashKVResponse
+		hashErr error
+	)
+	if err := s.d.Inspect(ctx, func(m *node.Member) { out, hashErr = m.HashKV(r.Revision) }); err != nil {
+		return nil, toGRPCError(err)
+	}
+	if hashErr != nil {
+		return nil, toGRPCError(hashErr)
+	}
+	out.Header = s.fill(out.Header)
+	return out, nil
+}
+
+// Hash answers etcd's Maintenance.Hash. etcd hashes its whole backend file, which no other
+// store can reproduce; Ballast answers the hash of the key-value history at the current
+// revision (HashKV's), which agrees across members exactly when their stores do, the use
+// the call has.
+func (s *Services) Hash(ctx context.Context, r *pb.HashRequest) (*pb.HashResponse, error) {
+	kv, err := s.HashKV(ctx, &pb.HashKVRequest{})
+	if err != nil {
+		return nil, err
+	}
+	return &pb.HashResponse{Header: kv.Header, Hash: kv.Hash}, nil
+}
+
+// MoveLeader answers etcd's Maintenance.MoveLeader: only the leader may hand leadership on
+// (etcd's "not leader" elsewhere; etcdctl move-leader sends it to the leader).
+func (s *Services) MoveLeader(ctx context.Context, r *pb.MoveLeaderRequest) (*pb.MoveLeaderResponse, error) {
+	if err := s.d.TransferLeader(ctx, r.TargetID); err != nil {
+		return nil, toGRPCError(err)
+	}
+	return &pb.MoveLeaderResponse{Header: s.header()}, nil
+}
+
+// Alarm answers etcd's Maintenance.Alarm: GET from this member, ACTIVATE and DEACTIVATE
+// through the log.
+func (s *Services) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
+	resp, err := s.submit(ctx, &pb.InternalRaftRequest{Alarm: r})
+	if err != nil {
+		return nil, err
+	}
+	out := resp.Alarm
+	out.Header = s.fill(out.Header)
+	return out, nil
+}
+
+// Defragment answers etcd's Maintenance.Defragment: a manual compaction of the member's
+// whole Pebble key space, answered when it is done.
+func (s *Services) Defragment(ctx context.Context, r *pb.DefragmentRequest) (*pb.DefragmentResponse, error) {
+	d, ok := any(s.d).(interface{ Defragment(context.Context) error }) // TEMP until kv/node lands Driver.Defragment
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "defragment: not yet")
+	}
+	if err := d.Defragment(ctx); err != nil {
+		return nil, toGRPCError(err)
+	}
+	return &pb.DefragmentResponse{Header: s.header()}, nil
+}
+
+// Snapshot is not served yet: etcd-format snapshots are the snapshots issue's.
+func (s *Services) Snapshot(r *pb.SnapshotRequest, stream pb.Maintenance_SnapshotServer) error {
+	return status.Error(codes.Unimplemented, "ballast: Maintenance.Snapshot is not implemented yet: etcd-format snapshots (etcdctl snapshot save) come with the snapshots issue")
+}
+
+// Downgrade is not served: Ballast has one storage format and no downgrade path.
+func (s *Services) Downgrade(ctx context.Context, r *pb.DowngradeRequest) (*pb.DowngradeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "ballast: Maintenance.Downgrade is not supported: Ballast has no earlier storage version to downgrade to")
+}

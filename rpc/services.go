@@ -1,0 +1,153 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/ballastdb/ballast/kv/node"
+)
+
+// Forwarder carries a membership call to another member (the leader) and brings its answer
+// back: rpc/peer's Transport.Call. An error the remote handler returned comes back as a
+// *peer.RemoteError (code and message), which the services re-raise unchanged.
+type Forwarder interface {
+	Call(ctx context.Context, to uint64, method string, body []byte) ([]byte, error)
+}
+
+// Config configures the services of one member.
+type Config struct {
+	// Driver runs the member; every call goes through it. Required.
+	Driver *node.Driver
+	// Forward carries membership calls from a follower to the leader. Nil: they answer
+	// "not leader" on a follower.
+	Forward Forwarder
+	// Version is what Status reports as the server version (etcd's version of the API
+	// Ballast serves, so version checks in clients and tools pass); StorageVersion likewise.
+	Version, StorageVersion string
+	// ElectionTimeout is the member's election timeout in real time: streams that require a
+	// leader are cancelled after three of them without one. Default 1 s (etcd's).
+	ElectionTimeout time.Duration
+	// StatusInterval is how often the header view (term, leader, revision) is refreshed.
+	// Default 10 ms.
+	StatusInterval time.Duration
+	// QuotaBackendBytes is what Status reports as the quota (etcd's default, 2 GiB, while the
+	// quota itself is not implemented).
+	QuotaBackendBytes int64
+	// Logger hears of stream failures; nil discards.
+	Logger *slog.Logger
+	// Auth is called with every call's context and full method name before it runs; a
+	// non-nil error is the call's answer. The security issue fills it; nil allows all.
+	Auth func(ctx context.Context, fullMethod string) error
+}
+
+// Defaults of Config.
+const (
+	DefaultVersion           = "3.7.3"
+	DefaultStorageVersion    = "3.7.0"
+	DefaultQuotaBackendBytes = 2 << 30
+	// grpcOverheadBytes is what etcd adds to --max-request-bytes for gRPC's receive limit, so
+	// a request somewhat over the limit reaches the server's own check and is answered
+	// "etcdserver: request is too large" rather than with a transport error.
+	grpcOverheadBytes = 512 * 1024
+)
+
+// ServerOptions are the gRPC server options etcd uses, for a member whose
+// --max-request-bytes is maxRequestBytes: the receive limit with etcd's overhead, an
+// unbounded send limit and stream count, and etcd's keep-alive policy. Pass them, with the
+// services' interceptors (Services.ServerOptions), to grpc.NewServer.
+func ServerOptions(maxRequestBytes int) []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(maxRequestBytes + grpcOverheadBytes),
+		grpc.MaxSendMsgSize(math.MaxInt32),
+		grpc.MaxConcurrentStreams(math.MaxUint32),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: false}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Hour, Timeout: 20 * time.Second}),
+	}
+}
+
+// Services are etcd's v3 services over one member.
+type Services struct {
+	pb.UnimplementedKVServer
+	pb.UnimplementedWatchServer
+	pb.UnimplementedLeaseServer
+	pb.UnimplementedClusterServer
+	pb.UnimplementedMaintenanceServer
+
+	cfg    Config
+	d      *node.Driver
+	view   atomic.Pointer[statusView]
+	health *health.Server
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New makes the services and starts refreshing their status view; Close stops it.
+func New(cfg Config) (*Services, error) {
+	if cfg.Driver == nil {
+		return nil, errors.New("rpc: Config.Driver is required")
+	}
+	if cfg.Version == "" {
+		cfg.Version = DefaultVersion
+	}
+	if cfg.StorageVersion == "" {
+		cfg.StorageVersion = DefaultStorageVersion
+	}
+	if cfg.ElectionTimeout <= 0 {
+		cfg.ElectionTimeout = time.Second
+	}
+	if cfg.StatusInterval <= 0 {
+		cfg.StatusInterval = 10 * time.Millisecond
+	}
+	if cfg.QuotaBackendBytes <= 0 {
+		cfg.QuotaBackendBytes = DefaultQuotaBackendBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Services{cfg: cfg, d: cfg.Driver, health: health.NewServer()}
+	s.view.Store(&statusView{})
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.refresh(s.ctx)
+	s.wg.Add(1)
+	go s.watchStatus()
+	return s, nil
+}
+
+// Register registers every service on srv.
+func (s *Services) Register(srv *grpc.Server) {
+	pb.RegisterKVServer(srv, s)
+	pb.RegisterWatchServer(srv, s)
+	pb.RegisterLeaseServer(srv, s)
+	pb.RegisterClusterServer(srv, s)
+	pb.RegisterMaintenanceServer(srv, s)
+	healthpb.RegisterHealthServer(srv, s.health)
+}
+
+// ServerOptions are the interceptors every call passes through (auth hook, leader
+// requirement); add them to ServerOptions' when making the grpc.Server.
+func (s *Services) ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
+		grpc.ChainStreamInterceptor(s.streamInterceptor),
+	}
+}
+
+// Close stops the status refresh and marks the gRPC health service not serving.
+func (s *Services) Close() {
+	s.health.Shutdown()
+	s.cancel()
+	s.wg.Wait()
+}

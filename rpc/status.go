@@ -1,0 +1,77 @@
+package rpc
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"github.com/ballastdb/ballast/kv/node"
+)
+
+// statusView is what the services know of the member between calls: enough to fill response
+// headers and to decide leader requirements without a round trip to the member.
+type statusView struct {
+	clusterID, memberID uint64
+	term, leader        uint64
+	revision            int64
+	isLearner           bool
+	at                  time.Time
+}
+
+// refresh reads the member's status through the driver (a no-op when ctx ends first).
+func (s *Services) refresh(ctx context.Context) {
+	var v statusView
+	err := s.d.Inspect(ctx, func(m *node.Member) {
+		st := m.Status()
+		v = statusView{
+			clusterID: m.ClusterID(),
+			memberID:  m.ID(),
+			term:      st.Term,
+			leader:    st.Lead,
+			revision:  m.CurrentRevision(),
+			isLearner: slices.Contains(st.Config.Learners, m.ID()),
+		}
+	})
+	if err == nil {
+		v.at = time.Now()
+		s.view.Store(&v)
+	}
+}
+
+// watchStatus refreshes the view every StatusInterval, and cancels streams that require a
+// leader once the member had none for three election timeouts.
+func (s *Services) watchStatus() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.StatusInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.d.Stopped():
+			return
+		case <-t.C:
+			s.refresh(s.ctx)
+		}
+	}
+}
+
+func (s *Services) status() *statusView { return s.view.Load() }
+
+// fill completes a response header as etcd's do: cluster ID, member ID and raft term; the
+// revision when the answer carried none.
+func (s *Services) fill(h *pb.ResponseHeader) *pb.ResponseHeader {
+	if h == nil {
+		h = &pb.ResponseHeader{}
+	}
+	v := s.status()
+	h.ClusterId, h.MemberId, h.RaftTerm = v.clusterID, v.memberID, v.term
+	if h.Revision == 0 {
+		h.Revision = v.revision
+	}
+	return h
+}
+
+func (s *Services) header() *pb.ResponseHeader { return s.fill(nil) }
