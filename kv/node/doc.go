@@ -119,10 +119,11 @@
 //
 // # Membership and leadership transfer (membership.go)
 //
-// AddVoter, AddLearner, PromoteLearner (refused with etcd's learner-not-ready until the
-// learner's log reaches 90% of the leader's commit index), RemoveMember and TransferLeader
-// are calls on the leader, refused up front with etcd's errors (member exists, not found,
-// not a learner, bad transferee). On any other member they fail at once with a
+// AddMember (a voter or learner with its record; AddVoter and AddLearner add one by ID
+// only), PromoteLearner (refused with etcd's learner-not-ready until the learner's log
+// reaches 90% of the leader's commit index), UpdateMember, RemoveMember and TransferLeader
+// are calls on the leader, refused up front with etcd's errors (member exists, peer URL
+// exists, not found, not a learner, bad transferee). On any other member they fail at once with a
 // *NotLeaderError naming the leader (etcd's "etcdserver: not leader"): not forwarded,
 // because the leader's refusals would need a second answer path and a caller that can
 // reach the leader gets them directly; membership calls are rare. A change completes when
