@@ -61,6 +61,10 @@ type Config struct {
 	// InitialMemberAttrs are the founders' names and peer URLs (the IDs of InitialMembers),
 	// written into the member table by the founding entries of the log. Optional (the
 	// simulator founds clusters by ID only); when given, every founder must pass the same.
+	// A joining member (not among InitialMembers) may pass the members it learned from a
+	// peer: they are never written into its table (the log or a snapshot brings the table),
+	// but Driver.Member falls back to them for a member its table does not know yet, so its
+	// transport can answer the leader before it has caught up.
 	InitialMemberAttrs []MemberAttrs
 	// ClusterID is the cluster's ID, written when the member's DB is created: a founder's, or
 	// for a joining member the ID it learned from a peer. A restart with a different nonzero
@@ -183,6 +187,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Dir == "" {
 		c.Dir = "member"
 	}
+	attrs := make([]MemberAttrs, len(c.InitialMemberAttrs)) // the member keeps no caller's slice
+	for i, a := range c.InitialMemberAttrs {
+		attrs[i] = a.clone()
+	}
+	c.InitialMemberAttrs = attrs
 	if c.SnapshotEntries < 0 || c.SnapshotCatchUpEntries < 0 {
 		return bad("SnapshotEntries (%d) and SnapshotCatchUpEntries (%d) must be positive", c.SnapshotEntries, c.SnapshotCatchUpEntries)
 	}

@@ -154,7 +154,9 @@
 // permanently removed from the cluster") one election timeout later, so a removed leader
 // can hand over first; restarted, it stays stopped. The Driver copies the table for other
 // goroutines after every change (Driver.Members, Member, ClusterID, IsRemoved: the transport
-// resolves and refuses peers with them).
+// resolves and refuses peers with them); a joining member's Driver.Member falls back to the
+// InitialMemberAttrs it was given (the members it learned from a peer) until its table, which
+// only the log or a snapshot fills, knows the member.
 //
 // # Fuzzing (fuzz_test.go, corpus in testdata/fuzz)
 //

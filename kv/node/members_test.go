@@ -345,3 +345,23 @@ func TestSnapshotOfAnotherClusterRefused(t *testing.T) {
 		require.ErrorContains(t, err, "snapshot is of cluster bad, this member is of cluster c1057e5")
 	}
 }
+
+// A joining member's driver resolves the members it was told of (InitialMemberAttrs) while
+// its own table is still empty; its table (Members) holds only what the log brought.
+func TestJoiningMemberResolvesPeersFromHints(t *testing.T) {
+	ids := []uint64{1, 2, 3}
+	c := newClusterWith(t, 3, withMemberTable(ids))
+	c.fs[4] = vfs.NewCrashableMem()
+	cfg := c.config(4) // InitialMembers 1, 2, 3: not founding
+	m, err := Open(cfg)
+	require.NoError(t, err)
+	defer m.Close()
+	d, err := NewDriver(m, NewLocalTransport().Endpoint(4), RunOptions{})
+	require.NoError(t, err)
+	require.Empty(t, d.Members(), "nothing applied yet")
+	a, ok := d.Member(2)
+	require.True(t, ok)
+	require.Equal(t, founders(ids)[1], a)
+	_, ok = d.Member(9)
+	require.False(t, ok)
+}

@@ -617,6 +617,7 @@ type clusterView struct {
 	id      uint64
 	members []MemberAttrs
 	removed []uint64
+	hints   []MemberAttrs // Config.InitialMemberAttrs, for members the table does not know yet
 }
 
 // publishView copies the member table for other goroutines when it changed (Run's goroutine,
@@ -626,7 +627,8 @@ func (d *Driver) publishView() {
 		return
 	}
 	d.viewVersion = d.m.clusterVersion
-	d.view.Store(&clusterView{id: d.m.ClusterID(), members: d.m.Members(), removed: slices.Clone(d.m.cluster.removed)})
+	d.view.Store(&clusterView{id: d.m.ClusterID(), members: d.m.Members(), removed: slices.Clone(d.m.cluster.removed),
+		hints: d.m.cfg.InitialMemberAttrs})
 }
 
 // ClusterID is the member's cluster ID. Safe from any goroutine.
@@ -643,11 +645,16 @@ func (d *Driver) Members() []MemberAttrs {
 	return out
 }
 
-// Member is member id's record as of the driver's last round. Safe from any goroutine.
+// Member is member id's record as of the driver's last round, or, while the table does not
+// know id, its entry in Config.InitialMemberAttrs (a joining member's view of the cluster
+// before it caught up). Safe from any goroutine: the transport resolves peer URLs with it.
 func (d *Driver) Member(id uint64) (MemberAttrs, bool) {
-	for _, a := range d.view.Load().members {
-		if a.ID == id {
-			return a.clone(), true
+	v := d.view.Load()
+	for _, list := range [][]MemberAttrs{v.members, v.hints} {
+		for _, a := range list {
+			if a.ID == id {
+				return a.clone(), true
+			}
 		}
 	}
 	return MemberAttrs{}, false
