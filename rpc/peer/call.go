@@ -114,7 +114,9 @@ func roundTrip(ctx context.Context, conn net.Conn, method string, body []byte) (
 		if left <= 0 {
 			return nil, ctx.Err()
 		}
-		budgetMs = uint32(min(left.Milliseconds()+1, math.MaxUint32))
+		// The callee's handler gets a little more than the caller waits: the caller's own
+		// deadline is the one that decides (and its close ends the handler anyway).
+		budgetMs = uint32(min((left + callBudgetMargin).Milliseconds(), math.MaxUint32))
 	}
 	req, err := encodeCallRequest(budgetMs, method, body)
 	if err != nil {

@@ -114,7 +114,9 @@ func TestCallContext(t *testing.T) {
 		defer cancel()
 		start := time.Now()
 		_, err := one.tr.Call(ctx, idTwo, "wait", nil)
-		require.ErrorIs(t, err, context.DeadlineExceeded)
+		// The caller's deadline ends the call, or, if the callee's (a little later) passed
+		// first under load, the handler's DeadlineExceeded comes back.
+		require.True(t, errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded, "%v", err)
 		require.Less(t, time.Since(start), 5*time.Second)
 		<-calls
 	})

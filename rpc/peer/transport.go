@@ -87,6 +87,7 @@ const (
 	callRequestTimeout = 10 * time.Second
 	callDefaultBudget  = 30 * time.Second
 	callBudgetMax      = 10 * time.Minute
+	callBudgetMargin   = 100 * time.Millisecond
 	// inboundConnsMax bounds the connections Serve holds at once (beyond it new ones are
 	// closed at once): garbage cannot exhaust the process.
 	inboundConnsMax = 1024
