@@ -597,8 +597,16 @@ func (d *Driver) TransferLeader(ctx context.Context, target uint64) error {
 
 // DBSize is the member's Pebble disk usage and its live data estimate (see Member.DBSize). It
 // reads Pebble's metrics, which are safe to read from any goroutine, so it does not wait for
-// the driver.
-func (d *Driver) DBSize() (total, inUse int64) { return d.m.DBSize() }
+// the driver; once the driver stopped it answers 0, 0 (the owner may be closing the member,
+// whose closed DB has no metrics). Like Defragment, it must not overlap Member.Close.
+func (d *Driver) DBSize() (total, inUse int64) {
+	select {
+	case <-d.stopped:
+		return 0, 0
+	default:
+		return d.m.DBSize()
+	}
+}
 
 // UpdateMember sets member id's peer URLs (see Member.UpdateMember).
 func (d *Driver) UpdateMember(ctx context.Context, id uint64, peerURLs []string) (raft.ConfState, error) {

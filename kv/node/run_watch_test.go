@@ -99,8 +99,12 @@ func TestDriverWatch(t *testing.T) {
 		_, err := w2.Next(ctx, 10)
 		waiting <- err
 	}()
+	total, _ := c.drivers[follower].DBSize()
+	require.Positive(t, total)
 	require.NoError(t, c.stop(follower))
 	require.ErrorIs(t, <-waiting, ErrStopped)
+	total, inUse := c.drivers[follower].DBSize()
+	require.Zero(t, total+inUse, "a stopped driver reports no size")
 	_, err = c.drivers[follower].Watch()
 	require.ErrorIs(t, err, ErrStopped)
 	w2.Close() // after the driver stopped: returns at once
