@@ -67,7 +67,7 @@ func toRemoteError(err error) *RemoteError {
 func (t *Transport) Call(ctx context.Context, to uint64, method string, body []byte) ([]byte, error) {
 	ctx, stop := mergeContext(ctx, t.ctx)
 	defer stop()
-	conn, err := t.dialMember(ctx, to, classCall)
+	conn, err := t.dialMember(ctx, to, classCall, nil)
 	if err != nil {
 		return nil, fmt.Errorf("peer: call %s to member %x: %w", method, to, err)
 	}

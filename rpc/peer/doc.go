@@ -51,11 +51,15 @@
 // slow or dead peer from holding the sender's memory. The stream's writer goroutine takes up
 // to 256 frames (4 MiB) at a time, writes them into a 64 KiB bufio.Writer and flushes once:
 // under load many small messages share one write system call and TCP segment; when idle a
-// message goes at once (no Nagle-style waiting, TCP_NODELAY is Go's default). Each batch has
+// message goes at once (no Nagle-style waiting, TCP_NODELAY is Go's default).
+// StreamStats.Flushes counts the batches (TestBatching: 3000 frames queued behind a busy
+// connection went in 13 flushes; BenchmarkSendSmall: about 2 million 100-byte frames a
+// second over loopback on the development machine, 250 frames per flush). Each batch has
 // a write deadline (5 s plus 1 s per MiB), so a peer that stops reading is found.
 //
 // With nothing connected, the writer dials the peer's URLs (Config.Resolve, asked each time:
-// the member table changes) in turn. When no URL answers, what is queued is dropped
+// the member table changes) in turn, starting from the one that answered last (a dead
+// first URL would otherwise cost a 2 s dial timeout on every reconnect). When no URL answers, what is queued is dropped
 // (counted: it would be stale by the time the peer is back, and raft sends again) and the
 // writer waits, with exponential backoff (100 ms doubling to 3 s) and jitter (each wait
 // drawn in [d/2, d)), so the members that lost a peer together do not redial it in step. A
@@ -109,7 +113,8 @@
 // counted (Stats.BadConnections) and logged; the transport goes on.
 //
 // Call request payload: caller's time budget in ms (4 bytes, 0: none; the callee's handler
-// context ends after it, at most 10 min, default 30 s), method name length (1 byte, 1..255),
+// context ends 100 ms after it, so the caller's own deadline is what decides; at most
+// 10 min, default 30 s), method name length (1 byte, 1..255),
 // method name, protobuf body. Call answer payload: 0 then the protobuf body, or 1, the gRPC
 // code (4 bytes) and the error message (the rest). Handle's gRPC status errors (etcd's
 // rpctypes errors are such) keep their code and message; Call returns them as a

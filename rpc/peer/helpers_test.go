@@ -85,7 +85,7 @@ type memberOption func(m *member, cfg *Config)
 
 // startMember starts a transport for id in cluster, listening on addr ("" for any port), and
 // registers its URL in dir.
-func startMember(t *testing.T, dir *directory, id, cluster uint64, addr string, opts ...memberOption) *member {
+func startMember(t testing.TB, dir *directory, id, cluster uint64, addr string, opts ...memberOption) *member {
 	t.Helper()
 	if addr == "" {
 		addr = "127.0.0.1:0"

@@ -126,10 +126,13 @@ func (t *Transport) admit(h handshake, local, cluster uint64) byte {
 	case h.Sender == 0 && h.Class != classCall:
 		return statusGuestStream
 	case h.Sender == 0:
-		// A guest (a joining member) may not know the cluster yet; if it names one, it must
-		// be ours.
+		// A guest (a joining member) may not know the cluster yet, nor whom it reaches; what
+		// it names must be right.
 		if h.Cluster != 0 && h.Cluster != cluster {
 			return statusWrongCluster
+		}
+		if h.Receiver != 0 && h.Receiver != local {
+			return statusWrongMember
 		}
 		return statusOK
 	case h.Cluster != cluster:

@@ -24,7 +24,11 @@ type stream struct {
 	start sync.Once
 
 	sent, droppedQueueFull, droppedNoAddress, droppedUnreachable, droppedTooLarge atomic.Uint64
-	connects, reconnects, refusedByPeer                                           atomic.Uint64
+	connects, reconnects, refusedByPeer, flushes                                  atomic.Uint64
+	// nextURL is the index, in Resolve's answer, of the URL to dial first: the one that
+	// worked last (a dead first URL must not cost a dial timeout on every reconnect). Only
+	// the writer goroutine touches it.
+	nextURL int
 }
 
 func newStream(t *Transport, p *peer, class byte) *stream {
@@ -54,6 +58,7 @@ func (s *stream) stats() StreamStats {
 		Connects:           s.connects.Load(),
 		Reconnects:         s.reconnects.Load(),
 		RefusedByPeer:      s.refusedByPeer.Load(),
+		Flushes:            s.flushes.Load(),
 		QueuedMessages:     n,
 		QueuedBytes:        b,
 	}
@@ -167,6 +172,7 @@ func (s *stream) write(c *outConn, batch [][]byte) error {
 			return err
 		}
 	}
+	s.flushes.Add(1)
 	return c.w.Flush()
 }
 
@@ -176,7 +182,7 @@ func (s *stream) connect() (*outConn, error) {
 	if local == 0 {
 		return nil, errors.New("peer: this member has no ID yet (a guest may only make calls)")
 	}
-	conn, err := s.t.dialMember(s.t.ctx, s.peer.id, s.class)
+	conn, err := s.t.dialMember(s.t.ctx, s.peer.id, s.class, &s.nextURL)
 	if err != nil {
 		return nil, err
 	}
@@ -221,20 +227,30 @@ func (e *refusedError) Error() string {
 	return fmt.Sprintf("peer: handshake with %s refused: %s", e.url, e.reason)
 }
 
-// dialMember dials member id's URLs in turn and shakes hands for class; the returned
+// dialMember dials member id's URLs in turn, from index *next (nil: the first), and shakes
+// hands for class; *next becomes the index of the URL that answered. The returned
 // connection is tracked (untrack it to close). ctx ending stops the attempt.
-func (t *Transport) dialMember(ctx context.Context, id uint64, class byte) (net.Conn, error) {
+func (t *Transport) dialMember(ctx context.Context, id uint64, class byte, next *int) (net.Conn, error) {
 	urls := t.cfg.Resolve(id)
 	if len(urls) == 0 {
 		return nil, fmt.Errorf("%w %x", errNoAddress, id)
 	}
 	hello := handshake{Version: ProtocolVersion, Class: class, Cluster: t.cfg.ClusterID(), Sender: t.cfg.LocalID(), Receiver: id}
+	first := 0
+	if next != nil {
+		first = *next % len(urls)
+	}
 	var errs []error
-	for _, u := range urls {
+	for i := range urls {
+		k := (first + i) % len(urls)
+		u := urls[k]
 		conn, reply, err := dialHandshake(ctx, u, t.cfg.ClientTLS, hello)
 		if err == nil {
 			if !t.track(conn) {
 				return nil, errors.New("peer: transport closed")
+			}
+			if next != nil {
+				*next = k
 			}
 			return conn, nil
 		}
@@ -324,7 +340,12 @@ func checkReply(hello, reply handshake) string {
 	case reply.Class != hello.Class:
 		return fmt.Sprintf("the peer answered stream class %d, want %d", reply.Class, hello.Class)
 	case hello.Sender == 0:
-		return "" // a guest knows neither the cluster nor the member it reaches
+		// A guest may know neither the cluster nor the member it reaches (Fetch); a guest
+		// transport calling member x does know x.
+		if hello.Receiver != 0 && reply.Sender != hello.Receiver {
+			return fmt.Sprintf("member %x answered at the URL of member %x", reply.Sender, hello.Receiver)
+		}
+		return ""
 	case reply.Cluster != hello.Cluster:
 		return fmt.Sprintf("the peer is a member of cluster %x, not %x", reply.Cluster, hello.Cluster)
 	case reply.Sender != hello.Receiver:

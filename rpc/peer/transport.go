@@ -303,7 +303,8 @@ type Stats struct {
 	// Peers holds each member this transport sent to or accepted a stream from.
 	Peers map[uint64]PeerStats
 	// HandshakesRefused counts inbound handshakes this transport refused (another cluster,
-	// a removed member, a guest asking for a stream, ...), from any sender.
+	// a removed member, a guest asking for a stream, ...), from any sender, and established
+	// streams it ended (a removed sender).
 	HandshakesRefused uint64
 	// BadConnections counts inbound connections closed for garbage: a malformed handshake
 	// or frame (bad magic, checksum or length, a cut mid-frame).
@@ -338,8 +339,10 @@ type StreamStats struct {
 	// Connects counts connections established; Reconnects those after the first.
 	Connects, Reconnects uint64
 	// RefusedByPeer counts our handshakes the peer refused (or we refused its reply: another
-	// cluster or member answered at its URL).
+	// cluster or member answered at its URL), and streams it ended with a notice.
 	RefusedByPeer uint64
+	// Flushes counts batches written (one flush each): Sent / Flushes is the batching.
+	Flushes uint64
 	// QueuedMessages and QueuedBytes are what waits in the queue now.
 	QueuedMessages int
 	QueuedBytes    int64

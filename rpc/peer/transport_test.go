@@ -439,3 +439,93 @@ func TestSendAfterClose(t *testing.T) {
 	one.tr.Send(node.Envelope{To: idTwo, Data: []byte("late")})
 	require.NoError(t, one.tr.Close())
 }
+
+// TestBatching: frames that queue while the connection is busy go out many per flush. The
+// receiver holds its reader on a first frame and a large one fills the TCP buffers behind
+// it, so the writer is stuck while 3000 small frames queue; released, they need at most a
+// flush per batchFramesMax.
+func TestBatching(t *testing.T) {
+	dir := newDirectory()
+	one := startMember(t, dir, idOne, clusterA, "")
+	gate := make(chan struct{})
+	two := startMember(t, dir, idTwo, clusterA, "", func(m *member, cfg *Config) {
+		deliver := cfg.Deliver
+		cfg.Deliver = func(data []byte) bool {
+			if string(data) == "hold" {
+				<-gate
+			}
+			return deliver(data)
+		}
+	})
+	sendUntilReceived(t, one, two, []byte("warm-up"))
+	one.send(idTwo, []byte("hold"))
+	one.send(idTwo, make([]byte, 32<<20))
+	require.Eventually(t, func() bool { return one.tr.Stats().Peers[idTwo].Control.QueuedMessages == 0 }, waitMax, time.Millisecond,
+		"the writer takes the large frame")
+	flushesBefore := one.tr.Stats().Peers[idTwo].Control.Flushes
+	const n = 3000
+	for i := range n {
+		one.send(idTwo, numbered("small", i))
+	}
+	close(gate)
+	got := two.receiveN(t, n+2)
+	for i := range n {
+		require.Equal(t, string(numbered("small", i)), string(got[i+2]))
+	}
+	st := one.tr.Stats().Peers[idTwo].Control
+	flushes := st.Flushes - flushesBefore
+	require.LessOrEqual(t, flushes, uint64(n/batchFramesMax+3), "%d frames took %d flushes", n, flushes)
+	t.Logf("%d small frames in %d flushes", n, flushes)
+}
+
+// TestDialsEachURL: a member whose first URL is dead is reached at its second, and the
+// stream then starts from the URL that worked.
+func TestDialsEachURL(t *testing.T) {
+	dir := newDirectory()
+	one := startMember(t, dir, idOne, clusterA, "")
+	two := startMember(t, dir, idTwo, clusterA, "")
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	deadURL := "http://" + dead.Addr().String()
+	require.NoError(t, dead.Close())
+	dir.set(idTwo, deadURL, "http://"+two.addr)
+	sendUntilReceived(t, one, two, []byte("second URL"))
+	require.Equal(t, 1, one.tr.peer(idTwo).control.nextURL)
+}
+
+// BenchmarkSendSmall: small frames through one control stream over loopback, the way raft
+// heartbeats and appends go, in windows of 256 sent then received (within the queue bound,
+// so nothing drops); reports frames per flush.
+func BenchmarkSendSmall(b *testing.B) {
+	dir := newDirectory()
+	one := startMember(b, dir, idOne, clusterA, "")
+	two := startMember(b, dir, idTwo, clusterA, "")
+	for connected := false; !connected; {
+		one.send(idTwo, []byte("warm-up"))
+		select {
+		case <-two.delivered:
+			connected = true
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	before := one.tr.Stats().Peers[idTwo].Control
+	msg := bytes.Repeat([]byte{1}, 100)
+	const window = 256
+	b.SetBytes(int64(len(msg)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i += window {
+		k := min(window, b.N-i)
+		for range k {
+			one.tr.Send(node.Envelope{To: idTwo, Data: msg})
+		}
+		for range k {
+			<-two.delivered
+		}
+	}
+	b.StopTimer()
+	st := one.tr.Stats().Peers[idTwo].Control
+	b.ReportMetric(float64(st.Sent-before.Sent)/float64(max(1, st.Flushes-before.Flushes)), "frames/flush")
+	if st.Dropped() != 0 {
+		b.Fatalf("%d frames dropped", st.Dropped())
+	}
+}
