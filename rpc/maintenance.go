@@ -100,11 +100,7 @@ func (s *Services) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResp
 // Defragment answers etcd's Maintenance.Defragment: a manual compaction of the member's
 // whole Pebble key space, answered when it is done.
 func (s *Services) Defragment(ctx context.Context, r *pb.DefragmentRequest) (*pb.DefragmentResponse, error) {
-	d, ok := any(s.d).(interface{ Defragment(context.Context) error }) // TEMP until kv/node lands Driver.Defragment
-	if !ok {
-		return nil, status.Error(codes.Unimplemented, "defragment: not yet")
-	}
-	if err := d.Defragment(ctx); err != nil {
+	if err := s.d.Defragment(ctx); err != nil {
 		return nil, toGRPCError(err)
 	}
 	return &pb.DefragmentResponse{Header: s.header()}, nil
