@@ -88,7 +88,7 @@ func (t *Transport) serveConn(raw net.Conn) {
 			t.garbage(raw, fmt.Errorf("TLS handshake: %w", err))
 			return
 		}
-		conn = tc
+		conn = rawCloser{Conn: tc, raw: raw}
 	}
 	hello, err := readHandshake(conn)
 	if err != nil {

@@ -27,8 +27,8 @@ type stream struct {
 	connects, reconnects, refusedByPeer, flushes                                  atomic.Uint64
 	// nextURL is the index, in Resolve's answer, of the URL to dial first: the one that
 	// worked last (a dead first URL must not cost a dial timeout on every reconnect). Only
-	// the writer goroutine touches it.
-	nextURL int
+	// the writer goroutine writes it (atomic for Stats-like reads in tests).
+	nextURL atomic.Int64
 }
 
 func newStream(t *Transport, p *peer, class byte) *stream {
@@ -38,6 +38,10 @@ func newStream(t *Transport, p *peer, class byte) *stream {
 func (s *stream) send(data []byte) {
 	if len(data) > MaxFrameBytes || len(data) == 0 {
 		s.droppedTooLarge.Add(1)
+		if s.t.shouldLog(fmt.Sprintf("size %d", s.peer.id)) {
+			s.t.log.Error("dropped a message the peer transport cannot carry", "remote-member-id", hexID(s.peer.id),
+				"stream", className(s.class), "bytes", len(data), "error", checkFrameSize(len(data)))
+		}
 		return
 	}
 	if !s.q.push(data) {
@@ -230,7 +234,7 @@ func (e *refusedError) Error() string {
 // dialMember dials member id's URLs in turn, from index *next (nil: the first), and shakes
 // hands for class; *next becomes the index of the URL that answered. The returned
 // connection is tracked (untrack it to close). ctx ending stops the attempt.
-func (t *Transport) dialMember(ctx context.Context, id uint64, class byte, next *int) (net.Conn, error) {
+func (t *Transport) dialMember(ctx context.Context, id uint64, class byte, next *atomic.Int64) (net.Conn, error) {
 	urls := t.cfg.Resolve(id)
 	if len(urls) == 0 {
 		return nil, fmt.Errorf("%w %x", errNoAddress, id)
@@ -238,7 +242,7 @@ func (t *Transport) dialMember(ctx context.Context, id uint64, class byte, next 
 	hello := handshake{Version: ProtocolVersion, Class: class, Cluster: t.cfg.ClusterID(), Sender: t.cfg.LocalID(), Receiver: id}
 	first := 0
 	if next != nil {
-		first = *next % len(urls)
+		first = int(next.Load() % int64(len(urls)))
 	}
 	var errs []error
 	for i := range urls {
@@ -250,7 +254,7 @@ func (t *Transport) dialMember(ctx context.Context, id uint64, class byte, next 
 				return nil, errors.New("peer: transport closed")
 			}
 			if next != nil {
-				*next = k
+				next.Store(int64(k))
 			}
 			return conn, nil
 		}
@@ -308,7 +312,7 @@ func dialHandshake(ctx context.Context, rawURL string, tlsCfg *tls.Config, hello
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return nil, handshake{}, fmt.Errorf("peer: TLS handshake with %s: %w", rawURL, err)
 		}
-		conn = tc
+		conn = rawCloser{Conn: tc, raw: raw}
 	}
 	if _, err := conn.Write(hello.encode()); err != nil {
 		return nil, handshake{}, fmt.Errorf("peer: sending handshake to %s: %w", rawURL, err)
@@ -374,3 +378,13 @@ func parsePeerURL(raw string) (addr string, useTLS bool, err error) {
 	}
 	return u.Host, useTLS, nil
 }
+
+// rawCloser is a TLS connection whose Close closes the TCP connection under it at once,
+// without TLS's close_notify alert: that alert is a write, which can wait up to 5 s on a
+// peer that does not read, and the transport closes connections while holding its lock.
+type rawCloser struct {
+	net.Conn
+	raw net.Conn
+}
+
+func (c rawCloser) Close() error { return c.raw.Close() }

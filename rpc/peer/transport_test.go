@@ -231,6 +231,9 @@ func TestDropsWithoutAddressOrTooLarge(t *testing.T) {
 
 	one.send(idTwo, make([]byte, MaxFrameBytes+1))
 	require.Equal(t, uint64(1), one.tr.Stats().Peers[idTwo].Control.DroppedTooLarge)
+	lines := one.logs.lines(t, "dropped a message the peer transport cannot carry")
+	require.Len(t, lines, 1)
+	require.Equal(t, "peer: frame too large: frame of 68157441 bytes exceeds the limit of 68157440", lines[0]["error"])
 	sendUntilReceived(t, one, two, []byte("still fine"))
 
 	one.send(idOne, []byte("to myself")) // never sent anywhere
@@ -490,7 +493,7 @@ func TestDialsEachURL(t *testing.T) {
 	require.NoError(t, dead.Close())
 	dir.set(idTwo, deadURL, "http://"+two.addr)
 	sendUntilReceived(t, one, two, []byte("second URL"))
-	require.Equal(t, 1, one.tr.peer(idTwo).control.nextURL)
+	require.Equal(t, int64(1), one.tr.peer(idTwo).control.nextURL.Load())
 }
 
 // BenchmarkSendSmall: small frames through one control stream over loopback, the way raft
