@@ -88,8 +88,10 @@
 //	24  8   member ID the sender expects to reach (in a reply: the dialer's ID)
 //	32  4   CRC-32C of bytes 0..31
 //
-// Fixed size, so a listener reads exactly 36 bytes (under a 5 s deadline) before it trusts
-// anything: a port scanner, an HTTP client or an etcd member sending rafthttp gets its
+// A later version must keep these 36 bytes as they are (anything new follows them, after
+// the version was agreed), so that a listener of this version can still answer it with
+// status 4 instead of taking it for garbage. Fixed size, so a listener reads exactly 36
+// bytes (under a 5 s deadline) before it trusts anything: a port scanner, an HTTP client or an etcd member sending rafthttp gets its
 // connection closed, and nothing else happens. The listener checks, in order: the version,
 // the class, a guest (ID 0) asks only for a call (and names our cluster or none), the
 // cluster ID is ours, the sender is not us, the receiver is us, the sender was not removed
@@ -147,7 +149,21 @@
 // # Fuzzing (fuzz_test.go, corpus in testdata/fuzz)
 //
 // FuzzReadFrame reads frames from arbitrary bytes until an error, FuzzDecodeHandshake
-// decodes arbitrary handshakes and FuzzDecodeCall the call payloads; each requires no panic,
-// an error of this package (ErrFrame, ErrFrameTooLarge) for what is refused, and a canonical
-// re-encoding of what is accepted. Their seed corpora run with every go test.
+// decodes arbitrary handshakes (and runs both ends' decisions on them), FuzzDecodeCall the
+// call payloads, and FuzzServeConn hands arbitrary bytes, raw or after a valid hello, to a
+// listener's connection handler. Each requires no panic, an error of this package (ErrFrame,
+// ErrFrameTooLarge) for what is refused, a canonical re-encoding of what is accepted, and
+// (FuzzServeConn) delivery of exactly the valid frames at the start of the bytes. Their seed
+// corpora in testdata/fuzz run with every go test; TestFuzzCorpus keeps them there
+// (-write-corpus rewrites them). To fuzz: go test ./rpc/peer -run '^$' -fuzz '^FuzzReadFrame$'.
+//
+// # Tests
+//
+// Real loopback TCP on 127.0.0.1:0 (transport_test.go, call_test.go, tls_test.go):
+// delivery both ways, control frames delivered while the bulk stream is stuck, reconnect
+// after the peer restarts on its port, queue bounds (drops counted, everything counted as
+// sent arrives), refusals (another cluster, a removed member, the wrong member) with both
+// ends' log lines, a removed member told on an established stream, garbage on the port,
+// calls with etcd's errors, TLS. cluster_test.go runs three kv/node members over the
+// transport, one of them catching up from a snapshot on the bulk stream.
 package peer
