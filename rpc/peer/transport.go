@@ -43,8 +43,9 @@ type Config struct {
 	// Handle serves a call from a peer (from is 0 for a guest): method name and protobuf
 	// bytes in, protobuf bytes or an error out (a gRPC status error keeps its code and
 	// message; any other error travels as codes.Unknown with its text). ctx ends when the
-	// caller's deadline passes or the transport closes. Default: every call is answered
-	// Unimplemented.
+	// caller's deadline passes, the caller hangs up, or the transport closes (Close waits for
+	// running handlers, so Handle must return once ctx ends). Default: every call is
+	// answered Unimplemented.
 	Handle func(ctx context.Context, from uint64, method string, body []byte) ([]byte, error)
 	// ServerTLS, when set, makes Serve speak TLS on every accepted connection. ClientTLS is
 	// used to dial https:// peer URLs (an https URL without it is an error).

@@ -2,8 +2,11 @@ package peer
 
 import (
 	"bytes"
+	"context"
 	"math/rand/v2"
 	"net"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -531,4 +534,37 @@ func BenchmarkSendSmall(b *testing.B) {
 	if st.Dropped() != 0 {
 		b.Fatalf("%d frames dropped", st.Dropped())
 	}
+}
+
+// TestCloseLeavesNoGoroutines: after Close (streams up both ways, a call served, a peer
+// unreachable and backing off), none of the transport's goroutines is left.
+func TestCloseLeavesNoGoroutines(t *testing.T) {
+	dir := newDirectory()
+	calls := make(chan string, 10)
+	one := startMember(t, dir, idOne, clusterA, "")
+	two := startMember(t, dir, idTwo, clusterA, "", func(_ *member, cfg *Config) { cfg.Handle = handler(calls) })
+	sendUntilReceived(t, one, two, []byte("a"))
+	sendUntilReceived(t, two, one, []byte("b"))
+	_, err := one.tr.Call(context.Background(), idTwo, "echo", nil)
+	require.NoError(t, err)
+	dir.set(idThree, "http://127.0.0.1:1")
+	one.send(idThree, []byte("nobody listens"))
+	require.NotEmpty(t, transportGoroutines(), "the check must see the running transports")
+	one.stop()
+	two.stop()
+	require.Eventually(t, func() bool { return transportGoroutines() == "" }, waitMax, 10*time.Millisecond,
+		"goroutines left: %s", transportGoroutines())
+}
+
+// transportGoroutines returns the stacks of goroutines running this package's methods.
+func transportGoroutines() string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var left []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "rpc/peer.(*") {
+			left = append(left, g)
+		}
+	}
+	return strings.Join(left, "\n\n")
 }
