@@ -156,10 +156,16 @@ func (s *stream) failed(err error, backoff *time.Duration) time.Duration {
 		s.t.log.Warn("cannot connect to peer", "local-member-id", hexID(s.t.cfg.LocalID()), "remote-member-id", hexID(s.peer.id),
 			"stream", className(s.class), "dropped", n, "error", err)
 	}
-	d := *backoff
-	*backoff = min(2*d, backoffMax)
-	// Jitter keeps the members that lost a peer together from redialling it in step.
-	return d/2 + rand.N(d/2)
+	wait, next := backoffStep(*backoff)
+	*backoff = next
+	return wait
+}
+
+// backoffStep returns how long to wait after a failure at backoff d, drawn in [d/2, d), and
+// the backoff for the next failure (doubled, at most backoffMax). The jitter keeps the
+// members that lost a peer together from redialling it in step.
+func backoffStep(d time.Duration) (wait, next time.Duration) {
+	return d/2 + rand.N(d/2), min(2*d, backoffMax)
 }
 
 func (s *stream) write(c *outConn, batch [][]byte) error {

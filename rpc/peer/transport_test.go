@@ -568,3 +568,23 @@ func transportGoroutines() string {
 	}
 	return strings.Join(left, "\n\n")
 }
+
+// TestBackoff: waits double from backoffMin to backoffMax, each drawn in [d/2, d), and are
+// spread (jitter), not all equal.
+func TestBackoff(t *testing.T) {
+	want := []time.Duration{100, 200, 400, 800, 1600, 3000, 3000}
+	d := backoffMin
+	for i, w := range want {
+		require.Equal(t, w*time.Millisecond, d, "step %d", i)
+		waits := map[time.Duration]bool{}
+		for range 50 {
+			wait, next := backoffStep(d)
+			require.GreaterOrEqual(t, wait, d/2)
+			require.Less(t, wait, d)
+			require.Equal(t, min(2*d, backoffMax), next)
+			waits[wait] = true
+		}
+		require.Greater(t, len(waits), 1, "no jitter at %s", d)
+		_, d = backoffStep(d)
+	}
+}
