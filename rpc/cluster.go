@@ -50,9 +50,7 @@ func MemberID(peerURLs []string, token string, now *time.Time) uint64 {
 // MemberList with linearizable set confirms it reads the current configuration).
 func (s *Services) members(ctx context.Context, linearizable bool) ([]*pb.Member, error) {
 	if linearizable {
-		// A linearizable read completes only once this member applied everything committed
-		// when it was asked, membership entries included.
-		if _, err := s.submit(ctx, &pb.InternalRaftRequest{Range: &pb.RangeRequest{Key: []byte{0}, CountOnly: true}}); err != nil {
+		if err := s.barrier(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -65,6 +63,13 @@ func (s *Services) members(ctx context.Context, linearizable bool) ([]*pb.Member
 		out = append(out, &pb.Member{ID: a.ID, Name: a.Name, PeerURLs: a.PeerURLs, ClientURLs: a.ClientURLs, IsLearner: a.IsLearner})
 	}
 	return out, nil
+}
+
+// barrier returns once this member has applied everything committed when it was called
+// (a linearizable read completes only then), membership and alarm entries included.
+func (s *Services) barrier(ctx context.Context) error {
+	_, err := s.submit(ctx, &pb.InternalRaftRequest{Range: &pb.RangeRequest{Key: []byte{0}, CountOnly: true}})
+	return err
 }
 
 // MemberList answers etcd's Cluster.MemberList.

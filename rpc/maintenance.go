@@ -85,9 +85,15 @@ func (s *Services) MoveLeader(ctx context.Context, r *pb.MoveLeaderRequest) (*pb
 	return &pb.MoveLeaderResponse{Header: s.header()}, nil
 }
 
-// Alarm answers etcd's Maintenance.Alarm: GET from this member, ACTIVATE and DEACTIVATE
-// through the log.
+// Alarm answers etcd's Maintenance.Alarm: ACTIVATE and DEACTIVATE through the log; GET from
+// this member after a linearizable barrier (etcd sends GET through the log too), so a list
+// taken after an acknowledged change, on any member, shows it.
 func (s *Services) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
+	if r.Action == pb.AlarmRequest_GET {
+		if err := s.barrier(ctx); err != nil {
+			return nil, err
+		}
+	}
 	resp, err := s.submit(ctx, &pb.InternalRaftRequest{Alarm: r})
 	if err != nil {
 		return nil, err
