@@ -27,9 +27,10 @@ build:
 	$(GO) build ./...
 
 # Everything make test needs that a fresh machine lacks: Chromium (first, so that a machine that
-# cannot install it stops at once), the Go modules and etcdctl. Each step installs what is
-# missing or stops with one line naming it.
-deps: chromium go-deps $(ETCDCTL)
+# cannot install it stops at once), the Go modules, etcdctl and etcd's server (cmd/ballast's
+# etcdctl tests run the same commands against Ballast and against etcd). Each step installs
+# what is missing or stops with one line naming it.
+deps: chromium go-deps $(ETCDCTL) $(ETCD)
 
 # The root module's dependencies, through the Go module proxy.
 go-deps:
@@ -84,7 +85,10 @@ lint: go-deps $(STATICCHECK)
 	$(GO) vet -tags canary,browser ./...
 	$(STATICCHECK) -tags canary,browser ./...
 
-unit: go-deps $(ETCDCTL)
+# Every package's tests, and the canary test. cmd/ballast's etcdctl tests run .bin/etcdctl
+# against a Ballast cluster and a real etcd cluster (.bin/etcd); with CI=true they fail when
+# either binary is missing.
+unit: go-deps $(ETCDCTL) $(ETCD)
 	@race=$$($(GO) list $(RACE_DIRS) 2>/dev/null); \
 	plain=$$($(GO) list ./... | grep -vxF -f <(printf '%s\n' $$race)); \
 	echo "go test (no -race): $$(echo $$plain | wc -w) packages; go test -race: $$(echo $$race | wc -w) packages"; \
