@@ -132,7 +132,8 @@ image:
 
 # Three ballast members as local processes on loopback (clients on 12379, 22379, 32379), logs
 # under reports/cluster/; prints the etcdctl --endpoints line to use; Ctrl-C stops all three.
-# CLUSTER_FRESH=1 starts from empty data dirs, CLUSTER_SECONDS=N stops after N seconds.
+# CLUSTER_FRESH=1 starts from empty data dirs, CLUSTER_SECONDS=N stops after N seconds,
+# CLUSTER_BASE_PORT=N moves the ports.
 cluster:
 	@bash cmd/ballast/cluster.sh
 

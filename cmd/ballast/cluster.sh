@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make cluster: three ballast members as local processes on loopback (the ports of etcd's own
-# Procfile: clients 12379/22379/32379, peers 12380/22380/32380), logs under reports/cluster/,
+# make cluster: three ballast members as local processes on loopback (by default the ports of
+# etcd's own Procfile: clients 12379/22379/32379, peers 12380/22380/32380; CLUSTER_BASE_PORT=N
+# moves them to N, N+10000, N+20000 and the next port for peers), logs under reports/cluster/,
 # data under reports/cluster/data/ (kept between runs: a second `make cluster` restarts the same
 # members; CLUSTER_FRESH=1 starts from empty data dirs). Prints the etcdctl line to use, then
 # waits; Ctrl-C (or CLUSTER_SECONDS elapsing, when set) stops all three. Every wait is bounded:
@@ -12,6 +13,9 @@ GO=${GO:-go}
 out=reports/cluster
 bin=.bin/ballast
 ready_seconds=${CLUSTER_READY_SECONDS:-60}
+base=${CLUSTER_BASE_PORT:-12379}
+client_port() { echo $((base + ($1 - 1) * 10000)); }
+peer_port() { echo $((base + ($1 - 1) * 10000 + 1)); }
 
 mkdir -p "$out" .bin
 "$GO" build -o "$bin" ./cmd/ballast
@@ -21,7 +25,7 @@ fi
 mkdir -p "$out/data"
 
 names=(m1 m2 m3)
-initial="m1=http://127.0.0.1:12380,m2=http://127.0.0.1:22380,m3=http://127.0.0.1:32380"
+initial="m1=http://127.0.0.1:$(peer_port 1),m2=http://127.0.0.1:$(peer_port 2),m3=http://127.0.0.1:$(peer_port 3)"
 pids=()
 
 stop_all() {
@@ -44,8 +48,8 @@ trap 'stop_all' EXIT
 for i in 1 2 3; do
   name=m$i
   "$bin" --name "$name" --data-dir "$out/data/$name.etcd" \
-    --listen-client-urls "http://127.0.0.1:${i}2379" --advertise-client-urls "http://127.0.0.1:${i}2379" \
-    --listen-peer-urls "http://127.0.0.1:${i}2380" --initial-advertise-peer-urls "http://127.0.0.1:${i}2380" \
+    --listen-client-urls "http://127.0.0.1:$(client_port $i)" --advertise-client-urls "http://127.0.0.1:$(client_port $i)" \
+    --listen-peer-urls "http://127.0.0.1:$(peer_port $i)" --initial-advertise-peer-urls "http://127.0.0.1:$(peer_port $i)" \
     --initial-cluster "$initial" --initial-cluster-state new --initial-cluster-token ballast-make-cluster \
     >"$out/$name.log" 2>&1 &
   pids+=($!)
@@ -67,7 +71,7 @@ for name in "${names[@]}"; do
 done
 
 echo "make cluster: three members ready (logs in $out/m1.log, m2.log, m3.log). Use:"
-echo "  etcdctl --endpoints=http://127.0.0.1:12379,http://127.0.0.1:22379,http://127.0.0.1:32379 member list -w table"
+echo "  etcdctl --endpoints=http://127.0.0.1:$(client_port 1),http://127.0.0.1:$(client_port 2),http://127.0.0.1:$(client_port 3) member list -w table"
 echo "Ctrl-C stops all three."
 start=$SECONDS
 while :; do

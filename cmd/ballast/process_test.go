@@ -1,5 +1,3 @@
-//go:build embedwip
-
 package main
 
 import (
@@ -347,12 +345,19 @@ func TestProcessKillLeaderThenFollower(t *testing.T) {
 	bound := 30 * processElectionTimeout
 
 	time.Sleep(2 * time.Second)
+	previous := -1
 	for round, pick := range []string{"leader", "follower"} {
 		lead := processLeader(t, members, 20*time.Second)
 		victim := lead
 		if pick == "follower" {
-			victim = (lead + 1) % len(members)
+			// A follower, and not the member killed before when there is a choice.
+			for i := range members {
+				if i != lead && (victim == lead || i != previous) {
+					victim = i
+				}
+			}
 		}
+		previous = victim
 		m := members[victim]
 		before := w.okPuts.Load()
 		killedAt := time.Now()

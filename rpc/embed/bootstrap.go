@@ -19,8 +19,11 @@ type identity struct {
 	// founders are the founding members when this member founds the cluster (state new);
 	// empty for a member that joined, and ignored by kv/node on a restart.
 	founders []Founder
-	restart  bool
-	joined   bool
+	// remotes are the members a joining member fetched: its transport reaches them by these
+	// URLs until the member table it learns from the leader names them (etcd's remotes).
+	remotes []Founder
+	restart bool
+	joined  bool
 }
 
 // fetchMembers asks the member serving peerURL for the cluster ID and member list (the
@@ -68,6 +71,9 @@ func bootstrap(ctx context.Context, cfg Config, lg *slog.Logger, fetch fetchMemb
 	for _, f := range id.founders {
 		mt.Founders = append(mt.Founders, metaMember{ID: hexID(f.ID), Name: f.Name, PeerURLs: f.PeerURLs})
 	}
+	for _, f := range id.remotes {
+		mt.Remotes = append(mt.Remotes, metaMember{ID: hexID(f.ID), Name: f.Name, PeerURLs: f.PeerURLs})
+	}
 	if err := writeMeta(memberDir, mt); err != nil {
 		return identity{}, fmt.Errorf("cannot write to member directory: %w", err)
 	}
@@ -107,23 +113,44 @@ func joinIdentity(ctx context.Context, cfg Config, ic InitialCluster, lg *slog.L
 		}
 	}
 	slices.Sort(remotes)
-	var errs []string
-	for _, u := range remotes {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		cid, members, err := fetch(cctx, u)
-		cancel()
-		if err != nil {
-			lg.Warn("failed to get cluster information from peer", "remote-peer-url", u, "error", err.Error())
-			errs = append(errs, fmt.Sprintf("%s: %v", u, err))
-			continue
+	// A member that has not applied the member add yet answers without the new member: ask
+	// the others, and again, until one knows it or the bound passes (a few election timeouts).
+	deadline := time.Now().Add(10 * cfg.ElectionTimeout)
+	for {
+		var errs []string
+		for _, u := range remotes {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			cid, members, err := fetch(cctx, u)
+			cancel()
+			if err != nil {
+				lg.Warn("failed to get cluster information from peer", "remote-peer-url", u, "error", err.Error())
+				errs = append(errs, fmt.Sprintf("%s: %v", u, err))
+				continue
+			}
+			self, err := assignExistingIDs(ctx, cfg.Name, ic, members)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s: error validating peerURLs %s: %v", u, describeMembers(cid, members), err))
+				continue
+			}
+			return identity{id: self, clusterID: cid, joined: true, remotes: members}, nil
 		}
-		self, err := assignExistingIDs(ctx, cfg.Name, ic, members)
-		if err != nil {
-			return identity{}, fmt.Errorf("error validating peerURLs %v: %w", members, err)
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return identity{}, fmt.Errorf("cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs (%s)", strings.Join(errs, "; "))
 		}
-		return identity{id: self, clusterID: cid, joined: true}, nil
+		select {
+		case <-ctx.Done():
+		case <-time.After(cfg.HeartbeatInterval):
+		}
 	}
-	return identity{}, fmt.Errorf("cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs (%s)", strings.Join(errs, "; "))
+}
+
+// describeMembers writes a fetched cluster as etcd prints one.
+func describeMembers(cid uint64, members []Founder) string {
+	var parts []string
+	for _, m := range members {
+		parts = append(parts, fmt.Sprintf("{ID:%x Name:%s PeerURLs:%v}", m.ID, m.Name, m.PeerURLs))
+	}
+	return fmt.Sprintf("{ClusterID:%x Members:[%s]}", cid, strings.Join(parts, " "))
 }
 
 func restartIdentity(cfg Config, m meta, lg *slog.Logger) (identity, error) {
@@ -136,12 +163,14 @@ func restartIdentity(cfg Config, m meta, lg *slog.Logger) (identity, error) {
 		return identity{}, err
 	}
 	id := identity{id: self, clusterID: cid, restart: true, joined: m.Joined}
-	for _, f := range m.Founders {
-		fid, err := parseHexID("founder id", f.ID)
-		if err != nil {
-			return identity{}, err
-		}
-		id.founders = append(id.founders, Founder{ID: fid, Name: f.Name, PeerURLs: f.PeerURLs})
+	var err2 error
+	id.founders, err2 = fromMeta(m.Founders)
+	if err2 != nil {
+		return identity{}, err2
+	}
+	id.remotes, err2 = fromMeta(m.Remotes)
+	if err2 != nil {
+		return identity{}, err2
 	}
 	lg.Info("server has already been initialized", "data-dir", cfg.DataDir, "dir-type", "member",
 		"local-member-id", hexID(self), "cluster-id", hexID(cid))
@@ -150,4 +179,16 @@ func restartIdentity(cfg Config, m meta, lg *slog.Logger) (identity, error) {
 			"data-dir-name", m.Name, "name", cfg.Name)
 	}
 	return id, nil
+}
+
+func fromMeta(ms []metaMember) ([]Founder, error) {
+	var out []Founder
+	for _, f := range ms {
+		id, err := parseHexID("member id", f.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Founder{ID: id, Name: f.Name, PeerURLs: f.PeerURLs})
+	}
+	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -18,7 +19,8 @@ func memberConfig(t *testing.T, dir, name, cluster, state string, peerURL string
 	u, err := url.Parse(peerURL)
 	require.NoError(t, err)
 	cfg, err := Config{Name: name, DataDir: dir, InitialCluster: cluster, InitialClusterState: state,
-		AdvertisePeerURLs: []url.URL{*u}, ListenPeerURLs: []url.URL{*u}}.withDefaults()
+		AdvertisePeerURLs: []url.URL{*u}, ListenPeerURLs: []url.URL{*u},
+		HeartbeatInterval: 10 * time.Millisecond, ElectionTimeout: 100 * time.Millisecond}.withDefaults()
 	require.NoError(t, err)
 	return cfg
 }
@@ -83,11 +85,13 @@ func TestBootstrapJoin(t *testing.T) {
 	id, err := bootstrap(ctx, cfg, quiet, fetch)
 	require.NoError(t, err)
 	require.Equal(t, []string{"http://127.0.0.1:12380", "http://127.0.0.1:22380"}, asked)
-	require.Equal(t, identity{id: 77, clusterID: 0xc1, joined: true}, id)
+	remotes := []Founder{{ID: 1, Name: "m1", PeerURLs: []string{"http://127.0.0.1:12380"}},
+		{ID: 2, Name: "m2", PeerURLs: []string{"http://127.0.0.1:22380"}}, {ID: 77, PeerURLs: []string{"http://127.0.0.1:42380"}}}
+	require.Equal(t, identity{id: 77, clusterID: 0xc1, joined: true, remotes: remotes}, id)
 
 	again, err := bootstrap(ctx, cfg, quiet, noFetch)
 	require.NoError(t, err)
-	require.Equal(t, identity{id: 77, clusterID: 0xc1, joined: true, restart: true}, again)
+	require.Equal(t, identity{id: 77, clusterID: 0xc1, joined: true, restart: true, remotes: remotes}, again)
 
 	_, err = bootstrap(ctx, memberConfig(t, t.TempDir(), "m4", "m1=http://127.0.0.1:12380,m4=http://127.0.0.1:42380",
 		ClusterStateExisting, "http://127.0.0.1:42380"), quiet, func(context.Context, string) (uint64, []Founder, error) {

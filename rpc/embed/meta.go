@@ -24,6 +24,8 @@ type meta struct {
 	// Founders are the founding members (state new), empty for a member that joined an
 	// existing cluster.
 	Founders []metaMember `json:"founders,omitempty"`
+	// Remotes are the members a joining member fetched (see identity.remotes).
+	Remotes []metaMember `json:"remotes,omitempty"`
 	// Joined is true for a member that joined with --initial-cluster-state existing.
 	Joined bool `json:"joined,omitempty"`
 }

@@ -1,5 +1,3 @@
-//go:build embedwip
-
 package embed
 
 import (
@@ -139,8 +137,15 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		LocalID:   func() uint64 { return s.id },
 		ClusterID: func() uint64 { return s.cid },
 		Resolve: func(id uint64) []string {
-			a, _ := s.driver.Member(id)
-			return a.PeerURLs
+			if a, ok := s.driver.Member(id); ok {
+				return a.PeerURLs
+			}
+			for _, r := range ident.remotes {
+				if r.ID == id {
+					return r.PeerURLs
+				}
+			}
+			return nil
 		},
 		Deliver:   func(data []byte) bool { return s.driver.Deliver(data) },
 		IsBulk:    node.IsBulkFrame,
@@ -153,6 +158,17 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The driver runs before the services exist: rpc.New reads the member's status through it.
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.runStop = cancel
+	s.driverRunning = true
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.driver.Run(runCtx); err != nil {
+			s.fail(err)
+		}
+	}()
 	s.services, err = rpc.New(rpc.Config{
 		Driver:          s.driver,
 		Forward:         s.transport,
@@ -166,16 +182,6 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.grpc = grpc.NewServer(append(rpc.ServerOptions(cfg.MaxRequestBytes), s.services.ServerOptions()...)...)
 	s.services.Register(s.grpc)
 
-	runCtx, cancel := context.WithCancel(context.Background())
-	s.runStop = cancel
-	s.driverRunning = true
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		if err := s.driver.Run(runCtx); err != nil {
-			s.fail(err)
-		}
-	}()
 	for _, ln := range s.peerLns {
 		lg.Info("serving peer traffic", "address", ln.Addr().String())
 		s.wg.Add(1)

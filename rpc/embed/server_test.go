@@ -1,5 +1,3 @@
-//go:build embedwip
-
 package embed
 
 import (
