@@ -219,7 +219,7 @@ func (s *stream) watch(c *outConn) {
 		return
 	}
 	s.refusedByPeer.Add(1)
-	if h.Status == statusRemoved {
+	if h.Status == statusRemoved && h.Receiver == s.t.cfg.LocalID() && h.Sender == s.peer.id {
 		s.t.markRemoved(s.peer.id)
 	}
 	s.t.log.Warn("peer ended the stream", "local-member-id", hexID(s.t.cfg.LocalID()), "remote-member-id", hexID(s.peer.id),
