@@ -324,7 +324,9 @@ type PeerStats struct {
 	// Received counts frames from this peer handed to Deliver and taken; ReceivedDropped
 	// those Deliver refused (the member's inbox was full).
 	Received, ReceivedDropped uint64
-	// HandshakesRefused counts this peer's inbound handshakes this transport refused.
+	// HandshakesRefused counts this peer's inbound handshakes this transport refused, once
+	// the transport knows the peer (sent to it or accepted from it): an unknown sender
+	// counts only in Stats.HandshakesRefused, so refused strangers cannot grow Peers.
 	HandshakesRefused uint64
 }
 
