@@ -18,6 +18,12 @@ client_port() { echo $((base + ($1 - 1) * 10000)); }
 peer_port() { echo $((base + ($1 - 1) * 10000 + 1)); }
 
 mkdir -p "$out" .bin
+# One make cluster at a time: a second one would truncate the first one's logs and fight over
+# its ports and data dirs.
+exec 9>"$out/.lock"
+if ! flock -n 9; then
+  echo "make cluster: another make cluster is running (it holds $out/.lock)"; exit 1
+fi
 "$GO" build -o "$bin" ./cmd/ballast
 if [[ "${CLUSTER_FRESH:-0}" == 1 ]]; then
   rm -rf "$out/data"
@@ -47,16 +53,20 @@ trap 'stop_all' EXIT
 
 for i in 1 2 3; do
   name=m$i
+  # Truncated here, not by the background command's redirection: that one runs in the child,
+  # after this shell may already have read the previous run's "ready" line.
+  : >"$out/$name.log"
   "$bin" --name "$name" --data-dir "$out/data/$name.etcd" \
     --listen-client-urls "http://127.0.0.1:$(client_port $i)" --advertise-client-urls "http://127.0.0.1:$(client_port $i)" \
     --listen-peer-urls "http://127.0.0.1:$(peer_port $i)" --initial-advertise-peer-urls "http://127.0.0.1:$(peer_port $i)" \
     --initial-cluster "$initial" --initial-cluster-state new --initial-cluster-token ballast-make-cluster \
-    >"$out/$name.log" 2>&1 &
+    >>"$out/$name.log" 2>&1 &
   pids+=($!)
 done
 
+deadline=$((SECONDS + ready_seconds))
 for name in "${names[@]}"; do
-  for ((t = 0; t < ready_seconds * 10; t++)); do
+  while ((SECONDS < deadline)); do
     grep -q '"msg":"ready to serve client requests"' "$out/$name.log" && break
     for idx in 0 1 2; do
       if ! kill -0 "${pids[$idx]}" 2>/dev/null; then
@@ -66,7 +76,12 @@ for name in "${names[@]}"; do
     sleep 0.1
   done
   if ! grep -q '"msg":"ready to serve client requests"' "$out/$name.log"; then
-    echo "make cluster: $name not ready after ${ready_seconds}s; the end of $out/$name.log:"; tail -n 20 "$out/$name.log"; exit 1
+    # SIGQUIT makes the Go runtime write every goroutine's stack into the log: where it waits.
+    idx=$((${name#m} - 1))
+    kill -QUIT "${pids[$idx]}" 2>/dev/null || true
+    sleep 1
+    echo "make cluster: $name not ready after ${ready_seconds}s (goroutine dump in $out/$name.log); the end of its log before the dump:"
+    grep '^{' "$out/$name.log" | tail -n 20; exit 1
   fi
 done
 
