@@ -212,4 +212,22 @@ func TestServerCluster(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the removed member did not stop")
 	}
+
+	// Without a quorum the member has no leader: /health says so, as etcd's does.
+	ms[1].srv.Stop()
+	ms[2].srv.Stop()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		hr, err := http.Get(ms[0].srv.ClientURLs()[0] + "/health")
+		require.NoError(t, err)
+		body, _ := io.ReadAll(hr.Body)
+		hr.Body.Close()
+		// Until the leader notices the lost quorum (check quorum) the answer is a range that
+		// timed out ("RANGE ERROR:..."), as etcd's is; then no leader.
+		if hr.StatusCode == http.StatusServiceUnavailable && strings.TrimSpace(string(body)) == `{"health":"false","reason":"RAFT NO LEADER"}` {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "/health still %d %s 30 s after the quorum was lost", hr.StatusCode, body)
+		time.Sleep(100 * time.Millisecond)
+	}
 }
