@@ -7,7 +7,18 @@
 //
 // Imports: rpc, rpc/peer, kv/node (and kv packages they need), raft; never sim or chaos.
 //
-// # Bootstrap (cluster.go, bootstrap.go)
+// # API
+//
+//	srv, err := embed.Start(ctx, embed.Config{Name: "m1", DataDir: "m1.etcd", ...}) // listening
+//	<-srv.ReadyNotify()      // published through raft, serving clients
+//	err := <-srv.Err()       // fatal: removed from the cluster (node.ErrRemoved), storage
+//	srv.Stop()               // graceful: leadership handed off, everything closed
+//	srv.ID(), srv.ClusterID(), srv.ClientURLs(), srv.PeerURLs()
+//
+// Config.Validate runs etcd's checks of the flags without starting anything (cmd/ballast
+// calls it to refuse a command line before touching the disk).
+//
+// # Bootstrap (cluster.go, bootstrap.go, meta.go)
 //
 // IDs are etcd's: a founding member's ID is the SHA-1 of its sorted peer URLs and the cluster
 // token (MemberID), the cluster ID the SHA-1 of the sorted founding IDs (ClusterID), so every
@@ -15,6 +26,24 @@
 // etcd prints for the same flags. The checks and their messages are etcd's VerifyBootstrap
 // and VerifyJoinExisting. A data dir that holds a member is a restart: the --initial-* flags
 // are ignored (as etcd does) and the member resumes with the ID and cluster ID on disk.
+//
+// The decision is written before the database is first created, to data-dir/member/
+// ballast.json (member ID, cluster ID, founders, or for a joined member the members it
+// fetched): etcd keeps its IDs in its WAL's metadata; kv/node's database does not record its
+// own ID, so this file is what makes a restart ignore the flags. A crash between the file and
+// the database bootstraps again from the same decision. A database without the file is
+// refused (never guessed). kv/node refuses a database whose stored cluster ID differs from the
+// file's, naming both: a data dir of another cluster. Layout:
+//
+//	data-dir/member/ballast.json   the identity (JSON, written atomically)
+//	data-dir/member/db/            the member's Pebble DB (raft log, store, member table)
+//
+// A joining member (state existing) asks the other members listed in --initial-cluster, one
+// after another, for the member list (peer.Fetch of "embed.Members", answered from the
+// driver's member table), until one has applied the member add that named it (bounded by 10
+// election timeouts), and takes the ID member add chose for its peer URLs (etcd's
+// ValidateClusterAndAssignIDs). Until the leader's log teaches it the member table, its
+// transport reaches the others by the fetched URLs (etcd's "remotes").
 //
 // # One port for gRPC and HTTP (mux.go)
 //
@@ -29,8 +58,10 @@
 //
 // # Goroutines
 //
-// Start's goroutines are the Driver's Run, the peer transport's Serve per peer listener, the
-// HTTP server's Serve per client listener, and the publisher of the member's attributes.
+// Start's goroutines are the Driver's Run (started before rpc.New, which reads the member's
+// status through it), the peer transport's Serve per peer listener, the publisher of the
+// member's attributes, and, once it published, per client listener the splitter, the gRPC
+// server and the HTTP server.
 // Stop ends them all (hand off leadership, stop the driver, close listeners and transport,
 // close the member) and waits for them.
 package embed
