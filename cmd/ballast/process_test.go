@@ -483,3 +483,56 @@ func TestProcessBadFlags(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, entries, "a refused start leaves no data dir behind")
 }
+
+// TestProcessRemovedMemberExits: a member removed from the cluster stops with etcd's message
+// and a non-zero exit status, while the others keep serving.
+func TestProcessRemovedMemberExits(t *testing.T) {
+	bin := processBinary(t)
+	members := processCluster(t, 3, "remove-test")
+	for _, m := range members {
+		m.start(t, bin)
+	}
+	for _, m := range members {
+		m.waitReady(t, 60*time.Second)
+	}
+	c := processClient(t, members[0].clientURL, members[1].clientURL)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	list, err := c.MemberList(ctx)
+	require.NoError(t, err)
+	var victim uint64
+	for _, mem := range list.Members {
+		if mem.Name == "m3" {
+			victim = mem.ID
+		}
+	}
+	require.NotZero(t, victim, "m3 in the member list: %v", list.Members)
+	_, err = c.MemberRemove(ctx, victim)
+	require.NoError(t, err)
+	select {
+	case <-members[2].exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the removed member did not exit within 30 s")
+	}
+	var ee *exec.ExitError
+	require.True(t, errors.As(members[2].exitErr, &ee), "want a non-zero exit, got %v", members[2].exitErr)
+	require.Equal(t, 1, ee.ExitCode())
+	data, _ := os.ReadFile(members[2].log)
+	require.Contains(t, string(data), "the member has been permanently removed from the cluster")
+	// A put may meet the leader change a removed leader causes (etcd answers "request timed
+	// out, possibly due to previous leader failure" then, as here): the two others serve again
+	// within a few election timeouts.
+	removedAt := time.Now()
+	deadline := removedAt.Add(30 * processElectionTimeout)
+	for {
+		pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err = c.Put(pctx, "after", "removal")
+		pcancel()
+		if err == nil {
+			t.Logf("the two others served a write %s after the removed member exited", time.Since(removedAt).Round(time.Millisecond))
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the two others do not serve writes 30 election timeouts after the removal: %v", err)
+		time.Sleep(100 * time.Millisecond)
+	}
+}
