@@ -73,7 +73,7 @@ func TestParseAccepted(t *testing.T) {
 			"--initial-advertise-peer-urls", "http://127.0.0.1:22380", "--initial-cluster",
 			"m1=http://127.0.0.1:12380,m2=http://127.0.0.1:22380", "--initial-cluster-state", "existing",
 			"--initial-cluster-token", "tok", "--heartbeat-interval", "50", "--election-timeout=500", "--snapshot-count", "7",
-			"--max-request-bytes", "1000", "--max-txn-ops", "9", "--log-level", "debug"}, nil,
+			"--max-request-bytes", "1000", "--max-txn-ops", "9", "--log-level", "debug", "--wal-dir", "/w"}, nil,
 			func(t *testing.T, o options) {
 				c := o.cfg
 				require.Equal(t, urls(t, "http://127.0.0.1:22379"), c.AdvertiseClientURLs, "duplicates dropped")
@@ -86,6 +86,7 @@ func TestParseAccepted(t *testing.T) {
 				require.Equal(t, uint64(7), c.SnapshotCount)
 				require.Equal(t, 1000, c.MaxRequestBytes)
 				require.Equal(t, 9, c.MaxTxnOps)
+				require.Equal(t, "/w", c.WALDir)
 				require.Equal(t, slog.LevelDebug, o.logLevel)
 			}},
 		{"environment", nil, []string{"ETCD_NAME=m3", "ETCD_INITIAL_CLUSTER_TOKEN=t3", "PATH=/bin", "ETCD_UNKNOWN_THING=1"}, func(t *testing.T, o options) {
@@ -146,7 +147,6 @@ func TestParseRefused(t *testing.T) {
 			"expected IP in URL for binding (http://example.com:1)"},
 		{"advertise without host", []string{"--initial-advertise-peer-urls", "http://:1"}, nil, exitConfig,
 			`--initial-advertise-peer-urls "http://:1" must be "host:port" (unexpected empty host (http://:1))`},
-		{"wal dir", []string{"--wal-dir", "/w"}, nil, exitConfig, "flag --wal-dir is not supported yet"},
 		{"log level", []string{"--log-level", "loud"}, nil, exitConfig,
 			`--log-level "loud": only supports debug, info, warn, error, panic, or fatal`},
 		{"https before TLS", []string{"--listen-client-urls", "https://127.0.0.1:1", "--advertise-client-urls", "https://127.0.0.1:1"}, nil, exitConfig,

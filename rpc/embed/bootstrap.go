@@ -26,6 +26,18 @@ type identity struct {
 	joined  bool
 }
 
+// absWALDir is --wal-dir made absolute ("" stays "": the log inside the database).
+func absWALDir(dir string) (string, error) {
+	if dir == "" {
+		return "", nil
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("--wal-dir %q: %w", dir, err)
+	}
+	return abs, nil
+}
+
 // fetchMembers asks the member serving peerURL for the cluster ID and member list (the
 // peer transport's Fetch of methodMembers).
 type fetchMembers func(ctx context.Context, peerURL string) (clusterID uint64, members []Founder, err error)
@@ -67,7 +79,11 @@ func bootstrap(ctx context.Context, cfg Config, lg *slog.Logger, fetch fetchMemb
 	if err != nil {
 		return identity{}, err
 	}
-	mt := meta{Name: cfg.Name, MemberID: hexID(id.id), ClusterID: hexID(id.clusterID), Joined: id.joined}
+	walDir, err := absWALDir(cfg.WALDir)
+	if err != nil {
+		return identity{}, err
+	}
+	mt := meta{Name: cfg.Name, MemberID: hexID(id.id), ClusterID: hexID(id.clusterID), Joined: id.joined, WALDir: walDir}
 	for _, f := range id.founders {
 		mt.Founders = append(mt.Founders, metaMember{ID: hexID(f.ID), Name: f.Name, PeerURLs: f.PeerURLs})
 	}
@@ -161,6 +177,14 @@ func restartIdentity(cfg Config, m meta, lg *slog.Logger) (identity, error) {
 	cid, err := parseHexID("cluster_id", m.ClusterID)
 	if err != nil {
 		return identity{}, err
+	}
+	walDir, err := absWALDir(cfg.WALDir)
+	if err != nil {
+		return identity{}, err
+	}
+	if walDir != m.WALDir {
+		return identity{}, fmt.Errorf("--wal-dir %q is not the WAL directory this member was created with (%q): Pebble would not find its log there; start with --wal-dir %q",
+			cfg.WALDir, m.WALDir, m.WALDir)
 	}
 	id := identity{id: self, clusterID: cid, restart: true, joined: m.Joined}
 	var err2 error

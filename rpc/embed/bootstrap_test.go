@@ -99,3 +99,20 @@ func TestBootstrapJoin(t *testing.T) {
 	})
 	require.EqualError(t, err, "cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs (http://127.0.0.1:12380: connection refused)")
 }
+
+// TestBootstrapWALDirKept: the WAL directory a member was created with is recorded, and a
+// restart naming another one (or none) is refused before Pebble would open without its log.
+func TestBootstrapWALDirKept(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	wal := filepath.Join(t.TempDir(), "wal")
+	cfg := memberConfig(t, dir, "m1", "m1=http://127.0.0.1:12380", ClusterStateNew, "http://127.0.0.1:12380")
+	cfg.WALDir = wal
+	_, err := bootstrap(ctx, cfg, quiet, noFetch)
+	require.NoError(t, err)
+	_, err = bootstrap(ctx, cfg, quiet, noFetch)
+	require.NoError(t, err, "the same --wal-dir")
+	cfg.WALDir = ""
+	_, err = bootstrap(ctx, cfg, quiet, noFetch)
+	require.EqualError(t, err, `--wal-dir "" is not the WAL directory this member was created with ("`+wal+`"): Pebble would not find its log there; start with --wal-dir "`+wal+`"`)
+}

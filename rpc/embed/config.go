@@ -124,11 +124,6 @@ func (c Config) withDefaults() (Config, error) {
 	case c.MaxRequestBytes < 0 || c.MaxTxnOps < 0:
 		return c, fmt.Errorf("--max-request-bytes (%d) and --max-txn-ops (%d) must not be negative", c.MaxRequestBytes, c.MaxTxnOps)
 	}
-	if c.WALDir != "" {
-		// Pebble takes a WAL directory (Options.WALDir), but kv/node opens Pebble itself and
-		// does not pass one through yet.
-		return c, fmt.Errorf("flag --wal-dir is not supported yet: kv/node does not pass Pebble's WALDir option through yet (%s)", "the operations issue")
-	}
 	for _, group := range []struct {
 		flag string
 		urls []url.URL

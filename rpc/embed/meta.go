@@ -26,6 +26,9 @@ type meta struct {
 	Founders []metaMember `json:"founders,omitempty"`
 	// Remotes are the members a joining member fetched (see identity.remotes).
 	Remotes []metaMember `json:"remotes,omitempty"`
+	// WALDir is the absolute --wal-dir the database was created with ("": inside it): Pebble
+	// finds its log only there, so a restart must name the same one.
+	WALDir string `json:"wal_dir,omitempty"`
 	// Joined is true for a member that joined with --initial-cluster-state existing.
 	Joined bool `json:"joined,omitempty"`
 }

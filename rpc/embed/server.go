@@ -111,6 +111,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		ClusterID:              ident.clusterID,
 		FS:                     vfs.Default,
 		Dir:                    filepath.Join(cfg.DataDir, "member", dbDirName),
+		WALDir:                 cfg.WALDir,
 		Clock:                  node.NewRealClock(),
 		Rand:                   rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		Logger:                 logfAdapter{lg},

@@ -84,6 +84,7 @@ func testCluster(t *testing.T, n int) []*testMember {
 	for _, m := range ms {
 		m.cfg.InitialCluster = strings.Join(initial, ",")
 	}
+	ms[0].cfg.WALDir = filepath.Join(t.TempDir(), "m1-wal") // --wal-dir: a restart finds the log there
 	t.Cleanup(func() {
 		for _, m := range ms {
 			if m.srv != nil {
@@ -189,7 +190,7 @@ func TestServerCluster(t *testing.T) {
 	added, err := c.MemberAdd(ctx, []string{peer4})
 	require.NoError(t, err)
 	m4 := &testMember{cfg: ms[0].cfg}
-	m4.cfg.Name, m4.cfg.DataDir, m4.cfg.Logger = "m4", filepath.Join(t.TempDir(), "m4"), testLogger(t, "m4")
+	m4.cfg.Name, m4.cfg.DataDir, m4.cfg.Logger, m4.cfg.WALDir = "m4", filepath.Join(t.TempDir(), "m4"), testLogger(t, "m4"), ""
 	m4.cfg.ListenClientURLs, m4.cfg.AdvertiseClientURLs = mustURL(t, client4), mustURL(t, client4)
 	m4.cfg.ListenPeerURLs, m4.cfg.AdvertisePeerURLs = mustURL(t, peer4), mustURL(t, peer4)
 	m4.cfg.InitialCluster = ms[0].cfg.InitialCluster + ",m4=" + peer4
