@@ -37,6 +37,8 @@
 //
 //	data-dir/member/ballast.json   the identity (JSON, written atomically)
 //	data-dir/member/db/            the member's Pebble DB (raft log, store, member table)
+//	--wal-dir (when given)         Pebble's write-ahead log, recorded in ballast.json: a
+//	                               restart naming another WAL dir is refused
 //
 // A joining member (state existing) asks the other members listed in --initial-cluster, one
 // after another, for the member list (peer.Fetch of "embed.Members", answered from the
