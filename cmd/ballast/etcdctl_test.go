@@ -1,5 +1,3 @@
-//go:build embedwip
-
 package main
 
 import (
@@ -389,6 +387,11 @@ type ctlStep struct {
 	retryWhile string
 	// after runs once the shape matched: checks beyond the shape, or the next action.
 	after func(c *ctlCluster, stdout string)
+	// ballastDiffers is a known difference kept honest: what Ballast prints instead of out
+	// (a pattern, whose groups are captured the same way), and why. Against Ballast the step
+	// then requires stdout to match it and not out, so it fails once Ballast is fixed and the
+	// entry must go; against etcd, out is required as always.
+	ballastDiffers, because string
 }
 
 func (c *ctlCluster) runStep(st ctlStep) {
@@ -417,6 +420,11 @@ func (c *ctlCluster) runStep(st ctlStep) {
 		if st.exit != 0 {
 			require.Regexp(t, regexp.MustCompile(c.expand(st.errOut, true)), stderr, "etcdctl %s: stderr", strings.Join(args, " "))
 		}
+	}
+	if st.ballastDiffers != "" && c.etcd == "" {
+		require.NotRegexp(t, re, stdout, "Ballast now prints etcd's shape for etcdctl %s: remove the step's ballastDiffers", strings.Join(args, " "))
+		re = regexp.MustCompile(`^` + c.expand(st.ballastDiffers, true) + `$`)
+		t.Logf("known difference from etcd v3.7.3 (%s): etcdctl %s printed\n%s", st.because, strings.Join(args, " "), stdout)
 	}
 	m := re.FindStringSubmatch(stdout)
 	require.NotNil(t, m, "etcdctl %s: stdout does not have etcd's shape\nwant (pattern):\n%s\ngot:\n%s\nstderr:\n%s", strings.Join(args, " "), re, stdout, stderr)
@@ -498,6 +506,10 @@ func leaderAndFollower(c *ctlCluster, stdout string) {
 	c.vars["leader"], c.vars["follower"] = fmt.Sprintf("%x", leader), fmt.Sprintf("%x", follower)
 }
 
+// ctlMembersJSON is the member array of member list -w json for the three founders.
+const ctlMembersJSON = `\{"ID":{n},"name":"m[1-3]","peerURLs":\["{url}"\],"clientURLs":\["{url}"\]\}` +
+	`(?:,\{"ID":{n},"name":"m[1-3]","peerURLs":\["{url}"\],"clientURLs":\["{url}"\]\}){2}\]\}\n`
+
 // The shapes of etcd v3.7.3's tables (etcdctl's headers; cells right-aligned).
 var (
 	ctlMemberHeader = []string{"ID", "STATUS", "NAME", "PEER ADDRS", "CLIENT ADDRS", "IS LEARNER"}
@@ -527,9 +539,9 @@ func runCtlSteps(c *ctlCluster) {
 	t := c.root
 	steps := []ctlStep{
 		{name: "member list -w json", args: []string{"member", "list", "-w", "json"},
-			out: `\{"header":\{"cluster_id":(?P<clusterdec>[0-9]+),"member_id":{n},"raft_term":{n}\},"members":\[` +
-				`\{"ID":{n},"name":"m[1-3]","peerURLs":\["{url}"\],"clientURLs":\["{url}"\]\}` +
-				`(?:,\{"ID":{n},"name":"m[1-3]","peerURLs":\["{url}"\],"clientURLs":\["{url}"\]\}){2}\]\}\n`,
+			out:            `\{"header":\{"cluster_id":(?P<clusterdec>[0-9]+),"member_id":{n},"raft_term":{n}\},"members":\[` + ctlMembersJSON,
+			ballastDiffers: `\{"header":\{"cluster_id":(?P<clusterdec>[0-9]+),"member_id":{n},"revision":{n},"raft_term":{n}\},"members":\[` + ctlMembersJSON,
+			because:        "rpc's Cluster responses fill the header's revision; etcd's ClusterServer.header() sets only cluster ID, member ID and raft term",
 			after: func(c *ctlCluster, _ string) {
 				var id uint64
 				_, err := fmt.Sscan(c.vars["clusterdec"], &id)
