@@ -582,7 +582,8 @@ func runCtlSteps(c *ctlCluster) {
 		{name: "lease timetolive", args: []string{"lease", "timetolive", "{lease}"},
 			out: `lease {lease} granted with TTL\(60s\), remaining\([0-9]+s\)\n`},
 		{name: "lease timetolive --keys", args: []string{"lease", "timetolive", "--keys", "{lease}"},
-			out: `lease {lease} granted with TTL\(60s\), remaining\([0-9]+s\), attached keys\(\[lk lk2\]\)\n`},
+			// etcd lists the keys in no fixed order (a set in its lessor).
+			out: `lease {lease} granted with TTL\(60s\), remaining\([0-9]+s\), attached keys\(\[(?:lk lk2|lk2 lk)\]\)\n`},
 		{name: "lease keep-alive --once", args: []string{"lease", "keep-alive", "--once", "{lease}"},
 			out: `lease {lease} keepalived with TTL\(60\)\n`},
 		{name: "lease list", args: []string{"lease", "list"}, out: `found 1 leases\n{lease}\n`},
