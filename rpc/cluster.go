@@ -72,13 +72,20 @@ func (s *Services) barrier(ctx context.Context) error {
 	return err
 }
 
+// clusterHeader is the header of the Cluster service's answers: etcd's ClusterServer sets
+// cluster ID, member ID and raft term, and no revision (membership is not in the key space).
+func (s *Services) clusterHeader() *pb.ResponseHeader {
+	v := s.status()
+	return &pb.ResponseHeader{ClusterId: v.clusterID, MemberId: v.memberID, RaftTerm: v.term}
+}
+
 // MemberList answers etcd's Cluster.MemberList.
 func (s *Services) MemberList(ctx context.Context, r *pb.MemberListRequest) (*pb.MemberListResponse, error) {
 	ms, err := s.members(ctx, r.Linearizable)
 	if err != nil {
 		return nil, err
 	}
-	return &pb.MemberListResponse{Header: s.header(), Members: ms}, nil
+	return &pb.MemberListResponse{Header: s.clusterHeader(), Members: ms}, nil
 }
 
 // MemberAdd answers etcd's Cluster.MemberAdd: the new member's ID is computed from its peer
@@ -105,7 +112,7 @@ func (s *Services) MemberAdd(ctx context.Context, r *pb.MemberAddRequest) (*pb.M
 	if err != nil {
 		return nil, err
 	}
-	out.Header = s.header()
+	out.Header = s.clusterHeader()
 	out.Member = &pb.Member{ID: attrs.ID, PeerURLs: attrs.PeerURLs, IsLearner: attrs.IsLearner}
 	out.Members = ms
 	return out, nil
@@ -128,7 +135,7 @@ func (s *Services) MemberRemove(ctx context.Context, r *pb.MemberRemoveRequest) 
 	if err != nil {
 		return nil, err
 	}
-	out.Header, out.Members = s.header(), ms
+	out.Header, out.Members = s.clusterHeader(), ms
 	return out, nil
 }
 
@@ -153,7 +160,7 @@ func (s *Services) MemberUpdate(ctx context.Context, r *pb.MemberUpdateRequest) 
 	if err != nil {
 		return nil, err
 	}
-	out.Header, out.Members = s.header(), ms
+	out.Header, out.Members = s.clusterHeader(), ms
 	return out, nil
 }
 
@@ -175,7 +182,7 @@ func (s *Services) MemberPromote(ctx context.Context, r *pb.MemberPromoteRequest
 	if err != nil {
 		return nil, err
 	}
-	out.Header, out.Members = s.header(), ms
+	out.Header, out.Members = s.clusterHeader(), ms
 	return out, nil
 }
 

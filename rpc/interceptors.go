@@ -49,7 +49,7 @@ func (s *Services) unaryInterceptor(ctx context.Context, req any, info *grpc.Una
 		}
 	}
 	v := s.status()
-	if v.isLearner && !supportedOnLearner(req) {
+	if s.isLearner() && !supportedOnLearner(req) {
 		return nil, rpctypes.ErrGRPCNotSupportedForLearner
 	}
 	if requiresLeader(ctx) && v.leader == 0 {
@@ -66,7 +66,7 @@ func (s *Services) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.S
 		}
 	}
 	v := s.status()
-	if v.isLearner {
+	if s.isLearner() {
 		return rpctypes.ErrGRPCNotSupportedForLearner
 	}
 	if !requiresLeader(ctx) {

@@ -82,7 +82,7 @@ func (s *Services) MoveLeader(ctx context.Context, r *pb.MoveLeaderRequest) (*pb
 	if err := s.d.TransferLeader(ctx, r.TargetID); err != nil {
 		return nil, toGRPCError(err)
 	}
-	return &pb.MoveLeaderResponse{Header: s.header()}, nil
+	return &pb.MoveLeaderResponse{}, nil // etcd's answer carries no header
 }
 
 // Alarm answers etcd's Maintenance.Alarm: ACTIVATE and DEACTIVATE through the log; GET from
@@ -109,7 +109,7 @@ func (s *Services) Defragment(ctx context.Context, r *pb.DefragmentRequest) (*pb
 	if err := s.d.Defragment(ctx); err != nil {
 		return nil, toGRPCError(err)
 	}
-	return &pb.DefragmentResponse{Header: s.header()}, nil
+	return &pb.DefragmentResponse{}, nil // etcd's answer carries no header
 }
 
 // Snapshot is not served yet: etcd-format snapshots are the snapshots issue's.

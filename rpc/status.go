@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -16,7 +15,6 @@ type statusView struct {
 	clusterID, memberID uint64
 	term, leader        uint64
 	revision            int64
-	isLearner           bool
 	at                  time.Time
 }
 
@@ -31,7 +29,6 @@ func (s *Services) refresh(ctx context.Context) {
 			term:      st.Term,
 			leader:    st.Lead,
 			revision:  m.CurrentRevision(),
-			isLearner: slices.Contains(st.Config.Learners, m.ID()),
 		}
 	})
 	if err == nil {
@@ -75,3 +72,11 @@ func (s *Services) fill(h *pb.ResponseHeader) *pb.ResponseHeader {
 }
 
 func (s *Services) header() *pb.ResponseHeader { return s.fill(nil) }
+
+// isLearner reports whether this member is a learner, from the driver's member table (as of
+// its last round), which is fresher than the polled view: a learner that just started must
+// refuse writes from its first call.
+func (s *Services) isLearner() bool {
+	a, ok := s.d.Member(s.d.ID())
+	return ok && a.IsLearner
+}
