@@ -128,7 +128,7 @@ bench:
 	  $(GO) test -run '^$$' -bench 'RevisionChecker' -benchtime 1x ./linearizability/ ; } | tee reports/bench.txt
 
 image:
-	@echo "make image: the server binary (cmd/ballast) does not exist yet, so there is no image to build"; exit 1
+	@echo "make image: the Docker image (Dockerfile FROM scratch around the static ballast binary) is not built yet: it comes with the image issue"; exit 1
 
 # Three ballast members as local processes on loopback (clients on 12379, 22379, 32379), logs
 # under reports/cluster/; prints the etcdctl --endpoints line to use; Ctrl-C stops all three.

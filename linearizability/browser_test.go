@@ -23,7 +23,7 @@ func TestReportInBrowser(t *testing.T) {
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("chromium is not installed (Debian package chromium; .ci/run installs it): %v", err)
+			t.Fatalf("chromium is not installed (Debian package chromium; make test installs it with apt-get): %v", err)
 		}
 		t.Skip("chromium is not installed; apt-get install -y chromium (this test never skips with CI=true)")
 	}

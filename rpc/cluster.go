@@ -98,19 +98,12 @@ func (s *Services) MemberAdd(ctx context.Context, r *pb.MemberAddRequest) (*pb.M
 	now := time.Now()
 	attrs := node.MemberAttrs{ID: MemberID(urls.StringSlice(), "", &now), PeerURLs: urls.StringSlice(), IsLearner: r.IsLearner}
 	out := &pb.MemberAddResponse{}
-	forwarded, err := s.leaderCall(ctx, forwardMemberAdd, r, out, func() error {
+	ms, forwarded, err := s.changeMembers(ctx, forwardMemberAdd, r, out, func() error {
 		_, err := s.d.AddMember(ctx, attrs)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	if forwarded {
-		return out, nil
-	}
-	ms, err := s.members(ctx, false)
-	if err != nil {
-		return nil, err
+	if err != nil || forwarded {
+		return answered(out, err)
 	}
 	out.Header = s.clusterHeader()
 	out.Member = &pb.Member{ID: attrs.ID, PeerURLs: attrs.PeerURLs, IsLearner: attrs.IsLearner}
@@ -121,19 +114,12 @@ func (s *Services) MemberAdd(ctx context.Context, r *pb.MemberAddRequest) (*pb.M
 // MemberRemove answers etcd's Cluster.MemberRemove.
 func (s *Services) MemberRemove(ctx context.Context, r *pb.MemberRemoveRequest) (*pb.MemberRemoveResponse, error) {
 	out := &pb.MemberRemoveResponse{}
-	forwarded, err := s.leaderCall(ctx, forwardMemberRemove, r, out, func() error {
+	ms, forwarded, err := s.changeMembers(ctx, forwardMemberRemove, r, out, func() error {
 		_, err := s.d.RemoveMember(ctx, r.ID)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	if forwarded {
-		return out, nil
-	}
-	ms, err := s.members(ctx, false)
-	if err != nil {
-		return nil, err
+	if err != nil || forwarded {
+		return answered(out, err)
 	}
 	out.Header, out.Members = s.clusterHeader(), ms
 	return out, nil
@@ -146,19 +132,12 @@ func (s *Services) MemberUpdate(ctx context.Context, r *pb.MemberUpdateRequest) 
 		return nil, rpctypes.ErrGRPCMemberBadURLs
 	}
 	out := &pb.MemberUpdateResponse{}
-	forwarded, err := s.leaderCall(ctx, forwardMemberUpdate, r, out, func() error {
+	ms, forwarded, err := s.changeMembers(ctx, forwardMemberUpdate, r, out, func() error {
 		_, err := s.d.UpdateMember(ctx, r.ID, urls.StringSlice())
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	if forwarded {
-		return out, nil
-	}
-	ms, err := s.members(ctx, false)
-	if err != nil {
-		return nil, err
+	if err != nil || forwarded {
+		return answered(out, err)
 	}
 	out.Header, out.Members = s.clusterHeader(), ms
 	return out, nil
@@ -168,51 +147,58 @@ func (s *Services) MemberUpdate(ctx context.Context, r *pb.MemberUpdateRequest) 
 // voter; etcd's "learner not ready" until it has).
 func (s *Services) MemberPromote(ctx context.Context, r *pb.MemberPromoteRequest) (*pb.MemberPromoteResponse, error) {
 	out := &pb.MemberPromoteResponse{}
-	forwarded, err := s.leaderCall(ctx, forwardMemberPromote, r, out, func() error {
+	ms, forwarded, err := s.changeMembers(ctx, forwardMemberPromote, r, out, func() error {
 		_, err := s.d.PromoteMember(ctx, r.ID)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	if forwarded {
-		return out, nil
-	}
-	ms, err := s.members(ctx, false)
-	if err != nil {
-		return nil, err
+	if err != nil || forwarded {
+		return answered(out, err)
 	}
 	out.Header, out.Members = s.clusterHeader(), ms
 	return out, nil
 }
 
-// leaderCall runs local, a call only the leader can make; when this member turns out not to
-// lead it forwards req to the leader it names (unless the call was itself forwarded) and
-// decodes the leader's answer into out, reporting forwarded = true.
-func (s *Services) leaderCall(ctx context.Context, method string, req, out proto.Message, local func() error) (forwarded bool, err error) {
+// answered is a handler's answer: out, or nil and the error.
+func answered[T proto.Message](out T, err error) (T, error) {
+	if err != nil {
+		var none T
+		return none, err
+	}
+	return out, nil
+}
+
+// changeMembers runs local, a membership change only the leader can make, and returns the
+// member table after it. When this member turns out not to lead it forwards req to the
+// leader it names (unless the call was itself forwarded) and decodes the leader's whole
+// answer into out, reporting forwarded = true.
+func (s *Services) changeMembers(ctx context.Context, method string, req, out proto.Message, local func() error) (_ []*pb.Member, forwarded bool, err error) {
 	err = local()
 	var notLeader *node.NotLeaderError
+	if err == nil {
+		ms, err := s.members(ctx, false)
+		return ms, false, err
+	}
 	if !errors.As(err, &notLeader) {
-		return false, toGRPCError(err)
+		return nil, false, toGRPCError(err)
 	}
 	if notLeader.Leader == 0 {
-		return false, rpctypes.ErrGRPCNoLeader
+		return nil, false, rpctypes.ErrGRPCNoLeader
 	}
 	if ctx.Value(forwardedKey{}) != nil || s.cfg.Forward == nil {
-		return false, toGRPCError(err)
+		return nil, false, toGRPCError(err)
 	}
 	body, err := proto.Marshal(req)
 	if err != nil {
-		return false, toGRPCError(err)
+		return nil, false, toGRPCError(err)
 	}
 	answer, err := s.cfg.Forward.Call(ctx, notLeader.Leader, method, body)
 	if err != nil {
-		return true, remoteError(err)
+		return nil, true, remoteError(err)
 	}
 	if err := proto.Unmarshal(answer, out); err != nil {
-		return true, status.Errorf(codes.Internal, "rpc: the leader's answer to %s does not decode: %v", method, err)
+		return nil, true, status.Errorf(codes.Internal, "rpc: the leader's answer to %s does not decode: %v", method, err)
 	}
-	return true, nil
+	return nil, true, nil
 }
 
 // remoteError re-raises the leader's error as the leader sent it.

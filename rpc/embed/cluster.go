@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/ballastdb/ballast/rpc"
 )
 
 // This file holds the pure rules of bootstrap, as etcd states them: the parsing of
@@ -97,15 +99,7 @@ func (c InitialCluster) String() string {
 // cluster (now == nil) therefore get the same IDs on every member, and a member removed and
 // added back with the same URLs gets a new one.
 func MemberID(peerURLs []string, token string, now *time.Time) uint64 {
-	sorted := slices.Clone(peerURLs)
-	sort.Strings(sorted)
-	b := []byte(strings.Join(sorted, ""))
-	b = append(b, token...)
-	if now != nil {
-		b = fmt.Appendf(b, "%d", now.Unix())
-	}
-	sum := sha1.Sum(b)
-	return binary.BigEndian.Uint64(sum[:8])
+	return rpc.MemberID(peerURLs, token, now) // one computation, shared with Cluster.MemberAdd
 }
 
 // ClusterID is etcd's RaftCluster.genID: the first 8 bytes (big endian) of the SHA-1 of the
