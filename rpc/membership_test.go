@@ -149,6 +149,12 @@ func TestRequireLeader(t *testing.T) {
 	require.True(t, nextWatch(t, ch).Created)
 	c.stop(0)
 	c.stop(1)
+	// A write the survivor cannot commit: its outcome is unknown, and the answer says why as
+	// etcd's does (no leader at once, or a timeout blamed on the lost leader), never a plain
+	// timeout and never success.
+	_, err := cli.Put(ctx, "unknowable", "x")
+	require.Error(t, err)
+	require.True(t, errors.Is(err, rpctypes.ErrNoLeader) || errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail), "%v", err)
 	select {
 	case r, ok := <-ch:
 		require.True(t, ok)
