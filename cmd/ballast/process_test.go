@@ -37,6 +37,16 @@ var (
 	processBinaryErr  error
 )
 
+// TestMain removes the binary processBinary built, whatever the tests' outcome (it lived in
+// a temporary directory of its own, 30 MB per run left behind otherwise).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if processBinaryPath != "" {
+		_ = os.RemoveAll(filepath.Dir(processBinaryPath))
+	}
+	os.Exit(code)
+}
+
 // processBinary builds cmd/ballast once per test run (without -race: the server's races are
 // the in-process tests' to find; this one tests the processes).
 func processBinary(t *testing.T) string {
