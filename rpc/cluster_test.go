@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ballastdb/ballast/rpc/embed"
+	"github.com/ballastdb/ballast/rpc/embed/embedtest"
 )
 
 // testCluster is three (or n) members in this process, over real loopback TCP: the client
@@ -25,24 +25,6 @@ type testCluster struct {
 	names   []string
 	cfgs    []embed.Config
 	servers []*embed.Server
-}
-
-// freePorts reserves n loopback ports (listen on :0, note the port, close). Another process
-// could take one in between; on this test machine nothing else binds loopback ports.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		require.NoError(t, ln.Close())
-	}
-	return ports
 }
 
 func mustURL(t *testing.T, s string) url.URL {
@@ -56,7 +38,7 @@ func mustURL(t *testing.T, s string) url.URL {
 // serves.
 func newCluster(t *testing.T, n int) *testCluster {
 	t.Helper()
-	ports := freePorts(t, 2*n)
+	ports := embedtest.FreePorts(t, 2*n)
 	c := &testCluster{t: t}
 	var initial []string
 	for i := range n {

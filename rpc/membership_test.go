@@ -14,6 +14,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/ballastdb/ballast/rpc/embed"
+	"github.com/ballastdb/ballast/rpc/embed/embedtest"
 )
 
 // TestMembershipThroughFollower adds a learner, starts it, promotes it, updates its peer
@@ -25,7 +26,7 @@ func TestMembershipThroughFollower(t *testing.T) {
 	cli := c.client(f)
 	ctx := ctxT(t)
 
-	ports := freePorts(t, 2)
+	ports := embedtest.FreePorts(t, 2)
 	clientURL := mustURL(t, fmt.Sprintf("http://127.0.0.1:%d", ports[0]))
 	peerURL := mustURL(t, fmt.Sprintf("http://127.0.0.1:%d", ports[1]))
 

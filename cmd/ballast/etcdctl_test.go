@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ballastdb/ballast/rpc/embed"
+	"github.com/ballastdb/ballast/rpc/embed/embedtest"
 )
 
 // The etcdctl tests run the real etcdctl v3.7.3 (built by make etcd-tools into .bin/; make
@@ -208,7 +209,7 @@ func (m *ctlMember) stop() {
 // fifth peer URL (m5, added and removed without ever starting).
 func newCtlCluster(t *testing.T, etcdctlBin, etcdBin string) *ctlCluster {
 	c := &ctlCluster{t: t, root: t, bin: etcdctlBin, etcd: etcdBin, dir: t.TempDir(), token: "etcdctl-test", vars: map[string]string{}}
-	ports := processFreePorts(t, 9)
+	ports := embedtest.FreePorts(t, 9)
 	var initial []string
 	for i := range 3 {
 		initial = append(initial, fmt.Sprintf("m%d=http://127.0.0.1:%d", i+1, ports[2*i+1]))

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/ballastdb/ballast/linearizability"
 	"github.com/ballastdb/ballast/linearizability/history"
+	"github.com/ballastdb/ballast/rpc/embed/embedtest"
 )
 
 // These tests run the real binary as separate processes: built once from this package,
@@ -65,23 +65,6 @@ func processBinary(t *testing.T) string {
 	})
 	require.NoError(t, processBinaryErr)
 	return processBinaryPath
-}
-
-// processFreePorts reserves n loopback ports by binding and releasing them.
-func processFreePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var lns []net.Listener
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return ports
 }
 
 // processMember is one member's flags and its current process.
@@ -168,7 +151,7 @@ func (m *processMember) running() bool {
 func processCluster(t *testing.T, n int, token string) []*processMember {
 	t.Helper()
 	dir := t.TempDir()
-	ports := processFreePorts(t, 2*n)
+	ports := embedtest.FreePorts(t, 2*n)
 	var members []*processMember
 	var initial []string
 	for i := range n {

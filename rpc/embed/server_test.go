@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,23 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
-)
 
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var lns []net.Listener
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return ports
-}
+	"github.com/ballastdb/ballast/rpc/embed/embedtest"
+)
 
 func mustURL(t *testing.T, s string) []url.URL {
 	t.Helper()
@@ -68,7 +53,7 @@ type testMember struct {
 
 func testCluster(t *testing.T, n int) []*testMember {
 	t.Helper()
-	ports := freePorts(t, 2*n)
+	ports := embedtest.FreePorts(t, 2*n)
 	var initial []string
 	var ms []*testMember
 	for i := range n {
@@ -185,7 +170,7 @@ func TestServerCluster(t *testing.T) {
 	require.Equal(t, "1", string(resp.Kvs[0].Value))
 
 	// member add, then the new member joins with state existing and learns the data.
-	ports := freePorts(t, 2)
+	ports := embedtest.FreePorts(t, 2)
 	client4, peer4 := fmt.Sprintf("http://127.0.0.1:%d", ports[0]), fmt.Sprintf("http://127.0.0.1:%d", ports[1])
 	added, err := c.MemberAdd(ctx, []string{peer4})
 	require.NoError(t, err)
