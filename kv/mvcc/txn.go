@@ -15,25 +15,10 @@ import (
 // (lease exists, ignore_* has a previous version, range revision valid) before any is run,
 // and a txn that changes nothing creates no revision. Any error leaves b unchanged.
 func (s *Store) Txn(b *pebble.Batch, req *pb.TxnRequest, leases LeaseChecker) (*pb.TxnResponse, []*mvccpb.Event, error) {
-	if err := validateTxn(req, s.cfg.MaxTxnOps); err != nil {
-		return nil, nil, err
-	}
-	if err := s.checkSize(req); err != nil {
-		return nil, nil, err
-	}
-	st, err := beginWrite(b)
-	if err != nil {
-		return nil, nil, err
-	}
-	w := newWriteTxn(versions{r: b}, b, st)
-	resp, err := w.txn(req, leases)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := w.finish(s); err != nil {
-		return nil, nil, err
-	}
-	return resp, w.events, nil
+	validate := func(r *pb.TxnRequest) error { return validateTxn(r, s.cfg.MaxTxnOps) }
+	return applyWrite(s, b, req, validate, func(w *writeTxn) (*pb.TxnResponse, error) {
+		return w.txn(req, leases)
+	})
 }
 
 // ReadTxn answers a txn that only reads (IsTxnReadOnly) from r without a batch, as etcd

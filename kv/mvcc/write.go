@@ -15,50 +15,45 @@ import (
 // that leases does not know fails with rpctypes.ErrGRPCLeaseNotFound; any error leaves b
 // unchanged.
 func (s *Store) Put(b *pebble.Batch, req *pb.PutRequest, leases LeaseChecker) (*pb.PutResponse, []*mvccpb.Event, error) {
-	if err := validatePut(req); err != nil {
-		return nil, nil, err
-	}
-	if err := s.checkSize(req); err != nil {
-		return nil, nil, err
-	}
-	st, err := beginWrite(b)
-	if err != nil {
-		return nil, nil, err
-	}
-	if req.Lease != 0 && !leaseExists(leases, req.Lease) {
-		return nil, nil, rpctypes.ErrGRPCLeaseNotFound
-	}
-	w := newWriteTxn(versions{r: b}, b, st)
-	resp, err := w.put(req)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := w.finish(s); err != nil {
-		return nil, nil, err
-	}
-	return resp, w.events, nil
+	return applyWrite(s, b, req, validatePut, func(w *writeTxn) (*pb.PutResponse, error) {
+		if req.Lease != 0 && !leaseExists(leases, req.Lease) {
+			return nil, rpctypes.ErrGRPCLeaseNotFound
+		}
+		return w.put(req)
+	})
 }
 
 // DeleteRange applies an etcd DeleteRangeRequest into b. Deleting nothing creates no
 // revision and writes nothing.
 func (s *Store) DeleteRange(b *pebble.Batch, req *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, []*mvccpb.Event, error) {
-	if err := validateDeleteRange(req); err != nil {
-		return nil, nil, err
+	return applyWrite(s, b, req, validateDeleteRange, func(w *writeTxn) (*pb.DeleteRangeResponse, error) {
+		return w.deleteRange(req)
+	})
+}
+
+// applyWrite is what every write request shares: validate it, bound its size, begin a write
+// transaction on the indexed batch b, run op in it and finish (one new revision if op
+// changed anything). Any error leaves b unchanged: op writes into b only after its own
+// checks pass, and finish writes the state last.
+func applyWrite[Req proto.Message, Resp any](s *Store, b *pebble.Batch, req Req, validate func(Req) error, op func(*writeTxn) (Resp, error)) (Resp, []*mvccpb.Event, error) {
+	var zero Resp
+	if err := validate(req); err != nil {
+		return zero, nil, err
 	}
 	if err := s.checkSize(req); err != nil {
-		return nil, nil, err
+		return zero, nil, err
 	}
 	st, err := beginWrite(b)
 	if err != nil {
-		return nil, nil, err
+		return zero, nil, err
 	}
 	w := newWriteTxn(versions{r: b}, b, st)
-	resp, err := w.deleteRange(req)
+	resp, err := op(w)
 	if err != nil {
-		return nil, nil, err
+		return zero, nil, err
 	}
 	if err := w.finish(s); err != nil {
-		return nil, nil, err
+		return zero, nil, err
 	}
 	return resp, w.events, nil
 }
