@@ -12,5 +12,7 @@
 //   - nothing imports sim or chaos but cmd (and their own subpackages);
 //   - canary (the switch for the deliberately broken variants) imports nothing of ours, and
 //     every package may import it, raft included: in normal builds its guards are constant
-//     false and compiled away.
+//     false and compiled away;
+//   - timeq (the event queue ordered by time of sim and linearizability/gen) imports nothing
+//     of ours, and every package may import it.
 package ballast

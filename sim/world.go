@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"container/heap"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -9,40 +8,16 @@ import (
 	"io"
 	"math/rand/v2"
 	"time"
+
+	"github.com/ballastdb/ballast/timeq"
 )
-
-// event is one thing that happens at a virtual time; seq breaks ties in scheduling order,
-// so the queue's order never depends on anything but the run.
-type event struct {
-	at  time.Duration
-	seq uint64
-	fn  func()
-}
-
-type eventQueue []*event
-
-func (q eventQueue) Len() int { return len(q) }
-func (q eventQueue) Less(i, j int) bool {
-	if q[i].at != q[j].at {
-		return q[i].at < q[j].at
-	}
-	return q[i].seq < q[j].seq
-}
-func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *eventQueue) Push(x any)   { *q = append(*q, x.(*event)) }
-func (q *eventQueue) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*q = old[:len(old)-1]
-	return e
-}
 
 // world is the virtual clock, the event queue, the random streams and the trace.
 type world struct {
-	now    time.Duration
-	seq    uint64
-	queue  eventQueue
+	now time.Duration
+	// queue holds the events: functions run at a virtual time, ties in scheduling order, so
+	// the order never depends on anything but the run.
+	queue  timeq.Queue[func()]
 	digest hash.Hash
 	out    io.Writer
 	line   []byte
@@ -79,19 +54,18 @@ func (w *world) after(d time.Duration, fn func()) {
 	if d < 0 {
 		d = 0
 	}
-	w.seq++
-	heap.Push(&w.queue, &event{at: w.now + d, seq: w.seq, fn: fn})
+	w.queue.Push(int64(w.now+d), fn)
 }
 
 // runUntil runs events in order until the queue is empty or the next one is after end.
 func (w *world) runUntil(end time.Duration) {
-	for len(w.queue) > 0 && w.queue[0].at <= end {
-		e := heap.Pop(&w.queue).(*event)
-		if e.at < w.now {
-			panic(fmt.Sprintf("sim: event at %v before now %v", e.at, w.now))
+	for next, ok := w.queue.Next(); ok && time.Duration(next) <= end; next, ok = w.queue.Next() {
+		at, fn := w.queue.Pop()
+		if time.Duration(at) < w.now {
+			panic(fmt.Sprintf("sim: event at %v before now %v", time.Duration(at), w.now))
 		}
-		w.now = e.at
-		e.fn()
+		w.now = time.Duration(at)
+		fn()
 	}
 	if w.now < end {
 		w.now = end

@@ -1,12 +1,12 @@
 package gen
 
 import (
-	"container/heap"
 	"fmt"
 	"math/rand"
 	"sort"
 
 	"github.com/ballastdb/ballast/linearizability/history"
+	"github.com/ballastdb/ballast/timeq"
 )
 
 // Generate returns a history of a correct etcd: a random sequential execution of Model cut
@@ -56,7 +56,6 @@ const (
 
 type event struct {
 	timeNs int64
-	seq    int64 // breaks ties in time, in scheduling order: determinism
 	kind   eventKind
 	client int
 	op     *pendingOp
@@ -64,31 +63,13 @@ type event struct {
 	epoch  int
 }
 
-type eventQueue []*event
-
-func (q eventQueue) Len() int { return len(q) }
-func (q eventQueue) Less(i, j int) bool {
-	if q[i].timeNs != q[j].timeNs {
-		return q[i].timeNs < q[j].timeNs
-	}
-	return q[i].seq < q[j].seq
-}
-func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *eventQueue) Push(x any)   { *q = append(*q, x.(*event)) }
-func (q *eventQueue) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return e
-}
-
 type generator struct {
-	cfg     Config
-	rng     *rand.Rand
-	rec     *history.Recorder
-	model   *Model
-	queue   eventQueue
-	seq     int64
+	cfg   Config
+	rng   *rand.Rand
+	rec   *history.Recorder
+	model *Model
+	// queue orders the events by time, ties in scheduling order: determinism.
+	queue   timeq.Queue[*event]
 	keys    [][]byte
 	members []string
 
@@ -129,9 +110,7 @@ func newGenerator(seed int64, cfg Config) *generator {
 }
 
 func (g *generator) schedule(e *event) {
-	g.seq++
-	e.seq = g.seq
-	heap.Push(&g.queue, e)
+	g.queue.Push(e.timeNs, e)
 }
 
 // between returns a uniform integer in [lo, hi].
@@ -149,7 +128,7 @@ func (g *generator) run() {
 		g.schedule(&event{timeNs: g.between(1_000_000, 1_000_000+g.cfg.ThinkNsMax/4), kind: evCall, client: c})
 	}
 	for g.queue.Len() > 0 {
-		e := heap.Pop(&g.queue).(*event)
+		_, e := g.queue.Pop()
 		if e.timeNs < g.endNs {
 			panic(fmt.Sprintf("gen: event at %d after one at %d", e.timeNs, g.endNs))
 		}
