@@ -45,7 +45,7 @@ type Result struct {
 
 // Judging and settling bounds (virtual time).
 const (
-	hashCheckInterval = time.Second
+	hashCheckInterval = 2 * time.Second
 	settleMax         = 10 * time.Second
 	settleStep        = 100 * time.Millisecond
 	warmupMax         = 10 * time.Second

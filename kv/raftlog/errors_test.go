@@ -159,6 +159,7 @@ func TestInvariantPanics(t *testing.T) {
 
 	// The cache is asserted against what Pebble returns: a last term that differs panics.
 	_, l = fixture(t)
+	l.tail.reset() // entries older than the tail cache are read from Pebble
 	l.st.lastTerm = 9
 	require.Panics(t, func() { _, _ = l.Entries(3, 7, 1000) })
 }
@@ -293,6 +294,8 @@ func TestReadCorruptEntries(t *testing.T) {
 			} else {
 				require.NoError(t, db.Set(tc.key, tc.value, pebble.NoSync))
 			}
+			// Entries older than the tail cache (or after a restart) are read from Pebble.
+			l.tail.reset()
 			err := tc.read(l)
 			require.ErrorIs(t, err, ErrCorrupt)
 			require.ErrorContains(t, err, tc.inMsg)
@@ -319,6 +322,7 @@ func TestChainedWritesInOneBatch(t *testing.T) {
 	plain := db2.NewBatch()
 	defer plain.Close()
 	require.NoError(t, l2.Append(plain, ents(1, 1, 1, 1, 1)))
+	l2.tail.reset() // entries older than the tail cache: their terms are looked up in Pebble
 	lenBefore := plain.Len()
 	err = l2.Append(plain, ents(3, 2, 2))
 	require.ErrorIs(t, err, ErrCorrupt)

@@ -15,6 +15,8 @@ type Log struct {
 	st state
 	// scratch is reused for encoding values (Pebble copies them into the batch).
 	scratch []byte
+	// tail caches the newest entries (tail.go); like st, it takes each write at once.
+	tail tail
 }
 
 // state is everything the Log caches; loadState reads it back from Pebble.
@@ -49,7 +51,7 @@ func Open(db *pebble.DB) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Log{db: db, st: st}, nil
+	return &Log{db: db, st: st, tail: newTail()}, nil
 }
 
 // requireNoRaftKeys refuses to create a log where raft keys exist without a format key.
@@ -200,6 +202,7 @@ func (l *Log) Reload() error {
 		return err
 	}
 	l.st = st
+	l.tail.reset()
 	return nil
 }
 
@@ -240,6 +243,8 @@ func (l *Log) termIn(r pebble.Reader, i uint64) (uint64, error) {
 		return l.st.trunc.term, nil
 	case i == l.st.lastIndex:
 		return l.st.lastTerm, nil
+	case l.tail.covers(i):
+		return l.tail.term(i), nil
 	}
 	key := entryKey(i)
 	v, closer, err := r.Get(key)
@@ -259,7 +264,8 @@ func (l *Log) termIn(r pebble.Reader, i uint64) (uint64, error) {
 const entryOverheadBytes = 24
 
 // Entries implements raft.Storage: the entries [lo, hi), at most maxBytes of them counted as
-// raft counts (data plus a fixed overhead), but at least one. The entries are fresh copies.
+// raft counts (data plus a fixed overhead), but at least one. The Entry structs are fresh
+// copies; their Data must not be modified (recent entries share it with the tail cache).
 func (l *Log) Entries(lo, hi, maxBytes uint64) ([]raft.Entry, error) {
 	switch {
 	case lo <= l.st.trunc.index:
@@ -270,6 +276,8 @@ func (l *Log) Entries(lo, hi, maxBytes uint64) ([]raft.Entry, error) {
 		return nil, fmt.Errorf("entries [%d, %d): lo above hi: %w", lo, hi, raft.ErrUnavailable)
 	case lo == hi:
 		return nil, nil
+	case l.tail.covers(lo):
+		return l.tail.entries(lo, hi, maxBytes), nil
 	}
 	iter, err := l.db.NewIter(&pebble.IterOptions{LowerBound: entryKey(lo), UpperBound: entryKey(hi)})
 	if err != nil {

@@ -68,6 +68,10 @@ func (r *modelRun) open() {
 	require.NoError(r.t, err)
 	l, err := Open(db)
 	require.NoError(r.t, err)
+	if r.rng.IntN(2) == 0 {
+		// A small tail cache, so its evictions run as often as its hits.
+		l.tail.maxEntries, l.tail.maxBytes = 1+r.rng.IntN(16), 1+r.rng.IntN(800)
+	}
 	r.db, r.log = db, l
 }
 

@@ -79,6 +79,8 @@ func (l *Log) Append(b *pebble.Batch, entries []raft.Entry) error {
 		return err
 	}
 	l.st.lastIndex, l.st.lastTerm = last.Index, last.Term
+	l.tail.append(entries)
+	l.tail.check(l.st.lastIndex, l.st.lastTerm)
 	return nil
 }
 
@@ -179,6 +181,7 @@ func (l *Log) ApplySnapshot(b *pebble.Batch, meta raft.SnapshotMetadata) error {
 		return err
 	}
 	l.st.lastIndex, l.st.lastTerm = meta.Index, meta.Term
+	l.tail.reset()
 	return nil
 }
 
@@ -234,6 +237,7 @@ func (l *Log) Compact(b *pebble.Batch, index uint64) error {
 	if err := l.deleteEntries(b, l.st.trunc.index+1, index+1); err != nil {
 		return err
 	}
+	l.tail.dropThrough(index)
 	return l.writeTrunc(b, truncState{index: index, term: term})
 }
 
