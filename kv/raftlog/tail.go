@@ -31,14 +31,6 @@ type tail struct {
 
 func newTail() tail { return tail{maxEntries: tailMaxEntries, maxBytes: tailMaxBytes} }
 
-// first is the index of the first cached entry (0 when the cache is empty).
-func (t *tail) first() uint64 {
-	if len(t.ents) == 0 {
-		return 0
-	}
-	return t.ents[0].Index
-}
-
 // covers reports whether entry i is in the cache.
 func (t *tail) covers(i uint64) bool {
 	return len(t.ents) > 0 && i >= t.ents[0].Index && i <= t.ents[len(t.ents)-1].Index
