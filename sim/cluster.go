@@ -101,10 +101,18 @@ type cluster struct {
 	expiries *expiryLog
 	// onRefuse, when set, hears of a member that refused to serve (corruption.go).
 	onRefuse func(sm *simMember, err error)
+	// safety is the online safety checker every member reports to (safety.go).
+	safety *safetyChecker
 }
 
 func newCluster(w *world, n int, maxAppendBytes int) (*cluster, error) {
 	c := &cluster{w: w, cut: map[[2]int]int{}, maxAppendBytes: uint64(maxAppendBytes), links: map[[2]uint64]linkLatency{}}
+	c.safety = newSafetyChecker(func(id uint64) string {
+		if i := c.index(id); i >= 0 && i < len(c.slots) {
+			return c.slots[i].name
+		}
+		return fmt.Sprintf("member %d", id)
+	})
 	for i := range n {
 		c.ids = append(c.ids, uint64(i+1))
 	}
@@ -140,7 +148,8 @@ var configHook func(*node.Config)
 func (c *cluster) open(sm *simMember) error {
 	cfg := node.Config{ID: sm.id, InitialMembers: c.ids, FS: sm.fs, Dir: memberDir,
 		Clock: sm.clock, Rand: sm.rand, Logger: traceLogger{w: c.w, name: sm.name}, SmallCaches: true,
-		OnLeaseExpired: func(e node.LeaseExpiry) { c.leaseExpired(sm, e) }, MaxAppendBytes: c.maxAppendBytes}
+		OnLeaseExpired: func(e node.LeaseExpiry) { c.leaseExpired(sm, e) }, MaxAppendBytes: c.maxAppendBytes,
+		Observer: c.safety.observer()}
 	if configHook != nil {
 		configHook(&cfg)
 	}

@@ -179,6 +179,10 @@ func FailureClass(res Result) string {
 			}
 		}
 		return "checker " + string(res.Check.Verdict)
+	case strings.HasPrefix(f, safetyPrefix):
+		// "safety violation (<kind>): ..." keeps its kind
+		kind, _, _ := strings.Cut(f, ":")
+		return kind
 	case strings.HasPrefix(f, "HashKV"):
 		return "hashkv disagreement"
 	case strings.HasPrefix(f, "members did not converge"):

@@ -129,8 +129,16 @@ func Run(sc scenarios.Scenario, seed int64, opts Options) (res Result) {
 		return res
 	}
 	s.c = c
+	// a safety violation stops the run at the step that showed it
+	c.safety.onViolation = func(msg string) {
+		s.fail(msg)
+		w.halted = true
+	}
+	if c.safety.violation != "" {
+		c.safety.onViolation(c.safety.violation)
+	}
 	// the scenario's clock starts once the cluster has elected its first leader (bounded)
-	for w.now < warmupMax && c.leader() == nil {
+	for w.now < warmupMax && c.leader() == nil && !w.halted {
 		w.runUntil(w.now + settleStep)
 	}
 	start := w.now
@@ -146,21 +154,24 @@ func Run(sc scenarios.Scenario, seed int64, opts Options) (res Result) {
 	s.periodicHash()
 
 	w.runUntil(start + sc.Duration)
-	// stop the clients and the faults, heal everything, and let the cluster settle
+	// stop the clients and the faults, heal everything, and let the cluster settle (unless a
+	// safety violation stopped the run: its failure is decided)
 	wl.stopped = true
 	s.healing = true
-	for _, heal := range s.heals {
-		heal()
+	if !w.halted {
+		for _, heal := range s.heals {
+			heal()
+		}
+		for _, sm := range c.members {
+			c.restart(sm)
+		}
+		w.tracef("healed")
+		s.lastHeal = max(s.lastHeal, w.now)
+		// in-flight requests get their answer or their client timeout
+		w.runUntil(w.now + clientTimeout + settleStep)
 	}
-	for _, sm := range c.members {
-		c.restart(sm)
-	}
-	w.tracef("healed")
-	s.lastHeal = max(s.lastHeal, w.now)
-	// in-flight requests get their answer or their client timeout
-	w.runUntil(w.now + clientTimeout + settleStep)
 	settled := false
-	for deadline := w.now + settleMax; w.now < deadline; {
+	for deadline := w.now + settleMax; w.now < deadline && !w.halted; {
 		w.runUntil(w.now + settleStep)
 		if s.converged() {
 			settled = true

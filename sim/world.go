@@ -25,6 +25,8 @@ type world struct {
 	// Separate streams, so that changing how one is drawn from does not reshuffle the others.
 	workload, network, faults, disk *rand.Rand
 	seed                            int64
+	// halted: the run stopped at a safety violation; no further event runs.
+	halted bool
 }
 
 // Stream identifiers mixed into the run's seed.
@@ -59,7 +61,7 @@ func (w *world) after(d time.Duration, fn func()) {
 
 // runUntil runs events in order until the queue is empty or the next one is after end.
 func (w *world) runUntil(end time.Duration) {
-	for next, ok := w.queue.Next(); ok && time.Duration(next) <= end; next, ok = w.queue.Next() {
+	for next, ok := w.queue.Next(); ok && !w.halted && time.Duration(next) <= end; next, ok = w.queue.Next() {
 		at, fn := w.queue.Pop()
 		if time.Duration(at) < w.now {
 			panic(fmt.Sprintf("sim: event at %v before now %v", time.Duration(at), w.now))
@@ -67,7 +69,7 @@ func (w *world) runUntil(end time.Duration) {
 		w.now = time.Duration(at)
 		fn()
 	}
-	if w.now < end {
+	if w.now < end && !w.halted {
 		w.now = end
 	}
 }

@@ -87,6 +87,9 @@ type Config struct {
 	// applies (never of a client's revoke), from inside Work; it must not call the member.
 	// See lease_expiry.go for who reports what, and how often.
 	OnLeaseExpired func(LeaseExpiry)
+	// Observer, when set, hears what the member applied and its state at every step, and the
+	// rare paths it took (observe.go); report-only, like Logger. Nil in production: no cost.
+	Observer Observer
 
 	// ElectionTimeoutTicks and HeartbeatIntervalTicks are raft's timers, in calls to Tick.
 	ElectionTimeoutTicks   int

@@ -287,6 +287,16 @@
 // member's store and names its live sstables and MANIFEST, the files whose damage Open must
 // find.
 //
+// # Observer (observe.go)
+//
+// Config.Observer (optional, told like Logger) hears each step of the member: Open (the state
+// read from disk), each Ready handled by Work (hard state, leader, snapshot installed, entries
+// applied with a hash of their data) and each Synced (what is now durable), plus rare paths
+// (elections, rejected pre-votes, follower reads, snapshots sent and installed, truncated
+// suffixes, leader transfers, writes waiting at a leader change, lease expiries, watches
+// cancelled by compaction). The simulator checks safety from them; with no Observer nothing is
+// computed.
+//
 // # Logging
 //
 // Config.Logger (optional) hears of leader changes, lessor promotion and the storage failure

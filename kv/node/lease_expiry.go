@@ -67,6 +67,7 @@ func decodeExpiryEntry(body []byte) (decodedEntry, error) {
 // reportExpiry tells Config.OnLeaseExpired about an expiry revoke that applied at index,
 // answered with resp (its header holds the revision after the revoke).
 func (m *Member) reportExpiry(req *pb.InternalRaftRequest, resp Response, index uint64) {
+	m.event(Event{Kind: EventLeaseExpiry, Index: index})
 	if m.cfg.OnLeaseExpired == nil {
 		return
 	}

@@ -68,6 +68,8 @@ type Member struct {
 
 	corrupt *corruptionWatch // Pebble's corruption reports (corruption.go)
 
+	obs observeState // what the Observer was told last (observe.go)
+
 	cluster        *clusterState // the member table (members.go)
 	clusterVersion uint64        // counts table changes since Open (the driver republishes on change)
 	nextCluster    *clusterState // the table the entry being applied produces (nil: unchanged)
@@ -117,6 +119,7 @@ func Open(cfg Config) (*Member, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("node %d: %w", cfg.ID, err)
 	}
+	m.observeOpen()
 	return m, nil
 }
 

@@ -238,6 +238,9 @@ func (m *Member) serveReadState(rs raft.ReadState) {
 		panic("node: ReadState handed out before its index was applied")
 	}
 	resp, err := m.readLocal(p.read)
+	if m.leader != m.cfg.ID {
+		m.event(Event{Kind: EventFollowerReadIndex, Index: rs.Index})
+	}
 	p.done(resp, err)
 }
 

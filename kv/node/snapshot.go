@@ -288,6 +288,7 @@ func (m *Member) pumpSnapshots(dst []Envelope) ([]Envelope, error) {
 				return dst, fmt.Errorf("encode snapshot message to %d: %w", s.to, err)
 			}
 			dst = append(dst, Envelope{To: s.to, Data: data})
+			m.event(Event{Kind: EventSnapshotSent, Peer: s.to, Index: s.src.meta.Index})
 			m.endStream(s, false)
 		}
 	}

@@ -47,7 +47,15 @@ func (w *WatchStream) Pending(maxResponses int) ([]*pb.WatchResponse, error) {
 	if w.m.stopped != nil {
 		return nil, ErrStopped
 	}
-	return w.s.Pending(watch.StoreHistory(w.m.kv, w.m.db), maxResponses)
+	resps, err := w.s.Pending(watch.StoreHistory(w.m.kv, w.m.db), maxResponses)
+	if w.m.observing() {
+		for _, r := range resps {
+			if r.Canceled && r.CompactRevision > 0 {
+				w.m.event(Event{Kind: EventWatchCompacted, Index: uint64(r.CompactRevision)})
+			}
+		}
+	}
+	return resps, err
 }
 
 // Ready reports whether Pending has something to hand out.

@@ -68,6 +68,7 @@ func (m *Member) Receive(data []byte) error {
 		if err != nil {
 			return err
 		}
+		m.observeMessage(&msg)
 		if msg.Type == raft.MsgSnap {
 			if err := m.admitSnapshot(msg); err != nil {
 				return err
@@ -158,6 +159,7 @@ func (m *Member) Work() (Output, error) {
 			return out, m.storageFailure(err)
 		}
 	}
+	m.observeReady(&rd)
 	for _, rs := range rd.ReadStates {
 		m.serveReadState(rs)
 	}
@@ -197,6 +199,7 @@ func (m *Member) Synced(token uint64) ([]Envelope, error) {
 	if err := m.log.Sync(); err != nil {
 		return nil, m.storageFailure(err)
 	}
+	m.observeSynced()
 	in := m.inflight
 	m.inflight = nil
 	m.rn.Advance(in.rd)
@@ -214,6 +217,7 @@ func (m *Member) writeReady(rd raft.Ready) error {
 		}
 	}
 	if len(rd.Entries) > 0 {
+		m.observeTruncation(&rd)
 		if err := m.log.Append(b, rd.Entries); err != nil {
 			return err
 		}
@@ -255,6 +259,7 @@ func (m *Member) encode(dst []Envelope, msgs []raft.Message) ([]Envelope, error)
 // once the new leader has applied an entry of its own term (maybePromote), since kv/lease
 // requires every entry of earlier terms to be applied first.
 func (m *Member) leaderChanged(lead uint64) {
+	m.observeLeaderChange(lead)
 	if lead != m.leader {
 		m.logf("leader is now %d (was %d)", lead, m.leader)
 	}

@@ -1,0 +1,224 @@
+package node
+
+import (
+	"hash/fnv"
+
+	"github.com/ballastdb/ballast/raft"
+)
+
+// Observer hears, report-only, what the member does at each step: what it applied, its hard
+// and soft state, and the rare paths it took. It is told, never asked (like Logger): nothing
+// it does decides an outcome, and it must not call the member. The simulator checks safety
+// across members from these reports as the run goes (sim/safety.go) and counts the rare
+// paths; production passes none (Config.Observer nil), and then nothing is computed.
+type Observer interface {
+	// Step reports one step of the member: one Ready handled by Work, a Synced, or Open.
+	Step(StepReport)
+	// Event reports a rare path.
+	Event(Event)
+}
+
+// StepKind says which call a StepReport comes from.
+type StepKind uint8
+
+// The steps a member reports.
+const (
+	// StepOpen: the member opened; HardState and Applied are what it read from its disk.
+	StepOpen StepKind = iota + 1
+	// StepReady: Work handled a Ready (written unsynced, applied).
+	StepReady
+	// StepSynced: Synced made every earlier write durable; HardState and Applied are durable.
+	StepSynced
+)
+
+// StepReport is one step of a member.
+type StepReport struct {
+	Member uint64
+	Kind   StepKind
+	// HardState is the member's current hard state (term, vote, commit); on StepSynced the
+	// one now durable.
+	HardState raft.HardState
+	// Lead is the leader the member knows in HardState.Term (0: none); Leader says it is
+	// this member.
+	Lead   uint64
+	Leader bool
+	// Snapshot is the snapshot installed in this step (Index 0: none), before Applied.
+	Snapshot raft.SnapshotMetadata
+	// Entries are the entries applied in this step, in index order.
+	Entries []AppliedEntry
+	// Applied is the member's applied index after the step.
+	Applied uint64
+}
+
+// AppliedEntry names one applied entry: its index, term and a hash of its type and data.
+type AppliedEntry struct {
+	Index, Term, Hash uint64
+}
+
+// EventKind names a rare path.
+type EventKind uint8
+
+// The rare paths a member reports.
+const (
+	EventElectionStarted   EventKind = iota + 1 // became a candidate (after a pre-vote, if any)
+	EventElectionWon                            // became the leader of Term
+	EventPreVoteRejected                        // a pre-vote request of this member was refused
+	EventFollowerReadIndex                      // a follower served a linearizable read
+	EventSnapshotSent                           // a leader sent a whole snapshot (Index) to Peer
+	EventSnapshotInstalled                      // a snapshot (Index, Term) was installed
+	EventSuffixTruncated                        // entries from Index on were replaced by a leader's
+	EventLeaderTransfer                         // this member was told to take over (MsgTimeoutNow)
+	EventProposalsInFlight                      // Count writes were waiting when the leader changed
+	EventLeaseExpiry                            // an expiry revoke applied (Index)
+	EventWatchCompacted                         // a watch was cancelled: its revision was compacted
+	eventKinds
+)
+
+var eventNames = [...]string{"", "election-started", "election-won", "prevote-rejected", "follower-readindex",
+	"snapshot-sent", "snapshot-installed", "suffix-truncated", "leader-transfer", "proposals-in-flight",
+	"lease-expiry", "watch-compacted"}
+
+// String names the event kind.
+func (k EventKind) String() string {
+	if k > 0 && k < eventKinds {
+		return eventNames[k]
+	}
+	return "event(?)"
+}
+
+// EventKinds lists every event kind, in order.
+func EventKinds() []EventKind {
+	out := make([]EventKind, 0, eventKinds-1)
+	for k := EventElectionStarted; k < eventKinds; k++ {
+		out = append(out, k)
+	}
+	return out
+}
+
+// Event is one rare path of a member. Fields an event does not use are zero.
+type Event struct {
+	Member uint64
+	Kind   EventKind
+	Term   uint64
+	Index  uint64
+	Peer   uint64
+	Count  int
+}
+
+// observer state the member keeps only while an Observer is set.
+type observeState struct {
+	hs      raft.HardState
+	applied []AppliedEntry // reused between Readies
+}
+
+func (m *Member) observing() bool { return m.cfg.Observer != nil }
+
+func (m *Member) event(e Event) {
+	if m.cfg.Observer == nil {
+		return
+	}
+	e.Member = m.cfg.ID
+	if e.Term == 0 {
+		e.Term = m.obs.hs.Term
+	}
+	m.cfg.Observer.Event(e)
+}
+
+// entryHash hashes an entry's type and data (FNV-1a, 64 bits).
+func entryHash(e *raft.Entry) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte{byte(e.Type)})
+	_, _ = h.Write(e.Data)
+	return h.Sum64()
+}
+
+// observeOpen reports the state the member read from its disk.
+func (m *Member) observeOpen() {
+	if !m.observing() {
+		return
+	}
+	st := m.rn.Status()
+	m.obs.hs = st.HardState
+	m.cfg.Observer.Step(StepReport{Member: m.cfg.ID, Kind: StepOpen, HardState: st.HardState, Applied: m.applied})
+}
+
+// observeReady reports a handled Ready: hard and soft state, the snapshot and entries applied,
+// and the elections it shows.
+func (m *Member) observeReady(rd *raft.Ready) {
+	if !m.observing() {
+		return
+	}
+	if !rd.HardState.IsEmpty() {
+		m.obs.hs = rd.HardState
+	}
+	if rd.SoftState == nil && rd.HardState.IsEmpty() && len(rd.CommittedEntries) == 0 && rd.Snapshot.IsEmpty() {
+		return
+	}
+	if rd.SoftState != nil {
+		switch rd.SoftState.RaftState {
+		case raft.StateCandidate:
+			m.event(Event{Kind: EventElectionStarted})
+		case raft.StateLeader:
+			m.event(Event{Kind: EventElectionWon})
+		}
+	}
+	if !rd.Snapshot.IsEmpty() {
+		m.event(Event{Kind: EventSnapshotInstalled, Index: rd.Snapshot.Metadata.Index, Term: rd.Snapshot.Metadata.Term})
+	}
+	m.obs.applied = m.obs.applied[:0]
+	for i := range rd.CommittedEntries {
+		e := &rd.CommittedEntries[i]
+		m.obs.applied = append(m.obs.applied, AppliedEntry{Index: e.Index, Term: e.Term, Hash: entryHash(e)})
+	}
+	m.cfg.Observer.Step(StepReport{Member: m.cfg.ID, Kind: StepReady, HardState: m.obs.hs,
+		Lead: m.leader, Leader: m.leader == m.cfg.ID && m.leader != 0,
+		Snapshot: rd.Snapshot.Metadata, Entries: m.obs.applied, Applied: m.applied})
+}
+
+// observeSynced reports what is durable after a sync.
+func (m *Member) observeSynced() {
+	if !m.observing() {
+		return
+	}
+	m.cfg.Observer.Step(StepReport{Member: m.cfg.ID, Kind: StepSynced, HardState: m.log.HardState(),
+		Lead: m.leader, Leader: m.leader == m.cfg.ID && m.leader != 0, Applied: m.applied})
+}
+
+// observeTruncation reports entries that replace a suffix of the stored log.
+func (m *Member) observeTruncation(rd *raft.Ready) {
+	if !m.observing() || len(rd.Entries) == 0 || !rd.Snapshot.IsEmpty() {
+		return
+	}
+	if last, err := m.log.LastIndex(); err == nil && rd.Entries[0].Index <= last {
+		m.event(Event{Kind: EventSuffixTruncated, Index: rd.Entries[0].Index, Count: int(last - rd.Entries[0].Index + 1)})
+	}
+}
+
+// observeLeaderChange reports the writes waiting when the known leader changes.
+func (m *Member) observeLeaderChange(lead uint64) {
+	if !m.observing() || lead == m.leader {
+		return
+	}
+	n := 0
+	for _, p := range m.requests.order {
+		if !p.finished && p.read == nil {
+			n++
+		}
+	}
+	if n > 0 {
+		m.event(Event{Kind: EventProposalsInFlight, Peer: lead, Count: n})
+	}
+}
+
+// observeMessage reports the rare paths a received raft message shows.
+func (m *Member) observeMessage(msg *raft.Message) {
+	if !m.observing() {
+		return
+	}
+	switch {
+	case msg.Type == raft.MsgPreVoteResp && msg.Reject:
+		m.event(Event{Kind: EventPreVoteRejected, Peer: msg.From, Term: msg.Term})
+	case msg.Type == raft.MsgTimeoutNow:
+		m.event(Event{Kind: EventLeaderTransfer, Peer: msg.From, Term: msg.Term})
+	}
+}

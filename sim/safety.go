@@ -1,0 +1,203 @@
+package sim
+
+import (
+	"fmt"
+
+	"github.com/ballastdb/ballast/kv/node"
+	"github.com/ballastdb/ballast/raft"
+)
+
+// The online safety checker. Every member reports each step (node.Observer): the entries it
+// applied (index, term, hash of the data), its hard state and the leader it knows, and what
+// became durable at each sync. The checker judges across members as the run goes, so a bug
+// that breaks log agreement is caught at the step it shows, not only if it later changes
+// HashKV or the client history:
+//
+//   - one entry per committed index: every member that applies (or installs a snapshot
+//     ending at) index i has the same term there, and the same data hash;
+//   - a member's commit index never goes back while it runs, and across a restart it is at
+//     least what its last sync made durable; so are its term (and its vote in that term) and
+//     its applied index;
+//   - at most one leader per term (a member leading in term t, or a member naming the
+//     leader of its term t);
+//   - no applied index is skipped: each applied entry follows the last one (or the
+//     snapshot installed just before it), and none is beyond the member's commit index.
+//
+// The first violation stops the run at that step (onViolation) with a failure that names
+// the members, the index or term, and both sides. The checker also counts the rare paths
+// the members report (events), for the coverage of a run.
+
+// safetyPrefix starts every violation's failure sentence; FailureClass keys on it.
+const safetyPrefix = "safety violation"
+
+// committedEntry is what the first member to apply (or snapshot past) an index had there.
+type committedEntry struct {
+	term, hash uint64
+	member     uint64
+	hashKnown  bool // false when only a snapshot's (index, term) named it
+}
+
+// memberSafety is what the checker knows of one member.
+type memberSafety struct {
+	running bool
+	term    uint64 // while running
+	commit  uint64 // while running: the highest commit index reported
+	applied uint64 // while running
+	// what the member's last sync made durable (survives restarts)
+	durable        raft.HardState
+	durableApplied uint64
+}
+
+type safetyChecker struct {
+	name        func(id uint64) string
+	entries     []committedEntry // by index; index 0 unused
+	leaders     map[uint64]uint64
+	members     map[uint64]*memberSafety
+	violation   string
+	onViolation func(string)
+	// events counts the rare paths reported, by kind, and per member kind pairs for
+	// coverage (snapshot installs by member).
+	events    [32]int
+	installed map[uint64]int
+}
+
+func newSafetyChecker(name func(uint64) string) *safetyChecker {
+	return &safetyChecker{name: name, leaders: map[uint64]uint64{}, members: map[uint64]*memberSafety{},
+		installed: map[uint64]int{}}
+}
+
+// observer is the node.Observer of one member: reports go to the checker.
+func (s *safetyChecker) observer() node.Observer { return safetyObserver{s} }
+
+type safetyObserver struct{ s *safetyChecker }
+
+func (o safetyObserver) Step(r node.StepReport) { o.s.step(r) }
+func (o safetyObserver) Event(e node.Event)     { o.s.event(e) }
+
+func (s *safetyChecker) event(e node.Event) {
+	if int(e.Kind) < len(s.events) {
+		s.events[e.Kind]++
+	}
+	if e.Kind == node.EventSnapshotInstalled {
+		s.installed[e.Member]++
+	}
+}
+
+func (s *safetyChecker) violate(kind, format string, args ...any) {
+	if s.violation != "" {
+		return
+	}
+	s.violation = fmt.Sprintf("%s (%s): %s", safetyPrefix, kind, fmt.Sprintf(format, args...))
+	if s.onViolation != nil {
+		s.onViolation(s.violation)
+	}
+}
+
+func (s *safetyChecker) member(id uint64) *memberSafety {
+	ms := s.members[id]
+	if ms == nil {
+		ms = &memberSafety{}
+		s.members[id] = ms
+	}
+	return ms
+}
+
+func (s *safetyChecker) step(r node.StepReport) {
+	if s.violation != "" {
+		return // the run stops at the first violation
+	}
+	ms := s.member(r.Member)
+	who := s.name(r.Member)
+	hs := r.HardState
+	switch r.Kind {
+	case node.StepOpen:
+		d := ms.durable
+		switch {
+		case hs.Term < d.Term:
+			s.violate("term went back", "%s restarted in term %d after term %d was synced", who, hs.Term, d.Term)
+		case hs.Term == d.Term && d.Vote != 0 && hs.Vote != d.Vote:
+			s.violate("vote forgotten", "%s restarted in term %d with vote %d after its vote for %d was synced", who, hs.Term, hs.Vote, d.Vote)
+		case hs.Commit < d.Commit:
+			s.violate("commit went back", "%s restarted with commit index %d after %d was synced", who, hs.Commit, d.Commit)
+		case r.Applied < ms.durableApplied:
+			s.violate("applied went back", "%s restarted with applied index %d after %d was synced", who, r.Applied, ms.durableApplied)
+		}
+		*ms = memberSafety{running: true, term: hs.Term, commit: hs.Commit, applied: r.Applied,
+			durable: ms.durable, durableApplied: ms.durableApplied}
+		return
+	case node.StepSynced:
+		ms.durable, ms.durableApplied = hs, r.Applied
+	}
+	if hs.Term < ms.term {
+		s.violate("term went back", "%s reported term %d after term %d", who, hs.Term, ms.term)
+		return
+	}
+	if hs.Commit < ms.commit {
+		s.violate("commit went back", "%s reported commit index %d after %d", who, hs.Commit, ms.commit)
+		return
+	}
+	ms.term, ms.commit = hs.Term, hs.Commit
+	if r.Lead != 0 {
+		if prev, ok := s.leaders[hs.Term]; ok && prev != r.Lead {
+			s.violate("two leaders", "term %d has leaders %s and %s (reported by %s)", hs.Term, s.name(prev), s.name(r.Lead), who)
+			return
+		}
+		s.leaders[hs.Term] = r.Lead
+	}
+	if r.Snapshot.Index != 0 {
+		if r.Snapshot.Index <= ms.applied {
+			s.violate("applied went back", "%s installed a snapshot at index %d with %d applied", who, r.Snapshot.Index, ms.applied)
+			return
+		}
+		if !s.agree(r.Member, r.Snapshot.Index, r.Snapshot.Term, 0, false) {
+			return
+		}
+		ms.applied = r.Snapshot.Index
+	}
+	for _, e := range r.Entries {
+		if e.Index != ms.applied+1 {
+			s.violate("applied index skipped", "%s applied index %d after %d", who, e.Index, ms.applied)
+			return
+		}
+		if e.Index > hs.Commit {
+			s.violate("applied beyond commit", "%s applied index %d with commit index %d", who, e.Index, hs.Commit)
+			return
+		}
+		if !s.agree(r.Member, e.Index, e.Term, e.Hash, true) {
+			return
+		}
+		ms.applied = e.Index
+	}
+	if r.Applied != ms.applied {
+		s.violate("applied index skipped", "%s reports applied index %d after applying up to %d", who, r.Applied, ms.applied)
+	}
+}
+
+// agree records that member has the entry (term, hash) at a committed index, or reports a
+// violation (and returns false) if another member had another entry there.
+func (s *safetyChecker) agree(member, index, term, hash uint64, hashKnown bool) bool {
+	for uint64(len(s.entries)) <= index {
+		s.entries = append(s.entries, committedEntry{})
+	}
+	c := &s.entries[index]
+	if c.term == 0 {
+		*c = committedEntry{term: term, hash: hash, member: member, hashKnown: hashKnown}
+		return true
+	}
+	if c.term != term || (c.hashKnown && hashKnown && c.hash != hash) {
+		s.violate("conflicting committed entries", "index %d: %s has term %d %s, %s has term %d %s",
+			index, s.name(c.member), c.term, hashText(c.hash, c.hashKnown), s.name(member), term, hashText(hash, hashKnown))
+		return false
+	}
+	if !c.hashKnown && hashKnown {
+		c.hash, c.hashKnown, c.member = hash, true, member
+	}
+	return true
+}
+
+func hashText(h uint64, known bool) string {
+	if !known {
+		return "(by snapshot)"
+	}
+	return fmt.Sprintf("hash %016x", h)
+}

@@ -1,0 +1,199 @@
+package sim
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ballastdb/ballast/kv/node"
+	"github.com/ballastdb/ballast/raft"
+)
+
+// Synthetic report builders for the checker's table test.
+func open(id, term, vote, commit, applied uint64) node.StepReport {
+	return node.StepReport{Member: id, Kind: node.StepOpen, HardState: raft.HardState{Term: term, Vote: vote, Commit: commit}, Applied: applied}
+}
+
+func ready(id, term, lead, commit uint64, entries ...node.AppliedEntry) node.StepReport {
+	r := node.StepReport{Member: id, Kind: node.StepReady, HardState: raft.HardState{Term: term, Vote: lead, Commit: commit},
+		Lead: lead, Leader: lead == id, Entries: entries}
+	if n := len(entries); n > 0 {
+		r.Applied = entries[n-1].Index
+	}
+	return r
+}
+
+// readyAt is ready with an explicit applied index (steps that apply nothing).
+func readyAt(id, term, lead, commit, applied uint64) node.StepReport {
+	r := ready(id, term, lead, commit)
+	r.Applied = applied
+	return r
+}
+
+func synced(id, term, vote, commit, applied uint64) node.StepReport {
+	return node.StepReport{Member: id, Kind: node.StepSynced, HardState: raft.HardState{Term: term, Vote: vote, Commit: commit},
+		Applied: applied}
+}
+
+func snap(id, term, lead, commit, index, snapTerm uint64) node.StepReport {
+	r := ready(id, term, lead, commit)
+	r.Snapshot = raft.SnapshotMetadata{Index: index, Term: snapTerm}
+	r.Applied = index
+	return r
+}
+
+func ent(index, term, hash uint64) node.AppliedEntry {
+	return node.AppliedEntry{Index: index, Term: term, Hash: hash}
+}
+
+// TestSafetyChecker feeds the checker synthetic report sequences: valid ones (restarts that
+// lose unsynced state, snapshots that skip indexes, a member catching up late) must pass, and
+// each kind of violation must be named with the members and both sides.
+func TestSafetyChecker(t *testing.T) {
+	// three members, m0..m2 (IDs 1..3), all open on empty disks
+	start := []node.StepReport{open(1, 0, 0, 0, 0), open(2, 0, 0, 0, 0), open(3, 0, 0, 0, 0)}
+	cases := []struct {
+		name    string
+		reports []node.StepReport
+		want    string // "" = valid; else the expected violation sentence
+	}{
+		{name: "valid replication", reports: []node.StepReport{
+			ready(1, 2, 1, 2, ent(1, 2, 10), ent(2, 2, 11)),
+			ready(2, 2, 1, 1, ent(1, 2, 10)),
+			ready(2, 2, 1, 2, ent(2, 2, 11)),
+			ready(3, 2, 1, 2, ent(1, 2, 10), ent(2, 2, 11)),
+		}},
+		{name: "valid restart losing unsynced commit and applied", reports: []node.StepReport{
+			ready(1, 2, 1, 1, ent(1, 2, 10)),
+			synced(1, 2, 1, 1, 1),
+			ready(1, 2, 1, 3, ent(2, 2, 11), ent(3, 2, 12)), // not synced: lost by a crash
+			open(1, 2, 1, 1, 1),
+			ready(1, 2, 1, 3, ent(2, 2, 11), ent(3, 2, 12)), // applied again, the same entries
+		}},
+		{name: "valid snapshot skipping indexes", reports: []node.StepReport{
+			ready(1, 2, 1, 5, ent(1, 2, 10), ent(2, 2, 11), ent(3, 2, 12), ent(4, 2, 13), ent(5, 2, 14)),
+			snap(3, 2, 1, 4, 4, 2),
+			ready(3, 2, 1, 5, ent(5, 2, 14)),
+			// a snapshot first, before anyone applied its index
+			snap(2, 2, 1, 7, 7, 2),
+			ready(1, 2, 1, 7, ent(6, 2, 15), ent(7, 2, 16)),
+		}},
+		{name: "valid new term after a vote", reports: []node.StepReport{
+			synced(2, 3, 2, 0, 0),
+			open(2, 3, 2, 0, 0),
+			synced(2, 4, 3, 0, 0),
+			open(2, 4, 3, 0, 0),
+			readyAt(2, 4, 3, 0, 0),
+		}},
+		{name: "conflicting committed entries (term)", reports: []node.StepReport{
+			ready(1, 2, 1, 1, ent(1, 2, 10)),
+			ready(3, 3, 3, 1, ent(1, 3, 20)),
+		}, want: "safety violation (conflicting committed entries): index 1: m0 has term 2 hash 000000000000000a, m2 has term 3 hash 0000000000000014"},
+		{name: "conflicting committed entries (data)", reports: []node.StepReport{
+			ready(1, 2, 1, 1, ent(1, 2, 10)),
+			ready(2, 2, 1, 1, ent(1, 2, 11)),
+		}, want: "safety violation (conflicting committed entries): index 1: m0 has term 2 hash 000000000000000a, m1 has term 2 hash 000000000000000b"},
+		{name: "snapshot conflicting with an applied entry", reports: []node.StepReport{
+			ready(1, 2, 1, 3, ent(1, 2, 10), ent(2, 2, 11), ent(3, 2, 12)),
+			snap(3, 4, 3, 3, 3, 4),
+		}, want: "safety violation (conflicting committed entries): index 3: m0 has term 2 hash 000000000000000c, m2 has term 4 (by snapshot)"},
+		{name: "commit goes back while running", reports: []node.StepReport{
+			ready(1, 2, 1, 2, ent(1, 2, 10), ent(2, 2, 11)),
+			readyAt(1, 2, 1, 1, 2),
+		}, want: "safety violation (commit went back): m0 reported commit index 1 after 2"},
+		{name: "commit goes back across a restart", reports: []node.StepReport{
+			ready(1, 2, 1, 2, ent(1, 2, 10), ent(2, 2, 11)),
+			synced(1, 2, 1, 2, 2),
+			open(1, 2, 1, 1, 2),
+		}, want: "safety violation (commit went back): m0 restarted with commit index 1 after 2 was synced"},
+		{name: "vote forgotten across a restart", reports: []node.StepReport{
+			synced(2, 5, 1, 0, 0),
+			open(2, 5, 3, 0, 0),
+		}, want: "safety violation (vote forgotten): m1 restarted in term 5 with vote 3 after its vote for 1 was synced"},
+		{name: "term goes back across a restart", reports: []node.StepReport{
+			synced(2, 5, 1, 0, 0),
+			open(2, 4, 0, 0, 0),
+		}, want: "safety violation (term went back): m1 restarted in term 4 after term 5 was synced"},
+		{name: "applied goes back across a restart", reports: []node.StepReport{
+			ready(1, 2, 1, 2, ent(1, 2, 10), ent(2, 2, 11)),
+			synced(1, 2, 1, 2, 2),
+			open(1, 2, 1, 2, 1),
+		}, want: "safety violation (applied went back): m0 restarted with applied index 1 after 2 was synced"},
+		{name: "two leaders in a term", reports: []node.StepReport{
+			readyAt(1, 3, 1, 0, 0),
+			readyAt(2, 3, 2, 0, 0),
+		}, want: "safety violation (two leaders): term 3 has leaders m0 and m1 (reported by m1)"},
+		{name: "a follower names another leader", reports: []node.StepReport{
+			readyAt(1, 3, 1, 0, 0),
+			readyAt(3, 3, 2, 0, 0),
+		}, want: "safety violation (two leaders): term 3 has leaders m0 and m1 (reported by m2)"},
+		{name: "applied index skipped", reports: []node.StepReport{
+			ready(1, 2, 1, 3, ent(1, 2, 10), ent(3, 2, 12)),
+		}, want: "safety violation (applied index skipped): m0 applied index 3 after 1"},
+		{name: "applied beyond commit", reports: []node.StepReport{
+			ready(1, 2, 1, 1, ent(1, 2, 10), ent(2, 2, 11)),
+		}, want: "safety violation (applied beyond commit): m0 applied index 2 with commit index 1"},
+		{name: "snapshot behind the applied index", reports: []node.StepReport{
+			ready(1, 2, 1, 3, ent(1, 2, 10), ent(2, 2, 11), ent(3, 2, 12)),
+			snap(1, 2, 1, 3, 2, 2),
+		}, want: "safety violation (applied went back): m0 installed a snapshot at index 2 with 3 applied"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSafetyChecker(func(id uint64) string { return fmt.Sprintf("m%d", id-1) })
+			var stopped []string
+			s.onViolation = func(msg string) { stopped = append(stopped, msg) }
+			for _, r := range append(append([]node.StepReport(nil), start...), tc.reports...) {
+				s.observer().Step(r)
+			}
+			require.Equal(t, tc.want, s.violation)
+			if tc.want == "" {
+				require.Empty(t, stopped)
+			} else {
+				require.Equal(t, []string{tc.want}, stopped, "the run is stopped once, at the violation")
+			}
+		})
+	}
+}
+
+// TestSafetyViolationStopsTheRun checks the wiring: a violation reported during a run becomes
+// its failure, in the safety class, and the run stops at that step.
+func TestSafetyViolationStopsTheRun(t *testing.T) {
+	sc := smallScenario()
+	injected, seen := false, 0
+	configHook = func(cfg *node.Config) {
+		cfg.Observer = lyingObserver{inner: cfg.Observer, lie: &injected, seen: &seen}
+	}
+	defer func() { configHook = nil }()
+	res := Run(sc, 1, Options{})
+	require.True(t, injected)
+	require.False(t, res.Passed)
+	require.Contains(t, res.Failure, "safety violation (conflicting committed entries): index 20: ")
+	require.Equal(t, "safety violation (conflicting committed entries)", FailureClass(res))
+	require.Less(t, res.SimDuration, sc.Duration, "the run stops at the violation")
+}
+
+// lyingObserver changes the hash of the first report of index 20 from the second member to
+// apply it, as if that member's log held another entry there.
+type lyingObserver struct {
+	inner node.Observer
+	lie   *bool
+	seen  *int // reports of index 20 so far
+}
+
+func (o lyingObserver) Step(r node.StepReport) {
+	for i, e := range r.Entries {
+		if e.Index == 20 {
+			*o.seen++
+			if *o.seen == 2 && !*o.lie {
+				*o.lie = true
+				r.Entries = append([]node.AppliedEntry(nil), r.Entries...)
+				r.Entries[i].Hash ^= 1
+			}
+		}
+	}
+	o.inner.Step(r)
+}
+
+func (o lyingObserver) Event(e node.Event) { o.inner.Event(e) }
