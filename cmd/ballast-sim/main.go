@@ -2,7 +2,8 @@
 // simulator (package sim), checks every run's history, and reports.
 //
 //	ballast-sim run [-scenario NAME|all] [-seeds N] [-seed S] [-parallel P] [-out DIR]
-//	                [-json] [-trace] [-skip I,J,...]
+//	                [-json] [-trace] [-skip I,J,...] [-shard i/n] [-results FILE]
+//	ballast-sim merge [-out DIR] [-json] FILE...
 //	ballast-sim shrink -scenario X -seed S [-canary NAME]
 //	ballast-sim canaries [-seeds N] [-parallel P] [-canary NAME]   (canary builds, see canaries.go)
 //
@@ -21,6 +22,12 @@
 // seed) writes the run's trace to stdout and the table to stderr. -skip (one scenario) leaves
 // out the faults at those indices of each run's fault list (sim.Options.Skip): the command
 // shrink prints reproduces its reduced run this way.
+//
+// -shard i/n keeps the seeds s with (s-1) mod n = i; -results FILE writes one JSON line per
+// run. merge reads such files (from the shards of one invocation) and prints the table, the
+// index page (over the run reports the shards wrote into the same -out DIR) and the -json line
+// that a single run of all their seeds prints; the digest is the same, wall times differ. See
+// shard.go.
 //
 // shrink reduces a failing run's fault list until no single fault can be removed without
 // the failure (of the same sim.FailureClass) disappearing, see sim.Shrink. It prints one line
@@ -75,7 +82,8 @@ func main() {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, `usage:
-  ballast-sim run [-scenario NAME|all] [-seeds N] [-seed S] [-parallel P] [-out DIR] [-json] [-trace] [-skip I,J,...]
+  ballast-sim run [-scenario NAME|all] [-seeds N] [-seed S] [-parallel P] [-out DIR] [-json] [-trace] [-skip I,J,...] [-shard i/n] [-results FILE]
+  ballast-sim merge [-out DIR] [-json] FILE...
   ballast-sim shrink -scenario X -seed S [-canary NAME]
   ballast-sim canaries [-seeds N] [-parallel P] [-canary NAME]   (canary builds; run also takes -canary NAME)`)
 }
@@ -99,6 +107,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return shrink(args[1:], stdout, stderr)
 	case "canaries":
 		return canaries(args[1:], stdout, stderr)
+	case "merge":
+		return merge(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		usage(stderr)
 		return exitBadUsage
@@ -117,7 +127,8 @@ type runConfig struct {
 	outDir    string
 	json      bool
 	trace     bool
-	skip      []int // indices into each run's fault list (sim.Options.Skip)
+	skip      []int  // indices into each run's fault list (sim.Options.Skip)
+	results   string // write one JSON line per run here (shard.go)
 }
 
 func parseRun(args []string, stderr io.Writer) (runConfig, error) {
@@ -131,6 +142,8 @@ func parseRun(args []string, stderr io.Writer) (runConfig, error) {
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line of stdout")
 	trace := fs.Bool("trace", false, "write the run's trace to stdout (one scenario, one seed)")
 	skip := fs.String("skip", "", "leave out the faults at indices `I,J,...` of each run's fault list (one scenario)")
+	shard := fs.String("shard", "", "run only shard `i/n` of the seeds: seed s when (s-1) mod n = i")
+	results := fs.String("results", "", "write one JSON line per run into `FILE`, for merge")
 	applyCanary := canaryFlag(fs) // canaries.go
 	if err := fs.Parse(args); err != nil {
 		return runConfig{}, err
@@ -144,7 +157,7 @@ func parseRun(args []string, stderr io.Writer) (runConfig, error) {
 		return runConfig{}, err
 	}
 
-	cfg := runConfig{parallel: *parallel, outDir: *outDir, json: *asJSON, trace: *trace}
+	cfg := runConfig{parallel: *parallel, outDir: *outDir, json: *asJSON, trace: *trace, results: *results}
 	if *name == "all" {
 		cfg.scenarios = catalogue()
 	} else {
@@ -169,6 +182,15 @@ func parseRun(args []string, stderr io.Writer) (runConfig, error) {
 	default:
 		for s := 1; s <= *seeds; s++ {
 			cfg.seeds = append(cfg.seeds, int64(s))
+		}
+	}
+	if set["shard"] {
+		i, n, err := parseShard(*shard)
+		if err != nil {
+			return runConfig{}, err
+		}
+		if cfg.seeds = shardSeeds(cfg.seeds, i, n); len(cfg.seeds) == 0 {
+			return runConfig{}, fmt.Errorf("-shard %s: no seed of this invocation falls in it", *shard)
 		}
 	}
 	if cfg.parallel < 1 {

@@ -35,22 +35,35 @@ func execute(cfg runConfig, stdout, stderr io.Writer) int {
 	start := time.Now()
 	results := runAll(jobs, cfg.parallel, trace, stderr)
 	wall := time.Since(start)
+	status := report(results, cfg.outDir, cfg.json, wall, true, stdout, table, stderr)
+	if cfg.results != "" {
+		if err := writeResults(cfg.results, results); err != nil {
+			fmt.Fprintf(stderr, "ballast-sim: writing results: %v\n", err)
+			status = exitFailed
+		}
+	}
+	return status
+}
 
+// report prints the table of results (in (scenario, seed) order) to table, writes the index
+// page into outDir (with the linked runs' reports when writeRuns; merge has none to write and
+// links what the shards wrote), and the -json line to stdout. It returns the exit status.
+func report(results []runResult, outDir string, asJSON bool, wall time.Duration, writeRuns bool, stdout, table, stderr io.Writer) int {
 	sums := summarize(results)
 	printTable(table, sums, results)
 	status := exitOK
 	if sums.total.failed > 0 {
 		status = exitFailed
 	}
-	if cfg.outDir != "" {
-		if err := writeIndex(cfg.outDir, sums, results); err != nil {
+	if outDir != "" {
+		if err := writeIndex(outDir, sums, results, writeRuns); err != nil {
 			fmt.Fprintf(stderr, "ballast-sim: writing reports: %v\n", err)
 			status = exitFailed
 		} else {
-			fmt.Fprintf(table, "reports: %s\n", filepath.Join(cfg.outDir, "index.html"))
+			fmt.Fprintf(table, "reports: %s\n", filepath.Join(outDir, "index.html"))
 		}
 	}
-	if cfg.json {
+	if asJSON {
 		line, _ := json.Marshal(jsonSummary{
 			Runs:        sums.total.runs,
 			Failed:      sums.total.failed,
@@ -239,18 +252,24 @@ failing run links to its report, its history and the command that replays it.</p
 {{define "run"}}{{if .Report}}<a href="{{.Dir}}/report.html">seed {{.Seed}}</a>{{else}}seed {{.Seed}}{{end}}{{if .History}} (<a href="{{.Dir}}/history.jsonl">history</a>){{end}}{{if not .Passed}} <a class="fail" href="{{.Dir}}/failure.txt">failed</a>{{end}}{{end}}
 `))
 
-// writeIndex writes the first seed's and every failing run's report, then index.html.
-func writeIndex(outDir string, s summary, results []runResult) error {
+// writeIndex writes the first seed's and every failing run's report (when writeRuns), then
+// index.html.
+func writeIndex(outDir string, s summary, results []runResult, writeRuns bool) error {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return err
 	}
 	linked := func(r *runResult) (indexRun, error) {
-		if err := writeRun(outDir, r); err != nil {
-			return indexRun{}, err
+		hasReport, hasHistory := r.Check != nil, r.History != nil
+		if writeRuns {
+			if err := writeRun(outDir, r); err != nil {
+				return indexRun{}, err
+			}
+		} else {
+			hasReport, hasHistory = linkedFiles(outDir, r)
 		}
 		return indexRun{Scenario: r.Scenario, Seed: r.Seed, Passed: r.Passed, Failure: firstLine(r.Failure),
 			Replay: replayCommand(r.Scenario, r.Seed, r.Skip), Dir: runDir(r),
-			Report: r.Check != nil, History: r.History != nil}, nil
+			Report: hasReport, History: hasHistory}, nil
 	}
 	page := struct {
 		Runs, Failed int
