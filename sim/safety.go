@@ -21,7 +21,12 @@ import (
 //   - at most one leader per term (a member leading in term t, or a member naming the
 //     leader of its term t);
 //   - no applied index is skipped: each applied entry follows the last one (or the
-//     snapshot installed just before it), and none is beyond the member's commit index.
+//     snapshot installed just before it), and none is beyond the member's commit index;
+//   - a leader commits by counting replicas only an entry of its own term (Raft §5.4.2,
+//     Figure 8): when a member that led term t at its last report still leads t and its
+//     commit index rose to c, the entry at c is of term t (a leader's commit index moves only
+//     by counting; earlier entries commit with it). This catches an unsafe commit at the step
+//     it happens, before (and whether or not) a later leader overwrites the entry.
 //
 // The first violation stops the run at that step (onViolation) with a failure that names
 // the members, the index or term, and both sides. The checker also counts the rare paths
@@ -43,6 +48,7 @@ type memberSafety struct {
 	term    uint64 // while running
 	commit  uint64 // while running: the highest commit index reported
 	applied uint64 // while running
+	leading uint64 // while running: the term it led at its last report (0: not leading)
 	// what the member's last sync made durable (survives restarts)
 	durable        raft.HardState
 	durableApplied uint64
@@ -59,11 +65,16 @@ type safetyChecker struct {
 	// coverage (snapshot installs by member).
 	events    [32]int
 	installed map[uint64]int
+	// leaderCommits are leaders' commit indexes whose entry's term is not known yet: the
+	// term each must have, and who committed it, by index.
+	leaderCommits map[uint64]leaderCommit
 }
+
+type leaderCommit struct{ term, member uint64 }
 
 func newSafetyChecker(name func(uint64) string) *safetyChecker {
 	return &safetyChecker{name: name, leaders: map[uint64]uint64{}, members: map[uint64]*memberSafety{},
-		installed: map[uint64]int{}}
+		installed: map[uint64]int{}, leaderCommits: map[uint64]leaderCommit{}}
 }
 
 // observer is the node.Observer of one member: reports go to the checker.
@@ -136,7 +147,16 @@ func (s *safetyChecker) step(r node.StepReport) {
 		s.violate("commit went back", "%s reported commit index %d after %d", who, hs.Commit, ms.commit)
 		return
 	}
+	if r.Leader && ms.leading == hs.Term && hs.Commit > ms.commit {
+		if !s.leaderCommitted(r.Member, hs.Commit, hs.Term) {
+			return
+		}
+	}
 	ms.term, ms.commit = hs.Term, hs.Commit
+	ms.leading = 0
+	if r.Leader {
+		ms.leading = hs.Term
+	}
 	if r.Lead != 0 {
 		if prev, ok := s.leaders[hs.Term]; ok && prev != r.Lead {
 			s.violate("two leaders", "term %d has leaders %s and %s (reported by %s)", hs.Term, s.name(prev), s.name(r.Lead), who)
@@ -182,6 +202,10 @@ func (s *safetyChecker) agree(member, index, term, hash uint64, hashKnown bool) 
 	c := &s.entries[index]
 	if c.term == 0 {
 		*c = committedEntry{term: term, hash: hash, member: member, hashKnown: hashKnown}
+		if lc, ok := s.leaderCommits[index]; ok {
+			delete(s.leaderCommits, index)
+			return s.leaderCommitted(lc.member, index, lc.term)
+		}
 		return true
 	}
 	if c.term != term || (c.hashKnown && hashKnown && c.hash != hash) {
@@ -191,6 +215,20 @@ func (s *safetyChecker) agree(member, index, term, hash uint64, hashKnown bool) 
 	}
 	if !c.hashKnown && hashKnown {
 		c.hash, c.hashKnown, c.member = hash, true, member
+	}
+	return true
+}
+
+// leaderCommitted checks (now, or once the entry's term is known) that the leader of term
+// committed index by counting an entry of its own term.
+func (s *safetyChecker) leaderCommitted(member, index, term uint64) bool {
+	if uint64(len(s.entries)) <= index || s.entries[index].term == 0 {
+		s.leaderCommits[index] = leaderCommit{term: term, member: member}
+		return true
+	}
+	if t := s.entries[index].term; t != term {
+		s.violate("old-term commit", "%s, leader of term %d, committed index %d of term %d by counting replicas", s.name(member), term, index, t)
+		return false
 	}
 	return true
 }

@@ -128,6 +128,24 @@ func TestSafetyChecker(t *testing.T) {
 			readyAt(1, 3, 1, 0, 0),
 			readyAt(3, 3, 2, 0, 0),
 		}, want: "safety violation (two leaders): term 3 has leaders m0 and m1 (reported by m2)"},
+		{name: "valid leader commits of its own term", reports: []node.StepReport{
+			ready(1, 2, 1, 1, ent(1, 2, 10)),
+			ready(2, 2, 1, 1, ent(1, 2, 10)),
+			readyAt(2, 3, 2, 1, 1),                          // m1 leads term 3
+			ready(2, 3, 2, 3, ent(2, 2, 11), ent(3, 3, 12)), // the term-2 entry commits with its own
+			readyAt(2, 3, 2, 4, 3),                          // commit known before the entry applies
+			ready(2, 3, 2, 4, ent(4, 3, 13)),
+		}},
+		{name: "leader commits an entry of an earlier term", reports: []node.StepReport{
+			ready(1, 2, 1, 1, ent(1, 2, 10)),
+			ready(2, 3, 2, 1, ent(1, 2, 10)),
+			ready(2, 3, 2, 2, ent(2, 2, 11)),
+		}, want: "safety violation (old-term commit): m1, leader of term 3, committed index 2 of term 2 by counting replicas"},
+		{name: "leader commits an earlier term's entry another member applied first", reports: []node.StepReport{
+			ready(2, 3, 2, 0),
+			ready(2, 3, 2, 1), // index 1's term not known yet
+			ready(1, 3, 2, 1, ent(1, 2, 10)),
+		}, want: "safety violation (old-term commit): m1, leader of term 3, committed index 1 of term 2 by counting replicas"},
 		{name: "applied index skipped", reports: []node.StepReport{
 			ready(1, 2, 1, 3, ent(1, 2, 10), ent(3, 2, 12)),
 		}, want: "safety violation (applied index skipped): m0 applied index 3 after 1"},
