@@ -60,6 +60,7 @@ func Catalogue() []Scenario {
 				{Kind: Crash, At: sec(7), Duration: sec(2), Targets: []Target{Leader}},
 			},
 			Liveness: Liveness{MinAckShare: 0.7, MaxRecovery: recoveryBound},
+			Purposes: []Purpose{{Event: LeaderChange}},
 		},
 		{
 			Name:         "crash-restart-power-loss",
@@ -81,6 +82,7 @@ func Catalogue() []Scenario {
 				{Kind: Crash, At: sec(10.5), Duration: sec(1.5), Targets: []Target{Leader}},
 			},
 			Liveness: Liveness{MinAckShare: 0.6, MaxRecovery: recoveryBound},
+			Purposes: []Purpose{{Event: LeaderChange}},
 		},
 		{
 			Name:         "partition-minority",
@@ -97,6 +99,7 @@ func Catalogue() []Scenario {
 				{Kind: Isolate, At: sec(7), Duration: sec(3), Targets: []Target{Leader}},
 			},
 			Liveness: Liveness{MinAckShare: 0.6, MaxRecovery: recoveryBound},
+			Purposes: []Purpose{{Event: LeaderStepDown}, {Event: LeaderChange}},
 		},
 		{
 			Name:         "partition-majority-flapping",
@@ -172,6 +175,7 @@ func Catalogue() []Scenario {
 				{Kind: TransferLeader, At: sec(9)},
 			},
 			Liveness: Liveness{MinAckShare: 0.7, MaxRecovery: recoveryBound},
+			Purposes: []Purpose{{Event: LeaseExpiryUnderSkew}},
 		},
 		{
 			Name:         "membership-churn",
@@ -192,6 +196,7 @@ func Catalogue() []Scenario {
 				{Kind: TransferLeader, At: sec(11)},
 			},
 			Liveness: Liveness{MinAckShare: 0.7, MaxRecovery: recoveryBound},
+			Purposes: []Purpose{{Event: ConfChangeApplied}},
 		},
 		{
 			Name:         "disk-faults",
@@ -210,6 +215,7 @@ func Catalogue() []Scenario {
 				{Kind: SlowDisk, At: sec(8), Duration: sec(2), Targets: []Target{Follower}, Delay: 200 * time.Millisecond},
 			},
 			Liveness: Liveness{MinAckShare: 0.7, MaxRecovery: recoveryBound},
+			Purposes: []Purpose{{Event: SyncFailCrash}},
 		},
 		{
 			Name:         "disk-corruption",

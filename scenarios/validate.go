@@ -87,6 +87,11 @@ func (s Scenario) Validate() error {
 	if s.MaxAppendBytes < 0 {
 		bad("MaxAppendBytes = %d, want >= 0 (0: the default)", s.MaxAppendBytes)
 	}
+	for _, p := range s.Purposes {
+		if err := p.validate(); err != nil {
+			bad("%v", err)
+		}
+	}
 	if err := s.Mix.validate(); err != nil {
 		bad("%v", err)
 	}

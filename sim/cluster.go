@@ -103,6 +103,8 @@ type cluster struct {
 	onRefuse func(sm *simMember, err error)
 	// safety is the online safety checker every member reports to (safety.go).
 	safety *safetyChecker
+	// syncFailCrashes counts members crashed at a failed sync (purpose.go).
+	syncFailCrashes int
 }
 
 func newCluster(w *world, n int, maxAppendBytes int) (*cluster, error) {
@@ -113,6 +115,14 @@ func newCluster(w *world, n int, maxAppendBytes int) (*cluster, error) {
 		}
 		return fmt.Sprintf("member %d", id)
 	})
+	c.safety.skewed = func() bool {
+		for _, sm := range c.members {
+			if sm.m != nil && sm.clock.rate != 0 {
+				return true
+			}
+		}
+		return false
+	}
 	for i := range n {
 		c.ids = append(c.ids, uint64(i+1))
 	}
@@ -222,6 +232,7 @@ func (c *cluster) work(sm *simMember) {
 			if sm.failSync {
 				sm.failSync = false
 				c.w.tracef("%s sync fails", sm.name)
+				c.syncFailCrashes++
 				c.crash(sm, "sync failed")
 				return
 			}

@@ -40,6 +40,7 @@ type committedEntry struct {
 	term, hash uint64
 	member     uint64
 	hashKnown  bool // false when only a snapshot's (index, term) named it
+	conf       bool // a membership change, counted (purpose.go)
 }
 
 // memberSafety is what the checker knows of one member.
@@ -68,6 +69,10 @@ type safetyChecker struct {
 	// leaderCommits are leaders' commit indexes whose entry's term is not known yet: the
 	// term each must have, and who committed it, by index.
 	leaderCommits map[uint64]leaderCommit
+	// purpose counts (purpose.go), from the workload's start on (started)
+	started                                      bool
+	skewed                                       func() bool
+	wins, stepDowns, confChanges, skewedExpiries int
 }
 
 type leaderCommit struct{ term, member uint64 }
@@ -91,6 +96,12 @@ func (s *safetyChecker) event(e node.Event) {
 	}
 	if e.Kind == node.EventSnapshotInstalled {
 		s.installed[e.Member]++
+	}
+	if e.Kind == node.EventElectionWon && s.started {
+		s.wins++
+	}
+	if e.Kind == node.EventLeaseExpiry && s.skewed != nil && s.skewed() {
+		s.skewedExpiries++
 	}
 }
 
@@ -153,6 +164,9 @@ func (s *safetyChecker) step(r node.StepReport) {
 		}
 	}
 	ms.term, ms.commit = hs.Term, hs.Commit
+	if ms.leading != 0 && !r.Leader && s.started {
+		s.stepDowns++
+	}
 	ms.leading = 0
 	if r.Leader {
 		ms.leading = hs.Term
@@ -186,6 +200,10 @@ func (s *safetyChecker) step(r node.StepReport) {
 		if !s.agree(r.Member, e.Index, e.Term, e.Hash, true) {
 			return
 		}
+		if e.ConfChange && !s.entries[e.Index].conf {
+			s.entries[e.Index].conf = true // counted once, by the first member to apply it
+			s.confChanges++
+		}
 		ms.applied = e.Index
 	}
 	if r.Applied != ms.applied {
@@ -201,7 +219,7 @@ func (s *safetyChecker) agree(member, index, term, hash uint64, hashKnown bool) 
 	}
 	c := &s.entries[index]
 	if c.term == 0 {
-		*c = committedEntry{term: term, hash: hash, member: member, hashKnown: hashKnown}
+		*c = committedEntry{term: term, hash: hash, member: member, hashKnown: hashKnown, conf: c.conf}
 		if lc, ok := s.leaderCommits[index]; ok {
 			delete(s.leaderCommits, index)
 			return s.leaderCommitted(lc.member, index, lc.term)

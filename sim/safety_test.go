@@ -8,6 +8,7 @@ import (
 
 	"github.com/ballastdb/ballast/kv/node"
 	"github.com/ballastdb/ballast/raft"
+	"github.com/ballastdb/ballast/scenarios"
 )
 
 // Synthetic report builders for the checker's table test.
@@ -215,3 +216,25 @@ func (o lyingObserver) Step(r node.StepReport) {
 }
 
 func (o lyingObserver) Event(e node.Event) { o.inner.Event(e) }
+
+// TestPurposes checks that purposes are counted from what the members did: the small
+// scenario's leader crash is followed by an election, and no snapshot is ever installed at
+// the default threshold, so declaring SnapshotInstalled fails the run with one line.
+func TestPurposes(t *testing.T) {
+	sc := smallScenario()
+	sc.Purposes = []scenarios.Purpose{{Event: scenarios.LeaderChange}}
+	res := Run(sc, 1, Options{})
+	require.True(t, res.Passed, res.Failure)
+	require.True(t, res.Coverage.Purposes[scenarios.LeaderChange])
+	require.False(t, res.Coverage.Purposes[scenarios.SnapshotInstalled])
+	require.Positive(t, res.Coverage.Events[node.EventElectionWon.String()])
+
+	sc.Purposes = append(sc.Purposes, scenarios.Purpose{Event: scenarios.SnapshotInstalled})
+	res = Run(sc, 1, Options{})
+	require.False(t, res.Passed)
+	require.Equal(t, "purpose not reached: no snapshot installed", res.Failure)
+
+	// a purpose random by design does not fail a single run
+	sc.Purposes[1].MinShare = 0.5
+	require.True(t, Run(sc, 1, Options{}).Passed)
+}

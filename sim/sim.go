@@ -41,6 +41,8 @@ type Result struct {
 	Digest  string
 	History *history.History
 	Check   *linearizability.Result
+	// Coverage is what the members did: purpose events and rare paths (purpose.go).
+	Coverage Coverage
 }
 
 // Judging and settling bounds (virtual time).
@@ -143,6 +145,7 @@ func Run(sc scenarios.Scenario, seed int64, opts Options) (res Result) {
 	}
 	start := w.now
 	w.tracef("workload start")
+	c.safety.started = true
 	wl, err := newWorkload(s, sc)
 	if err != nil {
 		res.Failure = err.Error()
@@ -202,6 +205,14 @@ func Run(sc scenarios.Scenario, seed int64, opts Options) (res Result) {
 	}
 	if s.failure == "" && sc.Liveness.MaxRecovery > 0 && len(faults) > 0 {
 		if msg := s.recovery(h, sc.Liveness.MaxRecovery, start+sc.Duration); msg != "" {
+			s.fail(msg)
+		}
+	}
+	cov, missed := s.coverage(countFaults(faults, int64(sc.Duration), scenarios.AddMember, scenarios.RemoveMember, scenarios.ReplaceMember),
+		countFaults(faults, int64(sc.Duration), scenarios.SyncFail))
+	res.Coverage = cov
+	if s.failure == "" {
+		if msg := purposeFailure(sc, missed); msg != "" {
 			s.fail(msg)
 		}
 	}

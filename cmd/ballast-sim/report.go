@@ -55,6 +55,9 @@ func report(results []runResult, outDir string, asJSON bool, wall time.Duration,
 	if sums.total.failed > 0 {
 		status = exitFailed
 	}
+	if short := printCoverage(table, sums); short > 0 {
+		status = exitFailed
+	}
 	if outDir != "" {
 		if err := writeIndex(outDir, sums, results, writeRuns); err != nil {
 			fmt.Fprintf(stderr, "ballast-sim: writing reports: %v\n", err)
@@ -107,10 +110,12 @@ type tally struct {
 	wall       time.Duration
 	first      *runResult   // the scenario's first seed
 	failedRuns []*runResult // in seed order
+	all        []*runResult // in seed order
 }
 
 func (t *tally) add(r *runResult) {
 	t.runs++
+	t.all = append(t.all, r)
 	if !r.Passed {
 		t.failed++
 		t.failedRuns = append(t.failedRuns, r)

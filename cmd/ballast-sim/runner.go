@@ -12,6 +12,7 @@ import (
 	"github.com/ballastdb/ballast/linearizability"
 	"github.com/ballastdb/ballast/linearizability/history"
 	"github.com/ballastdb/ballast/scenarios"
+	"github.com/ballastdb/ballast/sim"
 )
 
 // runResult is what the command needs of one sim.Run (see simrun.go), plus the wall time.
@@ -28,6 +29,9 @@ type runResult struct {
 	History        *history.History
 	Check          *linearizability.Result
 	Wall           time.Duration
+	// Coverage is what the members did (purpose events, rare paths); nil when the run did
+	// not start.
+	Coverage *sim.Coverage
 }
 
 // job is one run: a scenario, a seed and the faults it leaves out.

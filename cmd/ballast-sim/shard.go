@@ -23,6 +23,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ballastdb/ballast/sim"
 )
 
 // runRecord is one run as a results line: what the table, the digest and the index need.
@@ -37,17 +39,20 @@ type runRecord struct {
 	FaultsInjected int    `json:"faults"`
 	Digest         string `json:"digest"`
 	WallNs         int64  `json:"wall_ns"`
+	// Coverage: the run's purpose events and rare paths (sim.Coverage)
+	Coverage *sim.Coverage `json:"coverage,omitempty"`
 }
 
 func recordOf(r *runResult) runRecord {
 	return runRecord{Scenario: r.Scenario, Seed: r.Seed, Skip: r.Skip, Passed: r.Passed, Failure: r.Failure,
-		Ops: r.Ops, SimNs: int64(r.SimDuration), FaultsInjected: r.FaultsInjected, Digest: r.Digest, WallNs: int64(r.Wall)}
+		Ops: r.Ops, SimNs: int64(r.SimDuration), FaultsInjected: r.FaultsInjected, Digest: r.Digest, WallNs: int64(r.Wall),
+		Coverage: r.Coverage}
 }
 
 func (rec runRecord) result() runResult {
 	return runResult{Scenario: rec.Scenario, Seed: rec.Seed, Skip: rec.Skip, Passed: rec.Passed, Failure: rec.Failure,
 		Ops: rec.Ops, SimDuration: time.Duration(rec.SimNs), FaultsInjected: rec.FaultsInjected, Digest: rec.Digest,
-		Wall: time.Duration(rec.WallNs)}
+		Wall: time.Duration(rec.WallNs), Coverage: rec.Coverage}
 }
 
 // parseShard parses "i/n" (0 <= i < n).

@@ -23,5 +23,6 @@ var simulate = func(sc scenarios.Scenario, seed int64, skip []int, trace io.Writ
 		Digest:         r.Digest,
 		History:        r.History,
 		Check:          r.Check,
+		Coverage:       &r.Coverage,
 	}
 }

@@ -53,6 +53,8 @@ type StepReport struct {
 // AppliedEntry names one applied entry: its index, term and a hash of its type and data.
 type AppliedEntry struct {
 	Index, Term, Hash uint64
+	// ConfChange: the entry is a membership change.
+	ConfChange bool
 }
 
 // EventKind names a rare path.
@@ -168,7 +170,8 @@ func (m *Member) observeReady(rd *raft.Ready) {
 	m.obs.applied = m.obs.applied[:0]
 	for i := range rd.CommittedEntries {
 		e := &rd.CommittedEntries[i]
-		m.obs.applied = append(m.obs.applied, AppliedEntry{Index: e.Index, Term: e.Term, Hash: entryHash(e)})
+		m.obs.applied = append(m.obs.applied, AppliedEntry{Index: e.Index, Term: e.Term, Hash: entryHash(e),
+			ConfChange: e.Type == raft.EntryConfChange})
 	}
 	m.cfg.Observer.Step(StepReport{Member: m.cfg.ID, Kind: StepReady, HardState: m.obs.hs,
 		Lead: m.leader, Leader: m.leader == m.cfg.ID && m.leader != 0,

@@ -1,0 +1,56 @@
+package scenarios
+
+import "fmt"
+
+// PurposeEvent names an event a scenario exists to produce. The simulator counts it from what
+// the members report as the run goes (kv/node's Observer), never from the scenario's own
+// schedule: a fault that was injected but did not have its effect does not count.
+type PurposeEvent string
+
+// The purpose events.
+const (
+	// LeaderChange: a member won an election after the workload started.
+	LeaderChange PurposeEvent = "leader-change"
+	// LeaderStepDown: a member that led stopped leading while it kept running (a leader cut
+	// off with a minority steps down by check-quorum).
+	LeaderStepDown PurposeEvent = "leader-step-down"
+	// SnapshotInstalled: a member that was down or cut off installed a snapshot.
+	SnapshotInstalled PurposeEvent = "snapshot-installed"
+	// ConfChangeApplied: every membership fault injected applied at least one configuration
+	// change (counted as distinct committed conf-change entries).
+	ConfChangeApplied PurposeEvent = "conf-change-applied"
+	// SyncFailCrash: every sync-fail fault injected on a running member crashed it at its
+	// failed sync.
+	SyncFailCrash PurposeEvent = "sync-fail-crash"
+	// LeaseExpiryUnderSkew: a lease expired (its revoke applied) while a member's clock ran
+	// skewed.
+	LeaseExpiryUnderSkew PurposeEvent = "lease-expiry-under-skew"
+)
+
+// PurposeEvents lists every purpose event, in report order.
+func PurposeEvents() []PurposeEvent {
+	return []PurposeEvent{LeaderChange, LeaderStepDown, SnapshotInstalled, ConfChangeApplied, SyncFailCrash, LeaseExpiryUnderSkew}
+}
+
+// Purpose is one event a scenario exists to produce.
+type Purpose struct {
+	Event PurposeEvent
+	// MinShare, when nonzero, says the event is random by design: a sweep of seeds fails when
+	// it happened in fewer than this share of them (a single run does not). Zero: every run
+	// must produce it, else the run fails ("purpose not reached").
+	MinShare float64
+}
+
+func (p Purpose) validate() error {
+	known := false
+	for _, e := range PurposeEvents() {
+		known = known || e == p.Event
+	}
+	if !known {
+		return fmt.Errorf("purpose event %q is unknown", p.Event)
+	}
+	if p.MinShare < 0 || p.MinShare > 1 {
+		return fmt.Errorf("purpose %s: MinShare %v is outside [0, 1]", p.Event, p.MinShare)
+	}
+	return nil
+}

@@ -1,0 +1,68 @@
+package sim
+
+import (
+	"fmt"
+
+	"github.com/ballastdb/ballast/kv/node"
+	"github.com/ballastdb/ballast/scenarios"
+)
+
+// Coverage is what a run's members did, counted from their reports (node.Observer): whether
+// each purpose event of the scenarios happened, and how often each rare path ran.
+type Coverage struct {
+	// Purposes: whether each purpose event happened in the run (every event, declared by the
+	// scenario or not), by name.
+	Purposes map[scenarios.PurposeEvent]bool `json:"purposes"`
+	// Events counts the rare paths the members reported, by node.EventKind name.
+	Events map[string]int `json:"events"`
+}
+
+// coverage counts the run's purpose events and rare paths. membershipFaults and syncFails
+// are the faults of those kinds the run injected.
+func (s *sim) coverage(membershipFaults, syncFails int) (Coverage, map[scenarios.PurposeEvent]string) {
+	sc := s.c.safety
+	cov := Coverage{Purposes: map[scenarios.PurposeEvent]bool{}, Events: map[string]int{}}
+	for _, k := range node.EventKinds() {
+		cov.Events[k.String()] = sc.events[k]
+	}
+	why := map[scenarios.PurposeEvent]string{}
+	set := func(e scenarios.PurposeEvent, ok bool, format string, args ...any) {
+		cov.Purposes[e] = ok
+		if !ok {
+			why[e] = fmt.Sprintf(format, args...)
+		}
+	}
+	set(scenarios.LeaderChange, sc.wins > 0, "no leader elected after the workload started")
+	set(scenarios.LeaderStepDown, sc.stepDowns > 0, "no leader stepped down")
+	set(scenarios.SnapshotInstalled, sc.events[node.EventSnapshotInstalled] > 0, "no snapshot installed")
+	set(scenarios.ConfChangeApplied, membershipFaults > 0 && sc.confChanges >= membershipFaults,
+		"%d membership changes applied for %d membership faults", sc.confChanges, membershipFaults)
+	set(scenarios.SyncFailCrash, syncFails > 0 && s.c.syncFailCrashes >= syncFails,
+		"%d members crashed at a failed sync for %d sync-fail faults", s.c.syncFailCrashes, syncFails)
+	set(scenarios.LeaseExpiryUnderSkew, sc.skewedExpiries > 0, "no lease expired while a clock ran skewed")
+	return cov, why
+}
+
+// purposeFailure is the failure of a run whose scenario's purposes (those every run must
+// reach) did not all happen, "" if they did.
+func purposeFailure(sc scenarios.Scenario, why map[scenarios.PurposeEvent]string) string {
+	for _, p := range sc.Purposes {
+		if w, missed := why[p.Event]; missed && p.MinShare == 0 {
+			return "purpose not reached: " + w
+		}
+	}
+	return ""
+}
+
+// countFaults counts the faults of fs of the given kinds due within the workload.
+func countFaults(fs []scenarios.Fault, before int64, kinds ...scenarios.FaultKind) int {
+	n := 0
+	for _, f := range fs {
+		for _, k := range kinds {
+			if f.Kind == k && int64(f.At) < before {
+				n++
+			}
+		}
+	}
+	return n
+}
