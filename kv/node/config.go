@@ -32,7 +32,9 @@ const (
 	DefaultMaxLeaseDriftRate      = 0.01
 	DefaultCompactionStepEntries  = 1000
 	DefaultMaxAppendBytes         = 1 << 20
-	maxCommittedBytesPerReady     = 4 << 20
+	// DefaultMaxWaitingRequests bounds a member's waiting requests (see Config).
+	DefaultMaxWaitingRequests = 10000
+	maxCommittedBytesPerReady = 4 << 20
 
 	// DefaultWatchProgressInterval is etcd's --experimental-watch-progress-notify-interval.
 	DefaultWatchProgressInterval = 10 * time.Minute
@@ -100,6 +102,14 @@ type Config struct {
 	// RequestTimeoutTicks is how long a request may wait to apply (or a read to be confirmed)
 	// before it fails with ErrTimeout. Default: 5 election timeouts.
 	RequestTimeoutTicks int
+	// MaxWaitingRequests bounds the requests waiting on this member (writes, linearizable
+	// reads, its own lease calls; membership changes count but are never refused: one runs
+	// at a time, and it waits only once proposed), and separately the lease calls it serves
+	// for other members as leader. One more is answered at once with
+	// ErrTooManyRequests (etcd's "etcdserver: too many requests") and is never proposed, so
+	// clients retrying through a partition cannot grow the tables without limit. Default
+	// DefaultMaxWaitingRequests.
+	MaxWaitingRequests int
 	// MaxRequestBytes and MaxTxnOps are etcd's --max-request-bytes and --max-txn-ops.
 	MaxRequestBytes int
 	MaxTxnOps       int
@@ -164,6 +174,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.TickInterval == 0 {
 		c.TickInterval = DefaultTickInterval
+	}
+	if c.MaxWaitingRequests == 0 {
+		c.MaxWaitingRequests = DefaultMaxWaitingRequests
+	}
+	if c.MaxWaitingRequests < 0 {
+		return bad("MaxWaitingRequests %d: want at least 1 (0 takes the default)", c.MaxWaitingRequests)
 	}
 	if c.RequestTimeoutTicks == 0 {
 		c.RequestTimeoutTicks = 5 * c.ElectionTimeoutTicks

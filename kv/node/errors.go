@@ -15,6 +15,10 @@ var (
 	ErrNoLeader = rpctypes.ErrNoLeader
 	// ErrStopped: the member was closed or stopped after a storage failure.
 	ErrStopped = rpctypes.ErrStopped
+	// ErrTooManyRequests: the member's table of waiting requests was full
+	// (Config.MaxWaitingRequests); the request was refused before it was proposed, so it
+	// certainly did not take effect.
+	ErrTooManyRequests = rpctypes.ErrTooManyRequests
 )
 
 // ErrStorage wraps a storage failure; the member stops serving after one.

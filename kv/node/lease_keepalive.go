@@ -115,7 +115,9 @@ func (m *Member) startLeaseCall(c leaseCall, done Done) {
 		return
 	}
 	id := m.newRequestID()
-	m.requests.add(&pendingRequest{id: id, deadline: m.ticks + uint64(m.cfg.RequestTimeoutTicks), done: done})
+	if !m.wait(&pendingRequest{id: id, deadline: m.ticks + uint64(m.cfg.RequestTimeoutTicks), done: done}) {
+		return
+	}
 	if m.lease.calls == nil {
 		m.lease.calls = make(map[uint64]*leaseCall)
 	}
@@ -163,6 +165,10 @@ func (m *Member) serveLeaseCall(from, reqID uint64, c leaseCall) {
 		}
 	}
 	s := &leaseServe{ctx: m.newRequestID(), from: from, reqID: reqID, call: c, deadline: m.ticks + uint64(m.cfg.RequestTimeoutTicks)}
+	if len(m.lease.serving) >= m.cfg.MaxWaitingRequests {
+		m.answerLeaseServe(s, Response{}, ErrTooManyRequests)
+		return
+	}
 	if err := m.issueLeaseRead(s); err != nil {
 		return
 	}
@@ -314,6 +320,8 @@ const leaseCallBodyBytes = 1 + 8 + 8 + 8 + 1
 const (
 	leaseAnswerOK       byte = 0
 	leaseAnswerNotFound byte = 1
+	// leaseAnswerTooMany: the leader's table of served lease calls was full.
+	leaseAnswerTooMany byte = 2
 )
 
 func encodeLeaseCallFrame(from, reqID uint64, c *leaseCall) []byte {
@@ -359,6 +367,8 @@ func encodeLeaseAnswerFrame(reqID uint64, op byte, resp Response, answerErr erro
 	switch {
 	case errors.Is(answerErr, lease.ErrLeaseNotFound):
 		return encodeChecksummedFrame(frameLeaseAnswer, append(body, leaseAnswerNotFound)), nil
+	case errors.Is(answerErr, ErrTooManyRequests):
+		return encodeChecksummedFrame(frameLeaseAnswer, append(body, leaseAnswerTooMany)), nil
 	case answerErr != nil:
 		return nil, fmt.Errorf("node: lease answer with error %v has no wire code", answerErr)
 	}
@@ -386,9 +396,12 @@ func decodeLeaseAnswer(body []byte) (reqID uint64, op byte, resp Response, answe
 	reqID, op, code, payload := binary.BigEndian.Uint64(body), body[8], body[9], body[10:]
 	switch code {
 	case leaseAnswerOK:
-	case leaseAnswerNotFound:
+	case leaseAnswerNotFound, leaseAnswerTooMany:
 		if len(payload) != 0 {
 			return 0, 0, resp, nil, fmt.Errorf("%w: lease error answer with %d bytes of payload", errFrame, len(payload))
+		}
+		if code == leaseAnswerTooMany {
+			return reqID, op, resp, ErrTooManyRequests, nil
 		}
 		return reqID, op, resp, lease.ErrLeaseNotFound, nil
 	default:

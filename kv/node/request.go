@@ -58,6 +58,17 @@ func (t *requestTable) add(p *pendingRequest) {
 
 func (t *requestTable) contains(id uint64) bool { _, ok := t.byID[id]; return ok }
 
+// wait adds p to the waiting requests, or, when MaxWaitingRequests already wait, answers it
+// at once with ErrTooManyRequests and reports false: the caller must not propose it.
+func (m *Member) wait(p *pendingRequest) bool {
+	if len(m.requests.byID) >= m.cfg.MaxWaitingRequests {
+		p.done(Response{}, ErrTooManyRequests)
+		return false
+	}
+	m.requests.add(p)
+	return true
+}
+
 // take removes and returns the waiting request id, or nil.
 func (t *requestTable) take(id uint64) *pendingRequest {
 	p, ok := t.byID[id]
@@ -169,7 +180,9 @@ func (m *Member) Submit(req *pb.InternalRaftRequest, done Done) {
 		done(Response{}, errRequestTooLarge)
 		return
 	}
-	m.requests.add(&pendingRequest{id: id, deadline: m.ticks + uint64(m.cfg.RequestTimeoutTicks), done: done})
+	if !m.wait(&pendingRequest{id: id, deadline: m.ticks + uint64(m.cfg.RequestTimeoutTicks), done: done}) {
+		return
+	}
 	m.propose(id, data)
 }
 
@@ -202,7 +215,9 @@ func (m *Member) submitRead(req *pb.InternalRaftRequest, done Done) {
 	}
 	id := m.newRequestID()
 	p := &pendingRequest{id: id, deadline: m.ticks + uint64(m.cfg.RequestTimeoutTicks), done: done, read: req}
-	m.requests.add(p)
+	if !m.wait(p) {
+		return
+	}
 	if err := m.issueReadIndex(p); err != nil {
 		var notLeader *raft.NotLeaderError
 		if errors.As(err, &notLeader) {
