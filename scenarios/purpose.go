@@ -14,7 +14,8 @@ const (
 	// LeaderStepDown: a member that led stopped leading while it kept running (a leader cut
 	// off with a minority steps down by check-quorum).
 	LeaderStepDown PurposeEvent = "leader-step-down"
-	// SnapshotInstalled: a member that was down or cut off installed a snapshot.
+	// SnapshotInstalled: a member that restarted after a crash, or joined, installed a
+	// snapshot (the leader's log was compacted past what it held).
 	SnapshotInstalled PurposeEvent = "snapshot-installed"
 	// ConfChangeApplied: every membership fault injected applied at least one configuration
 	// change (counted as distinct committed conf-change entries).

@@ -163,6 +163,22 @@
 // the rare paths the members report (node.EventKind). It traces nothing while all is well, so
 // digests of passing runs do not change with it.
 //
+// # Purposes and coverage (purpose.go)
+//
+// Result.Coverage says, from the members' Observer reports (counted by the safety checker)
+// and the simulator's own crashes at failed syncs, which scenarios.PurposeEvents happened and
+// how often each rare path ran (node.EventKind, summed over members: a lease expiry applied
+// on three members counts three). leader-change counts elections won after the workload
+// started; leader-step-down a member whose last report led and whose next one does not,
+// while it runs; snapshot-installed an install on a member that crashed before or joined;
+// conf-change-applied at least one distinct committed membership change per membership fault;
+// sync-fail-crash one crash at a failed sync per sync-fail fault; lease-expiry-under-skew an
+// expiry revoke applied while a live member's clock ran skewed. After every other judgement
+// a run whose scenario declared a purpose (MinShare 0) that did not happen fails with
+// "purpose not reached: <why>". ballast-sim's coverage table shows, per scenario, the share of
+// seeds in which each purpose event happened (* marks the declared ones) and the rare-path
+// counts, and fails a sweep in which a purpose with a MinShare fell below it.
+//
 // # Shrinking (shrink.go)
 //
 // A run's fault list (Result.Schedule, or Schedule without running) is the scenario's Faults

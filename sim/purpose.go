@@ -20,7 +20,7 @@ type Coverage struct {
 // coverage counts the run's purpose events and rare paths. membershipFaults and syncFails
 // are the faults of those kinds the run injected.
 func (s *sim) coverage(membershipFaults, syncFails int) (Coverage, map[scenarios.PurposeEvent]string) {
-	sc := s.c.safety
+	sc, c := s.c.safety, s.c
 	cov := Coverage{Purposes: map[scenarios.PurposeEvent]bool{}, Events: map[string]int{}}
 	for _, k := range node.EventKinds() {
 		cov.Events[k.String()] = sc.events[k]
@@ -34,7 +34,11 @@ func (s *sim) coverage(membershipFaults, syncFails int) (Coverage, map[scenarios
 	}
 	set(scenarios.LeaderChange, sc.wins > 0, "no leader elected after the workload started")
 	set(scenarios.LeaderStepDown, sc.stepDowns > 0, "no leader stepped down")
-	set(scenarios.SnapshotInstalled, sc.events[node.EventSnapshotInstalled] > 0, "no snapshot installed")
+	returned := false // a snapshot installed on a member that came back from a crash or joined
+	for _, sm := range s.c.slots {
+		returned = returned || sc.installed[sm.id] > 0 && (sm.crashes > 0 || c.index(sm.id) >= len(s.c.ids))
+	}
+	set(scenarios.SnapshotInstalled, returned, "no snapshot installed")
 	set(scenarios.ConfChangeApplied, membershipFaults > 0 && sc.confChanges >= membershipFaults,
 		"%d membership changes applied for %d membership faults", sc.confChanges, membershipFaults)
 	set(scenarios.SyncFailCrash, syncFails > 0 && s.c.syncFailCrashes >= syncFails,

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -237,4 +238,20 @@ func TestPurposes(t *testing.T) {
 	// a purpose random by design does not fail a single run
 	sc.Purposes[1].MinShare = 0.5
 	require.True(t, Run(sc, 1, Options{}).Passed)
+}
+
+// TestSnapshotPurpose checks the snapshot-installed purpose on a cluster that compacts its
+// log every 100 entries (configHook): a member added after the leader's log was compacted
+// catches up by installing a snapshot, and the coverage counts it (sent and installed).
+func TestSnapshotPurpose(t *testing.T) {
+	configHook = func(cfg *node.Config) { cfg.SnapshotEntries, cfg.SnapshotCatchUpEntries = 100, 20 }
+	defer func() { configHook = nil }()
+	sc := churnScenario(3, scenarios.Fault{Kind: scenarios.AddMember, At: 4 * time.Second})
+	sc.OpsPerSecond = 200
+	sc.Purposes = []scenarios.Purpose{{Event: scenarios.SnapshotInstalled}}
+	res := Run(sc, 1, Options{})
+	require.True(t, res.Passed, res.Failure)
+	require.True(t, res.Coverage.Purposes[scenarios.SnapshotInstalled])
+	require.Positive(t, res.Coverage.Events[node.EventSnapshotSent.String()])
+	require.Positive(t, res.Coverage.Events[node.EventSnapshotInstalled.String()])
 }
