@@ -17,8 +17,9 @@ const (
 	// SnapshotInstalled: a member that restarted after a crash, or joined, installed a
 	// snapshot (the leader's log was compacted past what it held).
 	SnapshotInstalled PurposeEvent = "snapshot-installed"
-	// ConfChangeApplied: every membership fault injected applied at least one configuration
-	// change (counted as distinct committed conf-change entries).
+	// ConfChangeApplied: every membership change the injected faults ask for applied: two
+	// for an add-member (add a learner, promote it), one for a remove-member, three for a
+	// replace-member (counted as distinct committed conf-change entries).
 	ConfChangeApplied PurposeEvent = "conf-change-applied"
 	// SyncFailCrash: every sync-fail fault injected on a running member crashed it at its
 	// failed sync.

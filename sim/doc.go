@@ -171,7 +171,8 @@
 // on three members counts three). leader-change counts elections won after the workload
 // started; leader-step-down a member whose last report led and whose next one does not,
 // while it runs; snapshot-installed an install on a member that crashed before or joined;
-// conf-change-applied at least one distinct committed membership change per membership fault;
+// conf-change-applied as many distinct committed membership changes as the membership faults
+// ask for (add-member two, remove-member one, replace-member three);
 // sync-fail-crash one crash at a failed sync per sync-fail fault; lease-expiry-under-skew an
 // expiry revoke applied while a live member's clock ran skewed. After every other judgement
 // a run whose scenario declared a purpose (MinShare 0) that did not happen fails with

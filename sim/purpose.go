@@ -17,8 +17,8 @@ type Coverage struct {
 	Events map[string]int `json:"events"`
 }
 
-// coverage counts the run's purpose events and rare paths. membershipFaults and syncFails
-// are the faults of those kinds the run injected.
+// coverage counts the run's purpose events and rare paths. membershipFaults is the number of
+// membership changes the run's faults ask for, syncFails the sync-fail faults it injected.
 func (s *sim) coverage(membershipFaults, syncFails int) (Coverage, map[scenarios.PurposeEvent]string) {
 	sc, c := s.c.safety, s.c
 	cov := Coverage{Purposes: map[scenarios.PurposeEvent]bool{}, Events: map[string]int{}}
@@ -40,7 +40,7 @@ func (s *sim) coverage(membershipFaults, syncFails int) (Coverage, map[scenarios
 	}
 	set(scenarios.SnapshotInstalled, returned, "no snapshot installed")
 	set(scenarios.ConfChangeApplied, membershipFaults > 0 && sc.confChanges >= membershipFaults,
-		"%d membership changes applied for %d membership faults", sc.confChanges, membershipFaults)
+		"%d membership changes applied of %d the faults asked for", sc.confChanges, membershipFaults)
 	set(scenarios.SyncFailCrash, syncFails > 0 && s.c.syncFailCrashes >= syncFails,
 		"%d members crashed at a failed sync for %d sync-fail faults", s.c.syncFailCrashes, syncFails)
 	set(scenarios.LeaseExpiryUnderSkew, sc.skewedExpiries > 0, "no lease expired while a clock ran skewed")

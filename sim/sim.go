@@ -208,8 +208,12 @@ func Run(sc scenarios.Scenario, seed int64, opts Options) (res Result) {
 			s.fail(msg)
 		}
 	}
-	cov, missed := s.coverage(countFaults(faults, int64(sc.Duration), scenarios.AddMember, scenarios.RemoveMember, scenarios.ReplaceMember),
-		countFaults(faults, int64(sc.Duration), scenarios.SyncFail))
+	// each add-member is two changes (add a learner, promote it), a remove-member one, a
+	// replace-member three (add, promote, remove)
+	due := int64(sc.Duration)
+	changes := 2*countFaults(faults, due, scenarios.AddMember) + countFaults(faults, due, scenarios.RemoveMember) +
+		3*countFaults(faults, due, scenarios.ReplaceMember)
+	cov, missed := s.coverage(changes, countFaults(faults, due, scenarios.SyncFail))
 	res.Coverage = cov
 	if s.failure == "" {
 		if msg := purposeFailure(sc, missed); msg != "" {
