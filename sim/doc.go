@@ -205,7 +205,7 @@
 // (package canary, compiled only with -tags canary) each break one rule, and each names the
 // scenario sharpened to catch it (scenarios.Canaries, outside the catalogue). `make
 // canaries` (ballast-sim canaries) searches seeds 1..200 of each; TestCanaries (-tags
-// canary, a line of make unit, about 40 s) searches seeds 1..12 of each
+// canary, a line of make unit, 6-8 s on this machine) searches seeds 1..12 of each
 // (wideWindows may widen one, with its reason). A catch counts only when
 // the same seed passes with no canary, and a checker verdict of unknown never counts. Runs
 // are stopped at their first FAIL line (a run whose members' logs diverged can otherwise
