@@ -214,7 +214,7 @@
 //	canary                scenario                    caught at seed  by
 //	no-log-check          canary-stale-candidate      2               a raft panic in a member once the stale one won
 //	read-no-quorum        canary-stale-leader-reads   2               checker: a linearizable read's revision went backwards
-//	ack-before-sync       canary-power-loss-majority  1               HashKV disagreement after the two members lost power
+//	ack-before-sync       canary-power-loss-majority  1               safety checker: two members applied different entries at one index
 //	apply-twice           canary-crash-loop           1               HashKV disagreement (a revision applied twice)
 //	watch-skip            canary-watch-resume         1               watch checker: a gap at the hand-over
 //	lease-follower-clock  canary-lease-handover       1               lease checker: a lease expired before a keep-alive's TTL
