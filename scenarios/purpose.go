@@ -27,11 +27,14 @@ const (
 	// LeaseExpiryUnderSkew: a lease expired (its revoke applied) while a member's clock ran
 	// skewed.
 	LeaseExpiryUnderSkew PurposeEvent = "lease-expiry-under-skew"
+	// RequestsRefusedWhenFull: a member refused a request with "too many requests" because
+	// its table of waiting requests was full (Scenario.MaxWaitingRequests).
+	RequestsRefusedWhenFull PurposeEvent = "requests-refused-when-full"
 )
 
 // PurposeEvents lists every purpose event, in report order.
 func PurposeEvents() []PurposeEvent {
-	return []PurposeEvent{LeaderChange, LeaderStepDown, SnapshotInstalled, ConfChangeApplied, SyncFailCrash, LeaseExpiryUnderSkew}
+	return []PurposeEvent{LeaderChange, LeaderStepDown, SnapshotInstalled, ConfChangeApplied, SyncFailCrash, LeaseExpiryUnderSkew, RequestsRefusedWhenFull}
 }
 
 // Purpose is one event a scenario exists to produce.

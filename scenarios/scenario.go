@@ -36,6 +36,9 @@ type Scenario struct {
 	// MaxAppendBytes, when > 0, bounds the entries of one raft append message on every
 	// member (kv/node's Config.MaxAppendBytes; 1 sends one entry per append). 0: the default.
 	MaxAppendBytes int
+	// MaxWaitingRequests, when > 0, bounds the requests waiting on each member (kv/node's
+	// Config.MaxWaitingRequests); one more is refused with "too many requests". 0: the default.
+	MaxWaitingRequests int
 	// Purposes are the events the scenario exists to produce (purpose.go): a run in which one
 	// of them did not happen fails, or for a random one, a sweep below its share.
 	Purposes []Purpose

@@ -84,6 +84,9 @@ func (s Scenario) Validate() error {
 	if s.Watchers < 0 {
 		bad("Watchers = %d, want >= 0", s.Watchers)
 	}
+	if s.MaxWaitingRequests < 0 {
+		bad("MaxWaitingRequests = %d, want >= 0 (0: the default)", s.MaxWaitingRequests)
+	}
 	if s.MaxAppendBytes < 0 {
 		bad("MaxAppendBytes = %d, want >= 0 (0: the default)", s.MaxAppendBytes)
 	}

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -160,6 +161,9 @@ func (wl *workload) next(c *client) {
 		submit = func(done node.Done) { sm.m.KeepAlive(req.LeaseKeepAlive.ID, done) }
 	}
 	submit(func(resp node.Response, err error) {
+		if errors.Is(err, node.ErrTooManyRequests) {
+			s.c.refusedFull++ // counted even when the client gave up waiting
+		}
 		if finished {
 			return
 		}

@@ -78,6 +78,10 @@ type simMember struct {
 // cluster is the members and the network between them.
 type cluster struct {
 	w *world
+	// maxWaitingRequests is every member's MaxWaitingRequests (0: kv/node's default).
+	maxWaitingRequests int
+	// refusedFull counts the requests members refused with ErrTooManyRequests.
+	refusedFull int
 	// maxAppendBytes is every member's MaxAppendBytes (0: kv/node's default).
 	maxAppendBytes uint64
 	// links holds each directed link's latency distribution, drawn on first use (links.go).
@@ -107,8 +111,9 @@ type cluster struct {
 	syncFailCrashes int
 }
 
-func newCluster(w *world, n int, maxAppendBytes int) (*cluster, error) {
-	c := &cluster{w: w, cut: map[[2]int]int{}, maxAppendBytes: uint64(maxAppendBytes), links: map[[2]uint64]linkLatency{}}
+func newCluster(w *world, n int, maxAppendBytes, maxWaitingRequests int) (*cluster, error) {
+	c := &cluster{w: w, cut: map[[2]int]int{}, maxAppendBytes: uint64(maxAppendBytes), maxWaitingRequests: maxWaitingRequests,
+		links: map[[2]uint64]linkLatency{}}
 	c.safety = newSafetyChecker(func(id uint64) string {
 		if i := c.index(id); i >= 0 && i < len(c.slots) {
 			return c.slots[i].name
@@ -159,7 +164,7 @@ func (c *cluster) open(sm *simMember) error {
 	cfg := node.Config{ID: sm.id, InitialMembers: c.ids, FS: sm.fs, Dir: memberDir,
 		Clock: sm.clock, Rand: sm.rand, Logger: traceLogger{w: c.w, name: sm.name}, SmallCaches: true,
 		OnLeaseExpired: func(e node.LeaseExpiry) { c.leaseExpired(sm, e) }, MaxAppendBytes: c.maxAppendBytes,
-		Observer: c.safety.observer()}
+		MaxWaitingRequests: c.maxWaitingRequests, Observer: c.safety.observer()}
 	if configHook != nil {
 		configHook(&cfg)
 	}

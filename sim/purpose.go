@@ -44,6 +44,7 @@ func (s *sim) coverage(membershipFaults, syncFails int) (Coverage, map[scenarios
 	set(scenarios.SyncFailCrash, syncFails > 0 && s.c.syncFailCrashes >= syncFails,
 		"%d members crashed at a failed sync for %d sync-fail faults", s.c.syncFailCrashes, syncFails)
 	set(scenarios.LeaseExpiryUnderSkew, sc.skewedExpiries > 0, "no lease expired while a clock ran skewed")
+	set(scenarios.RequestsRefusedWhenFull, s.c.refusedFull > 0, "no request was refused as too many: no member's table of waiting requests filled up")
 	return cov, why
 }
 

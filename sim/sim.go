@@ -125,7 +125,7 @@ func Run(sc scenarios.Scenario, seed int64, opts Options) (res Result) {
 	s.rec = history.NewRecorder(history.Header{Version: history.FormatVersion, ClusterSize: len(names),
 		Members: names, Scenario: sc.Name, Seed: seed, Clock: history.ClockVirtual})
 	w.tracef("run scenario=%s seed=%d members=%d", sc.Name, seed, sc.Members)
-	c, err := newCluster(w, sc.Members, sc.MaxAppendBytes)
+	c, err := newCluster(w, sc.Members, sc.MaxAppendBytes, sc.MaxWaitingRequests)
 	if err != nil {
 		res.Failure = err.Error()
 		return res
