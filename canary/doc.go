@@ -8,7 +8,7 @@
 // Without the canary build tag (every normal build, every release) On is a function that
 // returns the constant false: the compiler inlines it and drops each guarded branch, so
 // normal builds carry none of the broken code and Enabled is false. With -tags canary, one
-// build serves all seven canaries: Set(name) picks the active one before a run, and On
+// build serves all eight canaries: Set(name) picks the active one before a run, and On
 // reports whether the name is the active one.
 //
 // # The canaries (Names, in this order)
@@ -30,6 +30,8 @@
 //     lease expiry decided by a follower's clock: a new primary dates a lease at its full TTL
 //     from when it applied the grant or the last clear as a follower, on its own clock, not
 //     from its promotion, so a keep-alive the old primary answered from memory is ignored.
+//   - drop-when-full (kv/node/request.go, wait): a request over Config.MaxWaitingRequests
+//     is neither kept nor answered, instead of being refused with ErrTooManyRequests.
 //
 // The scenario meant to catch each is scenarios.Canaries(); `make canaries` and the canary
 // test in sim run them.

@@ -14,11 +14,12 @@ const (
 	ApplyTwice         = "apply-twice"
 	WatchSkip          = "watch-skip"
 	LeaseFollowerClock = "lease-follower-clock"
+	DropWhenFull       = "drop-when-full"
 )
 
 // Names lists every canary, in the order of issue 10 (the order `make canaries` reports).
 func Names() []string {
-	return []string{CommitOldTerm, NoLogCheck, ReadNoQuorum, AckBeforeSync, ApplyTwice, WatchSkip, LeaseFollowerClock}
+	return []string{CommitOldTerm, NoLogCheck, ReadNoQuorum, AckBeforeSync, ApplyTwice, WatchSkip, LeaseFollowerClock, DropWhenFull}
 }
 
 // Known reports whether name is one of Names.

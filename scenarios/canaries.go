@@ -28,7 +28,19 @@ func Canaries() []CanaryScenario {
 		{Canary: canary.ApplyTwice, Scenario: crashLoop(), Why: "members lose power one after another on slow disks under steady writes, so a crash lands between an entry's synced effects and its unsynced applied index"},
 		{Canary: canary.WatchSkip, Scenario: watchResume(), Why: "watchers over the whole key space resume on other members after crashes while writes flow, so hand-overs from catch-up to live delivery happen mid-stream"},
 		{Canary: canary.LeaseFollowerClock, Scenario: leaseHandover(), Why: "leadership moves every 1.5 s under a lease-heavy workload, so new primaries resume leases that the old one kept alive from memory; deciding their expiry from what the new primary's clock said as a follower expires them before the TTL a keep-alive promised"},
+		{Canary: canary.DropWhenFull, Scenario: floodCanary(), Why: "members let one request wait while the leader is cut off, so requests over the limit arrive all the time; one dropped instead of answered is never answered, which the simulator's answer check sees"},
 	}
+}
+
+// floodCanary is the catalogue's flood scenario under its canary name.
+func floodCanary() Scenario {
+	for _, s := range Catalogue() {
+		if s.Name == "flood" {
+			s.Name = "canary-flood"
+			return s
+		}
+	}
+	panic("scenarios: the catalogue has no flood scenario")
 }
 
 // CanaryByName returns the scenario meant to catch the named canary.

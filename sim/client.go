@@ -14,6 +14,11 @@ import (
 // then unknown (the request may still apply).
 const clientTimeout = 2 * time.Second
 
+// answerBound is how long a member may take to answer a request it took: its request
+// timeout (kv/node's default, 5 election timeouts of 10 ticks) with room for the slowest
+// skewed clock and a tick's delay, doubled.
+const answerBound = 2 * 5 * node.DefaultElectionTimeoutTicks * node.DefaultTickInterval
+
 // client is one simulated client: one request at a time, to a random live member.
 type client struct {
 	name    string
@@ -155,12 +160,23 @@ func (wl *workload) next(c *client) {
 		s.w.tracef("%s timeout (outcome unknown)", c.name)
 		finish()
 	})
+	// Every request a member takes is answered (a result, an error, or its own timeout) while
+	// that process runs: one dropped silently would leave its client to give up with an
+	// unknown outcome, which the history cannot tell from a slow answer.
+	answered, gen := false, sm.gen
+	s.w.after(answerBound, func() {
+		if !answered && sm.m != nil && sm.gen == gen {
+			s.fail(fmt.Sprintf("%s's request %s on %s at %v was never answered (a member must answer every request it takes, within its request timeout)",
+				c.name, describe(req), sm.name, called))
+		}
+	})
 	inSubmit := true
 	submit := func(done node.Done) { sm.m.Submit(toPB(req), done) }
 	if req.LeaseKeepAlive != nil {
 		submit = func(done node.Done) { sm.m.KeepAlive(req.LeaseKeepAlive.ID, done) }
 	}
 	submit(func(resp node.Response, err error) {
+		answered = true
 		if errors.Is(err, node.ErrTooManyRequests) {
 			s.c.refusedFull++ // counted even when the client gave up waiting
 		}

@@ -147,7 +147,9 @@
 // porcupineMaxOps (4,000) operations.
 // Liveness.MaxRecovery: when the last fault healed at least MaxRecovery before the workload
 // ended, a write must have succeeded within MaxRecovery of it. A panic anywhere (a member's
-// invariant) fails the run with its message.
+// invariant) fails the run with its message. Every request a member took must be answered
+// (a result, an error or its own timeout) within answerBound while that process runs: a
+// dropped request would otherwise pass as a client timeout with an unknown outcome.
 //
 // # Online safety checker (safety.go)
 //
@@ -219,6 +221,7 @@
 //	watch-skip            canary-watch-resume         1               watch checker: a gap at the hand-over
 //	lease-follower-clock  canary-lease-handover       1               lease checker: a lease expired before a keep-alive's TTL
 //	commit-old-term       canary-figure-8             1               safety checker: a leader committed an entry of an earlier term
+//	drop-when-full        canary-flood                1               answer check: a request the member took was never answered
 //
 // Seeds move whenever the traces are reshuffled: with
 // uniform 1-10 ms latencies on every link commit-old-term was caught at seed 24 and the

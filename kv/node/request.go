@@ -6,6 +6,7 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
+	"github.com/ballastdb/ballast/canary"
 	"github.com/ballastdb/ballast/raft"
 )
 
@@ -62,6 +63,9 @@ func (t *requestTable) contains(id uint64) bool { _, ok := t.byID[id]; return ok
 // at once with ErrTooManyRequests and reports false: the caller must not propose it.
 func (m *Member) wait(p *pendingRequest) bool {
 	if len(m.requests.byID) >= m.cfg.MaxWaitingRequests {
+		if canary.On(canary.DropWhenFull) {
+			return false // the canary: the request is neither kept nor answered
+		}
 		p.done(Response{}, ErrTooManyRequests)
 		return false
 	}
