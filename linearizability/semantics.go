@@ -331,53 +331,14 @@ func (e *evaluator) compare(c *history.Compare) bool {
 		if c.Target == history.TargetValue {
 			return false
 		}
-		return compareOne(c, history.KeyValue{})
+		return c.Holds(&history.KeyValue{})
 	}
 	for _, kv := range kvs {
-		if !compareOne(c, kv) {
+		if !c.Holds(&kv) {
 			return false
 		}
 	}
 	return true
-}
-
-func compareOne(c *history.Compare, kv history.KeyValue) bool {
-	var cmp int
-	switch c.Target {
-	case history.TargetValue:
-		cmp = bytes.Compare(kv.Value, c.Value)
-	case history.TargetVersion:
-		cmp = cmpInt(kv.Version, c.Version)
-	case history.TargetCreate:
-		cmp = cmpInt(kv.CreateRevision, c.CreateRevision)
-	case history.TargetMod:
-		cmp = cmpInt(kv.ModRevision, c.ModRevision)
-	case history.TargetLease:
-		cmp = cmpInt(kv.Lease, c.Lease)
-	default:
-		return false
-	}
-	switch c.Result {
-	case history.ResultEqual:
-		return cmp == 0
-	case history.ResultNotEqual:
-		return cmp != 0
-	case history.ResultLess:
-		return cmp < 0
-	case history.ResultGreater:
-		return cmp > 0
-	}
-	return false
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // initialRevision is the revision of an empty etcd store: a fresh cluster answers reads with

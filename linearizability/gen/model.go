@@ -535,50 +535,17 @@ func (m *Model) compare(c *history.Compare) bool {
 		}
 		kv = &history.KeyValue{}
 	}
-	return CompareHolds(c, kv)
-}
-
-// CompareHolds evaluates a compare against one existing key-value (for an absent key pass
-// the zero KeyValue, except that a value compare of an absent key is false).
-func CompareHolds(c *history.Compare, kv *history.KeyValue) bool {
-	var cmp int
-	switch c.Target {
-	case history.TargetValue:
-		cmp = bytes.Compare(kv.Value, c.Value)
-	case history.TargetVersion:
-		cmp = compareInt(kv.Version, c.Version)
-	case history.TargetCreate:
-		cmp = compareInt(kv.CreateRevision, c.CreateRevision)
-	case history.TargetMod:
-		cmp = compareInt(kv.ModRevision, c.ModRevision)
-	case history.TargetLease:
-		cmp = compareInt(kv.Lease, c.Lease)
-	default:
-		panic(fmt.Sprintf("gen.CompareHolds: target %q", c.Target))
-	}
 	switch c.Result {
-	case history.ResultEqual:
-		return cmp == 0
-	case history.ResultNotEqual:
-		return cmp != 0
-	case history.ResultLess:
-		return cmp < 0
-	case history.ResultGreater:
-		return cmp > 0
+	case history.ResultEqual, history.ResultNotEqual, history.ResultLess, history.ResultGreater:
 	default:
-		panic(fmt.Sprintf("gen.CompareHolds: result %q", c.Result))
+		panic(fmt.Sprintf("gen.Model: compare result %q", c.Result)) // the generator makes valid compares only
 	}
-}
-
-func compareInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
+	switch c.Target {
+	case history.TargetValue, history.TargetVersion, history.TargetCreate, history.TargetMod, history.TargetLease:
 	default:
-		return 0
+		panic(fmt.Sprintf("gen.Model: compare target %q", c.Target))
 	}
+	return c.Holds(kv)
 }
 
 // CheckInvariants panics when the model's state breaks one of its invariants: every live key
