@@ -59,9 +59,12 @@ func newCluster(t *testing.T, n int) *testCluster {
 			InitialCluster:      strings.Join(initial, ","),
 			InitialClusterState: "new",
 			InitialClusterToken: "rpc-test",
-			HeartbeatInterval:   20 * time.Millisecond,
-			ElectionTimeout:     200 * time.Millisecond,
-			Logger:              testLogger(t, fmt.Sprintf("m%d", i)),
+			// 50 ms / 500 ms: with 20 ms / 200 ms a fresh-clone CI run, its 2 cores shared by
+			// every package's tests, lost the leader while a 1.4 MB txn went through and the
+			// fragments test's txn failed with "no leader".
+			HeartbeatInterval: 50 * time.Millisecond,
+			ElectionTimeout:   500 * time.Millisecond,
+			Logger:            testLogger(t, fmt.Sprintf("m%d", i)),
 		})
 	}
 	c.servers = make([]*embed.Server, n)
