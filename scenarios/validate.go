@@ -7,41 +7,6 @@ import (
 	"strings"
 )
 
-// faultTargets says how many targets each fault kind takes: [min, max] (max -1: no bound).
-var faultTargets = map[FaultKind][2]int{
-	Crash:          {1, 1},
-	Restart:        {1, 1},
-	Partition:      {1, -1},
-	Isolate:        {1, 1},
-	OneWay:         {2, -1},
-	Bridge:         {1, 1},
-	Loss:           {0, 0},
-	Duplicate:      {0, 0},
-	Reorder:        {0, 0},
-	Latency:        {0, 0},
-	ClockSkew:      {1, -1},
-	SyncFail:       {1, 1},
-	SlowDisk:       {1, 1},
-	Corrupt:        {1, 1},
-	AddMember:      {0, 0},
-	RemoveMember:   {1, 1},
-	ReplaceMember:  {1, 1},
-	TransferLeader: {0, 1},
-}
-
-// AllFaultKinds lists every fault kind, in declaration order (for swarm scenarios and flags).
-func AllFaultKinds() []FaultKind {
-	return []FaultKind{Crash, Restart, Partition, Isolate, OneWay, Bridge, Loss, Duplicate,
-		Reorder, Latency, ClockSkew, SyncFail, SlowDisk, Corrupt, AddMember, RemoveMember,
-		ReplaceMember, TransferLeader}
-}
-
-// Known reports whether k is one of the fault kinds above.
-func (k FaultKind) Known() bool {
-	_, ok := faultTargets[k]
-	return ok
-}
-
 // MemberIndex returns i for a target written as Member(i), and false for roles and anything
 // else.
 func (t Target) MemberIndex() (int, bool) {
@@ -149,7 +114,7 @@ func (m Mix) validate() error {
 }
 
 func (f Fault) validate(s Scenario) error {
-	n, ok := faultTargets[f.Kind]
+	d, ok := Describe(f.Kind)
 	if !ok {
 		return fmt.Errorf("unknown fault kind %q", f.Kind)
 	}
@@ -159,7 +124,7 @@ func (f Fault) validate(s Scenario) error {
 	if f.At+f.Duration > s.Duration {
 		return fmt.Errorf("ends at %v, after the scenario's Duration %v", f.At+f.Duration, s.Duration)
 	}
-	if len(f.Targets) < n[0] || (n[1] >= 0 && len(f.Targets) > n[1]) {
+	if n := [2]int{d.MinTargets, d.MaxTargets}; len(f.Targets) < n[0] || (n[1] >= 0 && len(f.Targets) > n[1]) {
 		return fmt.Errorf("%d targets, want %s", len(f.Targets), targetCount(n))
 	}
 	seen := map[Target]bool{}
@@ -180,12 +145,12 @@ func (f Fault) validate(s Scenario) error {
 			return fmt.Errorf("target %q out of range: the cluster starts with %d members", t, s.Members)
 		}
 	}
-	switch f.Kind {
-	case Loss, Duplicate, Reorder:
+	switch d.Rate {
+	case RateProbability:
 		if f.Rate < 0 || f.Rate > 1 {
 			return fmt.Errorf("rate = %v, want within [0,1]", f.Rate)
 		}
-	case ClockSkew:
+	case RateSkew:
 		if f.Rate <= -1 || f.Rate >= 1 {
 			return fmt.Errorf("rate = %v, want within (-1,1)", f.Rate)
 		}
@@ -194,15 +159,11 @@ func (f Fault) validate(s Scenario) error {
 			return fmt.Errorf("rate = %v set on a fault that has no rate", f.Rate)
 		}
 	}
-	switch f.Kind {
-	case Latency, SlowDisk:
-		if f.Delay <= 0 {
-			return fmt.Errorf("delay = %v, want > 0", f.Delay)
-		}
-	default:
-		if f.Delay != 0 {
-			return fmt.Errorf("delay = %v set on a fault that has no delay", f.Delay)
-		}
+	if d.Delay && f.Delay <= 0 {
+		return fmt.Errorf("delay = %v, want > 0", f.Delay)
+	}
+	if !d.Delay && f.Delay != 0 {
+		return fmt.Errorf("delay = %v set on a fault that has no delay", f.Delay)
 	}
 	return nil
 }

@@ -78,7 +78,13 @@
 // arrival time); when the stream fails, is canceled or its member crashes, the watcher
 // resumes on a live member from the last revision it saw + 1 (recorded as a resume).
 //
-// # Faults (faults.go)
+// # Faults (faults.go, faultkinds.go)
+//
+// Each kind's static half (targets, parameters, random draw) is its scenarios.Descriptor;
+// faultkinds.go holds the simulator's half, one apply (returning its undo) per kind in the
+// appliers registry; TestAppliersMatchDescriptors keeps the two in step and
+// TestDocListsEveryFaultKind keeps this list complete. Every kind starts and ends with the
+// same trace line (fault KIND start [members] detail / fault KIND end) and history record.
 //
 // Supported: crash (restarting after Duration when set), restart, partition, isolate,
 // one-way, bridge (the members other than Targets[0] split in two halves by index, which
