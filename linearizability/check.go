@@ -60,6 +60,13 @@ type Options struct {
 	// PorcupineTimeout bounds each Porcupine search (the whole history, and any stretch the
 	// revision-guided checker hands over). 0 means DefaultPorcupineTimeout.
 	PorcupineTimeout time.Duration
+	// WindowTimeout bounds each window the revision-guided checker hands to Porcupine (capped
+	// by PorcupineTimeout); ViolationPorcupineTimeout caps the whole-history search once a
+	// violation is already found. 0 means DefaultWindowTimeout, DefaultViolationPorcupineTimeout.
+	// These three are the checker's only wall-clock budgets (the simulator scales them all in
+	// its digest test).
+	WindowTimeout             time.Duration
+	ViolationPorcupineTimeout time.Duration
 	// PorcupineMaxOps: histories with more operations skip the whole-history Porcupine search,
 	// whose cost grows exponentially in the worst case; the revision-guided checker still
 	// runs. 0 means DefaultPorcupineMaxOps; negative means never run it.
@@ -71,14 +78,16 @@ type Options struct {
 	MaxNoWriteNs int64
 }
 
-// violationPorcupineTimeout caps the whole-history search once the revision-guided checker
-// has found a violation.
-const violationPorcupineTimeout = 5 * time.Second
-
 // Defaults of Options.
 const (
 	DefaultPorcupineTimeout = 60 * time.Second
 	DefaultPorcupineMaxOps  = 20000
+	// DefaultWindowTimeout: a window that is hard (or, after a wrong guess, impossible) is
+	// left to the strict run rather than searched at length.
+	DefaultWindowTimeout = time.Second
+	// DefaultViolationPorcupineTimeout caps the whole-history search once the
+	// revision-guided checker has found a violation.
+	DefaultViolationPorcupineTimeout = 5 * time.Second
 )
 
 // Result is the whole judgement of one history.
@@ -116,6 +125,12 @@ func Check(h *history.History, opts Options) *Result {
 	if opts.PorcupineMaxOps == 0 {
 		opts.PorcupineMaxOps = DefaultPorcupineMaxOps
 	}
+	if opts.WindowTimeout == 0 {
+		opts.WindowTimeout = DefaultWindowTimeout
+	}
+	if opts.ViolationPorcupineTimeout == 0 {
+		opts.ViolationPorcupineTimeout = DefaultViolationPorcupineTimeout
+	}
 	ops := buildOps(h)
 	res := &Result{Operations: len(h.Operations), Watches: len(h.Watches), history: h, ops: ops,
 		Scenario: h.Header.Scenario, Seed: h.Header.Seed}
@@ -125,7 +140,7 @@ func Check(h *history.History, opts Options) *Result {
 		watchVs, durabilityVs = validateWatches(h, ops, rev), validateDurability(ops, rev)
 		return len(watchVs)+len(durabilityVs) > 0
 	}
-	rev := checkRevisionsGuessing(ops, h.Watches, revOptions{porcupineTimeout: opts.PorcupineTimeout}, validate)
+	rev := checkRevisionsGuessing(ops, h.Watches, revOptions{porcupineTimeout: opts.PorcupineTimeout, windowTimeout: opts.WindowTimeout}, validate)
 	if rev.guessed {
 		validate(rev) // the result kept may be the strict run's
 	}
@@ -144,7 +159,7 @@ func Check(h *history.History, opts Options) *Result {
 			// The verdict is already a violation; the search only adds the longest
 			// linearizable prefix to the report, and on a broken history it tends to run to
 			// its timeout (a canary's run waited the full 60 s on it).
-			timeout = min(timeout, violationPorcupineTimeout)
+			timeout = min(timeout, opts.ViolationPorcupineTimeout)
 		}
 		pr := runPorcupine(ops, rev.porcupineReturn, timeout)
 		res.porcupine = &pr

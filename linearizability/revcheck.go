@@ -85,6 +85,8 @@ func (c *revChecker) staleBounds() *staleBounds {
 
 type revOptions struct {
 	porcupineTimeout time.Duration
+	// windowTimeout bounds a window's search (0: DefaultWindowTimeout).
+	windowTimeout time.Duration
 	// windowRevs > 0: at a revision without a known writer, Porcupine judges only the next
 	// windowRevs revisions and the replay continues from the linearization it found (a guess
 	// when several exist; see checkRevisionsGuessing). 0: Porcupine judges everything after
@@ -776,10 +778,6 @@ func kindOf(o *op) string {
 // for the evidence that settles an unknown write to arrive, small enough for a fast search.
 const defaultWindowRevs = 8
 
-// windowTimeout bounds a window's search: a window that is hard (or, after a wrong guess,
-// impossible) is left to the strict run rather than searched at length.
-const windowTimeout = time.Second
-
 // maxWindowUnknowns bounds the unknown writes a window hands to Porcupine (its search is
 // exponential in them); a window needing more is left to the strict run.
 const maxWindowUnknowns = 12
@@ -847,9 +845,12 @@ func (c *revChecker) windowFallback(gap int64, lists ...[][]*op) (int64, bool) {
 	init := c.store.kvStateAt()
 	model := etcdModel()
 	model.Init = func() interface{} { return init }
-	timeout := c.opts.porcupineTimeout
-	if timeout > windowTimeout || timeout == 0 {
-		timeout = windowTimeout
+	timeout, budget := c.opts.porcupineTimeout, c.opts.windowTimeout
+	if budget == 0 {
+		budget = DefaultWindowTimeout
+	}
+	if timeout > budget || timeout == 0 {
+		timeout = budget
 	}
 	res, info := porcupine.CheckOperationsVerbose(model, pops, timeout)
 	if res != porcupine.Ok {
