@@ -258,6 +258,12 @@ func Catalogue() []Scenario {
 			// still hearing the old leader), plus the third of requests sent to an isolated
 			// member for 4 s: up to a quarter of 16 s. Seed 37 acknowledged 87.5%.
 			Liveness: Liveness{MinAckShare: 0.7, MaxRecovery: recoveryBound},
+			Purposes: []Purpose{{Event: SnapshotInstalled}},
+			// runs apply about 1,800 entries: a threshold of 200 compacts the log several
+			// times while the member is away, so it returns to a leader that must send it a
+			// snapshot (the default 10,000 never snapshots)
+			SnapshotEntries:        200,
+			SnapshotCatchUpEntries: 50,
 		},
 		{
 			Name:        "flood",

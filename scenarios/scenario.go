@@ -39,6 +39,14 @@ type Scenario struct {
 	// MaxWaitingRequests, when > 0, bounds the requests waiting on each member (kv/node's
 	// Config.MaxWaitingRequests); one more is refused with "too many requests". 0: the default.
 	MaxWaitingRequests int
+	// SnapshotEntries and SnapshotCatchUpEntries, when > 0, are every member's snapshot
+	// threshold and the entries kept below a snapshot (kv/node's Config fields of the same
+	// names). 0: the default, or a value the seed's knobs draw (sim/knobs.go).
+	SnapshotEntries        int
+	SnapshotCatchUpEntries int
+	// ElectionTimeoutTicks, when > 0, is every member's election timeout in ticks (the
+	// heartbeat stays at one tick). 0: the default, or a knob draw.
+	ElectionTimeoutTicks int
 	// Purposes are the events the scenario exists to produce (purpose.go): a run in which one
 	// of them did not happen fails, or for a random one, a sweep below its share.
 	Purposes []Purpose

@@ -55,6 +55,14 @@ func (s Scenario) Validate() error {
 	if s.MaxAppendBytes < 0 {
 		bad("MaxAppendBytes = %d, want >= 0 (0: the default)", s.MaxAppendBytes)
 	}
+	if s.SnapshotEntries < 0 || s.SnapshotCatchUpEntries < 0 {
+		bad("SnapshotEntries = %d, SnapshotCatchUpEntries = %d, want >= 0 (0: the default)", s.SnapshotEntries, s.SnapshotCatchUpEntries)
+	}
+	// raft needs an election timeout above the one-tick heartbeat; below 3 ticks a single
+	// late heartbeat starts an election
+	if s.ElectionTimeoutTicks != 0 && s.ElectionTimeoutTicks < MinElectionTimeoutTicks {
+		bad("ElectionTimeoutTicks = %d, want 0 (the default) or >= %d", s.ElectionTimeoutTicks, MinElectionTimeoutTicks)
+	}
 	for _, p := range s.Purposes {
 		if err := p.validate(); err != nil {
 			bad("%v", err)
@@ -178,3 +186,6 @@ func targetCount(n [2]int) string {
 		return fmt.Sprintf("%d to %d", n[0], n[1])
 	}
 }
+
+// MinElectionTimeoutTicks is the shortest election timeout a scenario may set.
+const MinElectionTimeoutTicks = 3

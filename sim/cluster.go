@@ -82,8 +82,11 @@ type cluster struct {
 	maxWaitingRequests int
 	// refusedFull counts the requests members refused with ErrTooManyRequests.
 	refusedFull int
-	// maxAppendBytes is every member's MaxAppendBytes (0: kv/node's default).
-	maxAppendBytes uint64
+	// knobs are every member's settings (knobs.go).
+	knobs Knobs
+	// wrapConfig, when set (tests only, through Options.wrapConfig), adjusts every member's
+	// Config before it opens, e.g. to wrap its Observer.
+	wrapConfig func(*node.Config)
 	// links holds each directed link's latency distribution, drawn on first use (links.go).
 	links map[[2]uint64]linkLatency
 	// slots holds every member the run ever had, at index(id) = id-1: ids are never reused,
@@ -111,8 +114,8 @@ type cluster struct {
 	syncFailCrashes int
 }
 
-func newCluster(w *world, n int, maxAppendBytes, maxWaitingRequests int) (*cluster, error) {
-	c := &cluster{w: w, cut: map[[2]int]int{}, maxAppendBytes: uint64(maxAppendBytes), maxWaitingRequests: maxWaitingRequests,
+func newCluster(w *world, n int, knobs Knobs, wrapConfig func(*node.Config), maxWaitingRequests int) (*cluster, error) {
+	c := &cluster{w: w, cut: map[[2]int]int{}, knobs: knobs, wrapConfig: wrapConfig, maxWaitingRequests: maxWaitingRequests,
 		links: map[[2]uint64]linkLatency{}}
 	c.safety = newSafetyChecker(func(id uint64) string {
 		if i := c.index(id); i >= 0 && i < len(c.slots) {
@@ -156,17 +159,14 @@ func (c *cluster) newSlot() (*simMember, error) {
 
 func (c *cluster) index(id uint64) int { return int(id) - 1 }
 
-// configHook, when set (tests only), adjusts every member's Config before it opens: for
-// example a small SnapshotEntries, so a new member catches up from a snapshot.
-var configHook func(*node.Config)
-
 func (c *cluster) open(sm *simMember) error {
 	cfg := node.Config{ID: sm.id, InitialMembers: c.ids, FS: sm.fs, Dir: memberDir,
 		Clock: sm.clock, Rand: sm.rand, Logger: traceLogger{w: c.w, name: sm.name}, SmallCaches: true,
-		OnLeaseExpired: func(e node.LeaseExpiry) { c.leaseExpired(sm, e) }, MaxAppendBytes: c.maxAppendBytes,
+		OnLeaseExpired:     func(e node.LeaseExpiry) { c.leaseExpired(sm, e) },
 		MaxWaitingRequests: c.maxWaitingRequests, Observer: c.safety.observer()}
-	if configHook != nil {
-		configHook(&cfg)
+	c.knobs.apply(&cfg)
+	if c.wrapConfig != nil {
+		c.wrapConfig(&cfg)
 	}
 	m, err := node.Open(cfg)
 	if err != nil {

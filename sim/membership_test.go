@@ -9,7 +9,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ballastdb/ballast/kv/node"
 	"github.com/ballastdb/ballast/scenarios"
 )
 
@@ -106,9 +105,8 @@ func TestMembershipFaults(t *testing.T) {
 // compacted long before the new member joins, so it can only catch up from a streamed
 // snapshot; it must then agree with the others (HashKV over all four) and the run pass.
 func TestAddMemberCatchesUpFromSnapshot(t *testing.T) {
-	configHook = func(cfg *node.Config) { cfg.SnapshotEntries, cfg.SnapshotCatchUpEntries = 100, 20 }
-	defer func() { configHook = nil }()
 	sc := churnScenario(3, scenarios.Fault{Kind: scenarios.AddMember, At: 4 * time.Second})
+	sc.SnapshotEntries, sc.SnapshotCatchUpEntries = 100, 20
 	sc.OpsPerSecond = 200
 	for _, seed := range seedsFromEnv(t, []int64{1}) {
 		var trace strings.Builder

@@ -182,11 +182,9 @@ func TestSafetyChecker(t *testing.T) {
 func TestSafetyViolationStopsTheRun(t *testing.T) {
 	sc := smallScenario()
 	injected, seen := false, 0
-	configHook = func(cfg *node.Config) {
+	res := Run(sc, 1, Options{wrapConfig: func(cfg *node.Config) {
 		cfg.Observer = lyingObserver{inner: cfg.Observer, lie: &injected, seen: &seen}
-	}
-	defer func() { configHook = nil }()
-	res := Run(sc, 1, Options{})
+	}})
 	require.True(t, injected)
 	require.False(t, res.Passed)
 	require.Contains(t, res.Failure, "safety violation (conflicting committed entries): index 20: ")
@@ -241,12 +239,11 @@ func TestPurposes(t *testing.T) {
 }
 
 // TestSnapshotPurpose checks the snapshot-installed purpose on a cluster that compacts its
-// log every 100 entries (configHook): a member added after the leader's log was compacted
+// log every 100 entries (Scenario.SnapshotEntries): a member added after the leader's log was compacted
 // catches up by installing a snapshot, and the coverage counts it (sent and installed).
 func TestSnapshotPurpose(t *testing.T) {
-	configHook = func(cfg *node.Config) { cfg.SnapshotEntries, cfg.SnapshotCatchUpEntries = 100, 20 }
-	defer func() { configHook = nil }()
 	sc := churnScenario(3, scenarios.Fault{Kind: scenarios.AddMember, At: 4 * time.Second})
+	sc.SnapshotEntries, sc.SnapshotCatchUpEntries = 100, 20
 	sc.OpsPerSecond = 200
 	sc.Purposes = []scenarios.Purpose{{Event: scenarios.SnapshotInstalled}}
 	res := Run(sc, 1, Options{})

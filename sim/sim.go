@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/ballastdb/ballast/kv/node"
 	"github.com/ballastdb/ballast/linearizability"
 	"github.com/ballastdb/ballast/linearizability/history"
 	"github.com/ballastdb/ballast/scenarios"
@@ -19,6 +20,8 @@ type Options struct {
 	// injected. The list is drawn exactly as without Skip and the indices are dropped
 	// afterwards, so the remaining faults keep their kinds, times and targets (Shrink).
 	Skip []int
+	// wrapConfig, when set (tests only), adjusts every member's Config before it opens.
+	wrapConfig func(*node.Config)
 }
 
 // Result is one run's outcome.
@@ -36,6 +39,8 @@ type Result struct {
 	// Schedule is the run's full fault list before Options.Skip: the scenario's Faults, then
 	// the faults drawn for this seed (Options.Skip indexes into it).
 	Schedule []scenarios.Fault
+	// Knobs are the members' settings: the scenario's, and those the seed drew (knobs.go).
+	Knobs Knobs
 	// Digest is the hex SHA-256 of the whole logical trace (messages, faults, client
 	// operations and results; never file contents).
 	Digest  string
@@ -125,7 +130,9 @@ func Run(sc scenarios.Scenario, seed int64, opts Options) (res Result) {
 	s.rec = history.NewRecorder(history.Header{Version: history.FormatVersion, ClusterSize: len(names),
 		Members: names, Scenario: sc.Name, Seed: seed, Clock: history.ClockVirtual})
 	w.tracef("run scenario=%s seed=%d members=%d", sc.Name, seed, sc.Members)
-	c, err := newCluster(w, sc.Members, sc.MaxAppendBytes, sc.MaxWaitingRequests)
+	res.Knobs = drawKnobs(sc, seed)
+	w.tracef("knobs %s", res.Knobs)
+	c, err := newCluster(w, sc.Members, res.Knobs, opts.wrapConfig, sc.MaxWaitingRequests)
 	if err != nil {
 		res.Failure = err.Error()
 		return res

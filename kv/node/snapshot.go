@@ -186,6 +186,7 @@ func (m *Member) startSnapshotStreams() error {
 			return err
 		}
 		src.refs++
+		m.logf("sending a snapshot at index %d (term %d) to member %d", src.meta.Index, src.meta.Term, w.To)
 		m.snap.seq++
 		m.snap.streams = append(m.snap.streams, &snapStream{
 			id: m.requestIDPrefix | uint64(m.snap.seq), to: w.To, term: w.Term, src: src, progressTick: m.ticks, resendTick: m.ticks,

@@ -1,0 +1,66 @@
+package sim
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ballastdb/ballast/scenarios"
+)
+
+// TestKnobsReplay: a seed draws the same knobs every time, they are in the trace and the
+// Result, and a rerun gives the same digest; across seeds each knob is sometimes drawn and
+// sometimes kept at its default.
+func TestKnobsReplay(t *testing.T) {
+	sc := smallScenario()
+	var a, b strings.Builder
+	r1 := Run(sc, 3, Options{Trace: &a})
+	r2 := Run(sc, 3, Options{Trace: &b})
+	require.Equal(t, r1.Knobs, r2.Knobs)
+	require.Equal(t, r1.Digest, r2.Digest)
+	require.Contains(t, a.String(), "knobs "+r1.Knobs.String())
+	drawn := map[string]int{}
+	for seed := int64(1); seed <= 40; seed++ {
+		k := drawKnobs(sc, seed)
+		require.Equal(t, k, drawKnobs(sc, seed), "seed %d", seed)
+		for _, name := range k.Drawn {
+			drawn[name]++
+		}
+	}
+	for _, name := range []string{"SnapshotEntries", "MaxAppendBytes", "ElectionTimeoutTicks"} {
+		require.Greater(t, drawn[name], 0, "%s never drawn in 40 seeds", name)
+		require.Less(t, drawn[name], 40, "%s drawn in every seed", name)
+	}
+}
+
+// TestKnobsScenarioWins: a knob the scenario sets is never drawn over, and setting it leaves
+// the other knobs' draws unchanged.
+func TestKnobsScenarioWins(t *testing.T) {
+	sc := smallScenario()
+	set := sc
+	set.SnapshotEntries, set.SnapshotCatchUpEntries, set.ElectionTimeoutTicks = 1000, 10, 20
+	for seed := int64(1); seed <= 20; seed++ {
+		k, ks := drawKnobs(sc, seed), drawKnobs(set, seed)
+		require.Equal(t, 1000, ks.SnapshotEntries)
+		require.Equal(t, 10, ks.SnapshotCatchUpEntries)
+		require.Equal(t, 20, ks.ElectionTimeoutTicks)
+		require.Equal(t, k.MaxAppendBytes, ks.MaxAppendBytes, "seed %d", seed)
+		require.NotContains(t, ks.Drawn, "SnapshotEntries")
+	}
+}
+
+// TestSnapshotCatchUpInstallsSnapshot: the catalogue's snapshot-catch-up compacts the log, so
+// the returning member is sent a snapshot and installs it (the trace says both).
+func TestSnapshotCatchUpInstallsSnapshot(t *testing.T) {
+	sc, ok := scenarios.ByName("snapshot-catch-up")
+	require.True(t, ok)
+	for _, seed := range seedsFromEnv(t, []int64{1}) {
+		var trace strings.Builder
+		res := Run(sc, seed, Options{Trace: &trace})
+		require.True(t, res.Passed, "seed %d (rerun with SIM_SEED=%d): %s", seed, seed, res.Failure)
+		require.Regexp(t, regexp.MustCompile(`log member \d: sending a snapshot at index \d+`), trace.String(), "seed %d", seed)
+		require.Regexp(t, regexp.MustCompile(`log member \d: installed a snapshot at index \d+`), trace.String(), "seed %d", seed)
+	}
+}
