@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -239,18 +240,8 @@ func (t *tracker) setConf(conf ConfState, nextIndex uint64) {
 	for _, id := range conf.Learners {
 		add(id, true)
 	}
-	slices.SortFunc(kept, func(a, b *progress) int { return compareIDs(a.id, b.id) })
+	slices.SortFunc(kept, func(a, b *progress) int { return cmp.Compare(a.id, b.id) })
 	t.progress = kept
-}
-
-func compareIDs(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // resetAll prepares every member's progress for a new leader term.

@@ -1,6 +1,9 @@
 package history
 
-import "bytes"
+import (
+	"bytes"
+	"cmp"
+)
 
 // Holds evaluates the compare against one key-value as etcd's applyCompare does: the target
 // field of kv against the compare's value by its result. For an absent key pass the zero
@@ -8,40 +11,30 @@ import "bytes"
 // alone knows the key is absent). A target or result Validate would refuse holds for no kv.
 // The checker's evaluator and the generator's model both judge compares with it.
 func (c *Compare) Holds(kv *KeyValue) bool {
-	var cmp int
+	var order int
 	switch c.Target {
 	case TargetValue:
-		cmp = bytes.Compare(kv.Value, c.Value)
+		order = bytes.Compare(kv.Value, c.Value)
 	case TargetVersion:
-		cmp = compareInt(kv.Version, c.Version)
+		order = cmp.Compare(kv.Version, c.Version)
 	case TargetCreate:
-		cmp = compareInt(kv.CreateRevision, c.CreateRevision)
+		order = cmp.Compare(kv.CreateRevision, c.CreateRevision)
 	case TargetMod:
-		cmp = compareInt(kv.ModRevision, c.ModRevision)
+		order = cmp.Compare(kv.ModRevision, c.ModRevision)
 	case TargetLease:
-		cmp = compareInt(kv.Lease, c.Lease)
+		order = cmp.Compare(kv.Lease, c.Lease)
 	default:
 		return false
 	}
 	switch c.Result {
 	case ResultEqual:
-		return cmp == 0
+		return order == 0
 	case ResultNotEqual:
-		return cmp != 0
+		return order != 0
 	case ResultLess:
-		return cmp < 0
+		return order < 0
 	case ResultGreater:
-		return cmp > 0
+		return order > 0
 	}
 	return false
-}
-
-func compareInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
