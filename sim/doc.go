@@ -11,7 +11,10 @@
 //
 // Result says whether the run passed (checker verdict ok, liveness thresholds met, HashKV
 // agreed, no member failed), why not in one sentence, the history and the checker's result,
-// and Digest: the SHA-256 of the whole logical trace. Same scenario and seed, same digest.
+// and Digest: the SHA-256 of the logical trace up to the judgement (the trace's "judged"
+// line). Same scenario and seed, same digest on any machine: the linearizability checker
+// runs after the digest is taken, since its Porcupine searches have wall-clock budgets
+// (Options.CheckBudgetScale scales them) and a busy machine may end one early.
 //
 // # The world (world.go)
 //

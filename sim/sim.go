@@ -20,8 +20,24 @@ type Options struct {
 	// injected. The list is drawn exactly as without Skip and the indices are dropped
 	// afterwards, so the remaining faults keep their kinds, times and targets (Shrink).
 	Skip []int
+	// CheckBudgetScale multiplies the linearizability checker's wall-clock budgets (its
+	// Porcupine timeouts): 0 means 1. Only the verdict depends on them, never the digest.
+	CheckBudgetScale float64
 	// wrapConfig, when set (tests only), adjusts every member's Config before it opens.
 	wrapConfig func(*node.Config)
+}
+
+// checkOptions are the checker's options for a run: its budgets scaled by CheckBudgetScale.
+func (o Options) checkOptions(minAckShare float64) linearizability.Options {
+	scale := o.CheckBudgetScale
+	if scale == 0 {
+		scale = 1
+	}
+	scaled := func(d time.Duration) time.Duration { return max(time.Duration(float64(d)*scale), 1) }
+	return linearizability.Options{MinAckShare: minAckShare, PorcupineMaxOps: porcupineMaxOps,
+		PorcupineTimeout:          scaled(linearizability.DefaultPorcupineTimeout),
+		WindowTimeout:             scaled(linearizability.DefaultWindowTimeout),
+		ViolationPorcupineTimeout: scaled(linearizability.DefaultViolationPorcupineTimeout)}
 }
 
 // Result is one run's outcome.
@@ -41,8 +57,9 @@ type Result struct {
 	Schedule []scenarios.Fault
 	// Knobs are the members' settings: the scenario's, and those the seed drew (knobs.go).
 	Knobs Knobs
-	// Digest is the hex SHA-256 of the whole logical trace (messages, faults, client
-	// operations and results; never file contents).
+	// Digest is the hex SHA-256 of the logical trace up to the judgement (messages, faults,
+	// client operations and results, the simulator's own checks; never file contents, never
+	// the linearizability checker's verdict, which has wall-clock budgets: see Check).
 	Digest  string
 	History *history.History
 	Check   *linearizability.Result
@@ -204,16 +221,13 @@ func Run(sc scenarios.Scenario, seed int64, opts Options) (res Result) {
 			s.fail(msg)
 		}
 	}
-	res.Check = linearizability.Check(h, linearizability.Options{MinAckShare: sc.Liveness.MinAckShare,
-		PorcupineMaxOps: porcupineMaxOps})
-	w.tracef("check verdict=%s first=%q", res.Check.Verdict, res.Check.FirstViolation)
-	if s.failure == "" && res.Check.Verdict != linearizability.VerdictOK {
-		s.fail(fmt.Sprintf("checker verdict %s: %s", res.Check.Verdict, res.Check.FirstViolation))
-	}
-	if s.failure == "" && sc.Liveness.MaxRecovery > 0 && len(faults) > 0 {
-		if msg := s.recovery(h, sc.Liveness.MaxRecovery, start+sc.Duration); msg != "" {
-			s.fail(msg)
-		}
+	// The judgements that follow from the trace alone (recovery, purposes) are made before
+	// the digest is taken; the linearizability checker's, whose search budgets are wall-clock,
+	// after it: its verdict is reported beside the digest (Result.Check, Result.Failure), so
+	// a slower or busier machine cannot change a seed's digest (digest_test.go).
+	var lateFailure string
+	if sc.Liveness.MaxRecovery > 0 && len(faults) > 0 {
+		lateFailure = s.recovery(h, sc.Liveness.MaxRecovery, start+sc.Duration)
 	}
 	// each add-member is two changes (add a learner, promote it), a remove-member one, a
 	// replace-member three (add, promote, remove)
@@ -222,14 +236,23 @@ func Run(sc scenarios.Scenario, seed int64, opts Options) (res Result) {
 		3*countFaults(faults, due, scenarios.ReplaceMember)
 	cov, missed := s.coverage(changes, countFaults(faults, due, scenarios.SyncFail))
 	res.Coverage = cov
-	if s.failure == "" {
-		if msg := purposeFailure(sc, missed); msg != "" {
-			s.fail(msg)
-		}
+	if lateFailure == "" {
+		lateFailure = purposeFailure(sc, missed)
+	}
+	w.tracef("judged failure=%q late=%q", s.failure, lateFailure)
+	res.Digest = w.digestHex()
+
+	res.Check = linearizability.Check(h, opts.checkOptions(sc.Liveness.MinAckShare))
+	w.tracef("check verdict=%s first=%q", res.Check.Verdict, res.Check.FirstViolation)
+	// a safety verdict names the worse failure: it goes before recovery and purposes
+	if s.failure == "" && res.Check.Verdict != linearizability.VerdictOK {
+		s.fail(fmt.Sprintf("checker verdict %s: %s", res.Check.Verdict, res.Check.FirstViolation))
+	}
+	if s.failure == "" && lateFailure != "" {
+		s.fail(lateFailure)
 	}
 	res.Failure = s.failure
 	res.Passed = s.failure == ""
-	res.Digest = w.digestHex()
 	return res
 }
 
