@@ -78,8 +78,6 @@ type simMember struct {
 // cluster is the members and the network between them.
 type cluster struct {
 	w *world
-	// maxWaitingRequests is every member's MaxWaitingRequests (0: kv/node's default).
-	maxWaitingRequests int
 	// refusedFull counts the requests members refused with ErrTooManyRequests.
 	refusedFull int
 	// knobs are every member's settings (knobs.go).
@@ -114,8 +112,8 @@ type cluster struct {
 	syncFailCrashes int
 }
 
-func newCluster(w *world, n int, knobs Knobs, wrapConfig func(*node.Config), maxWaitingRequests int) (*cluster, error) {
-	c := &cluster{w: w, cut: map[[2]int]int{}, knobs: knobs, wrapConfig: wrapConfig, maxWaitingRequests: maxWaitingRequests,
+func newCluster(w *world, n int, knobs Knobs, wrapConfig func(*node.Config)) (*cluster, error) {
+	c := &cluster{w: w, cut: map[[2]int]int{}, knobs: knobs, wrapConfig: wrapConfig,
 		links: map[[2]uint64]linkLatency{}}
 	c.safety = newSafetyChecker(func(id uint64) string {
 		if i := c.index(id); i >= 0 && i < len(c.slots) {
@@ -161,9 +159,9 @@ func (c *cluster) index(id uint64) int { return int(id) - 1 }
 
 func (c *cluster) open(sm *simMember) error {
 	cfg := node.Config{ID: sm.id, InitialMembers: c.ids, FS: sm.fs, Dir: memberDir,
-		Clock: sm.clock, Rand: sm.rand, Logger: traceLogger{w: c.w, name: sm.name}, SmallCaches: true,
-		OnLeaseExpired:     func(e node.LeaseExpiry) { c.leaseExpired(sm, e) },
-		MaxWaitingRequests: c.maxWaitingRequests, Observer: c.safety.observer()}
+		Clock: sm.clock, Rand: sm.rand, Logger: traceLogger{w: c.w, name: sm.name},
+		OnLeaseExpired: func(e node.LeaseExpiry) { c.leaseExpired(sm, e) },
+		Observer:       c.safety.observer()}
 	c.knobs.apply(&cfg)
 	if c.wrapConfig != nil {
 		c.wrapConfig(&cfg)

@@ -29,7 +29,10 @@
 //
 // # Members (cluster.go)
 //
-// Each member runs on its own vfs.NewCrashableMem with SmallCaches, a Clock that follows
+// Each member runs on its own vfs.NewCrashableMem with the run's knobs (knobs.go: the
+// scenario's settings, and per seed, from their own stream, small snapshot thresholds,
+// small appends, short election timeouts, tiny Pebble memtables and caches and a tiny raft
+// log cache; Pebble's sizes are otherwise 4 MiB and 1 MiB so many members fit), a Clock that follows
 // virtual time at its own rate (ClockSkew changes the rate, never the reading at once) and a
 // Logger into the trace. After any event that touches a member (a tick, a message, a
 // request, a sync) its Work runs as an event 50µs later; a Work output with a SyncToken

@@ -10,14 +10,22 @@ import (
 
 // Knobs are the member settings of one run: the scenario's own, and for each one the scenario
 // leaves at 0, a value the seed may draw (FoundationDB's BUGGIFY): small snapshot thresholds,
-// small appends, short election timeouts, so the rare paths they lead to (log compaction,
-// snapshots sent and installed, many small appends, frequent elections) run in many seeds,
-// not only in the scenarios written for them. 0 means kv/node's default.
+// small appends, short election timeouts, tiny caches and memtables, so the rare paths they
+// lead to (log compaction, snapshots sent and installed, many small appends, frequent
+// elections, raft log reads from Pebble, memtable flushes under the member's writes) run in
+// many seeds, not only in the scenarios written for them. 0 means kv/node's default.
 type Knobs struct {
 	SnapshotEntries        int `json:",omitempty"`
 	SnapshotCatchUpEntries int `json:",omitempty"`
 	MaxAppendBytes         int `json:",omitempty"`
 	ElectionTimeoutTicks   int `json:",omitempty"`
+	// MemTableBytes, CacheBytes: Pebble's; the simulator's default is small (4 MiB, 1 MiB)
+	// so that many members fit in memory. LogCacheEntries: the raft log's tail cache.
+	MemTableBytes   int `json:",omitempty"`
+	CacheBytes      int `json:",omitempty"`
+	LogCacheEntries int `json:",omitempty"`
+	// MaxWaitingRequests is the scenario's (never drawn: the flood scenario sets it).
+	MaxWaitingRequests int `json:",omitempty"`
 	// Drawn names the knobs this seed drew (the others are the scenario's or the default).
 	Drawn []string `json:",omitempty"`
 }
@@ -31,6 +39,13 @@ const (
 	knobSnapshotChance = 0.5
 	knobAppendChance   = 0.25
 	knobElectionChance = 0.25
+	knobCacheChance    = 0.25
+)
+
+// The simulator's Pebble sizes when no knob is drawn.
+const (
+	simMemTableBytes = 4 << 20
+	simCacheBytes    = 1 << 20
 )
 
 // drawKnobs takes the scenario's settings and draws the rest from the seed's knob stream.
@@ -39,7 +54,8 @@ const (
 func drawKnobs(sc scenarios.Scenario, seed int64) Knobs {
 	r := rand.New(rand.NewPCG(uint64(seed), streamKnobs))
 	k := Knobs{SnapshotEntries: sc.SnapshotEntries, SnapshotCatchUpEntries: sc.SnapshotCatchUpEntries,
-		MaxAppendBytes: sc.MaxAppendBytes, ElectionTimeoutTicks: sc.ElectionTimeoutTicks}
+		MaxAppendBytes: sc.MaxAppendBytes, ElectionTimeoutTicks: sc.ElectionTimeoutTicks,
+		MemTableBytes: simMemTableBytes, CacheBytes: simCacheBytes, MaxWaitingRequests: sc.MaxWaitingRequests}
 
 	// snapshot thresholds of 50..400 entries: the catalogue's runs apply 1-4k entries, so
 	// every member compacts its log several times and a member that was away returns to a
@@ -70,6 +86,18 @@ func drawKnobs(sc scenarios.Scenario, seed int64) Knobs {
 		k.ElectionTimeoutTicks = elTicks
 		k.Drawn = append(k.Drawn, "ElectionTimeoutTicks")
 	}
+
+	// tiny caches, drawn together: a memtable of 64 or 256 KiB flushes every few hundred
+	// writes (a batch above half of it becomes a flushable batch of its own), a 64 KiB
+	// block cache misses on most reads, and a tail cache of 8 or 64 entries sends raft's
+	// reads of entries to followers and to apply through Pebble
+	caches := r.Float64() < knobCacheChance
+	memTable := []int{64 << 10, 256 << 10}[r.IntN(2)]
+	logCache := []int{8, 64}[r.IntN(2)]
+	if caches {
+		k.MemTableBytes, k.CacheBytes, k.LogCacheEntries = memTable, 64<<10, logCache
+		k.Drawn = append(k.Drawn, "MemTableBytes", "CacheBytes", "LogCacheEntries")
+	}
 	return k
 }
 
@@ -79,10 +107,15 @@ func (k Knobs) apply(cfg *node.Config) {
 	cfg.SnapshotCatchUpEntries = k.SnapshotCatchUpEntries
 	cfg.MaxAppendBytes = uint64(k.MaxAppendBytes)
 	cfg.ElectionTimeoutTicks = k.ElectionTimeoutTicks
+	cfg.PebbleMemTableBytes = uint64(k.MemTableBytes)
+	cfg.PebbleCacheBytes = int64(k.CacheBytes)
+	cfg.LogCacheEntries = k.LogCacheEntries
+	cfg.MaxWaitingRequests = k.MaxWaitingRequests
 }
 
 // String is the knobs' trace line.
 func (k Knobs) String() string {
-	return fmt.Sprintf("snapshot-entries=%d snapshot-catch-up-entries=%d max-append-bytes=%d election-ticks=%d drawn=%v",
-		k.SnapshotEntries, k.SnapshotCatchUpEntries, k.MaxAppendBytes, k.ElectionTimeoutTicks, k.Drawn)
+	return fmt.Sprintf("snapshot-entries=%d snapshot-catch-up-entries=%d max-append-bytes=%d election-ticks=%d memtable-bytes=%d cache-bytes=%d log-cache-entries=%d max-waiting-requests=%d drawn=%v",
+		k.SnapshotEntries, k.SnapshotCatchUpEntries, k.MaxAppendBytes, k.ElectionTimeoutTicks,
+		k.MemTableBytes, k.CacheBytes, k.LogCacheEntries, k.MaxWaitingRequests, k.Drawn)
 }

@@ -2,11 +2,14 @@ package sim
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ballastdb/ballast/kv/node"
 	"github.com/ballastdb/ballast/scenarios"
 )
 
@@ -29,7 +32,7 @@ func TestKnobsReplay(t *testing.T) {
 			drawn[name]++
 		}
 	}
-	for _, name := range []string{"SnapshotEntries", "MaxAppendBytes", "ElectionTimeoutTicks"} {
+	for _, name := range []string{"SnapshotEntries", "MaxAppendBytes", "ElectionTimeoutTicks", "MemTableBytes", "LogCacheEntries"} {
 		require.Greater(t, drawn[name], 0, "%s never drawn in 40 seeds", name)
 		require.Less(t, drawn[name], 40, "%s drawn in every seed", name)
 	}
@@ -62,5 +65,33 @@ func TestSnapshotCatchUpInstallsSnapshot(t *testing.T) {
 		require.True(t, res.Passed, "seed %d (rerun with SIM_SEED=%d): %s", seed, seed, res.Failure)
 		require.Regexp(t, regexp.MustCompile(`log member \d: sending a snapshot at index \d+`), trace.String(), "seed %d", seed)
 		require.Regexp(t, regexp.MustCompile(`log member \d: installed a snapshot at index \d+`), trace.String(), "seed %d", seed)
+	}
+}
+
+// TestKnobsReachConfig: every member of a run opens with the knobs its seed drew, tiny caches
+// included, and with the scenario's MaxWaitingRequests.
+func TestKnobsReachConfig(t *testing.T) {
+	sc := smallScenario()
+	sc.Duration = time.Second
+	sc.MaxWaitingRequests = 7
+	seed := int64(0)
+	for s := int64(1); s <= 40 && seed == 0; s++ {
+		if k := drawKnobs(sc, s); slices.Contains(k.Drawn, "MemTableBytes") {
+			seed = s
+		}
+	}
+	require.NotZero(t, seed, "no seed of 1..40 drew the cache knobs")
+	k := drawKnobs(sc, seed)
+	var opened []node.Config
+	res := Run(sc, seed, Options{wrapConfig: func(cfg *node.Config) { opened = append(opened, *cfg) }})
+	require.True(t, res.Passed, "seed %d: %s", seed, res.Failure)
+	require.NotEmpty(t, opened)
+	for _, cfg := range opened {
+		require.Equal(t, uint64(k.MemTableBytes), cfg.PebbleMemTableBytes)
+		require.Less(t, cfg.PebbleMemTableBytes, uint64(simMemTableBytes))
+		require.Equal(t, int64(k.CacheBytes), cfg.PebbleCacheBytes)
+		require.Equal(t, k.LogCacheEntries, cfg.LogCacheEntries)
+		require.Positive(t, cfg.LogCacheEntries)
+		require.Equal(t, 7, cfg.MaxWaitingRequests)
 	}
 }

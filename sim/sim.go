@@ -149,7 +149,7 @@ func Run(sc scenarios.Scenario, seed int64, opts Options) (res Result) {
 	w.tracef("run scenario=%s seed=%d members=%d", sc.Name, seed, sc.Members)
 	res.Knobs = drawKnobs(sc, seed)
 	w.tracef("knobs %s", res.Knobs)
-	c, err := newCluster(w, sc.Members, res.Knobs, opts.wrapConfig, sc.MaxWaitingRequests)
+	c, err := newCluster(w, sc.Members, res.Knobs, opts.wrapConfig)
 	if err != nil {
 		res.Failure = err.Error()
 		return res

@@ -29,7 +29,7 @@ func BenchmarkCluster(b *testing.B) {
 }
 
 func benchmarkCluster(b *testing.B, clients int) {
-	c := newDriverCluster(b, 3, 1, DefaultTickInterval, tempDirFS(b.TempDir()), func(cfg *Config) { cfg.SmallCaches = false })
+	c := newDriverCluster(b, 3, 1, DefaultTickInterval, tempDirFS(b.TempDir()), func(cfg *Config) { cfg.PebbleMemTableBytes, cfg.PebbleCacheBytes = 0, 0 })
 	leader := c.leader()
 	ctx := context.Background()
 	value := strings.Repeat("v", 128)

@@ -116,3 +116,26 @@ func TestMaxWaitingRequestsConfig(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, DefaultMaxWaitingRequests, got.MaxWaitingRequests)
 }
+
+// Negative cache sizes are refused by name; the sizes reach Pebble's options as given.
+func TestCacheSizesConfig(t *testing.T) {
+	c := newCluster(t, 1)
+	for _, tc := range []struct {
+		name string
+		set  func(*Config)
+	}{
+		{"PebbleCacheBytes (-1)", func(cfg *Config) { cfg.PebbleCacheBytes = -1 }},
+		{"LogCacheEntries (-1)", func(cfg *Config) { cfg.LogCacheEntries = -1 }},
+	} {
+		cfg := c.config(1)
+		tc.set(&cfg)
+		_, err := cfg.withDefaults()
+		require.ErrorIs(t, err, errConfig, tc.name)
+		require.ErrorContains(t, err, tc.name)
+	}
+	cfg := c.config(1)
+	cfg.PebbleMemTableBytes, cfg.PebbleCacheBytes = 64<<10, 32<<10
+	opts := pebbleOptions(cfg, &corruptionWatch{})
+	require.Equal(t, uint64(64<<10), opts.MemTableSize)
+	require.Equal(t, int64(32<<10), opts.CacheSize)
+}

@@ -138,9 +138,13 @@ type Config struct {
 	SnapshotCatchUpEntries int
 	// snapshotChunkBytes overrides maxSnapshotChunkBytes (tests use tiny chunks).
 	snapshotChunkBytes int
-	// SmallCaches keeps Pebble's memtable and cache small, so many simulated members fit in
-	// memory at once.
-	SmallCaches bool
+	// PebbleMemTableBytes and PebbleCacheBytes size Pebble's memtable and block cache; 0
+	// takes Pebble's defaults (4 MiB, 8 MiB). The simulator keeps them small, so many members
+	// fit in memory at once, and draws tiny ones, so flushes and cache misses happen often.
+	PebbleMemTableBytes uint64
+	PebbleCacheBytes    int64
+	// LogCacheEntries bounds the raft log's in-memory tail (kv/raftlog); 0 takes its default.
+	LogCacheEntries int
 }
 
 var errConfig = errors.New("node: invalid config")
@@ -216,6 +220,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.RequestTimeoutTicks < 0 || c.CompactionStepEntries < 0 {
 		return bad("RequestTimeoutTicks (%d) and CompactionStepEntries (%d) must be positive", c.RequestTimeoutTicks, c.CompactionStepEntries)
+	}
+	if c.PebbleCacheBytes < 0 || c.LogCacheEntries < 0 {
+		return bad("PebbleCacheBytes (%d) and LogCacheEntries (%d) must not be negative", c.PebbleCacheBytes, c.LogCacheEntries)
 	}
 	return c, nil
 }

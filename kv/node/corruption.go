@@ -169,7 +169,7 @@ func StoreFiles(fs vfs.FS, dir string) (tables []string, manifest string, err er
 		return nil, "", err
 	}
 	watch := &corruptionWatch{}
-	db, err := pebble.Open(dir, pebbleOptions(Config{FS: fs, SmallCaches: true}, watch))
+	db, err := pebble.Open(dir, pebbleOptions(Config{FS: fs, PebbleMemTableBytes: 4 << 20, PebbleCacheBytes: 1 << 20}, watch))
 	if err != nil {
 		return nil, "", fmt.Errorf("open pebble in %q: %w", dir, err)
 	}

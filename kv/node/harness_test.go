@@ -75,7 +75,7 @@ func newClusterWith(t *testing.T, n int, tweak func(*Config)) *testCluster {
 
 func (c *testCluster) config(id uint64) Config {
 	cfg := Config{ID: id, InitialMembers: c.ids, FS: c.fs[id], Dir: "member", Clock: c.clock,
-		Rand: rand.New(rand.NewPCG(c.seed, id)), SmallCaches: true}
+		Rand: rand.New(rand.NewPCG(c.seed, id)), PebbleMemTableBytes: 4 << 20, PebbleCacheBytes: 1 << 20}
 	if c.tweak != nil {
 		c.tweak(&cfg)
 	}

@@ -138,6 +138,7 @@ func (m *Member) open() error {
 	if m.log, err = raftlog.Open(m.db); err != nil {
 		return err
 	}
+	m.log.LimitTailCache(m.cfg.LogCacheEntries)
 	if m.kv, err = mvcc.Open(m.db, m.mvccConfig()); err != nil {
 		return err
 	}

@@ -21,9 +21,7 @@ func (pebbleLogger) Fatalf(format string, args ...interface{}) {
 // corruptionWatch), never to the Logger's Fatalf.
 func pebbleOptions(cfg Config, watch *corruptionWatch) *pebble.Options {
 	opts := &pebble.Options{FS: cfg.FS, WALDir: cfg.WALDir, Logger: pebbleLogger{}, EventListener: watch.listener()}
-	if cfg.SmallCaches {
-		opts.MemTableSize = 4 << 20
-		opts.CacheSize = 1 << 20
-	}
+	opts.MemTableSize = cfg.PebbleMemTableBytes
+	opts.CacheSize = cfg.PebbleCacheBytes
 	return opts
 }

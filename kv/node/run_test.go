@@ -72,7 +72,7 @@ func newDriverCluster(t testing.TB, n int, seed uint64, tickInterval time.Durati
 	for _, id := range c.ids {
 		fs, dir := newFS(id)
 		cfg := Config{ID: id, InitialMembers: c.ids, FS: fs, Dir: dir, Clock: clock,
-			Rand: rand.New(rand.NewPCG(seed, id)), TickInterval: tickInterval, SmallCaches: true}
+			Rand: rand.New(rand.NewPCG(seed, id)), TickInterval: tickInterval, PebbleMemTableBytes: 4 << 20, PebbleCacheBytes: 1 << 20}
 		for _, tweak := range tweaks {
 			tweak(&cfg)
 		}
@@ -488,7 +488,7 @@ func TestDriverStopsOnStorageFailure(t *testing.T) {
 // TestDriverInboxBounds: Deliver drops beyond the message and byte bounds of the inbox.
 func TestDriverInboxBounds(t *testing.T) {
 	m, err := Open(Config{ID: 1, InitialMembers: []uint64{1}, FS: vfs.NewMem(), Clock: NewRealClock(),
-		Rand: rand.New(rand.NewPCG(1, 1)), SmallCaches: true})
+		Rand: rand.New(rand.NewPCG(1, 1)), PebbleMemTableBytes: 4 << 20, PebbleCacheBytes: 1 << 20})
 	require.NoError(t, err)
 	defer m.Close()
 

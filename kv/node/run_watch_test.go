@@ -169,7 +169,7 @@ func TestDriverMembershipCalls(t *testing.T) {
 func (c *driverCluster) addNewMember(id, seed uint64) {
 	fs, dir := memFS(id)
 	m, err := Open(Config{ID: id, InitialMembers: c.ids, FS: fs, Dir: dir, Clock: NewRealClock(),
-		Rand: rand.New(rand.NewPCG(seed, id)), TickInterval: c.opts.TickInterval, SmallCaches: true})
+		Rand: rand.New(rand.NewPCG(seed, id)), TickInterval: c.opts.TickInterval, PebbleMemTableBytes: 4 << 20, PebbleCacheBytes: 1 << 20})
 	require.NoError(c.t, err)
 	c.ids = append(c.ids, id)
 	c.members[id] = m

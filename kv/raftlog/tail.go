@@ -31,6 +31,17 @@ type tail struct {
 
 func newTail() tail { return tail{maxEntries: tailMaxEntries, maxBytes: tailMaxBytes} }
 
+// LimitTailCache bounds the tail cache to maxEntries entries (at least 1; 0 keeps the
+// default of tailMaxEntries). The simulator draws tiny bounds so that raft's reads of older
+// entries go to Pebble in many runs, not only in a log longer than the default window.
+func (l *Log) LimitTailCache(maxEntries int) {
+	if maxEntries <= 0 {
+		return
+	}
+	l.tail.reset()
+	l.tail.maxEntries = maxEntries
+}
+
 // covers reports whether entry i is in the cache.
 func (t *tail) covers(i uint64) bool {
 	return len(t.ents) > 0 && i >= t.ents[0].Index && i <= t.ents[len(t.ents)-1].Index

@@ -90,7 +90,7 @@ func TestClusterOverTransport(t *testing.T) {
 	for _, id := range ids {
 		m, err := node.Open(node.Config{
 			ID: id, InitialMembers: ids, ClusterID: clusterA, FS: vfs.NewMem(), Clock: node.NewRealClock(),
-			Rand: rand.New(rand.NewPCG(7, id)), TickInterval: 10 * time.Millisecond, SmallCaches: true,
+			Rand: rand.New(rand.NewPCG(7, id)), TickInterval: 10 * time.Millisecond, PebbleMemTableBytes: 4 << 20, PebbleCacheBytes: 1 << 20,
 			SnapshotEntries: 40, SnapshotCatchUpEntries: 5,
 		})
 		require.NoError(t, err)
