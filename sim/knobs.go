@@ -24,6 +24,9 @@ type Knobs struct {
 	MemTableBytes   int `json:",omitempty"`
 	CacheBytes      int `json:",omitempty"`
 	LogCacheEntries int `json:",omitempty"`
+	// Snappy: Pebble compresses its blocks (its default); otherwise they are stored as they
+	// are, which the simulator, its stores in memory, does faster.
+	Snappy bool `json:",omitempty"`
 	// MaxWaitingRequests is the scenario's (never drawn: the flood scenario sets it).
 	MaxWaitingRequests int `json:",omitempty"`
 	// Drawn names the knobs this seed drew (the others are the scenario's or the default).
@@ -40,6 +43,7 @@ const (
 	knobAppendChance   = 0.25
 	knobElectionChance = 0.25
 	knobCacheChance    = 0.25
+	knobSnappyChance   = 0.25
 )
 
 // The simulator's Pebble sizes when no knob is drawn.
@@ -98,6 +102,13 @@ func drawKnobs(sc scenarios.Scenario, seed int64) Knobs {
 		k.MemTableBytes, k.CacheBytes, k.LogCacheEntries = memTable, 64<<10, logCache
 		k.Drawn = append(k.Drawn, "MemTableBytes", "CacheBytes", "LogCacheEntries")
 	}
+
+	// production's compression on a quarter of the seeds, so its code paths (and their
+	// interplay with the tiny caches) still run
+	if r.Float64() < knobSnappyChance {
+		k.Snappy = true
+		k.Drawn = append(k.Drawn, "Snappy")
+	}
 	return k
 }
 
@@ -111,11 +122,12 @@ func (k Knobs) apply(cfg *node.Config) {
 	cfg.PebbleCacheBytes = int64(k.CacheBytes)
 	cfg.LogCacheEntries = k.LogCacheEntries
 	cfg.MaxWaitingRequests = k.MaxWaitingRequests
+	cfg.PebbleUncompressed = !k.Snappy
 }
 
 // String is the knobs' trace line.
 func (k Knobs) String() string {
-	return fmt.Sprintf("snapshot-entries=%d snapshot-catch-up-entries=%d max-append-bytes=%d election-ticks=%d memtable-bytes=%d cache-bytes=%d log-cache-entries=%d max-waiting-requests=%d drawn=%v",
+	return fmt.Sprintf("snapshot-entries=%d snapshot-catch-up-entries=%d max-append-bytes=%d election-ticks=%d memtable-bytes=%d cache-bytes=%d log-cache-entries=%d snappy=%v max-waiting-requests=%d drawn=%v",
 		k.SnapshotEntries, k.SnapshotCatchUpEntries, k.MaxAppendBytes, k.ElectionTimeoutTicks,
-		k.MemTableBytes, k.CacheBytes, k.LogCacheEntries, k.MaxWaitingRequests, k.Drawn)
+		k.MemTableBytes, k.CacheBytes, k.LogCacheEntries, k.Snappy, k.MaxWaitingRequests, k.Drawn)
 }

@@ -32,7 +32,7 @@ func TestKnobsReplay(t *testing.T) {
 			drawn[name]++
 		}
 	}
-	for _, name := range []string{"SnapshotEntries", "MaxAppendBytes", "ElectionTimeoutTicks", "MemTableBytes", "LogCacheEntries"} {
+	for _, name := range []string{"SnapshotEntries", "MaxAppendBytes", "ElectionTimeoutTicks", "MemTableBytes", "LogCacheEntries", "Snappy"} {
 		require.Greater(t, drawn[name], 0, "%s never drawn in 40 seeds", name)
 		require.Less(t, drawn[name], 40, "%s drawn in every seed", name)
 	}
@@ -93,5 +93,6 @@ func TestKnobsReachConfig(t *testing.T) {
 		require.Equal(t, k.LogCacheEntries, cfg.LogCacheEntries)
 		require.Positive(t, cfg.LogCacheEntries)
 		require.Equal(t, 7, cfg.MaxWaitingRequests)
+		require.Equal(t, !k.Snappy, cfg.PebbleUncompressed)
 	}
 }

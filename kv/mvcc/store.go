@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -57,6 +58,12 @@ type Store struct {
 	cfg        Config
 	currentRev atomic.Int64
 	compactRev atomic.Int64
+	// carry is HashKVCarried's last answer: the CRC over the versions up to rev.
+	carry struct {
+		mu  sync.Mutex
+		rev int64
+		crc uint32
+	}
 }
 
 // state is the content of metaStateKey.

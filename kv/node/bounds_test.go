@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2/sstable/block"
 	"github.com/stretchr/testify/require"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -138,4 +139,12 @@ func TestCacheSizesConfig(t *testing.T) {
 	opts := pebbleOptions(cfg, &corruptionWatch{})
 	require.Equal(t, uint64(64<<10), opts.MemTableSize)
 	require.Equal(t, int64(32<<10), opts.CacheSize)
+	opts.EnsureDefaults()
+	require.NotEqual(t, block.NoCompression, opts.Levels[0].Compression(), "Pebble's default compresses")
+	cfg.PebbleUncompressed = true
+	opts = pebbleOptions(cfg, &corruptionWatch{})
+	opts.EnsureDefaults()
+	for i := range opts.Levels {
+		require.Equal(t, block.NoCompression, opts.Levels[i].Compression(), "level %d", i)
+	}
 }

@@ -23,5 +23,8 @@ func pebbleOptions(cfg Config, watch *corruptionWatch) *pebble.Options {
 	opts := &pebble.Options{FS: cfg.FS, WALDir: cfg.WALDir, Logger: pebbleLogger{}, EventListener: watch.listener()}
 	opts.MemTableSize = cfg.PebbleMemTableBytes
 	opts.CacheSize = cfg.PebbleCacheBytes
+	if cfg.PebbleUncompressed {
+		opts.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionNone })
+	}
 	return opts
 }
