@@ -20,6 +20,33 @@ import (
 	"github.com/ballastdb/ballast/scenarios"
 )
 
+// A harness that never fails proves nothing. The deliberately broken variants of the store
+// (package canary, compiled only with -tags canary) each break one rule, and each names the
+// scenario sharpened to catch it (scenarios.Canaries, outside the catalogue). `make
+// canaries` (ballast-sim canaries) searches seeds 1..200 of each; TestCanaries (-tags
+// canary, a line of make unit) searches seeds 1..12 of each
+// (wideWindows may widen one, with its reason). A catch counts only when
+// the same seed passes with no canary, and a checker verdict of unknown never counts. Runs
+// are stopped at their first FAIL line (a run whose members' logs diverged can otherwise
+// take minutes: they trade appends and rejections in a storm the simulator must play out).
+//
+// commit-old-term (a leader commits an entry of an earlier term by counting replicas) is the
+// hard one. Every new leader appends an empty entry of its term and sends it with the old
+// ones, followers acknowledge both together, and the leader counts its own entry only once
+// synced, so with the default 1 MiB append bound the broken rule fires only while the
+// leader's own entry is unsynced, when kv/node hands out nothing (no Ready while a sync is
+// outstanding); 200 seeds of a random schedule never failed. canary-figure-8 is therefore a
+// script of the paper's Figure 8 with one entry per append (Scenario.MaxAppendBytes 1, so a
+// follower can hold old entries without the new leader's own): m0 leads and is cut off with
+// m1; m2 and m3 cannot hear each other, so only m4 can win the other side, and its first
+// entry is lost when m2 and m3 (slow disks) lose power within 0.5 s of its election while m4
+// is cut off; m0 or m1 then commits the old entries on m2 and m3 by counting them; m0 and m1
+// are cut off again and m4 wins. Judged by the end of the run (the members never converged
+// again once m4 overwrote the entry) it was caught at seed 20 of 200: the election inside a
+// 0.5 s window is rare. The online safety checker judges the commit itself (a leader's
+// commit index must land on an entry of its own term) at the step it happens, which the
+// script reaches far more often than the overwrite: caught at seed 1 of 12.
+
 // canaryWindow is how many seeds (1..canaryWindow) each canary may take to be caught. A
 // window rather than one fixed seed, so that unrelated changes that reshuffle traces do not
 // make a canary escape by luck; CANARY_SEEDS=n changes it, CANARY=name runs one canary.

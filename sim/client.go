@@ -10,6 +10,30 @@ import (
 	"github.com/ballastdb/ballast/scenarios"
 )
 
+// Scenario.Clients clients each issue one request at a time (put, linearizable and
+// serializable get, range over all keys, delete, compare-and-swap txn on the value the
+// client last saw, lease grant, keep-alive (Member.KeepAlive), revoke, put with one of the
+// client's leases; a lease kind with no lease of the client's grants one), at OpsPerSecond overall, to a random live member, with values unique per
+// write ("c3-17"), recorded in a history.Recorder in virtual nanoseconds. An error returned
+// during Submit itself (no leader known, member stopped) is recorded as definite: the
+// member never proposed or forwarded the request. Other errors are classified by
+// history.Classify. With no answer within clientTimeout (2 s) the outcome is unknown.
+// The workload starts once the cluster elected its first leader (bounded by 10 s), and
+// scenario times count from then.
+//
+// Leases (leases.go) are granted with a TTL of 2–6 s drawn per grant from the workload
+// stream, and a lease ID the client picks (so the lease of a grant whose answer never came
+// is still named in the history). A client keeps up to two of its leases alive, renewing
+// each once a third of its TTL has passed (as etcd's client does) and sometimes stopping,
+// and lets the others expire; puts with a lease and revokes pick any of its leases, and a
+// put with a lease writes either a shared key or the lease's own key ("kl" and the ID in
+// base 36), which only a revoke or the expiry deletes, so ranges and watchers see the lease
+// end. Every member reports each expiry revoke it applies (node.Config.OnLeaseExpired); the
+// first report of a lease becomes its lease_expiry record (lease, the revision of the
+// revoke, the virtual time of that first apply), so the checker sees why the lease's keys
+// vanished and judges that no lease expired before its TTL since the call that granted or
+// renewed it. Later reports must name the same entry and revision (a panic otherwise).
+
 // clientTimeout is how long a client waits for an answer before it gives up; the outcome is
 // then unknown (the request may still apply).
 const clientTimeout = 2 * time.Second

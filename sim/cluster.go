@@ -14,6 +14,28 @@ import (
 	"github.com/ballastdb/ballast/raft"
 )
 
+// Each member runs on its own vfs.NewCrashableMem with the run's knobs (knobs.go: the
+// scenario's settings, and per seed, from their own stream, small snapshot thresholds,
+// small appends, short election timeouts, tiny Pebble memtables and caches and a tiny raft
+// log cache; Pebble's sizes are otherwise 4 MiB and 1 MiB so many members fit), a Clock that follows
+// virtual time at its own rate (ClockSkew changes the rate, never the reading at once) and a
+// Logger into the trace. After any event that touches a member (a tick, a message, a
+// request, a sync) its Work runs as an event 50µs later; a Work output with a SyncToken
+// schedules Synced after a disk latency (0.5–3 ms, plus any SlowDisk delay), so a crash can
+// land between the write and its sync. A crash closes the member after
+// CrashClone(UnsyncedDataPercent: 0) of its FS (power loss); a restart reopens it on the
+// clone. A generation number per member voids every event of a crashed process. Members are
+// slots: member mI has raft ID I+1 (cluster.index), IDs are never reused, and a member added
+// by churn takes the next slot; cluster.members are the current ones (founding and added,
+// less the removed and those that refused to serve), the only ones clients, watchers,
+// healing and the HashKV and convergence checks consider. Messages
+// cross the network as the bytes Work/Synced produced, each with a latency drawn from its
+// link's own distribution (uniform in [lo, hi] within 1–10 ms, drawn per directed link from
+// the seed and the link's ends; links.go), so links differ and messages reorder; loss,
+// duplication and extra reordering at the fault's rate,
+// a latency spike, and partitions as a counted cut set of directed links (a message in
+// flight when its link is cut is dropped).
+
 // Disk and network models (virtual time).
 const (
 	syncLatencyMin = 500 * time.Microsecond

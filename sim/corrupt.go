@@ -11,6 +11,27 @@ import (
 	"github.com/ballastdb/ballast/linearizability/history"
 )
 
+// corrupt crashes Targets[0] if it runs (power loss), opens its disk with node.StoreFiles
+// (which flushes the WAL's contents into sstables: damage to the newest WAL would read as a
+// torn tail and be silently truncated, so the WAL is never the target) and flips one byte of
+// one of its live sstables (outside the unchecksummed footer) or of its MANIFEST (in the
+// first 32 KiB record block), chosen by three draws of the disk stream: the stream moves the
+// same way whichever files Pebble's background work left. A member it crashed restarts
+// after Duration; a stopped one stays down until a restart fault, the end of its crash or
+// healing. At restart kv/node finds the damage (a strict MANIFEST read before Pebble opens,
+// every sstable block's checksum after) and Open fails with node.ErrCorruption; a
+// corruption Pebble reports while a member runs stops it the same way at its next Work.
+// Either way the member refuses to serve for good: it leaves cluster.members (never
+// restarted, never counted in HashKV or convergence, its raft vote lost), the trace says
+// "refuses to serve" (naming no file: which file held the damage is Pebble's layout, not the
+// logical run) and the history gets a refuse-to-serve fault, open to the end, whose detail
+// is the member's error naming the file. A corruption is skipped (traced) when the voters
+// lost to corruption (refused, or corrupted and not yet restarted) would, with this one, no
+// longer leave a majority of the voters; remove-member counts them the same way. The
+// checker and HashKV stay on: a member that served damaged data fails the run
+// (TestSilentCorruptionFailsTheRun rewrites a value validly, so no checksum sees it, and the
+// run fails on HashKV).
+
 // Where a corruption may land. An sstable's last sstableFooterMargin bytes hold its footer,
 // which older table formats do not checksum; the MANIFEST is flipped within its first
 // 32 KiB record block, short of the few trailing bytes a block may leave as padding.

@@ -12,6 +12,23 @@ import (
 	"github.com/ballastdb/ballast/scenarios"
 )
 
+// add-member opens a new member (next ID, empty disk, founding members it is not among) and
+// adds it as a learner, then promotes it once it caught up (etcd's learner-not-ready until
+// its log reaches 90% of the leader's), so an empty member never counts towards a quorum it
+// would slow down; it catches up from the leader's log or, when that was compacted, from a
+// streamed snapshot. remove-member removes Targets[0]: once the removal applied on the
+// leader the member leaves cluster.members at once and its process stops 500 ms later (a
+// removed leader hands leadership over first); a removal waits while it would leave fewer
+// than 3 voters or voters that serve no majority. replace-member adds a new member, then
+// removes Targets[0]: adding first keeps the number of voters at least what it was, so a
+// replacement under other faults never costs the quorum (removing first would leave a
+// 3-member cluster on 2 voters while the new one catches up). Each call goes to whichever
+// member leads when it is tried and is retried every 250 ms (no leader, leader changed,
+// timeout, learner not ready) for up to 20 s; an answer lost after the change applied makes
+// the retry's refusal (member exists, not found, not a learner) count as done. The header
+// of the history names every member a run may have: the founding ones, then one per
+// add-member and replace-member fault.
+
 // Membership churn (virtual time).
 const (
 	// confRetryInterval separates attempts of a membership call that failed (no leader,

@@ -7,6 +7,21 @@ import (
 	"github.com/ballastdb/ballast/scenarios"
 )
 
+// Result.Coverage says, from the members' Observer reports (counted by the safety checker)
+// and the simulator's own crashes at failed syncs, which scenarios.PurposeEvents happened and
+// how often each rare path ran (node.EventKind, summed over members: a lease expiry applied
+// on three members counts three). leader-change counts elections won after the workload
+// started; leader-step-down a member whose last report led and whose next one does not,
+// while it runs; snapshot-installed an install on a member that crashed before or joined;
+// conf-change-applied as many distinct committed membership changes as the membership faults
+// ask for (add-member two, remove-member one, replace-member three);
+// sync-fail-crash one crash at a failed sync per sync-fail fault; lease-expiry-under-skew an
+// expiry revoke applied while a live member's clock ran skewed. After every other judgement
+// a run whose scenario declared a purpose (MinShare 0) that did not happen fails with
+// "purpose not reached: <why>". ballast-sim's coverage table shows, per scenario, the share of
+// seeds in which each purpose event happened (* marks the declared ones) and the rare-path
+// counts, and fails a sweep in which a purpose with a MinShare fell below it.
+
 // Coverage is what a run's members did, counted from their reports (node.Observer): whether
 // each purpose event of the scenarios happened, and how often each rare path ran.
 type Coverage struct {

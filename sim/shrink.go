@@ -13,6 +13,23 @@ import (
 	"github.com/ballastdb/ballast/scenarios"
 )
 
+// A run's fault list (Result.Schedule, or Schedule without running) is the scenario's Faults
+// followed by the faults drawn for the seed. Options.Skip names indices into it that are not
+// injected: the whole list is drawn first and the skipped entries dropped afterwards, so the
+// others keep their kinds, times, rates and member targets. Role targets (leader, follower,
+// minority) are resolved when the fault is injected, drawing from the faults stream, so
+// removing an earlier fault can change which member a later role fault hits; the reduced
+// run is still exactly reproducible from its Skip.
+//
+// Shrink(sc, seed, ShrinkOptions{}) reduces a failing run's list until it is 1-minimal:
+// it tries removing the whole list, then halves, quarters, ... and ends with passes removing
+// one fault at a time until a pass removes none. "Still failing" means failing in the same
+// FailureClass: the checker's verdict and its first check that fired (porcupine, revision,
+// watch, lease, durability, liveness), or the simulator's own judgement (HashKV, convergence,
+// recovery, panic) without times and revisions. The exact sentence would change with every
+// removal; any failure would let a safety violation shrink into an unrelated liveness
+// shortfall. The search is deterministic and every candidate is a full run.
+
 // Schedule returns the full fault list a run of sc with seed injects when nothing is
 // skipped: the scenario's Faults, then the faults drawn from the faults stream. Run draws
 // them first thing from a fresh world, so this is the same list as Result.Schedule without

@@ -12,6 +12,22 @@ import (
 	"github.com/ballastdb/ballast/scenarios"
 )
 
+// Every hashCheckInterval (2 simulated seconds), every live member's HashKV at the lowest
+// revision all of them applied must agree (see periodicHash for which checks read each
+// whole store). After Duration the clients stop, every fault heals, crashed members
+// restart, in-flight requests get their answer or time out, and the cluster must converge
+// (every member up, one applied index and revision) within 10 s; then HashKV is compared
+// again and the history goes to linearizability.Check with MinAckShare from the scenario. The
+// revision-guided checker decides; the whole-history Porcupine search (narrowed by what that
+// checker proved about unknown outcomes) runs as a second opinion on histories of up to
+// porcupineMaxOps operations. The digest is taken before the checker runs (its budgets are
+// wall-clock; see Result.Digest).
+// Liveness.MaxRecovery: when the last fault healed at least MaxRecovery before the workload
+// ended, a write must have succeeded within MaxRecovery of it. A panic anywhere (a member's
+// invariant) fails the run with its message. Every request a member took must be answered
+// (a result, an error or its own timeout) within answerBound while that process runs: a
+// dropped request would otherwise pass as a client timeout with an unknown outcome.
+
 // Options tunes a run.
 type Options struct {
 	// Trace, when set, receives every trace line as it happens.

@@ -11,6 +11,11 @@ import (
 	"github.com/ballastdb/ballast/linearizability/history"
 )
 
+// Scenario.Watchers watchers each follow the key space [k, l) from revision 1 on a random
+// live member, pulling WatchStream.Pending every 20 ms of virtual time (recorded with the
+// arrival time); when the stream fails, is canceled or its member crashes, the watcher
+// resumes on a live member from the last revision it saw + 1 (recorded as a resume).
+
 // Watch polling (virtual time).
 const (
 	watchPollInterval  = 20 * time.Millisecond

@@ -13,6 +13,17 @@ import (
 	"github.com/ballastdb/ballast/raft"
 )
 
+// Each committed entry is applied in one indexed batch with the new applied index
+// ("node/applied"), committed unsynced: the raft log is the durable record, so a crash
+// re-applies from the applied index and never applies an entry twice or skips one. Entry
+// data is a kind byte and a body (entry.go): an InternalRaftRequest, or a batch of lease
+// checkpoints (Ballast's own, since they carry the primary's term and sequence). A lease
+// revoke deletes every attached key at one revision (a txn of deletes). Compactions run in
+// bounded steps, one per Work, on every member at its own pace (HashKV does not depend on
+// the progress); a compaction request with Physical set is answered only once this member's
+// store compaction finished (the driver then runs Work without waiting for events, so the
+// steps follow each other).
+
 // applyEntry applies one committed entry: its effects and the new applied index go into one
 // batch, so after a crash the entry is either wholly applied or not at all, and is never
 // applied twice or skipped. Errors are storage failures; a request's own error (etcd's, e.g.

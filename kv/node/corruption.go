@@ -16,6 +16,25 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs/atomicfs"
 )
 
+// Open refuses a damaged disk with an error wrapping ErrCorruption that names the file and
+// the check that failed, and the member never serves from it. Before Pebble opens, the
+// current MANIFEST is read strictly to its end: Pebble itself takes a record that fails its
+// checksum for the end of the log and opens the older version read so far, which could drop
+// tables whose WALs are gone (an older raft log and hard state: a vote forgotten). A torn,
+// never-synced MANIFEST tail after a power loss looks the same and is refused too (replace
+// the member). After Pebble opens, every block of every live sstable is read and its
+// checksum checked, so damage anywhere in a table is found at Open, on the member's
+// goroutine, not by whichever read or background compaction reaches it first; it costs one
+// read of the store per start (BenchmarkVerifyTables measures it). Pebble's
+// DataCorruption and BackgroundError events (its default would call Logger.Fatalf, a panic
+// in a Pebble goroutine that ends the process) are recorded instead, and the member stops
+// with that ErrCorruption at its next Work: only this member stops. The WAL is not checked:
+// Pebble reads damage to its newest file as the torn tail of a crash mid-write and truncates
+// it, which no check here can tell apart, so the simulator damages sstables and the
+// MANIFEST only. StoreFiles (for the simulator) flushes a stopped
+// member's store and names its live sstables and MANIFEST, the files whose damage Open must
+// find.
+
 // ErrCorruption: the member's disk holds damaged data (an sstable block or the MANIFEST fails
 // its checksum). The member refuses to open, or stops serving, rather than answer from a
 // store it cannot trust; it never heals by itself (replace it).

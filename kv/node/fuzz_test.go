@@ -12,6 +12,11 @@ import (
 	"github.com/ballastdb/ballast/raft"
 )
 
+// FuzzDecodeFrame runs every frame decoder (raft messages, forwarded entries, lease calls
+// and answers, snapshot chunks and acks) and requires errors for what they refuse and a
+// round trip for what they accept; FuzzReceive hands any bytes to a one-member leader,
+// which must neither panic nor stop, and must serve writes afterwards.
+
 // fuzzSeeds are valid frames of every kind, so the fuzzer starts past the checksums.
 func fuzzSeeds(f *testing.F) [][]byte {
 	var codec wire.Codec

@@ -13,16 +13,44 @@ import (
 	"github.com/ballastdb/ballast/raft"
 )
 
-// Lease calls that are not writes: KeepAlive, TimeToLive and Leases. They are served by the
-// leader, whose lessor is the primary (it alone knows the deadlines), after a ReadIndex round
-// confirmed its leadership, as etcd's lease renew does since v3.5: a deposed leader cannot
-// renew a lease that the new leader counts from its own promotion, and TimeToLive and Leases
-// see every grant and revoke acknowledged before they were called (linearizable). A member
-// that does not lead sends the call to the leader in a frameLeaseCall and completes it when
-// the frameLeaseAnswer comes back; a call that gets no answer (lost message, leader change)
-// is sent again, to the leader known then, every election timeout until its deadline.
-// Serving a call twice is harmless: a renewal is idempotent, and the caller takes the first
-// answer.
+// The lessor is primary while the member leads, from the moment the new leader has applied
+// an entry of its own term (maybePromote: every entry of earlier terms has then applied, as
+// kv/lease requires; promoting on the soft state alone would let a checkpoint of the old
+// term apply on the new primary) until raft reports another leader or a new term
+// (leaderChanged, demoteIfTermMoved: before applying entries of the later term). On each
+// Tick the primary proposes revokes of expired leases and checkpoints of remaining TTLs
+// (kv/lease decides; the clock is Config.Clock). After a restart the key attachments are
+// rebuilt from the live keys. Lease checkpoints are only ever proposed by the leader
+// itself: a forwarded proposal must be a client request (a checkpoint from a peer would
+// carry a term and sequence the primary never produced). The primary's lease entries (revokes,
+// checkpoints, clears) that raft drops (a leadership transfer under way) wait in order and
+// are proposed again on the next tick (proposeLease): a dropped checkpoint is not retried
+// by the lessor, and the next leader would restart the lease from its own promotion.
+//
+// The primary's revokes of expired leases are entries of their own kind (entryExpiry), so
+// every member knows, when it applies one, that the cluster ended the lease and not a client:
+// Config.OnLeaseExpired (optional, told like Logger) hears of each with the lease, the
+// revision after the revoke and the entry's index (lease_expiry.go). A history checker needs
+// that record, or the lease's keys vanish without a cause. Every member reports each expiry
+// it applies, again after re-applying it from a restart; the simulator keeps the first.
+
+// They are served by the leader, whose lessor alone knows the deadlines, and only after a
+// ReadIndex round confirmed its leadership (as etcd's LeaseRenew since v3.5): a deposed
+// leader cannot renew a lease that the new leader counts from its own promotion. A
+// keep-alive then asks lessor.KeepAlive: AnswerNow answers the TTL; ProposeClear proposes
+// the clear (a checkpoint entry with RemainingTTL 0) and the call is served again after
+// entries apply, until KeepAlive answers AnswerNow; WaitForClear waits the same way (a
+// dropped clear is asked for again after the lessor's ClearRetryInterval). TimeToLive and
+// Leases answer from the leader's lessor after the same round, so they are linearizable
+// (every grant and revoke acknowledged before the call is seen) and TimeToLive reports the
+// primary's deadline, as etcd forwards LeaseTimeToLive to its leader. A member that does
+// not lead sends the call to the leader in a frameLeaseCall (op, asker, request ID, lease
+// ID, keys flag; checksummed) and completes it on the frameLeaseAnswer (request ID, op,
+// code, protobuf response; checksummed). Only etcd's lease-not-found travels as an error;
+// anything else (lost message, leader change, not primary yet) is answered by silence and
+// the asker sends the call again, to the leader it knows then, every election timeout
+// until RequestTimeoutTicks (ErrTimeout); with no leader known at the call, ErrNoLeader at
+// once. Serving a call twice is harmless (a renewal is idempotent; the first answer wins).
 
 // Lease call operations (the first byte of a frameLeaseCall body).
 const (

@@ -15,18 +15,27 @@ import (
 	"github.com/ballastdb/ballast/raft"
 )
 
-// The member table (etcd's RaftCluster): who the members are (name, peer and client URLs,
-// learner or voter), which IDs were removed, and the cluster ID. It is state-machine state:
-// changed only by applied entries (membership changes carry the member's attributes in
-// their raft.ConfChange.Context; a serving member publishes its name and client URLs as
-// etcd's ClusterMemberAttrSet request), written in the batch of the entry that changes it,
-// moved by snapshots (its keys are one of stateMachineSpans) and reloaded on Open and after a
-// snapshot install. The cluster ID is written once, when the member's DB is created
-// (Config.ClusterID), and checked on every later start.
-//
-// The table takes exactly the configuration changes raft takes: it keeps its own copy of
-// raft's configuration (clusterState.conf: raft's at Open and after a snapshot install) and applies each
-// committed change with raft.ApplyConfChange, which skips what raft skips.
+// Each member keeps etcd's member table as state-machine state: every member's ID, name,
+// peer and client URLs and learner flag, the IDs of removed members, and the cluster ID
+// (Config.ClusterID, written when the DB is created; a restart naming another nonzero ID is
+// refused with an error naming both, and a snapshot of another cluster is not installed).
+// A membership change carries the member's record in its raft.ConfChange.Context (AddMember;
+// UpdateMember is a ConfChangeUpdateNode with the new peer URLs), and the founders' records
+// (Config.InitialMemberAttrs) are the contexts of the founding entries, so a member added
+// later learns them by replaying the log; a serving member publishes its name and client
+// URLs as etcd's ClusterMemberAttrSet request (PublishAttrs, a write like any other). The
+// table takes exactly the changes raft takes (it applies each with raft.ApplyConfChange to its
+// copy of raft's configuration), is written in the batch of the entry that changes it, and
+// moves with snapshots. AddMember refuses an existing ID (etcd's member-exists), a peer URL
+// another member has (peer-URL-exists) and a removed ID (member-not-found, as etcd maps its
+// ID-removed); UpdateMember an unknown member or a used URL. A member that applies its own
+// removal reports Removed at once and stops with ErrRemoved (etcd's "the member has been
+// permanently removed from the cluster") one election timeout later, so a removed leader
+// can hand over first; restarted, it stays stopped. The Driver copies the table for other
+// goroutines after every change (Driver.Members, Member, ClusterID, IsRemoved: the transport
+// resolves and refuses peers with them); a joining member's Driver.Member falls back to the
+// InitialMemberAttrs it was given (the members it learned from a peer) until its table, which
+// only the log or a snapshot fills, knows the member.
 
 // Keys of the member table, all under nodeClusterPrefix (one state-machine span).
 var (

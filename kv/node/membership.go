@@ -10,22 +10,20 @@ import (
 	"github.com/ballastdb/ballast/raft"
 )
 
-// Membership changes and leadership transfer, as calls. They are made on the leader: on any
-// other member they fail at once with a *NotLeaderError naming the leader this member knows
-// (etcd's "etcdserver: not leader"), and the caller (the rpc layer, or a client) sends them
-// there. Forwarding them, as writes are forwarded, would need a second answer path for the
-// leader's refusals (member exists, change pending, learner not ready), which a caller that
-// can reach the leader gets directly; membership calls are rare.
-//
-// A change is one raft.ConfChange (one member at a time, see raft's doc). It completes when
-// its entry applies on this member and raft has taken it into effect (Advance): done gets
-// the configuration then. If the entry at the index it was proposed at turns out to be
-// another (leadership changed and the proposal was lost), it fails with etcd's "leader
-// changed"; without an outcome within RequestTimeoutTicks, with ErrTimeout.
-//
-// A new member joins empty: open it with a Config whose InitialMembers does not name it, add
-// it (AddLearner, then PromoteLearner once it caught up; or AddVoter), and it learns the
-// configuration and the data from the leader's log.
+// AddMember (a voter or learner with its record; AddVoter and AddLearner add one by ID
+// only), PromoteLearner (refused with etcd's learner-not-ready until the learner's log
+// reaches 90% of the leader's commit index), UpdateMember, RemoveMember and TransferLeader
+// are calls on the leader, refused up front with etcd's errors (member exists, peer URL
+// exists, not found, not a learner, bad transferee). On any other member they fail at once with a
+// *NotLeaderError naming the leader (etcd's "etcdserver: not leader"): not forwarded,
+// because the leader's refusals would need a second answer path and a caller that can
+// reach the leader gets them directly; membership calls are rare. A change completes when
+// its entry applies and raft took it into effect (Advance), with the configuration then;
+// if the entry at the index it was proposed at turns out to be another (leadership changed
+// before it committed), with etcd's "leader changed". A transfer completes when this
+// member sees the target lead, or fails with ErrTimeout once raft abandoned it. A new
+// member opens empty with InitialMembers not naming it and learns the configuration and
+// the data from the leader's log (or a snapshot) once added.
 
 // ConfDone receives a membership call's outcome: the configuration in effect after the change
 // applied (voters and learners), or the error.

@@ -10,6 +10,22 @@ import (
 	"github.com/ballastdb/ballast/raft"
 )
 
+// Requests are etcd's InternalRaftRequest (one of Range, Put, DeleteRange, Txn, Compaction,
+// LeaseGrant, LeaseRevoke, Alarm, ClusterMemberAttrSet). Writes go through the log: proposed
+// on the leader; on a follower forwarded to the leader as a checksummed frame, as etcd
+// forwards MsgProp; the submitter completes when it applies the entry itself (every member
+// applies every entry), so a follower answers from its own state. Each request carries an ID
+// (member ID, boot count, sequence: unique across restarts, see newRequestID); a member
+// remembers the last dedupWindowEntries applied IDs durably, in the batch of each request, so
+// a proposal duplicated by the network or re-forwarded applies once. Serializable reads read
+// the local store at once; linearizable reads and read-only txns wait for a ReadIndex
+// confirmation, which raft hands out only once this member has applied its index, and are
+// re-asked every election timeout until their deadline. Requests fail with etcd's errors:
+// ErrNoLeader when no leader is known, ErrTimeout after RequestTimeoutTicks, ErrStopped on
+// Close; a request's own error (etcd's, from the store) is its answer and changes nothing.
+// Lease keep-alives, TimeToLive and Leases are calls of their own (below), watches are streams
+// (NewWatchStream), membership changes and leadership transfer are calls (AddVoter, ...).
+
 // Response is the answer to one request: the field of the request's kind is set.
 type Response struct {
 	Range       *pb.RangeResponse

@@ -21,6 +21,35 @@ import (
 // that the protocol does not already tolerate (raft tolerates any order of messages, ticks and
 // proposals; a request's answer is whatever the member gives it).
 
+// Driver runs a Member with goroutines, real time and a Transport; it is the only code in
+// this package that starts goroutines, selects on channels or reads the wall clock
+// (time.NewTicker, RealClock), and the simulator never runs it. One goroutine (Driver.Run)
+// owns the member. Other goroutines reach it through bounded channels: Submit, KeepAlive,
+// TimeToLive, Leases, Inspect and Call wait for the member's answer (ErrStopped if the driver
+// stops first; ctx's error if ctx ends first, the outcome of a write then unknown), and so do
+// the membership wrappers (AddMember, RemoveMember, PromoteMember, UpdateMember,
+// TransferLeader, PublishAttrs); a
+// transport hands in peer messages with Deliver, which never blocks and drops beyond
+// InboxMessagesMax/InboxBytesMax (raft tolerates loss). Each round takes one event, then every
+// further queued event (up to EventsPerRoundMax), then calls Work and, if it asks, Synced at
+// once (Synced performs the fsync); calls that queue during an fsync go into the next Ready
+// together, so under load many proposals share one sync (DriverStats.Syncs;
+// BenchmarkCluster reports fsyncs per proposal). A ticker at TickInterval calls Tick. Run
+// returns nil when its context ends and the storage error when Work or Synced fails; either
+// way it fails the calls still waiting with ErrStopped and closes neither the member nor the
+// transport; it returns ErrRemoved when the member stopped after its own removal. Watches
+// from other goroutines go through Driver.Watch: a DriverWatch's Handle and Next run the
+// member's WatchStream on the driver goroutine, and Next sleeps on a wake-up channel (capacity
+// one, so no signal is lost) that the driver signals after every round in which the stream is
+// Ready. IsBulkFrame tells a transport which frames are snapshot chunks, to carry apart from
+// heartbeats and votes. DBSize reads Pebble's metrics (safe from any goroutine); Defragment
+// runs Pebble's manual compaction of the whole key space on the caller's goroutine (safe
+// beside the driver). HandOffLeadership, for a graceful stop, transfers leadership from a
+// leader to its most up-to-date other voter and waits until it leads (again with the best
+// voter then, if raft abandoned a transfer), as etcd does before it stops.
+// LocalTransport connects drivers in one process (tests, benchmarks) through their bounded
+// inboxes, copying each message, with links that can be cut.
+
 // Transport carries messages from this member to its peers.
 type Transport interface {
 	// Send hands env to the network for member env.To. It must not block (queue with a

@@ -14,13 +14,63 @@ import (
 )
 
 // Snapshots, the leader's side, and raft log compaction (the follower's side is
-// snapshot_stage.go; the protocol is in doc.go).
+// snapshot_stage.go; the protocol for both is below).
 //
 // A raft snapshot here is metadata (index, term, configuration) recorded by kv/raftlog; its
 // data is the store itself. The data a follower receives must be the store at exactly the
 // metadata's index, so it is read from a Pebble snapshot taken when this member's applied
 // index equals that index: lazily, when a stream starts (snapshotSource), never at
 // compaction time, so no Pebble snapshot pins old data while nobody needs one.
+
+// Compaction: between Readies (raft's applied index and configuration then equal the
+// member's), once the log holds more than Config.SnapshotEntries applied entries beyond the
+// last snapshot, the member records a snapshot at its applied index (raftlog.CreateSnapshot
+// with raft's configuration) and compacts the log below it, keeping
+// SnapshotCatchUpEntries entries for followers a little behind, in one unsynced batch (a
+// crash loses at most the compaction; the WAL's order keeps it behind the applied state it
+// names).
+//
+// What moves: the state machine is every key under lease/, mvcc/, node/cluster/ (the member
+// table, removed IDs, cluster ID and alarms) and node/req/ (the dedup
+// window: which requests applied is applied state); node/applied is set to the snapshot's
+// index; raft/, node/format and node/boot belong to the member and never move.
+//
+// Sending: raft's MsgSnap carries only metadata, and the data must be the store at exactly
+// its index. The member intercepts raft's MsgSnap and, at the start of the next Work (no
+// Ready outstanding, so the applied index is raft's), starts a stream reading a Pebble
+// snapshot taken right then: if the log's snapshot is older than the applied index, a new
+// one is recorded at the applied index first, so the data and the metadata name the same
+// index. A source is shared by the streams that start while the log still continues from
+// it, and closed when its last stream ends: no Pebble snapshot outlives the streams that
+// read it. A stream sends chunks of at most 1 MiB of pairs (plus one pair), in key order,
+// as checksummed frames (frameSnapChunk: leader, stream ID, index, term, chunk number, last
+// flag, pairs); the follower acknowledges each (frameSnapAck). At most snapshotWindowChunks
+// are unacknowledged, so the leader holds a bounded number of chunks whatever the store's
+// size. Without an acknowledgement for half an election timeout the leader sends again
+// from the first unacknowledged chunk (go-back-N); without one for snapshotTimeoutElections
+// election timeouts, or on a refusal, it ends the stream and reports
+// ReportSnapshot(failed), and raft asks again. Once the last chunk is acknowledged the
+// leader sends the MsgSnap, with the source's metadata (possibly newer than the one raft
+// named: the follower's answer moves raft's progress past it all the same). While a stream
+// is under way, raft's repeated requests for the same follower are answered by it. A stream
+// ends silently when the leader's term ends.
+//
+// Staging and installing: the follower writes each chunk in order under node/stage/
+// (unsynced: the install's sync makes them durable with it, Pebble's WAL being one ordered
+// stream), acknowledges duplicates again, ignores chunks beyond the next one, and refuses a
+// later chunk of a stream it does not hold (after its restart) or a snapshot not beyond its
+// applied index. A MsgSnap reaches raft only once its stage is complete (else Receive
+// returns an error); the stage is then pinned until the next Ready, which installs it if
+// raft took it: writeReady writes, in ONE batch with raft's ApplySnapshot and the Ready's
+// hard state, range deletions of the state-machine spans, the staged pairs at their real
+// keys, node/applied and the removal of the stage; then the in-memory views are rebuilt
+// from the DB (mvcc.Open, lease.Open and the key attachments, the dedup window; the watch
+// hub's Restore makes watchers catch up from the new store). The batch holds the whole
+// store: bounded by the store's size (etcd's quota, a few GiB at most, within Pebble's
+// 4 GiB batch limit). A crash before the Ready's sync leaves the old state (the batch is
+// all or nothing) and the stage is cleared at Open: a member restarts from its disk alone,
+// and the leader streams again. Requests waiting on the follower for entries the snapshot
+// covers time out (their outcome unknown, as after any timeout).
 
 // Tuning of the snapshot stream.
 const (

@@ -7,14 +7,14 @@ import (
 	"github.com/ballastdb/ballast/kv/watch"
 )
 
-// Watches. The member owns one watch.Hub, at the store's revision when it opens (watchers
-// live in memory: after a restart clients resume from their last revision + 1, as etcd's
-// do). Every applied entry that created a revision notifies the hub after its batch
-// committed, so catch-up reads (through the member's DB) always see what was notified. A
-// watch is served by the member it is opened on, from its own applied state, leader or not:
-// a follower's watchers see every revision in order, as they apply, across leader changes.
-// The driver pulls responses with WatchStream.Pending when its client can take more; the
-// progress timer (Config.WatchProgressInterval) is counted in Ticks.
+// The member owns one watch.Hub, at the store's revision when it opens. Each applied entry
+// that created a revision notifies the hub after its batch committed, so catch-up reads
+// (through the member's DB, watch.StoreHistory) see everything notified. A watch is served
+// by the member it was opened on, from its own applied state, leader or follower, so it
+// sees every revision in order across leader changes. The driver pulls responses with
+// WatchStream.Pending when its client can take more; Config.WatchProgressInterval (etcd's
+// progress-notify interval, default 10 minutes) is counted in Ticks. Watchers live in
+// memory: after a restart clients resume from their last revision + 1, as etcd's do.
 
 // WatchStream is one client's watch stream (one gRPC Watch call) on this member. Like the
 // member, it is called from the member's one goroutine.
