@@ -8,7 +8,7 @@
 // Without the canary build tag (every normal build, every release) On is a function that
 // returns the constant false: the compiler inlines it and drops each guarded branch, so
 // normal builds carry none of the broken code and Enabled is false. With -tags canary, one
-// build serves all eight canaries: Set(name) picks the active one before a run, and On
+// build serves every canary: Set(name) picks the active one before a run, and On
 // reports whether the name is the active one.
 //
 // # The canaries (Names, in this order)
@@ -32,6 +32,9 @@
 //     from its promotion, so a keep-alive the old primary answered from memory is ignored.
 //   - drop-when-full (kv/node/request.go, wait): a request over Config.MaxWaitingRequests
 //     is neither kept nor answered, instead of being refused with ErrTooManyRequests.
+//   - sync-error-ignored (kv/node/work.go, Synced): a failed sync of the WAL is taken as
+//     done, so the member acknowledges (sends the messages that waited, reports the writes
+//     durable) what its disk never made durable, and a power loss then takes it back.
 //
 // The scenario meant to catch each is scenarios.Canaries(); `make canaries` and the canary
 // test in sim run them.

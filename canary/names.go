@@ -15,6 +15,7 @@ const (
 	WatchSkip          = "watch-skip"
 	LeaseFollowerClock = "lease-follower-clock"
 	DropWhenFull       = "drop-when-full"
+	SyncErrorIgnored   = "sync-error-ignored"
 )
 
 // Names lists every canary, in the order of issue 10 (the order `make canaries` reports).

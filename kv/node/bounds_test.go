@@ -136,13 +136,13 @@ func TestCacheSizesConfig(t *testing.T) {
 	}
 	cfg := c.config(1)
 	cfg.PebbleMemTableBytes, cfg.PebbleCacheBytes = 64<<10, 32<<10
-	opts := pebbleOptions(cfg, &corruptionWatch{})
+	opts := pebbleOptions(cfg, &corruptionWatch{}, newPebbleFatal())
 	require.Equal(t, uint64(64<<10), opts.MemTableSize)
 	require.Equal(t, int64(32<<10), opts.CacheSize)
 	opts.EnsureDefaults()
 	require.NotEqual(t, block.NoCompression, opts.Levels[0].Compression(), "Pebble's default compresses")
 	cfg.PebbleUncompressed = true
-	opts = pebbleOptions(cfg, &corruptionWatch{})
+	opts = pebbleOptions(cfg, &corruptionWatch{}, newPebbleFatal())
 	opts.EnsureDefaults()
 	for i := range opts.Levels {
 		require.Equal(t, block.NoCompression, opts.Levels[i].Compression(), "level %d", i)

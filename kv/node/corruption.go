@@ -81,7 +81,7 @@ func (c *corruptionWatch) listener() *pebble.EventListener {
 	}
 }
 
-// checkCorruption stops the member once Pebble reported a corruption.
+// checkCorruption stops the member once Pebble reported a corruption or a fatal error.
 func (m *Member) checkCorruption() error {
 	if m.stopped != nil || m.corrupt == nil {
 		return m.stopped
@@ -90,6 +90,9 @@ func (m *Member) checkCorruption() error {
 		m.logf("stopping: %v", err)
 		m.stop(err)
 		return err
+	}
+	if err := m.fatal.get(); err != nil {
+		return m.storageFailure(err)
 	}
 	return nil
 }
@@ -188,7 +191,7 @@ func StoreFiles(fs vfs.FS, dir string) (tables []string, manifest string, err er
 		return nil, "", err
 	}
 	watch := &corruptionWatch{}
-	db, err := pebble.Open(dir, pebbleOptions(Config{FS: fs, PebbleMemTableBytes: 4 << 20, PebbleCacheBytes: 1 << 20}, watch))
+	db, err := pebble.Open(dir, pebbleOptions(Config{FS: fs, PebbleMemTableBytes: 4 << 20, PebbleCacheBytes: 1 << 20}, watch, newPebbleFatal()))
 	if err != nil {
 		return nil, "", fmt.Errorf("open pebble in %q: %w", dir, err)
 	}

@@ -116,7 +116,7 @@ func TestCorruptionReportStopsMember(t *testing.T) {
 // in bytes of sstables per second.
 func BenchmarkVerifyTables(b *testing.B) {
 	fs := vfs.NewMem()
-	db, err := pebble.Open("member", pebbleOptions(Config{FS: fs}, &corruptionWatch{}))
+	db, err := pebble.Open("member", pebbleOptions(Config{FS: fs}, &corruptionWatch{}, newPebbleFatal()))
 	require.NoError(b, err)
 	defer db.Close()
 	r := rand.New(rand.NewPCG(1, 2))

@@ -67,6 +67,7 @@ type Member struct {
 	snap snapshotState // snapshot streams and the stage (snapshot.go, snapshot_stage.go)
 
 	corrupt *corruptionWatch // Pebble's corruption reports (corruption.go)
+	fatal   *pebbleFatal     // Pebble's fatal errors (pebble.go)
 
 	obs observeState // what the Observer was told last (observe.go)
 
@@ -98,8 +99,8 @@ func Open(cfg Config) (*Member, error) {
 	if err := verifyManifest(cfg.FS, cfg.Dir); err != nil {
 		return nil, fmt.Errorf("node %d: %w", cfg.ID, err)
 	}
-	watch := &corruptionWatch{}
-	db, err := pebble.Open(cfg.Dir, pebbleOptions(cfg, watch))
+	watch, fatal := &corruptionWatch{}, newPebbleFatal()
+	db, err := pebble.Open(cfg.Dir, pebbleOptions(cfg, watch, fatal))
 	if err != nil {
 		if pebble.IsCorruptionError(err) && !errors.Is(err, ErrCorruption) {
 			err = fmt.Errorf("%w: %v", ErrCorruption, err)
@@ -114,7 +115,7 @@ func Open(cfg Config) (*Member, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("node %d: %w", cfg.ID, err)
 	}
-	m := &Member{cfg: cfg, db: db, corrupt: watch}
+	m := &Member{cfg: cfg, db: db, corrupt: watch, fatal: fatal}
 	if err := m.open(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("node %d: %w", cfg.ID, err)
@@ -302,6 +303,11 @@ func (m *Member) attachLeasedKeys() error {
 // may be lost, exactly as in a crash.
 func (m *Member) Close() error {
 	m.stop(ErrStopped)
+	if m.fatal.discard() {
+		// Pebble failed fatally: a goroutine of its may have stopped inside it, holding its
+		// locks, so the DB is left as it is (pebble.go); a restart reads the disk.
+		return m.stopped
+	}
 	m.closeSnapshots()
 	return m.db.Close()
 }

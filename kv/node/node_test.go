@@ -304,7 +304,7 @@ func TestSubmitRejectsBadRequests(t *testing.T) {
 func TestOpenRefusesUnknownFormat(t *testing.T) {
 	c := newCluster(t, 1)
 	c.stop(1)
-	db, err := pebble.Open("member", pebbleOptions(c.config(1), &corruptionWatch{}))
+	db, err := pebble.Open("member", pebbleOptions(c.config(1), &corruptionWatch{}, newPebbleFatal()))
 	require.NoError(t, err)
 	require.NoError(t, db.Set(nodeFormatKey, []byte("99"), pebble.Sync))
 	require.NoError(t, db.Close())

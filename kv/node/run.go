@@ -328,6 +328,8 @@ func (d *Driver) Run(ctx context.Context) error {
 	if !d.ran.CompareAndSwap(false, true) {
 		return ErrDriverUsed
 	}
+	// this goroutine steps the member from now on: a Pebble Fatalf on it cannot park (pebble.go)
+	d.m.fatal.bind()
 	ticker := time.NewTicker(d.opts.TickInterval)
 	defer ticker.Stop()
 	err := d.loop(ctx, ticker.C)

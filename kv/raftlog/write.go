@@ -245,9 +245,20 @@ func (l *Log) Compact(b *pebble.Batch, index uint64) error {
 // WAL with pebble.Sync, which syncs the WAL up to and including every earlier NoSync commit.
 // The driver calls it after committing a Ready's writes and before sending the messages that
 // depend on them.
+//
+// The sync's own error comes back as the error (ApplyNoSyncWait, then SyncWait): Pebble's
+// synchronous Apply hands a failed WAL write or sync to its Logger's Fatalf instead, on the
+// caller's goroutine. A failed sync is final: the caller must not retry it and go on (see
+// kv/node's Synced).
 func (l *Log) Sync() error {
-	if err := l.db.LogData(nil, pebble.Sync); err != nil {
+	b := l.db.NewBatch()
+	_ = b.LogData(nil, nil)
+	if err := l.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
 		return fmt.Errorf("raftlog: sync: %w", err)
 	}
-	return nil
+	if err := b.SyncWait(); err != nil {
+		// the batch is not released after a failed commit (as Pebble's own LogData)
+		return fmt.Errorf("raftlog: sync: %w", err)
+	}
+	return b.Close()
 }
