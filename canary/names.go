@@ -20,7 +20,7 @@ const (
 
 // Names lists every canary, in the order of issue 10 (the order `make canaries` reports).
 func Names() []string {
-	return []string{CommitOldTerm, NoLogCheck, ReadNoQuorum, AckBeforeSync, ApplyTwice, WatchSkip, LeaseFollowerClock, DropWhenFull}
+	return []string{CommitOldTerm, NoLogCheck, ReadNoQuorum, AckBeforeSync, ApplyTwice, WatchSkip, LeaseFollowerClock, DropWhenFull, SyncErrorIgnored}
 }
 
 // Known reports whether name is one of Names.

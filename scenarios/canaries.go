@@ -29,6 +29,7 @@ func Canaries() []CanaryScenario {
 		{Canary: canary.WatchSkip, Scenario: watchResume(), Why: "watchers over the whole key space resume on other members after crashes while writes flow, so hand-overs from catch-up to live delivery happen mid-stream"},
 		{Canary: canary.LeaseFollowerClock, Scenario: leaseHandover(), Why: "leadership moves every 1.5 s under a lease-heavy workload, so new primaries resume leases that the old one kept alive from memory; deciding their expiry from what the new primary's clock said as a follower expires them before the TTL a keep-alive promised"},
 		{Canary: canary.DropWhenFull, Scenario: floodCanary(), Why: "members let one request wait while the leader is cut off, so requests over the limit arrive all the time; one dropped instead of answered is never answered, which the simulator's answer check sees"},
+		{Canary: canary.SyncErrorIgnored, Scenario: diskFaultsCanary(), Why: "disk faults fail members' WAL syncs beneath Pebble under steady writes; a member that takes the failed sync for done reports the Ready durable and sends what waited for it, then loses power with its disk, and restarts with a commit or applied index below the one it called durable"},
 	}
 }
 
@@ -41,6 +42,17 @@ func floodCanary() Scenario {
 		}
 	}
 	panic("scenarios: the catalogue has no flood scenario")
+}
+
+// diskFaultsCanary is the catalogue's disk-faults scenario under its canary name.
+func diskFaultsCanary() Scenario {
+	for _, s := range Catalogue() {
+		if s.Name == "disk-faults" {
+			s.Name = "canary-disk-faults"
+			return s
+		}
+	}
+	panic("scenarios: the catalogue has no disk-faults scenario")
 }
 
 // CanaryByName returns the scenario meant to catch the named canary.

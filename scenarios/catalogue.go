@@ -200,7 +200,7 @@ func Catalogue() []Scenario {
 		},
 		{
 			Name:         "disk-faults",
-			Description:  "Failed syncs stop members (they restart from what they had synced, never retrying the sync) while slow disks delay the leader's and a follower's syncs.",
+			Description:  "Disk faults beneath Pebble (a failed WAL sync, a failed write, a short write) stop members, which restart from what they had synced, never retrying the sync, while slow disks delay the leader's and a follower's syncs.",
 			Members:      3,
 			Duration:     sec(14),
 			Clients:      6,
@@ -213,6 +213,8 @@ func Catalogue() []Scenario {
 				{Kind: SyncFail, At: sec(3), Duration: sec(2), Targets: []Target{Follower}},
 				{Kind: SyncFail, At: sec(6), Duration: sec(2), Targets: []Target{Leader}},
 				{Kind: SlowDisk, At: sec(8), Duration: sec(2), Targets: []Target{Follower}, Delay: 200 * time.Millisecond},
+				{Kind: WriteFail, At: sec(9), Duration: sec(1.5), Targets: []Target{Follower}},
+				{Kind: ShortWrite, At: sec(11), Duration: sec(1.5), Targets: []Target{Leader}},
 			},
 			Liveness: Liveness{MinAckShare: 0.7, MaxRecovery: recoveryBound},
 			Purposes: []Purpose{{Event: SyncFailCrash}},

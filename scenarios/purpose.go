@@ -21,8 +21,9 @@ const (
 	// for an add-member (add a learner, promote it), one for a remove-member, three for a
 	// replace-member (counted as distinct committed conf-change entries).
 	ConfChangeApplied PurposeEvent = "conf-change-applied"
-	// SyncFailCrash: every sync-fail fault injected on a running member crashed it at its
-	// failed sync.
+	// SyncFailCrash: every disk fault (sync-fail, write-fail, short-write) reached the
+	// member's Pebble and stopped the member, as the simulator saw it: its Synced failed in
+	// the WAL beneath Pebble and returned the storage error.
 	SyncFailCrash PurposeEvent = "sync-fail-crash"
 	// LeaseExpiryUnderSkew: a lease expired (its revoke applied) while a member's clock ran
 	// skewed.

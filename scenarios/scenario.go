@@ -82,12 +82,15 @@ const (
 	Latency   FaultKind = "latency"
 	// ClockSkew makes Targets' clocks run at rate 1+Rate (Rate within ±ρ) for Duration.
 	ClockSkew FaultKind = "clock-skew"
-	// SyncFail fails Targets[0]'s next sync (the member stops; it restarts after Duration);
-	// SlowDisk adds Delay to its syncs for Duration; Corrupt flips bytes in a stopped member's
-	// sstables or MANIFEST before it restarts (it must refuse to serve).
-	SyncFail FaultKind = "sync-fail"
-	SlowDisk FaultKind = "slow-disk"
-	Corrupt  FaultKind = "corrupt"
+	// SyncFail fails Targets[0]'s next sync, WriteFail a write of its next sync and ShortWrite
+	// writes half of one, beneath its Pebble (the member stops; it restarts after Duration from
+	// what it had synced); SlowDisk adds Delay to its syncs for Duration; Corrupt flips bytes
+	// in a stopped member's sstables or MANIFEST before it restarts (it must refuse to serve).
+	SyncFail   FaultKind = "sync-fail"
+	WriteFail  FaultKind = "write-fail"
+	ShortWrite FaultKind = "short-write"
+	SlowDisk   FaultKind = "slow-disk"
+	Corrupt    FaultKind = "corrupt"
 	// AddMember adds a new member; RemoveMember removes Targets[0]; ReplaceMember removes
 	// Targets[0] and adds a new one; TransferLeader moves leadership to Targets[0] (or any
 	// other member when Targets is empty).

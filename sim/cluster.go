@@ -10,11 +10,13 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"github.com/ballastdb/ballast/kv/faultfs"
 	"github.com/ballastdb/ballast/kv/node"
 	"github.com/ballastdb/ballast/raft"
 )
 
-// Each member runs on its own vfs.NewCrashableMem with the run's knobs (knobs.go: the
+// Each member runs on its own vfs.NewCrashableMem, seen by Pebble through a kv/faultfs
+// wrapper (disk faults: faultkinds.go), with the run's knobs (knobs.go: the
 // scenario's settings, and per seed, from their own stream, small snapshot thresholds,
 // small appends, short election timeouts, tiny Pebble memtables and caches and a tiny raft
 // log cache; Pebble's sizes are otherwise 4 MiB and 1 MiB so many members fit), a Clock that follows
@@ -76,9 +78,12 @@ func (l traceLogger) Logf(format string, args ...any) {
 
 // simMember is one member slot: its disk survives crashes, its process does not.
 type simMember struct {
-	id    uint64
-	name  string
-	fs    *vfs.MemFS
+	id   uint64
+	name string
+	fs   *vfs.MemFS
+	// disk is fs as the member's Pebble sees it: the disk faults armed on it fire on the WAL
+	// within the member's Synced (a new wrapper over each restart's clone keeps what is armed).
+	disk  *faultfs.FS
 	m     *node.Member // nil while down
 	clock *memberClock
 	rand  *rand.Rand
@@ -87,7 +92,6 @@ type simMember struct {
 	workQueued bool
 	syncing    bool
 	extraSync  time.Duration // slow-disk delay
-	failSync   bool          // the next sync fails: the member stops, losing what it had not synced
 	crashes    int
 	// removed: taken out of the configuration (its process stops removeGrace later); refused:
 	// it found its disk corrupt and refuses to serve, for good. Either way it is no longer
@@ -130,8 +134,9 @@ type cluster struct {
 	onRefuse func(sm *simMember, err error)
 	// safety is the online safety checker every member reports to (safety.go).
 	safety *safetyChecker
-	// syncFailCrashes counts members crashed at a failed sync (purpose.go).
-	syncFailCrashes int
+	// diskFaultStops counts the disk faults that reached Pebble in a member's Synced and
+	// stopped the member (purpose.go).
+	diskFaultStops int
 }
 
 func newCluster(w *world, n int, knobs Knobs, wrapConfig func(*node.Config)) (*cluster, error) {
@@ -180,7 +185,13 @@ func (c *cluster) newSlot() (*simMember, error) {
 func (c *cluster) index(id uint64) int { return int(id) - 1 }
 
 func (c *cluster) open(sm *simMember) error {
-	cfg := node.Config{ID: sm.id, InitialMembers: c.ids, FS: sm.fs, Dir: memberDir,
+	armed := faultfs.None
+	if sm.disk != nil {
+		armed = sm.disk.Armed()
+	}
+	sm.disk = faultfs.New(sm.fs)
+	sm.disk.Arm(armed)
+	cfg := node.Config{ID: sm.id, InitialMembers: c.ids, FS: sm.disk, Dir: memberDir,
 		Clock: sm.clock, Rand: sm.rand, Logger: traceLogger{w: c.w, name: sm.name},
 		OnLeaseExpired: func(e node.LeaseExpiry) { c.leaseExpired(sm, e) },
 		Observer:       c.safety.observer()}
@@ -254,14 +265,15 @@ func (c *cluster) work(sm *simMember) {
 				return
 			}
 			sm.syncing = false
-			if sm.failSync {
-				sm.failSync = false
-				c.w.tracef("%s sync fails", sm.name)
-				c.syncFailCrashes++
-				c.crash(sm, "sync failed")
+			// the member's own step: an armed disk fault fires on the WAL writes and sync
+			// Pebble does for it now (kv/faultfs)
+			sm.disk.BeginStep()
+			msgs, err := sm.m.Synced(tok)
+			fired := sm.disk.EndStep()
+			if fired != faultfs.None {
+				c.diskFault(sm, fired, err, msgs)
 				return
 			}
-			msgs, err := sm.m.Synced(tok)
 			if err != nil {
 				c.w.tracef("%s sync error: %v", sm.name, err)
 				c.crash(sm, "sync error")
@@ -274,6 +286,25 @@ func (c *cluster) work(sm *simMember) {
 	if len(out.Messages) > 0 || out.SyncToken != 0 {
 		c.kick(sm)
 	}
+}
+
+// diskFault handles a Synced in which an armed disk fault reached Pebble's WAL. The member
+// must have stopped with a storage error (counted for the purpose) and is crashed: a power
+// loss, so it restarts from what its last good sync made durable. A member that went on as
+// if the sync had succeeded (the sync-error-ignored canary) has its messages sent, as it
+// asked, and loses power all the same, as a machine whose disk failed does: what it
+// acknowledged from the failed sync on is gone, which the safety checker sees at its restart.
+// The trace names the fault, not the error (whose text names Pebble's WAL file).
+func (c *cluster) diskFault(sm *simMember, fired faultfs.Fault, err error, msgs []node.Envelope) {
+	if err != nil && errors.Is(err, node.ErrStorage) {
+		c.diskFaultStops++
+		c.w.tracef("%s sync fails: %s reached Pebble, the member stopped", sm.name, fired)
+		c.crash(sm, "disk fault")
+		return
+	}
+	c.w.tracef("%s sync fails: %s reached Pebble, the member went on (err=%v)", sm.name, fired, err != nil)
+	c.send(sm, msgs)
+	c.crash(sm, "disk failed")
 }
 
 // send puts messages on the network: each is traced, then lost, duplicated or delivered

@@ -55,9 +55,10 @@
 //
 // Supported: crash (restarting after Duration when set), restart, partition, isolate,
 // one-way, bridge (the members other than Targets[0] split in two halves by index, which
-// only Targets[0] connects), loss, duplicate, reorder, latency, slow-disk, sync-fail (the
-// target's next sync fails: it stops at once, before Synced, losing what it had not synced,
-// and restarts after Duration; the sync is never retried), clock-skew, transfer-leader,
+// only Targets[0] connects), loss, duplicate, reorder, latency, slow-disk, sync-fail,
+// write-fail and short-write (disk faults beneath Pebble, kv/faultfs: the target's next
+// Synced fails in Pebble's WAL sync or write, the member stops, never retrying, and is
+// crashed, losing what it had not synced; it restarts after Duration), clock-skew, transfer-leader,
 // corrupt, add-member, remove-member, replace-member (below). Each is recorded as a history
 // fault record and a trace line. Any other kind makes Run return a failed Result naming it,
 // before anything runs. RandomFaults are drawn from the faults stream (each kind enabled with

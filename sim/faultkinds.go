@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/ballastdb/ballast/kv/faultfs"
 	"github.com/ballastdb/ballast/scenarios"
 )
 
@@ -17,13 +18,15 @@ type applyFunc func(s *sim, f scenarios.Fault, targets []*simMember, detail *str
 // simulator reuses with its own apply and undo. TestAppliersMatchDescriptors keeps the two
 // halves in step: every kind has both.
 var appliers = map[scenarios.FaultKind]applyFunc{
-	scenarios.Crash:     applyCrash,
-	scenarios.Restart:   applyRestart,
-	scenarios.Partition: applyPartition,
-	scenarios.Isolate:   applyPartition,
-	scenarios.OneWay:    applyOneWay,
-	scenarios.Bridge:    applyBridge,
-	scenarios.SyncFail:  applySyncFail,
+	scenarios.Crash:      applyCrash,
+	scenarios.Restart:    applyRestart,
+	scenarios.Partition:  applyPartition,
+	scenarios.Isolate:    applyPartition,
+	scenarios.OneWay:     applyOneWay,
+	scenarios.Bridge:     applyBridge,
+	scenarios.SyncFail:   diskFault(faultfs.SyncError),
+	scenarios.WriteFail:  diskFault(faultfs.WriteError),
+	scenarios.ShortWrite: diskFault(faultfs.ShortWrite),
 	scenarios.Loss: func(s *sim, f scenarios.Fault, t []*simMember, _ *string) ([]*simMember, func()) {
 		return t, setUntilUndone(&s.c.lossRate, f.Rate)
 	},
@@ -115,17 +118,22 @@ func applyBridge(s *sim, _ scenarios.Fault, targets []*simMember, detail *string
 	return targets, s.cutLinks(links)
 }
 
-// applySyncFail fails only the first target's next sync (the member then stops); it
-// restarts after Duration.
-func applySyncFail(s *sim, _ scenarios.Fault, targets []*simMember, _ *string) ([]*simMember, func()) {
-	if len(targets) > 0 {
-		targets = targets[:1]
-		targets[0].failSync = true
-	}
-	return targets, func() {
-		for _, sm := range targets {
-			sm.failSync = false
-			s.c.restart(sm)
+// diskFault arms k on the first target's disk (kv/faultfs): it fires in the member's next
+// Synced, on the WAL write or sync Pebble does for it, and the member stops (cluster.diskFault
+// crashes it). The undo disarms a fault that never fired and restarts the member.
+func diskFault(k faultfs.Fault) applyFunc {
+	return func(s *sim, _ scenarios.Fault, targets []*simMember, _ *string) ([]*simMember, func()) {
+		if len(targets) > 0 {
+			targets = targets[:1]
+			targets[0].disk.Arm(k)
+		}
+		return targets, func() {
+			for _, sm := range targets {
+				if sm.disk.Armed() == k {
+					sm.disk.Arm(faultfs.None)
+				}
+				s.c.restart(sm)
+			}
 		}
 	}
 }

@@ -15,7 +15,9 @@ import (
 // while it runs; snapshot-installed an install on a member that crashed before or joined;
 // conf-change-applied as many distinct committed membership changes as the membership faults
 // ask for (add-member two, remove-member one, replace-member three);
-// sync-fail-crash one crash at a failed sync per sync-fail fault; lease-expiry-under-skew an
+// sync-fail-crash one member stopped by a disk fault that reached its Pebble (its Synced
+// failed in the WAL beneath Pebble and returned the storage error) per sync-fail, write-fail
+// and short-write fault, counted when the simulator sees it, not from the schedule; lease-expiry-under-skew an
 // expiry revoke applied while a live member's clock ran skewed. After every other judgement
 // a run whose scenario declared a purpose (MinShare 0) that did not happen fails with
 // "purpose not reached: <why>". ballast-sim's coverage table shows, per scenario, the share of
@@ -33,8 +35,8 @@ type Coverage struct {
 }
 
 // coverage counts the run's purpose events and rare paths. membershipFaults is the number of
-// membership changes the run's faults ask for, syncFails the sync-fail faults it injected.
-func (s *sim) coverage(membershipFaults, syncFails int) (Coverage, map[scenarios.PurposeEvent]string) {
+// membership changes the run's faults ask for, diskFaults the disk faults it injected.
+func (s *sim) coverage(membershipFaults, diskFaults int) (Coverage, map[scenarios.PurposeEvent]string) {
 	sc, c := s.c.safety, s.c
 	cov := Coverage{Purposes: map[scenarios.PurposeEvent]bool{}, Events: map[string]int{}}
 	for _, k := range node.EventKinds() {
@@ -56,8 +58,8 @@ func (s *sim) coverage(membershipFaults, syncFails int) (Coverage, map[scenarios
 	set(scenarios.SnapshotInstalled, returned, "no snapshot installed")
 	set(scenarios.ConfChangeApplied, membershipFaults > 0 && sc.confChanges >= membershipFaults,
 		"%d membership changes applied of %d the faults asked for", sc.confChanges, membershipFaults)
-	set(scenarios.SyncFailCrash, syncFails > 0 && s.c.syncFailCrashes >= syncFails,
-		"%d members crashed at a failed sync for %d sync-fail faults", s.c.syncFailCrashes, syncFails)
+	set(scenarios.SyncFailCrash, diskFaults > 0 && s.c.diskFaultStops >= diskFaults,
+		"%d members stopped by a disk fault that reached Pebble for %d disk faults", s.c.diskFaultStops, diskFaults)
 	set(scenarios.LeaseExpiryUnderSkew, sc.skewedExpiries > 0, "no lease expired while a clock ran skewed")
 	set(scenarios.RequestsRefusedWhenFull, s.c.refusedFull > 0, "no request was refused as too many: no member's table of waiting requests filled up")
 	return cov, why
