@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"os"
+	"runtime/debug"
 	"testing"
 	"time"
 
@@ -12,6 +14,9 @@ import (
 func BenchmarkSteady1000(b *testing.B) {
 	sc := scenarios.Scenario{Name: "bench-1000", Members: 3, Duration: 10 * time.Second, Clients: 50,
 		OpsPerSecond: 1000, Keys: 100, Mix: scenarios.Mix{Put: 5, Get: 4, SerializableGet: 1, Txn: 1}}
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(GCPercent)) // as ballast-sim runs
+	}
 	var sim time.Duration
 	var ops int
 	var checker time.Duration

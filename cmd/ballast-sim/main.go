@@ -58,6 +58,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,6 +78,9 @@ const (
 var catalogue = scenarios.Catalogue
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(sim.GCPercent)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
