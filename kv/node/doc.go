@@ -3,8 +3,9 @@
 // linearizable reads through ReadIndex. It is the only package that knows raft, storage and
 // the state machine together.
 //
-// Imports: raft and kv/* (mvcc, lease, raftlog, wire), and canary (the ack-before-sync and
-// apply-twice guards, constant false in normal builds); never rpc, sim or chaos.
+// Imports: raft and kv/* (mvcc, lease, raftlog, wire; kv/faultfs in tests), and canary (the
+// guards of the canaries in this package, constant false in normal builds); never rpc, sim
+// or chaos.
 //
 // # Shape: one member, stepped one call at a time
 //
@@ -40,7 +41,8 @@
 //	members.go, alarm.go     the member table and etcd's alarms (state-machine state)
 //	snapshot.go              raft log compaction and the leader's snapshot streams
 //	snapshot_stage.go        the follower's staging and install of a snapshot
-//	corruption.go, pebble.go checks of the store at Open; Pebble's options and events
+//	corruption.go, pebble.go checks of the store at Open; Pebble's options, events and
+//	                         fatal errors (a member stops, never the process)
 //	observe.go               the report-only Observer the simulator checks safety from
 //	run.go, transport.go     the production driver (goroutines, real time) and transports
 //	fuzz_test.go             the frame decoders and Receive under fuzzing
