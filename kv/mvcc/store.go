@@ -58,6 +58,8 @@ type Store struct {
 	cfg        Config
 	currentRev atomic.Int64
 	compactRev atomic.Int64
+	// latest caches keys' live versions for puts (latest.go).
+	latest latestCache
 	// carry is HashKVCarried's last answer: the CRC over the versions up to rev.
 	carry struct {
 		mu  sync.Mutex

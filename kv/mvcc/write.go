@@ -48,6 +48,7 @@ func applyWrite[Req proto.Message, Resp any](s *Store, b *pebble.Batch, req Req,
 		return zero, nil, err
 	}
 	w := newWriteTxn(versions{r: b}, b, st)
+	w.latestCache = &s.latest
 	resp, err := op(w)
 	if err != nil {
 		return zero, nil, err
@@ -55,6 +56,7 @@ func applyWrite[Req proto.Message, Resp any](s *Store, b *pebble.Batch, req Req,
 	if err := w.finish(s); err != nil {
 		return zero, nil, err
 	}
+	s.latest.record(w.events)
 	return resp, w.events, nil
 }
 
@@ -68,6 +70,9 @@ type writeTxn struct {
 	events  []*mvccpb.Event
 	keyBuf  []byte
 	revBuf  []byte
+	// latestCache is the store's, in a transaction applyWrite runs (latest.go); nil in
+	// read-only transactions.
+	latestCache *latestCache
 }
 
 func newWriteTxn(r versions, b *pebble.Batch, begin state) *writeTxn {
@@ -84,11 +89,26 @@ func (w *writeTxn) readRev() int64 {
 
 // latest returns the live version of key as the transaction sees it, or nil.
 func (w *writeTxn) latest(key []byte) (*mvccpb.KeyValue, error) {
+	// the cache holds the store at the begin revision: it serves until this transaction
+	// has written something itself
+	cached := w.latestCache != nil && w.changes == 0
+	if cached {
+		if kv, ok := w.latestCache.get(key); ok {
+			return kv, nil
+		}
+	}
 	kvs, _, err := w.r.rangeKeys(key, nil, w.readRev(), 0, false)
-	if err != nil || len(kvs) == 0 {
+	if err != nil {
 		return nil, err
 	}
-	return kvs[0], nil
+	var kv *mvccpb.KeyValue
+	if len(kvs) > 0 {
+		kv = kvs[0]
+	}
+	if cached {
+		w.latestCache.put(key, kv)
+	}
+	return kv, nil
 }
 
 // put is etcd's put (server/etcdserver/txn): ignore_value and ignore_lease take the previous

@@ -1,0 +1,92 @@
+package mvcc
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// TestLatestCacheAgainstModel: puts (with and without prev_kv, ignore_value, ignore_lease),
+// deletes, txns that put and read, large values the cache does not keep and compactions, over
+// more keys than the cache has slots (so slots are taken over), give the reference model's
+// responses and events. Every put reads its key's live version through the cache.
+func TestLatestCacheAgainstModel(t *testing.T) {
+	for _, seed := range testSeeds(t, 1) {
+		e := newEnv(t)
+		m := newModel()
+		r := rand.New(rand.NewPCG(seed, 77))
+		nKeys := 3 * latestCacheSlots
+		key := func() string {
+			if r.IntN(4) == 0 {
+				return fmt.Sprint("hot", r.IntN(8)) // hits
+			}
+			return fmt.Sprint("k", r.IntN(nKeys))
+		}
+		value := func() string {
+			if r.IntN(50) == 0 {
+				return strings.Repeat("x", 2*latestCacheMaxValueBytes)
+			}
+			return fmt.Sprint("v", r.IntN(1000))
+		}
+		for i := 0; i < 20000; i++ {
+			switch n := r.IntN(20); {
+			case n < 13:
+				req := &pb.PutRequest{Key: []byte(key()), Value: []byte(value()), PrevKv: r.IntN(2) == 0,
+					IgnoreValue: r.IntN(15) == 0}
+				if req.IgnoreValue {
+					req.Value = nil
+				}
+				want, wantEvs, wantErr := m.put(proto.Clone(req).(*pb.PutRequest))
+				got, gotEvs, gotErr := e.put(string(req.Key), string(req.Value), func(p *pb.PutRequest) {
+					p.PrevKv, p.IgnoreValue, p.Value = req.PrevKv, req.IgnoreValue, req.Value
+				})
+				require.Equal(t, wantErr != nil, gotErr != nil, "seed %d op %d: put %v: error %v, want %v", seed, i, req, gotErr, wantErr)
+				if wantErr != nil {
+					continue
+				}
+				require.True(t, proto.Equal(want, got), "seed %d op %d: put %v\ngot  %v\nwant %v", seed, i, req, got, want)
+				require.Equal(t, len(wantEvs), len(gotEvs))
+				for j := range gotEvs {
+					require.True(t, proto.Equal(wantEvs[j], gotEvs[j]), "seed %d op %d: event %v, want %v", seed, i, gotEvs[j], wantEvs[j])
+				}
+			case n < 17:
+				k := key()
+				_, wantEvs := m.deleteRange(&pb.DeleteRangeRequest{Key: []byte(k)})
+				_, gotEvs, err := e.del(k, "", false)
+				require.NoError(t, err)
+				require.Equal(t, len(wantEvs), len(gotEvs), "seed %d op %d: delete %s", seed, i, k)
+			case n < 19:
+				k1, k2 := key(), key()
+				if k1 == k2 {
+					continue
+				}
+				req := &pb.TxnRequest{Success: []*pb.RequestOp{
+					{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: []byte(k1), Value: []byte(value()), PrevKv: true}}},
+					{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: []byte(k2), Value: []byte(value()), PrevKv: true}}},
+				}}
+				want, _, wantErr := m.txn(proto.Clone(req).(*pb.TxnRequest))
+				got, _, gotErr := e.txn(req)
+				require.Equal(t, wantErr != nil, gotErr != nil)
+				if wantErr == nil {
+					require.True(t, proto.Equal(want, got), "seed %d op %d: txn %v\ngot  %v\nwant %v", seed, i, req, got, want)
+				}
+			default:
+				if rev := e.s.CurrentRevision() - 50; rev > 1 && r.IntN(10) == 0 {
+					require.NoError(t, e.compact(rev))
+					require.NoError(t, m.compact(rev))
+					e.compactAll(1 << 20)
+				}
+			}
+		}
+		h, err := e.s.HashKV(e.db, 0)
+		require.NoError(t, err)
+		want, err := m.hashKV(0)
+		require.NoError(t, err)
+		require.Equal(t, want, h.Hash, "seed %d: HashKV", seed)
+	}
+}
