@@ -35,6 +35,13 @@
 //   - sync-error-ignored (kv/node/work.go, Synced): a failed sync of the WAL is taken as
 //     done, so the member acknowledges (sends the messages that waited, reports the writes
 //     durable) what its disk never made durable, and a power loss then takes it back.
+//   - snapshot-keeps-covered (raft/snapshot.go, restore): a follower takes a snapshot as
+//     already held when its log merely reaches the snapshot's index, without the term check,
+//     so it keeps (and commits) its own entries up to that index, which may conflict with
+//     the ones the snapshot covers.
+//   - snapshot-drops-next (raft/snapshot.go, handleSnapshot): a follower that installed a
+//     snapshot answers with the index after it instead of the last one it holds, so the
+//     leader counts, and never sends, the first entry after the snapshot.
 //
 // The scenario meant to catch each is scenarios.Canaries(); `make canaries` and the canary
 // test in sim run them.

@@ -7,20 +7,22 @@ var ErrNotCanaryBuild = errors.New("canary: this is not a canary build (build wi
 
 // The canaries' names.
 const (
-	CommitOldTerm      = "commit-old-term"
-	NoLogCheck         = "no-log-check"
-	ReadNoQuorum       = "read-no-quorum"
-	AckBeforeSync      = "ack-before-sync"
-	ApplyTwice         = "apply-twice"
-	WatchSkip          = "watch-skip"
-	LeaseFollowerClock = "lease-follower-clock"
-	DropWhenFull       = "drop-when-full"
-	SyncErrorIgnored   = "sync-error-ignored"
+	CommitOldTerm        = "commit-old-term"
+	NoLogCheck           = "no-log-check"
+	ReadNoQuorum         = "read-no-quorum"
+	AckBeforeSync        = "ack-before-sync"
+	ApplyTwice           = "apply-twice"
+	WatchSkip            = "watch-skip"
+	LeaseFollowerClock   = "lease-follower-clock"
+	DropWhenFull         = "drop-when-full"
+	SyncErrorIgnored     = "sync-error-ignored"
+	SnapshotKeepsCovered = "snapshot-keeps-covered"
+	SnapshotDropsNext    = "snapshot-drops-next"
 )
 
 // Names lists every canary, in the order of issue 10 (the order `make canaries` reports).
 func Names() []string {
-	return []string{CommitOldTerm, NoLogCheck, ReadNoQuorum, AckBeforeSync, ApplyTwice, WatchSkip, LeaseFollowerClock, DropWhenFull, SyncErrorIgnored}
+	return []string{CommitOldTerm, NoLogCheck, ReadNoQuorum, AckBeforeSync, ApplyTwice, WatchSkip, LeaseFollowerClock, DropWhenFull, SyncErrorIgnored, SnapshotKeepsCovered, SnapshotDropsNext}
 }
 
 // Known reports whether name is one of Names.

@@ -1,5 +1,7 @@
 package raft
 
+import "github.com/ballastdb/ballast/canary"
+
 // Snapshots. The application makes a snapshot of its state machine at an applied index and
 // compacts its log (see MemoryStorage.CreateSnapshot and Compact); raft is not involved until
 // a follower needs entries that are gone: then the leader sends the storage's snapshot
@@ -12,7 +14,11 @@ package raft
 func (r *raft) handleSnapshot(m Message) {
 	snap := *m.Snapshot
 	if r.restore(snap) {
-		r.send(Message{To: m.From, Type: MsgAppResp, Index: r.log.lastIndex()})
+		index := r.log.lastIndex()
+		if canary.On(canary.SnapshotDropsNext) {
+			index++ // broken on purpose: the answer names the next index, not the last one held
+		}
+		r.send(Message{To: m.From, Type: MsgAppResp, Index: index})
 		return
 	}
 	r.send(Message{To: m.From, Type: MsgAppResp, Index: r.log.committed})
@@ -24,7 +30,8 @@ func (r *raft) restore(snap Snapshot) bool {
 	if meta.Index <= r.log.committed {
 		return false
 	}
-	if r.log.matchTerm(meta.Index, meta.Term) {
+	if r.log.matchTerm(meta.Index, meta.Term) ||
+		canary.On(canary.SnapshotKeepsCovered) && meta.Index <= r.log.lastIndex() { // broken on purpose: by index alone
 		// The log already holds the snapshot's last entry: everything up to it is committed,
 		// and the entries after it may stay.
 		r.log.commitTo(meta.Index)

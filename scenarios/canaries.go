@@ -30,6 +30,8 @@ func Canaries() []CanaryScenario {
 		{Canary: canary.LeaseFollowerClock, Scenario: leaseHandover(), Why: "leadership moves every 1.5 s under a lease-heavy workload, so new primaries resume leases that the old one kept alive from memory; deciding their expiry from what the new primary's clock said as a follower expires them before the TTL a keep-alive promised"},
 		{Canary: canary.DropWhenFull, Scenario: floodCanary(), Why: "members let one request wait while the leader is cut off, so requests over the limit arrive all the time; one dropped instead of answered is never answered, which the simulator's answer check sees"},
 		{Canary: canary.SyncErrorIgnored, Scenario: diskFaultsCanary(), Why: "disk faults fail members' WAL syncs beneath Pebble under steady writes; a member that takes the failed sync for done reports the Ready durable and sends what waited for it, then loses power with its disk, and restarts with a commit or applied index below the one it called durable"},
+		{Canary: canary.SnapshotKeepsCovered, Scenario: staleLeaderSnapshot(), Why: "the leader is cut off again and again while many clients wait on it, so it returns holding a long uncommitted suffix to a leader that keeps two entries of log and sends it a snapshot ending inside that suffix; keeping its own entries there, it applies entries that conflict with the ones the others committed, which the online checker sees"},
+		{Canary: canary.SnapshotDropsNext, Scenario: snapshotReturn(), Why: "a follower cut off and crashed returns to a leader that compacted past it and installs a snapshot; answering with the index after the snapshot, it makes the leader count and skip an entry it never received, so it rejects every later append and never converges with the others"},
 	}
 }
 
@@ -266,5 +268,60 @@ func leaseHandover() Scenario {
 		Watchers:     1,
 		Faults:       faults,
 		Liveness:     Liveness{MinAckShare: 0.5, MaxRecovery: recoveryBound},
+	}
+}
+
+// staleLeaderSnapshot cuts the leader off five times while 30 clients each wait on one request
+// (a client that picks the cut-off leader waits on it for its whole timeout, so many pile up
+// there): the old leader appends their requests, uncommitted, until check-quorum deposes it.
+// The others elect a leader that keeps only two entries of log (a snapshot every 2 entries,
+// 1 kept behind it), so the returning member is sent a snapshot; while few clients have
+// come back from the old leader the new one commits slowly, and the snapshot often ends at
+// or below the old leader's last entry, inside its uncommitted suffix.
+func staleLeaderSnapshot() Scenario {
+	var faults []Fault
+	for _, t := range []float64{1, 3.5, 6, 8.5, 11} {
+		faults = append(faults, Fault{Kind: Isolate, At: sec(t), Duration: sec(1.8), Targets: []Target{Leader}})
+	}
+	return Scenario{
+		Name:                   "canary-stale-leader-snapshot",
+		Description:            "The leader of a 3-member cluster is cut off five times while 30 clients wait on it, and returns to a leader that compacts its log every two entries: the snapshot it is sent ends inside its own uncommitted suffix, which the snapshot must replace.",
+		Members:                3,
+		Duration:               sec(14),
+		Clients:                30,
+		OpsPerSecond:           300,
+		Keys:                   8,
+		Mix:                    writeMix,
+		Watchers:               1,
+		Faults:                 faults,
+		Liveness:               Liveness{MinAckShare: 0.3, MaxRecovery: recoveryBound},
+		SnapshotEntries:        2,
+		SnapshotCatchUpEntries: 1,
+	}
+}
+
+// snapshotReturn is snapshot-catch-up without its last fault: a follower cut off and
+// crashed returns to a leader that compacted past it, installs a snapshot, and nothing
+// disturbs the cluster afterwards (no leader change that would reset what the leader knows
+// of it).
+func snapshotReturn() Scenario {
+	return Scenario{
+		Name:         "canary-snapshot-return",
+		Description:  "A follower is cut off and crashed while the others write enough to compact their logs many times over; it returns, installs a snapshot, and must take the entries that follow it.",
+		Members:      3,
+		Duration:     sec(10),
+		Clients:      8,
+		OpsPerSecond: 300,
+		Keys:         32,
+		Mix:          writeMix,
+		Watchers:     1,
+		Faults: []Fault{
+			{Kind: Isolate, At: sec(1), Duration: sec(4), Targets: []Target{Member(2)}},
+			{Kind: Crash, At: sec(1.5), Duration: sec(3), Targets: []Target{Member(2)}},
+		},
+		Liveness:               Liveness{MinAckShare: 0.5, MaxRecovery: recoveryBound},
+		Purposes:               []Purpose{{Event: SnapshotInstalled}},
+		SnapshotEntries:        100,
+		SnapshotCatchUpEntries: 20,
 	}
 }
