@@ -36,25 +36,20 @@ func Canaries() []CanaryScenario {
 }
 
 // floodCanary is the catalogue's flood scenario under its canary name.
-func floodCanary() Scenario {
-	for _, s := range Catalogue() {
-		if s.Name == "flood" {
-			s.Name = "canary-flood"
-			return s
-		}
-	}
-	panic("scenarios: the catalogue has no flood scenario")
-}
+func floodCanary() Scenario { return catalogueAs("flood", "canary-flood") }
 
 // diskFaultsCanary is the catalogue's disk-faults scenario under its canary name.
-func diskFaultsCanary() Scenario {
+func diskFaultsCanary() Scenario { return catalogueAs("disk-faults", "canary-disk-faults") }
+
+// catalogueAs returns the catalogue's scenario name under the name as.
+func catalogueAs(name, as string) Scenario {
 	for _, s := range Catalogue() {
-		if s.Name == "disk-faults" {
-			s.Name = "canary-disk-faults"
+		if s.Name == name {
+			s.Name = as
 			return s
 		}
 	}
-	panic("scenarios: the catalogue has no disk-faults scenario")
+	panic("scenarios: the catalogue has no " + name + " scenario")
 }
 
 // CanaryByName returns the scenario meant to catch the named canary.
