@@ -19,7 +19,9 @@ func TestLatestCacheAgainstModel(t *testing.T) {
 	for _, seed := range testSeeds(t, 1) {
 		e := newEnv(t)
 		m := newModel()
+		t.Logf("seed %d (re-run with MVCC_SEED=%d)", seed, seed)
 		r := rand.New(rand.NewPCG(seed, 77))
+		compacted := int64(0)
 		nKeys := 3 * latestCacheSlots
 		key := func() string {
 			if r.IntN(4) == 0 {
@@ -76,10 +78,11 @@ func TestLatestCacheAgainstModel(t *testing.T) {
 					require.True(t, proto.Equal(want, got), "seed %d op %d: txn %v\ngot  %v\nwant %v", seed, i, req, got, want)
 				}
 			default:
-				if rev := e.s.CurrentRevision() - 50; rev > 1 && r.IntN(10) == 0 {
-					require.NoError(t, e.compact(rev))
+				if rev := e.s.CurrentRevision() - 50; rev > max(1, compacted) && r.IntN(10) == 0 {
+					require.NoError(t, e.compact(rev), "seed %d op %d", seed, i)
 					require.NoError(t, m.compact(rev))
 					e.compactAll(1 << 20)
+					compacted = rev
 				}
 			}
 		}
