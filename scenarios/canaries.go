@@ -280,10 +280,10 @@ func staleLeaderSnapshot() Scenario {
 	}
 	return Scenario{
 		Name:                   "canary-stale-leader-snapshot",
-		Description:            "The leader of a 3-member cluster is cut off five times while 30 clients wait on it, and returns to a leader that compacts its log every two entries: the snapshot it is sent ends inside its own uncommitted suffix, which the snapshot must replace.",
+		Description:            "The leader of a 3-member cluster is cut off five times while 12 clients wait on it, and returns to a leader that compacts its log every two entries: the snapshot it is sent ends inside its own uncommitted suffix, which the snapshot must replace.",
 		Members:                3,
 		Duration:               sec(14),
-		Clients:                30,
+		Clients:                12,
 		OpsPerSecond:           300,
 		Keys:                   8,
 		Mix:                    writeMix,
