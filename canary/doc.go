@@ -42,6 +42,19 @@
 //   - snapshot-drops-next (raft/snapshot.go, handleSnapshot): a follower that installed a
 //     snapshot answers with the index after it instead of the last one it holds, so the
 //     leader counts, and never sends, the first entry after the snapshot.
+//   - follower-commit-beyond-match (raft/replication.go, handleAppend): a follower that
+//     rejects an append still moves its commit index to the leader's, bounded by its own
+//     log's end instead of by an index the append verified, so it commits entries of a
+//     divergent suffix.
+//   - vote-not-durable (raft/rawnode.go, messageMayGoNow): a vote answer is classed with the
+//     messages that may go in parallel with the write, so it leaves before the vote is
+//     synced and a crash makes the member forget a vote it gave.
+//   - new-leader-read (raft/readindex.go, handleReadRequest): a new leader serves ReadIndex
+//     reads before it committed an entry of its own term, at a commit index that may lag
+//     what its predecessor committed and acknowledged.
+//   - truncation-not-durable (kv/raftlog/write.go, Append): a conflicting suffix replaced by
+//     shorter entries is dropped from the cache and the cached last index only, not deleted
+//     on disk, so after a restart the stale suffix is back.
 //
 // The scenario meant to catch each is scenarios.Canaries(); `make canaries` and the canary
 // test in sim run them.

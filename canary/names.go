@@ -18,11 +18,17 @@ const (
 	SyncErrorIgnored     = "sync-error-ignored"
 	SnapshotKeepsCovered = "snapshot-keeps-covered"
 	SnapshotDropsNext    = "snapshot-drops-next"
+	// The raft-path classes of issue 16 point 2b.
+	FollowerCommitBeyondMatch = "follower-commit-beyond-match"
+	VoteNotDurable            = "vote-not-durable"
+	NewLeaderRead             = "new-leader-read"
+	TruncationNotDurable      = "truncation-not-durable"
 )
 
 // Names lists every canary, in the order of issue 10 (the order `make canaries` reports).
 func Names() []string {
-	return []string{CommitOldTerm, NoLogCheck, ReadNoQuorum, AckBeforeSync, ApplyTwice, WatchSkip, LeaseFollowerClock, DropWhenFull, SyncErrorIgnored, SnapshotKeepsCovered, SnapshotDropsNext}
+	return []string{CommitOldTerm, NoLogCheck, ReadNoQuorum, AckBeforeSync, ApplyTwice, WatchSkip, LeaseFollowerClock, DropWhenFull, SyncErrorIgnored, SnapshotKeepsCovered, SnapshotDropsNext,
+		FollowerCommitBeyondMatch, VoteNotDurable, NewLeaderRead, TruncationNotDurable}
 }
 
 // Known reports whether name is one of Names.

@@ -3,6 +3,8 @@ package raft
 import (
 	"errors"
 	"fmt"
+
+	"github.com/ballastdb/ballast/canary"
 )
 
 // RawNode is one Raft member driven by the application: it feeds in messages (Step), time
@@ -147,6 +149,9 @@ type Ready struct {
 // leader's messages in a term that is already durable (its appends do not depend on its own
 // write; everything else of a member promises something of its durable state).
 func messageMayGoNow(m *Message, durableTerm uint64) bool {
+	if canary.On(canary.VoteNotDurable) && m.Type == MsgVoteResp {
+		return true // broken on purpose: a vote goes out before it is durable
+	}
 	switch m.Type {
 	case MsgApp, MsgHeartbeat, MsgSnap, MsgTimeoutNow, MsgReadIndexResp:
 		return m.Term <= durableTerm

@@ -96,7 +96,9 @@ func (r *raft) handleReadRequest(from uint64, ctx []byte) error {
 		return fmt.Errorf("%w: %d waiting", ErrReadIndexQueueFull, len(r.reads.waiting)+len(r.reads.pending))
 	}
 	req := readRequest{from: from, ctx: ctx}
-	if !r.committedEntryInCurrentTerm() {
+	// (The new-leader-read canary, broken on purpose, skips the wait: a new leader's commit
+	// index may lag what its predecessor committed and acknowledged.)
+	if !r.committedEntryInCurrentTerm() && !canary.On(canary.NewLeaderRead) {
 		r.reads.waiting = append(r.reads.waiting, req)
 		return nil
 	}

@@ -106,6 +106,11 @@ func (r *raft) handleAppend(m Message) {
 		r.send(Message{To: m.From, Type: MsgAppResp, Index: lastNew})
 		return
 	}
+	if canary.On(canary.FollowerCommitBeyondMatch) {
+		// broken on purpose: a rejected append still moves the commit index to the
+		// leader's, bounded by this log's end, though it verified nothing of this log
+		r.log.commitTo(min(m.Commit, r.log.lastIndex()))
+	}
 	// Reject with a hint: the largest index at or below the leader's that could still match,
 	// i.e. whose term is at most the leader's term there. The leader skips everything above.
 	hintIndex, hintTerm := r.log.findConflictByTerm(min(m.Index, r.log.lastIndex()), m.LogTerm)

@@ -289,6 +289,9 @@ func Catalogue() []Scenario {
 			Liveness: Liveness{MinAckShare: 0.3, MaxRecovery: recoveryBound},
 			Purposes: []Purpose{{Event: RequestsRefusedWhenFull}, {Event: LeaderChange}},
 		},
+		persistStepCrashes(),
+		readsAtLeaderChange(),
+		divergentSuffix(),
 		{
 			Name:         "everything",
 			Description:  "Swarm testing: each seed enables a random half of all fault kinds and draws a dozen faults among them, on a 5-member cluster under the lease workload.",
@@ -325,4 +328,125 @@ func ByName(name string) (Scenario, bool) {
 		}
 	}
 	return Scenario{}, false
+}
+
+// persistStepCrashes crashes members at each step of the append and vote paths: between a
+// Ready's write and its sync, and between the sync and the send of what it released, under
+// writes and, twice, in the election that follows a leader crash (every member is armed, so
+// the candidate's campaign and the voters' grants are each cut at that step).
+func persistStepCrashes() Scenario {
+	faults := []Fault{
+		{Kind: CrashBeforeSync, At: sec(1), Duration: sec(1), Targets: []Target{Member(0)}},
+		{Kind: CrashBeforeSend, At: sec(2), Duration: sec(1), Targets: []Target{Member(1)}},
+		{Kind: CrashBeforeSend, At: sec(3), Duration: sec(1), Targets: []Target{Leader}},
+		{Kind: Crash, At: sec(4.5), Duration: sec(1.5), Targets: []Target{Leader}},
+		{Kind: Crash, At: sec(8), Duration: sec(1), Targets: []Target{Leader}},
+	}
+	// armed for 3 s: the crashed leader's step comes after its restart
+	for _, at := range []float64{4.55, 8.05} {
+		kind := CrashBeforeSync
+		if at > 8 {
+			kind = CrashBeforeSend
+		}
+		for i := range 3 {
+			faults = append(faults, Fault{Kind: kind, At: sec(at), Duration: sec(3), Targets: []Target{Member(i)}})
+		}
+	}
+	return Scenario{
+		Name:         "persist-step-crashes",
+		Description:  "Members lose power at each step of the append and vote paths (after a Ready is written and before its sync; after the sync and before the messages it released are sent), under writes and in the elections after two leader crashes, and restart at once.",
+		Members:      3,
+		Duration:     sec(12),
+		Clients:      6,
+		OpsPerSecond: catalogueOpsPerSecond,
+		Keys:         16,
+		Mix:          kvMix,
+		Watchers:     1,
+		Faults:       faults,
+		// Two elections with every member cut once in each leave a leader for about half
+		// the run (seeds 1-12 acknowledged 49-60%).
+		Liveness: Liveness{MinAckShare: 0.4, MaxRecovery: recoveryBound},
+		// An armed member down until after its window (the crashed leader restarting into
+		// a cluster that needs nothing written from it) misses its step now and then (2 of
+		// seeds 1-12); the election's voter, not its candidate, must be the one cut in the
+		// vote path (9 of seeds 1-12).
+		Purposes: []Purpose{{Event: LeaderChange}, {Event: StepCrash, MinShare: 0.5}, {Event: CrashInVote, MinShare: 0.5}},
+	}
+}
+
+// readsAtLeaderChange moves leadership every 1.2 s under a read-heavy workload on few keys,
+// so linearizable reads are in flight at every change and reach each new leader at once.
+// Slow disks hold each new leader's first entry back for a sync while a read's heartbeat
+// round, which needs no sync, is answered at once: for that long a new leader's commit index
+// may still lag what its predecessor committed and acknowledged.
+func readsAtLeaderChange() Scenario {
+	var faults []Fault
+	for i := range 3 {
+		faults = append(faults, Fault{Kind: SlowDisk, At: sec(0.5), Duration: sec(9.5), Targets: []Target{Member(i)}, Delay: 30 * time.Millisecond})
+	}
+	for i, t := range []float64{1, 2.2, 3.4, 4.6, 5.8, 7, 8.2, 9.4} {
+		if i == 4 {
+			faults = append(faults, Fault{Kind: Crash, At: sec(t), Duration: sec(1), Targets: []Target{Leader}})
+			continue
+		}
+		faults = append(faults, Fault{Kind: TransferLeader, At: sec(t)})
+	}
+	return Scenario{
+		Name:         "reads-at-leader-change",
+		Description:  "Leadership of a 3-member cluster moves every 1.2 s (seven transfers and a leader crash) under a read-heavy workload on eight keys: reads in flight at each change, and those reaching a new leader before it committed an entry of its term, must still see every acknowledged write.",
+		Members:      3,
+		Duration:     sec(12),
+		Clients:      8,
+		OpsPerSecond: 300,
+		Keys:         8,
+		Mix:          Mix{Put: 35, Get: 45, SerializableGet: 5, Range: 5, Txn: 10},
+		Watchers:     1,
+		Faults:       faults,
+		Liveness:     Liveness{MinAckShare: 0.7, MaxRecovery: recoveryBound},
+		Purposes:     []Purpose{{Event: LeaderChange}, {Event: ReadsAtLeaderChange}},
+	}
+}
+
+// divergentSuffix cuts the leader off with one follower, twice, while clients keep writing to
+// both sides: the old leader accepts proposals until check-quorum deposes it, so it and its
+// follower hold a long uncommitted suffix when the new leader's appends and heartbeats
+// reach them; each truncates it and loses power right after (the truncation synced, its
+// acknowledgement not yet sent), then restarts. Small appends leave most of the old suffix
+// beyond the first append that truncates it.
+func divergentSuffix() Scenario {
+	var faults []Fault
+	for _, r := range []struct {
+		at     float64
+		leader int
+		other  int // a member of the majority's side
+	}{{1.5, 0, 4}, {8, 2, 4}} {
+		a, b := Member(r.leader), Member(r.leader+1)
+		faults = append(faults,
+			Fault{Kind: TransferLeader, At: sec(r.at - 0.5), Targets: []Target{a}},
+			Fault{Kind: Partition, At: sec(r.at), Duration: sec(5), Targets: []Target{a, b}},
+			// a second leader on the majority's side (unless it already leads): the cut-off
+			// pair's suffix then starts below that leader's first probe, which they reject
+			Fault{Kind: TransferLeader, At: sec(r.at + 4), Targets: []Target{Member(r.other)}},
+			Fault{Kind: CrashAfterTruncate, At: sec(r.at + 4.5), Duration: sec(2), Targets: []Target{a}},
+			Fault{Kind: CrashAfterTruncate, At: sec(r.at + 4.5), Duration: sec(2), Targets: []Target{b}})
+	}
+	return Scenario{
+		Name:                 "divergent-suffix",
+		Description:          "A leader cut off with one follower of five keeps taking writes until check-quorum deposes it; when the partition heals the two replace the long uncommitted suffix with the new leader's entries and each loses power right after the truncation, twice.",
+		Members:              5,
+		Duration:             sec(15),
+		Clients:              8,
+		OpsPerSecond:         300,
+		Keys:                 16,
+		Mix:                  Mix{Put: 60, Get: 15, Delete: 10, Txn: 15},
+		ElectionTimeoutTicks: 20,
+		Watchers:             1,
+		Faults:               faults,
+		Liveness:             Liveness{MinAckShare: 0.5, MaxRecovery: recoveryBound},
+		// A round truncates only if the deposed leader took a write while cut off; the
+		// suffix's length is the clients' doing (each waits up to 2 s on the cut-off side).
+		Purposes: []Purpose{{Event: CrashAfterTruncation}, {Event: LeaderStepDown}, {Event: LeaderChange},
+			{Event: LongSuffixTruncated, MinShare: 0.5}},
+		MaxAppendBytes: 1,
+	}
 }

@@ -31,11 +31,33 @@ const (
 	// RequestsRefusedWhenFull: a member refused a request with "too many requests" because
 	// its table of waiting requests was full (Scenario.MaxWaitingRequests).
 	RequestsRefusedWhenFull PurposeEvent = "requests-refused-when-full"
+	// StepCrash: every step-crash fault (crash-before-sync, crash-before-send,
+	// crash-after-truncate) crashed its member at its step.
+	StepCrash PurposeEvent = "step-crash"
+	// CrashInVote: a member crashed at a step of a persist cycle that wrote its vote for
+	// another member.
+	CrashInVote PurposeEvent = "crash-in-vote"
+	// ReadsAtLeaderChange: linearizable reads were waiting on a member when the leader it
+	// knew changed.
+	ReadsAtLeaderChange PurposeEvent = "reads-at-leader-change"
+	// LongSuffixTruncated: a member replaced a conflicting suffix of at least
+	// LongSuffixEntries entries of its log with a new leader's entries.
+	LongSuffixTruncated PurposeEvent = "long-suffix-truncated"
+	// CrashAfterTruncation: a member crashed right after the persist cycle in which it
+	// truncated a conflicting suffix (crash-after-truncate).
+	CrashAfterTruncation PurposeEvent = "crash-after-truncation"
 )
+
+// LongSuffixEntries is how long a truncated suffix must be to count as long-suffix-truncated:
+// several appends' worth when appends carry one entry, as in divergent-suffix. (A deposed
+// leader's suffix is bounded by the clients: each waits up to 2 s on a request it sent to
+// the cut-off side.)
+const LongSuffixEntries = 4
 
 // PurposeEvents lists every purpose event, in report order.
 func PurposeEvents() []PurposeEvent {
-	return []PurposeEvent{LeaderChange, LeaderStepDown, SnapshotInstalled, ConfChangeApplied, SyncFailCrash, LeaseExpiryUnderSkew, RequestsRefusedWhenFull}
+	return []PurposeEvent{LeaderChange, LeaderStepDown, SnapshotInstalled, ConfChangeApplied, SyncFailCrash, LeaseExpiryUnderSkew, RequestsRefusedWhenFull,
+		StepCrash, CrashInVote, ReadsAtLeaderChange, LongSuffixTruncated, CrashAfterTruncation}
 }
 
 // Purpose is one event a scenario exists to produce.

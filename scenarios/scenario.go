@@ -91,6 +91,15 @@ const (
 	ShortWrite FaultKind = "short-write"
 	SlowDisk   FaultKind = "slow-disk"
 	Corrupt    FaultKind = "corrupt"
+	// The step crashes cut Targets[0]'s power at one step of its next persist cycle (a Ready
+	// written unsynced, synced, then the messages that waited for the sync sent), and restart
+	// it right after; each stays armed for Duration. CrashBeforeSync crashes after the write
+	// and before the sync (the write is lost); CrashBeforeSend after the sync and before the
+	// messages it released go out; CrashAfterTruncate like CrashBeforeSend, at the next cycle
+	// that truncated a conflicting suffix of the member's log.
+	CrashBeforeSync    FaultKind = "crash-before-sync"
+	CrashBeforeSend    FaultKind = "crash-before-send"
+	CrashAfterTruncate FaultKind = "crash-after-truncate"
 	// AddMember adds a new member; RemoveMember removes Targets[0]; ReplaceMember removes
 	// Targets[0] and adds a new one; TransferLeader moves leadership to Targets[0] (or any
 	// other member when Targets is empty).

@@ -99,6 +99,11 @@ type simMember struct {
 	removed, refused bool
 	// corrupted: its disk was damaged (corrupt.go); it will refuse to serve when it opens.
 	corrupted bool
+	// stepCrash, when set, crashes the member at a step of a coming persist cycle; cycle is
+	// the one in flight; truncations counts its truncated suffixes (stepcrash.go).
+	stepCrash   *stepCrash
+	cycle       persistCycle
+	truncations int
 }
 
 // cluster is the members and the network between them.
@@ -137,6 +142,9 @@ type cluster struct {
 	// diskFaultStops counts the disk faults that reached Pebble in a member's Synced and
 	// stopped the member (purpose.go).
 	diskFaultStops int
+	// stepCrashes counts step crashes, voteCrashes those in a cycle that wrote a vote, and
+	// truncationCrashes those right after a truncation (stepcrash.go, purpose.go).
+	stepCrashes, voteCrashes, truncationCrashes int
 }
 
 func newCluster(w *world, n int, knobs Knobs, wrapConfig func(*node.Config)) (*cluster, error) {
@@ -148,6 +156,7 @@ func newCluster(w *world, n int, knobs Knobs, wrapConfig func(*node.Config)) (*c
 		}
 		return fmt.Sprintf("member %d", id)
 	})
+	c.safety.onEvent = c.noteEvent
 	c.safety.skewed = func() bool {
 		for _, sm := range c.members {
 			if sm.m != nil && sm.clock.rate != 0 {
@@ -245,6 +254,7 @@ func (c *cluster) work(sm *simMember) {
 	if sm.m.Stopped() != nil {
 		return
 	}
+	truncations := sm.truncations
 	out, err := sm.m.Work()
 	if errors.Is(err, node.ErrCorruption) {
 		c.refuse(sm, err)
@@ -257,6 +267,10 @@ func (c *cluster) work(sm *simMember) {
 	}
 	c.send(sm, out.Messages)
 	if out.SyncToken != 0 {
+		c.beginCycle(sm, truncations)
+		if c.crashAtStep(sm, stepBeforeSync) {
+			return
+		}
 		sm.syncing = true
 		gen, tok := sm.gen, out.SyncToken
 		lat := uniform(c.w.disk, syncLatencyMin, syncLatencyMax) + sm.extraSync
@@ -277,6 +291,9 @@ func (c *cluster) work(sm *simMember) {
 			if err != nil {
 				c.w.tracef("%s sync error: %v", sm.name, err)
 				c.crash(sm, "sync error")
+				return
+			}
+			if c.crashAtStep(sm, stepBeforeSend) {
 				return
 			}
 			c.send(sm, msgs)

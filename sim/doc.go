@@ -59,7 +59,10 @@
 // write-fail and short-write (disk faults beneath Pebble, kv/faultfs: the target's next
 // Synced fails in Pebble's WAL sync or write, the member stops, never retrying, and is
 // crashed, losing what it had not synced; it restarts after Duration), clock-skew, transfer-leader,
-// corrupt, add-member, remove-member, replace-member (below). Each is recorded as a history
+// corrupt, add-member, remove-member, replace-member (below), and the step crashes
+// crash-before-sync, crash-before-send and crash-after-truncate (stepcrash.go: the target
+// loses power at that step of its next persist cycle, or of the next one that truncated a
+// conflicting suffix, and restarts 50 ms later; armed for Duration). Each is recorded as a history
 // fault record and a trace line. Any other kind makes Run return a failed Result naming it,
 // before anything runs. RandomFaults are drawn from the faults stream (each kind enabled with
 // probability one half, then Count faults among them; corrupt, remove-member and

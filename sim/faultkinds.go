@@ -49,6 +49,10 @@ var appliers = map[scenarios.FaultKind]applyFunc{
 	scenarios.RemoveMember:  applyRemoveMember,
 	scenarios.ReplaceMember: applyReplaceMember,
 	scenarios.Corrupt:       applyCorrupt,
+	// stepcrash.go
+	scenarios.CrashBeforeSync:    applyStepCrash(stepBeforeSync, false),
+	scenarios.CrashBeforeSend:    applyStepCrash(stepBeforeSend, false),
+	scenarios.CrashAfterTruncate: applyStepCrash(stepBeforeSend, true),
 }
 
 func applyCrash(s *sim, f scenarios.Fault, targets []*simMember, _ *string) ([]*simMember, func()) {

@@ -18,7 +18,11 @@ import (
 // sync-fail-crash one member stopped by a disk fault that reached its Pebble (its Synced
 // failed in the WAL beneath Pebble and returned the storage error) per sync-fail, write-fail
 // and short-write fault, counted when the simulator sees it, not from the schedule; lease-expiry-under-skew an
-// expiry revoke applied while a live member's clock ran skewed. After every other judgement
+// expiry revoke applied while a live member's clock ran skewed; step-crash one crash per
+// step-crash fault (stepcrash.go); crash-in-vote a step crash in a cycle that wrote a vote
+// for another member; reads-at-leader-change linearizable reads waiting on a member whose
+// leader changed; long-suffix-truncated a truncated suffix of scenarios.LongSuffixEntries or
+// more; crash-after-truncation a crash-after-truncate that fired. After every other judgement
 // a run whose scenario declared a purpose (MinShare 0) that did not happen fails with
 // "purpose not reached: <why>". ballast-sim's coverage table shows, per scenario, the share of
 // seeds in which each purpose event happened (* marks the declared ones) and the rare-path
@@ -35,8 +39,9 @@ type Coverage struct {
 }
 
 // coverage counts the run's purpose events and rare paths. membershipFaults is the number of
-// membership changes the run's faults ask for, diskFaults the disk faults it injected.
-func (s *sim) coverage(membershipFaults, diskFaults int) (Coverage, map[scenarios.PurposeEvent]string) {
+// membership changes the run's faults ask for, diskFaults the disk faults it injected,
+// stepFaults its step-crash faults.
+func (s *sim) coverage(membershipFaults, diskFaults, stepFaults int) (Coverage, map[scenarios.PurposeEvent]string) {
 	sc, c := s.c.safety, s.c
 	cov := Coverage{Purposes: map[scenarios.PurposeEvent]bool{}, Events: map[string]int{}}
 	for _, k := range node.EventKinds() {
@@ -62,6 +67,12 @@ func (s *sim) coverage(membershipFaults, diskFaults int) (Coverage, map[scenario
 		"%d members stopped by a disk fault that reached Pebble for %d disk faults", s.c.diskFaultStops, diskFaults)
 	set(scenarios.LeaseExpiryUnderSkew, sc.skewedExpiries > 0, "no lease expired while a clock ran skewed")
 	set(scenarios.RequestsRefusedWhenFull, s.c.refusedFull > 0, "no request was refused as too many: no member's table of waiting requests filled up")
+	set(scenarios.StepCrash, stepFaults > 0 && c.stepCrashes >= stepFaults,
+		"%d members crashed at a step of a persist cycle for %d step-crash faults", c.stepCrashes, stepFaults)
+	set(scenarios.CrashInVote, c.voteCrashes > 0, "no member crashed in a persist cycle that wrote its vote")
+	set(scenarios.ReadsAtLeaderChange, sc.readsAtLeaderChange > 0, "no linearizable read was waiting when a leader changed")
+	set(scenarios.LongSuffixTruncated, sc.longTruncations > 0, "no member truncated a conflicting suffix of %d entries or more", scenarios.LongSuffixEntries)
+	set(scenarios.CrashAfterTruncation, c.truncationCrashes > 0, "no member crashed right after truncating a conflicting suffix")
 	return cov, why
 }
 

@@ -2,9 +2,11 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/ballastdb/ballast/kv/node"
 	"github.com/ballastdb/ballast/raft"
+	"github.com/ballastdb/ballast/scenarios"
 )
 
 // The online safety checker. Every member reports each step (node.Observer): the entries it
@@ -18,6 +20,12 @@ import (
 //   - a member's commit index never goes back while it runs, and across a restart it is at
 //     least what its last sync made durable; so are its term (and its vote in that term) and
 //     its applied index;
+//   - a vote, once its answer left the member, is never forgotten: at most one candidate per
+//     term gets a member's vote, and the member restarts in that term with that vote or in a
+//     later term (the vote must be durable before it is sent, and stay so);
+//   - a restarted member's log ends where its last sync left it, or where a write after that
+//     sync left it (Pebble may have made an unsynced write durable on its own): a truncated
+//     suffix that reappears, or entries lost that were synced, show as another end;
 //   - at most one leader per term (a member leading in term t, or a member naming the
 //     leader of its term t);
 //   - no applied index is skipped: each applied entry follows the last one (or the
@@ -53,6 +61,11 @@ type memberSafety struct {
 	// what the member's last sync made durable (survives restarts)
 	durable        raft.HardState
 	durableApplied uint64
+	// ends are the log ends (last index, term) the member may restart with: the one its last
+	// sync made durable, then each one a later write reached (survives restarts)
+	ends [][2]uint64
+	// the latest vote the member handed out, by term (survives restarts)
+	grantTerm, grantPeer uint64
 }
 
 type safetyChecker struct {
@@ -73,6 +86,9 @@ type safetyChecker struct {
 	started                                      bool
 	skewed                                       func() bool
 	wins, stepDowns, confChanges, skewedExpiries int
+	readsAtLeaderChange, longTruncations         int
+	// onEvent, when set, hears every event after the checker (the cluster's step faults)
+	onEvent func(node.Event)
 }
 
 type leaderCommit struct{ term, member uint64 }
@@ -102,6 +118,32 @@ func (s *safetyChecker) event(e node.Event) {
 	}
 	if e.Kind == node.EventLeaseExpiry && s.skewed != nil && s.skewed() {
 		s.skewedExpiries++
+	}
+	if e.Kind == node.EventReadsInFlight && s.started {
+		s.readsAtLeaderChange++
+	}
+	if e.Kind == node.EventSuffixTruncated && e.Count >= scenarios.LongSuffixEntries {
+		s.longTruncations++
+	}
+	if e.Kind == node.EventVoteGranted {
+		s.voteGranted(e)
+	}
+	if s.onEvent != nil {
+		s.onEvent(e)
+	}
+}
+
+// voteGranted checks that a member hands out at most one vote per term, and never one in a
+// term below a vote it handed out before.
+func (s *safetyChecker) voteGranted(e node.Event) {
+	ms := s.member(e.Member)
+	switch {
+	case e.Term == ms.grantTerm && e.Peer != ms.grantPeer:
+		s.violate("two votes in a term", "%s voted for %s and for %s in term %d", s.name(e.Member), s.name(ms.grantPeer), s.name(e.Peer), e.Term)
+	case e.Term < ms.grantTerm:
+		s.violate("term went back", "%s voted for %s in term %d after voting for %s in term %d", s.name(e.Member), s.name(e.Peer), e.Term, s.name(ms.grantPeer), ms.grantTerm)
+	default:
+		ms.grantTerm, ms.grantPeer = e.Term, e.Peer
 	}
 }
 
@@ -143,12 +185,23 @@ func (s *safetyChecker) step(r node.StepReport) {
 			s.violate("commit went back", "%s restarted with commit index %d after %d was synced", who, hs.Commit, d.Commit)
 		case r.Applied < ms.durableApplied:
 			s.violate("applied went back", "%s restarted with applied index %d after %d was synced", who, r.Applied, ms.durableApplied)
+		case hs.Term < ms.grantTerm || hs.Term == ms.grantTerm && hs.Vote != ms.grantPeer:
+			s.violate("vote forgotten", "%s voted for %s in term %d, then restarted in term %d with vote %d", who, s.name(ms.grantPeer), ms.grantTerm, hs.Term, hs.Vote)
+		case len(ms.ends) > 0 && !slices.Contains(ms.ends, [2]uint64{r.LastIndex, r.LastTerm}):
+			s.violate("log changed across restart", "%s restarted with its log ending at index %d term %d; its last sync left it at index %d term %d%s",
+				who, r.LastIndex, r.LastTerm, ms.ends[0][0], ms.ends[0][1], laterEnds(ms.ends[1:]))
 		}
 		*ms = memberSafety{running: true, term: hs.Term, commit: hs.Commit, applied: r.Applied,
-			durable: ms.durable, durableApplied: ms.durableApplied}
+			durable: ms.durable, durableApplied: ms.durableApplied, grantTerm: ms.grantTerm, grantPeer: ms.grantPeer,
+			ends: append(ms.ends[:0], [2]uint64{r.LastIndex, r.LastTerm})}
 		return
 	case node.StepSynced:
 		ms.durable, ms.durableApplied = hs, r.Applied
+		ms.ends = append(ms.ends[:0], [2]uint64{r.LastIndex, r.LastTerm})
+	case node.StepReady:
+		if end := [2]uint64{r.LastIndex, r.LastTerm}; len(ms.ends) > 0 && ms.ends[len(ms.ends)-1] != end {
+			ms.ends = append(ms.ends, end)
+		}
 	}
 	if hs.Term < ms.term {
 		s.violate("term went back", "%s reported term %d after term %d", who, hs.Term, ms.term)
@@ -249,6 +302,18 @@ func (s *safetyChecker) leaderCommitted(member, index, term uint64) bool {
 		return false
 	}
 	return true
+}
+
+// laterEnds names the log ends written after the last sync, for a violation.
+func laterEnds(ends [][2]uint64) string {
+	if len(ends) == 0 {
+		return ""
+	}
+	out := ", and later writes at"
+	for _, e := range ends {
+		out += fmt.Sprintf(" %d/%d", e[0], e[1])
+	}
+	return out
 }
 
 func hashText(h uint64, known bool) string {

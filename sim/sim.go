@@ -260,7 +260,8 @@ func Run(sc scenarios.Scenario, seed int64, opts Options) (res Result) {
 	due := int64(sc.Duration)
 	changes := 2*countFaults(faults, due, scenarios.AddMember) + countFaults(faults, due, scenarios.RemoveMember) +
 		3*countFaults(faults, due, scenarios.ReplaceMember)
-	cov, missed := s.coverage(changes, countFaults(faults, due, scenarios.SyncFail, scenarios.WriteFail, scenarios.ShortWrite))
+	cov, missed := s.coverage(changes, countFaults(faults, due, scenarios.SyncFail, scenarios.WriteFail, scenarios.ShortWrite),
+		countFaults(faults, due, scenarios.CrashBeforeSync, scenarios.CrashBeforeSend, scenarios.CrashAfterTruncate))
 	res.Coverage = cov
 	if lateFailure == "" {
 		lateFailure = purposeFailure(sc, missed)

@@ -48,6 +48,10 @@ type StepReport struct {
 	Entries []AppliedEntry
 	// Applied is the member's applied index after the step.
 	Applied uint64
+	// LastIndex and LastTerm are the end of the member's stored log after the step (the
+	// snapshot's index and term when the log holds no entry after it): on StepOpen what it
+	// read from its disk, on StepSynced what is now durable.
+	LastIndex, LastTerm uint64
 }
 
 // AppliedEntry names one applied entry: its index, term and a hash of its type and data.
@@ -73,12 +77,14 @@ const (
 	EventProposalsInFlight                      // Count writes were waiting when the leader changed
 	EventLeaseExpiry                            // an expiry revoke applied (Index)
 	EventWatchCompacted                         // a watch was cancelled: its revision was compacted
+	EventVoteGranted                            // a vote for Peer in Term was handed out to be sent
+	EventReadsInFlight                          // Count linearizable reads were waiting when the leader changed
 	eventKinds
 )
 
 var eventNames = [...]string{"", "election-started", "election-won", "prevote-rejected", "follower-readindex",
 	"snapshot-sent", "snapshot-installed", "suffix-truncated", "leader-transfer", "proposals-in-flight",
-	"lease-expiry", "watch-compacted"}
+	"lease-expiry", "watch-compacted", "vote-granted", "reads-in-flight"}
 
 // String names the event kind.
 func (k EventKind) String() string {
@@ -141,7 +147,23 @@ func (m *Member) observeOpen() {
 	}
 	st := m.rn.Status()
 	m.obs.hs = st.HardState
-	m.cfg.Observer.Step(StepReport{Member: m.cfg.ID, Kind: StepOpen, HardState: st.HardState, Applied: m.applied})
+	last, term := m.logEnd()
+	m.cfg.Observer.Step(StepReport{Member: m.cfg.ID, Kind: StepOpen, HardState: st.HardState, Applied: m.applied,
+		LastIndex: last, LastTerm: term})
+}
+
+// logEnd is the last index of the stored log and its term (0, 0 if unreadable: a member
+// that cannot read its own log stops on its next read anyway).
+func (m *Member) logEnd() (uint64, uint64) {
+	last, err := m.log.LastIndex()
+	if err != nil {
+		return 0, 0
+	}
+	term, err := m.log.Term(last)
+	if err != nil {
+		return 0, 0
+	}
+	return last, term
 }
 
 // observeReady reports a handled Ready: hard and soft state, the snapshot and entries applied,
@@ -153,7 +175,8 @@ func (m *Member) observeReady(rd *raft.Ready) {
 	if !rd.HardState.IsEmpty() {
 		m.obs.hs = rd.HardState
 	}
-	if rd.SoftState == nil && rd.HardState.IsEmpty() && len(rd.CommittedEntries) == 0 && rd.Snapshot.IsEmpty() {
+	if rd.SoftState == nil && rd.HardState.IsEmpty() && len(rd.CommittedEntries) == 0 && rd.Snapshot.IsEmpty() &&
+		len(rd.Entries) == 0 {
 		return
 	}
 	if rd.SoftState != nil {
@@ -173,9 +196,10 @@ func (m *Member) observeReady(rd *raft.Ready) {
 		m.obs.applied = append(m.obs.applied, AppliedEntry{Index: e.Index, Term: e.Term, Hash: entryHash(e),
 			ConfChange: e.Type == raft.EntryConfChange})
 	}
+	last, term := m.logEnd()
 	m.cfg.Observer.Step(StepReport{Member: m.cfg.ID, Kind: StepReady, HardState: m.obs.hs,
 		Lead: m.leader, Leader: m.leader == m.cfg.ID && m.leader != 0,
-		Snapshot: rd.Snapshot.Metadata, Entries: m.obs.applied, Applied: m.applied})
+		Snapshot: rd.Snapshot.Metadata, Entries: m.obs.applied, Applied: m.applied, LastIndex: last, LastTerm: term})
 }
 
 // observeSynced reports what is durable after a sync.
@@ -183,8 +207,23 @@ func (m *Member) observeSynced() {
 	if !m.observing() {
 		return
 	}
+	last, term := m.logEnd()
 	m.cfg.Observer.Step(StepReport{Member: m.cfg.ID, Kind: StepSynced, HardState: m.log.HardState(),
-		Lead: m.leader, Leader: m.leader == m.cfg.ID && m.leader != 0, Applied: m.applied})
+		Lead: m.leader, Leader: m.leader == m.cfg.ID && m.leader != 0, Applied: m.applied, LastIndex: last, LastTerm: term})
+}
+
+// observeReleased reports the votes among msgs, raft messages the member hands the driver
+// to send now: a vote is granted when its answer leaves, and from then on the member must
+// never forget it (the safety checker holds it to that across restarts).
+func (m *Member) observeReleased(msgs []raft.Message) {
+	if !m.observing() {
+		return
+	}
+	for i := range msgs {
+		if msgs[i].Type == raft.MsgVoteResp && !msgs[i].Reject {
+			m.event(Event{Kind: EventVoteGranted, Term: msgs[i].Term, Peer: msgs[i].To})
+		}
+	}
 }
 
 // observeTruncation reports entries that replace a suffix of the stored log.
@@ -202,14 +241,21 @@ func (m *Member) observeLeaderChange(lead uint64) {
 	if !m.observing() || lead == m.leader {
 		return
 	}
-	n := 0
+	writes, reads := 0, 0
 	for _, p := range m.requests.order {
-		if !p.finished && p.read == nil {
-			n++
+		switch {
+		case p.finished:
+		case p.read == nil:
+			writes++
+		default:
+			reads++
 		}
 	}
-	if n > 0 {
-		m.event(Event{Kind: EventProposalsInFlight, Peer: lead, Count: n})
+	if writes > 0 {
+		m.event(Event{Kind: EventProposalsInFlight, Peer: lead, Count: writes})
+	}
+	if reads > 0 {
+		m.event(Event{Kind: EventReadsInFlight, Peer: lead, Count: reads})
 	}
 }
 

@@ -159,6 +159,7 @@ func (m *Member) work() (Output, error) {
 	if out.Messages, err = m.encode(out.Messages, rd.MessagesNow); err != nil {
 		return out, m.storageFailure(err)
 	}
+	m.observeReleased(rd.MessagesNow)
 	for _, e := range rd.CommittedEntries {
 		if err := m.applyEntry(e); err != nil {
 			return out, m.storageFailure(err)
@@ -179,6 +180,7 @@ func (m *Member) work() (Output, error) {
 		if canary.On(canary.AckBeforeSync) {
 			// broken on purpose: acknowledgements and votes go out before the sync
 			out.Messages, afterSync = append(out.Messages, afterSync...), nil
+			m.observeReleased(rd.MessagesAfterSync)
 		}
 		m.syncSeq++
 		m.inflight = &inflightReady{token: m.syncSeq, rd: rd, afterSync: afterSync}
@@ -186,6 +188,7 @@ func (m *Member) work() (Output, error) {
 		return out, nil
 	}
 	out.Messages = append(out.Messages, afterSync...)
+	m.observeReleased(rd.MessagesAfterSync)
 	m.rn.Advance(rd)
 	m.finishConfCalls()
 	return out, nil
@@ -219,6 +222,9 @@ func (m *Member) Synced(token uint64) (msgs []Envelope, err error) {
 	m.observeSynced()
 	in := m.inflight
 	m.inflight = nil
+	if in.afterSync != nil {
+		m.observeReleased(in.rd.MessagesAfterSync)
+	}
 	m.rn.Advance(in.rd)
 	m.finishConfCalls()
 	return in.afterSync, nil

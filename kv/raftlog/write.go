@@ -3,6 +3,7 @@ package raftlog
 import (
 	"fmt"
 
+	"github.com/ballastdb/ballast/canary"
 	"github.com/ballastdb/ballast/raft"
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -75,8 +76,12 @@ func (l *Log) Append(b *pebble.Batch, entries []raft.Entry) error {
 		}
 	}
 	last := entries[len(entries)-1]
-	if err := l.deleteEntries(b, last.Index+1, l.st.lastIndex+1); err != nil {
-		return err
+	// (The truncation-not-durable canary, broken on purpose, keeps the replaced suffix on
+	// disk: it leaves the cache and the cached last index only, so a restart finds it again.)
+	if !canary.On(canary.TruncationNotDurable) {
+		if err := l.deleteEntries(b, last.Index+1, l.st.lastIndex+1); err != nil {
+			return err
+		}
 	}
 	l.st.lastIndex, l.st.lastTerm = last.Index, last.Term
 	l.tail.append(entries)
