@@ -93,9 +93,8 @@ func TestPebbleFatalParksBackgroundGoroutine(t *testing.T) {
 		pebbleLogger{m.fatal}.Fatalf("MANIFEST sync failed: %s", "disk gone")
 		close(returned)
 	}()
-	for m.fatal.get() == nil {
-		time.Sleep(time.Millisecond)
-	}
+	require.Eventually(t, func() bool { return m.fatal.get() != nil }, 10*time.Second, time.Millisecond,
+		"Fatalf on a Pebble goroutine never recorded the failure")
 	_, err := m.Work()
 	require.ErrorIs(t, err, ErrStorage)
 	require.ErrorContains(t, err, "pebble fatal: MANIFEST sync failed: disk gone")
