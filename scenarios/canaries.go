@@ -247,14 +247,7 @@ func watchResume() Scenario {
 
 // leaseHandover moves leadership often under leases kept alive from memory.
 func leaseHandover() Scenario {
-	var faults []Fault
-	for i, t := range []float64{1.5, 3, 4.5, 6, 7.5, 9} {
-		if i == 3 {
-			faults = append(faults, Fault{Kind: Crash, At: sec(t), Duration: sec(1), Targets: []Target{Leader}})
-			continue
-		}
-		faults = append(faults, Fault{Kind: TransferLeader, At: sec(t)})
-	}
+	faults := leaderMoves([]float64{1.5, 3, 4.5, 6, 7.5, 9}, 3)
 	return Scenario{
 		Name:         "canary-lease-handover",
 		Description:  "Leadership of a 3-member cluster moves every 1.5 s (five transfers and a leader crash) under a workload of short leases kept alive, left to expire and revoked: every new primary must count a lease it cannot know was renewed from its own promotion.",
@@ -323,4 +316,18 @@ func snapshotReturn() Scenario {
 		SnapshotEntries:        100,
 		SnapshotCatchUpEntries: 20,
 	}
+}
+
+// leaderMoves moves leadership at each of the times (seconds): a leader transfer, except at
+// index crashAt, where the leader crashes for a second instead.
+func leaderMoves(times []float64, crashAt int) []Fault {
+	var faults []Fault
+	for i, t := range times {
+		if i == crashAt {
+			faults = append(faults, Fault{Kind: Crash, At: sec(t), Duration: sec(1), Targets: []Target{Leader}})
+			continue
+		}
+		faults = append(faults, Fault{Kind: TransferLeader, At: sec(t)})
+	}
+	return faults
 }

@@ -384,13 +384,7 @@ func readsAtLeaderChange() Scenario {
 	for i := range 3 {
 		faults = append(faults, Fault{Kind: SlowDisk, At: sec(0.5), Duration: sec(9.5), Targets: []Target{Member(i)}, Delay: 30 * time.Millisecond})
 	}
-	for i, t := range []float64{1, 2.2, 3.4, 4.6, 5.8, 7, 8.2, 9.4} {
-		if i == 4 {
-			faults = append(faults, Fault{Kind: Crash, At: sec(t), Duration: sec(1), Targets: []Target{Leader}})
-			continue
-		}
-		faults = append(faults, Fault{Kind: TransferLeader, At: sec(t)})
-	}
+	faults = append(faults, leaderMoves([]float64{1, 2.2, 3.4, 4.6, 5.8, 7, 8.2, 9.4}, 4)...)
 	return Scenario{
 		Name:         "reads-at-leader-change",
 		Description:  "Leadership of a 3-member cluster moves every 1.2 s (seven transfers and a leader crash) under a read-heavy workload on eight keys: reads in flight at each change, and those reaching a new leader before it committed an entry of its term, must still see every acknowledged write.",
