@@ -252,3 +252,95 @@ func TestSnapshotPurpose(t *testing.T) {
 	require.Positive(t, res.Coverage.Events[node.EventSnapshotSent.String()])
 	require.Positive(t, res.Coverage.Events[node.EventSnapshotInstalled.String()])
 }
+
+// withEnd sets the log end a report names (LastIndex, LastTerm).
+func withEnd(r node.StepReport, last, term uint64) node.StepReport {
+	r.LastIndex, r.LastTerm = last, term
+	return r
+}
+
+// grant is the event of member id handing out its vote for peer in term.
+func grant(id, term, peer uint64) node.Event {
+	return node.Event{Member: id, Kind: node.EventVoteGranted, Term: term, Peer: peer}
+}
+
+// TestSafetyVotesAndLogEnds feeds the checker the two rules TestSafetyChecker's reports alone
+// cannot reach: one vote per member per term, counted from the votes handed out to be sent
+// (and kept across a restart even when no sync report showed it), and the log end a member
+// restarts with, which must be where its last sync or a later write left it.
+func TestSafetyVotesAndLogEnds(t *testing.T) {
+	start := []any{open(1, 0, 0, 0, 0), open(2, 0, 0, 0, 0), open(3, 0, 0, 0, 0)}
+	cases := []struct {
+		name    string
+		reports []any // node.StepReport or node.Event
+		want    string
+	}{
+		{name: "valid votes: a resent grant, then a later term", reports: []any{
+			grant(2, 3, 1), grant(2, 3, 1), grant(2, 4, 3),
+		}},
+		{name: "two votes in a term", reports: []any{
+			grant(2, 3, 1), grant(2, 3, 3),
+		}, want: "safety violation (two votes in a term): m1 voted for m0 and for m2 in term 3"},
+		{name: "a vote in a term below an earlier vote", reports: []any{
+			grant(2, 4, 1), grant(2, 3, 3),
+		}, want: "safety violation (term went back): m1 voted for m2 in term 3 after voting for m0 in term 4"},
+		{name: "valid restart keeping its vote", reports: []any{
+			grant(2, 5, 1), open(2, 5, 1, 0, 0), grant(2, 5, 1),
+		}},
+		{name: "valid restart in a later term after a vote", reports: []any{
+			grant(2, 5, 1), open(2, 6, 0, 0, 0), grant(2, 6, 3),
+		}},
+		{name: "a vote granted but never synced, forgotten by a restart", reports: []any{
+			grant(2, 5, 1), open(2, 5, 0, 0, 0),
+		}, want: "safety violation (vote forgotten): m1 voted for m0 in term 5, then restarted in term 5 with vote 0"},
+		{name: "a restart into an earlier term than a vote granted", reports: []any{
+			grant(2, 5, 1), open(2, 4, 0, 0, 0),
+		}, want: "safety violation (vote forgotten): m1 voted for m0 in term 5, then restarted in term 4 with vote 0"},
+		{name: "a second vote in its term after a restart", reports: []any{
+			grant(2, 5, 1), open(2, 5, 1, 0, 0), grant(2, 5, 3),
+		}, want: "safety violation (two votes in a term): m1 voted for m0 and for m2 in term 5"},
+		{name: "valid log ends: the synced one, or a later write's", reports: []any{
+			withEnd(synced(1, 2, 1, 0, 0), 5, 2),
+			withEnd(readyAt(1, 2, 1, 0, 0), 7, 2), // written, not synced
+			withEnd(open(1, 2, 1, 0, 0), 5, 2),    // lost by the crash
+			withEnd(readyAt(1, 2, 1, 0, 0), 7, 2),
+			withEnd(open(1, 2, 1, 0, 0), 7, 2), // Pebble made the write durable on its own
+		}},
+		{name: "a log end no sync or write left", reports: []any{
+			withEnd(synced(1, 2, 1, 0, 0), 5, 2),
+			withEnd(readyAt(1, 2, 1, 0, 0), 7, 2),
+			withEnd(open(1, 2, 1, 0, 0), 6, 2),
+		}, want: "safety violation (log changed across restart): m0 restarted with its log ending at index 6 term 2; its last sync left it at index 5 term 2, and later writes at 7/2"},
+		{name: "a synced truncation that comes undone", reports: []any{
+			withEnd(synced(2, 2, 1, 0, 0), 9, 2),
+			withEnd(readyAt(2, 3, 3, 0, 0), 6, 3), // the suffix 6..9 of term 2 replaced
+			withEnd(synced(2, 3, 3, 0, 0), 6, 3),
+			withEnd(open(2, 3, 3, 0, 0), 9, 2),
+		}, want: "safety violation (log changed across restart): m1 restarted with its log ending at index 9 term 2; its last sync left it at index 6 term 3"},
+		{name: "entries lost that were synced", reports: []any{
+			withEnd(synced(3, 2, 1, 0, 0), 4, 2),
+			withEnd(open(3, 2, 1, 0, 0), 2, 2),
+		}, want: "safety violation (log changed across restart): m2 restarted with its log ending at index 2 term 2; its last sync left it at index 4 term 2"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSafetyChecker(func(id uint64) string { return fmt.Sprintf("m%d", id-1) })
+			var stopped []string
+			s.onViolation = func(msg string) { stopped = append(stopped, msg) }
+			for _, r := range append(append([]any(nil), start...), tc.reports...) {
+				switch r := r.(type) {
+				case node.StepReport:
+					s.observer().Step(r)
+				case node.Event:
+					s.observer().Event(r)
+				}
+			}
+			require.Equal(t, tc.want, s.violation)
+			if tc.want == "" {
+				require.Empty(t, stopped)
+			} else {
+				require.Equal(t, []string{tc.want}, stopped, "the run is stopped once, at the violation")
+			}
+		})
+	}
+}
