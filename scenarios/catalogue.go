@@ -177,6 +177,7 @@ func Catalogue() []Scenario {
 			Liveness: Liveness{MinAckShare: 0.7, MaxRecovery: recoveryBound},
 			Purposes: []Purpose{{Event: LeaseExpiryUnderSkew}},
 		},
+		leasesAtDriftBound(),
 		{
 			Name:         "membership-churn",
 			Description:  "Members are added, removed and replaced while leadership moves, growing a 3-member cluster to 4 and back.",
@@ -442,5 +443,37 @@ func divergentSuffix() Scenario {
 		Purposes: []Purpose{{Event: CrashAfterTruncation}, {Event: LeaderStepDown}, {Event: LeaderChange},
 			{Event: LongSuffixTruncated, MinShare: 0.5}},
 		MaxAppendBytes: 1,
+	}
+}
+
+// maxDriftRate is kv/node's DefaultMaxLeaseDriftRate, ρ: the largest rate by which a member's
+// clock may run fast or slow for its leases to stay safe (sim's lease-expiry-at-drift-bound
+// purpose is reached only at this rate exactly, so the two cannot drift apart unnoticed).
+const maxDriftRate = 0.01
+
+// leasesAtDriftBound runs leases with one member's clock fast and another's slow by exactly
+// ρ, and moves leadership between them: a lease granted or renewed under one leader is
+// expired by another whose clock runs at the other end of the bound.
+func leasesAtDriftBound() Scenario {
+	return Scenario{
+		Name:         "leases-at-drift-bound",
+		Description:  "Lease-heavy workload while one member's clock runs fast and another's slow by exactly the drift bound ρ of 1% (the largest skew the lease rules allow), with leadership moved between the fast, the slow and the true clock: no lease may expire early on a leader's word nor live on after its expiry.",
+		Members:      3,
+		Duration:     sec(12),
+		Clients:      6,
+		OpsPerSecond: catalogueOpsPerSecond,
+		Keys:         16,
+		Mix:          Mix{Put: 15, Get: 15, Range: 5, Txn: 5, LeaseGrant: 15, LeaseKeepAlive: 20, LeaseRevoke: 10, PutWithLease: 15},
+		Watchers:     1,
+		Faults: []Fault{
+			{Kind: ClockSkew, At: 0, Duration: sec(12), Targets: []Target{Member(0)}, Rate: maxDriftRate},
+			{Kind: ClockSkew, At: 0, Duration: sec(12), Targets: []Target{Member(1)}, Rate: -maxDriftRate},
+			{Kind: TransferLeader, At: sec(0.5), Targets: []Target{Member(0)}},
+			{Kind: TransferLeader, At: sec(4), Targets: []Target{Member(1)}},
+			{Kind: TransferLeader, At: sec(6.5), Targets: []Target{Member(2)}},
+			{Kind: TransferLeader, At: sec(8), Targets: []Target{Member(0)}},
+		},
+		Liveness: Liveness{MinAckShare: 0.8, MaxRecovery: recoveryBound},
+		Purposes: []Purpose{{Event: LeaseExpiryUnderSkew}, {Event: LeaseExpiryAtDriftBound}},
 	}
 }

@@ -28,6 +28,10 @@ const (
 	// LeaseExpiryUnderSkew: a lease expired (its revoke applied) while a member's clock ran
 	// skewed.
 	LeaseExpiryUnderSkew PurposeEvent = "lease-expiry-under-skew"
+	// LeaseExpiryAtDriftBound: a lease expired on the word of a leader whose clock ran fast
+	// or slow by exactly the members' drift bound ρ (kv/node's DefaultMaxLeaseDriftRate): the
+	// leader, leading when it applied the expiry revoke, had its clock's rate at ±ρ.
+	LeaseExpiryAtDriftBound PurposeEvent = "lease-expiry-at-drift-bound"
 	// RequestsRefusedWhenFull: a member refused a request with "too many requests" because
 	// its table of waiting requests was full (Scenario.MaxWaitingRequests).
 	RequestsRefusedWhenFull PurposeEvent = "requests-refused-when-full"
@@ -56,7 +60,7 @@ const LongSuffixEntries = 4
 
 // PurposeEvents lists every purpose event, in report order.
 func PurposeEvents() []PurposeEvent {
-	return []PurposeEvent{LeaderChange, LeaderStepDown, SnapshotInstalled, ConfChangeApplied, SyncFailCrash, LeaseExpiryUnderSkew, RequestsRefusedWhenFull,
+	return []PurposeEvent{LeaderChange, LeaderStepDown, SnapshotInstalled, ConfChangeApplied, SyncFailCrash, LeaseExpiryUnderSkew, LeaseExpiryAtDriftBound, RequestsRefusedWhenFull,
 		StepCrash, CrashInVote, ReadsAtLeaderChange, LongSuffixTruncated, CrashAfterTruncation}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -164,6 +165,11 @@ func newCluster(w *world, n int, knobs Knobs, wrapConfig func(*node.Config)) (*c
 			}
 		}
 		return false
+	}
+	// the member's clock runs at the lease drift bound ρ exactly (purpose.go)
+	c.safety.atDriftBound = func(id uint64) bool {
+		i := c.index(id)
+		return i >= 0 && i < len(c.slots) && math.Abs(c.slots[i].clock.rate) == node.DefaultMaxLeaseDriftRate
 	}
 	for i := range n {
 		c.ids = append(c.ids, uint64(i+1))

@@ -18,7 +18,9 @@ import (
 // sync-fail-crash one member stopped by a disk fault that reached its Pebble (its Synced
 // failed in the WAL beneath Pebble and returned the storage error) per sync-fail, write-fail
 // and short-write fault, counted when the simulator sees it, not from the schedule; lease-expiry-under-skew an
-// expiry revoke applied while a live member's clock ran skewed; step-crash one crash per
+// expiry revoke applied while a live member's clock ran skewed; lease-expiry-at-drift-bound
+// an expiry revoke applied by a member leading at its last report whose clock rate was ±ρ
+// (node.DefaultMaxLeaseDriftRate) exactly; step-crash one crash per
 // step-crash fault (stepcrash.go); crash-in-vote a step crash in a cycle that wrote a vote
 // for another member; reads-at-leader-change linearizable reads waiting on a member whose
 // leader changed; long-suffix-truncated a truncated suffix of scenarios.LongSuffixEntries or
@@ -66,6 +68,7 @@ func (s *sim) coverage(membershipFaults, diskFaults, stepFaults int) (Coverage, 
 	set(scenarios.SyncFailCrash, diskFaults > 0 && s.c.diskFaultStops >= diskFaults,
 		"%d members stopped by a disk fault that reached Pebble for %d disk faults", s.c.diskFaultStops, diskFaults)
 	set(scenarios.LeaseExpiryUnderSkew, sc.skewedExpiries > 0, "no lease expired while a clock ran skewed")
+	set(scenarios.LeaseExpiryAtDriftBound, sc.boundExpiries > 0, "no lease expired on the word of a leader whose clock ran at the drift bound ±%v", node.DefaultMaxLeaseDriftRate)
 	set(scenarios.RequestsRefusedWhenFull, s.c.refusedFull > 0, "no request was refused as too many: no member's table of waiting requests filled up")
 	set(scenarios.StepCrash, stepFaults > 0 && c.stepCrashes >= stepFaults,
 		"%d members crashed at a step of a persist cycle for %d step-crash faults", c.stepCrashes, stepFaults)

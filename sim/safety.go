@@ -85,6 +85,8 @@ type safetyChecker struct {
 	// purpose counts (purpose.go), from the workload's start on (started)
 	started                                      bool
 	skewed                                       func() bool
+	atDriftBound                                 func(member uint64) bool
+	boundExpiries                                int
 	wins, stepDowns, confChanges, skewedExpiries int
 	readsAtLeaderChange, longTruncations         int
 	// onEvent, when set, hears every event after the checker (the cluster's step faults)
@@ -118,6 +120,9 @@ func (s *safetyChecker) event(e node.Event) {
 	}
 	if e.Kind == node.EventLeaseExpiry && s.skewed != nil && s.skewed() {
 		s.skewedExpiries++
+	}
+	if e.Kind == node.EventLeaseExpiry && s.atDriftBound != nil && s.member(e.Member).leading != 0 && s.atDriftBound(e.Member) {
+		s.boundExpiries++
 	}
 	if e.Kind == node.EventReadsInFlight && s.started {
 		s.readsAtLeaderChange++
