@@ -55,6 +55,9 @@
 //   - truncation-not-durable (kv/raftlog/write.go, Append): a conflicting suffix replaced by
 //     shorter entries is dropped from the cache and the cached last index only, not deleted
 //     on disk, so after a restart the stale suffix is back.
+//   - lease-no-drift-margin (kv/lease/drift.go, waitFor): a lessor waits the promised TTL on
+//     its own clock without the margin ρ, so a primary whose clock runs fast by ρ expires a
+//     lease up to ρ·TTL before the TTL it promised has passed.
 //
 // The scenario meant to catch each is scenarios.Canaries(); `make canaries` and the canary
 // test in sim run them.

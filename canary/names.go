@@ -23,12 +23,15 @@ const (
 	VoteNotDurable            = "vote-not-durable"
 	NewLeaderRead             = "new-leader-read"
 	TruncationNotDurable      = "truncation-not-durable"
+	// The storage-side classes of issue 16 point 2b.
+	LeaseNoDriftMargin = "lease-no-drift-margin"
 )
 
 // Names lists every canary, in the order of issue 10 (the order `make canaries` reports).
 func Names() []string {
 	return []string{CommitOldTerm, NoLogCheck, ReadNoQuorum, AckBeforeSync, ApplyTwice, WatchSkip, LeaseFollowerClock, DropWhenFull, SyncErrorIgnored, SnapshotKeepsCovered, SnapshotDropsNext,
-		FollowerCommitBeyondMatch, VoteNotDurable, NewLeaderRead, TruncationNotDurable}
+		FollowerCommitBeyondMatch, VoteNotDurable, NewLeaderRead, TruncationNotDurable,
+		LeaseNoDriftMargin}
 }
 
 // Known reports whether name is one of Names.
