@@ -36,7 +36,11 @@ func (s *Services) LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest) (*
 func (s *Services) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error) {
 	resp, err := s.d.TimeToLive(ctx, r)
 	if errors.Is(err, rpctypes.ErrGRPCLeaseNotFound) {
-		return &pb.LeaseTimeToLiveResponse{Header: s.header(), ID: r.ID, TTL: -1}, nil
+		h, err := s.currentHeader(ctx)
+		if err != nil {
+			return nil, toGRPCError(err)
+		}
+		return &pb.LeaseTimeToLiveResponse{Header: h, ID: r.ID, TTL: -1}, nil
 	}
 	if err != nil {
 		return nil, toGRPCError(err)
@@ -64,7 +68,7 @@ func (s *Services) LeaseLeases(ctx context.Context, r *pb.LeaseLeasesRequest) (*
 // unknown (expired, revoked) lease is answered with TTL 0, which tells clientv3 the lease is
 // gone; any other failure ends the stream with etcd's error, and clientv3 opens a new one.
 // The header is taken before the renewal, as etcd takes it, so its revision is never later
-// than the renewal's.
+// than the renewal's, and with the member's current revision, as etcd's.
 func (s *Services) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error {
 	ctx := stream.Context()
 	for {
@@ -75,7 +79,11 @@ func (s *Services) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error {
 		if err != nil {
 			return err
 		}
-		out := &pb.LeaseKeepAliveResponse{ID: req.ID, Header: s.header()}
+		h, err := s.currentHeader(ctx)
+		if err != nil {
+			return toGRPCError(err)
+		}
+		out := &pb.LeaseKeepAliveResponse{ID: req.ID, Header: h}
 		resp, err := s.d.KeepAlive(ctx, req.ID)
 		switch {
 		case errors.Is(err, rpctypes.ErrGRPCLeaseNotFound):

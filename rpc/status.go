@@ -73,6 +73,19 @@ func (s *Services) fill(h *pb.ResponseHeader) *pb.ResponseHeader {
 
 func (s *Services) header() *pb.ResponseHeader { return s.fill(nil) }
 
+// currentHeader is a header with the member's revision as of now (a round trip to the
+// driver), for answers that carry no revision of their own (keep-alives, an unknown lease's
+// TTL): etcd fills those from its store's current revision, and the polled view can be a
+// StatusInterval old, so a client that just wrote would see a revision before its write
+// (found by the compat harness: a keep-alive after a put answered the put's revision - 1).
+func (s *Services) currentHeader(ctx context.Context) (*pb.ResponseHeader, error) {
+	var rev int64
+	if err := s.d.Inspect(ctx, func(m *node.Member) { rev = m.CurrentRevision() }); err != nil {
+		return nil, err
+	}
+	return s.fill(&pb.ResponseHeader{Revision: rev}), nil
+}
+
 // isLearner reports whether this member is a learner, from the driver's member table (as of
 // its last round), which is fresher than the polled view: a learner that just started must
 // refuse writes from its first call.

@@ -6,6 +6,8 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+
+	"github.com/ballastdb/ballast/kv/mvcc"
 )
 
 var (
@@ -30,25 +32,11 @@ func checkOneKind(req *pb.InternalRaftRequest) error {
 	return nil
 }
 
-// isReadOnly reports whether req changes nothing: a range, or a txn without writes in
-// either branch (at any depth).
+// isReadOnly reports whether req is served by ReadIndex without a log entry: a range, or a
+// txn whose branches hold only ranges (etcd's IsTxnReadonly, mvcc.IsTxnReadOnly). A nested
+// txn counts as a write even when it only reads, as in etcd, which sends such a txn through
+// raft: mvcc.ReadTxn refuses it, and counting it read-only here answered clients with
+// "ReadTxn given a txn that writes" (found by the compat harness).
 func isReadOnly(req *pb.InternalRaftRequest) bool {
-	return req.Range != nil || (req.Txn != nil && txnReadOnly(req.Txn))
-}
-
-func txnReadOnly(t *pb.TxnRequest) bool {
-	for _, ops := range [][]*pb.RequestOp{t.Success, t.Failure} {
-		for _, op := range ops {
-			switch {
-			case op.GetRequestRange() != nil:
-			case op.GetRequestTxn() != nil:
-				if !txnReadOnly(op.GetRequestTxn()) {
-					return false
-				}
-			default:
-				return false
-			}
-		}
-	}
-	return true
+	return req.Range != nil || (req.Txn != nil && mvcc.IsTxnReadOnly(req.Txn))
 }

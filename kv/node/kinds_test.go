@@ -7,7 +7,8 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 )
 
-// Read-only txns (at any depth) are served by ReadIndex; a write anywhere makes it a write.
+// Txns of ranges only are served by ReadIndex; a write, or a nested txn (etcd's rule), makes
+// it a write.
 func TestIsReadOnly(t *testing.T) {
 	rng := &pb.RequestOp{Request: &pb.RequestOp_RequestRange{RequestRange: &pb.RangeRequest{Key: []byte("k")}}}
 	putOp := &pb.RequestOp{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: []byte("k")}}}
@@ -24,7 +25,7 @@ func TestIsReadOnly(t *testing.T) {
 		{"empty txn", &pb.InternalRaftRequest{Txn: &pb.TxnRequest{}}, true},
 		{"txn of ranges", &pb.InternalRaftRequest{Txn: &pb.TxnRequest{Success: []*pb.RequestOp{rng}, Failure: []*pb.RequestOp{rng}}}, true},
 		{"txn with a put on failure", &pb.InternalRaftRequest{Txn: &pb.TxnRequest{Success: []*pb.RequestOp{rng}, Failure: []*pb.RequestOp{putOp}}}, false},
-		{"nested read-only txn", &pb.InternalRaftRequest{Txn: &pb.TxnRequest{Success: []*pb.RequestOp{nested(rng, nested(rng))}}}, true},
+		{"nested read-only txn", &pb.InternalRaftRequest{Txn: &pb.TxnRequest{Success: []*pb.RequestOp{nested(rng, nested(rng))}}}, false},
 		{"put nested two deep", &pb.InternalRaftRequest{Txn: &pb.TxnRequest{Success: []*pb.RequestOp{nested(rng, nested(putOp))}}}, false},
 	} {
 		require.Equal(t, tc.want, isReadOnly(tc.req), tc.name)

@@ -80,6 +80,24 @@ func TestReadOnlyTxnDoesNotGoThroughTheLog(t *testing.T) {
 	require.Equal(t, before, c.members[leader].AppliedIndex(), "a read-only txn appends nothing")
 }
 
+// A txn whose nested txn only reads is answered like any (etcd counts a nested txn as a
+// write and sends it through raft; it was routed to the read path, which refused it).
+func TestNestedReadOnlyTxnIsAnswered(t *testing.T) {
+	c := newCluster(t, 3)
+	leader := c.leader()
+	_, err := c.do(leader, put("a", "1"))
+	require.NoError(t, err)
+	before := c.members[leader].CurrentRevision()
+	rng := &pb.RequestOp{Request: &pb.RequestOp_RequestRange{RequestRange: &pb.RangeRequest{Key: []byte("a")}}}
+	resp, err := c.do(c.followers(leader)[0], &pb.InternalRaftRequest{Txn: &pb.TxnRequest{
+		Success: []*pb.RequestOp{{Request: &pb.RequestOp_RequestTxn{RequestTxn: &pb.TxnRequest{Success: []*pb.RequestOp{rng}}}}},
+	}})
+	require.NoError(t, err)
+	require.True(t, resp.Txn.Succeeded)
+	require.Len(t, resp.Txn.Responses[0].GetResponseTxn().Responses[0].GetResponseRange().Kvs, 1)
+	require.Equal(t, before, c.members[leader].CurrentRevision(), "a txn that only reads creates no revision")
+}
+
 // A forwarded proposal delivered twice is proposed twice, but the request is applied once.
 func TestDuplicatedForwardAppliesOnce(t *testing.T) {
 	c := newCluster(t, 3)

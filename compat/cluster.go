@@ -1,0 +1,309 @@
+package compat
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+
+	"github.com/ballastdb/ballast/rpc/embed"
+	"github.com/ballastdb/ballast/rpc/embed/embedtest"
+)
+
+// Flags both clusters run with (etcd's flags of the same names). The limits are small so that
+// requests over them are cheap to send: a value of a few hundred KiB crosses both.
+const (
+	maxRequestBytes   = 64 * 1024
+	maxTxnOps         = 16
+	heartbeatInterval = 100 * time.Millisecond
+	electionTimeout   = time.Second
+	clusterToken      = "compat"
+	memberCount       = 3
+)
+
+// grpcOverheadBytes is what etcd adds to --max-request-bytes for gRPC's receive limit
+// (embed.grpcOverheadBytes in etcd): a request between the two is refused by etcd's check
+// ("request is too large"), one above both by gRPC itself.
+const grpcOverheadBytes = 512 * 1024
+
+// side is one cluster the sequence runs against: etcd's or Ballast's.
+type side struct {
+	name    string // "etcd" or "ballast"
+	names   []string
+	clients []*clientv3.Client // one per member, each with that member's endpoint only
+	stop    func()
+}
+
+// etcdBinary is .bin/etcd-v3.7.3 at the repository root (or $ETCD_BIN). Missing, the test
+// fails under CI=true naming it (make test builds it) and is skipped elsewhere.
+func etcdBinary(t testing.TB) string {
+	t.Helper()
+	path := os.Getenv("ETCD_BIN")
+	if path == "" {
+		abs, err := filepath.Abs(filepath.Join("..", ".bin", "etcd-v3.7.3"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		path = abs
+	}
+	if _, err := os.Stat(path); err != nil {
+		msg := fmt.Sprintf("etcd v3.7.3 is not built: %s is missing (%v): run `make etcd-tools` at the repository root (make test builds it), or set ETCD_BIN", path, err)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return path
+}
+
+type member struct {
+	name, clientURL, peerURL, dataDir, log string
+}
+
+// layout picks free loopback ports for n members and names them m1..mn.
+func layout(t testing.TB, dir string) ([]member, string) {
+	ports := embedtest.FreePorts(t, 2*memberCount)
+	var ms []member
+	var initial []string
+	for i := range memberCount {
+		m := member{name: fmt.Sprintf("m%d", i+1), clientURL: fmt.Sprintf("http://127.0.0.1:%d", ports[2*i]),
+			peerURL: fmt.Sprintf("http://127.0.0.1:%d", ports[2*i+1])}
+		m.dataDir = filepath.Join(dir, m.name+".etcd")
+		m.log = filepath.Join(dir, m.name+".log")
+		ms = append(ms, m)
+		initial = append(initial, m.name+"="+m.peerURL)
+	}
+	return ms, strings.Join(initial, ",")
+}
+
+// tailLogs prints the end of each member's log (on a failed test, with COMPAT_LOGS=1: a
+// difference is the answers', and the logs would bury it).
+func tailLogs(t testing.TB, sideName string, ms []member) {
+	for _, m := range ms {
+		data, _ := os.ReadFile(m.log)
+		if len(data) > 8000 {
+			data = data[len(data)-8000:]
+		}
+		t.Logf("--- %s %s log (tail) ---\n%s", sideName, m.name, data)
+	}
+}
+
+// newClients opens one clientv3 per member (its endpoint only, so a call goes to the member
+// the sequence chose), with the given extra dial options.
+func newClients(ms []member, opts []grpc.DialOption) ([]*clientv3.Client, error) {
+	var cs []*clientv3.Client
+	for _, m := range ms {
+		c, err := clientv3.New(clientv3.Config{Endpoints: []string{m.clientURL}, DialTimeout: 10 * time.Second,
+			Logger: zap.NewNop(), DialOptions: opts, MaxCallSendMsgSize: 4 << 20})
+		if err != nil {
+			for _, c := range cs {
+				c.Close()
+			}
+			return nil, err
+		}
+		cs = append(cs, c)
+	}
+	return cs, nil
+}
+
+const readyLine = `"msg":"ready to serve client requests"`
+
+// startEtcd starts three etcd processes; they are killed when the test ends (also when it
+// fails), after a SIGTERM and 10 s.
+func startEtcd(t testing.TB, bin string) *side {
+	dir := t.TempDir()
+	ms, initial := layout(t, dir)
+	type proc struct {
+		cmd    *exec.Cmd
+		exited chan struct{}
+	}
+	var procs []*proc
+	stop := func() {
+		for _, p := range procs {
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		}
+		for _, p := range procs {
+			select {
+			case <-p.exited:
+			case <-time.After(10 * time.Second):
+				_ = p.cmd.Process.Kill()
+				<-p.exited
+			}
+		}
+	}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() && os.Getenv("COMPAT_LOGS") != "" {
+			tailLogs(t, "etcd", ms)
+		}
+	})
+	for _, m := range ms {
+		f, err := os.Create(m.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "--name", m.name, "--data-dir", m.dataDir,
+			"--listen-client-urls", m.clientURL, "--advertise-client-urls", m.clientURL,
+			"--listen-peer-urls", m.peerURL, "--initial-advertise-peer-urls", m.peerURL,
+			"--initial-cluster", initial, "--initial-cluster-state", "new", "--initial-cluster-token", clusterToken,
+			"--heartbeat-interval", fmt.Sprint(heartbeatInterval.Milliseconds()), "--election-timeout", fmt.Sprint(electionTimeout.Milliseconds()),
+			"--max-request-bytes", fmt.Sprint(maxRequestBytes), "--max-txn-ops", fmt.Sprint(maxTxnOps))
+		cmd.Env = withoutPrefix(os.Environ(), "ETCD_")
+		cmd.Stdout, cmd.Stderr = f, f
+		if err := cmd.Start(); err != nil {
+			f.Close()
+			t.Fatal(err)
+		}
+		p := &proc{cmd: cmd, exited: make(chan struct{})}
+		go func() {
+			_ = cmd.Wait()
+			f.Close()
+			close(p.exited)
+		}()
+		procs = append(procs, p)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for i, m := range ms {
+		for {
+			data, _ := os.ReadFile(m.log)
+			if bytes.Contains(data, []byte(readyLine)) {
+				break
+			}
+			select {
+			case <-procs[i].exited:
+				t.Fatalf("etcd %s exited before it was ready", m.name)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("etcd %s not ready after 60 s", m.name)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	cs, err := newClients(ms, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &side{name: "etcd", names: names(ms), clients: cs}
+	s.stop = func() {
+		for _, c := range cs {
+			c.Close()
+		}
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+// startBallast starts three Ballast members in this process with the flags etcd gets;
+// opts are extra dial options of its clients (the planted-difference test's hook).
+func startBallast(t testing.TB, opts []grpc.DialOption) *side {
+	dir := t.TempDir()
+	ms, initial := layout(t, dir)
+	srvs := make([]*embed.Server, len(ms))
+	var files []*os.File
+	t.Cleanup(func() {
+		for _, s := range srvs {
+			if s != nil {
+				s.Stop()
+			}
+		}
+		for _, f := range files {
+			f.Close()
+		}
+		if t.Failed() && os.Getenv("COMPAT_LOGS") != "" {
+			tailLogs(t, "ballast", ms)
+		}
+	})
+	for i, m := range ms {
+		f, err := os.Create(m.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+		cfg := embed.Config{Name: m.name, DataDir: m.dataDir,
+			ListenClientURLs: mustURL(t, m.clientURL), AdvertiseClientURLs: mustURL(t, m.clientURL),
+			ListenPeerURLs: mustURL(t, m.peerURL), AdvertisePeerURLs: mustURL(t, m.peerURL),
+			InitialCluster: initial, InitialClusterState: embed.ClusterStateNew, InitialClusterToken: clusterToken,
+			HeartbeatInterval: heartbeatInterval, ElectionTimeout: electionTimeout,
+			MaxRequestBytes: maxRequestBytes, MaxTxnOps: maxTxnOps, Version: "3.7.3",
+			Logger: slog.New(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+		srv, err := embed.Start(context.Background(), cfg)
+		if err != nil {
+			t.Fatalf("start ballast %s: %v", m.name, err)
+		}
+		srvs[i] = srv
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(srvs))
+	for i, srv := range srvs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-srv.ReadyNotify():
+			case err := <-srv.Err():
+				errs[i] = fmt.Errorf("ballast %s failed: %w", ms[i].name, err)
+			case <-time.After(60 * time.Second):
+				errs[i] = fmt.Errorf("ballast %s not ready after 60 s", ms[i].name)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := newClients(ms, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &side{name: "ballast", names: names(ms), clients: cs}
+	s.stop = func() {
+		for _, c := range cs {
+			c.Close()
+		}
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+func names(ms []member) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.name)
+	}
+	return out
+}
+
+func mustURL(t testing.TB, s string) []url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []url.URL{*u}
+}
+
+// withoutPrefix drops the variables of prefix: etcd takes flags from ETCD_* and refuses a
+// flag a variable also sets.
+func withoutPrefix(env []string, prefix string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, prefix) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
