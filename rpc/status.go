@@ -71,8 +71,6 @@ func (s *Services) fill(h *pb.ResponseHeader) *pb.ResponseHeader {
 	return h
 }
 
-func (s *Services) header() *pb.ResponseHeader { return s.fill(nil) }
-
 // currentHeader is a header with the member's revision as of now (a round trip to the
 // driver), for answers that carry no revision of their own (keep-alives, an unknown lease's
 // TTL): etcd fills those from its store's current revision, and the polled view can be a
