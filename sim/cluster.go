@@ -3,7 +3,6 @@ package sim
 import (
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -340,15 +339,13 @@ func (c *cluster) send(from *simMember, msgs []node.Envelope) {
 		if ti < 0 || ti >= len(c.slots) {
 			continue
 		}
-		h := fnv.New32a()
-		h.Write(e.Data)
-		sum := h.Sum32()
+		sum := fnv32a(e.Data)
 		if c.cut[[2]int{fi, ti}] > 0 {
-			c.w.tracef("net %s->%s len=%d h=%08x cut", from.name, c.slots[ti].name, len(e.Data), sum)
+			c.w.traceNet(from.name, c.slots[ti].name, len(e.Data), sum, "cut", 0)
 			continue
 		}
 		if c.lossRate > 0 && c.w.network.Float64() < c.lossRate {
-			c.w.tracef("net %s->%s len=%d h=%08x lost", from.name, c.slots[ti].name, len(e.Data), sum)
+			c.w.traceNet(from.name, c.slots[ti].name, len(e.Data), sum, "lost", 0)
 			continue
 		}
 		copies := 1
@@ -361,7 +358,7 @@ func (c *cluster) send(from *simMember, msgs []node.Envelope) {
 			if c.reorder > 0 && c.w.network.Float64() < c.reorder {
 				lat += uniform(c.w.network, 0, 5*linkLatencyMax)
 			}
-			c.w.tracef("net %s->%s len=%d h=%08x lat=%d", from.name, c.slots[ti].name, len(e.Data), sum, lat)
+			c.w.traceNet(from.name, c.slots[ti].name, len(e.Data), sum, "", int64(lat))
 			data, to := e.Data, c.slots[ti]
 			c.w.after(lat, func() {
 				// a partition that began while the message was in flight drops it too
@@ -484,4 +481,15 @@ func (c *cluster) close() {
 			sm.m = nil
 		}
 	}
+}
+
+// fnv32a is hash/fnv's FNV-1a 32-bit sum of b, without New32a's allocation per message.
+func fnv32a(b []byte) uint32 {
+	const offset, prime = 2166136261, 16777619
+	h := uint32(offset)
+	for _, c := range b {
+		h ^= uint32(c)
+		h *= prime
+	}
+	return h
 }

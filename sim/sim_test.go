@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash/fnv"
 	"os"
 	"strconv"
 	"strings"
@@ -219,5 +220,36 @@ func TestCatalogue(t *testing.T) {
 			again := Run(sc, seed, Options{})
 			require.Equal(t, res.Digest, again.Digest, "%s seed %d: same seed, different digest", name, seed)
 		}
+	}
+}
+
+// TestTraceNetIsTracef: traceNet writes the line tracef would, so the digests stay.
+func TestTraceNetIsTracef(t *testing.T) {
+	for _, c := range []struct {
+		size    int
+		sum     uint32
+		outcome string
+		lat     int64
+	}{{0, 0, "", 0}, {17, 0xdeadbeef, "", 1234567}, {4096, 0x0000ab0c, "cut", 0}, {1, 0xffffffff, "lost", 0}, {3, 7, "", -5}} {
+		a := newWorld(1, nil)
+		a.now = 987654321
+		a.traceNet("m0", "m2", c.size, c.sum, c.outcome, c.lat)
+		b := newWorld(1, nil)
+		b.now = 987654321
+		if c.outcome == "" {
+			b.tracef("net %s->%s len=%d h=%08x lat=%d", "m0", "m2", c.size, c.sum, c.lat)
+		} else {
+			b.tracef("net %s->%s len=%d h=%08x %s", "m0", "m2", c.size, c.sum, c.outcome)
+		}
+		require.Equal(t, string(b.line), string(a.line))
+	}
+}
+
+// TestFNV32aIsHashFNV: the traced message sums stay hash/fnv's.
+func TestFNV32aIsHashFNV(t *testing.T) {
+	for _, b := range [][]byte{nil, []byte("a"), []byte("raft message bytes \x00\xff")} {
+		h := fnv.New32a()
+		h.Write(b)
+		require.Equal(t, h.Sum32(), fnv32a(b))
 	}
 }
