@@ -18,6 +18,16 @@ var (
 	ErrSnapshotTemporarilyUnavailable = errors.New("raft: snapshot is temporarily unavailable")
 )
 
+// StorageFailure is the panic value of a RawNode call whose Storage failed with an error raft
+// does not understand (anything but ErrCompacted and ErrUnavailable, e.g. a disk that failed
+// a read): raft cannot go on without its log, and its state after the panic must not be used
+// again. A host that runs several members in one process recovers it into a stop of that
+// member alone (kv/node does), rather than ending the process.
+type StorageFailure struct{ Err error }
+
+func (f StorageFailure) Error() string { return "raft: storage failed: " + f.Err.Error() }
+func (f StorageFailure) Unwrap() error { return f.Err }
+
 // Errors of the RawNode methods. Each returned error changes nothing in raft's state.
 var (
 	// ErrNotLeader is wrapped by *NotLeaderError: only the leader accepts proposals.

@@ -49,10 +49,11 @@ func newLog(storage Storage, maxApplyBytesPerReady uint64) *raftLog {
 	}
 }
 
-// mustStorage panics on a storage failure: raft cannot go on without its log.
+// mustStorage panics with StorageFailure on a storage failure: raft cannot go on without its
+// log.
 func mustStorage(err error) {
 	if err != nil {
-		panic(fmt.Sprintf("raft: storage failed: %v", err))
+		panic(StorageFailure{err})
 	}
 }
 

@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -165,4 +166,41 @@ func TestMessageMayGoNow(t *testing.T) {
 		m := Message{Type: tc.typ, Term: tc.term}
 		require.Equal(t, tc.want, messageMayGoNow(&m, tc.durableTerm), "%s term %d durable %d", tc.typ, tc.term, tc.durableTerm)
 	}
+}
+
+// failingStorage is a MemoryStorage whose Term and Entries fail with fail once it is set, as
+// a disk that refuses reads.
+type failingStorage struct {
+	*MemoryStorage
+	fail error
+}
+
+func (s *failingStorage) Term(i uint64) (uint64, error) {
+	if s.fail != nil {
+		return 0, s.fail
+	}
+	return s.MemoryStorage.Term(i)
+}
+
+func (s *failingStorage) Entries(lo, hi, maxBytes uint64) ([]Entry, error) {
+	if s.fail != nil {
+		return nil, s.fail
+	}
+	return s.MemoryStorage.Entries(lo, hi, maxBytes)
+}
+
+// A storage error raft does not understand panics with StorageFailure wrapping it, so that a
+// host running several members in one process can stop that member alone (kv/node recovers
+// it); ErrCompacted and ErrUnavailable stay answers raft handles.
+func TestStorageFailurePanicsWithStorageFailure(t *testing.T) {
+	diskErr := errors.New("read /member/000004.sst: input/output error")
+	s := &failingStorage{MemoryStorage: storageWithLog(t, []uint64{1, 2, 3}, []uint64{1, 1, 1}, 1)}
+	rn, err := NewRawNode(testConfig(1, s, 1))
+	require.NoError(t, err)
+	s.fail = diskErr
+	require.PanicsWithValue(t, StorageFailure{diskErr}, func() { _ = rn.Campaign() })
+	var f StorageFailure
+	require.ErrorAs(t, error(StorageFailure{diskErr}), &f)
+	require.ErrorIs(t, f, diskErr)
+	require.Equal(t, "raft: storage failed: read /member/000004.sst: input/output error", f.Error())
 }

@@ -1,5 +1,5 @@
 // Package faultfs is a vfs.FS that injects disk faults beneath Pebble: a failed sync, a
-// failed write, a short write. The simulator puts one under each member's Pebble (over the
+// failed write, a short write, a failed read. The simulator puts one under each member's Pebble (over the
 // crashable in-memory FS whose CrashClone is the member's power loss) and arms a fault; a
 // kv/node test does the same to check what the member does with it.
 //
@@ -7,7 +7,7 @@
 //
 // A fault fires only on an operation the member asked for, at a moment the caller controls:
 // between BeginStep and EndStep (the simulator brackets the member's Synced with them), on
-// the write-ahead log's files (*.log). Pebble writes and syncs its WAL on its own goroutine
+// the write-ahead log's files (*.log; ReadError: on sstable reads, see below). Pebble writes and syncs its WAL on its own goroutine
 // (the LogWriter's flush loop), but a Synced waits for exactly that goroutine to write the
 // member's records and sync them, so the WAL writes and the one WAL sync inside the bracket
 // are the member's, and at least one write and one sync always happen there. Everything
@@ -30,10 +30,16 @@
 //   - WriteError: the next WAL write fails with ErrInjected and writes nothing.
 //   - ShortWrite: the next WAL write writes only the first half of its bytes and returns
 //     io.ErrShortWrite (a disk that ran out of space, or a torn write).
+//   - ReadError: the next read of an sstable (*.sst) inside a step fails with ErrInjected and
+//     reads nothing (a disk that returns EIO). Only kv/node's tests arm it, on stores
+//     flushed to sstables with no room in the block cache: whether a member's read reaches
+//     an sstable at all, rather than a memtable or the cache, depends on when Pebble's
+//     background flushes finished, which no seed decides, so the simulator does not inject
+//     it (a seed would no longer give one run).
 //
 // One fault is armed at a time (Arm replaces an armed fault); it fires once and disarms.
-// Counts says how many WAL writes and syncs the steps performed and how many faults of each
-// kind fired, counted by operation.
+// Counts says how many WAL writes and syncs and sstable reads the steps performed and how
+// many faults of each kind fired, counted by operation.
 //
 // Imports: Pebble's vfs only; kv/node's tests and the simulator import it.
 package faultfs
@@ -59,10 +65,11 @@ const (
 	SyncError
 	WriteError
 	ShortWrite
+	ReadError
 	faults
 )
 
-var faultNames = [...]string{"none", "sync-error", "write-error", "short-write"}
+var faultNames = [...]string{"none", "sync-error", "write-error", "short-write", "read-error"}
 
 func (k Fault) String() string {
 	if k < faults {
@@ -73,8 +80,8 @@ func (k Fault) String() string {
 
 // Counts are the WAL operations performed inside steps and the faults fired, by kind.
 type Counts struct {
-	Writes, Syncs int
-	Fired         [faults]int
+	Writes, Syncs, Reads int
+	Fired                [faults]int
 }
 
 // FS wraps a vfs.FS with armed faults. It is safe for concurrent use: Pebble calls it from
@@ -133,20 +140,41 @@ func (f *FS) Counts() Counts {
 	return f.counts
 }
 
-// eligible reports whether an operation on the named file may fail: the WAL, in a step.
-func (f *FS) eligible(name string) bool { return f.inStep && strings.HasSuffix(name, ".log") }
+// operation is what a file operation does, for eligibility and counts.
+type operation uint8
+
+const (
+	opWrite operation = iota
+	opSync
+	opRead
+)
+
+// eligible reports whether an operation on the named file may fail: in a step, the WAL's
+// writes and syncs, the sstables' reads.
+func (f *FS) eligible(name string, op operation) bool {
+	if !f.inStep {
+		return false
+	}
+	if op == opRead {
+		return strings.HasSuffix(name, ".sst")
+	}
+	return strings.HasSuffix(name, ".log")
+}
 
 // fire takes the armed fault if it is one of kinds and the operation is eligible, counting
-// the operation (write or sync) when it is inside a step.
-func (f *FS) fire(name string, sync bool, kinds ...Fault) Fault {
+// the operation when it is inside a step.
+func (f *FS) fire(name string, op operation, kinds ...Fault) Fault {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !f.eligible(name) {
+	if !f.eligible(name, op) {
 		return None
 	}
-	if sync {
+	switch op {
+	case opSync:
 		f.counts.Syncs++
-	} else {
+	case opRead:
+		f.counts.Reads++
+	default:
 		f.counts.Writes++
 	}
 	for _, k := range kinds {
@@ -202,7 +230,7 @@ type faultFile struct {
 }
 
 func (f *faultFile) Write(p []byte) (int, error) {
-	switch f.fs.fire(f.name, false, WriteError, ShortWrite) {
+	switch f.fs.fire(f.name, opWrite, WriteError, ShortWrite) {
 	case WriteError:
 		return 0, ErrInjected
 	case ShortWrite:
@@ -224,9 +252,23 @@ func (f *faultFile) sync(do func() error) error {
 	if f.poisoned {
 		return nil
 	}
-	if f.fs.fire(f.name, true, SyncError) == SyncError {
+	if f.fs.fire(f.name, opSync, SyncError) == SyncError {
 		f.poisoned = true
 		return ErrInjected
 	}
 	return do()
+}
+
+func (f *faultFile) Read(p []byte) (int, error) {
+	if f.fs.fire(f.name, opRead, ReadError) == ReadError {
+		return 0, ErrInjected
+	}
+	return f.File.Read(p)
+}
+
+func (f *faultFile) ReadAt(p []byte, off int64) (int, error) {
+	if f.fs.fire(f.name, opRead, ReadError) == ReadError {
+		return 0, ErrInjected
+	}
+	return f.File.ReadAt(p, off)
 }

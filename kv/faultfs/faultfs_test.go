@@ -136,3 +136,34 @@ func TestReusedWALIsWrapped(t *testing.T) {
 	require.ErrorIs(t, f.Sync(), ErrInjected)
 	require.Equal(t, SyncError, fs.EndStep())
 }
+
+// A read error fires on an sstable read inside a step only, once, and reads nothing; the
+// WAL's reads and reads outside steps pass.
+func TestReadErrorOnlyOnSSTablesInSteps(t *testing.T) {
+	mem := vfs.NewCrashableMem()
+	fs := New(mem)
+	for _, name := range []string{"000001.sst", "000002.log"} {
+		f := create(t, fs, name)
+		_, err := f.Write([]byte("block"))
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+	}
+	read := func(name string) error {
+		f, err := fs.Open(name)
+		require.NoError(t, err)
+		defer f.Close()
+		buf := make([]byte, 5)
+		_, err = f.ReadAt(buf, 0)
+		return err
+	}
+	fs.Arm(ReadError)
+	require.NoError(t, read("000001.sst"), "outside a step nothing fires")
+	fs.BeginStep()
+	require.NoError(t, read("000002.log"), "the WAL's reads are not eligible")
+	require.ErrorIs(t, read("000001.sst"), ErrInjected)
+	require.NoError(t, read("000001.sst"), "a fault fires once")
+	require.Equal(t, ReadError, fs.EndStep())
+	c := fs.Counts()
+	require.Equal(t, 2, c.Reads)
+	require.Equal(t, 1, c.Fired[ReadError])
+}

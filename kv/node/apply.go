@@ -70,6 +70,10 @@ func (m *Member) applyEntry(e raft.Entry) error {
 			id := req.GetHeader().GetID()
 			if !m.dedup.contains(id) {
 				resp, events, reqErr = m.applyRequest(b, req)
+				if reqErr != nil && !isRequestError(reqErr) {
+					// the disk's failure, not the request's: nothing of the entry commits
+					return fmt.Errorf("entry %d: %w", e.Index, reqErr)
+				}
 				if err := m.dedup.add(applied, e.Index, id); err != nil {
 					return err
 				}

@@ -42,6 +42,9 @@ type testCluster struct {
 	held      map[uint64]uint64  // held sync token per member
 	delivered int
 	tweak     func(*Config) // when set, adjusts every member's config (e.g. lease intervals)
+	// faulty members may fail their Work and Synced (a fault was injected); once stopped they
+	// are skipped.
+	faulty map[uint64]bool
 	// mangle, when set, may reorder, duplicate or drop each round's messages before delivery.
 	mangle func([]queued) []queued
 }
@@ -55,7 +58,7 @@ func newCluster(t *testing.T, n int) *testCluster {
 func newClusterWith(t *testing.T, n int, tweak func(*Config)) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, seed: 1, fs: map[uint64]*vfs.MemFS{}, members: map[uint64]*Member{}, clock: &manualClock{},
-		cut: map[[2]uint64]bool{}, holdSync: map[uint64]bool{}, held: map[uint64]uint64{}, tweak: tweak}
+		cut: map[[2]uint64]bool{}, holdSync: map[uint64]bool{}, held: map[uint64]uint64{}, faulty: map[uint64]bool{}, tweak: tweak}
 	for i := 1; i <= n; i++ {
 		c.ids = append(c.ids, uint64(i))
 	}
@@ -122,7 +125,14 @@ func (c *testCluster) work() bool {
 		if m == nil || errors.Is(m.Stopped(), ErrRemoved) {
 			continue // a removed member has stopped on its own
 		}
+		faulty := c.faulty[id]
+		if faulty && m.Stopped() != nil {
+			continue
+		}
 		out, err := m.Work()
+		if faulty && err != nil {
+			continue
+		}
 		require.NoError(c.t, err)
 		c.enqueue(id, out.Messages)
 		if out.SyncToken != 0 {
@@ -131,6 +141,9 @@ func (c *testCluster) work() bool {
 				c.held[id] = out.SyncToken
 			} else {
 				msgs, err := m.Synced(out.SyncToken)
+				if faulty && err != nil {
+					continue
+				}
 				require.NoError(c.t, err)
 				c.enqueue(id, msgs)
 			}

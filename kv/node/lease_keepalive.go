@@ -138,6 +138,7 @@ func (m *Member) Leases(done Done) {
 }
 
 func (m *Member) startLeaseCall(c leaseCall, done Done) {
+	defer m.recoverStop()
 	if m.stopped != nil {
 		done(Response{}, ErrStopped)
 		return

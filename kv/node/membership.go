@@ -91,6 +91,7 @@ func (m *Member) changeConf(cc raft.ConfChange, done ConfDone, opts ...confOptio
 // changeConfChecked is changeConf with check (the member table's refusals, nil: none) run
 // on the leader before raft's configuration is checked.
 func (m *Member) changeConfChecked(cc raft.ConfChange, check func() error, done ConfDone, opts ...confOption) {
+	defer m.recoverStop()
 	if m.stopped != nil {
 		done(raft.ConfState{}, ErrStopped)
 		return
@@ -151,6 +152,7 @@ func checkMembership(st raft.Status, cc raft.ConfChange, promoting bool) error {
 // lead, or with ErrTimeout if the transfer was abandoned (raft gives up after an election
 // timeout).
 func (m *Member) TransferLeader(target uint64, done func(error)) {
+	defer m.recoverStop()
 	if m.stopped != nil {
 		done(ErrStopped)
 		return

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/ballastdb/ballast/raft"
 )
 
 // Pebble's options, and what becomes of its fatal errors.
@@ -23,10 +25,22 @@ import (
 //     the DB open: a goroutine parked inside Pebble may hold its locks, so closing it could
 //     wait forever; the member is gone and its disk is what a restart reads.
 //   - On the member's own goroutine (the one that opened it, or the Driver's) it cannot park:
-//     the member would wait for itself. It panics with pebbleFatalPanic, which Work and Synced
-//     recover into the storage failure that stops the member (recoverFatal); any other panic
-//     passes through. The member's sync does not come this way (raftlog's Sync takes the WAL
-//     sync's error as a value), so this is for Pebble's rarer failures on the commit path.
+//     the member would wait for itself. It panics with pebbleFatalPanic, which the member's
+//     methods recover into the storage failure that stops the member (recoverFatal,
+//     recoverStop); raft's StorageFailure panic (its log could not be read) is recovered the
+//     same way; any other panic passes through. The member's sync does not come this way
+//     (raftlog's Sync takes the WAL sync's error as a value), so this is for Pebble's rarer
+//     failures on the commit path.
+//
+// Not recovered, on purpose: after its WAL writer failed, Pebble's next commit panics with
+// that error (commitWrite, rotateWAL), in places that leave its commit pipeline locked or,
+// in rotateWAL, unlock a mutex already unlocked (a fatal error no recover catches). That
+// ends the process, which for a production member alone in its process is etcd's behaviour
+// on a failed disk; the simulator never gets there, since a WAL fault fails the Synced step
+// it is injected into and the member makes no commit after it. A Fatalf parked on one of
+// Pebble's goroutines while it holds a lock the member's next call needs leaves that call
+// waiting: a production driver then stops answering (health checks time out) instead of
+// stopping; no fault the simulator injects reaches such a Fatalf.
 //
 // Determinism: the simulator injects disk faults only on the member's own WAL writes and
 // syncs (kv/faultfs), which come back as errors of the step; Pebble's background goroutines,
@@ -116,18 +130,37 @@ func (l pebbleLogger) Fatalf(format string, args ...interface{}) {
 	runtime.Goexit()
 }
 
-// recoverFatal turns a pebbleFatalPanic of the member's goroutine into the storage failure
-// that stops the member, as *err; Work and Synced defer it.
+// recoverFatal turns a storage panic of the member's goroutine (a pebbleFatalPanic, or raft's
+// StorageFailure when the raft log could not be read) into the storage failure that stops the
+// member, as *err; every Member method that steps raft or writes Pebble defers it (or
+// recoverStop, for those that return no error). Any other panic passes through: a broken
+// invariant still ends the process.
 func (m *Member) recoverFatal(err *error) {
-	r := recover()
-	if r == nil {
-		return
+	if cause := storagePanic(recover()); cause != nil {
+		*err = m.storageFailure(cause)
 	}
-	p, ok := r.(pebbleFatalPanic)
-	if !ok {
-		panic(r)
+}
+
+// recoverStop is recoverFatal for methods that return no error: the member stops, and its
+// next Work (or any call) reports why.
+func (m *Member) recoverStop() {
+	if cause := storagePanic(recover()); cause != nil {
+		_ = m.storageFailure(cause)
 	}
-	*err = m.storageFailure(p.err)
+}
+
+// storagePanic is the storage error a recovered panic value carries (nil for no panic);
+// other panics are raised again.
+func storagePanic(r any) error {
+	switch p := r.(type) {
+	case nil:
+		return nil
+	case pebbleFatalPanic:
+		return p.err
+	case raft.StorageFailure:
+		return p
+	}
+	panic(r)
 }
 
 // pebbleOptions are the member's Pebble options; corruption reports go to watch (see

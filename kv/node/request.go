@@ -163,6 +163,7 @@ func (m *Member) newRequestID() uint64 {
 // reads (and read-only txns) wait for a ReadIndex confirmation and for this member to apply
 // up to it.
 func (m *Member) Submit(req *pb.InternalRaftRequest, done Done) {
+	defer m.recoverStop()
 	if m.stopped != nil {
 		done(Response{}, ErrStopped)
 		return
@@ -279,11 +280,18 @@ func (m *Member) serveReadState(rs raft.ReadState) {
 	p.done(resp, err)
 }
 
+// A read that fails for another reason than the request's own (isRequestError) is a
+// storage failure: the member stops and the read is answered with that failure.
 func (m *Member) readLocal(req *pb.InternalRaftRequest) (Response, error) {
+	var resp Response
+	var err error
 	if req.Range != nil {
-		resp, err := m.kv.Range(m.db, req.Range)
-		return Response{Range: resp}, err
+		resp.Range, err = m.kv.Range(m.db, req.Range)
+	} else {
+		resp.Txn, err = m.kv.ReadTxn(m.db, req.Txn)
 	}
-	resp, err := m.kv.ReadTxn(m.db, req.Txn)
-	return Response{Txn: resp}, err
+	if err != nil && !isRequestError(err) {
+		return Response{}, m.storageFailure(err)
+	}
+	return resp, err
 }

@@ -30,7 +30,8 @@ type inflightReady struct {
 
 // Receive hands the member a message from a peer, as the bytes another member's Work or
 // Synced produced. A malformed message is rejected with an error and changes nothing.
-func (m *Member) Receive(data []byte) error {
+func (m *Member) Receive(data []byte) (err error) {
+	defer m.recoverFatal(&err)
 	if m.stopped != nil {
 		return ErrStopped
 	}
@@ -82,6 +83,7 @@ func (m *Member) Receive(data []byte) error {
 // Tick advances the member's logical clock by one tick: raft's timers, request deadlines,
 // re-issued ReadIndex requests, and on the leader lease expiry and checkpoints.
 func (m *Member) Tick() {
+	defer m.recoverStop()
 	if m.stopped != nil {
 		return
 	}
