@@ -293,6 +293,7 @@ func Catalogue() []Scenario {
 		persistStepCrashes(),
 		readsAtLeaderChange(),
 		divergentSuffix(),
+		longDivergentSuffix(),
 		{
 			Name:         "everything",
 			Description:  "Swarm testing: each seed enables a random half of all fault kinds and draws a dozen faults among them, on a 5-member cluster under the lease workload.",
@@ -475,5 +476,40 @@ func leasesAtDriftBound() Scenario {
 		},
 		Liveness: Liveness{MinAckShare: 0.8, MaxRecovery: recoveryBound},
 		Purposes: []Purpose{{Event: LeaseExpiryUnderSkew}, {Event: LeaseExpiryAtDriftBound}},
+	}
+}
+
+// longDivergentSuffix is divergentSuffix's one round made long: twice the clients, so the
+// cut-off leader takes a write from most of them each client timeout until check-quorum
+// deposes it, leaving a suffix well past kv/raftlog's PointDeletesMax (16) entries beyond
+// the new leader's first one-entry append, which the two then remove with one range
+// deletion (and lose power right after).
+func longDivergentSuffix() Scenario {
+	a, b := Member(0), Member(1)
+	return Scenario{
+		Name:                 "long-divergent-suffix",
+		Description:          "A leader cut off with one follower of five takes writes from 16 clients until check-quorum deposes it; when the partition heals the two replace a suffix of more than 16 entries with the new leader's, which their logs delete as one range, and each loses power right after the truncation.",
+		Members:              5,
+		Duration:             sec(12),
+		Clients:              40,
+		OpsPerSecond:         400,
+		Keys:                 16,
+		Mix:                  Mix{Put: 90, Txn: 10},
+		ElectionTimeoutTicks: 20,
+		Watchers:             1,
+		Faults: []Fault{
+			{Kind: TransferLeader, At: sec(0.5), Targets: []Target{a}},
+			{Kind: Partition, At: sec(1), Duration: sec(5), Targets: []Target{a, b}},
+			{Kind: TransferLeader, At: sec(5), Targets: []Target{Member(4)}},
+			{Kind: CrashAfterTruncate, At: sec(5.5), Duration: sec(2), Targets: []Target{a}},
+			{Kind: CrashAfterTruncate, At: sec(5.5), Duration: sec(2), Targets: []Target{b}},
+		},
+		Liveness:       Liveness{MinAckShare: 0.5, MaxRecovery: recoveryBound},
+		Purposes:       []Purpose{{Event: SuffixRangeDeleted}, {Event: CrashAfterTruncation}, {Event: LeaderStepDown}},
+		MaxAppendBytes: 1,
+		// kv/node's defaults, so no seed draws a small threshold: a member that returns to a
+		// compacted log installs a snapshot and truncates nothing (3 of seeds 1-20 did)
+		SnapshotEntries:        10000,
+		SnapshotCatchUpEntries: 5000,
 	}
 }

@@ -47,6 +47,10 @@ const (
 	// LongSuffixTruncated: a member replaced a conflicting suffix of at least
 	// LongSuffixEntries entries of its log with a new leader's entries.
 	LongSuffixTruncated PurposeEvent = "long-suffix-truncated"
+	// SuffixRangeDeleted: a member replaced a conflicting suffix that reached more than
+	// kv/raftlog's PointDeletesMax (16) entries beyond the new leader's entries of that
+	// append, so its log removed them with one range deletion, not point deletes.
+	SuffixRangeDeleted PurposeEvent = "suffix-range-deleted"
 	// CrashAfterTruncation: a member crashed right after the persist cycle in which it
 	// truncated a conflicting suffix (crash-after-truncate).
 	CrashAfterTruncation PurposeEvent = "crash-after-truncation"
@@ -61,7 +65,7 @@ const LongSuffixEntries = 4
 // PurposeEvents lists every purpose event, in report order.
 func PurposeEvents() []PurposeEvent {
 	return []PurposeEvent{LeaderChange, LeaderStepDown, SnapshotInstalled, ConfChangeApplied, SyncFailCrash, LeaseExpiryUnderSkew, LeaseExpiryAtDriftBound, RequestsRefusedWhenFull,
-		StepCrash, CrashInVote, ReadsAtLeaderChange, LongSuffixTruncated, CrashAfterTruncation}
+		StepCrash, CrashInVote, ReadsAtLeaderChange, LongSuffixTruncated, SuffixRangeDeleted, CrashAfterTruncation}
 }
 
 // Purpose is one event a scenario exists to produce.

@@ -3,6 +3,7 @@ package node
 import (
 	"hash/fnv"
 
+	"github.com/ballastdb/ballast/kv/raftlog"
 	"github.com/ballastdb/ballast/raft"
 )
 
@@ -66,25 +67,26 @@ type EventKind uint8
 
 // The rare paths a member reports.
 const (
-	EventElectionStarted   EventKind = iota + 1 // became a candidate (after a pre-vote, if any)
-	EventElectionWon                            // became the leader of Term
-	EventPreVoteRejected                        // a pre-vote request of this member was refused
-	EventFollowerReadIndex                      // a follower served a linearizable read
-	EventSnapshotSent                           // a leader sent a whole snapshot (Index) to Peer
-	EventSnapshotInstalled                      // a snapshot (Index, Term) was installed
-	EventSuffixTruncated                        // entries from Index on were replaced by a leader's
-	EventLeaderTransfer                         // this member was told to take over (MsgTimeoutNow)
-	EventProposalsInFlight                      // Count writes were waiting when the leader changed
-	EventLeaseExpiry                            // an expiry revoke applied (Index)
-	EventWatchCompacted                         // a watch was cancelled: its revision was compacted
-	EventVoteGranted                            // a vote for Peer in Term was handed out to be sent
-	EventReadsInFlight                          // Count linearizable reads were waiting when the leader changed
+	EventElectionStarted    EventKind = iota + 1 // became a candidate (after a pre-vote, if any)
+	EventElectionWon                             // became the leader of Term
+	EventPreVoteRejected                         // a pre-vote request of this member was refused
+	EventFollowerReadIndex                       // a follower served a linearizable read
+	EventSnapshotSent                            // a leader sent a whole snapshot (Index) to Peer
+	EventSnapshotInstalled                       // a snapshot (Index, Term) was installed
+	EventSuffixTruncated                         // entries from Index on were replaced by a leader's
+	EventLeaderTransfer                          // this member was told to take over (MsgTimeoutNow)
+	EventProposalsInFlight                       // Count writes were waiting when the leader changed
+	EventLeaseExpiry                             // an expiry revoke applied (Index)
+	EventWatchCompacted                          // a watch was cancelled: its revision was compacted
+	EventVoteGranted                             // a vote for Peer in Term was handed out to be sent
+	EventReadsInFlight                           // Count linearizable reads were waiting when the leader changed
+	EventSuffixRangeDeleted                      // a truncation removed Count stale entries from Index on with one range deletion
 	eventKinds
 )
 
 var eventNames = [...]string{"", "election-started", "election-won", "prevote-rejected", "follower-readindex",
 	"snapshot-sent", "snapshot-installed", "suffix-truncated", "leader-transfer", "proposals-in-flight",
-	"lease-expiry", "watch-compacted", "vote-granted", "reads-in-flight"}
+	"lease-expiry", "watch-compacted", "vote-granted", "reads-in-flight", "suffix-range-deleted"}
 
 // String names the event kind.
 func (k EventKind) String() string {
@@ -233,6 +235,11 @@ func (m *Member) observeTruncation(rd *raft.Ready) {
 	}
 	if last, err := m.log.LastIndex(); err == nil && rd.Entries[0].Index <= last {
 		m.event(Event{Kind: EventSuffixTruncated, Index: rd.Entries[0].Index, Count: int(last - rd.Entries[0].Index + 1)})
+		// the stale entries beyond the new ones: more than raftlog.PointDeletesMax go in one
+		// range deletion (raftlog's Append), a path of its own
+		if end := rd.Entries[len(rd.Entries)-1].Index; last > end && last-end > raftlog.PointDeletesMax {
+			m.event(Event{Kind: EventSuffixRangeDeleted, Index: end + 1, Count: int(last - end)})
+		}
 	}
 }
 

@@ -20,10 +20,10 @@ func (l *Log) reader(b *pebble.Batch) pebble.Reader {
 	return l.db
 }
 
-// pointDeletesMax is how many stale entries a conflicting append removes with point
+// PointDeletesMax is how many stale entries a conflicting append removes with point
 // deletes; more are removed with one range deletion (conflicts are rare, and a range
 // tombstone costs every later read that crosses it until compaction).
-const pointDeletesMax = 16
+const PointDeletesMax = 16
 
 // Append writes entries to the log, replacing every stored entry from entries[0].Index on
 // (a follower's conflicting suffix). Entries at or below the truncation point are ignored,
@@ -79,7 +79,11 @@ func (l *Log) Append(b *pebble.Batch, entries []raft.Entry) error {
 	// (The truncation-not-durable canary, broken on purpose, keeps the replaced suffix on
 	// disk: it leaves the cache and the cached last index only, so a restart finds it again.)
 	if !canary.On(canary.TruncationNotDurable) {
-		if err := l.deleteEntries(b, last.Index+1, l.st.lastIndex+1); err != nil {
+		hi := l.st.lastIndex + 1
+		if canary.On(canary.TruncationRangePartial) && hi > last.Index+1+PointDeletesMax {
+			hi = last.Index + 1 + PointDeletesMax // broken on purpose: only the first 16 stale entries go
+		}
+		if err := l.deleteEntries(b, last.Index+1, hi); err != nil {
 			return err
 		}
 	}
@@ -94,7 +98,7 @@ func (l *Log) deleteEntries(b *pebble.Batch, lo, hi uint64) error {
 	if lo >= hi {
 		return nil
 	}
-	if hi-lo > pointDeletesMax {
+	if hi-lo > PointDeletesMax {
 		if err := b.DeleteRange(entryKey(lo), entryKey(hi), nil); err != nil {
 			return fmt.Errorf("raftlog: delete entries [%d, %d): %w", lo, hi, err)
 		}
