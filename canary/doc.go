@@ -58,6 +58,9 @@
 //   - lease-no-drift-margin (kv/lease/drift.go, waitFor): a lessor waits the promised TTL on
 //     its own clock without the margin ρ, so a primary whose clock runs fast by ρ expires a
 //     lease up to ρ·TTL before the TTL it promised has passed.
+//   - truncation-range-partial (kv/raftlog/write.go, Append): a conflicting suffix of
+//     more than PointDeletesMax stale entries is deleted only in its first PointDeletesMax
+//     entries, so after a restart the rest of the stale suffix is back.
 //
 // The scenario meant to catch each is scenarios.Canaries(); `make canaries` and the canary
 // test in sim run them.

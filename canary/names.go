@@ -24,14 +24,15 @@ const (
 	NewLeaderRead             = "new-leader-read"
 	TruncationNotDurable      = "truncation-not-durable"
 	// The storage-side classes of issue 16 point 2b.
-	LeaseNoDriftMargin = "lease-no-drift-margin"
+	LeaseNoDriftMargin     = "lease-no-drift-margin"
+	TruncationRangePartial = "truncation-range-partial"
 )
 
 // Names lists every canary, in the order of issue 10 (the order `make canaries` reports).
 func Names() []string {
 	return []string{CommitOldTerm, NoLogCheck, ReadNoQuorum, AckBeforeSync, ApplyTwice, WatchSkip, LeaseFollowerClock, DropWhenFull, SyncErrorIgnored, SnapshotKeepsCovered, SnapshotDropsNext,
 		FollowerCommitBeyondMatch, VoteNotDurable, NewLeaderRead, TruncationNotDurable,
-		LeaseNoDriftMargin}
+		LeaseNoDriftMargin, TruncationRangePartial}
 }
 
 // Known reports whether name is one of Names.
