@@ -108,6 +108,9 @@ func runSequence(ctx context.Context, etcd, ballast *side, seed uint64, n int, l
 	defer e.closeWatches()
 	defer b.closeWatches()
 	m := newModel(seed)
+	if err := m.resume(ctx, e); err != nil {
+		return nil, nil, err
+	}
 	stats := &Stats{PerKind: map[string]int{}, ExceptionsUsed: map[string]int{}}
 	compareOne := func(i int, c *call) (*Difference, error) {
 		eo, err := e.do(ctx, c, m)
@@ -163,6 +166,27 @@ func runSequence(ctx context.Context, etcd, ballast *side, seed uint64, n int, l
 		n++
 	}
 	return stats, nil, nil
+}
+
+// resume teaches the model the state an earlier sequence left on the clusters (the seeds of
+// one test share them): the revision, the compact revision and the live leases, from etcd.
+func (m *model) resume(ctx context.Context, e *sideState) error {
+	conn := e.clients[0].ActiveConnection()
+	h, err := pb.NewMaintenanceClient(conn).HashKV(ctx, &pb.HashKVRequest{})
+	if err != nil {
+		return fmt.Errorf("etcd HashKV: %w", err)
+	}
+	m.rev, m.compactRev = h.Header.Revision, max(0, h.CompactRevision)
+	ls, err := pb.NewLeaseClient(conn).LeaseLeases(ctx, &pb.LeaseLeasesRequest{})
+	if err != nil {
+		return fmt.Errorf("etcd LeaseLeases: %w", err)
+	}
+	for _, l := range ls.Leases {
+		m.leases = append(m.leases, l.ID)
+		m.nextLease = max(m.nextLease, l.ID)
+	}
+	slices.Sort(m.leases)
+	return nil
 }
 
 // learn updates the model from etcd's answer.
