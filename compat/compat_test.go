@@ -89,6 +89,7 @@ func TestCompat(t *testing.T) {
 			total.ExceptionsUsed[k] += v
 		}
 	}
+	t.Run("lease expiry", func(t *testing.T) { testLeaseExpiry(t, etcd, ballast) })
 	t.Logf("compared %d calls: %s; intended differences met: %s", total.Calls, counts(total.PerKind), counts(total.ExceptionsUsed))
 	if 5*total.FailedOnEtcd < total.Calls {
 		t.Fatalf("only %d of %d calls failed on etcd: the sequence must hold at least a fifth meant to fail", total.FailedOnEtcd, total.Calls)

@@ -14,6 +14,10 @@
 //	SEED=7 COMPAT_CALLS=2000 go test -run TestCompat           # the same through the environment
 //	COMPAT_SEEDS=5 go test -run TestCompat                     # several seeds
 //
+// Leases in the sequences have TTLs of an hour or more and end only by Revoke (expiry happens
+// at different instants on two clusters); after the sequences, a 3 s lease left alone must
+// expire on both, not before its TTL and within 2 s of each other (expiry_test.go).
+//
 // A difference fails the test with the seed, the index of the first call that differs, the
 // call, both responses and the differing field's path, and the command that re-runs it.
 //
