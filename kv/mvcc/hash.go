@@ -105,18 +105,20 @@ type hasher struct {
 	revBytes            []byte
 	window              []hashEntry
 	order               []int
-	values              []byte
+	keys, values        []byte // the window's version keys and values, end to end
 }
 
 // hashEntry is one revision of a window: its version key and, once looked up, where its
 // value lies in hasher.values, whether compaction drops it, or the error that stops the hash.
 type hashEntry struct {
-	rev        revision
-	key        []byte
-	start, end int
-	dropped    bool
-	err        error
+	rev              revision
+	keyStart, keyEnd int
+	start, end       int
+	dropped          bool
+	err              error
 }
+
+func (h *hasher) key(e *hashEntry) []byte { return h.keys[e.keyStart:e.keyEnd] }
 
 // run carries the CRC-32C crc on over the versions of the revisions h.revs visits.
 func (h *hasher) run(crc uint32) (uint32, error) {
@@ -124,7 +126,7 @@ func (h *hasher) run(crc uint32) (uint32, error) {
 	for valid {
 		// a window of revisions in revision order; an error reading the index ends it, and
 		// counts after the errors of the revisions before it, as in revision order
-		h.window = h.window[:0]
+		h.window, h.keys = h.window[:0], h.keys[:0]
 		var indexErr error
 		for ; valid && len(h.window) < hashWindow; valid = h.revs.Next() {
 			rev := parseRevisionKey(h.revs.Key())
@@ -133,14 +135,9 @@ func (h *hasher) run(crc uint32) (uint32, error) {
 				indexErr, valid = err, false
 				break
 			}
-			n := len(h.window)
-			if n < cap(h.window) {
-				h.window = h.window[:n+1]
-			} else {
-				h.window = append(h.window, hashEntry{})
-			}
-			e := &h.window[n]
-			*e = hashEntry{rev: rev, key: versionKey(e.key[:0], ref[1:], rev)}
+			start := len(h.keys)
+			h.keys = versionKey(h.keys, ref[1:], rev)
+			h.window = append(h.window, hashEntry{rev: rev, keyStart: start, keyEnd: len(h.keys)})
 		}
 		h.lookUp()
 		for i := range h.window {
@@ -170,12 +167,13 @@ func (h *hasher) lookUp() {
 	for i := range h.window {
 		h.order = append(h.order, i)
 	}
-	slices.SortFunc(h.order, func(a, b int) int { return bytes.Compare(h.window[a].key, h.window[b].key) })
+	slices.SortFunc(h.order, func(a, b int) int { return bytes.Compare(h.key(&h.window[a]), h.key(&h.window[b])) })
 	h.values = h.values[:0]
 	for _, i := range h.order {
 		e := &h.window[i]
+		key := h.key(e)
 		if e.rev.main <= h.compactRev {
-			kept, err := h.keptByCompaction(e.key)
+			kept, err := h.keptByCompaction(key)
 			if err != nil {
 				e.err = err
 				continue
@@ -185,7 +183,7 @@ func (h *hasher) lookUp() {
 				continue
 			}
 		}
-		if !h.versions.SeekGE(e.key) || !bytes.Equal(h.versions.Key(), e.key) {
+		if !h.versions.SeekGE(key) || !bytes.Equal(h.versions.Key(), key) {
 			e.err = fmt.Errorf("mvcc: revision %v listed but its version is missing: %w", e.rev, h.versions.Error())
 			continue
 		}
