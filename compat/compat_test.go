@@ -90,6 +90,19 @@ func TestCompat(t *testing.T) {
 		}
 	}
 	t.Run("lease expiry", func(t *testing.T) { testLeaseExpiry(t, etcd, ballast) })
+	t.Run("etcdctl", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		e, err := newSideState(ctx, etcd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := newSideState(ctx, ballast)
+		if err != nil {
+			t.Fatal(err)
+		}
+		testEtcdctl(t, e, b)
+	})
 	t.Logf("compared %d calls: %s; intended differences met: %s", total.Calls, counts(total.PerKind), counts(total.ExceptionsUsed))
 	if 5*total.FailedOnEtcd < total.Calls {
 		t.Fatalf("only %d of %d calls failed on etcd: the sequence must hold at least a fifth meant to fail", total.FailedOnEtcd, total.Calls)

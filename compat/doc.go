@@ -18,6 +18,11 @@
 // at different instants on two clusters); after the sequences, a 3 s lease left alone must
 // expire on both, not before its TTL and within 2 s of each other (expiry_test.go).
 //
+// Then etcdctl v3.7.3 (.bin/etcdctl-v3.7.3) runs the same command lines against both
+// (etcdctl_test.go: put, get with its options and output formats, del, txn, lease, member
+// list, endpoint health, compaction, refused ones) and their outputs are compared after
+// normalising only IDs, URLs and timings.
+//
 // A difference fails the test with the seed, the index of the first call that differs, the
 // call, both responses and the differing field's path, and the command that re-runs it.
 //
