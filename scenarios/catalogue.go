@@ -294,6 +294,7 @@ func Catalogue() []Scenario {
 		readsAtLeaderChange(),
 		divergentSuffix(),
 		longDivergentSuffix(),
+		watchFarBehind(),
 		{
 			Name:         "everything",
 			Description:  "Swarm testing: each seed enables a random half of all fault kinds and draws a dozen faults among them, on a 5-member cluster under the lease workload.",
@@ -511,5 +512,30 @@ func longDivergentSuffix() Scenario {
 		// compacted log installs a snapshot and truncates nothing (3 of seeds 1-20 did)
 		SnapshotEntries:        10000,
 		SnapshotCatchUpEntries: 5000,
+	}
+}
+
+// watchFarBehind opens two watchers from revision 1 nine seconds into a write-heavy run,
+// about 2,000 revisions behind: their members catch them up from history in reads cut at
+// kv/watch's MaxEventsPerResponse (1,000 events), while the leader crashes, so a watcher
+// whose member goes down resumes elsewhere still behind.
+func watchFarBehind() Scenario {
+	return Scenario{
+		Name:           "watch-far-behind",
+		Description:    "Two watchers open from revision 1 when the history is about 2,000 revisions long, so their catch-up goes out in batches cut at the watch hub's limit of 1,000 events, while the leader crashes: every event must still arrive once, in order, with nothing lost at a cut.",
+		Members:        3,
+		Duration:       sec(12),
+		Clients:        8,
+		OpsPerSecond:   600,
+		Keys:           16,
+		Mix:            Mix{Put: 60, Get: 15, Range: 5, Delete: 5, Txn: 15},
+		Watchers:       1,
+		LateWatchers:   2,
+		LateWatchersAt: sec(9),
+		Faults: []Fault{
+			{Kind: Crash, At: sec(9.05), Duration: sec(1.5), Targets: []Target{Leader}},
+		},
+		Liveness: Liveness{MinAckShare: 0.7, MaxRecovery: recoveryBound},
+		Purposes: []Purpose{{Event: WatchCatchUpCut}},
 	}
 }

@@ -51,6 +51,10 @@ const (
 	// kv/raftlog's PointDeletesMax (16) entries beyond the new leader's entries of that
 	// append, so its log removed them with one range deletion, not point deletes.
 	SuffixRangeDeleted PurposeEvent = "suffix-range-deleted"
+	// WatchCatchUpCut: a watcher was far enough behind that a catch-up read of its stream
+	// stopped at a bound (kv/watch's MaxEventsPerResponse, 1000 events by default) short of
+	// the member's revision, so its catch-up went out in more than one batch.
+	WatchCatchUpCut PurposeEvent = "watch-catch-up-cut"
 	// CrashAfterTruncation: a member crashed right after the persist cycle in which it
 	// truncated a conflicting suffix (crash-after-truncate).
 	CrashAfterTruncation PurposeEvent = "crash-after-truncation"
@@ -65,7 +69,7 @@ const LongSuffixEntries = 4
 // PurposeEvents lists every purpose event, in report order.
 func PurposeEvents() []PurposeEvent {
 	return []PurposeEvent{LeaderChange, LeaderStepDown, SnapshotInstalled, ConfChangeApplied, SyncFailCrash, LeaseExpiryUnderSkew, LeaseExpiryAtDriftBound, RequestsRefusedWhenFull,
-		StepCrash, CrashInVote, ReadsAtLeaderChange, LongSuffixTruncated, SuffixRangeDeleted, CrashAfterTruncation}
+		StepCrash, CrashInVote, ReadsAtLeaderChange, LongSuffixTruncated, SuffixRangeDeleted, CrashAfterTruncation, WatchCatchUpCut}
 }
 
 // Purpose is one event a scenario exists to produce.

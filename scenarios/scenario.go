@@ -26,6 +26,10 @@ type Scenario struct {
 	Mix Mix
 	// Watchers is the number of watch streams that follow the whole key space (with resumes).
 	Watchers int
+	// LateWatchers more watchers open at LateWatchersAt, from revision 1 like the others: far
+	// behind by then, they are caught up from history in several cut batches.
+	LateWatchers   int
+	LateWatchersAt time.Duration
 	// Faults is the fixed fault schedule.
 	Faults []Fault
 	// RandomFaults, when set, adds faults drawn per seed (swarm testing: each seed picks which

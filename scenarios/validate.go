@@ -46,6 +46,9 @@ func (s Scenario) Validate() error {
 	if s.Keys <= 0 {
 		bad("Keys = %d, want > 0", s.Keys)
 	}
+	if s.LateWatchers < 0 || s.LateWatchersAt < 0 || s.LateWatchers > 0 && s.LateWatchersAt >= s.Duration {
+		bad("LateWatchers = %d at %v, want >= 0 at a time within [0, Duration)", s.LateWatchers, s.LateWatchersAt)
+	}
 	if s.Watchers < 0 {
 		bad("Watchers = %d, want >= 0", s.Watchers)
 	}

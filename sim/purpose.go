@@ -26,7 +26,9 @@ import (
 // for another member; reads-at-leader-change linearizable reads waiting on a member whose
 // leader changed; long-suffix-truncated a truncated suffix of scenarios.LongSuffixEntries or
 // more; suffix-range-deleted a truncation whose stale entries beyond the append's reached
-// past raftlog.PointDeletesMax (node.EventSuffixRangeDeleted); crash-after-truncation a crash-after-truncate that fired. After every other judgement
+// past raftlog.PointDeletesMax (node.EventSuffixRangeDeleted); watch-catch-up-cut a watch
+// stream's catch-up read cut at a bound short of its member's revision
+// (node.EventWatchCatchUpCut); crash-after-truncation a crash-after-truncate that fired. After every other judgement
 // a run whose scenario declared a purpose (MinShare 0) that did not happen fails with
 // "purpose not reached: <why>". ballast-sim's coverage table shows, per scenario, the share of
 // seeds in which each purpose event happened (* marks the declared ones) and the rare-path
@@ -78,6 +80,7 @@ func (s *sim) coverage(membershipFaults, diskFaults, stepFaults int) (Coverage, 
 	set(scenarios.ReadsAtLeaderChange, sc.readsAtLeaderChange > 0, "no linearizable read was waiting when a leader changed")
 	set(scenarios.LongSuffixTruncated, sc.longTruncations > 0, "no member truncated a conflicting suffix of %d entries or more", scenarios.LongSuffixEntries)
 	set(scenarios.SuffixRangeDeleted, sc.events[node.EventSuffixRangeDeleted] > 0, "no member truncated a conflicting suffix of more than %d entries beyond the new ones (the range-deletion path)", raftlog.PointDeletesMax)
+	set(scenarios.WatchCatchUpCut, sc.events[node.EventWatchCatchUpCut] > 0, "no watch catch-up was cut short of the member's revision (no watcher fell far enough behind)")
 	set(scenarios.CrashAfterTruncation, c.truncationCrashes > 0, "no member crashed right after truncating a conflicting suffix")
 	return cov, why
 }

@@ -202,7 +202,10 @@ func Run(sc scenarios.Scenario, seed int64, opts Options) (res Result) {
 		return res
 	}
 	s.wl = wl
-	s.startWatchers(sc.Watchers)
+	s.startWatchers(0, sc.Watchers)
+	if sc.LateWatchers > 0 {
+		w.after(sc.LateWatchersAt, func() { s.startWatchers(sc.Watchers, sc.LateWatchers) })
+	}
 	s.schedule(faults)
 	s.periodicHash()
 

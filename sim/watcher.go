@@ -15,6 +15,8 @@ import (
 // live member, pulling WatchStream.Pending every 20 ms of virtual time (recorded with the
 // arrival time); when the stream fails, is canceled or its member crashes, the watcher
 // resumes on a live member from the last revision it saw + 1 (recorded as a resume).
+// Scenario.LateWatchers more open at LateWatchersAt, also from revision 1: by then the
+// history is long, so their member catches them up in several cut batches.
 
 // Watch polling (virtual time).
 const (
@@ -38,8 +40,8 @@ type watcher struct {
 	lastRev int64
 }
 
-func (s *sim) startWatchers(n int) {
-	for i := range n {
+func (s *sim) startWatchers(first, n int) {
+	for i := first; i < first+n; i++ {
 		wt := &watcher{s: s, name: fmt.Sprintf("w%d", i)}
 		wt.open(true)
 		s.w.after(watchPollInterval, wt.poll)

@@ -81,12 +81,13 @@ const (
 	EventVoteGranted                             // a vote for Peer in Term was handed out to be sent
 	EventReadsInFlight                           // Count linearizable reads were waiting when the leader changed
 	EventSuffixRangeDeleted                      // a truncation removed Count stale entries from Index on with one range deletion
+	EventWatchCatchUpCut                         // Count catch-up reads of a watch stream stopped at a bound short of the member's revision
 	eventKinds
 )
 
 var eventNames = [...]string{"", "election-started", "election-won", "prevote-rejected", "follower-readindex",
 	"snapshot-sent", "snapshot-installed", "suffix-truncated", "leader-transfer", "proposals-in-flight",
-	"lease-expiry", "watch-compacted", "vote-granted", "reads-in-flight", "suffix-range-deleted"}
+	"lease-expiry", "watch-compacted", "vote-granted", "reads-in-flight", "suffix-range-deleted", "watch-catch-up-cut"}
 
 // String names the event kind.
 func (k EventKind) String() string {

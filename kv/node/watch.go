@@ -47,8 +47,12 @@ func (w *WatchStream) Pending(maxResponses int) ([]*pb.WatchResponse, error) {
 	if w.m.stopped != nil {
 		return nil, ErrStopped
 	}
+	cut := w.s.CutCatchUps()
 	resps, err := w.s.Pending(watch.StoreHistory(w.m.kv, w.m.db), maxResponses)
 	if w.m.observing() {
+		if n := w.s.CutCatchUps() - cut; n > 0 {
+			w.m.event(Event{Kind: EventWatchCatchUpCut, Count: n})
+		}
 		for _, r := range resps {
 			if r.Canceled && r.CompactRevision > 0 {
 				w.m.event(Event{Kind: EventWatchCompacted, Index: uint64(r.CompactRevision)})

@@ -200,6 +200,9 @@ func (p *pull) catchUp(w *watcher) (*pb.WatchResponse, error) {
 	if len(events) >= cfg.MaxEventsPerResponse {
 		next = events[len(events)-1].Kv.ModRevision + 1
 	}
+	if next <= h.rev {
+		p.stream.cutCatchUps++
+	}
 	prev := w.nextRev
 	for _, ev := range events {
 		if ev.Kv == nil || ev.Kv.ModRevision < prev || ev.Kv.ModRevision >= next || !w.rng.contains(ev.Kv.Key) {

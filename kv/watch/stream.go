@@ -29,7 +29,13 @@ type Stream struct {
 	cursorID       int64               // Pending starts its round at the first watcher >= cursorID
 	roundScratch   []*watcher          // reused by roundOrder
 	closed         bool
+	cutCatchUps    int // catch-up reads that stopped short of the hub's revision (CutCatchUps)
 }
+
+// CutCatchUps counts the stream's catch-up reads that were cut at a bound
+// (MaxEventsPerResponse or MaxRevisionsPerRead) before the hub's revision: each leaves its
+// watcher unsynced for another read, so its catch-up goes out in more than one batch.
+func (s *Stream) CutCatchUps() int { return s.cutCatchUps }
 
 func (s *Stream) header() *pb.ResponseHeader {
 	return &pb.ResponseHeader{Revision: s.hub.rev}
