@@ -61,6 +61,8 @@
 //   - truncation-range-partial (kv/raftlog/write.go, Append): a conflicting suffix of
 //     more than PointDeletesMax stale entries is deleted only in its first PointDeletesMax
 //     entries, so after a restart the rest of the stale suffix is back.
+//   - watch-cut-drops-last (kv/watch/pending.go, catchUp): a catch-up read cut at
+//     MaxEventsPerResponse loses its last event, though the next read starts after it.
 //
 // The scenario meant to catch each is scenarios.Canaries(); `make canaries` and the canary
 // test in sim run them.

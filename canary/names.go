@@ -26,13 +26,14 @@ const (
 	// The storage-side classes of issue 16 point 2b.
 	LeaseNoDriftMargin     = "lease-no-drift-margin"
 	TruncationRangePartial = "truncation-range-partial"
+	WatchCutDropsLast      = "watch-cut-drops-last"
 )
 
 // Names lists every canary, in the order of issue 10 (the order `make canaries` reports).
 func Names() []string {
 	return []string{CommitOldTerm, NoLogCheck, ReadNoQuorum, AckBeforeSync, ApplyTwice, WatchSkip, LeaseFollowerClock, DropWhenFull, SyncErrorIgnored, SnapshotKeepsCovered, SnapshotDropsNext,
 		FollowerCommitBeyondMatch, VoteNotDurable, NewLeaderRead, TruncationNotDurable,
-		LeaseNoDriftMargin, TruncationRangePartial}
+		LeaseNoDriftMargin, TruncationRangePartial, WatchCutDropsLast}
 }
 
 // Known reports whether name is one of Names.

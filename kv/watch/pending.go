@@ -199,6 +199,9 @@ func (p *pull) catchUp(w *watcher) (*pb.WatchResponse, error) {
 	next := toRev + 1
 	if len(events) >= cfg.MaxEventsPerResponse {
 		next = events[len(events)-1].Kv.ModRevision + 1
+		if canary.On(canary.WatchCutDropsLast) {
+			events = events[:len(events)-1] // broken on purpose: the cut batch's last event is lost
+		}
 	}
 	if next <= h.rev {
 		p.stream.cutCatchUps++
