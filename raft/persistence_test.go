@@ -204,3 +204,21 @@ func TestStorageFailurePanicsWithStorageFailure(t *testing.T) {
 	require.ErrorIs(t, f, diskErr)
 	require.Equal(t, "raft: storage failed: read /member/000004.sst: input/output error", f.Error())
 }
+
+// Matches is Status's Progress matches on a leader, and nothing on a follower.
+func TestMatches(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, nil)
+	n.elect(1)
+	n.stabilize()
+	var want []PeerMatch
+	for _, p := range n.member(1).rn.Status().Progress {
+		want = append(want, PeerMatch{ID: p.ID, Match: p.Match})
+	}
+	require.Len(t, want, 3)
+	require.Equal(t, want, n.member(1).rn.Matches(nil))
+	for _, pm := range want {
+		require.Equal(t, n.member(1).rn.Status().LastIndex, pm.Match, "every member matches the leader's log end after stabilize")
+	}
+	prefix := []PeerMatch{{ID: 9, Match: 9}}
+	require.Equal(t, prefix, n.member(2).rn.Matches(prefix), "a follower appends nothing")
+}

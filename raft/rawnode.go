@@ -312,6 +312,25 @@ type ProgressStatus struct {
 	PendingSnapshot uint64
 }
 
+// PeerMatch is a leader's belief about one member's log: Match is the highest index known
+// to be in it.
+type PeerMatch struct{ ID, Match uint64 }
+
+// Matches appends to dst, on a leader, every member's ID and Match (itself included), in
+// the tracker's order, and returns it; on any other member it returns dst unchanged. It is
+// Status's Progress without its allocations, for an observer that asks at every step (the
+// simulator's safety checker holds each Match against the member's log).
+func (rn *RawNode) Matches(dst []PeerMatch) []PeerMatch {
+	r := rn.raft
+	if r.state != StateLeader {
+		return dst
+	}
+	for _, p := range r.trk.progress {
+		dst = append(dst, PeerMatch{ID: p.id, Match: p.match})
+	}
+	return dst
+}
+
 // Status returns the member's current state.
 func (rn *RawNode) Status() Status {
 	r := rn.raft

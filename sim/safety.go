@@ -28,6 +28,8 @@ import (
 //     suffix that reappears, or entries lost that were synced, show as another end;
 //   - at most one leader per term (a member leading in term t, or a member naming the
 //     leader of its term t);
+//   - a leader never counts an index as held by a follower in its term whose log ends
+//     before it (raft's progress Match against the follower's reported log end);
 //   - no applied index is skipped: each applied entry follows the last one (or the
 //     snapshot installed just before it), and none is beyond the member's commit index;
 //   - a leader commits by counting replicas only an entry of its own term (Raft §5.4.2,
@@ -236,6 +238,9 @@ func (s *safetyChecker) step(r node.StepReport) {
 		}
 		s.leaders[hs.Term] = r.Lead
 	}
+	if r.Leader && !s.matchesHeld(r) {
+		return
+	}
 	if r.Snapshot.Index != 0 {
 		if r.Snapshot.Index <= ms.applied {
 			s.violate("applied went back", "%s installed a snapshot at index %d with %d applied", who, r.Snapshot.Index, ms.applied)
@@ -267,6 +272,28 @@ func (s *safetyChecker) step(r node.StepReport) {
 	if r.Applied != ms.applied {
 		s.violate("applied index skipped", "%s reports applied index %d after applying up to %d", who, r.Applied, ms.applied)
 	}
+}
+
+// matchesHeld checks a leader's beliefs about its followers' logs: a running member in the
+// leader's term holds at least every index the leader counts as matched there. A follower
+// acknowledges an index only once it is durable, and within one term its log never shrinks
+// below what the term's leader sent it, so a Match beyond the follower's log end is an
+// acknowledgement of an entry it does not have (the leader would count it toward commits
+// and never send it). A member in another term is skipped: a deposed leader's beliefs are
+// stale, harmlessly.
+func (s *safetyChecker) matchesHeld(r node.StepReport) bool {
+	for _, pm := range r.Matches {
+		f := s.members[pm.ID]
+		if pm.ID == r.Member || f == nil || !f.running || f.term != r.HardState.Term || len(f.ends) == 0 {
+			continue
+		}
+		if end := f.ends[len(f.ends)-1][0]; pm.Match > end {
+			s.violate("match beyond log", "%s leads term %d counting index %d as held by %s, whose log ends at index %d",
+				s.name(r.Member), r.HardState.Term, pm.Match, s.name(pm.ID), end)
+			return false
+		}
+	}
+	return true
 }
 
 // agree records that member has the entry (term, hash) at a committed index, or reports a

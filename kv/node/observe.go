@@ -53,6 +53,9 @@ type StepReport struct {
 	// snapshot's index and term when the log holds no entry after it): on StepOpen what it
 	// read from its disk, on StepSynced what is now durable.
 	LastIndex, LastTerm uint64
+	// Matches is, on a leader's StepReady and StepSynced, the highest index it believes each
+	// member's log holds (raft's progress Match); valid only during the call.
+	Matches []raft.PeerMatch
 }
 
 // AppliedEntry names one applied entry: its index, term and a hash of its type and data.
@@ -119,7 +122,8 @@ type Event struct {
 // observer state the member keeps only while an Observer is set.
 type observeState struct {
 	hs      raft.HardState
-	applied []AppliedEntry // reused between Readies
+	applied []AppliedEntry   // reused between Readies
+	matches []raft.PeerMatch // reused between steps
 }
 
 func (m *Member) observing() bool { return m.cfg.Observer != nil }
@@ -202,7 +206,8 @@ func (m *Member) observeReady(rd *raft.Ready) {
 	last, term := m.logEnd()
 	m.cfg.Observer.Step(StepReport{Member: m.cfg.ID, Kind: StepReady, HardState: m.obs.hs,
 		Lead: m.leader, Leader: m.leader == m.cfg.ID && m.leader != 0,
-		Snapshot: rd.Snapshot.Metadata, Entries: m.obs.applied, Applied: m.applied, LastIndex: last, LastTerm: term})
+		Snapshot: rd.Snapshot.Metadata, Entries: m.obs.applied, Applied: m.applied, LastIndex: last, LastTerm: term,
+		Matches: m.observeMatches()})
 }
 
 // observeSynced reports what is durable after a sync.
@@ -212,7 +217,14 @@ func (m *Member) observeSynced() {
 	}
 	last, term := m.logEnd()
 	m.cfg.Observer.Step(StepReport{Member: m.cfg.ID, Kind: StepSynced, HardState: m.log.HardState(),
-		Lead: m.leader, Leader: m.leader == m.cfg.ID && m.leader != 0, Applied: m.applied, LastIndex: last, LastTerm: term})
+		Lead: m.leader, Leader: m.leader == m.cfg.ID && m.leader != 0, Applied: m.applied, LastIndex: last, LastTerm: term,
+		Matches: m.observeMatches()})
+}
+
+// observeMatches is what the member, if it leads, believes each member's log holds.
+func (m *Member) observeMatches() []raft.PeerMatch {
+	m.obs.matches = m.rn.Matches(m.obs.matches[:0])
+	return m.obs.matches
 }
 
 // observeReleased reports the votes among msgs, raft messages the member hands the driver
