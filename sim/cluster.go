@@ -15,9 +15,8 @@ import (
 	"github.com/ballastdb/ballast/raft"
 )
 
-// Each member runs on its own crashable in-memory FS (memfs.go: Pebble's MemFS, with a sync
-// that does not copy), seen by Pebble through a kv/faultfs wrapper (disk faults:
-// faultkinds.go), with the run's knobs (knobs.go: the
+// Each member runs on its own vfs.NewCrashableMem, seen by Pebble through a kv/faultfs
+// wrapper (disk faults: faultkinds.go), with the run's knobs (knobs.go: the
 // scenario's settings, and per seed, from their own stream, small snapshot thresholds,
 // small appends, short election timeouts, tiny Pebble memtables and caches and a tiny raft
 // log cache; Pebble's sizes are otherwise 4 MiB and 1 MiB so many members fit), a Clock that follows
@@ -81,7 +80,7 @@ func (l traceLogger) Logf(format string, args ...any) {
 type simMember struct {
 	id   uint64
 	name string
-	fs   *memFS
+	fs   *vfs.MemFS
 	// disk is fs as the member's Pebble sees it: the disk faults armed on it fire on the WAL
 	// within the member's Synced (a new wrapper over each restart's clone keeps what is armed).
 	disk  *faultfs.FS
@@ -186,7 +185,7 @@ func newCluster(w *world, n int, knobs Knobs, wrapConfig func(*node.Config)) (*c
 // opens it: a founding member bootstraps the cluster, a later one waits, empty, to be added.
 func (c *cluster) newSlot() (*simMember, error) {
 	id := uint64(len(c.slots) + 1)
-	sm := &simMember{id: id, name: fmt.Sprintf("m%d", id-1), fs: newCrashableMem(),
+	sm := &simMember{id: id, name: fmt.Sprintf("m%d", id-1), fs: vfs.NewCrashableMem(),
 		clock: &memberClock{w: c.w},
 		rand:  rand.New(rand.NewPCG(uint64(c.w.seed), streamMember+id))}
 	c.slots = append(c.slots, sm)
