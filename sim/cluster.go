@@ -8,14 +8,12 @@ import (
 	"slices"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
-
 	"github.com/ballastdb/ballast/kv/faultfs"
 	"github.com/ballastdb/ballast/kv/node"
 	"github.com/ballastdb/ballast/raft"
 )
 
-// Each member runs on its own vfs.NewCrashableMem, seen by Pebble through a kv/faultfs
+// Each member runs on its own crash-tracking in-memory FS (memfs.go), seen by Pebble through a kv/faultfs
 // wrapper (disk faults: faultkinds.go), with the run's knobs (knobs.go: the
 // scenario's settings, and per seed, from their own stream, small snapshot thresholds,
 // small appends, short election timeouts, tiny Pebble memtables and caches and a tiny raft
@@ -25,7 +23,7 @@ import (
 // request, a sync) its Work runs as an event 50µs later; a Work output with a SyncToken
 // schedules Synced after a disk latency (0.5–3 ms, plus any SlowDisk delay), so a crash can
 // land between the write and its sync. A crash closes the member after
-// CrashClone(UnsyncedDataPercent: 0) of its FS (power loss); a restart reopens it on the
+// crashClone of its FS (power loss: only what was synced); a restart reopens it on the
 // clone. A generation number per member voids every event of a crashed process. Members are
 // slots: member mI has raft ID I+1 (cluster.index), IDs are never reused, and a member added
 // by churn takes the next slot; cluster.members are the current ones (founding and added,
@@ -80,7 +78,7 @@ func (l traceLogger) Logf(format string, args ...any) {
 type simMember struct {
 	id   uint64
 	name string
-	fs   *vfs.MemFS
+	fs   *memFS
 	// disk is fs as the member's Pebble sees it: the disk faults armed on it fire on the WAL
 	// within the member's Synced (a new wrapper over each restart's clone keeps what is armed).
 	disk  *faultfs.FS
@@ -185,7 +183,7 @@ func newCluster(w *world, n int, knobs Knobs, wrapConfig func(*node.Config)) (*c
 // opens it: a founding member bootstraps the cluster, a later one waits, empty, to be added.
 func (c *cluster) newSlot() (*simMember, error) {
 	id := uint64(len(c.slots) + 1)
-	sm := &simMember{id: id, name: fmt.Sprintf("m%d", id-1), fs: vfs.NewCrashableMem(),
+	sm := &simMember{id: id, name: fmt.Sprintf("m%d", id-1), fs: newCrashableMem(),
 		clock: &memberClock{w: c.w},
 		rand:  rand.New(rand.NewPCG(uint64(c.w.seed), streamMember+id))}
 	c.slots = append(c.slots, sm)
@@ -378,7 +376,7 @@ func (c *cluster) crash(sm *simMember, why string) {
 		return
 	}
 	// the clone is taken before Close, which may write: power loss keeps only what was synced
-	clone := sm.fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0})
+	clone := sm.fs.crashClone()
 	stopProcess(sm) // Close fails its waiting requests with ErrStopped
 	sm.crashes++
 	sm.fs = clone

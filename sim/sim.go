@@ -85,7 +85,7 @@ type Result struct {
 
 // GCPercent is the garbage collector's target for processes that run simulations (ballast-sim
 // and BenchmarkSteady1000 set it unless GOGC is set): a run's heap is small (about 100 MB
-// resident at 400) and most of it is short-lived Pebble memtable and MemFS garbage, so
+// resident at 400) and most of it is short-lived Pebble memtable and in-memory FS garbage, so
 // collecting at 4x the live heap instead of 2x made BenchmarkSteady1000 about 1.35x faster
 // (GOMAXPROCS=1, 4 interleaved pairs: median 17.0 -> 23.6 sim-s/wall-s; 800 and 1600 were
 // slower again, with 165 and 215 MB resident). Run itself never changes it: it is a
