@@ -194,18 +194,7 @@ func startEtcd(t testing.TB, bin string) *side {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	cs, err := newClients(ms, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &side{name: "etcd", names: names(ms), clients: cs}
-	s.stop = func() {
-		for _, c := range cs {
-			c.Close()
-		}
-	}
-	t.Cleanup(s.stop)
-	return s
+	return connectSide(t, "etcd", ms, nil)
 }
 
 // startBallast starts three Ballast members in this process with the flags etcd gets;
@@ -266,18 +255,7 @@ func startBallast(t testing.TB, opts []grpc.DialOption) *side {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	cs, err := newClients(ms, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &side{name: "ballast", names: names(ms), clients: cs}
-	s.stop = func() {
-		for _, c := range cs {
-			c.Close()
-		}
-	}
-	t.Cleanup(s.stop)
-	return s
+	return connectSide(t, "ballast", ms, opts)
 }
 
 func names(ms []member) []string {
@@ -306,4 +284,20 @@ func withoutPrefix(env []string, prefix string) []string {
 		}
 	}
 	return out
+}
+
+// connectSide connects a client to each member of one side; the test's cleanup closes them.
+func connectSide(t testing.TB, name string, ms []member, opts []grpc.DialOption) *side {
+	cs, err := newClients(ms, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &side{name: name, names: names(ms), clients: cs}
+	s.stop = func() {
+		for _, c := range cs {
+			c.Close()
+		}
+	}
+	t.Cleanup(s.stop)
+	return s
 }

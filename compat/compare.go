@@ -2,6 +2,7 @@ package compat
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -149,19 +150,9 @@ func normalize(msg proto.Message, s *sideState) proto.Message {
 	case *pb.MemberListResponse:
 		slices.SortFunc(r.Members, func(a, b *pb.Member) int { return strings.Compare(a.Name, b.Name) })
 	case *pb.LeaseLeasesResponse:
-		slices.SortFunc(r.Leases, func(a, b *pb.LeaseStatus) int { return cmpInt(a.ID, b.ID) })
+		slices.SortFunc(r.Leases, func(a, b *pb.LeaseStatus) int { return cmp.Compare(a.ID, b.ID) })
 	}
 	return out
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func walk(m protoreflect.Message, s *sideState) {
