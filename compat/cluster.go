@@ -48,20 +48,21 @@ type side struct {
 	stop    func()
 }
 
-// etcdBinary is .bin/etcd-v3.7.3 at the repository root (or $ETCD_BIN). Missing, the test
-// fails under CI=true naming it (make test builds it) and is skipped elsewhere.
-func etcdBinary(t testing.TB) string {
+// etcdTool is etcd v3.7.3's program name: .bin/NAME-v3.7.3 at the repository root, or the
+// variable env. Missing, the test fails under CI=true naming it (make test builds it) and
+// is skipped elsewhere.
+func etcdTool(t testing.TB, name, env string) string {
 	t.Helper()
-	path := os.Getenv("ETCD_BIN")
+	path := os.Getenv(env)
 	if path == "" {
-		abs, err := filepath.Abs(filepath.Join("..", ".bin", "etcd-v3.7.3"))
+		abs, err := filepath.Abs(filepath.Join("..", ".bin", name+"-v3.7.3"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		path = abs
 	}
 	if _, err := os.Stat(path); err != nil {
-		msg := fmt.Sprintf("etcd v3.7.3 is not built: %s is missing (%v): run `make etcd-tools` at the repository root (make test builds it), or set ETCD_BIN", path, err)
+		msg := fmt.Sprintf("%s v3.7.3 is not built: %s is missing (%v): run `make etcd-tools` at the repository root (make test builds it), or set %s", name, path, err, env)
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
@@ -69,6 +70,9 @@ func etcdBinary(t testing.TB) string {
 	}
 	return path
 }
+
+// etcdBinary is etcd v3.7.3's server (or $ETCD_BIN).
+func etcdBinary(t testing.TB) string { return etcdTool(t, "etcd", "ETCD_BIN") }
 
 type member struct {
 	name, clientURL, peerURL, dataDir, log string

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -84,21 +83,7 @@ func ctlNormalize(out string, s *sideState) string {
 
 // testEtcdctl runs etcdctlCommands against both clusters and compares their outputs.
 func testEtcdctl(t *testing.T, etcd, ballast *sideState) {
-	bin := os.Getenv("ETCDCTL_BIN")
-	if bin == "" {
-		abs, err := filepath.Abs(filepath.Join("..", ".bin", "etcdctl-v3.7.3"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		bin = abs
-	}
-	if _, err := os.Stat(bin); err != nil {
-		msg := fmt.Sprintf("etcdctl v3.7.3 is not built: %s is missing: run `make etcd-tools` (make test builds it), or set ETCDCTL_BIN", bin)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	bin := etcdTool(t, "etcdctl", "ETCDCTL_BIN")
 	run := func(s *sideState, args []string, stdin string) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
