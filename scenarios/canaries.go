@@ -146,10 +146,7 @@ func staleCandidate() Scenario {
 
 // staleLeaderReads isolates the leader four times under a read-heavy workload on few keys.
 func staleLeaderReads() Scenario {
-	var faults []Fault
-	for _, t := range []float64{1.5, 4.5, 7.5, 10.5} {
-		faults = append(faults, Fault{Kind: Isolate, At: sec(t), Duration: sec(2.5), Targets: []Target{Leader}})
-	}
+	faults := leaderIsolations(2.5, 1.5, 4.5, 7.5, 10.5)
 	return Scenario{
 		Name:         "canary-stale-leader-reads",
 		Description:  "The leader of a 5-member cluster is isolated four times under a read-heavy workload on four keys: a deposed leader must not answer linearizable reads while the new one takes writes.",
@@ -274,10 +271,7 @@ func leaseHandover() Scenario {
 // come back from the old leader the new one commits slowly, and the snapshot often ends at
 // or below the old leader's last entry, inside its uncommitted suffix.
 func staleLeaderSnapshot() Scenario {
-	var faults []Fault
-	for _, t := range []float64{1, 3.5, 6, 8.5, 11} {
-		faults = append(faults, Fault{Kind: Isolate, At: sec(t), Duration: sec(1.8), Targets: []Target{Leader}})
-	}
+	faults := leaderIsolations(1.8, 1, 3.5, 6, 8.5, 11)
 	return Scenario{
 		Name:                   "canary-stale-leader-snapshot",
 		Description:            "The leader of a 3-member cluster is cut off five times while 12 clients wait on it, and returns to a leader that compacts its log every two entries: the snapshot it is sent ends inside its own uncommitted suffix, which the snapshot must replace.",
@@ -319,6 +313,15 @@ func snapshotReturn() Scenario {
 		SnapshotEntries:        100,
 		SnapshotCatchUpEntries: 20,
 	}
+}
+
+// leaderIsolations cuts the leader off for duration seconds at each of times.
+func leaderIsolations(duration float64, times ...float64) []Fault {
+	var faults []Fault
+	for _, t := range times {
+		faults = append(faults, Fault{Kind: Isolate, At: sec(t), Duration: sec(duration), Targets: []Target{Leader}})
+	}
+	return faults
 }
 
 // leaderMoves moves leadership at each of the times (seconds): a leader transfer, except at
