@@ -69,6 +69,15 @@ func (r *memFSRun) both(do func(fs vfs.FS) error) {
 	}
 }
 
+// bothFiles does do on handle i of every FS under comparison.
+func (r *memFSRun) bothFiles(i int, do func(f vfs.File) error) {
+	r.t.Helper()
+	r.check(do(r.oursFiles[i]))
+	if r.pebble != nil {
+		r.check(do(r.pebbleFiles[i]))
+	}
+}
+
 // fss are the FSs under comparison: ours, and Pebble's MemFS in runs without links.
 func (r *memFSRun) fss() []vfs.FS {
 	if r.pebble == nil {
@@ -153,22 +162,12 @@ func (r *memFSRun) step() {
 		if r.rng.IntN(3) == 0 {
 			off := r.rng.IntN(len(h.file.data) + 3)
 			r.log = append(r.log, fmt.Sprintf("h%d writeat %d %q", i, off, p))
-			_, err := r.oursFiles[i].WriteAt(p, int64(off))
-			r.check(err)
-			if r.pebble != nil {
-				_, err = r.pebbleFiles[i].WriteAt(p, int64(off))
-				r.check(err)
-			}
+			r.bothFiles(i, func(f vfs.File) error { _, err := f.WriteAt(p, int64(off)); return err })
 			modelWriteAt(h.file, p, off)
 			return
 		}
 		r.log = append(r.log, fmt.Sprintf("h%d write %q", i, p))
-		_, err := r.oursFiles[i].Write(slices.Clone(p))
-		r.check(err)
-		if r.pebble != nil {
-			_, err = r.pebbleFiles[i].Write(slices.Clone(p))
-			r.check(err)
-		}
+		r.bothFiles(i, func(f vfs.File) error { _, err := f.Write(slices.Clone(p)); return err })
 		modelWriteAt(h.file, p, h.pos)
 		h.pos += len(p)
 	case op < 60: // sync a file
@@ -177,10 +176,7 @@ func (r *memFSRun) step() {
 		}
 		i := r.rng.IntN(len(r.handles))
 		r.log = append(r.log, fmt.Sprintf("h%d sync", i))
-		r.check(r.oursFiles[i].Sync())
-		if r.pebble != nil {
-			r.check(r.pebbleFiles[i].Sync())
-		}
+		r.bothFiles(i, vfs.File.Sync)
 		r.handles[i].file.synced = slices.Clone(r.handles[i].file.data)
 	case op < 70: // sync a directory
 		dir := memFSDirs[r.rng.IntN(len(memFSDirs))]
@@ -244,10 +240,7 @@ func (r *memFSRun) step() {
 		}
 		i := r.rng.IntN(len(r.handles))
 		r.log = append(r.log, fmt.Sprintf("h%d close", i))
-		r.check(r.oursFiles[i].Close())
-		if r.pebble != nil {
-			r.check(r.pebbleFiles[i].Close())
-		}
+		r.bothFiles(i, vfs.File.Close)
 		r.oursFiles = slices.Delete(r.oursFiles, i, i+1)
 		r.pebbleFiles = slices.Delete(r.pebbleFiles, i, i+1)
 		r.handles = slices.Delete(r.handles, i, i+1)

@@ -158,6 +158,24 @@ func TestSafetyChecker(t *testing.T) {
 			ready(1, 2, 1, 3, ent(1, 2, 10), ent(2, 2, 11), ent(3, 2, 12)),
 			snap(1, 2, 1, 3, 2, 2),
 		}, want: "safety violation (applied went back): m0 installed a snapshot at index 2 with 3 applied"},
+		// a leader may count as held by a follower of its term only what the follower's log
+		// holds (its last reported end); a follower in another term is skipped
+		{name: "valid: matches within the followers' logs", reports: []node.StepReport{
+			withEnd(synced(2, 2, 1, 0, 0), 5, 2), withEnd(synced(3, 2, 1, 0, 0), 3, 2),
+			withMatches(withEnd(readyAt(1, 2, 1, 0, 0), 5, 2), raft.PeerMatch{ID: 1, Match: 5}, raft.PeerMatch{ID: 2, Match: 5}, raft.PeerMatch{ID: 3, Match: 3}),
+		}},
+		{name: "valid: a follower in a later term is not held to a deposed leader's belief", reports: []node.StepReport{
+			withEnd(synced(2, 2, 1, 0, 0), 5, 2), withEnd(synced(2, 3, 3, 0, 0), 2, 2),
+			withMatches(withEnd(readyAt(1, 2, 1, 0, 0), 5, 2), raft.PeerMatch{ID: 2, Match: 5}),
+		}},
+		{name: "a match beyond the follower's log end", reports: []node.StepReport{
+			withEnd(synced(2, 2, 1, 0, 0), 4, 2),
+			withMatches(withEnd(readyAt(1, 2, 1, 0, 0), 5, 2), raft.PeerMatch{ID: 2, Match: 5}),
+		}, want: "safety violation (match beyond log): m0 leads term 2 counting index 5 as held by m1, whose log ends at index 4"},
+		{name: "a match beyond a snapshot a follower installed", reports: []node.StepReport{
+			withEnd(snap(2, 2, 1, 0, 7, 2), 7, 2),
+			withMatches(withEnd(readyAt(1, 2, 1, 0, 0), 9, 2), raft.PeerMatch{ID: 2, Match: 8}),
+		}, want: "safety violation (match beyond log): m0 leads term 2 counting index 8 as held by m1, whose log ends at index 7"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -349,42 +367,4 @@ func TestSafetyVotesAndLogEnds(t *testing.T) {
 func withMatches(r node.StepReport, matches ...raft.PeerMatch) node.StepReport {
 	r.Matches = matches
 	return r
-}
-
-// TestSafetyLeaderMatches: a leader may count as held by a follower of its term only what
-// the follower's log holds (its last reported end); a follower in another term is skipped.
-func TestSafetyLeaderMatches(t *testing.T) {
-	start := []node.StepReport{open(1, 0, 0, 0, 0), open(2, 0, 0, 0, 0), open(3, 0, 0, 0, 0)}
-	cases := []struct {
-		name    string
-		reports []node.StepReport
-		want    string
-	}{
-		{name: "valid: matches within the followers' logs", reports: []node.StepReport{
-			withEnd(synced(2, 2, 1, 0, 0), 5, 2), withEnd(synced(3, 2, 1, 0, 0), 3, 2),
-			withMatches(withEnd(readyAt(1, 2, 1, 0, 0), 5, 2), raft.PeerMatch{ID: 1, Match: 5}, raft.PeerMatch{ID: 2, Match: 5}, raft.PeerMatch{ID: 3, Match: 3}),
-		}},
-		{name: "valid: a follower in a later term is not held to a deposed leader's belief", reports: []node.StepReport{
-			withEnd(synced(2, 2, 1, 0, 0), 5, 2), withEnd(synced(2, 3, 3, 0, 0), 2, 2),
-			withMatches(withEnd(readyAt(1, 2, 1, 0, 0), 5, 2), raft.PeerMatch{ID: 2, Match: 5}),
-		}},
-		{name: "a match beyond the follower's log end", reports: []node.StepReport{
-			withEnd(synced(2, 2, 1, 0, 0), 4, 2),
-			withMatches(withEnd(readyAt(1, 2, 1, 0, 0), 5, 2), raft.PeerMatch{ID: 2, Match: 5}),
-		}, want: "safety violation (match beyond log): m0 leads term 2 counting index 5 as held by m1, whose log ends at index 4"},
-		{name: "a match beyond a snapshot a follower installed", reports: []node.StepReport{
-			withEnd(snap(2, 2, 1, 0, 7, 2), 7, 2),
-			withMatches(withEnd(readyAt(1, 2, 1, 0, 0), 9, 2), raft.PeerMatch{ID: 2, Match: 8}),
-		}, want: "safety violation (match beyond log): m0 leads term 2 counting index 8 as held by m1, whose log ends at index 7"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			s := newSafetyChecker(func(id uint64) string { return fmt.Sprintf("m%d", id-1) })
-			s.onViolation = func(string) {}
-			for _, r := range append(append([]node.StepReport(nil), start...), tc.reports...) {
-				s.observer().Step(r)
-			}
-			require.Equal(t, tc.want, s.violation)
-		})
-	}
 }
