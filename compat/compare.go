@@ -56,14 +56,6 @@ func compareOutcomes(c *call, e, b *sideState, eo, bo outcome) (etcdText, ballas
 		}
 		return etcdText, ballastText, "", exceptionWatchAtCompact
 	}
-	eItems, bItems := slices.Clone(eo.items), slices.Clone(bo.items)
-	for i := range min(len(eItems), len(bItems)) {
-		if a, b, ok := sameRevisionPrev(eItems[i], bItems[i]); ok {
-			eItems[i], bItems[i] = a, b
-			exception = exceptionSameRevisionPrev
-		}
-	}
-	eo.items, bo.items = eItems, bItems
 	for _, it := range append(slices.Clone(eo.items), bo.items...) {
 		if w := it.(*pb.WatchResponse); w.CompactRevision != 0 && w.Header != nil && w.Header.Revision != 0 {
 			exception = exceptionCompactedHeader
@@ -95,20 +87,6 @@ func compareOutcomes(c *call, e, b *sideState, eo, bo outcome) (etcdText, ballas
 		return etcdText, ballastText, "what arrived in time: " + eo.stall + " / " + bo.stall, ""
 	}
 	return etcdText, ballastText, "", exception
-}
-
-// sameRevisionPrev: when Ballast's event carries as prev_kv a version written earlier in the
-// event's own revision (a key put and deleted by sibling nested txns, which etcd's overlap
-// check lets through), the pair is compared without prev_kv (see intendedDifferences).
-func sameRevisionPrev(a, b proto.Message) (proto.Message, proto.Message, bool) {
-	ea, eb := a.(*pb.WatchResponse), b.(*pb.WatchResponse)
-	if len(ea.Events) != 1 || len(eb.Events) != 1 || eb.Events[0].PrevKv == nil || eb.Events[0].Kv == nil ||
-		eb.Events[0].PrevKv.ModRevision != eb.Events[0].Kv.ModRevision {
-		return a, b, false
-	}
-	ca, cb := proto.Clone(ea).(*pb.WatchResponse), proto.Clone(eb).(*pb.WatchResponse)
-	ca.Events[0].PrevKv, cb.Events[0].PrevKv = nil, nil
-	return ca, cb, true
 }
 
 func diffNormalized(a, b proto.Message, e, bs *sideState) string {

@@ -47,7 +47,7 @@ func TestListsNameRealFields(t *testing.T) {
 		}
 		names = append(names, d.name)
 	}
-	for _, e := range []string{exceptionWatchAtCompact, exceptionCompactedHeader, exceptionHashCache, exceptionHashEmpty, exceptionSameRevisionPrev} {
+	for _, e := range []string{exceptionWatchAtCompact, exceptionCompactedHeader, exceptionHashCache, exceptionHashEmpty} {
 		if !slices.Contains(names, e) {
 			t.Errorf("the comparison accepts %q, which intendedDifferences does not name", e)
 		}

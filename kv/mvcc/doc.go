@@ -25,10 +25,13 @@
 //     under "mvcc/m/state" and read from that reader, so a read on a snapshot is consistent
 //     with the snapshot.
 //   - Write calls return, with etcd's response, the events they produced, in (revision,
-//     sub-revision) order, each with Kv and PrevKv filled (PrevKv nil when the key did not
-//     exist). A delete event's Kv is etcd's: the key and ModRevision only. Lease attach and
-//     detach are derived from these events by the caller (Kv.Lease versus PrevKv.Lease); mvcc
-//     only stores the lease id in the KeyValue.
+//     sub-revision) order, each with Kv and PrevKv filled. PrevKv is etcd's watch prev_kv:
+//     the key's version before the event's revision (a Range at ModRevision-1), nil when
+//     there was none and for a create event; when one revision writes a key twice (sibling
+//     nested txns), that is not the version the second write replaced (prev.go says why).
+//     A delete event's Kv is etcd's: the key and ModRevision only. Lease attach and detach
+//     are derived from these events by the caller (Kv.Lease and the event type); mvcc only
+//     stores the lease id in the KeyValue.
 //   - Lease existence: a put (plain or in a txn, on the branch taken) naming a lease the
 //     LeaseChecker does not know fails with rpctypes.ErrGRPCLeaseNotFound and changes
 //     nothing. A nil LeaseChecker knows no lease.

@@ -10,9 +10,9 @@ import (
 
 // EventsBetween reads from r the events of keys in [key, rangeEnd) (etcd's range_end
 // convention: empty = the one key, "\x00" = every key >= key) with revisions fromRev through
-// toRev inclusive, in (revision, sub-revision) order, each with PrevKv filled (nil when the
-// key did not exist before). These are the events the write calls returned, as watch needs
-// them for catch-up.
+// toRev inclusive, in (revision, sub-revision) order, each with PrevKv as prev.go defines it
+// (the version before the revision; nil when there was none, and for a create event). These
+// are the events the write calls returned, as watch needs them for catch-up.
 //
 // limit > 0 bounds the answer softly: reading stops once limit events are collected and the
 // revision of the last one is complete, so all events of a revision always come together; the
@@ -93,8 +93,16 @@ func eventAt(versions *pebble.Iterator, k []byte, rev revision) (*mvccpb.Event, 
 		ev.Type = mvccpb.Event_DELETE
 		kv.ModRevision = rev.main
 	}
+	if isCreate(ev) {
+		return ev, nil // etcd's watch gives a create event no prev_kv (prev.go)
+	}
+	// The version before the revision (prev.go): older versions of the same revision, if
+	// one revision wrote the key more than once, are skipped.
 	keyPrefix := k[:len(k)-revisionSuffixBytes]
-	if versions.Next() && bytes.HasPrefix(versions.Key(), keyPrefix) && len(versions.Key()) == len(k) {
+	for versions.Next() && bytes.HasPrefix(versions.Key(), keyPrefix) && len(versions.Key()) == len(k) {
+		if _, r := splitVersionKey(versions.Key()); r.main == rev.main {
+			continue
+		}
 		prev, err := versions.ValueAndErr()
 		if err != nil {
 			return nil, err
@@ -104,6 +112,7 @@ func eventAt(versions *pebble.Iterator, k []byte, rev revision) (*mvccpb.Event, 
 				return nil, err
 			}
 		}
+		break
 	}
-	return ev, nil
+	return ev, versions.Error()
 }

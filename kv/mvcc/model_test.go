@@ -210,6 +210,14 @@ func (t *modelTxn) del(req *pb.DeleteRangeRequest) *pb.DeleteRangeResponse {
 }
 
 func (t *modelTxn) finish() []*mvccpb.Event {
+	// Events carry etcd's watch prev_kv: a read of the key at the revision before, none for a
+	// create event (prev.go), however often the revision wrote the key.
+	for _, ev := range t.events {
+		ev.PrevKv = t.m.at(string(ev.Kv.Key), t.rev-1)
+		if ev.Type == mvccpb.Event_PUT && ev.Kv.CreateRevision == ev.Kv.ModRevision {
+			ev.PrevKv = nil
+		}
+	}
 	if t.changes > 0 {
 		t.m.currentRev = t.rev
 		t.m.history = append(t.m.history, t.events)

@@ -56,6 +56,7 @@ func applyWrite[Req proto.Message, Resp any](s *Store, b *pebble.Batch, req Req,
 	if err := w.finish(s); err != nil {
 		return zero, nil, err
 	}
+	settlePrev(w.events)
 	s.latest.record(w.events)
 	return resp, w.events, nil
 }
