@@ -21,7 +21,7 @@ ETCDCTL := $(BIN)/etcdctl-$(ETCD_VERSION)
 ETCDUTL := $(BIN)/etcdutl-$(ETCD_VERSION)
 ETCD_TOOLS_SOURCES := tools/etcd/go.mod tools/etcd/go.sum
 
-.PHONY: build test lint unit nested compat browser sim chaos bench image cluster canaries deps go-deps chromium etcd-tools
+.PHONY: build test lint unit nested compat browser sim chaos bench image image-test compose-up compose-down compose-clean cluster canaries deps go-deps chromium etcd-tools
 
 build:
 	$(GO) build ./...
@@ -82,8 +82,8 @@ lint: go-deps $(STATICCHECK)
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
-	$(GO) vet -tags canary,browser ./...
-	$(STATICCHECK) -tags canary,browser ./...
+	$(GO) vet -tags canary,browser,docker ./...
+	$(STATICCHECK) -tags canary,browser,docker ./...
 
 # Every package's tests, and the canary test. cmd/ballast's etcdctl tests run .bin/etcdctl
 # against a Ballast cluster and a real etcd cluster (.bin/etcd); with CI=true they fail when
@@ -121,8 +121,8 @@ browser: chromium
 	$(GO) test -count=1 -tags browser -run TestReportInBrowser -v ./linearizability/
 
 # Everything, on a fresh clone: set-up first (so a missing Chromium stops it at once), then the
-# static checks, every test, the nested modules' tests, the browser test.
-test: deps lint unit nested browser
+# static checks, every test, the nested modules' tests, the browser test, the image's tests.
+test: deps lint unit nested browser image-test
 
 # The whole scenario catalogue in the deterministic simulator, SIM_SEEDS seeds each (runs
 # 1..SIM_SEEDS), two runs at a time: about a minute on 2 idle cores. Reports go to
@@ -165,6 +165,30 @@ image: $(ETCDCTL) $(ETCDUTL)
 	cp $(ETCDUTL) $(IMAGE_STAGE)/usr/local/bin/etcdutl
 	DOCKER_BUILDKIT=0 docker build -q --build-arg VERSION=$(IMAGE_VERSION) -t $(IMAGE):$(IMAGE_VERSION) -t $(IMAGE):latest -f Dockerfile $(IMAGE_STAGE)
 	@echo "$(IMAGE):$(IMAGE_VERSION) $(IMAGE):latest: $$(docker image inspect -f '{{.Size}}' $(IMAGE):latest | awk '{printf "%.1f MB", $$1/1e6}')"
+
+# The image's acceptance tests (deploy/, build tag docker), on the image make image has just
+# built: etcd's tutorial single member, etcd's container guide against etcd's own server in the
+# same kind of image, the three members of docker-compose.yml (health checks, watch, lease,
+# lock, the leader's docker stop with the failover time printed, docker start and HashKV,
+# down and up), and an etcd compose file with only its image changed. About 2 minutes; a
+# missing Docker engine or docker-compose fails them.
+image-test: image $(ETCD) $(ETCDCTL)
+	BALLAST_IMAGE=$(IMAGE):$(IMAGE_VERSION) $(GO) test -count=1 -tags docker -timeout 15m -v ./deploy/
+
+# Three members from docker-compose.yml (docker-compose v1 here; the file is format 2.4, which
+# v2 reads too) on the image make image builds; client ports on the host 2379, 22379, 32379
+# (BALLAST_PORT1..3 move them). compose-down keeps the named volumes (the data); compose-clean
+# removes them too.
+COMPOSE ?= docker-compose
+compose-up:
+	@docker image inspect $(IMAGE):latest >/dev/null 2>&1 || { echo "make compose-up: image $(IMAGE):latest does not exist: run make image"; exit 1; }
+	$(COMPOSE) up -d
+
+compose-down:
+	$(COMPOSE) down
+
+compose-clean:
+	$(COMPOSE) down -v
 
 # Three ballast members as local processes on loopback (clients on 12379, 22379, 32379), logs
 # under reports/cluster/; prints the etcdctl --endpoints line to use; Ctrl-C stops all three.
