@@ -98,14 +98,17 @@ unit: go-deps $(ETCDCTL) $(ETCD)
 
 # The nested modules, which go test ./... does not reach: compat (differential testing against
 # etcd v3.7.3's server, its CI share: one seed of COMPAT_CI_CALLS calls and the planted-
-# difference test, about 25 s) and kv/mvcc/etcdparity (kv/mvcc against etcd's own store,
-# about 1 min with a cold build cache). Each is vetted and staticchecked as the root is.
+# difference test, about 25 s), kv/mvcc/etcdparity (kv/mvcc against etcd's own store,
+# about 1 min with a cold build cache) and deploy/kubernetes (the manifests decoded into
+# k8s.io/api's types and expanded into testdata/command-lines.json, which cmd/ballast's and
+# cmd/ballast-sim's tests parse; about 1.5 min with a cold build cache, a second warm). Each is vetted and staticchecked as the root is.
 # compat needs .bin/etcd-v3.7.3: with CI=true it fails naming it when missing.
 COMPAT_CI_CALLS ?= 400
 nested: $(ETCD) $(STATICCHECK)
 	cd compat && $(GO) vet ./... && $(STATICCHECK) ./... && \
 	  COMPAT_CALLS=$(COMPAT_CI_CALLS) $(GO) test -count=1 -timeout 10m ./...
 	cd kv/mvcc/etcdparity && $(GO) vet ./... && $(STATICCHECK) ./... && $(GO) test -count=1 -timeout 10m ./...
+	cd deploy/kubernetes && $(GO) vet ./... && $(STATICCHECK) ./... && $(GO) test -count=1 -timeout 5m ./...
 
 # Differential testing against etcd v3.7.3, long: COMPAT_SEEDS seeds of COMPAT_LONG_CALLS
 # calls each against one three-member etcd and one three-member Ballast (cd compat; SEED=N
