@@ -63,6 +63,10 @@
 //     entries, so after a restart the rest of the stale suffix is back.
 //   - watch-cut-drops-last (kv/watch/pending.go, catchUp): a catch-up read cut at
 //     MaxEventsPerResponse loses its last event, though the next read starts after it.
+//   - snapshot-keeps-conf (kv/node/snapshot_stage.go, reopenStateMachine): a member that
+//     installs a snapshot takes its data and member table but keeps the configuration it
+//     had (only a member with none yet, a joining one, takes the snapshot's), so its
+//     configuration at the applied index differs from every other member's there.
 //
 // The scenario meant to catch each is scenarios.Canaries(); `make canaries` and the canary
 // test in sim run them.

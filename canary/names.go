@@ -27,13 +27,16 @@ const (
 	LeaseNoDriftMargin     = "lease-no-drift-margin"
 	TruncationRangePartial = "truncation-range-partial"
 	WatchCutDropsLast      = "watch-cut-drops-last"
+	// The snapshot-across-membership and compaction classes of issue 16 point 2b.
+	SnapshotKeepsConf = "snapshot-keeps-conf"
 )
 
 // Names lists every canary, in the order of issue 10 (the order `make canaries` reports).
 func Names() []string {
 	return []string{CommitOldTerm, NoLogCheck, ReadNoQuorum, AckBeforeSync, ApplyTwice, WatchSkip, LeaseFollowerClock, DropWhenFull, SyncErrorIgnored, SnapshotKeepsCovered, SnapshotDropsNext,
 		FollowerCommitBeyondMatch, VoteNotDurable, NewLeaderRead, TruncationNotDurable,
-		LeaseNoDriftMargin, TruncationRangePartial, WatchCutDropsLast}
+		LeaseNoDriftMargin, TruncationRangePartial, WatchCutDropsLast,
+		SnapshotKeepsConf}
 }
 
 // Known reports whether name is one of Names.

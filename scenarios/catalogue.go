@@ -295,6 +295,7 @@ func Catalogue() []Scenario {
 		divergentSuffix(),
 		longDivergentSuffix(),
 		watchFarBehind(),
+		snapshotAcrossMembership(),
 		{
 			Name:         "everything",
 			Description:  "Swarm testing: each seed enables a random half of all fault kinds and draws a dozen faults among them, on a 5-member cluster under the lease workload.",
@@ -537,5 +538,38 @@ func watchFarBehind() Scenario {
 		},
 		Liveness: Liveness{MinAckShare: 0.7, MaxRecovery: recoveryBound},
 		Purposes: []Purpose{{Event: WatchCatchUpCut}},
+	}
+}
+
+// snapshotAcrossMembership cuts a follower off and crashes it while a member is added and
+// another removed, under writes enough to compact the log many times over: the follower
+// returns holding the configuration it had (the founding three) to a leader whose log
+// starts past it, and installs a snapshot whose configuration (the new member in, the
+// removed one out) differs from its own.
+func snapshotAcrossMembership() Scenario {
+	return Scenario{
+		Name:         "snapshot-across-membership",
+		Description:  "A follower is cut off and crashed while a member is added and another removed, and the others compact their logs; it returns to a snapshot whose configuration differs from the one it holds, and must take both.",
+		Members:      3,
+		Duration:     sec(14),
+		Clients:      8,
+		OpsPerSecond: 2 * catalogueOpsPerSecond,
+		Keys:         64,
+		Mix:          Mix{Put: 70, Get: 15, Range: 5, Delete: 5, Txn: 5},
+		Watchers:     2,
+		Faults: []Fault{
+			{Kind: Isolate, At: sec(1), Duration: sec(7), Targets: []Target{Member(2)}},
+			{Kind: Crash, At: sec(1.5), Duration: sec(6), Targets: []Target{Member(2)}},
+			{Kind: AddMember, At: sec(2)},
+			{Kind: RemoveMember, At: sec(4.5), Targets: []Target{Member(1)}},
+		},
+		// A third of the requests go to the member away for 7 s, and a leader of the
+		// founding three may be the one removed (it hands over first).
+		Liveness: Liveness{MinAckShare: 0.6, MaxRecovery: recoveryBound},
+		Purposes: []Purpose{{Event: SnapshotAcrossConfChange}, {Event: ConfChangeApplied}, {Event: SnapshotInstalled}},
+		// as snapshot-catch-up: a threshold of 200 compacts the log several times while the
+		// member is away (the new member joins from a snapshot too)
+		SnapshotEntries:        200,
+		SnapshotCatchUpEntries: 50,
 	}
 }

@@ -58,6 +58,10 @@ const (
 	// CrashAfterTruncation: a member crashed right after the persist cycle in which it
 	// truncated a conflicting suffix (crash-after-truncate).
 	CrashAfterTruncation PurposeEvent = "crash-after-truncation"
+	// SnapshotAcrossConfChange: a member that held a configuration installed a snapshot
+	// whose configuration differs from it (membership changed while it was away), as its
+	// reports show: the configuration at its last report against the snapshot's.
+	SnapshotAcrossConfChange PurposeEvent = "snapshot-across-conf-change"
 )
 
 // LongSuffixEntries is how long a truncated suffix must be to count as long-suffix-truncated:
@@ -69,7 +73,8 @@ const LongSuffixEntries = 4
 // PurposeEvents lists every purpose event, in report order.
 func PurposeEvents() []PurposeEvent {
 	return []PurposeEvent{LeaderChange, LeaderStepDown, SnapshotInstalled, ConfChangeApplied, SyncFailCrash, LeaseExpiryUnderSkew, LeaseExpiryAtDriftBound, RequestsRefusedWhenFull,
-		StepCrash, CrashInVote, ReadsAtLeaderChange, LongSuffixTruncated, SuffixRangeDeleted, CrashAfterTruncation, WatchCatchUpCut}
+		StepCrash, CrashInVote, ReadsAtLeaderChange, LongSuffixTruncated, SuffixRangeDeleted, CrashAfterTruncation, WatchCatchUpCut,
+		SnapshotAcrossConfChange}
 }
 
 // Purpose is one event a scenario exists to produce.

@@ -28,7 +28,10 @@ import (
 // more; suffix-range-deleted a truncation whose stale entries beyond the append's reached
 // past raftlog.PointDeletesMax (node.EventSuffixRangeDeleted); watch-catch-up-cut a watch
 // stream's catch-up read cut at a bound short of its member's revision
-// (node.EventWatchCatchUpCut); crash-after-truncation a crash-after-truncate that fired. After every other judgement
+// (node.EventWatchCatchUpCut); crash-after-truncation a crash-after-truncate that fired;
+// snapshot-across-conf-change a snapshot installed on a member whose configuration at its
+// last report (non-empty: not a joining member's first install) differs from the
+// snapshot's. After every other judgement
 // a run whose scenario declared a purpose (MinShare 0) that did not happen fails with
 // "purpose not reached: <why>". ballast-sim's coverage table shows, per scenario, the share of
 // seeds in which each purpose event happened (* marks the declared ones) and the rare-path
@@ -82,6 +85,7 @@ func (s *sim) coverage(membershipFaults, diskFaults, stepFaults int) (Coverage, 
 	set(scenarios.SuffixRangeDeleted, sc.events[node.EventSuffixRangeDeleted] > 0, "no member truncated a conflicting suffix of more than %d entries beyond the new ones (the range-deletion path)", raftlog.PointDeletesMax)
 	set(scenarios.WatchCatchUpCut, sc.events[node.EventWatchCatchUpCut] > 0, "no watch catch-up was cut short of the member's revision (no watcher fell far enough behind)")
 	set(scenarios.CrashAfterTruncation, c.truncationCrashes > 0, "no member crashed right after truncating a conflicting suffix")
+	set(scenarios.SnapshotAcrossConfChange, sc.snapshotConfChanges > 0, "no member installed a snapshot whose configuration differs from the one it held")
 	return cov, why
 }
 

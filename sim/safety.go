@@ -32,6 +32,10 @@ import (
 //     before it (raft's progress Match against the follower's reported log end);
 //   - no applied index is skipped: each applied entry follows the last one (or the
 //     snapshot installed just before it), and none is beyond the member's commit index;
+//   - one configuration per applied index: the configuration a member's table holds at its
+//     applied index i (what the log up to i, or a snapshot ending at i, made it) is the one
+//     every other member reported at i, so a member that installs a snapshot, or applies a
+//     membership change, and ends with another configuration is caught at that step;
 //   - a leader commits by counting replicas only an entry of its own term (Raft §5.4.2,
 //     Figure 8): when a member that led term t at its last report still leads t and its
 //     commit index rose to c, the entry at c is of term t (a leader's commit index moves only
@@ -51,15 +55,21 @@ type committedEntry struct {
 	member     uint64
 	hashKnown  bool // false when only a snapshot's (index, term) named it
 	conf       bool // a membership change, counted (purpose.go)
+	// config is the configuration at this index, as the first member applied up to it
+	// (configMember) reported it; configKnown once one did.
+	config       raft.ConfState
+	configKnown  bool
+	configMember uint64
 }
 
 // memberSafety is what the checker knows of one member.
 type memberSafety struct {
 	running bool
-	term    uint64 // while running
-	commit  uint64 // while running: the highest commit index reported
-	applied uint64 // while running
-	leading uint64 // while running: the term it led at its last report (0: not leading)
+	term    uint64         // while running
+	commit  uint64         // while running: the highest commit index reported
+	applied uint64         // while running
+	leading uint64         // while running: the term it led at its last report (0: not leading)
+	conf    raft.ConfState // while running: its configuration at its last report (a copy)
 	// what the member's last sync made durable (survives restarts)
 	durable        raft.HardState
 	durableApplied uint64
@@ -91,6 +101,7 @@ type safetyChecker struct {
 	boundExpiries                                int
 	wins, stepDowns, confChanges, skewedExpiries int
 	readsAtLeaderChange, longTruncations         int
+	snapshotConfChanges                          int // snapshots installed over another configuration
 	// onEvent, when set, hears every event after the checker (the cluster's step faults)
 	onEvent func(node.Event)
 }
@@ -200,7 +211,8 @@ func (s *safetyChecker) step(r node.StepReport) {
 		}
 		*ms = memberSafety{running: true, term: hs.Term, commit: hs.Commit, applied: r.Applied,
 			durable: ms.durable, durableApplied: ms.durableApplied, grantTerm: ms.grantTerm, grantPeer: ms.grantPeer,
-			ends: append(ms.ends[:0], [2]uint64{r.LastIndex, r.LastTerm})}
+			ends: append(ms.ends[:0], [2]uint64{r.LastIndex, r.LastTerm}), conf: ms.conf}
+		s.configAgrees(r, ms)
 		return
 	case node.StepSynced:
 		ms.durable, ms.durableApplied = hs, r.Applied
@@ -249,6 +261,9 @@ func (s *safetyChecker) step(r node.StepReport) {
 		if !s.agree(r.Member, r.Snapshot.Index, r.Snapshot.Term, 0, false) {
 			return
 		}
+		if s.started && len(ms.conf.Voters) > 0 && !ms.conf.Equal(r.Snapshot.ConfState) {
+			s.snapshotConfChanges++ // purpose.go: the member held another configuration
+		}
 		ms.applied = r.Snapshot.Index
 	}
 	for _, e := range r.Entries {
@@ -271,6 +286,32 @@ func (s *safetyChecker) step(r node.StepReport) {
 	}
 	if r.Applied != ms.applied {
 		s.violate("applied index skipped", "%s reports applied index %d after applying up to %d", who, r.Applied, ms.applied)
+		return
+	}
+	s.configAgrees(r, ms)
+}
+
+// configAgrees checks that the configuration r reports at its applied index is the one
+// every member reported there, records it if r is the first, and keeps a copy in ms (only
+// when it changed: a report's Conf is valid during the call only).
+func (s *safetyChecker) configAgrees(r node.StepReport, ms *memberSafety) {
+	if !ms.conf.Equal(r.Conf) {
+		ms.conf = raft.ConfState{Voters: slices.Clone(r.Conf.Voters), Learners: slices.Clone(r.Conf.Learners)}
+	}
+	if r.Applied == 0 {
+		return // a joining member that has applied nothing holds no configuration yet
+	}
+	for uint64(len(s.entries)) <= r.Applied {
+		s.entries = append(s.entries, committedEntry{})
+	}
+	c := &s.entries[r.Applied]
+	if !c.configKnown {
+		c.config, c.configKnown, c.configMember = ms.conf, true, r.Member
+		return
+	}
+	if !c.config.Equal(r.Conf) {
+		s.violate("configurations differ", "at applied index %d %s holds %v, %s held %v",
+			r.Applied, s.name(r.Member), r.Conf, s.name(c.configMember), c.config)
 	}
 }
 

@@ -45,6 +45,19 @@ func snap(id, term, lead, commit, index, snapTerm uint64) node.StepReport {
 	return r
 }
 
+// withConf sets the configuration a report holds at its applied index.
+func withConf(r node.StepReport, voters ...uint64) node.StepReport {
+	r.Conf = raft.ConfState{Voters: voters}
+	return r
+}
+
+// snapConf is snap with the snapshot's configuration and the one the member reports after it.
+func snapConf(r node.StepReport, snapVoters, heldVoters []uint64) node.StepReport {
+	r.Snapshot.ConfState = raft.ConfState{Voters: snapVoters}
+	r.Conf = raft.ConfState{Voters: heldVoters}
+	return r
+}
+
 func ent(index, term, hash uint64) node.AppliedEntry {
 	return node.AppliedEntry{Index: index, Term: term, Hash: hash}
 }
@@ -176,6 +189,30 @@ func TestSafetyChecker(t *testing.T) {
 			withEnd(snap(2, 2, 1, 0, 7, 2), 7, 2),
 			withMatches(withEnd(readyAt(1, 2, 1, 0, 0), 9, 2), raft.PeerMatch{ID: 2, Match: 8}),
 		}, want: "safety violation (match beyond log): m0 leads term 2 counting index 8 as held by m1, whose log ends at index 7"},
+		// the configuration at an applied index is what the log up to it made it, on every
+		// member (m3, ID 4, added and m1, ID 2, removed at indexes 2 and 3)
+		{name: "valid: a snapshot's configuration taken with it", reports: []node.StepReport{
+			withConf(ready(1, 2, 1, 1, ent(1, 2, 10)), 1, 2, 3),
+			withConf(ready(3, 2, 1, 1, ent(1, 2, 10)), 1, 2, 3),
+			withConf(ready(1, 2, 1, 3, ent(2, 2, 11), ent(3, 2, 12)), 1, 3, 4),
+			snapConf(snap(3, 2, 1, 3, 3, 2), []uint64{1, 3, 4}, []uint64{1, 3, 4}),
+		}},
+		{name: "a snapshot installed keeping the old configuration", reports: []node.StepReport{
+			withConf(ready(1, 2, 1, 1, ent(1, 2, 10)), 1, 2, 3),
+			withConf(ready(3, 2, 1, 1, ent(1, 2, 10)), 1, 2, 3),
+			withConf(ready(1, 2, 1, 3, ent(2, 2, 11), ent(3, 2, 12)), 1, 3, 4),
+			snapConf(snap(3, 2, 1, 3, 3, 2), []uint64{1, 3, 4}, []uint64{1, 2, 3}),
+		}, want: "safety violation (configurations differ): at applied index 3 m2 holds voters=[1 2 3] learners=[], m0 held voters=[1 3 4] learners=[]"},
+		{name: "a membership change applied to another configuration", reports: []node.StepReport{
+			withConf(ready(1, 2, 1, 2, ent(1, 2, 10), ent(2, 2, 11)), 1, 2, 3, 4),
+			withConf(ready(2, 2, 1, 1, ent(1, 2, 10)), 1, 2, 3),
+			withConf(ready(2, 2, 1, 2, ent(2, 2, 11)), 1, 2, 4),
+		}, want: "safety violation (configurations differ): at applied index 2 m1 holds voters=[1 2 4] learners=[], m0 held voters=[1 2 3 4] learners=[]"},
+		{name: "a configuration that changes across a restart", reports: []node.StepReport{
+			withConf(ready(1, 2, 1, 1, ent(1, 2, 10)), 1, 2, 3),
+			withConf(synced(1, 2, 1, 1, 1), 1, 2, 3),
+			withConf(open(1, 2, 1, 1, 1), 1, 2),
+		}, want: "safety violation (configurations differ): at applied index 1 m0 holds voters=[1 2] learners=[], m0 held voters=[1 2 3] learners=[]"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -367,4 +404,38 @@ func TestSafetyVotesAndLogEnds(t *testing.T) {
 func withMatches(r node.StepReport, matches ...raft.PeerMatch) node.StepReport {
 	r.Matches = matches
 	return r
+}
+
+// TestSnapshotAcrossConfChangeCount checks what the snapshot-across-conf-change purpose
+// counts: a snapshot installed on a member holding another configuration, not one whose
+// configuration the member already held, nor a joining member's first (it held none), nor
+// one before the workload started.
+func TestSnapshotAcrossConfChangeCount(t *testing.T) {
+	old, next := []uint64{1, 2, 3}, []uint64{1, 3, 4}
+	cases := []struct {
+		name    string
+		started bool
+		reports []node.StepReport
+		want    int
+	}{
+		{name: "across a membership change", started: true, reports: []node.StepReport{
+			withConf(open(3, 2, 0, 1, 1), old...), snapConf(snap(3, 2, 1, 5, 5, 2), next, next)}, want: 1},
+		{name: "the same configuration", started: true, reports: []node.StepReport{
+			withConf(open(3, 2, 0, 1, 1), old...), snapConf(snap(3, 2, 1, 5, 5, 2), old, old)}, want: 0},
+		{name: "a joining member's first install", started: true, reports: []node.StepReport{
+			open(4, 0, 0, 0, 0), snapConf(snap(4, 2, 1, 5, 5, 2), next, next)}, want: 0},
+		{name: "before the workload started", started: false, reports: []node.StepReport{
+			withConf(open(3, 2, 0, 1, 1), old...), snapConf(snap(3, 2, 1, 5, 5, 2), next, next)}, want: 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSafetyChecker(func(id uint64) string { return fmt.Sprintf("m%d", id-1) })
+			s.started = tc.started
+			for _, r := range tc.reports {
+				s.observer().Step(r)
+			}
+			require.Empty(t, s.violation)
+			require.Equal(t, tc.want, s.snapshotConfChanges)
+		})
+	}
 }

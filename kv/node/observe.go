@@ -56,6 +56,10 @@ type StepReport struct {
 	// Matches is, on a leader's StepReady and StepSynced, the highest index it believes each
 	// member's log holds (raft's progress Match); valid only during the call.
 	Matches []raft.PeerMatch
+	// Conf is the configuration of the member's table at Applied (what the applied prefix of
+	// the log, or the snapshot installed, made it); empty on a joining member that has
+	// applied nothing yet. Valid only during the call.
+	Conf raft.ConfState
 }
 
 // AppliedEntry names one applied entry: its index, term and a hash of its type and data.
@@ -156,7 +160,7 @@ func (m *Member) observeOpen() {
 	m.obs.hs = st.HardState
 	last, term := m.logEnd()
 	m.cfg.Observer.Step(StepReport{Member: m.cfg.ID, Kind: StepOpen, HardState: st.HardState, Applied: m.applied,
-		LastIndex: last, LastTerm: term})
+		LastIndex: last, LastTerm: term, Conf: m.cluster.conf})
 }
 
 // logEnd is the last index of the stored log and its term (0, 0 if unreadable: a member
@@ -207,7 +211,7 @@ func (m *Member) observeReady(rd *raft.Ready) {
 	m.cfg.Observer.Step(StepReport{Member: m.cfg.ID, Kind: StepReady, HardState: m.obs.hs,
 		Lead: m.leader, Leader: m.leader == m.cfg.ID && m.leader != 0,
 		Snapshot: rd.Snapshot.Metadata, Entries: m.obs.applied, Applied: m.applied, LastIndex: last, LastTerm: term,
-		Matches: m.observeMatches()})
+		Matches: m.observeMatches(), Conf: m.cluster.conf})
 }
 
 // observeSynced reports what is durable after a sync.
@@ -218,7 +222,7 @@ func (m *Member) observeSynced() {
 	last, term := m.logEnd()
 	m.cfg.Observer.Step(StepReport{Member: m.cfg.ID, Kind: StepSynced, HardState: m.log.HardState(),
 		Lead: m.leader, Leader: m.leader == m.cfg.ID && m.leader != 0, Applied: m.applied, LastIndex: last, LastTerm: term,
-		Matches: m.observeMatches()})
+		Matches: m.observeMatches(), Conf: m.cluster.conf})
 }
 
 // observeMatches is what the member, if it leads, believes each member's log holds.

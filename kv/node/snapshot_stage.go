@@ -7,6 +7,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"github.com/ballastdb/ballast/canary"
 	"github.com/ballastdb/ballast/kv/lease"
 	"github.com/ballastdb/ballast/kv/mvcc"
 	"github.com/ballastdb/ballast/raft"
@@ -219,6 +220,11 @@ func (m *Member) reopenStateMachine(meta raft.SnapshotMetadata) error {
 	cluster, err := loadClusterState(m.db, meta.ConfState)
 	if err != nil {
 		return fmt.Errorf("reload member table after snapshot %d: %w", meta.Index, err)
+	}
+	if canary.On(canary.SnapshotKeepsConf) && len(m.cluster.conf.Voters) > 0 {
+		// broken on purpose: the snapshot's configuration is taken only by a member that has
+		// none yet (a joining member's first install); one that had a configuration keeps it
+		cluster.conf = m.cluster.conf
 	}
 	m.setCluster(cluster)
 	m.hub.Restore(m.kv.CurrentRevision())
