@@ -67,6 +67,9 @@
 //     installs a snapshot takes its data and member table but keeps the configuration it
 //     had (only a member with none yet, a joining one, takes the snapshot's), so its
 //     configuration at the applied index differs from every other member's there.
+//   - watch-compacted-skips (kv/watch/pending.go, catchUp): a watcher whose next revision
+//     was compacted is not cancelled with the compact revision but moved past it, so it
+//     silently skips the compacted revisions' events.
 //
 // The scenario meant to catch each is scenarios.Canaries(); `make canaries` and the canary
 // test in sim run them.

@@ -28,7 +28,8 @@ const (
 	TruncationRangePartial = "truncation-range-partial"
 	WatchCutDropsLast      = "watch-cut-drops-last"
 	// The snapshot-across-membership and compaction classes of issue 16 point 2b.
-	SnapshotKeepsConf = "snapshot-keeps-conf"
+	SnapshotKeepsConf   = "snapshot-keeps-conf"
+	WatchCompactedSkips = "watch-compacted-skips"
 )
 
 // Names lists every canary, in the order of issue 10 (the order `make canaries` reports).
@@ -36,7 +37,7 @@ func Names() []string {
 	return []string{CommitOldTerm, NoLogCheck, ReadNoQuorum, AckBeforeSync, ApplyTwice, WatchSkip, LeaseFollowerClock, DropWhenFull, SyncErrorIgnored, SnapshotKeepsCovered, SnapshotDropsNext,
 		FollowerCommitBeyondMatch, VoteNotDurable, NewLeaderRead, TruncationNotDurable,
 		LeaseNoDriftMargin, TruncationRangePartial, WatchCutDropsLast,
-		SnapshotKeepsConf}
+		SnapshotKeepsConf, WatchCompactedSkips}
 }
 
 // Known reports whether name is one of Names.

@@ -17,6 +17,7 @@ const (
 	CheckLease      = "lease"
 	CheckDurability = "durability"
 	CheckLiveness   = "liveness"
+	CheckCompaction = "compaction"
 )
 
 // Verdict is the outcome of a check or of a whole run.
@@ -185,6 +186,7 @@ func Check(h *history.History, opts Options) *Result {
 	res.Checks = append(res.Checks, timed(CheckWatch, func() []Violation { return watchVs }))
 	res.Checks = append(res.Checks, timed(CheckLease, func() []Violation { return validateLeases(h, ops) }))
 	res.Checks = append(res.Checks, timed(CheckDurability, func() []Violation { return durabilityVs }))
+	res.Checks = append(res.Checks, timed(CheckCompaction, func() []Violation { return validateCompactions(h) }))
 	live := measureLiveness(ops)
 	res.Liveness = live
 	res.Checks = append(res.Checks, timed(CheckLiveness, func() []Violation { return live.judge(opts) }))

@@ -46,6 +46,8 @@ func describeRequest(r *history.Request) string {
 		return fmt.Sprintf("lease revoke %d", r.LeaseRevoke.ID)
 	case r.LeaseKeepAlive != nil:
 		return fmt.Sprintf("lease keep-alive %d", r.LeaseKeepAlive.ID)
+	case r.Compact != nil:
+		return fmt.Sprintf("compact %d", r.Compact.Revision)
 	}
 	return "malformed request"
 }

@@ -31,6 +31,10 @@
 //     fails after such a guess, a strict run decides instead, handing everything after the
 //     first such revision to Porcupine (see checkRevisionsGuessing).
 //   - watch.go, lease.go, durability.go, liveness.go: the validators beyond linearizability.
+//   - compaction.go: compact requests change no key nor revision, so the checkers above leave
+//     them out; this validator holds every refusal as compacted (a read at a past revision, a
+//     compaction, a watch's compact revision) to a compaction the history could have applied
+//     by then, and every answer to the compactions acknowledged before it was asked.
 //   - check.go: Check, Options, Result, verdicts. report.go: WriteReport.
 //
 // Conventions every checker shares: times are closed intervals (an operation may take effect

@@ -23,7 +23,10 @@ import (
 //   - prev_kv, when asked for, equals the key's previous key-value in the linearization;
 //   - filters are respected;
 //   - a compaction error's compact revision is above the start revision it refuses, and was
-//     a revision the store had reached when the response arrived.
+//     a revision the store had reached when the response arrived; and a compaction the
+//     history could have applied by then reached it: one at that revision, or at the one
+//     before (a store that cannot serve the compact revision C whole names C+1), was called
+//     before the response and not refused (compaction.go).
 //
 // Revisions the replay did not reach (an unresolved gap) are not judged here.
 
@@ -61,10 +64,11 @@ type watchValidator struct {
 	written    map[kvObservation]bool // every key-value a request that may have applied wrote
 	ops        []*op
 	beyond     []knownEvent // see knownEventsBeyond
+	compacted  *compactions
 }
 
 func validateWatches(h *history.History, ops []*op, rev *revResult) []Violation {
-	v := &watchValidator{h: h, rev: rev, ops: ops}
+	v := &watchValidator{h: h, rev: rev, ops: ops, compacted: newCompactions(h)}
 	for wi := range h.Watches {
 		v.validateWatch(&h.Watches[wi])
 	}
@@ -488,6 +492,11 @@ func (v *watchValidator) checkKnownBeyond(w *history.Watch, s *history.WatchStre
 func (v *watchValidator) checkCompaction(w *history.Watch, s *history.WatchStream, r *history.WatchResponse, start int64) {
 	if start != 0 && r.CompactRevision <= start {
 		v.violate("watch-compaction", w, s, r.TimeNs, "compaction error with compact revision %d for a stream starting at rev %d, which that compaction did not remove", r.CompactRevision, start)
+		return
+	}
+	if requested := v.compacted.calledBefore(r.TimeNs); requested < r.CompactRevision-1 {
+		v.violate("watch-compaction", w, s, r.TimeNs, "compaction error names compact revision %d, but no compaction at rev %d or above was requested before it arrived (the highest: %s)",
+			r.CompactRevision, r.CompactRevision-1, describeCompactRev(requested))
 		return
 	}
 	if r.CompactRevision <= v.rev.replayedThrough && r.CompactRevision < int64(len(v.rev.writers)) {

@@ -296,6 +296,7 @@ func Catalogue() []Scenario {
 		longDivergentSuffix(),
 		watchFarBehind(),
 		snapshotAcrossMembership(),
+		compactionUnderLoad(),
 		{
 			Name:         "everything",
 			Description:  "Swarm testing: each seed enables a random half of all fault kinds and draws a dozen faults among them, on a 5-member cluster under the lease workload.",
@@ -571,5 +572,34 @@ func snapshotAcrossMembership() Scenario {
 		// member is away (the new member joins from a snapshot too)
 		SnapshotEntries:        200,
 		SnapshotCatchUpEntries: 50,
+	}
+}
+
+// compactionUnderLoad compacts the store a little behind the head while clients read the
+// whole key space at past revisions on both sides of the compacted one and watchers follow
+// it, two of them opened late from revision 1, and the leader crashes once: reads below the
+// compacted revision are refused, the late watchers are cancelled with the compact revision
+// and resume from it, and everything above it must still be served whole.
+func compactionUnderLoad() Scenario {
+	return Scenario{
+		Name:         "compaction-under-load",
+		Description:  "Clients compact the store 100 revisions behind the head under writes while others read at revisions up to 200 behind it and watchers follow, two opened late from revision 1, with a leader crash: reads below the compaction must be refused as compacted, watches from a compacted revision cancelled with its compact revision, and everything above it served whole.",
+		Members:      3,
+		Duration:     sec(12),
+		Clients:      8,
+		OpsPerSecond: 2 * catalogueOpsPerSecond,
+		Keys:         32,
+		Mix:          Mix{Put: 50, Get: 10, Range: 5, Delete: 5, Txn: 10, RangeAtRevision: 18, Compact: 2},
+		Watchers:     2,
+		// by 6 s the workload has compacted well past revision 1
+		LateWatchers:   2,
+		LateWatchersAt: sec(6),
+		Faults: []Fault{
+			{Kind: Crash, At: sec(3), Duration: sec(1.5), Targets: []Target{Leader}},
+			{Kind: Crash, At: sec(6.05), Duration: sec(1.5), Targets: []Target{Follower}},
+		},
+		// refused reads are definite failures and count against the share
+		Liveness: Liveness{MinAckShare: 0.6, MaxRecovery: recoveryBound},
+		Purposes: []Purpose{{Event: ReadsRefusedCompacted}, {Event: WatchCancelledByCompaction}, {Event: LeaderChange}},
 	}
 }

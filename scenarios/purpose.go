@@ -62,6 +62,12 @@ const (
 	// whose configuration differs from it (membership changed while it was away), as its
 	// reports show: the configuration at its last report against the snapshot's.
 	SnapshotAcrossConfChange PurposeEvent = "snapshot-across-conf-change"
+	// ReadsRefusedCompacted: a client's read at a past revision was refused with etcd's
+	// compacted error (a compaction above that revision had applied on its member).
+	ReadsRefusedCompacted PurposeEvent = "reads-refused-compacted"
+	// WatchCancelledByCompaction: a member cancelled a watch because the revision it had to
+	// deliver next was compacted (node.EventWatchCompacted).
+	WatchCancelledByCompaction PurposeEvent = "watch-cancelled-by-compaction"
 )
 
 // LongSuffixEntries is how long a truncated suffix must be to count as long-suffix-truncated:
@@ -74,7 +80,7 @@ const LongSuffixEntries = 4
 func PurposeEvents() []PurposeEvent {
 	return []PurposeEvent{LeaderChange, LeaderStepDown, SnapshotInstalled, ConfChangeApplied, SyncFailCrash, LeaseExpiryUnderSkew, LeaseExpiryAtDriftBound, RequestsRefusedWhenFull,
 		StepCrash, CrashInVote, ReadsAtLeaderChange, LongSuffixTruncated, SuffixRangeDeleted, CrashAfterTruncation, WatchCatchUpCut,
-		SnapshotAcrossConfChange}
+		SnapshotAcrossConfChange, ReadsRefusedCompacted, WatchCancelledByCompaction}
 }
 
 // Purpose is one event a scenario exists to produce.

@@ -60,7 +60,16 @@ type Scenario struct {
 type Mix struct {
 	Put, Get, SerializableGet, Range, Delete, Txn         int
 	LeaseGrant, LeaseKeepAlive, LeaseRevoke, PutWithLease int
+	// RangeAtRevision reads the whole key space at a past revision, up to twice CompactLag
+	// behind the highest revision the clients have seen; Compact compacts the store at
+	// CompactLag behind it (etcd's Compaction, not physical).
+	RangeAtRevision, Compact int
 }
+
+// CompactLag is how many revisions behind the highest one the clients have seen the
+// workload's compactions go: a little behind the head, so reads at revisions up to twice as
+// far back are refused as compacted about as often as they are served.
+const CompactLag = 100
 
 // FaultKind names a fault.
 type FaultKind string

@@ -109,7 +109,7 @@ func (m Mix) validate() error {
 		{"Put", m.Put}, {"Get", m.Get}, {"SerializableGet", m.SerializableGet}, {"Range", m.Range},
 		{"Delete", m.Delete}, {"Txn", m.Txn}, {"LeaseGrant", m.LeaseGrant},
 		{"LeaseKeepAlive", m.LeaseKeepAlive}, {"LeaseRevoke", m.LeaseRevoke},
-		{"PutWithLease", m.PutWithLease},
+		{"PutWithLease", m.PutWithLease}, {"RangeAtRevision", m.RangeAtRevision}, {"Compact", m.Compact},
 	}
 	total := 0
 	for _, w := range weights {

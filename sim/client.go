@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ballastdb/ballast/kv/mvcc"
 	"github.com/ballastdb/ballast/kv/node"
 	"github.com/ballastdb/ballast/linearizability/history"
 	"github.com/ballastdb/ballast/scenarios"
@@ -33,6 +34,12 @@ import (
 // revoke, the virtual time of that first apply), so the checker sees why the lease's keys
 // vanished and judges that no lease expired before its TTL since the call that granted or
 // renewed it. Later reports must name the same entry and revision (a panic otherwise).
+//
+// Reads at a past revision (Mix.RangeAtRevision) range over the whole key space at a revision
+// drawn up to 2·scenarios.CompactLag behind the highest header revision any answer carried so
+// far; compactions (Mix.Compact) compact at CompactLag behind it. A member's mvcc errors
+// (compacted, future revision) are recorded with the gRPC text etcd's server sends
+// (mvcc.GRPCError), so the history classifies them as etcd's clients would.
 
 // clientTimeout is how long a client waits for an answer before it gives up; the outcome is
 // then unknown (the request may still apply).
@@ -63,6 +70,9 @@ type workload struct {
 	stopped  bool
 	ops      int
 	leases   bool
+	// headRev is the highest header revision an answer carried (past-revision reads and
+	// compactions count back from it).
+	headRev int64
 }
 
 func newWorkload(s *sim, sc scenarios.Scenario) (*workload, error) {
@@ -72,7 +82,7 @@ func newWorkload(s *sim, sc scenarios.Scenario) (*workload, error) {
 		kind string
 		w    int
 	}{{"put", mix.Put}, {"get", mix.Get}, {"sget", mix.SerializableGet}, {"range", mix.Range},
-		{"delete", mix.Delete}, {"txn", mix.Txn}} {
+		{"delete", mix.Delete}, {"txn", mix.Txn}, {"range-at-rev", mix.RangeAtRevision}, {"compact", mix.Compact}} {
 		if kw.w > 0 {
 			wl.kinds, wl.weights, wl.total = append(wl.kinds, kw.kind), append(wl.weights, kw.w), wl.total+kw.w
 		}
@@ -143,6 +153,11 @@ func (wl *workload) request(c *client) history.Request {
 		return history.Request{Put: wl.leasedPut(c, key, value())}
 	case "delete":
 		return history.Request{DeleteRange: &history.DeleteRangeRequest{Key: key}}
+	case "range-at-rev":
+		rev := max(1, wl.headRev-int64(r.IntN(2*scenarios.CompactLag)))
+		return history.Request{Range: &history.RangeRequest{Key: []byte("k"), RangeEnd: []byte("l"), Revision: rev}}
+	case "compact":
+		return history.Request{Compact: &history.CompactRequest{Revision: max(1, wl.headRev-scenarios.CompactLag)}}
 	default: // txn: compare-and-swap on the value this client last saw
 		cmp := history.Compare{Key: key, Target: history.TargetVersion, Result: history.ResultEqual}
 		if v, ok := c.lastVal[string(key)]; ok {
@@ -204,6 +219,10 @@ func (wl *workload) next(c *client) {
 		if errors.Is(err, node.ErrTooManyRequests) {
 			s.c.refusedFull++ // counted even when the client gave up waiting
 		}
+		if errors.Is(err, mvcc.ErrCompacted) && req.Range != nil {
+			s.c.refusedCompacted++
+		}
+		err = mvcc.GRPCError(err) // etcd's text for compacted and future revisions
 		if finished {
 			return
 		}
@@ -219,6 +238,7 @@ func (wl *workload) next(c *client) {
 			wl.leaseAnswered(c, req, called, nil, err)
 		} else {
 			hr := fromNode(resp)
+			wl.headRev = max(wl.headRev, hr.Header.Revision)
 			h.Return(hr, int64(s.w.now))
 			wl.learn(c, req, hr)
 			s.w.tracef("%s ok rev=%d %s", c.name, hr.Header.Revision, describeResp(hr))
@@ -269,12 +289,17 @@ func describe(r history.Request) string {
 	case r.LeaseRevoke != nil:
 		return fmt.Sprintf("lease-revoke %d", r.LeaseRevoke.ID)
 	case r.Range != nil:
+		if r.Range.Revision != 0 {
+			return fmt.Sprintf("range [%s,%s) at rev %d serializable=%v", r.Range.Key, r.Range.RangeEnd, r.Range.Revision, r.Range.Serializable)
+		}
 		if len(r.Range.RangeEnd) > 0 {
 			return fmt.Sprintf("range [%s,%s) serializable=%v", r.Range.Key, r.Range.RangeEnd, r.Range.Serializable)
 		}
 		return fmt.Sprintf("get %s serializable=%v", r.Range.Key, r.Range.Serializable)
 	case r.DeleteRange != nil:
 		return fmt.Sprintf("delete %s", r.DeleteRange.Key)
+	case r.Compact != nil:
+		return fmt.Sprintf("compact %d", r.Compact.Revision)
 	case r.Txn != nil:
 		c := r.Txn.Compare[0]
 		return fmt.Sprintf("txn if %s %s %s%d then put %s=%s", c.Key, c.Target, c.Value, c.Version,

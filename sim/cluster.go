@@ -109,6 +109,8 @@ type cluster struct {
 	w *world
 	// refusedFull counts the requests members refused with ErrTooManyRequests.
 	refusedFull int
+	// refusedCompacted counts the reads at a past revision refused as compacted.
+	refusedCompacted int
 	// knobs are every member's settings (knobs.go).
 	knobs Knobs
 	// wrapConfig, when set (tests only, through Options.wrapConfig), adjusts every member's

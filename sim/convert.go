@@ -25,6 +25,8 @@ func toPB(r history.Request) *pb.InternalRaftRequest {
 		return &pb.InternalRaftRequest{LeaseGrant: &pb.LeaseGrantRequest{TTL: r.LeaseGrant.TTLSeconds, ID: r.LeaseGrant.ID}}
 	case r.LeaseRevoke != nil:
 		return &pb.InternalRaftRequest{LeaseRevoke: &pb.LeaseRevokeRequest{ID: r.LeaseRevoke.ID}}
+	case r.Compact != nil:
+		return &pb.InternalRaftRequest{Compaction: &pb.CompactionRequest{Revision: r.Compact.Revision, Physical: r.Compact.Physical}}
 	}
 	panic("sim: request kind not supported by toPB")
 }
@@ -133,6 +135,8 @@ func fromNode(r node.Response) history.Response {
 	case r.LeaseKeepAlive != nil:
 		return history.Response{Header: headerFromPB(r.LeaseKeepAlive.Header),
 			LeaseKeepAlive: &history.LeaseKeepAliveResponse{ID: r.LeaseKeepAlive.ID, TTLSeconds: r.LeaseKeepAlive.TTL}}
+	case r.Compaction != nil:
+		return history.Response{Header: headerFromPB(r.Compaction.Header), Compact: &history.CompactResponse{}}
 	}
 	return history.Response{}
 }

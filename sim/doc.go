@@ -3,7 +3,7 @@
 // under simulated clients and the faults of a scenario, with every run judged by
 // linearizability.Check and by HashKV agreement.
 //
-// Imports: what it drives (kv/node, raft), linearizability, scenarios. Only cmd imports sim.
+// Imports: what it drives (kv/node, raft; kv/mvcc for its errors), linearizability, scenarios. Only cmd imports sim.
 //
 // # API
 //

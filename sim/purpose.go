@@ -31,7 +31,9 @@ import (
 // (node.EventWatchCatchUpCut); crash-after-truncation a crash-after-truncate that fired;
 // snapshot-across-conf-change a snapshot installed on a member whose configuration at its
 // last report (non-empty: not a joining member's first install) differs from the
-// snapshot's. After every other judgement
+// snapshot's; reads-refused-compacted a client's read at a past revision answered with
+// the compacted error; watch-cancelled-by-compaction a watch a member cancelled because its
+// next revision was compacted (node.EventWatchCompacted). After every other judgement
 // a run whose scenario declared a purpose (MinShare 0) that did not happen fails with
 // "purpose not reached: <why>". ballast-sim's coverage table shows, per scenario, the share of
 // seeds in which each purpose event happened (* marks the declared ones) and the rare-path
@@ -86,6 +88,8 @@ func (s *sim) coverage(membershipFaults, diskFaults, stepFaults int) (Coverage, 
 	set(scenarios.WatchCatchUpCut, sc.events[node.EventWatchCatchUpCut] > 0, "no watch catch-up was cut short of the member's revision (no watcher fell far enough behind)")
 	set(scenarios.CrashAfterTruncation, c.truncationCrashes > 0, "no member crashed right after truncating a conflicting suffix")
 	set(scenarios.SnapshotAcrossConfChange, sc.snapshotConfChanges > 0, "no member installed a snapshot whose configuration differs from the one it held")
+	set(scenarios.ReadsRefusedCompacted, c.refusedCompacted > 0, "no read at a past revision was refused as compacted")
+	set(scenarios.WatchCancelledByCompaction, sc.events[node.EventWatchCompacted] > 0, "no watch was cancelled because its next revision was compacted")
 	return cov, why
 }
 

@@ -16,7 +16,10 @@ import (
 // arrival time); when the stream fails, is canceled or its member crashes, the watcher
 // resumes on a live member from the last revision it saw + 1 (recorded as a resume).
 // Scenario.LateWatchers more open at LateWatchersAt, also from revision 1: by then the
-// history is long, so their member catches them up in several cut batches.
+// history is long, so their member catches them up in several cut batches. A watch cancelled
+// because the revision it needed next was compacted (CompactRevision set) resumes from
+// CompactRevision, the oldest revision its member still serves whole, as etcd's clients are
+// told to: the revisions between are gone.
 
 // Watch polling (virtual time).
 const (
@@ -113,6 +116,9 @@ func (wt *watcher) poll() {
 		wt.h.Receive(hr)
 		s.w.tracef("%s recv rev=%d events=%d created=%v canceled=%v last=%d", wt.name, hr.Revision, len(hr.Events), r.Created, r.Canceled, wt.lastRev)
 		canceled = canceled || r.Canceled
+		if r.CompactRevision > 0 {
+			wt.lastRev = max(wt.lastRev, r.CompactRevision-1)
+		}
 	}
 	if err != nil || canceled {
 		s.w.tracef("%s stream ends (err=%v canceled=%v)", wt.name, err, canceled)

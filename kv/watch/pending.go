@@ -177,7 +177,10 @@ func (p *pull) catchUp(w *watcher) (*pb.WatchResponse, error) {
 		return nil, err
 	}
 	if w.nextRev <= p.compactRev {
-		return p.compacted(w), nil
+		if !canary.On(canary.WatchCompactedSkips) {
+			return p.compacted(w), nil
+		}
+		w.nextRev = p.compactRev + 1 // broken on purpose: the compacted revisions are skipped, not refused
 	}
 	h := p.stream.hub
 	cfg := h.cfg

@@ -12,7 +12,7 @@
 //     Response or Error; Outcome() gives OutcomeOK, OutcomeFailed or OutcomeUnknown.
 //   - Request: one of Put (PutRequest), Range (RangeRequest), DeleteRange
 //     (DeleteRangeRequest), Txn (TxnRequest with Compare, Success, Failure: []Request,
-//     nested txns allowed), LeaseGrant, LeaseRevoke, LeaseKeepAlive (...Request). Kind()
+//     nested txns allowed), LeaseGrant, LeaseRevoke, LeaseKeepAlive, Compact (...Request). Kind()
 //     returns a RequestKind (KindPut, KindRange, ...).
 //   - Compare: Key, RangeEnd, Target (TargetValue|TargetVersion|TargetCreate|TargetMod|
 //     TargetLease), Result (ResultEqual|ResultNotEqual|ResultLess|ResultGreater) and the
@@ -20,7 +20,7 @@
 //   - Response: Header (ResponseHeader: Revision, MemberID) and one of Put (PutResponse:
 //     PrevKV), Range (RangeResponse: KVs, Count, More), DeleteRange (DeleteRangeResponse:
 //     Deleted, PrevKVs), Txn (TxnResponse: Succeeded, Responses), LeaseGrant / LeaseKeepAlive
-//     (ID, TTLSeconds), LeaseRevoke. KeyValue: Key, Value, CreateRevision, ModRevision,
+//     (ID, TTLSeconds), LeaseRevoke, Compact. KeyValue: Key, Value, CreateRevision, ModRevision,
 //     Version, Lease.
 //   - Error: Message and Class (ErrorDefinite: proves the request did not apply;
 //     ErrorIndeterminate: outcome unknown). Classify(errText) maps etcd's exact texts.

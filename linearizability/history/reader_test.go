@@ -63,6 +63,9 @@ func TestReadErrors(t *testing.T) {
 		{"negative limit", []string{testHeader, `{"kind":"op","client":"c1","call_ns":10,"request":{"range":{"key":"a","limit":-1}}}`}, 2, "range: limit -1"},
 		{"negative range revision", []string{testHeader, `{"kind":"op","client":"c1","call_ns":10,"request":{"range":{"key":"a","revision":-3}}}`}, 2, "range: revision -3"},
 		{"negative ttl", []string{testHeader, `{"kind":"op","client":"c1","call_ns":10,"request":{"lease_grant":{"ttl_seconds":-3}}}`}, 2, "ttl_seconds -3"},
+		{"compact in txn", []string{testHeader, `{"kind":"op","client":"c1","call_ns":10,"request":{"txn":{"success":[{"compact":{"revision":3}}]}}}`}, 2, "txn: success[0]: compact is not allowed inside a txn"},
+		{"compact at revision 0", []string{testHeader, `{"kind":"op","client":"c1","call_ns":10,"request":{"compact":{"revision":0}}}`}, 2, "compact: revision 0: must be at least 1"},
+		{"compact answered as a range", []string{testHeader, `{"kind":"op","client":"c1","call_ns":10,"return_ns":11,"request":{"compact":{"revision":3}},"response":{"header":{"revision":4},"range":{"count":0}}}`}, 2, "a range response to a compact request"},
 		{"negative header revision", []string{testHeader, `{"kind":"op","client":"c1","call_ns":10,"return_ns":11,"request":{"range":{"key":"a"}},"response":{"header":{"revision":-1},"range":{"count":0}}}`}, 2, "header revision -1"},
 		{"negative count", []string{testHeader, `{"kind":"op","client":"c1","call_ns":10,"return_ns":11,"request":{"range":{"key":"a"}},"response":{"range":{"count":-1}}}`}, 2, "count -1"},
 		{"negative deleted", []string{testHeader, `{"kind":"op","client":"c1","call_ns":10,"return_ns":11,"request":{"delete_range":{"key":"a"}},"response":{"delete_range":{"deleted":-1}}}`}, 2, "deleted -1"},
@@ -105,10 +108,14 @@ func TestReadAcceptsVariants(t *testing.T) {
 		`{"kind":"op","client":"c1","call_ns":10,"return_ns":11,"request":{"range":{"key":"a"}},"error":{"message":"etcdserver: mvcc: required revision is a future revision"}}`,
 		// fields in another order, CRLF line end
 		`{"request":{"delete_range":{"range_end_b64":"AA==","key":"a"}},"call_ns":12,"client":"c2","kind":"op"}` + "\r",
+		// a compaction and its answer (only the header)
+		`{"kind":"op","client":"c3","call_ns":13,"return_ns":14,"request":{"compact":{"revision":3,"physical":true}},"response":{"header":{"revision":4},"compact":{}}}`,
 	}, "\n")
 	h, err := Read(strings.NewReader(file))
 	require.NoError(t, err)
-	require.Len(t, h.Operations, 2)
+	require.Len(t, h.Operations, 3)
+	require.Equal(t, &CompactRequest{Revision: 3, Physical: true}, h.Operations[2].Request.Compact)
+	require.Equal(t, KindCompact, h.Operations[2].Response.Kind())
 	require.Equal(t, ErrorDefinite, h.Operations[0].Error.Class)
 	require.Equal(t, 4, h.Operations[0].Line)
 	require.Equal(t, []byte{0}, []byte(h.Operations[1].Request.DeleteRange.RangeEnd))

@@ -10,6 +10,7 @@ type Request struct {
 	LeaseGrant     *LeaseGrantRequest     `json:"lease_grant,omitempty"`
 	LeaseRevoke    *LeaseRevokeRequest    `json:"lease_revoke,omitempty"`
 	LeaseKeepAlive *LeaseKeepAliveRequest `json:"lease_keep_alive,omitempty"`
+	Compact        *CompactRequest        `json:"compact,omitempty"`
 }
 
 // RequestKind names the kind of a request or response, as its JSON field is named.
@@ -23,6 +24,7 @@ const (
 	KindLeaseGrant     RequestKind = "lease_grant"
 	KindLeaseRevoke    RequestKind = "lease_revoke"
 	KindLeaseKeepAlive RequestKind = "lease_keep_alive"
+	KindCompact        RequestKind = "compact"
 )
 
 // PutRequest is etcd's PutRequest.
@@ -114,6 +116,14 @@ type LeaseRevokeRequest struct {
 	ID int64 `json:"id" history:"required"`
 }
 
+// CompactRequest is etcd's CompactionRequest: the store may discard every version a read at a
+// revision below Revision would need; reads there fail with etcd's compacted error.
+type CompactRequest struct {
+	Revision int64 `json:"revision" history:"required"`
+	// Physical asks the answer to wait until the versions are gone from the store.
+	Physical bool `json:"physical,omitempty"`
+}
+
 // LeaseKeepAliveRequest is one keep-alive of a lease (one request on etcd's keep-alive
 // stream, or clientv3's KeepAliveOnce).
 type LeaseKeepAliveRequest struct {
@@ -138,6 +148,8 @@ func (x LeaseRevokeRequest) MarshalJSON() ([]byte, error)        { return encode
 func (x *LeaseRevokeRequest) UnmarshalJSON(data []byte) error    { return decodeObject(data, x, false) }
 func (x LeaseKeepAliveRequest) MarshalJSON() ([]byte, error)     { return encodeObject("", &x) }
 func (x *LeaseKeepAliveRequest) UnmarshalJSON(data []byte) error { return decodeObject(data, x, false) }
+func (x CompactRequest) MarshalJSON() ([]byte, error)            { return encodeObject("", &x) }
+func (x *CompactRequest) UnmarshalJSON(data []byte) error        { return decodeObject(data, x, false) }
 
 // Kind returns the kind of the one field that is set, or "" when none or several are set.
 func (r Request) Kind() RequestKind {
@@ -156,6 +168,7 @@ func (r Request) Kind() RequestKind {
 	set(r.LeaseGrant != nil, KindLeaseGrant)
 	set(r.LeaseRevoke != nil, KindLeaseRevoke)
 	set(r.LeaseKeepAlive != nil, KindLeaseKeepAlive)
+	set(r.Compact != nil, KindCompact)
 	if n != 1 {
 		return ""
 	}

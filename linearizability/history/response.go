@@ -12,6 +12,7 @@ type Response struct {
 	LeaseGrant     *LeaseGrantResponse     `json:"lease_grant,omitempty"`
 	LeaseRevoke    *LeaseRevokeResponse    `json:"lease_revoke,omitempty"`
 	LeaseKeepAlive *LeaseKeepAliveResponse `json:"lease_keep_alive,omitempty"`
+	Compact        *CompactResponse        `json:"compact,omitempty"`
 }
 
 // ResponseHeader is the part of etcd's ResponseHeader a checker uses.
@@ -68,6 +69,9 @@ type LeaseGrantResponse struct {
 // LeaseRevokeResponse is etcd's LeaseRevokeResponse (only its header matters).
 type LeaseRevokeResponse struct{}
 
+// CompactResponse is etcd's CompactionResponse (only its header matters).
+type CompactResponse struct{}
+
 // LeaseKeepAliveResponse is etcd's LeaseKeepAliveResponse. TTLSeconds 0 means the lease was
 // not found (expired or revoked): etcd answers a keep-alive of an unknown lease that way
 // rather than with an error.
@@ -94,6 +98,8 @@ func (x LeaseGrantResponse) MarshalJSON() ([]byte, error)      { return encodeOb
 func (x *LeaseGrantResponse) UnmarshalJSON(data []byte) error  { return decodeObject(data, x, false) }
 func (x LeaseRevokeResponse) MarshalJSON() ([]byte, error)     { return encodeObject("", &x) }
 func (x *LeaseRevokeResponse) UnmarshalJSON(data []byte) error { return decodeObject(data, x, false) }
+func (x CompactResponse) MarshalJSON() ([]byte, error)         { return encodeObject("", &x) }
+func (x *CompactResponse) UnmarshalJSON(data []byte) error     { return decodeObject(data, x, false) }
 func (x LeaseKeepAliveResponse) MarshalJSON() ([]byte, error)  { return encodeObject("", &x) }
 func (x *LeaseKeepAliveResponse) UnmarshalJSON(data []byte) error {
 	return decodeObject(data, x, false)
@@ -116,6 +122,7 @@ func (r Response) Kind() RequestKind {
 	set(r.LeaseGrant != nil, KindLeaseGrant)
 	set(r.LeaseRevoke != nil, KindLeaseRevoke)
 	set(r.LeaseKeepAlive != nil, KindLeaseKeepAlive)
+	set(r.Compact != nil, KindCompact)
 	if n != 1 {
 		return ""
 	}

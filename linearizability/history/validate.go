@@ -97,7 +97,7 @@ func (r *Request) validate(inTxn bool, depth int) error {
 	}
 	kind := r.Kind()
 	if kind == "" {
-		return fmt.Errorf("must set exactly one of put, range, delete_range, txn, lease_grant, lease_revoke, lease_keep_alive")
+		return fmt.Errorf("must set exactly one of put, range, delete_range, txn, lease_grant, lease_revoke, lease_keep_alive, compact")
 	}
 	switch kind {
 	case KindRange:
@@ -122,6 +122,13 @@ func (r *Request) validate(inTxn bool, depth int) error {
 					return fmt.Errorf("txn: %s[%d]: %w", branch.name, i, err)
 				}
 			}
+		}
+	case KindCompact:
+		if inTxn {
+			return fmt.Errorf("%s is not allowed inside a txn", kind)
+		}
+		if r.Compact.Revision < 1 {
+			return fmt.Errorf("compact: revision %d: must be at least 1", r.Compact.Revision)
 		}
 	case KindLeaseGrant, KindLeaseRevoke, KindLeaseKeepAlive:
 		if inTxn {
@@ -156,7 +163,7 @@ func (resp *Response) matches(req *Request, depth int) error {
 	}
 	kind := resp.Kind()
 	if kind == "" {
-		return fmt.Errorf("must set exactly one of put, range, delete_range, txn, lease_grant, lease_revoke, lease_keep_alive")
+		return fmt.Errorf("must set exactly one of put, range, delete_range, txn, lease_grant, lease_revoke, lease_keep_alive, compact")
 	}
 	if want := req.Kind(); kind != want {
 		return fmt.Errorf("a %s response to a %s request", kind, want)
