@@ -88,9 +88,12 @@ type simMember struct {
 	gen   int // incremented at each open and crash: stale events of an old process do nothing
 
 	workQueued bool
-	syncing    bool
-	extraSync  time.Duration // slow-disk delay
-	crashes    int
+	// workFn is kick's event for the process of generation workFnGen
+	workFn    func()
+	workFnGen int
+	syncing   bool
+	extraSync time.Duration // slow-disk delay
+	crashes   int
 	// removed: taken out of the configuration (its process stops removeGrace later); refused:
 	// it found its disk corrupt and refuses to serve, for good. Either way it is no longer
 	// one of cluster.members, never restarted, and never picked by clients or watchers.
@@ -245,14 +248,18 @@ func (c *cluster) kick(sm *simMember) {
 		return
 	}
 	sm.workQueued = true
-	gen := sm.gen
-	c.w.after(workDelay, func() {
-		if sm.m == nil || sm.gen != gen {
-			return
-		}
-		sm.workQueued = false
-		c.work(sm)
-	})
+	if sm.workFn == nil || sm.workFnGen != sm.gen {
+		// one closure per process, not one per kick (a kick follows every delivery)
+		gen := sm.gen
+		sm.workFn, sm.workFnGen = func() {
+			if sm.m == nil || sm.gen != gen {
+				return
+			}
+			sm.workQueued = false
+			c.work(sm)
+		}, gen
+	}
+	c.w.after(workDelay, sm.workFn)
 }
 
 func (c *cluster) work(sm *simMember) {
