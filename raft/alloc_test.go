@@ -43,3 +43,20 @@ func TestLeaderSteadyStateAllocatesNothingPerEntry(t *testing.T) {
 	require.Zero(t, failures, "the steady-state loop itself went wrong")
 	require.Zero(t, allocs, "allocations per proposed and committed entry")
 }
+
+// States is Status's hard and soft state, without its allocations (it is asked on every
+// forwarded proposal and every sync, where Status's copies were a measurable cost).
+func TestStatesIsStatusWithoutAllocating(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, nil)
+	n.elect(1)
+	for _, id := range []uint64{1, 2} {
+		rn := n.member(id).rn
+		hs, ss := rn.States()
+		st := rn.Status()
+		require.Equal(t, st.HardState, hs, "member %d", id)
+		require.Equal(t, st.SoftState, ss, "member %d", id)
+		require.Zero(t, testing.AllocsPerRun(100, func() { _, _ = rn.States() }), "member %d", id)
+	}
+	_, ss := n.member(1).rn.States()
+	require.Equal(t, StateLeader, ss.RaftState)
+}

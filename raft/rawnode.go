@@ -331,6 +331,13 @@ func (rn *RawNode) Matches(dst []PeerMatch) []PeerMatch {
 	return dst
 }
 
+// States is the member's hard and soft state, the part of Status that costs nothing:
+// Status copies the configuration and, on a leader, every peer's progress, which callers on
+// the path of each message or sync (asking only for the role or the term) need not pay for.
+func (rn *RawNode) States() (HardState, SoftState) {
+	return rn.raft.hardState(), rn.raft.softState()
+}
+
 // Status returns the member's current state.
 func (rn *RawNode) Status() Status {
 	r := rn.raft

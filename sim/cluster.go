@@ -472,9 +472,9 @@ func (c *cluster) leader() *simMember {
 	var best *simMember
 	var term uint64
 	for _, sm := range c.live() {
-		st := sm.m.Status()
-		if st.RaftState == raft.StateLeader && (best == nil || st.Term > term) {
-			best, term = sm, st.Term
+		hs, ss := sm.m.States()
+		if ss.RaftState == raft.StateLeader && (best == nil || hs.Term > term) {
+			best, term = sm, hs.Term
 		}
 	}
 	return best

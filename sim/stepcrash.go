@@ -61,7 +61,7 @@ func applyStepCrash(step crashStep, truncated bool) applyFunc {
 
 // beginCycle records, after Work wrote a Ready that needs a sync, what the cycle holds.
 func (c *cluster) beginCycle(sm *simMember, truncationsBefore int) {
-	st := sm.m.Status()
+	st, _ := sm.m.States()
 	d := c.safety.member(sm.id).durable
 	sm.cycle = persistCycle{
 		truncated: sm.truncations > truncationsBefore,

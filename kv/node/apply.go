@@ -214,8 +214,14 @@ func (m *Member) applyRevoke(b *pebble.Batch, id int64) (Response, []*mvccpb.Eve
 	return Response{LeaseRevoke: &pb.LeaseRevokeResponse{Header: m.header()}}, events, nil
 }
 
+// term is raft's current term.
+func (m *Member) term() uint64 {
+	hs, _ := m.rn.States()
+	return hs.Term
+}
+
 func (m *Member) header() *pb.ResponseHeader {
-	return &pb.ResponseHeader{ClusterId: m.cluster.id, MemberId: m.cfg.ID, Revision: m.kv.CurrentRevision(), RaftTerm: m.rn.Status().Term}
+	return &pb.ResponseHeader{ClusterId: m.cluster.id, MemberId: m.cfg.ID, Revision: m.kv.CurrentRevision(), RaftTerm: m.term()}
 }
 
 // proposeLeaseWork proposes, on the leader, revokes of expired leases and checkpoints of

@@ -161,7 +161,7 @@ func (m *Member) startLeaseCall(c leaseCall, done Done) {
 // reports false when no leader is known.
 func (m *Member) routeLeaseCall(id uint64, c *leaseCall) bool {
 	c.sentAt = m.ticks
-	st := m.rn.Status()
+	_, st := m.rn.States()
 	switch {
 	case st.RaftState == raft.StateLeader:
 		m.serveLeaseCall(m.cfg.ID, id, *c)
@@ -322,7 +322,7 @@ func (m *Member) maybePromote(e raft.Entry) {
 	if m.primary || m.leader != m.cfg.ID {
 		return
 	}
-	if st := m.rn.Status(); st.RaftState == raft.StateLeader && st.Term == e.Term {
+	if hs, ss := m.rn.States(); ss.RaftState == raft.StateLeader && hs.Term == e.Term {
 		m.lessor.Promote(e.Term)
 		m.logf("lessor promoted in term %d", e.Term)
 		m.primary, m.primaryTerm = true, e.Term
@@ -463,7 +463,7 @@ func (m *Member) receiveLeaseCall(body []byte) error {
 	if err != nil {
 		return err
 	}
-	if m.rn.Status().RaftState == raft.StateLeader {
+	if _, ss := m.rn.States(); ss.RaftState == raft.StateLeader {
 		m.serveLeaseCall(from, reqID, c)
 	}
 	return nil

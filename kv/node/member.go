@@ -334,6 +334,10 @@ func (m *Member) ID() uint64 { return m.cfg.ID }
 // Status is raft's view of the member.
 func (m *Member) Status() raft.Status { return m.rn.Status() }
 
+// States is raft's hard and soft state: what Status says of term, vote, commit, leader and
+// role, without its copies of the configuration and the progress.
+func (m *Member) States() (raft.HardState, raft.SoftState) { return m.rn.States() }
+
 // AppliedIndex is the index of the last entry applied to the store.
 func (m *Member) AppliedIndex() uint64 { return m.applied }
 

@@ -52,7 +52,7 @@ func (m *Member) Receive(data []byte) (err error) {
 		if dec.request == nil {
 			return fmt.Errorf("%w: a forwarded proposal must be a client request", errFrame)
 		}
-		if st := m.rn.Status(); st.RaftState == raft.StateLeader {
+		if _, ss := m.rn.States(); ss.RaftState == raft.StateLeader {
 			_ = m.rn.Propose(append([]byte(nil), body...))
 		}
 		return nil
