@@ -12,9 +12,10 @@ import (
 )
 
 // TestLatestCacheAgainstModel: puts (with and without prev_kv, ignore_value, ignore_lease),
-// deletes, txns that put and read, large values the cache does not keep and compactions, over
-// more keys than the cache has slots (so slots are taken over), give the reference model's
-// responses and events. Every put reads its key's live version through the cache.
+// deletes, txns that put and read, compare-and-swaps, large values the cache does not keep and
+// compactions, over more keys than the cache has slots (so slots are taken over), give the
+// reference model's responses and events. Every put, every one-key compare and every one-key
+// range in a txn reads its key's live version through the cache.
 func TestLatestCacheAgainstModel(t *testing.T) {
 	for _, seed := range testSeeds(t, 1) {
 		e := newEnv(t)
@@ -62,6 +63,26 @@ func TestLatestCacheAgainstModel(t *testing.T) {
 				_, gotEvs, err := e.del(k, "", false)
 				require.NoError(t, err)
 				require.Equal(t, len(wantEvs), len(gotEvs), "seed %d op %d: delete %s", seed, i, k)
+			case n < 18:
+				// a compare-and-swap as the simulator's clients send it: a compare on one key,
+				// a put of it on success, a range of it on failure (all three read through
+				// the cache)
+				k := key()
+				cmp := &pb.Compare{Key: []byte(k), Target: pb.Compare_VERSION, Result: pb.Compare_CompareResult(r.IntN(4)),
+					TargetUnion: &pb.Compare_Version{Version: int64(r.IntN(3))}}
+				if r.IntN(2) == 0 {
+					cmp.Target, cmp.TargetUnion = pb.Compare_VALUE, &pb.Compare_Value{Value: []byte(value())}
+				}
+				req := &pb.TxnRequest{Compare: []*pb.Compare{cmp},
+					Success: []*pb.RequestOp{{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: []byte(k), Value: []byte(value()), PrevKv: true}}}},
+					Failure: []*pb.RequestOp{{Request: &pb.RequestOp_RequestRange{RequestRange: &pb.RangeRequest{Key: []byte(k), CountOnly: r.IntN(4) == 0}}}}}
+				want, wantEvs, wantErr := m.txn(proto.Clone(req).(*pb.TxnRequest))
+				got, gotEvs, gotErr := e.txn(req)
+				require.Equal(t, wantErr != nil, gotErr != nil)
+				if wantErr == nil {
+					require.True(t, proto.Equal(want, got), "seed %d op %d: txn %v\ngot  %v\nwant %v", seed, i, req, got, want)
+					require.Equal(t, len(wantEvs), len(gotEvs), "seed %d op %d: txn %v", seed, i, req)
+				}
 			case n < 19:
 				k1, k2 := key(), key()
 				if k1 == k2 {

@@ -34,15 +34,25 @@ func (s *Store) Range(r pebble.Reader, req *pb.RangeRequest) (*pb.RangeResponse,
 
 // versions reads the k/ index, either through one fixed iterator (a read's point-in-time
 // view, re-bounded per call) or through a fresh iterator per call on r (a write's indexed
-// batch, which grows between calls).
+// batch, which grows between calls). In a write transaction applyWrite runs, txn is set:
+// a read of one key at the begin revision, before the transaction changed anything (a
+// put's previous version, a compare, a range in a txn's branch), goes through the store's
+// latest-version cache (latest.go).
 type versions struct {
 	fixed *pebble.Iterator
 	r     pebble.Reader
+	txn   *writeTxn
 }
 
 func (v versions) rangeKeys(key, end []byte, atRev int64, limit int64, countOnly bool) ([]*mvccpb.KeyValue, int, error) {
 	if v.fixed != nil {
 		return rangeKeys(v.fixed, key, end, atRev, limit, countOnly)
+	}
+	cache := v.latestCache(end, atRev)
+	if cache != nil {
+		if kv, ok := cache.get(key); ok {
+			return oneKey(kv, countOnly)
+		}
 	}
 	it, err := v.r.NewIter(nil)
 	if err != nil {
@@ -52,7 +62,36 @@ func (v versions) rangeKeys(key, end []byte, atRev int64, limit int64, countOnly
 	if cerr := it.Close(); err == nil {
 		err = cerr
 	}
+	if cache != nil && err == nil && !countOnly {
+		var kv *mvccpb.KeyValue
+		if len(kvs) > 0 {
+			kv = kvs[0]
+		}
+		cache.put(key, kv)
+	}
 	return kvs, n, err
+}
+
+// latestCache is the cache a read of [key, end) at atRev may use, nil if none: one key
+// (end nil), at the begin revision of a write transaction that has changed nothing yet,
+// when what the cache holds (the store at its current revision) is what the read sees.
+func (v versions) latestCache(end []byte, atRev int64) *latestCache {
+	w := v.txn
+	if w == nil || w.latestCache == nil || end != nil || w.changes != 0 || atRev != w.begin.currentRev {
+		return nil
+	}
+	return w.latestCache
+}
+
+// oneKey is rangeKeys's answer for one key whose live version is kv (nil: none).
+func oneKey(kv *mvccpb.KeyValue, countOnly bool) ([]*mvccpb.KeyValue, int, error) {
+	switch {
+	case kv == nil:
+		return nil, 0, nil
+	case countOnly:
+		return nil, 1, nil
+	}
+	return []*mvccpb.KeyValue{kv}, 1, nil
 }
 
 // executeRange is etcd's executeRange: curRev is the revision reported in the header and

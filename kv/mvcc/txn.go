@@ -99,6 +99,10 @@ func (w *writeTxn) applyCompares(cmps []*pb.Compare) (bool, error) {
 // applyCompare is etcd's: every key in the compare's range must satisfy it; with no key, a
 // value compare fails and the others compare against zero.
 func (w *writeTxn) applyCompare(c *pb.Compare) (bool, error) {
+	if w.changes != 0 {
+		panic("mvcc: a compare after the txn wrote: compares see the state before the txn")
+	}
+	// one key at the begin revision: versions serves it from the latest-version cache
 	kvs, _, err := w.r.rangeKeys(c.GetKey(), normalizeRangeEnd(c.GetRangeEnd()), w.begin.currentRev, 0, false)
 	if err != nil {
 		return false, err

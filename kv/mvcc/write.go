@@ -49,6 +49,7 @@ func applyWrite[Req proto.Message, Resp any](s *Store, b *pebble.Batch, req Req,
 	}
 	w := newWriteTxn(versions{r: b}, b, st)
 	w.latestCache = &s.latest
+	w.r.txn = w
 	resp, err := op(w)
 	if err != nil {
 		return zero, nil, err
@@ -88,28 +89,14 @@ func (w *writeTxn) readRev() int64 {
 	return w.begin.currentRev
 }
 
-// latest returns the live version of key as the transaction sees it, or nil.
+// latest returns the live version of key as the transaction sees it, or nil (from the
+// latest-version cache until the transaction has written something itself: versions).
 func (w *writeTxn) latest(key []byte) (*mvccpb.KeyValue, error) {
-	// the cache holds the store at the begin revision: it serves until this transaction
-	// has written something itself
-	cached := w.latestCache != nil && w.changes == 0
-	if cached {
-		if kv, ok := w.latestCache.get(key); ok {
-			return kv, nil
-		}
-	}
 	kvs, _, err := w.r.rangeKeys(key, nil, w.readRev(), 0, false)
-	if err != nil {
+	if err != nil || len(kvs) == 0 {
 		return nil, err
 	}
-	var kv *mvccpb.KeyValue
-	if len(kvs) > 0 {
-		kv = kvs[0]
-	}
-	if cached {
-		w.latestCache.put(key, kv)
-	}
-	return kv, nil
+	return kvs[0], nil
 }
 
 // put is etcd's put (server/etcdserver/txn): ignore_value and ignore_lease take the previous
