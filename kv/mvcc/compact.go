@@ -73,7 +73,7 @@ func decodeCursor(v []byte) (compactCursor, error) {
 // versions. rev at or below the current compact revision fails with ErrCompacted, above the
 // current revision with ErrFutureRev (etcd's rules); either way b is unchanged.
 func (s *Store) Compact(b *pebble.Batch, rev int64) (*pb.CompactionResponse, error) {
-	st, err := beginWrite(b)
+	st, err := s.beginWrite(b)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +114,7 @@ func (s *Store) CompactStep(b *pebble.Batch, maxEntries int) (done bool, err err
 	if maxEntries <= 0 {
 		return false, fmt.Errorf("mvcc: CompactStep needs maxEntries > 0, got %d", maxEntries)
 	}
-	st, err := beginWrite(b)
+	st, err := s.beginWrite(b)
 	if err != nil {
 		return false, err
 	}

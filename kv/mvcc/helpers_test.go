@@ -24,6 +24,8 @@ type leaseSet map[int64]bool
 
 func (l leaseSet) LeaseExists(id int64) bool { return l[id] }
 
+func init() { stateCheckEvery = 1 } // every write call checks the store's copy of the state
+
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	db := kvtest.MustOpenMem(t)

@@ -43,7 +43,7 @@ func applyWrite[Req proto.Message, Resp any](s *Store, b *pebble.Batch, req Req,
 	if err := s.checkSize(req); err != nil {
 		return zero, nil, err
 	}
-	st, err := beginWrite(b)
+	st, err := s.beginWrite(b)
 	if err != nil {
 		return zero, nil, err
 	}
