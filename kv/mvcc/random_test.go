@@ -261,6 +261,12 @@ func (rr *randomRun) step(i int) {
 		if rr.sameErr(what("range "+req.String()), wantErr, err) {
 			rr.sameMsg(what("range "+req.String()), want, got)
 		}
+		// a member's own read: the same answer from the store's revisions (and the check
+		// that they are the DB's, on every call in these tests)
+		got, err = e.s.RangeApplied(e.db, req)
+		if rr.sameErr(what("applied range "+req.String()), wantErr, err) {
+			rr.sameMsg(what("applied range "+req.String()), want, got)
+		}
 	case k < 80:
 		lo := max(m.compactRev-1, 0)
 		rev := lo + g.r.Int64N(m.currentRev-lo+2)

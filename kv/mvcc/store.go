@@ -60,8 +60,9 @@ type Store struct {
 	cfg        Config
 	currentRev atomic.Int64
 	compactRev atomic.Int64
-	// writeCalls counts beginWrite's calls, for its checks.
-	writeCalls uint64
+	// writeCalls counts beginWrite's calls, appliedReads RangeApplied's, for their checks.
+	writeCalls   uint64
+	appliedReads atomic.Uint64
 	// latest caches keys' live versions for puts (latest.go).
 	latest latestCache
 	// carry is HashKVCarried's last answer: the CRC over the versions up to rev.

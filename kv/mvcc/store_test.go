@@ -171,3 +171,20 @@ func TestEventsBetween(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, got(all)[5:], got(after), "events above the compaction, PrevKv included, survive it")
 }
+
+// RangeApplied reads at the store's revisions and checks them against the DB's: a read while
+// a write call's batch is not committed (the one use it must never see) panics, naming both.
+func TestRangeAppliedRefusesAnUncommittedWrite(t *testing.T) {
+	e := newEnv(t)
+	e.mustPut("a", "1")
+	resp, err := e.s.RangeApplied(e.db, &pb.RangeRequest{Key: []byte("a")})
+	require.NoError(t, err)
+	require.Equal(t, int64(2), resp.Header.Revision)
+	require.Len(t, resp.Kvs, 1)
+	b := e.db.NewIndexedBatch()
+	defer b.Close()
+	_, _, err = e.s.Put(b, &pb.PutRequest{Key: []byte("a"), Value: []byte("2")}, e.leases)
+	require.NoError(t, err)
+	require.PanicsWithValue(t, "mvcc: RangeApplied: the DB holds revisions {currentRev:2 compactRev:-1}, the store's copy {currentRev:3 compactRev:-1}: a read during a write call, or on another DB",
+		func() { _, _ = e.s.RangeApplied(e.db, &pb.RangeRequest{Key: []byte("a")}) })
+}

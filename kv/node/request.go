@@ -286,7 +286,7 @@ func (m *Member) readLocal(req *pb.InternalRaftRequest) (Response, error) {
 	var resp Response
 	var err error
 	if req.Range != nil {
-		resp.Range, err = m.kv.Range(m.db, req.Range)
+		resp.Range, err = m.kv.RangeApplied(m.db, req.Range) // between applies: the store's revisions
 	} else {
 		resp.Txn, err = m.kv.ReadTxn(m.db, req.Txn)
 	}
