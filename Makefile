@@ -111,8 +111,9 @@ nested: $(ETCD) $(STATICCHECK)
 	cd deploy/kubernetes && $(GO) vet ./... && $(STATICCHECK) ./... && $(GO) test -count=1 -timeout 5m ./...
 
 # Differential testing against etcd v3.7.3, long: COMPAT_SEEDS seeds of COMPAT_LONG_CALLS
-# calls each against one three-member etcd and one three-member Ballast (cd compat; SEED=N
-# or -seed N re-runs one sequence; COMPAT_VERBOSE=1 prints every call and both answers).
+# calls each, every seed against a fresh three-member etcd and three-member Ballast (cd
+# compat; SEED=N or -seed N re-runs one sequence; COMPAT_VERBOSE=1 prints every call and
+# both answers).
 COMPAT_SEEDS ?= 5
 COMPAT_LONG_CALLS ?= 4000
 compat: $(ETCD)

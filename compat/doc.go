@@ -12,7 +12,7 @@
 //
 //	cd compat && go test -run TestCompat -seed 7 -calls 2000   # one sequence
 //	SEED=7 COMPAT_CALLS=2000 go test -run TestCompat           # the same through the environment
-//	COMPAT_SEEDS=5 go test -run TestCompat                     # several seeds
+//	COMPAT_SEEDS=5 go test -run TestCompat                     # several seeds, each on fresh clusters
 //
 // Leases in the sequences have TTLs of an hour or more and end only by Revoke (expiry happens
 // at different instants on two clusters); after the sequences, a 3 s lease left alone must

@@ -168,8 +168,9 @@ func runSequence(ctx context.Context, etcd, ballast *side, seed uint64, n int, l
 	return stats, nil, nil
 }
 
-// resume teaches the model the state an earlier sequence left on the clusters (the seeds of
-// one test share them): the revision, the compact revision and the live leases, from etcd.
+// resume teaches the model the state the clusters are in when the sequence starts (fresh
+// ones in TestCompat; clusters with history work too): the revision, the compact revision
+// and the live leases, from etcd.
 func (m *model) resume(ctx context.Context, e *sideState) error {
 	conn := e.clients[0].ActiveConnection()
 	h, err := pb.NewMaintenanceClient(conn).HashKV(ctx, &pb.HashKVRequest{})
