@@ -332,6 +332,8 @@ func (m *model) topTxn(c *call) *pb.TxnRequest {
 			t.Success = append(t.Success, &pb.RequestOp{Request: &pb.RequestOp_RequestRange{RequestRange: &pb.RangeRequest{Key: fmt.Appendf(nil, "r%d", i)}}})
 		}
 		return t
+	case 2, 3:
+		return m.bigTxn()
 	case 1:
 		c.note = "duplicate key in one txn"
 		k := m.key()
@@ -343,6 +345,21 @@ func (m *model) topTxn(c *call) *pb.TxnRequest {
 	t := m.txnReq(c, 2)
 	if countOps(t) > maxTxnOps {
 		c.note = "txn over --max-txn-ops"
+	}
+	return t
+}
+
+// bigValueBytes makes bigTxn's request just under --max-request-bytes: a put of every key of
+// the key space with a value this long.
+const bigValueBytes = (maxRequestBytes - 4096) / 12
+
+// bigTxn puts every key with a large value: its revision's events, with the prev_kv of an
+// earlier bigTxn, are about twice --max-request-bytes (bigRevision).
+func (m *model) bigTxn() *pb.TxnRequest {
+	t := &pb.TxnRequest{}
+	for _, k := range keys {
+		v := bytes.Repeat([]byte{byte('A' + m.rng.IntN(26))}, bigValueBytes)
+		t.Success = append(t.Success, &pb.RequestOp{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: []byte(k), Value: v}}})
 	}
 	return t
 }
@@ -439,6 +456,8 @@ func (m *model) next() *call {
 		default:
 			req.StartRevision = m.rev + 1 + m.rng.Int64N(3)
 		}
+		req.ProgressNotify = m.rng.IntN(4) == 0
+		req.Fragment = m.rng.IntN(3) == 0
 		switch m.rng.IntN(5) {
 		case 0:
 			req.Filters = []pb.WatchCreateRequest_FilterType{pb.WatchCreateRequest_NOPUT}

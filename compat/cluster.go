@@ -33,6 +33,10 @@ const (
 	electionTimeout   = time.Second
 	clusterToken      = "compat"
 	memberCount       = 3
+	// watchProgressInterval is --watch-progress-notify-interval (etcd's default is 10
+	// minutes): short, so that a watch with progress_notify gets its periodic notification
+	// within the sequence.
+	watchProgressInterval = 300 * time.Millisecond
 )
 
 // grpcOverheadBytes is what etcd adds to --max-request-bytes for gRPC's receive limit
@@ -165,7 +169,8 @@ func startEtcd(t testing.TB, bin string) *side {
 			"--listen-peer-urls", m.peerURL, "--initial-advertise-peer-urls", m.peerURL,
 			"--initial-cluster", initial, "--initial-cluster-state", "new", "--initial-cluster-token", clusterToken,
 			"--heartbeat-interval", fmt.Sprint(heartbeatInterval.Milliseconds()), "--election-timeout", fmt.Sprint(electionTimeout.Milliseconds()),
-			"--max-request-bytes", fmt.Sprint(maxRequestBytes), "--max-txn-ops", fmt.Sprint(maxTxnOps))
+			"--max-request-bytes", fmt.Sprint(maxRequestBytes), "--max-txn-ops", fmt.Sprint(maxTxnOps),
+			"--watch-progress-notify-interval", watchProgressInterval.String())
 		cmd.Env = withoutPrefix(os.Environ(), "ETCD_")
 		cmd.Stdout, cmd.Stderr = f, f
 		if err := cmd.Start(); err != nil {
@@ -233,7 +238,8 @@ func startBallast(t testing.TB, opts []grpc.DialOption) *side {
 			InitialCluster: initial, InitialClusterState: embed.ClusterStateNew, InitialClusterToken: clusterToken,
 			HeartbeatInterval: heartbeatInterval, ElectionTimeout: electionTimeout,
 			MaxRequestBytes: maxRequestBytes, MaxTxnOps: maxTxnOps, Version: "3.7.3",
-			Logger: slog.New(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+			WatchProgressNotifyInterval: watchProgressInterval,
+			Logger:                      slog.New(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 		srv, err := embed.Start(context.Background(), cfg)
 		if err != nil {
 			t.Fatalf("start ballast %s: %v", m.name, err)

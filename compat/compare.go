@@ -83,6 +83,20 @@ func compareOutcomes(c *call, e, b *sideState, eo, bo outcome) (etcdText, ballas
 			return etcdText, ballastText, "watch progress notification " + p, ""
 		}
 	}
+	if (eo.periodic == nil) != (bo.periodic == nil) {
+		return etcdText, ballastText, "watch periodic progress notification", ""
+	}
+	if eo.periodic != nil {
+		if p := diffNormalized(eo.periodic, bo.periodic, e, b); p != "" {
+			return etcdText, ballastText, "watch periodic progress notification " + p, ""
+		}
+	}
+	if eo.fragments != bo.fragments {
+		return etcdText, ballastText, "how big revisions arrived: " + eo.fragments + " / " + bo.fragments, ""
+	}
+	if eo.order != bo.order {
+		return etcdText, ballastText, "watch order: " + eo.order + " / " + bo.order, ""
+	}
 	if eo.stall != bo.stall {
 		return etcdText, ballastText, "what arrived in time: " + eo.stall + " / " + bo.stall, ""
 	}

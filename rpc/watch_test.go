@@ -12,6 +12,7 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/proto"
 )
 
 // nextWatch waits for the next response on ch.
@@ -170,6 +171,37 @@ func TestWatch(t *testing.T) {
 		}
 		require.Equal(t, 7, events)
 		require.Positive(t, fragments, "a 2.8 MB revision came in one response")
+	})
+	t.Run("no fragments under etcd's bound", func(t *testing.T) {
+		// etcd fragments a response only above --max-request-bytes plus gRPC's 512 KiB
+		// allowance (MaxRequestBytesWithOverhead): a 1.7 MB revision, over the 1.5 MiB
+		// default, comes whole (found by compat/ with a 64 KiB limit).
+		value := strings.Repeat("w", 120<<10)
+		txn := func(v string) int64 {
+			var ops []clientv3.Op
+			for i := range 7 {
+				ops = append(ops, clientv3.OpPut(fmt.Sprintf("whole/%d", i), v))
+			}
+			tx, err := writer.Txn(ctx).Then(ops...).Commit()
+			require.NoError(t, err)
+			return tx.Header.Revision
+		}
+		first := txn(value)
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		stream, err := pb.NewWatchClient(cli.ActiveConnection()).Watch(wctx)
+		require.NoError(t, err)
+		require.NoError(t, stream.Send(&pb.WatchRequest{RequestUnion: &pb.WatchRequest_CreateRequest{CreateRequest: &pb.WatchCreateRequest{
+			Key: []byte("whole/"), RangeEnd: []byte("whole0"), PrevKv: true, Fragment: true, StartRevision: first + 1}}}))
+		created, err := stream.Recv()
+		require.NoError(t, err)
+		require.True(t, created.Created)
+		txn(strings.ToUpper(value))
+		r, err := stream.Recv()
+		require.NoError(t, err)
+		require.False(t, r.Fragment, "a 1.7 MB revision came in fragments")
+		require.Len(t, r.Events, 7)
+		require.Greater(t, proto.Size(r), 1572864, "over the default --max-request-bytes")
 	})
 }
 

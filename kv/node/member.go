@@ -164,7 +164,7 @@ func (m *Member) open() error {
 	if err := m.attachLeasedKeys(); err != nil {
 		return err
 	}
-	m.hub = watch.NewHub(watch.Config{MaxResponseBytes: m.cfg.MaxRequestBytes}, m.kv.CurrentRevision())
+	m.hub = watch.NewHub(watch.Config{MaxResponseBytes: m.cfg.MaxRequestBytes + watchOverheadBytes}, m.kv.CurrentRevision())
 	if m.dedup, err = loadDedupWindow(m.db); err != nil {
 		return err
 	}

@@ -7,6 +7,13 @@ import (
 	"github.com/ballastdb/ballast/kv/watch"
 )
 
+// watchOverheadBytes is what etcd adds to --max-request-bytes for the size above which a
+// watch response goes in fragments to a watcher that asked for them (its
+// MaxRequestBytesWithOverhead, the same 512 KiB allowance as gRPC's receive limit): the hub
+// fragments at the same bound (found by compat/, where a 64 KiB limit made Ballast split a
+// 120 KB revision etcd sent whole).
+const watchOverheadBytes = 512 * 1024
+
 // The member owns one watch.Hub, at the store's revision when it opens. Each applied entry
 // that created a revision notifies the hub after its batch committed, so catch-up reads
 // (through the member's DB, watch.StoreHistory) see everything notified. A watch is served

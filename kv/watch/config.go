@@ -14,8 +14,8 @@ type Config struct {
 	// It is also the limit of one catch-up read.
 	MaxEventsPerResponse int
 	// MaxResponseBytes is the size above which a response is split into fragments, for
-	// watchers that asked for fragment (etcd splits at --max-request-bytes); it also bounds
-	// a response softly, as MaxEventsPerResponse does.
+	// watchers that asked for fragment (etcd splits at --max-request-bytes plus 512 KiB,
+	// kv/node passes that); it also bounds a response softly, as MaxEventsPerResponse does.
 	MaxResponseBytes int
 	// MaxRevisionsPerRead bounds the revisions one catch-up read scans, so a read for a
 	// narrow range over a long history does bounded work.

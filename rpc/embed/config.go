@@ -49,6 +49,9 @@ type Config struct {
 	HeartbeatInterval, ElectionTimeout time.Duration
 	SnapshotCount                      uint64
 	MaxRequestBytes, MaxTxnOps         int
+	// WatchProgressNotifyInterval is --watch-progress-notify-interval: how often watchers
+	// that asked for progress notifications get one when idle (zero: etcd's 10 minutes).
+	WatchProgressNotifyInterval time.Duration
 
 	// Logger receives the member's log (JSON lines in cmd/ballast). Nil: slog.Default().
 	Logger *slog.Logger

@@ -121,6 +121,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		MaxRequestBytes:        cfg.MaxRequestBytes,
 		MaxTxnOps:              cfg.MaxTxnOps,
 		SnapshotEntries:        int(cfg.SnapshotCount),
+		WatchProgressInterval:  cfg.WatchProgressNotifyInterval,
 	}
 	for _, f := range ident.founders {
 		ncfg.InitialMembers = append(ncfg.InitialMembers, f.ID)
