@@ -154,8 +154,11 @@ bench:
 # etcd as a link to ballast, etcdctl and etcdutl v3.7.3 from .bin/, staged in .bin/image (the
 # whole build context), then built by the legacy builder (DOCKER_BUILDKIT=0: the engine here
 # has no BuildKit, and FROM scratch needs no registry). Tags IMAGE:IMAGE_VERSION and
-# IMAGE:latest, and prints the size. The build is not -trimpath, so it reuses the compile
-# cache of go vet and go test (the stripped link is the only step of its own).
+# IMAGE:latest, writes the image's id to .bin/image.id (what image-test runs, whatever other
+# builds retag meanwhile), removes Ballast images built more than 2 hours ago that no tag
+# names any more (each build leaves the previous one untagged), and prints the size. The
+# build is not -trimpath, so it reuses the compile cache of go vet and go test (the stripped
+# link is the only step of its own).
 IMAGE ?= ballast
 IMAGE_VERSION := $(shell git describe --always 2>/dev/null || echo unknown)
 IMAGE_STAGE := $(BIN)/image
@@ -167,8 +170,9 @@ image: $(ETCDCTL) $(ETCDUTL)
 	ln -s ballast $(IMAGE_STAGE)/usr/local/bin/etcd
 	cp $(ETCDCTL) $(IMAGE_STAGE)/usr/local/bin/etcdctl
 	cp $(ETCDUTL) $(IMAGE_STAGE)/usr/local/bin/etcdutl
-	DOCKER_BUILDKIT=0 docker build -q --build-arg VERSION=$(IMAGE_VERSION) -t $(IMAGE):$(IMAGE_VERSION) -t $(IMAGE):latest -f Dockerfile $(IMAGE_STAGE)
-	@echo "$(IMAGE):$(IMAGE_VERSION) $(IMAGE):latest: $$(docker image inspect -f '{{.Size}}' $(IMAGE):latest | awk '{printf "%.1f MB", $$1/1e6}')"
+	DOCKER_BUILDKIT=0 docker build -q --iidfile $(IMAGE_STAGE).id --build-arg VERSION=$(IMAGE_VERSION) -t $(IMAGE):$(IMAGE_VERSION) -t $(IMAGE):latest -f Dockerfile $(IMAGE_STAGE)
+	@docker image prune -f --filter label=org.opencontainers.image.title=ballast --filter until=2h >/dev/null
+	@echo "$(IMAGE):$(IMAGE_VERSION) $(IMAGE):latest: $$(docker image inspect -f '{{.Size}}' $$(cat $(IMAGE_STAGE).id) | awk '{printf "%.1f MB", $$1/1e6}')"
 
 # The image's acceptance tests (deploy/, build tag docker), on the image make image has just
 # built: etcd's tutorial single member, etcd's container guide against etcd's own server in the
@@ -177,7 +181,7 @@ image: $(ETCDCTL) $(ETCDUTL)
 # down and up), and an etcd compose file with only its image changed. About 2 minutes; a
 # missing Docker engine or docker-compose fails them.
 image-test: image $(ETCD) $(ETCDCTL)
-	BALLAST_IMAGE=$(IMAGE):$(IMAGE_VERSION) $(GO) test -count=1 -tags docker -timeout 15m -v ./deploy/
+	BALLAST_IMAGE=$$(cat $(IMAGE_STAGE).id) $(GO) test -count=1 -tags docker -timeout 15m -v ./deploy/
 
 # Three members from docker-compose.yml (docker-compose v1 here; the file is format 2.4, which
 # v2 reads too) on the image make image builds; client ports on the host 2379, 22379, 32379
