@@ -2,6 +2,7 @@ package rpc_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -138,9 +139,20 @@ func TestWatch(t *testing.T) {
 			for i := range 7 {
 				ops = append(ops, clientv3.OpPut(fmt.Sprintf("frag/%d", i), v))
 			}
-			tx, err := writer.Txn(ctx).Then(ops...).Commit()
-			require.NoError(t, err)
-			return tx.Header.Revision
+			// "no leader" means the txn was never proposed (kv/node fails a proposal at once
+			// when raft knows no leader), so a retry cannot apply it twice. It happens on a
+			// loaded machine under -race: moving 1.4 MB held up the heartbeats for more than
+			// an election timeout and a follower took over (seen once at load average 12).
+			for attempt := 1; ; attempt++ {
+				tx, err := writer.Txn(ctx).Then(ops...).Commit()
+				if errors.Is(err, rpctypes.ErrNoLeader) && attempt < 5 {
+					t.Logf("txn attempt %d: %v; retrying", attempt, err)
+					time.Sleep(time.Second)
+					continue
+				}
+				require.NoError(t, err)
+				return tx.Header.Revision
+			}
 		}
 		first := txn(value)
 		wctx, cancel := context.WithCancel(ctx)
@@ -182,9 +194,20 @@ func TestWatch(t *testing.T) {
 			for i := range 7 {
 				ops = append(ops, clientv3.OpPut(fmt.Sprintf("whole/%d", i), v))
 			}
-			tx, err := writer.Txn(ctx).Then(ops...).Commit()
-			require.NoError(t, err)
-			return tx.Header.Revision
+			// "no leader" means the txn was never proposed (kv/node fails a proposal at once
+			// when raft knows no leader), so a retry cannot apply it twice. It happens on a
+			// loaded machine under -race: moving 1.4 MB held up the heartbeats for more than
+			// an election timeout and a follower took over (seen once at load average 12).
+			for attempt := 1; ; attempt++ {
+				tx, err := writer.Txn(ctx).Then(ops...).Commit()
+				if errors.Is(err, rpctypes.ErrNoLeader) && attempt < 5 {
+					t.Logf("txn attempt %d: %v; retrying", attempt, err)
+					time.Sleep(time.Second)
+					continue
+				}
+				require.NoError(t, err)
+				return tx.Header.Revision
+			}
 		}
 		first := txn(value)
 		wctx, cancel := context.WithCancel(ctx)
