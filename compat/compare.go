@@ -143,6 +143,8 @@ func normalize(msg proto.Message, s *sideState) proto.Message {
 		slices.SortFunc(r.Members, func(a, b *pb.Member) int { return strings.Compare(a.Name, b.Name) })
 	case *pb.LeaseLeasesResponse:
 		slices.SortFunc(r.Leases, func(a, b *pb.LeaseStatus) int { return cmp.Compare(a.ID, b.ID) })
+	case *pb.LeaseTimeToLiveResponse:
+		slices.SortFunc(r.Keys, bytes.Compare)
 	}
 	return out
 }
