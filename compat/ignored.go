@@ -38,8 +38,8 @@ var mappedFields = map[string]string{
 
 // unorderedLists are compared as sets, sorted by a key on both sides.
 var unorderedLists = map[string]string{
-	"etcdserverpb.MemberListResponse.members": "etcd lists members by ID, and the IDs (hashes of the ports) differ between the clusters: sorted by name",
-	"etcdserverpb.LeaseLeasesResponse.leases": "etcd sorts by expiry with sort.Sort, and on a follower every expiry is the same (forever), so its order is arbitrary: sorted by ID",
+	"etcdserverpb.MemberListResponse.members":   "etcd lists members by ID, and the IDs (hashes of the ports) differ between the clusters: sorted by name",
+	"etcdserverpb.LeaseLeasesResponse.leases":   "etcd sorts by expiry with sort.Sort, and on a follower every expiry is the same (forever), so its order is arbitrary: sorted by ID",
 	"etcdserverpb.LeaseTimeToLiveResponse.keys": "etcd lists a lease's keys from a Go map (lease.Keys ranges over itemSet), so their order is random, run to run: sorted (found as a one-off failure of the CI share, seed 1796649246699779526 call 80)",
 }
 
