@@ -43,7 +43,10 @@ var (
 )
 
 func encodeRaftFrame(codec wire.Codec, m *raft.Message) ([]byte, error) {
-	return codec.Append([]byte{frameRaft}, m)
+	// one allocation of the frame's size (a one-byte slice grown by Append was two)
+	buf := make([]byte, 1, 1+codec.FrameBytes(m))
+	buf[0] = frameRaft
+	return codec.Append(buf, m)
 }
 
 func encodeForwardFrame(proposal []byte) []byte {

@@ -166,11 +166,7 @@ type chunkPos struct {
 // more than SnapshotEntries applied entries beyond the last snapshot. It runs between
 // Readies, when raft's applied index and configuration are the member's.
 func (m *Member) maybeSnapshotLog() error {
-	held, err := m.log.Snapshot()
-	if err != nil {
-		return err
-	}
-	if m.applied <= held.Metadata.Index+uint64(m.cfg.SnapshotEntries) {
+	if m.applied <= m.log.SnapshotIndex()+uint64(m.cfg.SnapshotEntries) {
 		return nil
 	}
 	st := m.rn.Status()

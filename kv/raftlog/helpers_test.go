@@ -101,6 +101,9 @@ func viewOf(t testing.TB, s raft.Storage) view {
 	require.NoError(t, err)
 	snap, err := s.Snapshot()
 	require.NoError(t, err)
+	if l, ok := s.(*Log); ok {
+		require.Equal(t, snap.Metadata.Index, l.SnapshotIndex(), "SnapshotIndex")
+	}
 	v.Snapshot = snap.Metadata
 	v.Snapshot.ConfState = normConf(v.Snapshot.ConfState)
 	v.TruncTerm, err = s.Term(v.First - 1)

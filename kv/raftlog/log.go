@@ -228,6 +228,10 @@ func (l *Log) Snapshot() (raft.Snapshot, error) {
 	return raft.Snapshot{Metadata: m}, nil
 }
 
+// SnapshotIndex is the index of the latest snapshot (Snapshot's Metadata.Index, without its
+// copy of the configuration: the member asks at every Work whether to take a new one).
+func (l *Log) SnapshotIndex() uint64 { return l.st.snapshot.Index }
+
 // Term implements raft.Storage.
 func (l *Log) Term(i uint64) (uint64, error) { return l.termIn(l.db, i) }
 

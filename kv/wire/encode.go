@@ -38,6 +38,10 @@ func (c Codec) Append(dst []byte, m *raft.Message) ([]byte, error) {
 	return dst, nil
 }
 
+// FrameBytes is the size of m's frame, for a caller that puts it after bytes of its own in
+// one buffer (Append grows dst to the frame's size only when it has too little room).
+func (c Codec) FrameBytes(m *raft.Message) int { return HeaderBytes + bodySize(m) }
+
 // Encode returns the frame of m in a new buffer.
 func (c Codec) Encode(m *raft.Message) ([]byte, error) { return c.Append(nil, m) }
 

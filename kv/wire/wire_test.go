@@ -24,6 +24,7 @@ func TestRoundTripRandomMessages(t *testing.T) {
 		n, err := c.FrameLen(buf)
 		require.NoError(t, err)
 		require.Equal(t, len(buf), n)
+		require.Equal(t, len(buf), c.FrameBytes(&m), "message %d: FrameBytes", i)
 
 		got, err := c.Decode(buf)
 		require.NoError(t, err, "message %d: %s", i, m)
