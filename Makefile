@@ -87,8 +87,11 @@ lint: go-deps $(STATICCHECK)
 
 # Every package's tests, and the canary test. cmd/ballast's etcdctl tests run .bin/etcdctl
 # against a Ballast cluster and a real etcd cluster (.bin/etcd); with CI=true they fail when
-# either binary is missing.
-unit: go-deps $(ETCDCTL) $(ETCD)
+# either binary is missing. chaos's Docker test (one short leader-crash run on 3 containers,
+# about 45 s) runs the image make image has just built (its id in .bin/image.id), so unit
+# builds the image first: on a fresh clone the image exists before go test reaches chaos/
+# (with CI=true a missing Docker engine or image fails that test, naming it).
+unit: go-deps $(ETCDCTL) $(ETCD) image
 	@race=$$($(GO) list $(RACE_DIRS) 2>/dev/null); \
 	plain=$$($(GO) list ./... | grep -vxF -f <(printf '%s\n' $$race)); \
 	echo "go test (no -race): $$(echo $$plain | wc -w) packages; go test -race: $$(echo $$race | wc -w) packages"; \

@@ -1,5 +1,62 @@
-// Package chaos runs real Ballast server processes in Docker and kills, pauses, restarts and
-// partitions them while real etcd clients record histories.
+// Package chaos runs real Ballast server processes in Docker and kills, pauses and restarts
+// them while real etcd clients (go.etcd.io/etcd/client/v3, from the host) record histories in
+// linearizability/FORMAT.md's format; then it heals the cluster and checks the run.
+//
+// A run (Run) is one scenario at one seed:
+//  1. Start sweeps what runs of dead processes left behind (every container, network and
+//     volume carries LabelRun, the run's id, and LabelOwner, the pid of the process that made
+//     it), creates a private network, a volume and a container per member from the image
+//     make image builds (by id or tag; a run never pulls, the image must be local), with
+//     etcd's flags, each member's client port published on 127.0.0.1 only (a fixed port per
+//     member, so clients keep their endpoints across restarts), and waits until every member
+//     answers a linearizable read.
+//  2. Clients (8 by default) issue puts, whole-bucket gets, CAS txns on a counter per bucket
+//     and deletes of their own keys, one request at a time each, bounded by the duration and
+//     by MaxOps (20,000 by default, for the checker to finish). An error that does not prove
+//     the request failed leaves its outcome unknown (history.Classify).
+//  3. The scenario's faults run on its schedule, scaled to the run's duration.
+//  4. Heal (unpause, start what is stopped), wait until every member serves, read the whole
+//     prefix once more (settling unknown outcomes), and check: the revision-guided checker's
+//     verdict is ok (unknown fails the run), every acknowledged write is in the store's
+//     history (a watch from revision 1 replays it: the event at the write's revision has its
+//     key and value), and every member has the same HashKV at the final revision. The
+//     history and the checker's report (summary.json, report.html) go to RunConfig.Out.
+//
+// # Why the docker CLI and not dockertest
+//
+// The runner drives the engine through the docker CLI (os/exec), as deploy/'s tests do, not
+// github.com/ory/dockertest/v3: the handful of calls it needs (create, start, kill with a
+// signal, wait, pause, unpause, rm, network and volume create) are one CLI line each; the CLI
+// is already a requirement of make image; errors come back as the CLI's own text, which names
+// what is wrong; and dockertest's defaults would each need undoing (it publishes every
+// port on all interfaces, stops with SIGWINCH, pulls a missing image from a registry this
+// machine lacks, and Purge leaves named volumes behind). docker create gets --pull never, and
+// CheckImage refuses a missing image before anything is made.
+//
+// # Fault kinds
+//
+// A scenario is the catalogue's own (scenarios.ByName: leader-crash) or one of this package's
+// Docker-only scenarios (kill-pause-restart). Each fault goes through its kind's descriptor
+// (scenarios.Descriptor: target counts, instantaneous or not), scenarios' own for the shared
+// kinds:
+//   - crash: docker kill --signal KILL (kill -9), restarted by docker start after Duration
+//     when set. This is not the simulator's power loss: the page cache keeps what the process
+//     wrote and did not sync (the power-loss vfs of a chaos build is to come).
+//   - restart: docker start of a member that is down.
+//
+// and for the kinds that exist only in Docker (declared here, with descriptors of the same
+// type, until scenarios/ models them):
+//   - pause: docker pause (the cgroup freezer: a process that stops without noticing),
+//     docker unpause after Duration.
+//   - graceful-restart: SIGTERM sent explicitly, exit status 0 required, docker start.
+//
+// Targets are leader, follower (one drawn from the seed among the running followers), m<i>
+// (the member at index i, named m<i> as in the simulator) and random (a member drawn from the
+// seed when the run is planned). Other kinds (partitions, loss, latency, membership) are
+// refused by name.
+//
+// Determinism: a Docker run is not reproducible the way a simulator run is (real time, real
+// scheduling); the seed fixes the clients' choices and the drawn targets only.
 //
 // Imports: linearizability and scenarios. Only cmd imports chaos.
 package chaos

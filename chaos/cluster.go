@@ -1,0 +1,376 @@
+package chaos
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/ballastdb/ballast/scenarios"
+)
+
+// ClusterConfig is what Start needs.
+type ClusterConfig struct {
+	// Image is the Ballast image's id or tag (make image writes its id to .bin/image.id).
+	Image string
+	// Nodes is the number of members (1..7).
+	Nodes int
+	// HeartbeatMs and ElectionTimeoutMs are every member's --heartbeat-interval and
+	// --election-timeout (0: etcd's defaults, 100 and 1000).
+	HeartbeatMs, ElectionTimeoutMs int
+	// HealthTimeout bounds the wait for every member to serve (0: 90 s).
+	HealthTimeout time.Duration
+	// Logf receives progress lines (nil: none).
+	Logf func(format string, args ...any)
+}
+
+// Member is one container: its name in the cluster (m0, m1, ...), its container name, and
+// the host port its client port 2379 is published on (127.0.0.1 only).
+type Member struct {
+	Name      string
+	Container string
+	Volume    string
+	Endpoint  string // http://127.0.0.1:PORT, fixed for the run (restarts keep the mapping)
+	client    *clientv3.Client
+	// state is what the runner last did to the member: running, killed, stopped or paused.
+	state string
+}
+
+// Cluster is one run's network, volumes and containers.
+type Cluster struct {
+	RunID   string
+	Network string
+	Members []*Member
+	cfg     ClusterConfig
+	made    struct{ containers, volumes []string }
+}
+
+// newRunID is the pid and 4 random bytes: unique across concurrent runs, and the pid says
+// which process owns the resources at a glance.
+func newRunID() string {
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return fmt.Sprintf("%d-%s", os.Getpid(), hex.EncodeToString(b))
+}
+
+// freePort asks the kernel for a free loopback port. The port is released before docker
+// binds it, so another process could take it in between: docker run then fails naming the
+// port, and the run fails as a setup failure (not a violation).
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (c *Cluster) logf(format string, args ...any) {
+	if c.cfg.Logf != nil {
+		c.cfg.Logf(format, args...)
+	}
+}
+
+func (c *Cluster) labels() []string {
+	return []string{"--label", LabelRun + "=" + c.RunID, "--label", LabelOwner + "=" + strconv.Itoa(os.Getpid())}
+}
+
+// Start sweeps stale resources, then makes the network, a volume and a container per member,
+// and waits until every member serves a linearizable read. On error it removes what it made;
+// otherwise the caller must Close the cluster.
+func Start(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error) {
+	if cfg.Nodes < 1 || cfg.Nodes > 7 {
+		return nil, fmt.Errorf("nodes %d: a chaos cluster has 1 to 7 members", cfg.Nodes)
+	}
+	if cfg.HeartbeatMs == 0 {
+		cfg.HeartbeatMs = 100
+	}
+	if cfg.ElectionTimeoutMs == 0 {
+		cfg.ElectionTimeoutMs = 1000
+	}
+	if cfg.HealthTimeout == 0 {
+		cfg.HealthTimeout = 90 * time.Second
+	}
+	if err := CheckDocker(ctx); err != nil {
+		return nil, err
+	}
+	if err := CheckImage(ctx, cfg.Image); err != nil {
+		return nil, err
+	}
+	c = &Cluster{RunID: newRunID(), cfg: cfg}
+	if n, err := SweepStale(ctx); err != nil {
+		c.logf("sweep of stale chaos resources: %v", err)
+	} else if n > 0 {
+		c.logf("removed %d stale chaos resources of runs that are gone", n)
+	}
+	defer func() {
+		if err != nil {
+			c.Close()
+			c = nil
+		}
+	}()
+	c.Network = "ballast-chaos-" + c.RunID
+	if _, err := docker(ctx, append(append([]string{"network", "create"}, c.labels()...), c.Network)...); err != nil {
+		return c, err
+	}
+	var initial []string
+	for i := range cfg.Nodes {
+		name := string(scenarios.Member(i)) // m0, m1, ...: the simulator's names, so a target m<i> names the same member in both worlds
+		port, err := freePort()
+		if err != nil {
+			return c, err
+		}
+		c.Members = append(c.Members, &Member{Name: name, Container: c.Network + "-" + name, Volume: c.Network + "-" + name,
+			Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port)})
+		initial = append(initial, name+"=http://"+name+":2380")
+	}
+	for _, m := range c.Members {
+		if _, err := docker(ctx, append(append([]string{"volume", "create"}, c.labels()...), m.Volume)...); err != nil {
+			return c, err
+		}
+		c.made.volumes = append(c.made.volumes, m.Volume)
+		port := strings.TrimPrefix(m.Endpoint, "http://")
+		args := append([]string{"create", "--name", m.Container}, c.labels()...)
+		args = append(args, "--network", c.Network, "--network-alias", m.Name,
+			"-p", port+":2379", "-v", m.Volume+":/etcd-data", "--pull", "never", cfg.Image,
+			"etcd", "--name", m.Name, "--data-dir", "/etcd-data/"+m.Name,
+			"--listen-client-urls", "http://0.0.0.0:2379", "--advertise-client-urls", "http://"+m.Name+":2379",
+			"--listen-peer-urls", "http://0.0.0.0:2380", "--initial-advertise-peer-urls", "http://"+m.Name+":2380",
+			"--initial-cluster", strings.Join(initial, ","), "--initial-cluster-state", "new",
+			"--initial-cluster-token", "ballast-chaos-"+c.RunID,
+			"--heartbeat-interval", strconv.Itoa(cfg.HeartbeatMs), "--election-timeout", strconv.Itoa(cfg.ElectionTimeoutMs))
+		if _, err := docker(ctx, args...); err != nil {
+			return c, err
+		}
+		c.made.containers = append(c.made.containers, m.Container)
+		m.client, err = clientv3.New(clientv3.Config{Endpoints: []string{m.Endpoint}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
+		if err != nil {
+			return c, fmt.Errorf("client of %s: %w", m.Name, err)
+		}
+	}
+	for _, m := range c.Members {
+		if err := c.StartMember(ctx, m); err != nil {
+			return c, err
+		}
+	}
+	for _, m := range c.Members {
+		if err := c.WaitHealthy(ctx, m, cfg.HealthTimeout); err != nil {
+			return c, err
+		}
+	}
+	c.logf("%d members healthy on network %s (image %s)", cfg.Nodes, c.Network, shortID(cfg.Image))
+	return c, nil
+}
+
+func shortID(image string) string {
+	if s, ok := strings.CutPrefix(image, "sha256:"); ok && len(s) > 12 {
+		return s[:12]
+	}
+	return image
+}
+
+// Endpoints are every member's client endpoint on the host.
+func (c *Cluster) Endpoints() []string {
+	var out []string
+	for _, m := range c.Members {
+		out = append(out, m.Endpoint)
+	}
+	return out
+}
+
+// Close removes every container, volume and the network of the run, whatever state they are
+// in; it uses a context of its own, so an interrupted run still cleans up.
+func (c *Cluster) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var errs []error
+	for _, m := range c.Members {
+		if m.client != nil {
+			m.client.Close()
+		}
+	}
+	if len(c.made.containers) > 0 {
+		// rm -f kills paused containers too (the engine unpauses them first).
+		if _, err := docker(ctx, append([]string{"rm", "-f", "-v"}, c.made.containers...)...); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(c.made.volumes) > 0 {
+		if _, err := docker(ctx, append([]string{"volume", "rm", "-f"}, c.made.volumes...)...); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Network != "" {
+		if _, err := docker(ctx, "network", "rm", c.Network); err != nil && !strings.Contains(err.Error(), "not found") {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// StartMember starts a created or stopped member's container (on its volume: a restart keeps
+// its data).
+func (c *Cluster) StartMember(ctx context.Context, m *Member) error {
+	if _, err := docker(ctx, "start", m.Container); err != nil {
+		return err
+	}
+	m.state = "running"
+	return nil
+}
+
+// Kill sends SIGKILL (kill -9) to the member's process and waits for the container to stop.
+// Unlike a power loss, what the process wrote but did not sync survives in the page cache.
+func (c *Cluster) Kill(ctx context.Context, m *Member) error {
+	if _, err := docker(ctx, "kill", "--signal", "KILL", m.Container); err != nil {
+		return err
+	}
+	if _, err := docker(ctx, "wait", m.Container); err != nil {
+		return err
+	}
+	m.state = "killed"
+	return nil
+}
+
+// Stop sends SIGTERM explicitly (not the image's stop signal) and waits for the process to
+// exit; a graceful stop must exit with status 0.
+func (c *Cluster) Stop(ctx context.Context, m *Member, timeout time.Duration) error {
+	if _, err := docker(ctx, "kill", "--signal", "TERM", m.Container); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	code, err := docker(wctx, "wait", m.Container)
+	if err != nil {
+		return fmt.Errorf("%s did not exit within %s of SIGTERM: %w", m.Name, timeout, err)
+	}
+	m.state = "stopped"
+	if code != "0" {
+		return fmt.Errorf("%s exited with status %s after SIGTERM (a graceful stop exits 0)", m.Name, code)
+	}
+	return nil
+}
+
+// Pause freezes every process of the member (the cgroup freezer); Unpause thaws them.
+func (c *Cluster) Pause(ctx context.Context, m *Member) error {
+	if _, err := docker(ctx, "pause", m.Container); err != nil {
+		return err
+	}
+	m.state = "paused"
+	return nil
+}
+
+func (c *Cluster) Unpause(ctx context.Context, m *Member) error {
+	if _, err := docker(ctx, "unpause", m.Container); err != nil {
+		return err
+	}
+	m.state = "running"
+	return nil
+}
+
+// Heal brings every member back: unpauses the paused ones and starts the stopped ones.
+func (c *Cluster) Heal(ctx context.Context) error {
+	for _, m := range c.Members {
+		var err error
+		switch m.state {
+		case "paused":
+			err = c.Unpause(ctx, m)
+		case "killed", "stopped":
+			err = c.StartMember(ctx, m)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WaitHealthy waits until the member answers a linearizable read (so it serves with a quorum
+// behind it), failing at once if its container exits.
+func (c *Cluster) WaitHealthy(ctx context.Context, m *Member, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := m.client.Get(rctx, "health")
+		cancel()
+		if err == nil {
+			return nil
+		}
+		last = err
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if running, _ := docker(ctx, "inspect", "--format", "{{.State.Running}}", m.Container); running == "false" {
+			return fmt.Errorf("%s exited before it was healthy; its log:\n%s", m.Name, c.Logs(m, 40))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not healthy after %s (last error: %v); its log:\n%s", m.Name, timeout, last, c.Logs(m, 40))
+}
+
+// Logs is the tail of the member's container log (for failure messages).
+func (c *Cluster) Logs(m *Member, lines int) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := docker(ctx, "logs", "--tail", strconv.Itoa(lines), m.Container)
+	if err != nil {
+		return err.Error()
+	}
+	return out
+}
+
+// Leader is the running member that reports itself leader, waiting up to timeout.
+func (c *Cluster) Leader(ctx context.Context, timeout time.Duration) (*Member, error) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for _, m := range c.Members {
+			if m.state != "running" {
+				continue
+			}
+			sctx, cancel := context.WithTimeout(ctx, time.Second)
+			st, err := m.client.Status(sctx, m.Endpoint)
+			cancel()
+			if err == nil && st.Leader != 0 && st.Leader == st.Header.MemberId {
+				return m, nil
+			}
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("no leader among the running members after %s", timeout)
+}
+
+// HashKV asks every member for its HashKV at rev, retrying while a member is behind ("future
+// revision"), and returns the hashes in member order.
+func (c *Cluster) HashKV(ctx context.Context, rev int64, timeout time.Duration) ([]uint32, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var hashes []uint32
+	for _, m := range c.Members {
+		for {
+			h, err := m.client.HashKV(ctx, m.Endpoint, rev)
+			if err == nil {
+				hashes = append(hashes, h.Hash)
+				break
+			}
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("HashKV at revision %d on %s: %w", rev, m.Name, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return hashes, nil
+}

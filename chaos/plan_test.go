@@ -1,0 +1,106 @@
+package chaos
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ballastdb/ballast/scenarios"
+)
+
+// The catalogue's leader-crash translates as written, its times scaled to the run's length.
+func TestPlanLeaderCrashScales(t *testing.T) {
+	s, err := scenarioByName("leader-crash")
+	require.NoError(t, err)
+	got, err := plan(s, 3, s.Duration/2, 1)
+	require.NoError(t, err)
+	require.Len(t, got, len(s.Faults))
+	for i, f := range s.Faults {
+		require.Equal(t, scenarios.Crash, got[i].Kind)
+		require.Equal(t, f.At/2, got[i].At, "fault %d starts at half its catalogue time", i)
+		require.Equal(t, (f.At+f.Duration)/2, got[i].Undo, "fault %d is undone at half its catalogue end", i)
+		require.Equal(t, []scenarios.Target{scenarios.Leader}, got[i].Targets)
+	}
+	require.Contains(t, ScenarioNames(), "leader-crash")
+	require.Contains(t, ScenarioNames(), "kill-pause-restart")
+	require.NotContains(t, ScenarioNames(), "partition-minority", "partitions are not applied yet")
+}
+
+// Faults the runner cannot apply, or that break their kind's descriptor, are refused by name
+// before anything starts.
+func TestPlanRefuses(t *testing.T) {
+	base := scenarios.Scenario{Name: "x", Members: 3, Duration: 10 * time.Second}
+	for _, tc := range []struct {
+		name  string
+		fault scenarios.Fault
+		want  string
+	}{
+		{"a kind not applied yet", scenarios.Fault{Kind: scenarios.Partition, Targets: []scenarios.Target{scenarios.Minority}}, `fault kind "partition": the Docker runner does not apply it yet`},
+		{"an unknown kind", scenarios.Fault{Kind: "melt", Targets: []scenarios.Target{scenarios.Leader}}, `unknown fault kind "melt"`},
+		{"too many targets", scenarios.Fault{Kind: Pause, Duration: time.Second, Targets: []scenarios.Target{scenarios.Member(0), scenarios.Member(1)}}, "2 targets, the kind takes 1 to 1"},
+		{"no target", scenarios.Fault{Kind: scenarios.Crash}, "0 targets"},
+		{"a member beyond the cluster", scenarios.Fault{Kind: scenarios.Crash, Targets: []scenarios.Target{scenarios.Member(3)}}, `target "m3" is beyond the 3 members`},
+		{"a role not applied", scenarios.Fault{Kind: scenarios.Crash, Targets: []scenarios.Target{scenarios.Minority}}, `target "minority" is not applied`},
+		{"an instantaneous kind with a duration", scenarios.Fault{Kind: GracefulRestart, Duration: time.Second, Targets: []scenarios.Target{scenarios.Leader}}, "instantaneous"},
+		{"a rate", scenarios.Fault{Kind: scenarios.Crash, Rate: 0.5, Targets: []scenarios.Target{scenarios.Leader}}, "rate and delay"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := base
+			s.Faults = []scenarios.Fault{tc.fault}
+			_, err := plan(s, 3, 10*time.Second, 1)
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+	_, err := scenarioByName("no-such")
+	require.ErrorContains(t, err, `unknown scenario "no-such"`)
+}
+
+// A random target is drawn from the seed: the same seed names the same member.
+func TestPlanRandomTargetFromSeed(t *testing.T) {
+	s, err := scenarioByName("kill-pause-restart")
+	require.NoError(t, err)
+	members := map[scenarios.Target]bool{}
+	for seed := int64(1); seed <= 20; seed++ {
+		a, err := plan(s, 3, s.Duration, seed)
+		require.NoError(t, err)
+		b, err := plan(s, 3, s.Duration, seed)
+		require.NoError(t, err)
+		require.Equal(t, a, b, "seed %d", seed)
+		require.Equal(t, scenarios.Crash, a[1].Kind)
+		idx, ok := a[1].Targets[0].MemberIndex()
+		require.True(t, ok && idx < 3, "seed %d drew %q", seed, a[1].Targets[0])
+		members[a[1].Targets[0]] = true
+	}
+	require.Len(t, members, 3, "20 seeds draw every one of 3 members")
+}
+
+// The Docker-only kinds are not scenarios' kinds: once scenarios/ declares one, its
+// descriptor there is the one to use and the copy here must go.
+func TestDockerOnlyKindsAreNotShared(t *testing.T) {
+	for _, d := range dockerOnlyKinds {
+		_, shared := scenarios.Describe(d.Kind)
+		require.False(t, shared, "%s is in scenarios now: remove it from dockerOnlyKinds", d.Kind)
+	}
+	for k := range sharedKinds {
+		_, ok := scenarios.Describe(k)
+		require.True(t, ok, "%s", k)
+	}
+}
+
+func TestMissingWrites(t *testing.T) {
+	events := []storeEvent{{Key: "a", Value: "1", Revision: 2}, {Key: "b", Value: "2", Revision: 3}, {Key: "a", Revision: 4, Delete: true}}
+	require.Empty(t, missingWrites([]ackedWrite{{Key: "a", Value: "1", Revision: 2}, {Key: "a", Revision: 4, Delete: true}}, events))
+	got := missingWrites([]ackedWrite{
+		{Key: "b", Value: "9", Revision: 3},   // another value
+		{Key: "c", Value: "1", Revision: 5},   // never written
+		{Key: "b", Value: "2", Revision: 4},   // not at that revision
+		{Key: "b", Revision: 3, Delete: true}, // a put, not a delete
+	}, events)
+	require.Equal(t, []string{
+		`b at revision 3: value "9", the store has "2"`,
+		"c at revision 5: no event",
+		"b at revision 4: no event",
+		"b at revision 3: delete true, the store has delete false",
+	}, got)
+}

@@ -1,0 +1,532 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/ballastdb/ballast/linearizability"
+	"github.com/ballastdb/ballast/linearizability/history"
+	"github.com/ballastdb/ballast/scenarios"
+)
+
+// RunConfig is one Docker run: a scenario, its size and length, and where the report goes.
+type RunConfig struct {
+	Image    string
+	Scenario string
+	// Nodes, Duration and Clients: 0 takes the scenario's own (Clients: 8).
+	Nodes    int
+	Duration time.Duration
+	Clients  int
+	Seed     int64
+	// MaxOps bounds the client operations (0: 20,000, the issue's bound for the checker to
+	// finish); the run's traffic stops at Duration or MaxOps, whichever comes first.
+	MaxOps int
+	// Out is the directory for history.jsonl and the checker's report (summary.json,
+	// report.html); "" writes none.
+	Out  string
+	Logf func(format string, args ...any)
+}
+
+// FaultRecord is one fault as applied.
+type FaultRecord struct {
+	Kind    string   `json:"kind"`
+	Members []string `json:"members"`
+	AtNs    int64    `json:"at_ns"`
+	Detail  string   `json:"detail,omitempty"`
+}
+
+// Report is a run's outcome. Problems lists every failed check (a violation); empty means
+// the run passed.
+type Report struct {
+	// RunID is in the names and the LabelRun label of everything the run made.
+	RunID       string        `json:"run_id"`
+	Scenario    string        `json:"scenario"`
+	Seed        int64         `json:"seed"`
+	Nodes       int           `json:"nodes"`
+	Clients     int           `json:"clients"`
+	Duration    time.Duration `json:"duration_ns"`
+	Operations  int           `json:"operations"`
+	AckedWrites int           `json:"acknowledged_writes"`
+	Unknown     int           `json:"unknown_outcomes"`
+	Faults      []FaultRecord `json:"faults"`
+	// WriteResumeAfterLeaderKill: per kill -9 of the leader, the time from the kill to the
+	// first acknowledged write called after it.
+	WriteResumeAfterLeaderKill []time.Duration `json:"write_resume_after_leader_kill_ns"`
+	Verdict                    string          `json:"verdict"`
+	FirstViolation             string          `json:"first_violation,omitempty"`
+	CheckerTime                time.Duration   `json:"checker_time_ns"`
+	HashRevision               int64           `json:"hash_revision"`
+	Hashes                     []uint32        `json:"hashes"`
+	Problems                   []string        `json:"problems,omitempty"`
+}
+
+// Passed: every check passed.
+func (r *Report) Passed() bool { return len(r.Problems) == 0 }
+
+func (r *Report) problem(format string, args ...any) {
+	r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+}
+
+// SetupError is a failure of the run's machinery (Docker, the image, a port), not a finding
+// about Ballast.
+type SetupError struct{ Err error }
+
+func (e *SetupError) Error() string { return "setup: " + e.Err.Error() }
+func (e *SetupError) Unwrap() error { return e.Err }
+
+// Run starts a cluster, drives traffic and the scenario's faults, heals, and checks. It
+// returns a SetupError when the run could not be made; otherwise the report, whose Problems
+// are the violations found. Every container, network and volume is removed before it
+// returns, also when ctx is cancelled (an interrupt).
+func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
+	logf := cfg.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	s, err := scenarioByName(cfg.Scenario)
+	if err != nil {
+		return nil, &SetupError{err}
+	}
+	if cfg.Nodes == 0 {
+		cfg.Nodes = s.Members
+	}
+	if cfg.Duration == 0 {
+		cfg.Duration = s.Duration
+	}
+	if cfg.Clients == 0 {
+		cfg.Clients = 8
+	}
+	if cfg.MaxOps == 0 {
+		cfg.MaxOps = 20000
+	}
+	faults, err := plan(s, cfg.Nodes, cfg.Duration, cfg.Seed)
+	if err != nil {
+		return nil, &SetupError{err}
+	}
+	c, err := Start(ctx, ClusterConfig{Image: cfg.Image, Nodes: cfg.Nodes, Logf: logf})
+	if err != nil {
+		return nil, &SetupError{err}
+	}
+	defer func() {
+		if err := c.Close(); err != nil {
+			logf("cleanup: %v", err)
+		}
+	}()
+	var names []string
+	for _, m := range c.Members {
+		names = append(names, m.Name)
+	}
+	rep := &Report{RunID: c.RunID, Scenario: s.Name, Seed: cfg.Seed, Nodes: cfg.Nodes, Clients: cfg.Clients, Duration: cfg.Duration}
+	w := &traffic{
+		rec: history.NewRecorder(history.Header{ClusterSize: cfg.Nodes, Members: names,
+			Scenario: "docker: " + s.Name, Seed: cfg.Seed, Clock: history.ClockWall}),
+		start: time.Now(), prefix: "/ballast-chaos/" + c.RunID + "/", maxOps: int64(cfg.MaxOps),
+	}
+	trafficCtx, stopTraffic := context.WithTimeout(ctx, cfg.Duration)
+	defer stopTraffic()
+	wait, err := w.run(trafficCtx, cfg.Clients, c.Endpoints(), uint64(cfg.Seed))
+	if err != nil {
+		return nil, &SetupError{err}
+	}
+	inj := &injector{c: c, w: w, rep: rep, logf: logf, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0xfa17))}
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		tick := time.NewTicker(5 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-trafficCtx.Done():
+				return
+			case <-tick.C:
+				logf("%6.1fs: %d operations, %d faults so far", time.Since(w.start).Seconds(), w.ops.Load(), inj.faultCount.Load())
+			}
+		}
+	}()
+	injErr := inj.run(trafficCtx, faults, cfg.Duration)
+	wait()
+	stopTraffic()
+	<-progressDone
+	if injErr != nil {
+		return nil, &SetupError{injErr}
+	}
+	if ctx.Err() != nil {
+		return nil, &SetupError{fmt.Errorf("interrupted: %w", ctx.Err())}
+	}
+	logf("traffic done: %d operations; healing", w.ops.Load())
+	if err := check(ctx, c, w, inj, rep, cfg.Out, logf); err != nil {
+		return nil, &SetupError{err}
+	}
+	return rep, nil
+}
+
+// injector applies the planned faults on schedule and undoes them.
+type injector struct {
+	c    *Cluster
+	w    *traffic
+	rep  *Report
+	logf func(string, ...any)
+	rng  *rand.Rand
+	// leaderKills are (start, done) of each kill -9 of the leader, ns since the run's start.
+	leaderKills [][2]int64
+	open        []*history.FaultHandle
+	faultCount  atomic.Int64 // read by the progress line
+}
+
+type event struct {
+	at      time.Duration
+	undo    bool
+	fault   plannedFault
+	members *[]*Member
+	handle  **history.FaultHandle
+}
+
+func (inj *injector) run(ctx context.Context, faults []plannedFault, duration time.Duration) error {
+	var events []*event
+	for _, f := range faults {
+		members := new([]*Member)
+		handle := new(*history.FaultHandle)
+		events = append(events, &event{at: f.At, fault: f, members: members, handle: handle})
+		if f.Undo > 0 {
+			events = append(events, &event{at: f.Undo, undo: true, fault: f, members: members, handle: handle})
+		}
+	}
+	sort.SliceStable(events, func(i, j int) bool { return events[i].at < events[j].at })
+	for _, e := range events {
+		if e.at >= duration {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Until(inj.w.start.Add(e.at))):
+		}
+		if err := inj.apply(ctx, e); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (inj *injector) resolve(ctx context.Context, targets []scenarios.Target) ([]*Member, error) {
+	var out []*Member
+	for _, t := range targets {
+		switch t {
+		case scenarios.Leader:
+			m, err := inj.c.Leader(ctx, 20*time.Second)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, m)
+		case scenarios.Follower:
+			lead, err := inj.c.Leader(ctx, 20*time.Second)
+			if err != nil {
+				return nil, err
+			}
+			var followers []*Member
+			for _, m := range inj.c.Members {
+				if m != lead && m.state == "running" {
+					followers = append(followers, m)
+				}
+			}
+			if len(followers) == 0 {
+				return nil, errors.New("no running follower")
+			}
+			out = append(out, followers[inj.rng.IntN(len(followers))])
+		default:
+			idx, _ := t.MemberIndex()
+			out = append(out, inj.c.Members[idx])
+		}
+	}
+	return out, nil
+}
+
+func (inj *injector) apply(ctx context.Context, e *event) error {
+	f := e.fault
+	if e.undo {
+		for _, m := range *e.members {
+			var err error
+			switch {
+			case f.Kind == Pause && m.state == "paused":
+				err = inj.c.Unpause(ctx, m)
+			case f.Kind == scenarios.Crash && m.state == "killed":
+				err = inj.c.StartMember(ctx, m)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if *e.handle != nil {
+			inj.end(*e.handle, inj.w.now())
+		}
+		inj.logf("%6.1fs: undo %s of %s", time.Since(inj.w.start).Seconds(), f.Kind, memberNames(*e.members))
+		return nil
+	}
+	members, err := inj.resolve(ctx, f.Targets)
+	if err != nil {
+		return fmt.Errorf("fault %s at %s: %w", f.Kind, f.At, err)
+	}
+	*e.members = members
+	names := memberNames(members)
+	detail := fmt.Sprintf("%s of %s (%s)", f.Kind, strings.Join(names, ","), strings.Join(targetNames(f.Targets), ","))
+	startNs := inj.w.now()
+	for _, m := range members {
+		switch f.Kind {
+		case scenarios.Crash:
+			if m.state != "running" {
+				inj.logf("%s is %s: crash skipped", m.Name, m.state)
+				continue
+			}
+			if err := inj.c.Kill(ctx, m); err != nil {
+				return err
+			}
+			if len(f.Targets) == 1 && f.Targets[0] == scenarios.Leader {
+				inj.leaderKills = append(inj.leaderKills, [2]int64{startNs, inj.w.now()})
+			}
+		case scenarios.Restart:
+			if m.state == "killed" || m.state == "stopped" {
+				if err := inj.c.StartMember(ctx, m); err != nil {
+					return err
+				}
+			}
+		case Pause:
+			if err := inj.c.Pause(ctx, m); err != nil {
+				return err
+			}
+		case GracefulRestart:
+			if err := inj.c.Stop(ctx, m, 30*time.Second); err != nil {
+				if m.state != "stopped" {
+					return err
+				}
+				inj.rep.problem("graceful restart: %v; log:\n%s", err, inj.c.Logs(m, 30))
+			}
+			if err := inj.c.StartMember(ctx, m); err != nil {
+				return err
+			}
+		}
+	}
+	kind := string(f.Kind)
+	if f.Kind == scenarios.Crash {
+		kind = "kill"
+	}
+	h := inj.w.rec.StartFault(kind, names, detail, startNs)
+	if f.Undo == 0 && (f.Kind == GracefulRestart || f.Kind == scenarios.Restart) {
+		h.End(inj.w.now())
+	} else {
+		*e.handle = h
+		inj.open = append(inj.open, h)
+	}
+	inj.faultCount.Add(1)
+	inj.rep.Faults = append(inj.rep.Faults, FaultRecord{Kind: kind, Members: names, AtNs: startNs, Detail: detail})
+	inj.logf("%6.1fs: %s", time.Since(inj.w.start).Seconds(), detail)
+	return nil
+}
+
+// end ends a fault still open (the recorder refuses a second End).
+func (inj *injector) end(h *history.FaultHandle, ns int64) {
+	for i, o := range inj.open {
+		if o == h {
+			inj.open = append(inj.open[:i], inj.open[i+1:]...)
+			h.End(ns)
+			return
+		}
+	}
+}
+
+func memberNames(ms []*Member) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Name)
+	}
+	return out
+}
+
+func targetNames(ts []scenarios.Target) []string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, string(t))
+	}
+	return out
+}
+
+// check heals the cluster, waits for convergence and runs every check into rep.
+func check(ctx context.Context, c *Cluster, w *traffic, inj *injector, rep *Report, out string, logf func(string, ...any)) error {
+	if err := c.Heal(ctx); err != nil {
+		return err
+	}
+	healNs := w.now()
+	for len(inj.open) > 0 {
+		inj.end(inj.open[0], healNs)
+	}
+	for _, m := range c.Members {
+		if err := c.WaitHealthy(ctx, m, 90*time.Second); err != nil {
+			rep.problem("after healing: %v", err)
+		}
+	}
+	if !rep.Passed() {
+		return nil
+	}
+	final, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		return err
+	}
+	defer final.Close()
+	// The final read of the whole prefix settles every unknown outcome (see traffic).
+	cs := &clientState{name: "final", c: final}
+	var last *clientv3.GetResponse
+	for try := 0; try < 10 && last == nil; try++ {
+		last = w.get(cs, w.prefix)
+	}
+	if last == nil {
+		rep.problem("the final read of %s failed 10 times after healing", w.prefix)
+		return nil
+	}
+	rev := last.Header.Revision
+
+	// Every acknowledged write is in the store's history: a watch from revision 1 replays
+	// every event of the prefix (no compaction in these runs).
+	events, err := replay(ctx, c.Members[0], w.prefix, rev)
+	if err != nil {
+		rep.problem("replaying the events up to revision %d: %v", rev, err)
+	}
+	w.mu.Lock()
+	acked := append([]ackedWrite(nil), w.acked...)
+	w.mu.Unlock()
+	rep.AckedWrites = len(acked)
+	if err == nil {
+		if missing := missingWrites(acked, events); len(missing) > 0 {
+			rep.problem("%d acknowledged writes are not in the store's history; first: %s", len(missing), missing[0])
+		}
+	}
+	for _, k := range inj.leaderKills {
+		first := int64(-1)
+		for _, a := range acked {
+			if a.CallNs >= k[1] && (first < 0 || a.ReturnNs < first) {
+				first = a.ReturnNs
+			}
+		}
+		if first < 0 {
+			rep.problem("no write was acknowledged after the kill -9 of the leader at %s", time.Duration(k[0]))
+			continue
+		}
+		rep.WriteResumeAfterLeaderKill = append(rep.WriteResumeAfterLeaderKill, time.Duration(first-k[0]))
+	}
+
+	hashes, err := c.HashKV(ctx, rev, 60*time.Second)
+	rep.HashRevision = rev
+	if err != nil {
+		rep.problem("%v", err)
+	} else {
+		rep.Hashes = hashes
+		for i, h := range hashes {
+			if h != hashes[0] {
+				rep.problem("HashKV at revision %d differs: %s has %d, %s has %d", rev, c.Members[0].Name, hashes[0], c.Members[i].Name, h)
+			}
+		}
+	}
+
+	h := w.rec.History()
+	rep.Operations = len(h.Operations)
+	for _, op := range h.Operations {
+		if op.Response == nil && op.Error == nil {
+			rep.Unknown++
+		} else if op.Error != nil && op.Error.Class != history.ErrorDefinite {
+			rep.Unknown++
+		}
+	}
+	logf("checking %d operations (%d acknowledged writes, %d unknown outcomes)", rep.Operations, rep.AckedWrites, rep.Unknown)
+	// The whole-history Porcupine search runs only up to 4,000 operations (as in the
+	// simulator and cmd/ballast's process test): beyond, it spends its budget without
+	// changing the verdict, which the revision-guided checker decides.
+	res := linearizability.Check(h, linearizability.Options{PorcupineMaxOps: 4000})
+	rep.Verdict, rep.FirstViolation, rep.CheckerTime = string(res.Verdict), res.FirstViolation, res.CheckerTime
+	if res.Verdict != linearizability.VerdictOK {
+		rep.problem("the history's verdict is %s (unknown counts as failed): %s", res.Verdict, res.FirstViolation)
+	}
+	if out != "" {
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return err
+		}
+		f, err := os.Create(filepath.Join(out, "history.jsonl"))
+		if err != nil {
+			return err
+		}
+		if _, err := h.WriteTo(f); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		if err := linearizability.WriteReport(out, res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// storeEvent is one event of the store's history under the run's prefix.
+type storeEvent struct {
+	Key, Value string
+	Revision   int64
+	Delete     bool
+}
+
+// replay watches prefix from revision 1 through member m until it has seen revision rev.
+func replay(ctx context.Context, m *Member, prefix string, rev int64) ([]storeEvent, error) {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	var out []storeEvent
+	for resp := range m.client.Watch(ctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(1)) {
+		if err := resp.Err(); err != nil {
+			return nil, err
+		}
+		for _, ev := range resp.Events {
+			out = append(out, storeEvent{Key: string(ev.Kv.Key), Value: string(ev.Kv.Value), Revision: ev.Kv.ModRevision,
+				Delete: ev.Type == clientv3.EventTypeDelete})
+			if ev.Kv.ModRevision >= rev {
+				return out, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("the watch ended before revision %d (%d events): %v", rev, len(out), ctx.Err())
+}
+
+// missingWrites lists the acknowledged writes with no matching event at their revision.
+func missingWrites(acked []ackedWrite, events []storeEvent) []string {
+	type at struct {
+		key string
+		rev int64
+	}
+	seen := make(map[at]storeEvent, len(events))
+	for _, e := range events {
+		seen[at{e.Key, e.Revision}] = e
+	}
+	var missing []string
+	for _, a := range acked {
+		e, ok := seen[at{a.Key, a.Revision}]
+		switch {
+		case !ok:
+			missing = append(missing, fmt.Sprintf("%s at revision %d: no event", a.Key, a.Revision))
+		case e.Delete != a.Delete:
+			missing = append(missing, fmt.Sprintf("%s at revision %d: delete %v, the store has delete %v", a.Key, a.Revision, a.Delete, e.Delete))
+		case !a.Delete && e.Value != a.Value:
+			missing = append(missing, fmt.Sprintf("%s at revision %d: value %q, the store has %q", a.Key, a.Revision, a.Value, e.Value))
+		}
+	}
+	return missing
+}
