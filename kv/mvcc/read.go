@@ -25,11 +25,7 @@ func (s *Store) Range(r pebble.Reader, req *pb.RangeRequest) (*pb.RangeResponse,
 	if err != nil {
 		return nil, err
 	}
-	resp, err := executeRange(versions{fixed: it}, st.currentRev, st.compactRev, req)
-	if cerr := it.Close(); err == nil && cerr != nil {
-		return nil, cerr
-	}
-	return resp, err
+	return rangeAndClose(it, st, req)
 }
 
 // RangeApplied answers req from db at the revisions of the store's last write call, without
@@ -57,6 +53,11 @@ func (s *Store) RangeApplied(db pebble.Reader, req *pb.RangeRequest) (*pb.RangeR
 	if err != nil {
 		return nil, err
 	}
+	return rangeAndClose(it, st, req)
+}
+
+// rangeAndClose answers req through the view iterator it at st's revisions, then closes it.
+func rangeAndClose(it *pebble.Iterator, st state, req *pb.RangeRequest) (*pb.RangeResponse, error) {
 	resp, err := executeRange(versions{fixed: it}, st.currentRev, st.compactRev, req)
 	if cerr := it.Close(); err == nil && cerr != nil {
 		return nil, cerr
