@@ -134,26 +134,7 @@ func TestWatch(t *testing.T) {
 		// comes to a watcher that asked for fragments in several responses, every one but
 		// the last marked Fragment. Seen on the raw stream: clientv3 joins fragments.
 		value := strings.Repeat("v", 200<<10)
-		txn := func(v string) int64 {
-			var ops []clientv3.Op
-			for i := range 7 {
-				ops = append(ops, clientv3.OpPut(fmt.Sprintf("frag/%d", i), v))
-			}
-			// "no leader" means the txn was never proposed (kv/node fails a proposal at once
-			// when raft knows no leader), so a retry cannot apply it twice. It happens on a
-			// loaded machine under -race: moving 1.4 MB held up the heartbeats for more than
-			// an election timeout and a follower took over (seen once at load average 12).
-			for attempt := 1; ; attempt++ {
-				tx, err := writer.Txn(ctx).Then(ops...).Commit()
-				if errors.Is(err, rpctypes.ErrNoLeader) && attempt < 5 {
-					t.Logf("txn attempt %d: %v; retrying", attempt, err)
-					time.Sleep(time.Second)
-					continue
-				}
-				require.NoError(t, err)
-				return tx.Header.Revision
-			}
-		}
+		txn := func(v string) int64 { return putSeven(ctx, t, writer, "frag/", v) }
 		first := txn(value)
 		wctx, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -189,26 +170,7 @@ func TestWatch(t *testing.T) {
 		// allowance (MaxRequestBytesWithOverhead): a 1.7 MB revision, over the 1.5 MiB
 		// default, comes whole (found by compat/ with a 64 KiB limit).
 		value := strings.Repeat("w", 120<<10)
-		txn := func(v string) int64 {
-			var ops []clientv3.Op
-			for i := range 7 {
-				ops = append(ops, clientv3.OpPut(fmt.Sprintf("whole/%d", i), v))
-			}
-			// "no leader" means the txn was never proposed (kv/node fails a proposal at once
-			// when raft knows no leader), so a retry cannot apply it twice. It happens on a
-			// loaded machine under -race: moving 1.4 MB held up the heartbeats for more than
-			// an election timeout and a follower took over (seen once at load average 12).
-			for attempt := 1; ; attempt++ {
-				tx, err := writer.Txn(ctx).Then(ops...).Commit()
-				if errors.Is(err, rpctypes.ErrNoLeader) && attempt < 5 {
-					t.Logf("txn attempt %d: %v; retrying", attempt, err)
-					time.Sleep(time.Second)
-					continue
-				}
-				require.NoError(t, err)
-				return tx.Header.Revision
-			}
-		}
+		txn := func(v string) int64 { return putSeven(ctx, t, writer, "whole/", v) }
 		first := txn(value)
 		wctx, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -259,5 +221,28 @@ func TestWatchAcrossLeaderChange(t *testing.T) {
 	evs := collect(t, ch, len(revs))
 	for i, e := range evs {
 		require.Equal(t, revs[i], e.Kv.ModRevision, "event %d", i)
+	}
+}
+
+// putSeven puts keys prefix0..prefix6 to value in one txn and returns its revision. "No
+// leader" means the txn was never proposed (kv/node fails a proposal at once when raft knows
+// no leader), so a retry cannot apply it twice. It happens on a loaded machine under -race:
+// moving 1.4 MB held up the heartbeats for more than an election timeout and a follower took
+// over (seen once at load average 12).
+func putSeven(ctx context.Context, t *testing.T, writer *clientv3.Client, prefix, value string) int64 {
+	t.Helper()
+	var ops []clientv3.Op
+	for i := range 7 {
+		ops = append(ops, clientv3.OpPut(fmt.Sprintf("%s%d", prefix, i), value))
+	}
+	for attempt := 1; ; attempt++ {
+		tx, err := writer.Txn(ctx).Then(ops...).Commit()
+		if errors.Is(err, rpctypes.ErrNoLeader) && attempt < 5 {
+			t.Logf("txn attempt %d: %v; retrying", attempt, err)
+			time.Sleep(time.Second)
+			continue
+		}
+		require.NoError(t, err)
+		return tx.Header.Revision
 	}
 }
