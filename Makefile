@@ -30,7 +30,7 @@ build:
 # cannot install it stops at once), the Go modules, etcdctl and etcd's server (cmd/ballast's
 # etcdctl tests run the same commands against Ballast and against etcd). Each step installs
 # what is missing or stops with one line naming it.
-deps: chromium go-deps $(ETCDCTL) $(ETCD)
+deps: chromium go-deps $(ETCDCTL) $(ETCD) $(ETCDUTL)
 
 # The root module's dependencies, through the Go module proxy.
 go-deps:
@@ -104,14 +104,18 @@ unit: go-deps $(ETCDCTL) $(ETCD) image
 # difference test, about 25 s), kv/mvcc/etcdparity (kv/mvcc against etcd's own store,
 # about 1 min with a cold build cache) and deploy/kubernetes (the manifests decoded into
 # k8s.io/api's types and expanded into testdata/command-lines.json, which cmd/ballast's and
-# cmd/ballast-sim's tests parse; about 1.5 min with a cold build cache, a second warm). Each is vetted and staticchecked as the root is.
-# compat needs .bin/etcd-v3.7.3: with CI=true it fails naming it when missing.
+# cmd/ballast-sim's tests parse; about 1.5 min with a cold build cache, a second warm), and
+# tools/etcd's roundtrip (snapshots between Ballast and etcd v3.7.3 processes, both ways,
+# through etcdctl and etcdutl; about 10 s warm). Each is vetted and staticchecked as the root is.
+# compat needs .bin/etcd-v3.7.3, roundtrip etcd, etcdctl and etcdutl: with CI=true they fail
+# naming the one missing.
 COMPAT_CI_CALLS ?= 400
-nested: $(ETCD) $(STATICCHECK)
+nested: $(ETCD) $(ETCDCTL) $(ETCDUTL) $(STATICCHECK)
 	cd compat && $(GO) vet ./... && $(STATICCHECK) ./... && \
 	  COMPAT_CALLS=$(COMPAT_CI_CALLS) $(GO) test -count=1 -timeout 10m ./...
 	cd kv/mvcc/etcdparity && $(GO) vet ./... && $(STATICCHECK) ./... && $(GO) test -count=1 -timeout 10m ./...
 	cd deploy/kubernetes && $(GO) vet ./... && $(STATICCHECK) ./... && $(GO) test -count=1 -timeout 5m ./...
+	cd tools/etcd && $(GO) vet ./roundtrip/ && $(STATICCHECK) ./roundtrip/ && $(GO) test -count=1 -timeout 10m ./roundtrip/
 
 # Differential testing against etcd v3.7.3, long: COMPAT_SEEDS seeds of COMPAT_LONG_CALLS
 # calls each, every seed against a fresh three-member etcd and three-member Ballast (cd

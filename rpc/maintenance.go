@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ballastdb/ballast/kv/node"
+	"github.com/ballastdb/ballast/kv/snapshot"
 )
 
 // Status answers etcd's Maintenance.Status: every column `etcdctl endpoint status` prints.
@@ -112,9 +113,42 @@ func (s *Services) Defragment(ctx context.Context, r *pb.DefragmentRequest) (*pb
 	return &pb.DefragmentResponse{}, nil // etcd's answer carries no header
 }
 
-// Snapshot is not served yet: etcd-format snapshots are the snapshots issue's.
+// Snapshot answers etcd's Maintenance.Snapshot: the store in etcd's own bbolt format
+// (kv/snapshot), so `etcdctl snapshot save` saves a file `etcdutl snapshot restore` restores.
+// The view is taken on the driver goroutine at one applied index (a Pebble snapshot and the
+// member table); the file is then built from it in the snapshot directory while the member
+// goes on serving, streamed as etcd streams its own (blobs of 32 KiB, then the sha256), and
+// removed.
 func (s *Services) Snapshot(r *pb.SnapshotRequest, stream pb.Maintenance_SnapshotServer) error {
-	return status.Error(codes.Unimplemented, "ballast: Maintenance.Snapshot is not implemented yet: etcd-format snapshots (etcdctl snapshot save) come with the snapshots issue")
+	ctx := stream.Context()
+	var (
+		view    *node.StoreView
+		viewErr error
+	)
+	if err := s.d.Inspect(ctx, func(m *node.Member) { view, viewErr = m.View() }); err != nil {
+		return toGRPCError(err)
+	}
+	if viewErr != nil {
+		return toGRPCError(viewErr)
+	}
+	src := snapshot.Source{
+		Reader: view.Reader, ConsistentIndex: view.AppliedIndex, Term: view.Term,
+		Removed: view.Removed, Alarms: view.Alarms, Voters: view.Voters, Learners: view.Learners,
+	}
+	for _, m := range view.Members {
+		src.Members = append(src.Members, snapshot.Member{ID: m.ID, Name: m.Name, PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs, IsLearner: m.IsLearner})
+	}
+	f, err := snapshot.Write(ctx, s.cfg.SnapshotDir, src)
+	_ = view.Close()
+	if err != nil {
+		s.cfg.Logger.Warn("failed to build database snapshot", "error", err.Error())
+		return status.Error(codes.Internal, err.Error())
+	}
+	defer func() { _ = f.Remove() }()
+	s.cfg.Logger.Info("sending database snapshot to client", "total-bytes", f.DBSize, "revision", f.Revision, "storage-version", snapshot.StorageVersion)
+	return f.Stream(ctx, func(blob []byte, remaining uint64) error {
+		return stream.Send(&pb.SnapshotResponse{RemainingBytes: remaining, Blob: blob, Version: snapshot.StorageVersion})
+	})
 }
 
 // Downgrade is not served: Ballast has one storage format and no downgrade path.

@@ -1,17 +1,21 @@
 package rpc_test
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 func TestMaintenance(t *testing.T) {
@@ -91,14 +95,39 @@ func TestMaintenance(t *testing.T) {
 		require.NoError(t, err)
 		require.EqualValues(t, 20, g.Count)
 	})
-	t.Run("snapshot is not there yet and says so", func(t *testing.T) {
-		rc, err := cli.Snapshot(ctx)
-		if err == nil {
-			_, err = io.ReadAll(rc)
-		}
-		require.Error(t, err)
-		require.Equal(t, codes.Unimplemented, status.Code(err), "%v", err)
-		require.Contains(t, err.Error(), "snapshot")
+	t.Run("snapshot: a bbolt file in etcd's layout, then its sha256; no temporary file left", func(t *testing.T) {
+		one, err := clientv3.New(clientv3.Config{Endpoints: []string{c.endpoint(0)}, DialTimeout: 5 * time.Second})
+		require.NoError(t, err)
+		defer one.Close()
+		rc, err := one.Snapshot(ctx)
+		require.NoError(t, err)
+		data, err := io.ReadAll(rc)
+		require.NoError(t, err)
+		require.Equal(t, sha256.Size, len(data)%512, "etcd clients find the trailer by size %% 512 == 32")
+		db, sum := data[:len(data)-sha256.Size], data[len(data)-sha256.Size:]
+		want := sha256.Sum256(db)
+		require.Equal(t, want[:], sum)
+		path := filepath.Join(t.TempDir(), "snap.db")
+		require.NoError(t, os.WriteFile(path, db, 0o600))
+		bdb, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true})
+		require.NoError(t, err)
+		defer bdb.Close()
+		var keys []string
+		require.NoError(t, bdb.View(func(tx *bolt.Tx) error {
+			return tx.Bucket([]byte("key")).ForEach(func(k, v []byte) error {
+				var kv mvccpb.KeyValue
+				if err := proto.Unmarshal(v, &kv); err != nil {
+					return err
+				}
+				keys = append(keys, string(kv.Key))
+				return nil
+			})
+		}))
+		require.Len(t, keys, 20, "one version per put")
+		require.Equal(t, "m/0", keys[0], "revision order: the first put first")
+		left, err := filepath.Glob(filepath.Join(c.cfgs[0].DataDir, "member", "ballast-snapshot-*"))
+		require.NoError(t, err)
+		require.Empty(t, left, "the temporary file is removed once streamed")
 	})
 	t.Run("move leader", func(t *testing.T) {
 		l := c.leader()

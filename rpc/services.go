@@ -44,6 +44,9 @@ type Config struct {
 	// QuotaBackendBytes is what Status reports as the quota (etcd's default, 2 GiB, while the
 	// quota itself is not implemented).
 	QuotaBackendBytes int64
+	// SnapshotDir is where Maintenance.Snapshot builds its temporary file (the member's data
+	// dir; empty: the system's temporary directory).
+	SnapshotDir string
 	// Logger hears of stream failures; nil discards.
 	Logger *slog.Logger
 	// Auth is called with every call's context and full method name before it runs; a

@@ -74,8 +74,14 @@ func (s *Store) hashKV(r pebble.Reader, rev int64, carried bool) (*pb.HashKVResp
 	}
 	revs.SetBounds(revisionKey(nil, revision{main: from + 1}), revisionKey(nil, revision{main: rev + 1}))
 	versions.SetBounds(versionPrefix, versionPrefixEnd)
-	h := hasher{revs: revs, versions: versions, hashRev: rev, compactRev: st.compactRev}
-	sum, err := h.run(crc)
+	h := hasher{revs: revs, versions: versions, keepRev: rev, compactRev: st.compactRev}
+	sum := crc
+	err = h.walk(func(rev revision, tombstone bool, value []byte) error {
+		h.revBytes = etcdRevisionBytes(h.revBytes[:0], rev, tombstone)
+		sum = crc32.Update(sum, castagnoli, h.revBytes)
+		sum = crc32.Update(sum, castagnoli, value)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -98,9 +104,13 @@ func (s *Store) hashKV(r pebble.Reader, rev int64, carried bool) (*pb.HashKVResp
 // it in seeks that each loaded a block again. The window bounds the values held at once.
 const hashWindow = 1024
 
+// The hasher also serves Export, which keeps versions at or below the compact revision by the
+// same rule at the compact revision itself (keepRev), as a finished compaction leaves them.
 type hasher struct {
-	revs, versions      *pebble.Iterator
-	hashRev, compactRev int64
+	revs, versions *pebble.Iterator
+	// keepRev: a version at or below compactRev counts only if it is its key's newest
+	// version <= keepRev and not a tombstone.
+	keepRev, compactRev int64
 	seekBuf             []byte
 	revBytes            []byte
 	window              []hashEntry
@@ -120,8 +130,10 @@ type hashEntry struct {
 
 func (h *hasher) key(e *hashEntry) []byte { return h.keys[e.keyStart:e.keyEnd] }
 
-// run carries the CRC-32C crc on over the versions of the revisions h.revs visits.
-func (h *hasher) run(crc uint32) (uint32, error) {
+// walk calls visit, in revision order, with each counted version of the revisions h.revs
+// visits: its revision, whether it is a tombstone and its stored KeyValue (valid only during
+// the call).
+func (h *hasher) walk(visit func(rev revision, tombstone bool, value []byte) error) error {
 	valid := h.revs.First()
 	for valid {
 		// a window of revisions in revision order; an error reading the index ends it, and
@@ -143,21 +155,21 @@ func (h *hasher) run(crc uint32) (uint32, error) {
 		for i := range h.window {
 			e := &h.window[i]
 			if e.err != nil {
-				return 0, e.err
+				return e.err
 			}
 			if e.dropped {
 				continue
 			}
 			value := h.values[e.start:e.end]
-			h.revBytes = etcdRevisionBytes(h.revBytes[:0], e.rev, value[0] == kindTombstone)
-			crc = crc32.Update(crc, castagnoli, h.revBytes)
-			crc = crc32.Update(crc, castagnoli, value[1:])
+			if err := visit(e.rev, value[0] == kindTombstone, value[1:]); err != nil {
+				return err
+			}
 		}
 		if indexErr != nil {
-			return 0, indexErr
+			return indexErr
 		}
 	}
-	return crc, h.revs.Error()
+	return h.revs.Error()
 }
 
 // lookUp finds the versions of the window's revisions, in version key order, and copies
@@ -199,10 +211,10 @@ func (h *hasher) lookUp() {
 }
 
 // keptByCompaction reports whether the version at key (at or below the compact revision)
-// is its key's newest version <= hashRev and a put.
+// is its key's newest version <= keepRev and a put.
 func (h *hasher) keptByCompaction(key []byte) (bool, error) {
 	keyPrefix := key[:len(key)-revisionSuffixBytes]
-	h.seekBuf = seekAtOrBelow(h.seekBuf[:0], keyPrefix, h.hashRev)
+	h.seekBuf = seekAtOrBelow(h.seekBuf[:0], keyPrefix, h.keepRev)
 	if !h.versions.SeekGE(h.seekBuf) {
 		return false, h.versions.Error()
 	}

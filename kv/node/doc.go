@@ -41,6 +41,8 @@
 //	members.go, alarm.go     the member table and etcd's alarms (state-machine state)
 //	snapshot.go              raft log compaction and the leader's snapshot streams
 //	snapshot_stage.go        the follower's staging and install of a snapshot
+//	export.go                View: a Pebble snapshot and the member table at one applied
+//	                         index, for etcd-format snapshots (kv/snapshot)
 //	corruption.go, pebble.go checks of the store at Open; Pebble's options, events and
 //	                         fatal errors (a member stops, never the process)
 //	observe.go               the report-only Observer the simulator checks safety from

@@ -176,6 +176,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Forward:         s.transport,
 		Version:         cfg.Version,
 		ElectionTimeout: cfg.ElectionTimeout,
+		SnapshotDir:     filepath.Join(cfg.DataDir, "member"),
 		Logger:          lg,
 	})
 	if err != nil {

@@ -1,0 +1,253 @@
+package roundtrip
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/lease/leasepb"
+	"google.golang.org/protobuf/proto"
+)
+
+// history is what a workload left: the revisions it compacted at and reached, and its leases.
+type history struct {
+	compactRev, currentRev int64
+	leases                 map[int64]int64 // ID -> granted TTL
+}
+
+// fill writes a history with every kind of version a snapshot must carry: creates,
+// overwrites (versions above 1), deletes (tombstones), a txn of several changes in one
+// revision (sub revisions), keys attached to a lease, a lease with no keys, a compaction,
+// and writes after it.
+func fill(t *testing.T, cli *clientv3.Client) history {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := history{leases: map[int64]int64{}}
+	for i := range 40 {
+		must(cli.Put(ctx, fmt.Sprintf("key/%02d", i), fmt.Sprintf("v1-%d", i)))
+	}
+	for i := 0; i < 40; i += 3 {
+		must(cli.Put(ctx, fmt.Sprintf("key/%02d", i), fmt.Sprintf("v2-%d", i)))
+	}
+	for i := 0; i < 40; i += 7 {
+		must(cli.Delete(ctx, fmt.Sprintf("key/%02d", i)))
+	}
+	must(cli.Txn(ctx).Then(clientv3.OpPut("txn/a", "1"), clientv3.OpPut("txn/b", "2"), clientv3.OpDelete("key/01"), clientv3.OpPut("key/02", "txn")).Commit())
+	for _, ttl := range []int64{600, 900} {
+		g, err := cli.Grant(ctx, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.leases[int64(g.ID)] = ttl
+		if ttl == 600 {
+			must(cli.Put(ctx, "leased/a", "x", clientv3.WithLease(g.ID)))
+			must(cli.Put(ctx, "leased/b", "y", clientv3.WithLease(g.ID)))
+		}
+	}
+	r, err := cli.Put(ctx, "key/05", "before-compaction")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.compactRev = r.Header.Revision
+	must(cli.Compact(ctx, h.compactRev, clientv3.WithCompactPhysical()))
+	for i := 0; i < 40; i += 5 {
+		must(cli.Put(ctx, fmt.Sprintf("key/%02d", i), fmt.Sprintf("v3-%d", i)))
+	}
+	last, err := cli.Delete(ctx, "key/10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.currentRev = last.Header.Revision
+	return h
+}
+
+// snapshotStatus is `etcdutl snapshot status -w json`'s answer.
+type snapshotStatus struct {
+	Hash      uint32 `json:"hash"`
+	Revision  int64  `json:"revision"`
+	TotalKey  int    `json:"totalKey"`
+	TotalSize int64  `json:"totalSize"`
+	Version   string `json:"version"`
+}
+
+func status(t *testing.T, etcdutl, file string) snapshotStatus {
+	var st snapshotStatus
+	out := run(t, etcdutl, "snapshot", "status", file, "-w", "json")
+	if err := json.Unmarshal(out, &st); err != nil {
+		t.Fatalf("etcdutl snapshot status: %v in %q", err, out)
+	}
+	return st
+}
+
+// TestBallastSnapshotToEtcd: etcdctl saves a snapshot from a running three-member Ballast
+// cluster; etcdutl reads its status (revision, key count, storage version) and restores it;
+// etcd v3.7.3 started on the restored data dir serves the same keys at every revision from
+// the compact revision on (create and mod revisions, versions, values, lease IDs), the same
+// HashKV, the same compact revision and the same leases (IDs, granted TTLs, keys). The
+// file's lease bucket is decoded with etcd's leasepb.
+func TestBallastSnapshotToEtcd(t *testing.T) {
+	etcd, etcdctl, etcdutl := etcdTool(t, "etcd"), etcdTool(t, "etcdctl"), etcdTool(t, "etcdutl")
+	bin := ballastBinary(t)
+	dir := t.TempDir()
+	ms, initial := layout(t, dir, "b", 3)
+	ballast := start(t, bin, ms, initial, "roundtrip-ballast")
+	h := fill(t, ballast.client)
+
+	file := filepath.Join(dir, "ballast.snapshot")
+	run(t, etcdctl, "--endpoints", ms[0].clientURL, "snapshot", "save", file)
+
+	st := status(t, etcdutl, file)
+	live := rangeAll(t, ballast.client, 0)
+	if st.Revision != h.currentRev || st.TotalKey != len(live.Kvs) || st.Version != "3.7.0" {
+		t.Fatalf("etcdutl snapshot status: revision %d, %d keys, version %q; want revision %d, %d keys, version 3.7.0",
+			st.Revision, st.TotalKey, st.Version, h.currentRev, len(live.Kvs))
+	}
+	checkLeaseBucket(t, file, h.leases)
+
+	restored := filepath.Join(dir, "restored")
+	rms, rinitial := layout(t, restored, "r", 1)
+	run(t, etcdutl, "snapshot", "restore", file, "--name", rms[0].name, "--data-dir", rms[0].dataDir,
+		"--initial-cluster", rinitial, "--initial-advertise-peer-urls", rms[0].peerURL, "--initial-cluster-token", "roundtrip-restored")
+	etcdSide := start(t, etcd, rms, rinitial, "roundtrip-restored")
+	compareClusters(t, ballast.client, etcdSide.client, h)
+}
+
+// checkLeaseBucket decodes the snapshot's lease bucket with etcd's leasepb: exactly the
+// leases granted, each with its TTL.
+func checkLeaseBucket(t *testing.T, file string, want map[int64]int64) {
+	db, err := bolt.Open(file, 0o400, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got := map[int64]int64{}
+	err = db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("lease"))
+		if b == nil {
+			return fmt.Errorf("no lease bucket")
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var l leasepb.Lease
+			if err := proto.Unmarshal(v, &l); err != nil {
+				return fmt.Errorf("lease %x: %w", k, err)
+			}
+			got[l.ID] = l.TTL
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("lease bucket holds %v (ID: TTL), want %v", got, want)
+	}
+}
+
+func rangeAll(t *testing.T, cli *clientv3.Client, rev int64) *clientv3.GetResponse {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	opts := []clientv3.OpOption{clientv3.WithFromKey()}
+	if rev > 0 {
+		opts = append(opts, clientv3.WithRev(rev))
+	}
+	resp, err := cli.Get(ctx, "\x00", opts...)
+	if err != nil {
+		t.Fatalf("get all at revision %d: %v", rev, err)
+	}
+	return resp
+}
+
+// compareClusters compares what two clusters serve: every revision from the compact revision
+// to the current one, read whole (the keys with their revisions, versions, values and lease
+// IDs); a read below the compact revision (refused by both); HashKV; the leases.
+func compareClusters(t *testing.T, want, got *clientv3.Client, h history) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for rev := h.compactRev; rev <= h.currentRev; rev++ {
+		w, g := rangeAll(t, want, rev), rangeAll(t, got, rev)
+		if w.Header.Revision != h.currentRev || g.Header.Revision != h.currentRev {
+			t.Fatalf("header revisions %d and %d, want %d", w.Header.Revision, g.Header.Revision, h.currentRev)
+		}
+		if len(w.Kvs) == 0 || !slices.EqualFunc(w.Kvs, g.Kvs, func(a, b *mvccpb.KeyValue) bool { return proto.Equal(a, b) }) {
+			t.Fatalf("at revision %d:\nsource serves   %v\nrestored serves %v", rev, w.Kvs, g.Kvs)
+		}
+	}
+	for _, cli := range []*clientv3.Client{want, got} {
+		if _, err := cli.Get(ctx, "key/", clientv3.WithPrefix(), clientv3.WithRev(h.compactRev-1)); err == nil {
+			t.Fatalf("a read at revision %d, below the compact revision %d, was served", h.compactRev-1, h.compactRev)
+		}
+	}
+	wh, err := hashKV(ctx, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh, err := hashKV(ctx, got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wh.Hash != gh.Hash || wh.CompactRevision != h.compactRev || gh.CompactRevision != h.compactRev || wh.HashRevision != gh.HashRevision {
+		t.Fatalf("HashKV: source %d (compact %d, at %d), restored %d (compact %d, at %d)",
+			wh.Hash, wh.CompactRevision, wh.HashRevision, gh.Hash, gh.CompactRevision, gh.HashRevision)
+	}
+	for _, cli := range []*clientv3.Client{want, got} {
+		ls, err := cli.Leases(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for _, l := range ls.Leases {
+			ids = append(ids, int64(l.ID))
+		}
+		slices.Sort(ids)
+		var wantIDs []int64
+		for id := range h.leases {
+			wantIDs = append(wantIDs, id)
+		}
+		slices.Sort(wantIDs)
+		if !slices.Equal(ids, wantIDs) {
+			t.Fatalf("leases %v, want %v", ids, wantIDs)
+		}
+		for id, ttl := range h.leases {
+			r, err := cli.TimeToLive(ctx, clientv3.LeaseID(id), clientv3.WithAttachedKeys())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var keys []string
+			for _, k := range r.Keys {
+				keys = append(keys, string(k))
+			}
+			slices.Sort(keys)
+			wantKeys := []string(nil)
+			if ttl == 600 {
+				wantKeys = []string{"leased/a", "leased/b"}
+			}
+			if r.GrantedTTL != ttl || !slices.Equal(keys, wantKeys) || r.TTL <= 0 {
+				t.Fatalf("lease %x: granted TTL %d, TTL %d, keys %q; want granted %d, keys %q", id, r.GrantedTTL, r.TTL, keys, ttl, wantKeys)
+			}
+		}
+	}
+}
+
+// hashKV asks the first endpoint for its HashKV at the current revision.
+func hashKV(ctx context.Context, cli *clientv3.Client) (*pb.HashKVResponse, error) {
+	resp, err := cli.HashKV(ctx, cli.Endpoints()[0], 0)
+	if err != nil {
+		return nil, err
+	}
+	return (*pb.HashKVResponse)(resp), nil
+}
