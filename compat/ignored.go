@@ -13,6 +13,12 @@ package compat
 //     (Kubernetes' watch cache, etcd's own mirror and proxy) take prev_kv as the state before
 //     the revision. kv/mvcc's events now carry that (kv/mvcc/prev.go).
 
+// Intended differences outside the API's answers (not compared here, listed so they are
+// known):
+//   - Ballast's server takes etcd v3.6's --experimental-* flags that etcd v3.7 removed
+//     (older kubeadm manifests still pass them): a Ballast extension; etcd v3.7 exits 2 on
+//     them as unknown flags (cmd/ballast/flagtable.go, experimentalFlags).
+
 // ignoredFields are cleared on both sides before the comparison, each for its reason.
 var ignoredFields = map[string]string{
 	"etcdserverpb.ResponseHeader.cluster_id":       "etcd's cluster ID is a hash of the founding members' IDs, themselves hashes of their peer URLs; the two clusters run on different ports",

@@ -27,134 +27,6 @@ const (
 	exitConfig = 1 // "failed to verify flags"
 )
 
-// issue names, for the flags that later issues bring.
-const (
-	issueOperations = "the operations issue"
-	issueSecurity   = "the security issue"
-	issueSnapshots  = "the snapshots issue"
-)
-
-// unsupportedFlag is one flag of etcd v3.7's `etcd --help` that Ballast does not implement
-// yet. Giving it (on the command line or as ETCD_*) stops start-up with
-// `flag --NAME is not supported yet: REASON`; it is never silently ignored.
-type unsupportedFlag struct {
-	name   string
-	isBool bool // takes no value (--auto-tls), as etcd's boolean flags
-	reason string
-}
-
-// unsupportedFlags lists them all, in the order of etcd's help, with the issue that brings
-// each. (etcd's help also lists --discovery and --discovery-proxy, which etcd v3.7 itself no
-// longer defines: they are unknown flags here as there.)
-var unsupportedFlags = []unsupportedFlag{
-	// Member
-	{"initial-election-tick-advance", true, "raft's initial election tick advance comes with " + issueOperations},
-	{"listen-client-http-urls", false, "a separate HTTP-only client listener comes with " + issueOperations},
-	{"max-snapshots", false, "snapshot file retention comes with " + issueSnapshots},
-	{"max-wals", false, "WAL file retention is Pebble's own; its tuning comes with " + issueOperations},
-	{"memory-mlock", true, "comes with " + issueOperations},
-	{"quota-backend-bytes", false, "the backend quota and its NOSPACE alarm come with " + issueSnapshots},
-	{"backend-bbolt-freelist-type", false, "Ballast stores in Pebble, not bbolt; backend tuning comes with " + issueOperations},
-	{"backend-batch-interval", false, "backend tuning comes with " + issueOperations},
-	{"backend-batch-limit", false, "backend tuning comes with " + issueOperations},
-	{"max-concurrent-streams", false, "gRPC server tuning comes with " + issueOperations},
-	{"grpc-keepalive-min-time", false, "gRPC keepalive tuning comes with " + issueOperations},
-	{"grpc-keepalive-interval", false, "gRPC keepalive tuning comes with " + issueOperations},
-	{"grpc-keepalive-timeout", false, "gRPC keepalive tuning comes with " + issueOperations},
-	{"socket-reuse-port", true, "socket options come with " + issueOperations},
-	{"socket-reuse-address", true, "socket options come with " + issueOperations},
-	{"enable-grpc-gateway", true, "the gRPC gateway (JSON over HTTP) comes with " + issueOperations},
-	{"raft-read-timeout", false, "Ballast's peer transport is not rafthttp; its timeouts come with " + issueOperations},
-	{"raft-write-timeout", false, "Ballast's peer transport is not rafthttp; its timeouts come with " + issueOperations},
-	{"feature-gates", false, "feature gates come with " + issueOperations},
-	// Clustering
-	{"discovery-token", false, "discovery comes with " + issueOperations},
-	{"discovery-endpoints", false, "discovery comes with " + issueOperations},
-	{"discovery-dial-timeout", false, "discovery comes with " + issueOperations},
-	{"discovery-request-timeout", false, "discovery comes with " + issueOperations},
-	{"discovery-keepalive-time", false, "discovery comes with " + issueOperations},
-	{"discovery-keepalive-timeout", false, "discovery comes with " + issueOperations},
-	{"discovery-insecure-transport", true, "discovery comes with " + issueOperations},
-	{"discovery-insecure-skip-tls-verify", true, "discovery comes with " + issueOperations},
-	{"discovery-cert", false, "discovery comes with " + issueOperations},
-	{"discovery-key", false, "discovery comes with " + issueOperations},
-	{"discovery-cacert", false, "discovery comes with " + issueOperations},
-	{"discovery-user", false, "discovery comes with " + issueOperations},
-	{"discovery-password", false, "discovery comes with " + issueOperations},
-	{"discovery-fallback", false, "discovery comes with " + issueOperations},
-	{"discovery-srv", false, "DNS discovery comes with " + issueOperations},
-	{"discovery-srv-name", false, "DNS discovery comes with " + issueOperations},
-	{"strict-reconfig-check", true, "comes with " + issueOperations},
-	{"pre-vote", true, "Ballast's raft always runs Pre-Vote; the switch comes with " + issueOperations},
-	{"auto-compaction-retention", false, "auto compaction comes with " + issueOperations},
-	{"auto-compaction-mode", false, "auto compaction comes with " + issueOperations},
-	{"v2-deprecation", false, "Ballast has no v2 store; the flag comes with " + issueOperations},
-	// Security
-	{"cert-file", false, "TLS comes with " + issueSecurity},
-	{"key-file", false, "TLS comes with " + issueSecurity},
-	{"client-cert-auth", true, "TLS comes with " + issueSecurity},
-	{"client-cert-file", false, "TLS comes with " + issueSecurity},
-	{"client-key-file", false, "TLS comes with " + issueSecurity},
-	{"client-crl-file", false, "TLS comes with " + issueSecurity},
-	{"client-cert-allowed-hostname", false, "TLS comes with " + issueSecurity},
-	{"trusted-ca-file", false, "TLS comes with " + issueSecurity},
-	{"auto-tls", true, "TLS comes with " + issueSecurity},
-	{"peer-cert-file", false, "TLS comes with " + issueSecurity},
-	{"peer-key-file", false, "TLS comes with " + issueSecurity},
-	{"peer-client-cert-auth", true, "TLS comes with " + issueSecurity},
-	{"peer-client-cert-file", false, "TLS comes with " + issueSecurity},
-	{"peer-client-key-file", false, "TLS comes with " + issueSecurity},
-	{"peer-trusted-ca-file", false, "TLS comes with " + issueSecurity},
-	{"peer-cert-allowed-cn", false, "TLS comes with " + issueSecurity},
-	{"peer-cert-allowed-hostname", false, "TLS comes with " + issueSecurity},
-	{"peer-auto-tls", true, "TLS comes with " + issueSecurity},
-	{"self-signed-cert-validity", false, "TLS comes with " + issueSecurity},
-	{"peer-crl-file", false, "TLS comes with " + issueSecurity},
-	{"cipher-suites", false, "TLS comes with " + issueSecurity},
-	{"cors", false, "CORS for the HTTP surface comes with " + issueSecurity},
-	{"host-whitelist", false, "host checks for the HTTP surface come with " + issueSecurity},
-	{"tls-min-version", false, "TLS comes with " + issueSecurity},
-	{"tls-max-version", false, "TLS comes with " + issueSecurity},
-	// Auth
-	{"auth-token", false, "auth comes with " + issueSecurity},
-	{"bcrypt-cost", false, "auth comes with " + issueSecurity},
-	{"auth-token-ttl", false, "auth comes with " + issueSecurity},
-	// Profiling and monitoring
-	{"enable-pprof", true, "profiling endpoints come with " + issueOperations},
-	{"metrics", false, "metrics come with " + issueOperations},
-	{"listen-metrics-urls", false, "metrics come with " + issueOperations},
-	// Logging (Ballast logs JSON lines to stderr)
-	{"logger", false, "Ballast logs JSON lines with log/slog; logger choice comes with " + issueOperations},
-	{"log-outputs", false, "Ballast logs to stderr; other outputs come with " + issueOperations},
-	{"log-format", false, "Ballast logs JSON; other formats come with " + issueOperations},
-	{"enable-log-rotation", true, "log rotation comes with " + issueOperations},
-	{"log-rotation-config-json", false, "log rotation comes with " + issueOperations},
-	{"warning-unary-request-duration", false, "slow request warnings come with " + issueOperations},
-	// Distributed tracing
-	{"enable-distributed-tracing", true, "tracing comes with " + issueOperations},
-	{"distributed-tracing-address", false, "tracing comes with " + issueOperations},
-	{"distributed-tracing-service-name", false, "tracing comes with " + issueOperations},
-	{"distributed-tracing-instance-id", false, "tracing comes with " + issueOperations},
-	{"distributed-tracing-sampling-rate", false, "tracing comes with " + issueOperations},
-	// Features
-	{"corrupt-check-time", false, "corruption checks between members come with " + issueOperations},
-	{"compact-hash-check-time", false, "corruption checks between members come with " + issueOperations},
-	{"compaction-batch-limit", false, "compaction tuning comes with " + issueOperations},
-	{"peer-skip-client-san-verification", true, "TLS comes with " + issueSecurity},
-	{"watch-progress-notify-interval", false, "comes with " + issueOperations},
-	{"warning-apply-duration", false, "slow apply warnings come with " + issueOperations},
-	{"bootstrap-defrag-threshold-megabytes", false, "comes with " + issueOperations},
-	{"max-learners", false, "comes with " + issueOperations},
-	{"compaction-sleep-interval", false, "compaction tuning comes with " + issueOperations},
-	{"downgrade-check-time", false, "downgrades come with " + issueOperations},
-	{"snapshot-catchup-entries", false, "comes with " + issueOperations},
-	// Unsafe
-	{"force-new-cluster", true, "disaster recovery comes with " + issueSnapshots},
-	{"unsafe-no-fsync", true, "comes with " + issueOperations},
-	// etcd --config-file (its usage line)
-	{"config-file", false, "configuration files come with " + issueOperations},
-}
-
 // ignoredFlags are the flags etcd accepts and ignores with a warning (etcdmain's ignored list).
 var ignoredFlags = []string{"cluster-active-size", "cluster-remove-delay", "cluster-sync-interval", "config",
 	"force", "max-result-buffer", "max-retry-attempts", "peer-heartbeat-interval", "peer-election-timeout",
@@ -164,8 +36,16 @@ var ignoredFlags = []string{"cluster-active-size", "cluster-remove-delay", "clus
 type options struct {
 	cfg          embed.Config
 	logLevel     slog.Level
+	log          logOptions
 	printVersion bool
-	warnings     []string // logged once the logger exists, as etcd logs them
+	warnings     []string  // logged once the logger exists, as etcd logs them
+	infos        []logLine // likewise, at level info
+}
+
+// logLine is a message and its fields, logged once the logger exists.
+type logLine struct {
+	msg  string
+	args []any
 }
 
 // cmdError is a command line refused: the message, and the exit code etcd uses for it.
@@ -212,19 +92,6 @@ func (v *selectiveValue) Set(s string) error {
 	return nil
 }
 
-// refusedValue records that an unsupported flag was given.
-type refusedValue struct {
-	flag  unsupportedFlag
-	given *[]unsupportedFlag
-}
-
-func (v *refusedValue) String() string   { return "" }
-func (v *refusedValue) IsBoolFlag() bool { return v.flag.isBool }
-func (v *refusedValue) Set(string) error {
-	*v.given = append(*v.given, v.flag)
-	return nil
-}
-
 // ignoredValue is etcd's flags.IgnoredFlag.
 type ignoredValue struct {
 	name     string
@@ -238,47 +105,90 @@ func (v *ignoredValue) Set(string) error {
 	return nil
 }
 
-// parseCommandLine parses args (without the program name) and the environment (KEY=VALUE
-// entries) for role ("etcd" or "ballast"). Help goes to stdout, the flag package's own
-// messages to stderr. The error is a *cmdError carrying etcd's exit code, or errHelp.
-func parseCommandLine(role string, args, environ []string, stdout, stderr io.Writer) (options, error) {
-	var opts options
+// flagVars are the flag set's destinations, for the flags Ballast parses into its Config.
+type flagVars struct {
+	name, dataDir, walDir                          *string
+	listenPeer, listenClient                       *urlsValue
+	advertisePeer, advertiseClient                 *urlsValue
+	initialCluster, token                          *string
+	clusterState, discoveryFallback, v2Deprecation *selectiveValue
+	tickMs, electionMs, maxRequestBytes, maxTxnOps *uint
+	snapshotCount, snapshotCatchUpEntries          *uint64
+	watchProgressNotifyInterval                    *time.Duration
+	logLevel, logFormat                            *string
+	logOutputs                                     *stringsValue
+	configFile                                     *string
+	gates                                          *featureGatesValue
+	refused                                        []string // refusal messages, in the order given
+	defaultInitialCluster                          string
+}
+
+// newFlagSet defines every flag of etcd v3.7's `etcd --help` (and etcd's ignored ones, and
+// the v3.6 --experimental-* spellings) on a new flag set.
+func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *flagVars) {
 	fs := flag.NewFlagSet(role, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usageText(role)) }
-
-	name := fs.String("name", embed.DefaultName, "Human-readable name for this member.")
-	dataDir := fs.String("data-dir", "", "Path to the data directory.")
-	walDir := fs.String("wal-dir", "", "Path to the dedicated wal directory.")
-	listenPeer := &urlsValue{[]string{embed.DefaultListenPeerURL}}
-	listenClient := &urlsValue{[]string{embed.DefaultListenClientURL}}
-	advertisePeer := &urlsValue{[]string{embed.DefaultListenPeerURL}}
-	advertiseClient := &urlsValue{[]string{embed.DefaultListenClientURL}}
-	fs.Var(listenPeer, "listen-peer-urls", "List of URLs to listen on for peer traffic.")
-	fs.Var(listenClient, "listen-client-urls", "List of URLs to listen on for client grpc traffic and http.")
-	fs.Var(advertisePeer, "initial-advertise-peer-urls", "List of this member's peer URLs to advertise to the rest of the cluster.")
-	fs.Var(advertiseClient, "advertise-client-urls", "List of this member's client URLs to advertise to the public.")
-	defaultInitialCluster := embed.DefaultName + "=" + embed.DefaultListenPeerURL
-	initialCluster := fs.String("initial-cluster", defaultInitialCluster, "Initial cluster configuration for bootstrapping.")
-	clusterState := &selectiveValue{embed.ClusterStateNew, []string{embed.ClusterStateNew, embed.ClusterStateExisting}}
-	fs.Var(clusterState, "initial-cluster-state", "Initial cluster state ('new' or 'existing').")
-	token := fs.String("initial-cluster-token", embed.DefaultInitialClusterToken, "Initial cluster token for the etcd cluster during bootstrap.")
-	tickMs := fs.Uint("heartbeat-interval", uint(embed.DefaultHeartbeatInterval/time.Millisecond), "Time (in milliseconds) of a heartbeat interval.")
-	electionMs := fs.Uint("election-timeout", uint(embed.DefaultElectionTimeout/time.Millisecond), "Time (in milliseconds) for an election to timeout.")
-	snapshotCount := fs.Uint64("snapshot-count", embed.DefaultSnapshotCount, "Number of committed transactions to trigger a snapshot.")
-	maxRequestBytes := fs.Uint("max-request-bytes", embed.DefaultMaxRequestBytes, "Maximum client request size in bytes the server will accept.")
-	maxTxnOps := fs.Uint("max-txn-ops", embed.DefaultMaxTxnOps, "Maximum number of operations permitted in a transaction.")
-	logLevel := fs.String("log-level", "info", "Configures log level. Only supports debug, info, warn, error, panic, or fatal.")
+	v := &flagVars{}
+	v.name = fs.String("name", embed.DefaultName, "Human-readable name for this member.")
+	v.dataDir = fs.String("data-dir", "", "Path to the data directory.")
+	v.walDir = fs.String("wal-dir", "", "Path to the dedicated wal directory.")
+	v.listenPeer = &urlsValue{[]string{embed.DefaultListenPeerURL}}
+	v.listenClient = &urlsValue{[]string{embed.DefaultListenClientURL}}
+	v.advertisePeer = &urlsValue{[]string{embed.DefaultListenPeerURL}}
+	v.advertiseClient = &urlsValue{[]string{embed.DefaultListenClientURL}}
+	fs.Var(v.listenPeer, "listen-peer-urls", "List of URLs to listen on for peer traffic.")
+	fs.Var(v.listenClient, "listen-client-urls", "List of URLs to listen on for client grpc traffic and http.")
+	fs.Var(v.advertisePeer, "initial-advertise-peer-urls", "List of this member's peer URLs to advertise to the rest of the cluster.")
+	fs.Var(v.advertiseClient, "advertise-client-urls", "List of this member's client URLs to advertise to the public.")
+	v.defaultInitialCluster = embed.DefaultName + "=" + embed.DefaultListenPeerURL
+	v.initialCluster = fs.String("initial-cluster", v.defaultInitialCluster, "Initial cluster configuration for bootstrapping.")
+	v.clusterState = &selectiveValue{embed.ClusterStateNew, []string{embed.ClusterStateNew, embed.ClusterStateExisting}}
+	fs.Var(v.clusterState, "initial-cluster-state", "Initial cluster state ('new' or 'existing').")
+	v.token = fs.String("initial-cluster-token", embed.DefaultInitialClusterToken, "Initial cluster token for the etcd cluster during bootstrap.")
+	v.tickMs = fs.Uint("heartbeat-interval", uint(embed.DefaultHeartbeatInterval/time.Millisecond), "Time (in milliseconds) of a heartbeat interval.")
+	v.electionMs = fs.Uint("election-timeout", uint(embed.DefaultElectionTimeout/time.Millisecond), "Time (in milliseconds) for an election to timeout.")
+	v.snapshotCount = fs.Uint64("snapshot-count", embed.DefaultSnapshotCount, "Number of committed transactions to trigger a snapshot.")
+	v.snapshotCatchUpEntries = fs.Uint64("snapshot-catchup-entries", embed.DefaultSnapshotCatchUpEntries, "Number of entries for a slow follower to catch up after compacting the raft storage entries.")
+	v.maxRequestBytes = fs.Uint("max-request-bytes", embed.DefaultMaxRequestBytes, "Maximum client request size in bytes the server will accept.")
+	v.maxTxnOps = fs.Uint("max-txn-ops", embed.DefaultMaxTxnOps, "Maximum number of operations permitted in a transaction.")
+	v.watchProgressNotifyInterval = fs.Duration("watch-progress-notify-interval", embed.DefaultWatchProgressNotifyInterval, "Duration of periodic watch progress notifications.")
+	v.logLevel = fs.String("log-level", "info", "Configures log level. Only supports debug, info, warn, error, panic, or fatal.")
+	v.logFormat = fs.String("log-format", logFormatJSON, "Configures log format. Only supports json, console.")
+	v.logOutputs = &stringsValue{[]string{logOutputDefault}}
+	fs.Var(v.logOutputs, "log-outputs", "Specify 'stdout' or 'stderr', or list of comma separated output targets.")
+	v.configFile = fs.String("config-file", "", "Path to the server configuration file.")
+	v.discoveryFallback = &selectiveValue{"exit", []string{"exit", "proxy"}}
+	fs.Var(v.discoveryFallback, "discovery-fallback", `Valid values include ["exit" "proxy"]`)
+	v.v2Deprecation = &selectiveValue{"write-only", []string{"not-yet", "write-only", "write-only-skip-check", "write-only-drop-data", "gone"}}
+	fs.Var(v.v2Deprecation, "v2-deprecation", "v2store deprecation stage (etcd enforces its default, ignoring user input).")
+	v.gates = &featureGatesValue{}
+	fs.Var(v.gates, "feature-gates", "A set of key=value pairs that describe server level feature gates.")
 	fs.BoolVar(&opts.printVersion, "version", false, "Print the version and exit.")
 
-	var refused []unsupportedFlag
 	for _, f := range unsupportedFlags {
-		fs.Var(&refusedValue{flag: f, given: &refused}, f.name, "not supported yet: "+f.reason)
+		fs.Var(&refusedValue{flag: f, refused: &v.refused}, f.name, "not supported yet: "+f.reason)
+	}
+	for _, f := range fixedFlags {
+		fs.Var(&fixedValue{flag: f, value: f.values[len(f.values)-1], refused: &v.refused}, f.name, "")
+	}
+	for _, f := range experimentalFlags {
+		fs.Var(&experimentalValue{flag: f, fs: fs, gates: v.gates, warnings: &opts.warnings, refused: &v.refused}, "experimental-"+f.name, "")
 	}
 	for _, n := range ignoredFlags {
 		fs.Var(&ignoredValue{name: n, warnings: &opts.warnings}, n, "")
 	}
+	return fs, v
+}
 
+// parseCommandLine parses args (without the program name) and the environment (KEY=VALUE
+// entries) for role ("etcd" or "ballast"), or the file --config-file (or ETCD_CONFIG_FILE)
+// names, in which case the other flags and variables are ignored, as etcd does. Help goes
+// to stdout, the flag package's own messages to stderr. The error is a *cmdError carrying
+// etcd's exit code, or errHelp.
+func parseCommandLine(role string, args, environ []string, stdout, stderr io.Writer) (options, error) {
+	var opts options
+	fs, vars := newFlagSet(role, &opts, stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, helpText(role))
@@ -294,21 +204,55 @@ func parseCommandLine(role string, args, environ []string, stdout, stderr io.Wri
 	if opts.printVersion {
 		return opts, nil
 	}
-	if err := setFlagsFromEnv(fs, environ, &opts.warnings); err != nil {
+	configFile := *vars.configFile
+	if configFile == "" {
+		configFile = lookupEnv(environ, "ETCD_CONFIG_FILE")
+	}
+	if configFile != "" {
+		// etcd starts again from its defaults: every flag and variable is ignored.
+		opts = options{}
+		fs, vars = newFlagSet(role, &opts, stderr)
+		warn := func(w string) { opts.warnings = append(opts.warnings, w) }
+		if err := applyConfigFile(fs, configFile, warn); err != nil {
+			return bad(err)
+		}
+		opts.infos = append(opts.infos, logLine{"loaded server configuration, other configuration command line flags and environment variables will be ignored if provided",
+			[]any{"path", configFile}})
+	} else if err := setFlagsFromEnv(fs, environ, &opts.warnings); err != nil {
 		return bad(err)
 	}
-	if len(refused) > 0 {
-		f := refused[0]
-		return bad(fmt.Errorf("flag --%s is not supported yet: %s", f.name, f.reason))
+	if len(vars.refused) > 0 {
+		return bad(errors.New(vars.refused[0]))
+	}
+	if err := vars.gates.check(&opts.warnings); err != nil {
+		return bad(err)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return buildConfig(opts, vars, set, configFile != "")
+}
 
-	level, err := parseLogLevel(*logLevel)
+// buildConfig turns the parsed flags into the member's Config with etcd's checks, in its
+// order (embed.Config.Validate, then etcdmain's defaults).
+func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) (options, error) {
+	bad := func(err error) (options, error) { return opts, &cmdError{exitConfig, err} }
+	level, err := parseLogLevel(*v.logLevel)
 	if err != nil {
 		return bad(err)
 	}
 	opts.logLevel = level
+	opts.log, err = parseLogOptions(v.logOutputs.values, *v.logFormat)
+	if err != nil {
+		return bad(err)
+	}
+	if v.discoveryFallback.value == "proxy" {
+		return bad(errors.New(`v2 proxy is deprecated, and --discovery-fallback can't be configured as "proxy"`))
+	}
+	for _, name := range []string{"max-snapshots", "v2-deprecation"} {
+		if set[name] {
+			opts.warnings = append(opts.warnings, deprecatedFlags[name])
+		}
+	}
 	toURLs := func(ss []string) []url.URL {
 		out := make([]url.URL, 0, len(ss))
 		for _, s := range ss {
@@ -318,24 +262,25 @@ func parseCommandLine(role string, args, environ []string, stdout, stderr io.Wri
 		return out
 	}
 	cfg := embed.Config{
-		Name:                *name,
-		DataDir:             *dataDir,
-		WALDir:              *walDir,
-		ListenPeerURLs:      toURLs(listenPeer.urls),
-		ListenClientURLs:    toURLs(listenClient.urls),
-		AdvertisePeerURLs:   toURLs(advertisePeer.urls),
-		AdvertiseClientURLs: toURLs(advertiseClient.urls),
-		InitialCluster:      *initialCluster,
-		InitialClusterState: clusterState.value,
-		InitialClusterToken: *token,
-		HeartbeatInterval:   time.Duration(*tickMs) * time.Millisecond,
-		ElectionTimeout:     time.Duration(*electionMs) * time.Millisecond,
-		SnapshotCount:       *snapshotCount,
-		MaxRequestBytes:     int(*maxRequestBytes),
-		MaxTxnOps:           int(*maxTxnOps),
-		Version:             etcdVersion,
+		Name:                        *v.name,
+		DataDir:                     *v.dataDir,
+		WALDir:                      *v.walDir,
+		ListenPeerURLs:              toURLs(v.listenPeer.urls),
+		ListenClientURLs:            toURLs(v.listenClient.urls),
+		AdvertisePeerURLs:           toURLs(v.advertisePeer.urls),
+		AdvertiseClientURLs:         toURLs(v.advertiseClient.urls),
+		InitialCluster:              *v.initialCluster,
+		InitialClusterState:         v.clusterState.value,
+		InitialClusterToken:         *v.token,
+		HeartbeatInterval:           time.Duration(*v.tickMs) * time.Millisecond,
+		ElectionTimeout:             time.Duration(*v.electionMs) * time.Millisecond,
+		SnapshotCount:               *v.snapshotCount,
+		SnapshotCatchUpEntries:      *v.snapshotCatchUpEntries,
+		MaxRequestBytes:             int(*v.maxRequestBytes),
+		MaxTxnOps:                   int(*v.maxTxnOps),
+		WatchProgressNotifyInterval: *v.watchProgressNotifyInterval,
+		Version:                     etcdVersion,
 	}
-	// etcd's checks, in its order (embed.Config.Validate, then etcdmain's defaults).
 	if err := checkBindURLs(cfg.ListenPeerURLs); err != nil {
 		return bad(err)
 	}
@@ -343,24 +288,25 @@ func parseCommandLine(role string, args, environ []string, stdout, stderr io.Wri
 		return bad(err)
 	}
 	if err := checkHostURLs(cfg.AdvertisePeerURLs); err != nil {
-		return bad(fmt.Errorf(`--initial-advertise-peer-urls %q must be "host:port" (%w)`, advertisePeer.String(), err))
+		return bad(fmt.Errorf(`--initial-advertise-peer-urls %q must be "host:port" (%w)`, v.advertisePeer.String(), err))
 	}
 	if err := checkHostURLs(cfg.AdvertiseClientURLs); err != nil {
-		return bad(fmt.Errorf(`--advertise-client-urls %q must be in the format "host:port", "unix:/path/to/socket" or "unixs:/path/to/socket" (%w)`, advertiseClient.String(), err))
+		return bad(fmt.Errorf(`--advertise-client-urls %q must be in the format "host:port", "unix:/path/to/socket" or "unixs:/path/to/socket" (%w)`, v.advertiseClient.String(), err))
 	}
-	if tickMs, electionMs := *tickMs, *electionMs; tickMs == 0 {
+	if tickMs, electionMs := *v.tickMs, *v.electionMs; tickMs == 0 {
 		return bad(fmt.Errorf("--heartbeat-interval must be >0 (set to %dms)", tickMs))
 	} else if electionMs == 0 {
 		return bad(fmt.Errorf("--election-timeout must be >0 (set to %dms)", electionMs))
 	}
-	// etcd drops the default advertise URL when only the listen URL is given, then refuses.
-	if set["listen-client-urls"] && !set["advertise-client-urls"] {
+	// etcd drops the default advertise URL when only the listen URL is given, then refuses
+	// (on the command line only: its config file keeps the default).
+	if !fromFile && set["listen-client-urls"] && !set["advertise-client-urls"] {
 		return bad(errors.New("--advertise-client-urls is required when --listen-client-urls is set explicitly"))
 	}
 	// etcd's UpdateDefaultClusterFromName: `--name abc` alone names the one-member cluster.
-	if cfg.Name != embed.DefaultName && cfg.InitialCluster == defaultInitialCluster {
+	if cfg.Name != embed.DefaultName && cfg.InitialCluster == v.defaultInitialCluster {
 		var pairs []string
-		for _, u := range advertisePeer.urls {
+		for _, u := range v.advertisePeer.urls {
 			pairs = append(pairs, cfg.Name+"="+u)
 		}
 		cfg.InitialCluster = strings.Join(pairs, ",")
@@ -378,6 +324,33 @@ func parseCommandLine(role string, args, environ []string, stdout, stderr io.Wri
 	}
 	opts.cfg = cfg
 	return opts, nil
+}
+
+// deprecatedFlags are etcdmain's warnings for the deprecated flags it still takes.
+var deprecatedFlags = map[string]string{
+	"max-snapshots":  "--max-snapshots is deprecated in 3.6 and will be decommissioned in 3.8.",
+	"v2-deprecation": "--v2-deprecation is deprecated and scheduled for removal in v3.8. The default value is enforced, ignoring user input.",
+}
+
+func lookupEnv(environ []string, key string) string {
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// stringsValue is etcd's flags.UniqueStringsValue: comma-separated, duplicates dropped,
+// sorted.
+type stringsValue struct{ values []string }
+
+func (v *stringsValue) String() string { return strings.Join(v.values, ",") }
+func (v *stringsValue) Set(s string) error {
+	vs := strings.Split(s, ",")
+	slices.Sort(vs)
+	v.values = slices.Compact(vs)
+	return nil
 }
 
 // setFlagsFromEnv is etcd's flags.SetFlagsFromEnv with prefix ETCD: every flag not given on

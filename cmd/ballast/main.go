@@ -8,9 +8,12 @@
 //	  --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
 //	  --initial-cluster m1=http://127.0.0.1:2380,m2=...,m3=... --initial-cluster-state new
 //
-// Flags are parsed as etcd parses them (flags.go); the member is assembled by rpc/embed. Logs
-// are JSON lines on stderr (log/slog) with etcd's milestones, among them "ready to serve
-// client requests". SIGINT and SIGTERM stop the member gracefully (leadership handed off
+// Flags are parsed as etcd parses them (flags.go): every flag of etcd v3.7's --help is either
+// honoured or refused at start-up with "flag --X is not supported yet: REASON"
+// (flagtable.go), ETCD_* variables fill the flags not given, and --config-file reads etcd's
+// YAML instead of both (configfile.go). The member is assembled by rpc/embed. Logs are zap's
+// shape from log/slog (logging.go): JSON or console lines, on stderr, stdout or files, with
+// etcd's milestones, among them "ready to serve client requests". SIGINT and SIGTERM stop the member gracefully (leadership handed off
 // first) and exit 0; a member removed from the cluster stops with etcd's message and exits 1.
 //
 // Exit codes: 0 after a clean stop, --help or --version; 2 for a command line the flag
@@ -23,11 +26,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -39,6 +42,28 @@ func main() {
 	code := run(ctx, os.Args, os.Environ(), os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// printVersion prints etcd's --version lines (tools parse the first), then Ballast's own.
+func printVersion(w io.Writer) {
+	fmt.Fprintf(w, "etcd Version: %s\nGit SHA: %s\nGo Version: %s\nGo OS/Arch: %s/%s\nBallast Version: %s\n",
+		etcdVersion, gitSHA(), runtime.Version(), runtime.GOOS, runtime.GOARCH, ballastVersion)
+}
+
+// ballastVersion is Ballast's own release.
+const ballastVersion = "0.1.0-dev"
+
+// gitSHA is the commit the binary was built from (Go's VCS stamp, short as etcd's), or
+// "Not provided (use ./build instead of go build)" as etcd says without one.
+func gitSHA() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 7 {
+				return s.Value[:7]
+			}
+		}
+	}
+	return "Not provided (use ./build instead of go build)"
 }
 
 // role is the name the program answers to: "etcd" when run as etcd (a link or a renamed
@@ -66,15 +91,26 @@ func run(ctx context.Context, argv, environ []string, stdout, stderr io.Writer) 
 		return exitUsage // the flag package printed the message and the usage
 	}
 	if err == nil && opts.printVersion {
-		fmt.Fprintf(stdout, "%s Version: %s\netcd API Version: %s\nGo Version: %s\nGo OS/Arch: %s/%s\n",
-			name, etcdVersion, etcdVersion, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		printVersion(stdout)
 		return 0
 	}
-	lg := newLogger(stderr, opts.logLevel)
-	lg.Info("Running: ", "args", argv)
 	if err != nil {
+		// The refusal goes to stderr whatever --log-outputs says: it may be the refused value.
+		lg := newLogger(stderr, opts.logLevel, logFormatJSON)
+		lg.Info("Running: ", "args", argv)
 		lg.Warn("failed to verify flags", "error", err.Error())
 		return exitConfig
+	}
+	out, closeLogs, err := openLogOutputs(opts.log, stdout, stderr)
+	if err != nil {
+		newLogger(stderr, opts.logLevel, logFormatJSON).Warn("failed to verify flags", "error", err.Error())
+		return exitConfig
+	}
+	defer closeLogs()
+	lg := newLogger(out, opts.logLevel, opts.log.format)
+	lg.Info("Running: ", "args", argv)
+	for _, l := range opts.infos {
+		lg.Info(l.msg, l.args...)
 	}
 	for _, w := range opts.warnings {
 		lg.Warn(w)
@@ -96,29 +132,4 @@ func run(ctx context.Context, argv, environ []string, stdout, stderr io.Writer) 
 		srv.Stop()
 		return 1
 	}
-}
-
-// newLogger writes JSON lines to w with etcd's (zap's) field names: level (lower case), ts,
-// msg.
-func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
-		Level: level,
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if len(groups) > 0 {
-				return a
-			}
-			switch a.Key {
-			case slog.TimeKey:
-				a.Key = "ts"
-			case slog.LevelKey:
-				lv, _ := a.Value.Any().(slog.Level)
-				s := strings.ToLower(lv.String())
-				if lv >= levelFatal {
-					s = "fatal"
-				}
-				a.Value = slog.StringValue(s)
-			}
-			return a
-		},
-	}))
 }

@@ -24,6 +24,10 @@ const (
 	DefaultSnapshotCount       = 10000
 	DefaultMaxRequestBytes     = 1572864 // 1.5 MiB
 	DefaultMaxTxnOps           = 128
+	// DefaultSnapshotCatchUpEntries is etcd's (etcdserver.DefaultSnapshotCatchUpEntries).
+	DefaultSnapshotCatchUpEntries = 5000
+	// DefaultWatchProgressNotifyInterval is etcd's --watch-progress-notify-interval.
+	DefaultWatchProgressNotifyInterval = 10 * time.Minute
 	// maxElectionTimeout is etcd's maxElectionMs.
 	maxElectionTimeout = 50 * time.Second
 )
@@ -48,7 +52,10 @@ type Config struct {
 	// ElectionTicks = election / heartbeat).
 	HeartbeatInterval, ElectionTimeout time.Duration
 	SnapshotCount                      uint64
-	MaxRequestBytes, MaxTxnOps         int
+	// SnapshotCatchUpEntries is --snapshot-catchup-entries: the entries kept in the log below
+	// a snapshot, so a follower a little behind catches up by appends (zero: etcd's 5000).
+	SnapshotCatchUpEntries     uint64
+	MaxRequestBytes, MaxTxnOps int
 	// WatchProgressNotifyInterval is --watch-progress-notify-interval: how often watchers
 	// that asked for progress notifications get one when idle (zero: etcd's 10 minutes).
 	WatchProgressNotifyInterval time.Duration
@@ -101,6 +108,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.SnapshotCount == 0 {
 		c.SnapshotCount = DefaultSnapshotCount
+	}
+	if c.SnapshotCatchUpEntries == 0 {
+		c.SnapshotCatchUpEntries = DefaultSnapshotCatchUpEntries
+	}
+	if c.WatchProgressNotifyInterval == 0 {
+		c.WatchProgressNotifyInterval = DefaultWatchProgressNotifyInterval
 	}
 	if c.MaxRequestBytes == 0 {
 		c.MaxRequestBytes = DefaultMaxRequestBytes

@@ -95,7 +95,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	lg.Info("starting an etcd server", "name", cfg.Name, "data-dir", cfg.DataDir, "wal-dir", cfg.WALDir,
 		"heartbeat-interval", cfg.HeartbeatInterval.String(), "election-timeout", cfg.ElectionTimeout.String(),
-		"snapshot-count", cfg.SnapshotCount, "max-request-bytes", cfg.MaxRequestBytes, "max-txn-ops", cfg.MaxTxnOps,
+		"snapshot-count", cfg.SnapshotCount, "snapshot-catchup-entries", cfg.SnapshotCatchUpEntries,
+		"watch-progress-notify-interval", cfg.WatchProgressNotifyInterval.String(), "max-request-bytes", cfg.MaxRequestBytes, "max-txn-ops", cfg.MaxTxnOps,
 		"initial-advertise-peer-urls", urlStrings(cfg.AdvertisePeerURLs), "listen-peer-urls", urlStrings(cfg.ListenPeerURLs),
 		"advertise-client-urls", urlStrings(cfg.AdvertiseClientURLs), "listen-client-urls", urlStrings(cfg.ListenClientURLs),
 		"initial-cluster", cfg.InitialCluster, "initial-cluster-state", cfg.InitialClusterState,
@@ -121,6 +122,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		MaxRequestBytes:        cfg.MaxRequestBytes,
 		MaxTxnOps:              cfg.MaxTxnOps,
 		SnapshotEntries:        int(cfg.SnapshotCount),
+		SnapshotCatchUpEntries: int(min(cfg.SnapshotCatchUpEntries, cfg.SnapshotCount)),
 		WatchProgressInterval:  cfg.WatchProgressNotifyInterval,
 	}
 	for _, f := range ident.founders {

@@ -1,0 +1,361 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// This file holds what Ballast does with each flag of etcd v3.7's `etcd --help` that it does
+// not parse into embed.Config itself (flags.go): the flags refused with a reason, the flags
+// accepted only with the value Ballast's behaviour already has, the v3.6 --experimental-*
+// spellings, and --feature-gates with etcd's gate names.
+
+// issue names, for the flags that later issues bring.
+const (
+	issueOperations = "the operations issue"
+	issueSecurity   = "the security issue"
+	issueSnapshots  = "the snapshots issue"
+)
+
+// unsupportedFlag is one flag of etcd v3.7's `etcd --help` that Ballast does not implement
+// yet. Giving it (on the command line, as ETCD_*, or in --config-file) stops start-up with
+// `flag --NAME is not supported yet: REASON`; it is never silently ignored.
+type unsupportedFlag struct {
+	name   string
+	isBool bool // takes no value (--auto-tls), as etcd's boolean flags
+	reason string
+}
+
+// unsupportedFlags lists them all, in the order of etcd's help, with the issue that brings
+// each.
+var unsupportedFlags = []unsupportedFlag{
+	// Member
+	{"listen-client-http-urls", false, "a separate HTTP-only client listener comes with " + issueOperations},
+	{"max-snapshots", false, "snapshot file retention comes with " + issueSnapshots},
+	{"max-wals", false, "Ballast's write-ahead log is Pebble's, which keeps no numbered WAL files to retain"},
+	{"memory-mlock", true, "locking the store's pages in RAM comes with " + issueOperations},
+	{"quota-backend-bytes", false, "the backend quota and its NOSPACE alarm come with " + issueSnapshots},
+	{"backend-bbolt-freelist-type", false, "Ballast stores in Pebble, not bbolt: it has no freelist"},
+	{"backend-batch-interval", false, "Ballast commits each applied batch to Pebble at once: it has no backend batch to time"},
+	{"backend-batch-limit", false, "Ballast commits each applied batch to Pebble at once: it has no backend batch to bound"},
+	{"max-concurrent-streams", false, "gRPC server tuning comes with " + issueOperations},
+	{"grpc-keepalive-min-time", false, "gRPC keepalive tuning comes with " + issueOperations},
+	{"grpc-keepalive-interval", false, "gRPC keepalive tuning comes with " + issueOperations},
+	{"grpc-keepalive-timeout", false, "gRPC keepalive tuning comes with " + issueOperations},
+	{"socket-reuse-port", true, "socket options come with " + issueOperations},
+	{"socket-reuse-address", true, "socket options come with " + issueOperations},
+	{"enable-grpc-gateway", true, "the gRPC gateway (JSON over HTTP) comes with " + issueOperations},
+	{"raft-read-timeout", false, "Ballast's peer transport is not rafthttp; its timeouts are its own"},
+	{"raft-write-timeout", false, "Ballast's peer transport is not rafthttp; its timeouts are its own"},
+	// Clustering
+	{"discovery", false, "v2 discovery: etcd v3.7 lists it in its help but no longer defines it (the v2 store is gone)"},
+	{"discovery-token", false, "discovery comes with " + issueOperations},
+	{"discovery-endpoints", false, "discovery comes with " + issueOperations},
+	{"discovery-dial-timeout", false, "discovery comes with " + issueOperations},
+	{"discovery-request-timeout", false, "discovery comes with " + issueOperations},
+	{"discovery-keepalive-time", false, "discovery comes with " + issueOperations},
+	{"discovery-keepalive-timeout", false, "discovery comes with " + issueOperations},
+	{"discovery-insecure-transport", true, "discovery comes with " + issueOperations},
+	{"discovery-insecure-skip-tls-verify", true, "discovery comes with " + issueOperations},
+	{"discovery-cert", false, "discovery comes with " + issueOperations},
+	{"discovery-key", false, "discovery comes with " + issueOperations},
+	{"discovery-cacert", false, "discovery comes with " + issueOperations},
+	{"discovery-user", false, "discovery comes with " + issueOperations},
+	{"discovery-password", false, "discovery comes with " + issueOperations},
+	{"discovery-proxy", false, "v2 discovery's proxy: etcd v3.7 lists it in its help but no longer defines it (the v2 store is gone)"},
+	{"discovery-srv", false, "DNS discovery comes with " + issueOperations},
+	{"discovery-srv-name", false, "DNS discovery comes with " + issueOperations},
+	{"strict-reconfig-check", true, "comes with " + issueOperations},
+	{"auto-compaction-retention", false, "auto compaction comes with " + issueOperations},
+	{"auto-compaction-mode", false, "auto compaction comes with " + issueOperations},
+	// Security
+	{"cert-file", false, "TLS comes with " + issueSecurity},
+	{"key-file", false, "TLS comes with " + issueSecurity},
+	{"client-cert-auth", true, "TLS comes with " + issueSecurity},
+	{"client-cert-file", false, "TLS comes with " + issueSecurity},
+	{"client-key-file", false, "TLS comes with " + issueSecurity},
+	{"client-crl-file", false, "TLS comes with " + issueSecurity},
+	{"client-cert-allowed-hostname", false, "TLS comes with " + issueSecurity},
+	{"trusted-ca-file", false, "TLS comes with " + issueSecurity},
+	{"auto-tls", true, "TLS comes with " + issueSecurity},
+	{"peer-cert-file", false, "TLS comes with " + issueSecurity},
+	{"peer-key-file", false, "TLS comes with " + issueSecurity},
+	{"peer-client-cert-auth", true, "TLS comes with " + issueSecurity},
+	{"peer-client-cert-file", false, "TLS comes with " + issueSecurity},
+	{"peer-client-key-file", false, "TLS comes with " + issueSecurity},
+	{"peer-trusted-ca-file", false, "TLS comes with " + issueSecurity},
+	{"peer-cert-allowed-cn", false, "TLS comes with " + issueSecurity},
+	{"peer-cert-allowed-hostname", false, "TLS comes with " + issueSecurity},
+	{"peer-auto-tls", true, "TLS comes with " + issueSecurity},
+	{"self-signed-cert-validity", false, "TLS comes with " + issueSecurity},
+	{"peer-crl-file", false, "TLS comes with " + issueSecurity},
+	{"cipher-suites", false, "TLS comes with " + issueSecurity},
+	{"cors", false, "CORS for the HTTP surface comes with " + issueSecurity},
+	{"host-whitelist", false, "host checks for the HTTP surface come with " + issueSecurity},
+	{"tls-min-version", false, "TLS comes with " + issueSecurity},
+	{"tls-max-version", false, "TLS comes with " + issueSecurity},
+	// Auth
+	{"auth-token", false, "auth comes with " + issueSecurity},
+	{"bcrypt-cost", false, "auth comes with " + issueSecurity},
+	{"auth-token-ttl", false, "auth comes with " + issueSecurity},
+	// Profiling and monitoring
+	{"enable-pprof", true, "profiling endpoints come with " + issueOperations},
+	{"metrics", false, "metrics come with " + issueOperations},
+	{"listen-metrics-urls", false, "metrics come with " + issueOperations},
+	// Logging
+	{"enable-log-rotation", true, "log rotation comes with " + issueOperations},
+	{"log-rotation-config-json", false, "log rotation comes with " + issueOperations},
+	{"warning-unary-request-duration", false, "slow request warnings come with " + issueOperations},
+	// Distributed tracing
+	{"enable-distributed-tracing", true, "OpenTelemetry tracing comes with " + issueOperations},
+	{"distributed-tracing-address", false, "OpenTelemetry tracing comes with " + issueOperations},
+	{"distributed-tracing-service-name", false, "OpenTelemetry tracing comes with " + issueOperations},
+	{"distributed-tracing-instance-id", false, "OpenTelemetry tracing comes with " + issueOperations},
+	{"distributed-tracing-sampling-rate", false, "OpenTelemetry tracing comes with " + issueOperations},
+	// Features
+	{"corrupt-check-time", false, "periodic corruption checks between members come with " + issueOperations},
+	{"compact-hash-check-time", false, "compaction hash checks between members come with " + issueOperations},
+	{"compaction-batch-limit", false, "Ballast compacts in steps of its own size (kv/node's CompactionStepEntries); the flag comes with " + issueOperations},
+	{"peer-skip-client-san-verification", true, "TLS comes with " + issueSecurity},
+	{"warning-apply-duration", false, "slow apply warnings come with " + issueOperations},
+	{"bootstrap-defrag-threshold-megabytes", false, "Pebble compacts itself; a defragmentation at start-up comes with " + issueOperations},
+	{"max-learners", false, "a bound on learners comes with " + issueOperations},
+	{"compaction-sleep-interval", false, "Ballast compacts in steps between applies, without sleeping; the flag comes with " + issueOperations},
+	{"downgrade-check-time", false, "downgrades come with " + issueOperations},
+	// Unsafe
+	{"force-new-cluster", true, "disaster recovery comes with " + issueSnapshots},
+	{"unsafe-no-fsync", true, "running without fsync comes with " + issueOperations},
+}
+
+// fixedFlag is an etcd flag whose behaviour Ballast has, with etcd's default, and cannot
+// change: the default value (and its spellings) is accepted and honoured, any other refused.
+type fixedFlag struct {
+	name   string
+	isBool bool
+	values []string // the accepted spellings of the one value
+	reason string   // why another value is refused
+}
+
+var fixedFlags = []fixedFlag{
+	{"pre-vote", true, boolTrue, "Ballast's raft always runs Pre-Vote (kv/node sets raft.Config.PreVote); --pre-vote=false"},
+	{"initial-election-tick-advance", true, boolFalse, "Ballast's raft does not fast-forward a starting member's election ticks: it waits a whole randomized election timeout, as etcd with --initial-election-tick-advance=false"},
+	{"logger", false, []string{"zap"}, "Ballast logs zap's JSON shape through log/slog; only --logger=zap"},
+}
+
+// boolTrue and boolFalse are strconv.ParseBool's spellings of true and false.
+var (
+	boolTrue  = []string{"1", "t", "T", "TRUE", "true", "True"}
+	boolFalse = []string{"0", "f", "F", "FALSE", "false", "False"}
+)
+
+// experimentalFlag is one of the v3.6 --experimental-* flags that etcd v3.7 removed
+// (etcd-io/etcd#19959; the list is the v3.6-to-v3.7 upgrade guide's). Older manifests (kubeadm's)
+// still pass them, so Ballast takes them as etcd v3.6 did: the non-boolean ones set the flag
+// of the same name without the prefix, the boolean ones a feature gate. This is a Ballast
+// extension over etcd v3.7 (which refuses them as unknown flags), listed among the intended
+// differences of the compat harness.
+type experimentalFlag struct {
+	name   string // without the "experimental-" prefix
+	isBool bool
+	target string // the flag it sets, or "" for a feature gate
+	gate   string // the feature gate a boolean one sets
+}
+
+var experimentalFlags = []experimentalFlag{
+	{"bootstrap-defrag-threshold-megabytes", false, "bootstrap-defrag-threshold-megabytes", ""},
+	{"compact-hash-check-enabled", true, "", "CompactHashCheck"},
+	{"compact-hash-check-time", false, "compact-hash-check-time", ""},
+	{"compaction-batch-limit", false, "compaction-batch-limit", ""},
+	{"compaction-sleep-interval", false, "compaction-sleep-interval", ""},
+	{"corrupt-check-time", false, "corrupt-check-time", ""},
+	{"distributed-tracing-address", false, "distributed-tracing-address", ""},
+	{"distributed-tracing-instance-id", false, "distributed-tracing-instance-id", ""},
+	{"distributed-tracing-sampling-rate", false, "distributed-tracing-sampling-rate", ""},
+	{"distributed-tracing-service-name", false, "distributed-tracing-service-name", ""},
+	{"downgrade-check-time", false, "downgrade-check-time", ""},
+	{"enable-distributed-tracing", true, "enable-distributed-tracing", ""},
+	{"enable-lease-checkpoint", true, "", "LeaseCheckpoint"},
+	{"enable-lease-checkpoint-persist", true, "", "LeaseCheckpointPersist"},
+	{"initial-corrupt-check", true, "", "InitialCorruptCheck"},
+	{"memory-mlock", true, "memory-mlock", ""},
+	{"peer-skip-client-san-verification", true, "peer-skip-client-san-verification", ""},
+	{"snapshot-catchup-entries", false, "snapshot-catchup-entries", ""},
+	{"stop-grpc-service-on-defrag", true, "", "StopGRPCServiceOnDefrag"},
+	{"txn-mode-write-with-shared-buffer", true, "", "TxnModeWriteWithSharedBuffer"},
+	{"warning-apply-duration", false, "warning-apply-duration", ""},
+	{"warning-unary-request-duration", false, "warning-unary-request-duration", ""},
+	{"watch-progress-notify-interval", false, "watch-progress-notify-interval", ""},
+}
+
+// featureGate is one of etcd v3.7's server feature gates (server/features/etcd_features.go).
+type featureGate struct {
+	name       string
+	defaultOn  bool
+	preRelease string // ALPHA or BETA, as etcd's help prints it
+	// ballast is what Ballast does: the value it runs with, whatever is asked. Asking for it
+	// is accepted; asking for the other value is refused with reason.
+	ballast bool
+	reason  string
+	// performanceOnly: the gate tunes only how fast etcd answers, never what it answers, and
+	// Ballast has no such path: either value is accepted, with a warning saying so.
+	performanceOnly bool
+}
+
+var featureGates = []featureGate{
+	{"CompactHashCheck", false, "ALPHA", false, "compaction hash checks between members come with " + issueOperations, false},
+	{"FastLeaseKeepAlive", true, "BETA", true, "etcd's leader skips waiting for its applied index before renewing a lease it knows; Ballast's renewal path is its own", true},
+	{"InitialCorruptCheck", false, "ALPHA", false, "a corruption check at start-up comes with " + issueOperations, false},
+	{"LeaseCheckpoint", false, "ALPHA", true, "Ballast always checkpoints leases' remaining TTL through the log (kv/lease), so a leader change does not reset them; turning it off is not built", false},
+	{"LeaseCheckpointPersist", false, "ALPHA", true, "Ballast always persists the checkpointed remaining TTL; turning it off is not built", false},
+	{"PriorityRequest", false, "ALPHA", false, "request priorities under overload come with " + issueOperations, false},
+	{"SetMemberLocalAddr", false, "ALPHA", false, "choosing the peer transport's local address comes with " + issueOperations, false},
+	{"StopGRPCServiceOnDefrag", false, "ALPHA", false, "reporting NOT_SERVING during a defragmentation comes with " + issueOperations, false},
+	{"TxnModeWriteWithSharedBuffer", true, "BETA", true, "bbolt's shared read buffer of write transactions has no counterpart in Ballast's Pebble store", true},
+}
+
+// featureGatesValue is --feature-gates: etcd's featuregate.Set syntax (key=bool pairs,
+// comma-separated), its error messages, AllAlpha and AllBeta.
+type featureGatesValue struct {
+	raw string
+	set map[string]bool // as asked, in order of featureGates after expanding AllAlpha/AllBeta
+}
+
+func (v *featureGatesValue) String() string { return v.raw }
+
+func (v *featureGatesValue) Set(s string) error {
+	m := map[string]bool{}
+	for _, part := range strings.Split(s, ",") {
+		if part == "" {
+			continue
+		}
+		k, val, ok := strings.Cut(part, "=")
+		k = strings.TrimSpace(k)
+		if !ok {
+			return fmt.Errorf("missing bool value for %s", k)
+		}
+		val = strings.TrimSpace(val)
+		b, err := strconv.ParseBool(val)
+		if err != nil {
+			return fmt.Errorf("invalid value of %s=%s, err: %w", k, val, err)
+		}
+		m[k] = b
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if v.set == nil {
+		v.set = map[string]bool{}
+	}
+	for _, k := range keys {
+		switch k {
+		case "AllAlpha", "AllBeta":
+			stage := strings.ToUpper(strings.TrimPrefix(k, "All"))
+			for _, g := range featureGates {
+				if g.preRelease == stage {
+					if _, explicit := m[g.name]; !explicit {
+						v.set[g.name] = m[k]
+					}
+				}
+			}
+			continue
+		}
+		if !slices.ContainsFunc(featureGates, func(g featureGate) bool { return g.name == k }) {
+			return fmt.Errorf("unrecognized feature gate: %s", k)
+		}
+		v.set[k] = m[k]
+	}
+	if v.raw != "" {
+		v.raw += ","
+	}
+	v.raw += s
+	return nil
+}
+
+// check refuses a gate asked for a value Ballast does not run with.
+func (v *featureGatesValue) check(warnings *[]string) error {
+	for _, g := range featureGates {
+		on, ok := v.set[g.name]
+		if ok && g.performanceOnly {
+			*warnings = append(*warnings, fmt.Sprintf("feature gate %s=%t changes nothing in Ballast: %s", g.name, on, g.reason))
+			continue
+		}
+		if ok && on != g.ballast {
+			return fmt.Errorf("flag --feature-gates is not supported yet: %s=%t: %s", g.name, on, g.reason)
+		}
+	}
+	return nil
+}
+
+// fixedValue is a fixedFlag in the flag set.
+type fixedValue struct {
+	flag    fixedFlag
+	value   string
+	refused *[]string // refusal messages, in the order given
+}
+
+func (v *fixedValue) String() string   { return v.value }
+func (v *fixedValue) IsBoolFlag() bool { return v.flag.isBool }
+func (v *fixedValue) Set(s string) error {
+	if v.flag.isBool {
+		if _, err := strconv.ParseBool(s); err != nil {
+			return errors.New("parse error")
+		}
+	}
+	v.value = s
+	if !slices.Contains(v.flag.values, s) {
+		*v.refused = append(*v.refused, fmt.Sprintf("flag --%s is not supported yet: %s=%s is not built (%s)", v.flag.name, v.flag.name, s, v.flag.reason))
+	}
+	return nil
+}
+
+// refusedValue records that an unsupported flag was given.
+type refusedValue struct {
+	flag    unsupportedFlag
+	refused *[]string
+}
+
+func (v *refusedValue) String() string   { return "" }
+func (v *refusedValue) IsBoolFlag() bool { return v.flag.isBool }
+func (v *refusedValue) Set(string) error {
+	*v.refused = append(*v.refused, fmt.Sprintf("flag --%s is not supported yet: %s", v.flag.name, v.flag.reason))
+	return nil
+}
+
+// experimentalValue is a v3.6 --experimental-* flag: it sets its target flag (whose own
+// refusal, if any, is then reported under the experimental name) or its feature gate.
+type experimentalValue struct {
+	flag     experimentalFlag
+	fs       *flag.FlagSet
+	gates    *featureGatesValue
+	warnings *[]string
+	refused  *[]string
+}
+
+func (v *experimentalValue) String() string   { return "" }
+func (v *experimentalValue) IsBoolFlag() bool { return v.flag.isBool }
+func (v *experimentalValue) Set(s string) error {
+	name := "experimental-" + v.flag.name
+	if v.flag.gate != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return errors.New("parse error")
+		}
+		*v.warnings = append(*v.warnings, fmt.Sprintf("--%s is deprecated in v3.6 and will be decommissioned in v3.7. Use '--feature-gates=%s=true' instead.", name, v.flag.gate))
+		return v.gates.Set(fmt.Sprintf("%s=%t", v.flag.gate, b))
+	}
+	*v.warnings = append(*v.warnings, fmt.Sprintf("--%s is deprecated in v3.6 and will be decommissioned in v3.7. Use '--%s' instead.", name, v.flag.target))
+	before := len(*v.refused)
+	if err := v.fs.Set(v.flag.target, s); err != nil {
+		return err
+	}
+	for i := before; i < len(*v.refused); i++ {
+		(*v.refused)[i] = strings.Replace((*v.refused)[i], "flag --"+v.flag.target+" ", "flag --"+name+" ", 1)
+	}
+	return nil
+}
