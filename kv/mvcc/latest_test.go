@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/stretchr/testify/require"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"google.golang.org/protobuf/proto"
@@ -112,5 +113,62 @@ func TestLatestCacheAgainstModel(t *testing.T) {
 		want, err := m.hashKV(0)
 		require.NoError(t, err)
 		require.Equal(t, want, h.Hash, "seed %d: HashKV", seed)
+	}
+}
+
+// iterCounter is a Reader that counts the iterators opened on it.
+type iterCounter struct {
+	pebble.Reader
+	iters int
+}
+
+func (c *iterCounter) NewIter(o *pebble.IterOptions) (*pebble.Iterator, error) {
+	c.iters++
+	return c.Reader.NewIter(o)
+}
+
+// TestRangeAppliedOneKeyFromCache: a member's read of one key at the current revision is
+// answered from the latest-version cache once the key was written or read (no Pebble
+// iterator), with Range's answer in every form (keys only, count only, the revision named,
+// a deleted key, a value too large to cache); reads of older revisions and of ranges go to
+// Pebble. A keys-only answer does not take the value out of the cache.
+func TestRangeAppliedOneKeyFromCache(t *testing.T) {
+	e := newEnv(t)
+	e.mustPut("a", "1")
+	e.mustPut("a", "2")
+	e.mustPut("gone", "x")
+	_, _, err := e.del("gone", "", false)
+	require.NoError(t, err)
+	big := strings.Repeat("v", 2*latestCacheMaxValueBytes)
+	e.mustPut("big", big)
+	cur := e.s.CurrentRevision()
+	tests := []struct {
+		name      string
+		req       *pb.RangeRequest
+		fromCache bool
+	}{
+		{"written key", &pb.RangeRequest{Key: []byte("a")}, true},
+		{"keys only", &pb.RangeRequest{Key: []byte("a"), KeysOnly: true}, true},
+		{"after keys only", &pb.RangeRequest{Key: []byte("a")}, true},
+		{"count only", &pb.RangeRequest{Key: []byte("a"), CountOnly: true}, true},
+		{"current revision named", &pb.RangeRequest{Key: []byte("a"), Revision: cur}, true},
+		{"limit", &pb.RangeRequest{Key: []byte("a"), Limit: 1}, true},
+		{"deleted key", &pb.RangeRequest{Key: []byte("gone")}, true},
+		{"older revision", &pb.RangeRequest{Key: []byte("a"), Revision: 2}, false},
+		{"range", &pb.RangeRequest{Key: []byte("a"), RangeEnd: []byte("z")}, false},
+		{"value too large to cache", &pb.RangeRequest{Key: []byte("big")}, false},
+		{"never seen, first read", &pb.RangeRequest{Key: []byte("new")}, false},
+		{"never seen, read again", &pb.RangeRequest{Key: []byte("new")}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want, err := e.s.Range(e.db, tt.req)
+			require.NoError(t, err)
+			r := &iterCounter{Reader: e.db}
+			got, err := e.s.RangeApplied(r, tt.req)
+			require.NoError(t, err)
+			require.True(t, proto.Equal(want, got), "got %v\nwant %v", got, want)
+			require.Equal(t, tt.fromCache, r.iters == 0, "iterators opened: %d", r.iters)
+		})
 	}
 }
