@@ -80,6 +80,9 @@ var honouredFlags = map[string]honouredFlag{
 	"log-format":                     {[]string{"--log-format", "console"}, "TestRunFromConfigFile", "run_test.go", "log-format"},
 	"watch-progress-notify-interval": {[]string{"--watch-progress-notify-interval", "5s"}, "TestRunFromConfigFile", "run_test.go", "watch-progress-notify-interval"},
 	"snapshot-catchup-entries":       {[]string{"--snapshot-catchup-entries", "5"}, "TestRunFromConfigFile", "run_test.go", `"snapshot-catchup-entries":5`},
+	"listen-metrics-urls":            {[]string{"--listen-metrics-urls", "http://127.0.0.1:2381"}, "TestHTTPAsEtcd", "http_test.go", "--listen-metrics-urls"},
+	"metrics":                        {[]string{"--metrics", "extensive"}, "TestMetricsMove", "../../rpc/embed/metrics_test.go", "MetricsExtensive"},
+	"enable-pprof":                   {[]string{"--enable-pprof"}, "TestRunFromEnvironment", "run_test.go", "ETCD_ENABLE_PPROF"},
 	"version":                        {[]string{"--version"}, "TestHelpAndVersion", "flags_test.go", "--version"},
 	"config-file":                    {[]string{"--config-file", "testdata/etcd.conf.yml"}, "TestRunFromConfigFile", "run_test.go", "--config-file"},
 }

@@ -118,6 +118,9 @@ type flagVars struct {
 	logLevel, logFormat                            *string
 	logOutputs                                     *stringsValue
 	configFile                                     *string
+	listenMetrics                                  *urlsValue
+	metrics                                        *string
+	enablePprof                                    *bool
 	gates                                          *featureGatesValue
 	refused                                        []string // refusal messages, in the order given
 	defaultInitialCluster                          string
@@ -158,6 +161,10 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.logOutputs = &stringsValue{[]string{logOutputDefault}}
 	fs.Var(v.logOutputs, "log-outputs", "Specify 'stdout' or 'stderr', or list of comma separated output targets.")
 	v.configFile = fs.String("config-file", "", "Path to the server configuration file.")
+	v.listenMetrics = &urlsValue{}
+	fs.Var(v.listenMetrics, "listen-metrics-urls", "List of URLs to listen on for the /metrics and /health endpoints.")
+	v.metrics = fs.String("metrics", embed.MetricsBasic, "Set level of detail for exported metrics, specify 'extensive' to include server side grpc histogram metrics.")
+	v.enablePprof = fs.Bool("enable-pprof", false, "Enable runtime profiling data via HTTP server. Address is at client URL + \"/debug/pprof/\"")
 	v.discoveryFallback = &selectiveValue{"exit", []string{"exit", "proxy"}}
 	fs.Var(v.discoveryFallback, "discovery-fallback", `Valid values include ["exit" "proxy"]`)
 	v.v2Deprecation = &selectiveValue{"write-only", []string{"not-yet", "write-only", "write-only-skip-check", "write-only-drop-data", "gone"}}
@@ -279,12 +286,18 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		MaxRequestBytes:             int(*v.maxRequestBytes),
 		MaxTxnOps:                   int(*v.maxTxnOps),
 		WatchProgressNotifyInterval: *v.watchProgressNotifyInterval,
+		ListenMetricsURLs:           toURLs(v.listenMetrics.urls),
+		Metrics:                     *v.metrics,
+		EnablePprof:                 *v.enablePprof,
 		Version:                     etcdVersion,
 	}
 	if err := checkBindURLs(cfg.ListenPeerURLs); err != nil {
 		return bad(err)
 	}
 	if err := checkBindURLs(cfg.ListenClientURLs); err != nil {
+		return bad(err)
+	}
+	if err := checkBindURLs(cfg.ListenMetricsURLs); err != nil {
 		return bad(err)
 	}
 	if err := checkHostURLs(cfg.AdvertisePeerURLs); err != nil {

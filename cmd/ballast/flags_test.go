@@ -48,6 +48,8 @@ func TestParseDefaults(t *testing.T) {
 		// etcd's defaults, which Ballast runs with
 		SnapshotCatchUpEntries:      5000,
 		WatchProgressNotifyInterval: 10 * time.Minute,
+		ListenMetricsURLs:           []url.URL{},
+		Metrics:                     "basic",
 	}, opts.cfg)
 	require.Equal(t, logOptions{outputs: []string{"default"}, format: "json"}, opts.log)
 	require.Equal(t, slog.LevelInfo, opts.logLevel)

@@ -102,10 +102,6 @@ var unsupportedFlags = []unsupportedFlag{
 	{"auth-token", false, "auth comes with " + issueSecurity},
 	{"bcrypt-cost", false, "auth comes with " + issueSecurity},
 	{"auth-token-ttl", false, "auth comes with " + issueSecurity},
-	// Profiling and monitoring
-	{"enable-pprof", true, "profiling endpoints come with " + issueOperations},
-	{"metrics", false, "metrics come with " + issueOperations},
-	{"listen-metrics-urls", false, "metrics come with " + issueOperations},
 	// Logging
 	{"enable-log-rotation", true, "log rotation comes with " + issueOperations},
 	{"log-rotation-config-json", false, "log rotation comes with " + issueOperations},

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -181,6 +182,7 @@ func TestRunFromEnvironment(t *testing.T) {
 		"ETCD_LOG_OUTPUTS=stdout",
 		"ETCD_LOG_LEVEL=warn",
 		"ETCD_UNKNOWN_SETTING=1",
+		"ETCD_ENABLE_PPROF=true",
 		"HOME=/nowhere",
 	}
 	var stdout syncBuffer
@@ -211,4 +213,7 @@ func TestRunFromEnvironment(t *testing.T) {
 	require.Equal(t, []string{client}, resp.Members[0].ClientURLs, "ETCD_ADVERTISE_CLIENT_URLS")
 	_, err = os.Stat(filepath.Join(dir, "env1.etcd", "member"))
 	require.NoError(t, err, "ETCD_DATA_DIR")
+	code, body, _ := httpGet(client + "/debug/pprof/")
+	require.Equal(t, http.StatusOK, code, "ETCD_ENABLE_PPROF")
+	require.Contains(t, body, "goroutine")
 }

@@ -7,6 +7,12 @@ import (
 	"time"
 )
 
+// The values of --metrics.
+const (
+	MetricsBasic     = "basic"
+	MetricsExtensive = "extensive"
+)
+
 // The values of --initial-cluster-state.
 const (
 	ClusterStateNew      = "new"
@@ -59,6 +65,15 @@ type Config struct {
 	// WatchProgressNotifyInterval is --watch-progress-notify-interval: how often watchers
 	// that asked for progress notifications get one when idle (zero: etcd's 10 minutes).
 	WatchProgressNotifyInterval time.Duration
+
+	// ListenMetricsURLs is --listen-metrics-urls: where /metrics, /health, /livez and
+	// /readyz are served besides the client URLs (none by default).
+	ListenMetricsURLs []url.URL
+	// Metrics is --metrics: MetricsBasic (default) or MetricsExtensive (adds the gRPC
+	// handling-time histogram).
+	Metrics string
+	// EnablePprof is --enable-pprof: Go's profiles under /debug/pprof/ on the client URLs.
+	EnablePprof bool
 
 	// Logger receives the member's log (JSON lines in cmd/ballast). Nil: slog.Default().
 	Logger *slog.Logger
@@ -124,6 +139,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Metrics == "" {
+		c.Metrics = MetricsBasic // as etcd, any value but "extensive" is basic
+	}
 	if c.InitialClusterState != ClusterStateNew && c.InitialClusterState != ClusterStateExisting {
 		return c, fmt.Errorf("unexpected clusterState %q", c.InitialClusterState)
 	}
@@ -146,6 +164,7 @@ func (c Config) withDefaults() (Config, error) {
 	}{
 		{"--listen-client-urls", c.ListenClientURLs}, {"--advertise-client-urls", c.AdvertiseClientURLs},
 		{"--listen-peer-urls", c.ListenPeerURLs}, {"--initial-advertise-peer-urls", c.AdvertisePeerURLs},
+		{"--listen-metrics-urls", c.ListenMetricsURLs},
 	} {
 		for _, u := range group.urls {
 			if u.Scheme != "http" {

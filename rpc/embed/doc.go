@@ -2,7 +2,9 @@
 // etcd: the bootstrap of the member (a new cluster from --initial-cluster, a join of an
 // existing one through a peer, or a restart from the data dir), its kv/node member and
 // production Driver, the peer transport (rpc/peer) on the peer URLs, and on the client URLs
-// the etcd v3 gRPC services (package rpc) with HTTP /health beside them. cmd/ballast parses
+// the etcd v3 gRPC services (package rpc) with etcd's HTTP surface beside them (http.go:
+// /health, /livez, /readyz, /version, /metrics, /debug/pprof; and --listen-metrics-urls),
+// and the member's Prometheus metrics under etcd's names (metrics.go). cmd/ballast parses
 // etcd's flags into a Config and calls Start; tests start members in-process the same way.
 //
 // Imports: rpc, rpc/peer, kv/node (and kv packages they need), raft; never sim or chaos.
@@ -61,8 +63,9 @@
 // # Goroutines
 //
 // Start's goroutines are the Driver's Run (started before rpc.New, which reads the member's
-// status through it), the peer transport's Serve per peer listener, the publisher of the
-// member's attributes, and, once it published, per client listener the splitter, the gRPC
+// status through it), the peer transport's Serve per peer listener, the metrics poller and
+// an HTTP server per metrics listener, the publisher of the member's attributes, and, once
+// it published, per client listener the splitter, the gRPC
 // server and the HTTP server.
 // Stop ends them all (hand off leadership, stop the driver, close listeners and transport,
 // close the member) and waits for them.

@@ -2,7 +2,6 @@ package embed
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,6 +43,8 @@ type Server struct {
 	splits    []*splitListener
 	peerLns   []net.Listener
 	clientLns []net.Listener
+	metricLns []net.Listener
+	metrics   *metrics
 
 	// mu guards https, splits and closing: the publisher adds client servers while Stop may
 	// be closing them.
@@ -92,6 +93,13 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, fmt.Errorf("listen on client URL %s: %w", u.String(), err)
 		}
 		s.clientLns = append(s.clientLns, ln)
+	}
+	for _, u := range cfg.ListenMetricsURLs {
+		ln, err := net.Listen("tcp", u.Host)
+		if err != nil {
+			return nil, fmt.Errorf("listen on metrics URL %s: %w", u.String(), err)
+		}
+		s.metricLns = append(s.metricLns, ln)
 	}
 	lg.Info("starting an etcd server", "name", cfg.Name, "data-dir", cfg.DataDir, "wal-dir", cfg.WALDir,
 		"heartbeat-interval", cfg.HeartbeatInterval.String(), "election-timeout", cfg.ElectionTimeout.String(),
@@ -184,8 +192,27 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.grpc = grpc.NewServer(append(rpc.ServerOptions(cfg.MaxRequestBytes), s.services.ServerOptions()...)...)
+	s.metrics = newMetrics(cfg.Metrics == MetricsExtensive, cfg.Version, s.driver.DBSize)
+	opts := append(rpc.ServerOptions(cfg.MaxRequestBytes), s.services.ServerOptions()...)
+	s.grpc = grpc.NewServer(append(opts, s.metrics.serverOptions()...)...)
 	s.services.Register(s.grpc)
+	s.metrics.grpc.InitializeMetrics(s.grpc)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.metrics.poll(runCtx, s.driver, cfg.HeartbeatInterval)
+	}()
+	// The metrics URLs serve at once, as etcd's: /livez and /readyz answer there before the
+	// member is ready (kubeadm's probes).
+	for _, ln := range s.metricLns {
+		hs := &http.Server{Handler: s.metricsMux(), ReadHeaderTimeout: 10 * time.Second}
+		s.mu.Lock()
+		s.https = append(s.https, hs)
+		s.mu.Unlock()
+		lg.Info("serving metrics", "address", "http://"+ln.Addr().String())
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); _ = hs.Serve(ln) }()
+	}
 
 	for _, ln := range s.peerLns {
 		lg.Info("serving peer traffic", "address", ln.Addr().String())
@@ -258,8 +285,7 @@ func (s *Server) publishAndServe(ctx context.Context) {
 	s.lg.Info("published local member to cluster through raft", "local-member-id", hexID(s.id),
 		"local-member-attributes", fmt.Sprintf("{Name:%s ClientURLs:%v}", s.cfg.Name, clientURLs),
 		"cluster-id", hexID(s.cid))
-	mux := http.NewServeMux()
-	mux.HandleFunc("/health", s.serveHealth)
+	mux := s.clientMux()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
@@ -279,50 +305,6 @@ func (s *Server) publishAndServe(ctx context.Context) {
 	}
 	close(s.ready)
 	s.lg.Info("ready to serve client requests")
-}
-
-// health is etcd's /health answer.
-type health struct {
-	Health string `json:"health"`
-	Reason string `json:"reason"`
-}
-
-// serveHealth is etcd's /health: false without a leader ("RAFT NO LEADER"), else the answer
-// of a linearizable one-key range (false with "RANGE ERROR:..." when it fails); with
-// ?serializable=true the local member alone is checked.
-func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	serializable := r.URL.Query().Get("serializable") == "true"
-	h := s.checkHealth(r.Context(), serializable)
-	d, _ := json.Marshal(h)
-	if h.Health != "true" {
-		s.lg.Warn("/health error", "output", string(d), "status-code", http.StatusServiceUnavailable)
-		http.Error(w, string(d), http.StatusServiceUnavailable)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(d)
-}
-
-func (s *Server) checkHealth(ctx context.Context, serializable bool) health {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second+2*s.cfg.ElectionTimeout) // etcd's ReqTimeout
-	defer cancel()
-	var lead uint64
-	if err := s.driver.Inspect(ctx, func(m *node.Member) { lead = m.Status().Lead }); err != nil {
-		return health{"false", fmt.Sprintf("RANGE ERROR:%s", err)}
-	}
-	if !serializable && lead == 0 {
-		return health{"false", "RAFT NO LEADER"}
-	}
-	_, err := s.driver.Submit(ctx, &pb.InternalRaftRequest{Range: &pb.RangeRequest{Key: []byte{0}, KeysOnly: true, Limit: 1, Serializable: serializable}})
-	if err != nil {
-		return health{"false", fmt.Sprintf("RANGE ERROR:%s", err)}
-	}
-	return health{"true", ""}
 }
 
 // fail reports a fatal error once (Err) and logs it.
@@ -351,6 +333,15 @@ func (s *Server) ClusterID() uint64 { return s.cid }
 func (s *Server) ClientURLs() []string {
 	out := make([]string, len(s.clientLns))
 	for i, ln := range s.clientLns {
+		out[i] = "http://" + ln.Addr().String()
+	}
+	return out
+}
+
+// MetricsURLs are the URLs the metrics listeners are bound to.
+func (s *Server) MetricsURLs() []string {
+	out := make([]string, len(s.metricLns))
+	for i, ln := range s.metricLns {
 		out[i] = "http://" + ln.Addr().String()
 	}
 	return out
@@ -402,6 +393,9 @@ func (s *Server) closeAll() {
 		_ = sl.close()
 	}
 	for _, ln := range s.clientLns {
+		_ = ln.Close()
+	}
+	for _, ln := range s.metricLns {
 		_ = ln.Close()
 	}
 	if s.services != nil {

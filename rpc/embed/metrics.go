@@ -1,0 +1,154 @@
+package embed
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/stats"
+
+	"github.com/ballastdb/ballast/kv/node"
+)
+
+// This file is the member's Prometheus metrics, under etcd's names, types and labels for the
+// families etcd's alerting and dashboard mixin reads (so they work unchanged), each the real
+// figure of this member: the raft state is polled from the driver every heartbeat interval
+// (leader changes are counted from those polls: one election takes at least an election
+// timeout, five heartbeats or more, so none is missed), the database sizes are read at
+// scrape time, the gRPC families come from grpc-ecosystem's interceptors with etcd's label
+// names (grpc_type, grpc_service, grpc_method, grpc_code), the client bytes from a gRPC
+// stats handler. Each Server has its own registry (tests run several in one process), with
+// the Go and process collectors. Families etcd has and Ballast does not yet fill are absent,
+// never reported as a made-up value (see the report of the operations issue).
+
+// quotaBackendBytesDefault is etcd's default backend quota (2 GiB), reported as
+// etcd_server_quota_backend_bytes: Ballast does not enforce a quota yet (the snapshots issue
+// adds it with this default), and the mixin divides by this figure.
+const quotaBackendBytesDefault = 2 * 1024 * 1024 * 1024
+
+type metrics struct {
+	reg *prometheus.Registry
+
+	hasLeader, isLeader     prometheus.Gauge
+	leaderChanges           prometheus.Counter
+	committed, applied      prometheus.Gauge
+	healthOK, healthFailed  prometheus.Counter
+	clientSent, clientRecvd prometheus.Counter
+	grpc                    *grpcprom.ServerMetrics
+
+	lastLead atomic.Uint64
+}
+
+func newMetrics(extensive bool, version string, dbSize func() (int64, int64)) *metrics {
+	reg := prometheus.NewRegistry()
+	m := &metrics{reg: reg}
+	gauge := func(subsystem, name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "etcd", Subsystem: subsystem, Name: name, Help: help})
+	}
+	counter := func(subsystem, name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "etcd", Subsystem: subsystem, Name: name, Help: help})
+	}
+	m.hasLeader = gauge("server", "has_leader", "Whether or not a leader exists. 1 is existence, 0 is not.")
+	m.isLeader = gauge("server", "is_leader", "Whether or not this member is a leader. 1 if is, 0 otherwise.")
+	m.leaderChanges = counter("server", "leader_changes_seen_total", "The number of leader changes seen.")
+	m.committed = gauge("server", "proposals_committed_total", "The total number of consensus proposals committed.")
+	m.applied = gauge("server", "proposals_applied_total", "The total number of consensus proposals applied.")
+	m.healthOK = counter("server", "health_success", "The total number of successful health checks")
+	m.healthFailed = counter("server", "health_failures", "The total number of failed health checks")
+	m.clientSent = counter("network", "client_grpc_sent_bytes_total", "The total number of bytes sent to grpc clients.")
+	m.clientRecvd = counter("network", "client_grpc_received_bytes_total", "The total number of bytes received from grpc clients.")
+	quota := gauge("server", "quota_backend_bytes", "Current backend storage quota size in bytes.")
+	quota.Set(quotaBackendBytesDefault)
+	serverVersion := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "etcd", Subsystem: "server", Name: "version",
+		Help: "Which version is running. 1 for 'server_version' label with current version."}, []string{"server_version"})
+	serverVersion.WithLabelValues(version).Set(1)
+	dbTotal := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "etcd", Subsystem: "mvcc", Name: "db_total_size_in_bytes",
+		Help: "Total size of the underlying database physically allocated in bytes."}, func() float64 { t, _ := dbSize(); return float64(t) })
+	dbInUse := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "etcd", Subsystem: "mvcc", Name: "db_total_size_in_use_in_bytes",
+		Help: "Total size of the underlying database logically in use in bytes."}, func() float64 { _, u := dbSize(); return float64(u) })
+	var opts []grpcprom.ServerMetricsOption
+	if extensive {
+		// etcd's --metrics extensive: the handling-time histogram, with etcd's buckets.
+		opts = append(opts, grpcprom.WithServerHandlingTimeHistogram(grpcprom.WithHistogramBuckets(prometheus.DefBuckets)))
+	}
+	m.grpc = grpcprom.NewServerMetrics(opts...)
+	reg.MustRegister(m.hasLeader, m.isLeader, m.leaderChanges, m.committed, m.applied, m.healthOK, m.healthFailed,
+		m.clientSent, m.clientRecvd, quota, serverVersion, dbTotal, dbInUse, m.grpc,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// serverOptions are the gRPC server's interceptors and stats handler for the metrics.
+func (m *metrics) serverOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(m.grpc.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(m.grpc.StreamServerInterceptor()),
+		grpc.StatsHandler(&bytesHandler{m}),
+	}
+}
+
+// raftPoll is what one poll reads of the member's raft state.
+type raftPoll struct{ Lead, Commit, Applied uint64 }
+
+// observe records one poll of the member's raft state.
+func (m *metrics) observe(self uint64, st raftPoll) {
+	bool01 := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	m.hasLeader.Set(bool01(st.Lead != 0))
+	m.isLeader.Set(bool01(st.Lead != 0 && st.Lead == self))
+	if old := m.lastLead.Swap(st.Lead); st.Lead != 0 && st.Lead != old {
+		m.leaderChanges.Inc()
+	}
+	m.committed.Set(float64(st.Commit))
+	m.applied.Set(float64(st.Applied))
+}
+
+// poll reads the member's raft state every interval until ctx ends.
+func (m *metrics) poll(ctx context.Context, d *node.Driver, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		var st raftPoll
+		ictx, cancel := context.WithTimeout(ctx, interval)
+		err := d.Inspect(ictx, func(mb *node.Member) {
+			s := mb.Status()
+			st = raftPoll{Lead: s.Lead, Commit: s.Commit, Applied: mb.AppliedIndex()}
+		})
+		cancel()
+		if err == nil {
+			m.observe(d.ID(), st)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.Stopped():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// bytesHandler counts the bytes of gRPC messages, as etcd's client_grpc_*_bytes_total.
+type bytesHandler struct{ m *metrics }
+
+func (h *bytesHandler) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+func (h *bytesHandler) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	return ctx
+}
+func (h *bytesHandler) HandleConn(context.Context, stats.ConnStats) {}
+func (h *bytesHandler) HandleRPC(_ context.Context, s stats.RPCStats) {
+	switch p := s.(type) {
+	case *stats.OutPayload:
+		h.m.clientSent.Add(float64(p.Length))
+	case *stats.InPayload:
+		h.m.clientRecvd.Add(float64(p.Length))
+	}
+}

@@ -1,0 +1,115 @@
+package embed
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+)
+
+// scrapeMetrics reads a member's /metrics.
+func scrapeMetrics(t *testing.T, base string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	require.NoError(t, err)
+	return fams
+}
+
+// value is the sum of the family's series whose labels include want.
+func value(fams map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
+	total := 0.0
+	for _, m := range fams[name].GetMetric() {
+		match := true
+		for k, v := range want {
+			found := false
+			for _, l := range m.GetLabel() {
+				if l.GetName() == k && l.GetValue() == v {
+					found = true
+				}
+			}
+			match = match && found
+		}
+		if !match {
+			continue
+		}
+		switch {
+		case m.Counter != nil:
+			total += m.Counter.GetValue()
+		case m.Gauge != nil:
+			total += m.Gauge.GetValue()
+		case m.Histogram != nil:
+			total += float64(m.Histogram.GetSampleCount())
+		}
+	}
+	return total
+}
+
+// TestMetricsMove: the metrics report the member's real figures. Writes move the proposal
+// counters by at least the writes made and gRPC's handled counter by exactly them; the
+// client byte counters grow; with every member up each has a leader and one is it; once the
+// other two stop, the last one's etcd_server_has_leader drops to 0 (raft's CheckQuorum
+// steps a leader down). --listen-metrics-urls serves the same registry.
+func TestMetricsMove(t *testing.T) {
+	ms := testCluster(t, 3)
+	ms[0].cfg.ListenMetricsURLs = mustURL(t, "http://127.0.0.1:0")
+	ms[0].cfg.Metrics = MetricsExtensive
+	for _, m := range ms {
+		m.start(t)
+	}
+	waitReady(t, ms...)
+	base := ms[0].srv.ClientURLs()[0]
+	c := testClient(t, base)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := c.Put(ctx, "warm", "up")
+	require.NoError(t, err)
+
+	before := scrapeMetrics(t, base)
+	const writes = 20
+	for i := range writes {
+		_, err := c.Put(ctx, fmt.Sprintf("k%d", i), "v")
+		require.NoError(t, err)
+	}
+	// The poll runs every heartbeat interval: wait until applied has caught up.
+	var after map[string]*dto.MetricFamily
+	require.Eventually(t, func() bool {
+		after = scrapeMetrics(t, base)
+		return value(after, "etcd_server_proposals_applied_total", nil)-value(before, "etcd_server_proposals_applied_total", nil) >= writes
+	}, 10*time.Second, 20*time.Millisecond)
+	require.GreaterOrEqual(t, value(after, "etcd_server_proposals_committed_total", nil)-value(before, "etcd_server_proposals_committed_total", nil), float64(writes))
+	put := map[string]string{"grpc_service": "etcdserverpb.KV", "grpc_method": "Put", "grpc_code": "OK"}
+	require.Equal(t, float64(writes), value(after, "grpc_server_handled_total", put)-value(before, "grpc_server_handled_total", put))
+	require.Equal(t, float64(writes), value(after, "grpc_server_handling_seconds", map[string]string{"grpc_method": "Put"})-
+		value(before, "grpc_server_handling_seconds", map[string]string{"grpc_method": "Put"}), "--metrics extensive: the histogram")
+	require.Greater(t, value(after, "etcd_network_client_grpc_received_bytes_total", nil), value(before, "etcd_network_client_grpc_received_bytes_total", nil))
+	require.Greater(t, value(after, "etcd_network_client_grpc_sent_bytes_total", nil), value(before, "etcd_network_client_grpc_sent_bytes_total", nil))
+	require.Greater(t, value(after, "etcd_mvcc_db_total_size_in_bytes", nil), 0.0)
+
+	leaders := 0.0
+	for _, m := range ms {
+		f := scrapeMetrics(t, m.srv.ClientURLs()[0])
+		require.Equal(t, 1.0, value(f, "etcd_server_has_leader", nil), m.cfg.Name)
+		require.GreaterOrEqual(t, value(f, "etcd_server_leader_changes_seen_total", nil), 1.0, m.cfg.Name)
+		leaders += value(f, "etcd_server_is_leader", nil)
+	}
+	require.Equal(t, 1.0, leaders, "one member is the leader")
+	fromMetricsURL := scrapeMetrics(t, ms[0].srv.MetricsURLs()[0])
+	require.Equal(t, value(after, "etcd_server_quota_backend_bytes", nil), value(fromMetricsURL, "etcd_server_quota_backend_bytes", nil))
+
+	ms[1].srv.Stop()
+	ms[2].srv.Stop()
+	require.Eventually(t, func() bool {
+		return value(scrapeMetrics(t, base), "etcd_server_has_leader", nil) == 0
+	}, 20*time.Second, 50*time.Millisecond, "an isolated member has no leader")
+}
