@@ -27,6 +27,10 @@ type ClusterConfig struct {
 	// HeartbeatMs and ElectionTimeoutMs are every member's --heartbeat-interval and
 	// --election-timeout (0: etcd's defaults, 100 and 1000).
 	HeartbeatMs, ElectionTimeoutMs int
+	// SnapshotCount, when > 0, is every member's --snapshot-count (the scenario's
+	// SnapshotEntries: snapshot-catch-up's members compact their logs every 200 entries, so a
+	// member that was away catches up from a snapshot).
+	SnapshotCount int
 	// HealthTimeout bounds the wait for every member to serve (0: 90 s).
 	HealthTimeout time.Duration
 	// Logf receives progress lines (nil: none).
@@ -41,6 +45,8 @@ type Member struct {
 	Volume    string
 	Endpoint  string // http://127.0.0.1:PORT, fixed for the run (restarts keep the mapping)
 	client    *clientv3.Client
+	// ip is the member's address on the run's network when last seen running (memberIP).
+	ip string
 	// state is what the runner last did to the member: running, killed, stopped or paused.
 	state string
 }
@@ -150,6 +156,9 @@ func Start(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error) {
 			"--initial-cluster", strings.Join(initial, ","), "--initial-cluster-state", "new",
 			"--initial-cluster-token", "ballast-chaos-"+c.RunID,
 			"--heartbeat-interval", strconv.Itoa(cfg.HeartbeatMs), "--election-timeout", strconv.Itoa(cfg.ElectionTimeoutMs))
+		if cfg.SnapshotCount > 0 {
+			args = append(args, "--snapshot-count", strconv.Itoa(cfg.SnapshotCount))
+		}
 		if _, err := docker(ctx, args...); err != nil {
 			return c, err
 		}
@@ -166,6 +175,11 @@ func Start(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error) {
 	}
 	for _, m := range c.Members {
 		if err := c.WaitHealthy(ctx, m, cfg.HealthTimeout); err != nil {
+			return c, err
+		}
+	}
+	for _, m := range c.Members {
+		if _, err := c.memberIP(ctx, m); err != nil {
 			return c, err
 		}
 	}

@@ -11,9 +11,11 @@
 //     member, so clients keep their endpoints across restarts), and waits until every member
 //     answers a linearizable read.
 //  2. Clients (8 by default) issue puts, whole-bucket gets, CAS txns on a counter per bucket
-//     and deletes of their own keys, one request at a time each, bounded by the duration and
-//     by MaxOps (20,000 by default, for the checker to finish). An error that does not prove
-//     the request failed leaves its outcome unknown (history.Classify).
+//     and deletes of their own keys (each in a txn with a marker put, so the final read
+//     places an unknown delete at its revision), one request at a time each, at most 16 live
+//     keys per client (whole-bucket reads stay small), paced so that MaxOps operations
+//     (20,000 by default, for the checker to finish) spread over the whole duration. An error
+//     that does not prove the request failed leaves its outcome unknown (history.Classify).
 //  3. The scenario's faults run on its schedule, scaled to the run's duration.
 //  4. Heal (unpause, start what is stopped), wait until every member serves, read the whole
 //     prefix once more (settling unknown outcomes), and check: the revision-guided checker's
@@ -37,12 +39,19 @@
 //
 // A scenario is the catalogue's own (scenarios.ByName: leader-crash) or one of this package's
 // Docker-only scenarios (kill-pause-restart). Each fault goes through its kind's descriptor
-// (scenarios.Descriptor: target counts, instantaneous or not), scenarios' own for the shared
-// kinds:
+// (scenarios.Descriptor: target counts, rate, instantaneous or not), scenarios' own for the
+// shared kinds:
 //   - crash: docker kill --signal KILL (kill -9), restarted by docker start after Duration
 //     when set. This is not the simulator's power loss: the page cache keeps what the process
 //     wrote and did not sync (the power-loss vfs of a chaos build is to come).
 //   - restart: docker start of a member that is down.
+//   - partition, isolate, bridge, one-way, loss: iptables rules in the members' network
+//     namespaces, entered with nsenter from the host (root needed; CheckNetworkFaults says
+//     what is missing); network.go says how each is translated, and why one-way cuts the
+//     connections a member opens rather than packets one way.
+//   - duplicate, reorder, latency: recorded as not applied, with the reason (TCP hides the
+//     first two from the application; latency needs netem, which this kernel lacks, or a peer
+//     proxy, not built yet); the rest of the scenario runs.
 //
 // and for the kinds that exist only in Docker (declared here, with descriptors of the same
 // type, until scenarios/ models them):
@@ -50,10 +59,12 @@
 //     docker unpause after Duration.
 //   - graceful-restart: SIGTERM sent explicitly, exit status 0 required, docker start.
 //
-// Targets are leader, follower (one drawn from the seed among the running followers), m<i>
-// (the member at index i, named m<i> as in the simulator) and random (a member drawn from the
-// seed when the run is planned). Other kinds (partitions, loss, latency, membership) are
-// refused by name.
+// Targets are leader, follower (one drawn from the seed among the running followers not
+// already chosen), minority ((n-1)/2 members drawn from the seed), m<i> (the member at index
+// i, named m<i> as in the simulator) and random (a member drawn from the seed when the run is
+// planned). Scenarios whose faults have no translation (disk faults, clock skew, membership
+// changes: to come) are refused by name; ballast-chaos list prints the ones a run takes. A
+// scenario's SnapshotEntries becomes the members' --snapshot-count.
 //
 // Determinism: a Docker run is not reproducible the way a simulator run is (real time, real
 // scheduling); the seed fixes the clients' choices and the drawn targets only.

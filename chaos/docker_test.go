@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -84,5 +85,84 @@ func TestDockerLeaderCrash(t *testing.T) {
 		left, err := docker(context.Background(), append(list, "--filter", "label="+LabelRun+"="+rep.RunID)...)
 		require.NoError(t, err)
 		require.Empty(t, left, "docker %s: the run left these behind", list[0])
+	}
+}
+
+// leaderOtherThan waits until a running member other than not reports itself leader.
+func leaderOtherThan(ctx context.Context, t *testing.T, c *Cluster, not *Member) *Member {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, m := range c.Members {
+			if m == not {
+				continue
+			}
+			sctx, cancel := context.WithTimeout(ctx, time.Second)
+			st, err := m.client.Status(sctx, m.Endpoint)
+			cancel()
+			if err == nil && st.Leader != 0 && st.Leader == st.Header.MemberId {
+				return m
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no member but %s became leader within 30 s", not.Name)
+	return nil
+}
+
+// TestDockerNetworkFaults: the iptables rules cut what they claim to. Isolating the leader
+// makes the others elect another; a one-way cut of the new leader's messages to the others
+// (its connections to their peer ports) makes them elect a third time, although the leader
+// still hears them; removing the rules leaves no DROP rule behind, and every member serves.
+func TestDockerNetworkFaults(t *testing.T) {
+	image := testImage(t)
+	if err := CheckNetworkFaults(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := Start(ctx, ClusterConfig{Image: image, Nodes: 3, Logf: t.Logf})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, c.Close()) }()
+
+	first, err := c.Leader(ctx, 20*time.Second)
+	require.NoError(t, err)
+	others := func(m *Member) []*Member {
+		var out []*Member
+		for _, o := range c.Members {
+			if o != m {
+				out = append(out, o)
+			}
+		}
+		return out
+	}
+	want, err := c.cutRules(ctx, []*Member{first}, others(first))
+	require.NoError(t, err)
+	cut, note, err := c.addRules(ctx, want)
+	require.NoError(t, err)
+	require.Empty(t, note)
+	require.Len(t, cut, 8, "two rules on each side of each of the 2 links")
+	second := leaderOtherThan(ctx, t, c, first)
+	t.Logf("isolated %s: %s leads", first.Name, second.Name)
+	require.NoError(t, c.removeRules(ctx, cut))
+
+	want, err = c.oneWayRules(ctx, second, others(second))
+	require.NoError(t, err)
+	oneWay, _, err := c.addRules(ctx, want)
+	require.NoError(t, err)
+	third := leaderOtherThan(ctx, t, c, second)
+	t.Logf("cut %s's messages to the others: %s leads", second.Name, third.Name)
+	require.NoError(t, c.removeRules(ctx, oneWay))
+
+	for _, m := range c.Members {
+		pid, err := c.memberPID(ctx, m)
+		require.NoError(t, err)
+		out, err := exec.CommandContext(ctx, "nsenter", "-t", strconv.Itoa(pid), "-n", "iptables", "-S").CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		require.NotContains(t, string(out), "DROP", "%s keeps a rule", m.Name)
+		require.NoError(t, c.WaitHealthy(ctx, m, 30*time.Second))
 	}
 }

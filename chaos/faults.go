@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ballastdb/ballast/scenarios"
@@ -31,10 +32,28 @@ var dockerOnlyKinds = []scenarios.Descriptor{
 
 // sharedKinds are the scenarios kinds this runner applies, and how. Crash is kill -9, which
 // is not the power loss the simulator's crash is: the page cache keeps what was written but
-// not synced.
+// not synced. The network kinds are iptables rules in the members' namespaces (network.go).
 var sharedKinds = map[scenarios.FaultKind]string{
-	scenarios.Crash:   "docker kill --signal KILL (restarted with docker start after Duration, when set)",
-	scenarios.Restart: "docker start of a stopped member",
+	scenarios.Crash:     "docker kill --signal KILL (restarted with docker start after Duration, when set)",
+	scenarios.Restart:   "docker start of a stopped member",
+	scenarios.Partition: "iptables DROP between Targets and the other members, both ways",
+	scenarios.Isolate:   "iptables DROP between the target and every other member, both ways",
+	scenarios.Bridge:    "iptables DROP between the two halves of the other members; the target reaches both",
+	scenarios.OneWay:    "iptables DROP of the connections Targets[0] opens to Targets[1:]'s peer port (its messages to them)",
+	scenarios.Loss:      "iptables DROP of each packet between members with probability Rate (TCP retransmits: loss becomes delay)",
+}
+
+// notApplied are the scenarios kinds a Docker run skips, each with the reason, which the
+// list and the run's fault records show: the rest of the scenario still runs.
+var notApplied = map[scenarios.FaultKind]string{
+	scenarios.Duplicate: "not applied in Docker: TCP never delivers a duplicated message to the application",
+	scenarios.Reorder:   "not applied in Docker: TCP never delivers reordered messages to the application",
+	scenarios.Latency:   "not applied in Docker: needs the netem qdisc, which this kernel lacks, or a peer proxy (not built yet)",
+}
+
+// networkKinds need CheckNetworkFaults.
+var networkKinds = map[scenarios.FaultKind]bool{
+	scenarios.Partition: true, scenarios.Isolate: true, scenarios.Bridge: true, scenarios.OneWay: true, scenarios.Loss: true,
 }
 
 // describe is a kind's descriptor: scenarios' own for the shared kinds this runner applies,
@@ -53,7 +72,7 @@ func describe(k scenarios.FaultKind) (scenarios.Descriptor, error) {
 		}
 	}
 	if _, ok := scenarios.Describe(k); ok {
-		return scenarios.Descriptor{}, fmt.Errorf("fault kind %q: the Docker runner does not apply it yet (it applies crash, restart, pause and graceful-restart)", k)
+		return scenarios.Descriptor{}, fmt.Errorf("fault kind %q: the Docker runner does not apply it yet (it applies crash, restart, partition, isolate, bridge, one-way, loss, pause and graceful-restart)", k)
 	}
 	return scenarios.Descriptor{}, fmt.Errorf("unknown fault kind %q", k)
 }
@@ -74,16 +93,69 @@ func dockerScenarios() []scenarios.Scenario {
 	}}
 }
 
-// ScenarioNames are the scenarios a Docker run takes: the catalogue's whose every fault kind
-// this runner applies, then the Docker-only ones.
-func ScenarioNames() []string {
-	var out []string
+// ScenarioInfo is a scenario a Docker run takes, as ballast-chaos list prints it.
+type ScenarioInfo struct {
+	Name        string
+	Description string
+	Members     int
+	Duration    time.Duration
+	// FaultSummary is one line per fault of the schedule: kind, targets, start and length.
+	FaultSummary []string
+}
+
+func infoOf(s scenarios.Scenario) ScenarioInfo {
+	info := ScenarioInfo{Name: s.Name, Description: s.Description, Members: s.Members, Duration: s.Duration}
+	for _, f := range s.Faults {
+		line := fmt.Sprintf("%s %s at %s", f.Kind, strings.Join(targetNames(f.Targets), ","), f.At)
+		if len(f.Targets) == 0 {
+			line = fmt.Sprintf("%s at %s", f.Kind, f.At)
+		}
+		if f.Rate != 0 {
+			line += fmt.Sprintf(" rate %g", f.Rate)
+		}
+		if f.Duration > 0 {
+			line += " for " + f.Duration.String()
+		}
+		if why, ok := notApplied[f.Kind]; ok {
+			line += " (" + why + ")"
+		}
+		info.FaultSummary = append(info.FaultSummary, line)
+	}
+	return info
+}
+
+// Scenarios are the scenarios a Docker run takes: the catalogue's whose every fault kind
+// this runner applies, in catalogue order, then the Docker-only ones.
+func Scenarios() []ScenarioInfo {
+	var out []ScenarioInfo
 	for _, s := range scenarios.Catalogue() {
 		if _, err := plan(s, s.Members, s.Duration, 1); err == nil {
-			out = append(out, s.Name)
+			out = append(out, infoOf(s))
 		}
 	}
 	for _, s := range dockerScenarios() {
+		out = append(out, infoOf(s))
+	}
+	return out
+}
+
+// LookupScenario finds a scenario a Docker run takes; the error of a catalogue scenario this
+// runner cannot apply says which fault stops it.
+func LookupScenario(name string) (ScenarioInfo, error) {
+	s, err := scenarioByName(name)
+	if err != nil {
+		return ScenarioInfo{}, err
+	}
+	if _, err := plan(s, s.Members, s.Duration, 1); err != nil {
+		return ScenarioInfo{}, err
+	}
+	return infoOf(s), nil
+}
+
+// scenarioNames are the names Scenarios lists.
+func scenarioNames() []string {
+	var out []string
+	for _, s := range Scenarios() {
 		out = append(out, s.Name)
 	}
 	return out
@@ -99,7 +171,7 @@ func scenarioByName(name string) (scenarios.Scenario, error) {
 	if s, ok := scenarios.ByName(name); ok {
 		return s, nil
 	}
-	return scenarios.Scenario{}, fmt.Errorf("unknown scenario %q (Docker runs take %v)", name, ScenarioNames())
+	return scenarios.Scenario{}, fmt.Errorf("unknown scenario %q (Docker runs take %v)", name, scenarioNames())
 }
 
 // plannedFault is one fault of a run: when it starts, when it is undone (0: not by itself),
@@ -108,6 +180,9 @@ type plannedFault struct {
 	Kind     scenarios.FaultKind
 	At, Undo time.Duration
 	Targets  []scenarios.Target
+	Rate     float64
+	// Skip, when set, is why the fault is recorded but not applied (notApplied).
+	Skip string
 }
 
 // plan translates the scenario's fault schedule for a run of the given size and duration:
@@ -126,6 +201,10 @@ func plan(s scenarios.Scenario, nodes int, duration time.Duration, seed int64) (
 	rng := rand.New(rand.NewPCG(uint64(seed), 0xc4a05))
 	var out []plannedFault
 	for i, f := range s.Faults {
+		if why, ok := notApplied[f.Kind]; ok {
+			out = append(out, plannedFault{Kind: f.Kind, At: scale(f.At), Skip: why})
+			continue
+		}
 		d, err := describe(f.Kind)
 		if err != nil {
 			return nil, fmt.Errorf("scenario %q fault %d: %w", s.Name, i, err)
@@ -133,10 +212,10 @@ func plan(s scenarios.Scenario, nodes int, duration time.Duration, seed int64) (
 		if len(f.Targets) < d.MinTargets || (d.MaxTargets >= 0 && len(f.Targets) > d.MaxTargets) {
 			return nil, fmt.Errorf("scenario %q fault %d (%s): %d targets, the kind takes %d to %d", s.Name, i, f.Kind, len(f.Targets), d.MinTargets, d.MaxTargets)
 		}
-		if f.Rate != 0 || f.Delay != 0 {
+		if (f.Rate != 0 && d.Rate != scenarios.RateProbability) || f.Delay != 0 {
 			return nil, fmt.Errorf("scenario %q fault %d (%s): rate and delay are not applied by the Docker runner", s.Name, i, f.Kind)
 		}
-		p := plannedFault{Kind: f.Kind, At: scale(f.At)}
+		p := plannedFault{Kind: f.Kind, At: scale(f.At), Rate: f.Rate}
 		if f.Duration > 0 {
 			if d.Instant {
 				return nil, fmt.Errorf("scenario %q fault %d (%s): the kind is instantaneous but has duration %s", s.Name, i, f.Kind, f.Duration)
@@ -145,13 +224,13 @@ func plan(s scenarios.Scenario, nodes int, duration time.Duration, seed int64) (
 		}
 		for _, t := range f.Targets {
 			switch t {
-			case scenarios.Leader, scenarios.Follower:
+			case scenarios.Leader, scenarios.Follower, scenarios.Minority:
 			case Random:
 				t = scenarios.Member(rng.IntN(nodes))
 			default:
 				idx, ok := t.MemberIndex()
 				if !ok {
-					return nil, fmt.Errorf("scenario %q fault %d (%s): target %q is not applied by the Docker runner (it takes leader, follower, random and m<index>)", s.Name, i, f.Kind, t)
+					return nil, fmt.Errorf("scenario %q fault %d (%s): target %q is not applied by the Docker runner (it takes leader, follower, minority, random and m<index>)", s.Name, i, f.Kind, t)
 				}
 				if idx >= nodes {
 					return nil, fmt.Errorf("scenario %q fault %d (%s): target %q is beyond the %d members", s.Name, i, f.Kind, t, nodes)

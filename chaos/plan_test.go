@@ -22,9 +22,36 @@ func TestPlanLeaderCrashScales(t *testing.T) {
 		require.Equal(t, (f.At+f.Duration)/2, got[i].Undo, "fault %d is undone at half its catalogue end", i)
 		require.Equal(t, []scenarios.Target{scenarios.Leader}, got[i].Targets)
 	}
-	require.Contains(t, ScenarioNames(), "leader-crash")
-	require.Contains(t, ScenarioNames(), "kill-pause-restart")
-	require.NotContains(t, ScenarioNames(), "partition-minority", "partitions are not applied yet")
+	require.Contains(t, scenarioNames(), "leader-crash")
+	require.Contains(t, scenarioNames(), "kill-pause-restart")
+	for _, name := range []string{"partition-minority", "partition-majority-flapping", "asymmetric-link", "lossy-network", "snapshot-catch-up"} {
+		require.Contains(t, scenarioNames(), name)
+	}
+	for _, name := range []string{"disk-faults", "disk-corruption", "clock-skew-leases", "membership-churn"} {
+		require.NotContains(t, scenarioNames(), name, "no Docker translation yet")
+	}
+}
+
+// lossy-network keeps its loss (with the rate) and records the kinds Docker cannot apply as
+// skipped, each with its reason, at its scaled time.
+func TestPlanLossyNetwork(t *testing.T) {
+	s, err := scenarioByName("lossy-network")
+	require.NoError(t, err)
+	got, err := plan(s, 3, s.Duration, 1)
+	require.NoError(t, err)
+	require.Len(t, got, 4)
+	require.Equal(t, scenarios.Loss, got[0].Kind)
+	require.Equal(t, 0.2, got[0].Rate)
+	require.Empty(t, got[0].Skip)
+	require.NotZero(t, got[0].Undo)
+	for _, f := range got[1:] {
+		require.Contains(t, []scenarios.FaultKind{scenarios.Duplicate, scenarios.Reorder, scenarios.Latency}, f.Kind)
+		require.Equal(t, notApplied[f.Kind], f.Skip)
+		require.Zero(t, f.Undo, "a skipped fault has nothing to undo")
+	}
+	info, err := LookupScenario("lossy-network")
+	require.NoError(t, err)
+	require.Contains(t, info.FaultSummary[3], "latency at 5s for 2s (not applied in Docker: needs the netem qdisc")
 }
 
 // Faults the runner cannot apply, or that break their kind's descriptor, are refused by name
@@ -36,14 +63,15 @@ func TestPlanRefuses(t *testing.T) {
 		fault scenarios.Fault
 		want  string
 	}{
-		{"a kind not applied yet", scenarios.Fault{Kind: scenarios.Partition, Targets: []scenarios.Target{scenarios.Minority}}, `fault kind "partition": the Docker runner does not apply it yet`},
+		{"a kind not applied yet", scenarios.Fault{Kind: scenarios.ClockSkew, Rate: 0.1, Targets: []scenarios.Target{scenarios.Leader}}, `fault kind "clock-skew": the Docker runner does not apply it yet`},
 		{"an unknown kind", scenarios.Fault{Kind: "melt", Targets: []scenarios.Target{scenarios.Leader}}, `unknown fault kind "melt"`},
 		{"too many targets", scenarios.Fault{Kind: Pause, Duration: time.Second, Targets: []scenarios.Target{scenarios.Member(0), scenarios.Member(1)}}, "2 targets, the kind takes 1 to 1"},
 		{"no target", scenarios.Fault{Kind: scenarios.Crash}, "0 targets"},
 		{"a member beyond the cluster", scenarios.Fault{Kind: scenarios.Crash, Targets: []scenarios.Target{scenarios.Member(3)}}, `target "m3" is beyond the 3 members`},
-		{"a role not applied", scenarios.Fault{Kind: scenarios.Crash, Targets: []scenarios.Target{scenarios.Minority}}, `target "minority" is not applied`},
+		{"a role not applied", scenarios.Fault{Kind: scenarios.Crash, Targets: []scenarios.Target{"all"}}, `target "all" is not applied`},
 		{"an instantaneous kind with a duration", scenarios.Fault{Kind: GracefulRestart, Duration: time.Second, Targets: []scenarios.Target{scenarios.Leader}}, "instantaneous"},
 		{"a rate", scenarios.Fault{Kind: scenarios.Crash, Rate: 0.5, Targets: []scenarios.Target{scenarios.Leader}}, "rate and delay"},
+		{"a delay", scenarios.Fault{Kind: scenarios.SlowDisk, Delay: time.Second, Targets: []scenarios.Target{scenarios.Leader}}, "the Docker runner does not apply it yet"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := base

@@ -114,7 +114,15 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 	if err != nil {
 		return nil, &SetupError{err}
 	}
-	c, err := Start(ctx, ClusterConfig{Image: cfg.Image, Nodes: cfg.Nodes, Logf: logf})
+	for _, f := range faults {
+		if networkKinds[f.Kind] && f.Skip == "" {
+			if err := CheckNetworkFaults(); err != nil {
+				return nil, &SetupError{fmt.Errorf("scenario %s: %w", s.Name, err)}
+			}
+			break
+		}
+	}
+	c, err := Start(ctx, ClusterConfig{Image: cfg.Image, Nodes: cfg.Nodes, SnapshotCount: s.SnapshotEntries, Logf: logf})
 	if err != nil {
 		return nil, &SetupError{err}
 	}
@@ -132,6 +140,7 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 		rec: history.NewRecorder(history.Header{ClusterSize: cfg.Nodes, Members: names,
 			Scenario: "docker: " + s.Name, Seed: cfg.Seed, Clock: history.ClockWall}),
 		start: time.Now(), prefix: "/ballast-chaos/" + c.RunID + "/", maxOps: int64(cfg.MaxOps),
+		interval: cfg.Duration / time.Duration(cfg.MaxOps),
 	}
 	trafficCtx, stopTraffic := context.WithTimeout(ctx, cfg.Duration)
 	defer stopTraffic()
@@ -181,7 +190,20 @@ type injector struct {
 	// leaderKills are (start, done) of each kill -9 of the leader, ns since the run's start.
 	leaderKills [][2]int64
 	open        []*history.FaultHandle
-	faultCount  atomic.Int64 // read by the progress line
+	// rules are every network fault's rules (empty once removed), for heal.
+	rules      []*[]netRule
+	faultCount atomic.Int64 // read by the progress line
+}
+
+// healNetwork removes the rules of every network fault still on.
+func (inj *injector) healNetwork(ctx context.Context) error {
+	for _, r := range inj.rules {
+		if err := inj.c.removeRules(ctx, *r); err != nil {
+			return err
+		}
+		*r = nil
+	}
+	return nil
 }
 
 type event struct {
@@ -190,6 +212,8 @@ type event struct {
 	fault   plannedFault
 	members *[]*Member
 	handle  **history.FaultHandle
+	// rules are a network fault's iptables rules, removed by its undo or by heal.
+	rules *[]netRule
 }
 
 func (inj *injector) run(ctx context.Context, faults []plannedFault, duration time.Duration) error {
@@ -197,9 +221,11 @@ func (inj *injector) run(ctx context.Context, faults []plannedFault, duration ti
 	for _, f := range faults {
 		members := new([]*Member)
 		handle := new(*history.FaultHandle)
-		events = append(events, &event{at: f.At, fault: f, members: members, handle: handle})
-		if f.Undo > 0 {
-			events = append(events, &event{at: f.Undo, undo: true, fault: f, members: members, handle: handle})
+		rules := new([]netRule)
+		inj.rules = append(inj.rules, rules)
+		events = append(events, &event{at: f.At, fault: f, members: members, handle: handle, rules: rules})
+		if f.Undo > 0 && f.Skip == "" {
+			events = append(events, &event{at: f.Undo, undo: true, fault: f, members: members, handle: handle, rules: rules})
 		}
 	}
 	sort.SliceStable(events, func(i, j int) bool { return events[i].at < events[j].at })
@@ -222,8 +248,24 @@ func (inj *injector) run(ctx context.Context, faults []plannedFault, duration ti
 	return nil
 }
 
+// resolve turns targets into members, each at most once: follower is a running member that
+// is neither the leader nor already chosen, minority (n-1)/2 members not already chosen, both
+// drawn from the run's seed.
 func (inj *injector) resolve(ctx context.Context, targets []scenarios.Target) ([]*Member, error) {
 	var out []*Member
+	chosen := func(m *Member) bool {
+		for _, o := range out {
+			if o == m {
+				return true
+			}
+		}
+		return false
+	}
+	add := func(m *Member) {
+		if !chosen(m) {
+			out = append(out, m)
+		}
+	}
 	for _, t := range targets {
 		switch t {
 		case scenarios.Leader:
@@ -231,7 +273,7 @@ func (inj *injector) resolve(ctx context.Context, targets []scenarios.Target) ([
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, m)
+			add(m)
 		case scenarios.Follower:
 			lead, err := inj.c.Leader(ctx, 20*time.Second)
 			if err != nil {
@@ -239,25 +281,82 @@ func (inj *injector) resolve(ctx context.Context, targets []scenarios.Target) ([
 			}
 			var followers []*Member
 			for _, m := range inj.c.Members {
-				if m != lead && m.state == "running" {
+				if m != lead && m.state == "running" && !chosen(m) {
 					followers = append(followers, m)
 				}
 			}
 			if len(followers) == 0 {
 				return nil, errors.New("no running follower")
 			}
-			out = append(out, followers[inj.rng.IntN(len(followers))])
+			add(followers[inj.rng.IntN(len(followers))])
+		case scenarios.Minority:
+			var rest []*Member
+			for _, m := range inj.c.Members {
+				if !chosen(m) {
+					rest = append(rest, m)
+				}
+			}
+			for k := (len(inj.c.Members) - 1) / 2; k > 0 && len(rest) > 0; k-- {
+				i := inj.rng.IntN(len(rest))
+				add(rest[i])
+				rest = append(rest[:i], rest[i+1:]...)
+			}
 		default:
 			idx, _ := t.MemberIndex()
-			out = append(out, inj.c.Members[idx])
+			add(inj.c.Members[idx])
 		}
 	}
 	return out, nil
 }
 
+// others are the members not in ms, in member order.
+func (inj *injector) others(ms []*Member) []*Member {
+	var out []*Member
+	for _, m := range inj.c.Members {
+		in := false
+		for _, x := range ms {
+			in = in || x == m
+		}
+		if !in {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// networkRules are the rules of a network fault on the resolved members.
+func (inj *injector) networkRules(ctx context.Context, f plannedFault, members []*Member) (map[*Member][][]string, error) {
+	switch f.Kind {
+	case scenarios.Partition, scenarios.Isolate:
+		return inj.c.cutRules(ctx, members, inj.others(members))
+	case scenarios.Bridge:
+		rest := inj.others(members)
+		return inj.c.cutRules(ctx, rest[:len(rest)/2], rest[len(rest)/2:])
+	case scenarios.OneWay:
+		if len(members) < 2 {
+			return nil, fmt.Errorf("one-way: the targets resolved to one member (%s)", members[0].Name)
+		}
+		return inj.c.oneWayRules(ctx, members[0], members[1:])
+	case scenarios.Loss:
+		return inj.c.lossRules(ctx, f.Rate)
+	}
+	panic(fmt.Sprintf("chaos: %s is not a network kind", f.Kind))
+}
+
 func (inj *injector) apply(ctx context.Context, e *event) error {
 	f := e.fault
+	if f.Skip != "" {
+		inj.rep.Faults = append(inj.rep.Faults, FaultRecord{Kind: string(f.Kind), AtNs: inj.w.now(), Detail: f.Skip})
+		inj.logf("%6.1fs: %s %s", time.Since(inj.w.start).Seconds(), f.Kind, f.Skip)
+		return nil
+	}
 	if e.undo {
+		if networkKinds[f.Kind] {
+			if err := inj.c.removeRules(ctx, *e.rules); err != nil {
+				return err
+			}
+			*e.rules = nil
+		}
 		for _, m := range *e.members {
 			var err error
 			switch {
@@ -284,6 +383,23 @@ func (inj *injector) apply(ctx context.Context, e *event) error {
 	names := memberNames(members)
 	detail := fmt.Sprintf("%s of %s (%s)", f.Kind, strings.Join(names, ","), strings.Join(targetNames(f.Targets), ","))
 	startNs := inj.w.now()
+	if networkKinds[f.Kind] {
+		want, err := inj.networkRules(ctx, f, members)
+		if err != nil {
+			return err
+		}
+		rules, note, err := inj.c.addRules(ctx, want)
+		*e.rules = rules
+		if err != nil {
+			return err
+		}
+		if note != "" {
+			detail += "; " + note
+		}
+		if f.Kind == scenarios.Loss {
+			detail = fmt.Sprintf("loss at rate %g on every link", f.Rate)
+		}
+	}
 	for _, m := range members {
 		switch f.Kind {
 		case scenarios.Crash:
@@ -365,6 +481,9 @@ func targetNames(ts []scenarios.Target) []string {
 
 // check heals the cluster, waits for convergence and runs every check into rep.
 func check(ctx context.Context, c *Cluster, w *traffic, inj *injector, rep *Report, out string, logf func(string, ...any)) error {
+	if err := inj.healNetwork(ctx); err != nil {
+		return err
+	}
 	if err := c.Heal(ctx); err != nil {
 		return err
 	}
@@ -406,7 +525,11 @@ func check(ctx context.Context, c *Cluster, w *traffic, inj *injector, rep *Repo
 	w.mu.Lock()
 	acked := append([]ackedWrite(nil), w.acked...)
 	w.mu.Unlock()
-	rep.AckedWrites = len(acked)
+	for _, a := range acked {
+		if !a.Marker {
+			rep.AckedWrites++
+		}
+	}
 	if err == nil {
 		if missing := missingWrites(acked, events); len(missing) > 0 {
 			rep.problem("%d acknowledged writes are not in the store's history; first: %s", len(missing), missing[0])
@@ -448,6 +571,13 @@ func check(ctx context.Context, c *Cluster, w *traffic, inj *injector, rep *Repo
 			rep.Unknown++
 		}
 	}
+	// The history goes to disk before the checker runs, so a checker that fails (or runs out
+	// of memory) leaves it behind for cmd/ballast-check.
+	if out != "" {
+		if err := writeHistory(out, h); err != nil {
+			return err
+		}
+	}
 	logf("checking %d operations (%d acknowledged writes, %d unknown outcomes)", rep.Operations, rep.AckedWrites, rep.Unknown)
 	// The whole-history Porcupine search runs only up to 4,000 operations (as in the
 	// simulator and cmd/ballast's process test): beyond, it spends its budget without
@@ -458,25 +588,26 @@ func check(ctx context.Context, c *Cluster, w *traffic, inj *injector, rep *Repo
 		rep.problem("the history's verdict is %s (unknown counts as failed): %s", res.Verdict, res.FirstViolation)
 	}
 	if out != "" {
-		if err := os.MkdirAll(out, 0o755); err != nil {
-			return err
-		}
-		f, err := os.Create(filepath.Join(out, "history.jsonl"))
-		if err != nil {
-			return err
-		}
-		if _, err := h.WriteTo(f); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
 		if err := linearizability.WriteReport(out, res); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func writeHistory(dir string, h *history.History) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(dir, "history.jsonl"))
+	if err != nil {
+		return err
+	}
+	if _, err := h.WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // storeEvent is one event of the store's history under the run's prefix.
@@ -495,12 +626,15 @@ func replay(ctx context.Context, m *Member, prefix string, rev int64) ([]storeEv
 		if err := resp.Err(); err != nil {
 			return nil, err
 		}
+		// A revision's events (a txn's delete and marker put) come in one response: the
+		// whole response is taken before stopping, or the run's last revision would lose
+		// its later events (a partition-minority run reported its last marker missing).
 		for _, ev := range resp.Events {
 			out = append(out, storeEvent{Key: string(ev.Kv.Key), Value: string(ev.Kv.Value), Revision: ev.Kv.ModRevision,
 				Delete: ev.Type == clientv3.EventTypeDelete})
-			if ev.Kv.ModRevision >= rev {
-				return out, nil
-			}
+		}
+		if n := len(out); n > 0 && out[n-1].Revision >= rev {
+			return out, nil
 		}
 	}
 	return nil, fmt.Errorf("the watch ended before revision %d (%d events): %v", rev, len(out), ctx.Err())

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/ballastdb/ballast/linearizability/history"
 )
 
 // Report files written by WriteReport.
@@ -22,6 +24,38 @@ const (
 // reportVisualizeMaxOps bounds the operations drawn in the HTML timeline: a browser renders a
 // few thousand comfortably; beyond that the page lists the violations without the timeline.
 var reportVisualizeMaxOps = DefaultPorcupineMaxOps
+
+// reportVisualizeMaxCells bounds operations times keys: Porcupine's page describes the whole
+// store at every step it draws, so its size grows with both. A Docker chaos run of 9,480
+// operations over some thousand distinct keys (unique keys per put, a marker per delete)
+// built a page of more than a gigabyte and ran out of memory; 4,000 operations over the
+// simulator's 64 keys are 256k cells.
+var reportVisualizeMaxCells = 4 << 20
+
+// writtenKeys counts the distinct keys the operations put: an upper bound on the keys in
+// any state the timeline describes.
+func writtenKeys(ops []*op) int {
+	keys := map[string]bool{}
+	var visit func(r *history.Request)
+	visit = func(r *history.Request) {
+		switch {
+		case r == nil:
+		case r.Put != nil:
+			keys[string(r.Put.Key)] = true
+		case r.Txn != nil:
+			for i := range r.Txn.Success {
+				visit(&r.Txn.Success[i])
+			}
+			for i := range r.Txn.Failure {
+				visit(&r.Txn.Failure[i])
+			}
+		}
+	}
+	for _, o := range ops {
+		visit(o.req)
+	}
+	return len(keys)
+}
 
 // WriteReport writes the result into dir (created if missing): summary.json, the verdict per
 // check, the counts, the checker time and the first violation in one sentence; and
@@ -83,7 +117,8 @@ func (r *Result) html() ([]byte, error) {
 
 	info, ok := r.timeline()
 	if !ok {
-		data.NoTimeline = fmt.Sprintf("The timeline is drawn for histories of up to %d operations; this one has %d.", reportVisualizeMaxOps, len(r.ops))
+		data.NoTimeline = fmt.Sprintf("The timeline is drawn for histories of up to %d operations and up to %d operations times distinct keys written; this one has %d operations over %d keys.",
+			reportVisualizeMaxOps, reportVisualizeMaxCells, len(r.ops), writtenKeys(r.ops))
 	}
 	var head bytes.Buffer
 	if err := summaryTemplate.Execute(&head, data); err != nil {
@@ -109,6 +144,9 @@ func (r *Result) html() ([]byte, error) {
 // running Porcupine now when Check did not.
 func (r *Result) timeline() (porcupine.LinearizationInfo, bool) {
 	var info porcupine.LinearizationInfo
+	if len(r.ops)*writtenKeys(r.ops) > reportVisualizeMaxCells {
+		return info, false
+	}
 	switch {
 	case r.porcupine != nil:
 		info = r.porcupine.info

@@ -63,9 +63,30 @@ func TestWriteReportWithoutTimeline(t *testing.T) {
 	require.NoError(t, WriteReport(dir, res))
 	page, err := os.ReadFile(filepath.Join(dir, ReportHTML))
 	require.NoError(t, err)
-	require.Contains(t, string(page), "The timeline is drawn for histories of up to 2 operations; this one has 4.")
+	require.Contains(t, string(page), "The timeline is drawn for histories of up to 2 operations and up to 4194304 operations times distinct keys written; this one has 4 operations over 2 keys.")
 	require.Contains(t, string(page), "lost acknowledged write")
 	require.Error(t, WriteReport(filepath.Join(dir, ReportHTML, "sub"), res), "a report under a file cannot be written")
+}
+
+// TestWriteReportTimelineBoundedByKeys: few operations over many keys are not drawn either
+// (Porcupine describes the whole store at every step: a chaos run's page outgrew memory).
+func TestWriteReportTimelineBoundedByKeys(t *testing.T) {
+	res := Check(readHistory(t, "testdata/bad-lost-write.jsonl"), Options{})
+	require.Equal(t, 2, writtenKeys(res.ops), "the file puts k1 and k2")
+	old := reportVisualizeMaxCells
+	defer func() { reportVisualizeMaxCells = old }()
+	for _, tc := range []struct {
+		cells    int
+		timeline bool
+	}{{8, true}, {7, false}} { // 4 operations times 2 keys
+		reportVisualizeMaxCells = tc.cells
+		dir := t.TempDir()
+		require.NoError(t, WriteReport(dir, res))
+		page, err := os.ReadFile(filepath.Join(dir, ReportHTML))
+		require.NoError(t, err)
+		require.Equal(t, !tc.timeline, strings.Contains(string(page), "The timeline is drawn for"), "cells %d", tc.cells)
+		require.Equal(t, tc.timeline, strings.Contains(string(page), `"Tag":"violation: revision"`), "cells %d", tc.cells)
+	}
 }
 
 // TestLivenessThresholds: liveness is measured always and judged only against the caller's

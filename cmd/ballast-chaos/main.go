@@ -1,0 +1,256 @@
+// Command ballast-chaos runs Docker chaos runs (package chaos): real Ballast server processes
+// in containers, killed, paused, restarted and cut off while real etcd clients record a
+// history, which is then checked.
+//
+//	ballast-chaos run [-scenario NAME|all] [-nodes N] [-duration D] [-clients C] [-seed S]
+//	                  [-image IMAGE] [-out DIR] [-json]
+//	ballast-chaos list
+//
+// run starts a cluster per scenario (the catalogue's own definition, or a Docker-only one:
+// list prints them with their faults), drives traffic and the scenario's faults, heals, and
+// checks (chaos.Run). -scenario all runs every scenario list prints, one after another, at
+// the same seed. While a run goes, progress lines on stderr give the elapsed time, the
+// operations and the faults so far; at the end a table has one row per run. With -json the
+// last line of stdout is one JSON object {"runs": [chaos.Report...], "failed": N}.
+//
+// -image is the image's id or tag: default BALLAST_IMAGE, else the id make image wrote to
+// .bin/image.id (looked up from the working directory upwards), else ballast:latest. A run
+// never pulls. -seed defaults to one drawn from the clock, printed so the run can be
+// repeated (a Docker run is not reproducible the way a simulator run is: the seed fixes the
+// clients' choices and the drawn targets, not the timing). -out DIR (default reports/chaos;
+// "" writes nothing) gets DIR/<scenario>-<seed>/ per run: history.jsonl (for
+// cmd/ballast-check), the checker's summary.json and report.html, and chaos.json (the run's
+// report).
+//
+// An interrupt (SIGINT, SIGTERM) stops the run and removes every container, network and
+// volume it made before the program exits.
+//
+// Exit status: 0 every run passed every check; 1 a run found a violation (its problems are
+// printed); 2 bad usage or a setup failure (no Docker, no image, a run that could not be
+// made).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ballastdb/ballast/chaos"
+)
+
+// Exit statuses.
+const (
+	exitOK        = 0
+	exitViolation = 1
+	exitSetup     = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: ballast-chaos run|list [flags] (ballast-chaos run -h lists the flags)")
+		return exitSetup
+	}
+	switch args[0] {
+	case "run":
+		return runCmd(ctx, args[1:], stdout, stderr)
+	case "list":
+		return listCmd(stdout)
+	default:
+		fmt.Fprintf(stderr, "ballast-chaos: unknown command %q (run, list)\n", args[0])
+		return exitSetup
+	}
+}
+
+func listCmd(stdout io.Writer) int {
+	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "scenario\tmembers\tduration\tfaults")
+	for _, s := range chaos.Scenarios() {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", s.Name, s.Members, s.Duration, strings.Join(s.FaultSummary, "; "))
+	}
+	tw.Flush()
+	return exitOK
+}
+
+// options are run's flags.
+type options struct {
+	scenario string
+	nodes    int
+	duration time.Duration
+	clients  int
+	seed     int64
+	image    string
+	out      string
+	json     bool
+}
+
+func parseRun(args []string, stderr io.Writer) (*options, error) {
+	fs := flag.NewFlagSet("ballast-chaos run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := &options{}
+	fs.StringVar(&o.scenario, "scenario", "leader-crash", "scenario name, or all (ballast-chaos list names them)")
+	fs.IntVar(&o.nodes, "nodes", 0, "members (0: the scenario's own)")
+	fs.DurationVar(&o.duration, "duration", 0, "traffic and faults per run (0: the scenario's own); the schedule scales with it")
+	fs.IntVar(&o.clients, "clients", 8, "traffic clients")
+	fs.Int64Var(&o.seed, "seed", 0, "seed (0: drawn from the clock and printed)")
+	fs.StringVar(&o.image, "image", "", "Ballast image id or tag (default: BALLAST_IMAGE, else .bin/image.id, else ballast:latest)")
+	fs.StringVar(&o.out, "out", filepath.Join("reports", "chaos"), `report directory ("": none)`)
+	fs.BoolVar(&o.json, "json", false, "print a JSON summary as the last line of stdout")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.nodes < 0 || o.clients < 1 || o.duration < 0 {
+		return nil, fmt.Errorf("-nodes %d, -clients %d, -duration %s: nodes must not be negative, clients at least 1, duration not negative", o.nodes, o.clients, o.duration)
+	}
+	if o.scenario != "all" {
+		if _, err := chaos.LookupScenario(o.scenario); err != nil {
+			return nil, err
+		}
+	}
+	if o.seed == 0 {
+		o.seed = time.Now().UnixNano()%1_000_000 + 1
+	}
+	if o.image == "" {
+		o.image = defaultImage()
+	}
+	return o, nil
+}
+
+// defaultImage: BALLAST_IMAGE, else .bin/image.id found from the working directory upwards,
+// else ballast:latest.
+func defaultImage() string {
+	if img := os.Getenv("BALLAST_IMAGE"); img != "" {
+		return img
+	}
+	if dir, err := os.Getwd(); err == nil {
+		for {
+			if data, err := os.ReadFile(filepath.Join(dir, ".bin", "image.id")); err == nil {
+				return strings.TrimSpace(string(data))
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+	}
+	return "ballast:latest"
+}
+
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseRun(args, stderr)
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stderr, "ballast-chaos run: %v\n", err)
+		}
+		return exitSetup
+	}
+	names := []string{o.scenario}
+	if o.scenario == "all" {
+		names = nil
+		for _, s := range chaos.Scenarios() {
+			names = append(names, s.Name)
+		}
+	}
+	fmt.Fprintf(stderr, "ballast-chaos: %d scenario(s), seed %d (repeat with -seed %d), image %s\n", len(names), o.seed, o.seed, o.image)
+	var reports []*chaos.Report
+	code := exitOK
+	for _, name := range names {
+		cfg := chaos.RunConfig{Image: o.image, Scenario: name, Nodes: o.nodes, Duration: o.duration, Clients: o.clients, Seed: o.seed,
+			Logf: func(f string, a ...any) { fmt.Fprintf(stderr, name+": "+f+"\n", a...) }}
+		if o.out != "" {
+			cfg.Out = filepath.Join(o.out, fmt.Sprintf("%s-%d", name, o.seed))
+		}
+		rep, err := chaos.Run(ctx, cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
+			code = exitSetup
+			break
+		}
+		reports = append(reports, rep)
+		if cfg.Out != "" {
+			if err := writeJSON(filepath.Join(cfg.Out, "chaos.json"), rep); err != nil {
+				fmt.Fprintf(stderr, "%s: writing its report: %v\n", name, err)
+				code = exitSetup
+			}
+		}
+		if !rep.Passed() && code == exitOK {
+			code = exitViolation
+		}
+	}
+	if len(reports) > 0 {
+		printTable(stdout, reports, o.out)
+	}
+	failed := 0
+	for _, r := range reports {
+		if !r.Passed() {
+			failed++
+			fmt.Fprintf(stdout, "\n%s seed %d FAILED (repeat: ballast-chaos run -scenario %s -seed %d):\n", r.Scenario, r.Seed, r.Scenario, r.Seed)
+			for _, p := range r.Problems {
+				fmt.Fprintf(stdout, "  - %s\n", p)
+			}
+		}
+	}
+	if o.json {
+		line, err := json.Marshal(struct {
+			Runs   []*chaos.Report `json:"runs"`
+			Failed int             `json:"failed"`
+		}{reports, failed})
+		if err != nil {
+			panic(err) // Report is plain data
+		}
+		fmt.Fprintln(stdout, string(line))
+	}
+	return code
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+func printTable(w io.Writer, reports []*chaos.Report, out string) {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "scenario\tseed\tresult\toperations\tacked writes\tunknown\tfaults\tverdict\tchecker\twrites resumed after leader kill")
+	for _, r := range reports {
+		result := "ok"
+		if !r.Passed() {
+			result = fmt.Sprintf("FAILED (%d)", len(r.Problems))
+		}
+		var resumed []string
+		for _, d := range r.WriteResumeAfterLeaderKill {
+			resumed = append(resumed, d.Round(time.Millisecond).String())
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", r.Scenario, r.Seed, result, r.Operations, r.AckedWrites, r.Unknown,
+			len(r.Faults), r.Verdict, r.CheckerTime.Round(time.Millisecond), strings.Join(resumed, " "))
+	}
+	tw.Flush()
+	if out != "" && len(reports) > 0 {
+		fmt.Fprintf(w, "reports: %s/<scenario>-<seed>/report.html\n", out)
+	}
+}
