@@ -83,6 +83,7 @@ var honouredFlags = map[string]honouredFlag{
 	"listen-metrics-urls":            {[]string{"--listen-metrics-urls", "http://127.0.0.1:2381"}, "TestHTTPAsEtcd", "http_test.go", "--listen-metrics-urls"},
 	"metrics":                        {[]string{"--metrics", "extensive"}, "TestMetricsMove", "../../rpc/embed/metrics_test.go", "MetricsExtensive"},
 	"enable-pprof":                   {[]string{"--enable-pprof"}, "TestRunFromEnvironment", "run_test.go", "ETCD_ENABLE_PPROF"},
+	"enable-grpc-gateway":            {[]string{"--enable-grpc-gateway=false"}, "TestGatewayAsEtcd", "gateway_test.go", "--enable-grpc-gateway"},
 	"version":                        {[]string{"--version"}, "TestHelpAndVersion", "flags_test.go", "--version"},
 	"config-file":                    {[]string{"--config-file", "testdata/etcd.conf.yml"}, "TestRunFromConfigFile", "run_test.go", "--config-file"},
 }

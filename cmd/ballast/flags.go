@@ -121,6 +121,7 @@ type flagVars struct {
 	listenMetrics                                  *urlsValue
 	metrics                                        *string
 	enablePprof                                    *bool
+	enableGateway                                  *bool
 	gates                                          *featureGatesValue
 	refused                                        []string // refusal messages, in the order given
 	defaultInitialCluster                          string
@@ -164,6 +165,7 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.listenMetrics = &urlsValue{}
 	fs.Var(v.listenMetrics, "listen-metrics-urls", "List of URLs to listen on for the /metrics and /health endpoints.")
 	v.metrics = fs.String("metrics", embed.MetricsBasic, "Set level of detail for exported metrics, specify 'extensive' to include server side grpc histogram metrics.")
+	v.enableGateway = fs.Bool("enable-grpc-gateway", true, "Enable GRPC gateway.")
 	v.enablePprof = fs.Bool("enable-pprof", false, "Enable runtime profiling data via HTTP server. Address is at client URL + \"/debug/pprof/\"")
 	v.discoveryFallback = &selectiveValue{"exit", []string{"exit", "proxy"}}
 	fs.Var(v.discoveryFallback, "discovery-fallback", `Valid values include ["exit" "proxy"]`)
@@ -289,6 +291,7 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		ListenMetricsURLs:           toURLs(v.listenMetrics.urls),
 		Metrics:                     *v.metrics,
 		EnablePprof:                 *v.enablePprof,
+		DisableGRPCGateway:          !*v.enableGateway,
 		Version:                     etcdVersion,
 	}
 	if err := checkBindURLs(cfg.ListenPeerURLs); err != nil {

@@ -48,7 +48,6 @@ var unsupportedFlags = []unsupportedFlag{
 	{"grpc-keepalive-timeout", false, "gRPC keepalive tuning comes with " + issueOperations},
 	{"socket-reuse-port", true, "socket options come with " + issueOperations},
 	{"socket-reuse-address", true, "socket options come with " + issueOperations},
-	{"enable-grpc-gateway", true, "the gRPC gateway (JSON over HTTP) comes with " + issueOperations},
 	{"raft-read-timeout", false, "Ballast's peer transport is not rafthttp; its timeouts are its own"},
 	{"raft-write-timeout", false, "Ballast's peer transport is not rafthttp; its timeouts are its own"},
 	// Clustering

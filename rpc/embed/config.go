@@ -72,6 +72,9 @@ type Config struct {
 	// Metrics is --metrics: MetricsBasic (default) or MetricsExtensive (adds the gRPC
 	// handling-time histogram).
 	Metrics string
+	// DisableGRPCGateway is --enable-grpc-gateway=false: no JSON gateway under /v3/ on the
+	// client URLs (etcd serves it by default).
+	DisableGRPCGateway bool
 	// EnablePprof is --enable-pprof: Go's profiles under /debug/pprof/ on the client URLs.
 	EnablePprof bool
 

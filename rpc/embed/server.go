@@ -45,6 +45,7 @@ type Server struct {
 	clientLns []net.Listener
 	metricLns []net.Listener
 	metrics   *metrics
+	gateway   *gateway
 
 	// mu guards https, splits and closing: the publisher adds client servers while Stop may
 	// be closing them.
@@ -291,9 +292,20 @@ func (s *Server) publishAndServe(ctx context.Context) {
 	if s.closing {
 		return
 	}
+	var handler http.Handler = mux
+	if !s.cfg.DisableGRPCGateway && len(s.clientLns) > 0 {
+		g, err := newGateway(ctx, s.clientLns[0].Addr().String(), func(msg string) { s.lg.Warn(msg) })
+		if err != nil {
+			s.fail(err)
+			return
+		}
+		s.gateway = g
+		mux.Handle("/v3/", g.handler)
+		handler = v3beta(mux)
+	}
 	for _, ln := range s.clientLns {
 		sl := newSplitListener(ln)
-		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		s.splits = append(s.splits, sl)
 		s.https = append(s.https, hs)
 		s.wg.Add(3)
@@ -397,6 +409,9 @@ func (s *Server) closeAll() {
 	}
 	for _, ln := range s.metricLns {
 		_ = ln.Close()
+	}
+	if s.gateway != nil {
+		_ = s.gateway.conn.Close()
 	}
 	if s.services != nil {
 		s.services.Close()
