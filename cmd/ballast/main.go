@@ -16,6 +16,9 @@
 // etcd's milestones, among them "ready to serve client requests". SIGINT and SIGTERM stop the member gracefully (leadership handed off
 // first) and exit 0; a member removed from the cluster stops with etcd's message and exits 1.
 //
+// `ballast snapshot restore FILE ...` and `ballast snapshot status FILE` are etcdutl's
+// snapshot commands (snapshot.go).
+//
 // Exit codes: 0 after a clean stop, --help or --version; 2 for a command line the flag
 // package refuses (an unknown flag, a malformed value); 1 for a configuration etcd's checks
 // refuse, a flag not supported yet, a failed start or a fatal error while serving.
@@ -82,6 +85,9 @@ func run(ctx context.Context, argv, environ []string, stdout, stderr io.Writer) 
 		argv = []string{"ballast"}
 	}
 	name := role(argv[0])
+	if len(argv) > 1 && argv[1] == "snapshot" {
+		return runSnapshot(ctx, argv[2:], stdout, stderr) // snapshot.go
+	}
 	opts, err := parseCommandLine(name, argv[1:], environ, stdout, stderr)
 	if errors.Is(err, errHelp) {
 		return 0

@@ -6,10 +6,12 @@
 // Write builds such a file from a consistent view of a Ballast store (a Pebble snapshot
 // and the member table as of the same applied index) in a temporary file of a directory
 // the caller names (the member's data dir), committing the bbolt file every
-// writeBatchBytesMax bytes, so memory stays bounded whatever the store's size. Read checks
-// a file (trailer, bbolt's own consistency check, the buckets and their values) and hands
-// its contents to an import, in the key bucket's revision order; Status answers `etcdutl
-// snapshot status`'s hash, revision, total keys and size.
+// writeBatchBytesMax bytes, so memory stays bounded whatever the store's size; File.Stream
+// sends it as etcd's Maintenance.Snapshot does. Open checks a file (its size, the sha256
+// trailer, bbolt's own consistency check, etcd's buckets) and names the check that failed;
+// Reader.Import writes its key bucket (in revision order, every version checked) and leases
+// into an empty Pebble DB in bounded batches; Reader.Status answers `etcdutl snapshot
+// status` (hash, revision, total keys, size, version) computed as etcdutl computes it.
 //
 // # Layout (etcd v3.7.3's server/storage/schema, read from its source)
 //

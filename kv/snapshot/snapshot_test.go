@@ -1,0 +1,167 @@
+package snapshot
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"github.com/ballastdb/ballast/kv/kvtest"
+	"github.com/ballastdb/ballast/kv/lease"
+	"github.com/ballastdb/ballast/kv/mvcc"
+)
+
+type leaseIDs map[int64]bool
+
+func (l leaseIDs) LeaseExists(id int64) bool { return l[id] }
+
+// newStore writes a small history (puts, overwrites, a delete, a leased key, a compaction)
+// into an in-memory DB.
+func newStore(t *testing.T) *pebble.DB {
+	db := kvtest.MustOpenMem(t)
+	s, err := mvcc.Open(db, mvcc.Config{})
+	require.NoError(t, err)
+	leases := leaseIDs{7: true}
+	write := func(fn func(b *pebble.Batch) error) {
+		b := db.NewIndexedBatch()
+		defer b.Close()
+		require.NoError(t, fn(b))
+		require.NoError(t, b.Commit(pebble.Sync))
+	}
+	write(func(b *pebble.Batch) error { return lease.Import(b, lease.Stored{ID: 7, TTLSeconds: 60}) })
+	for i := range 30 {
+		write(func(b *pebble.Batch) error {
+			_, _, err := s.Put(b, &pb.PutRequest{Key: fmt.Appendf(nil, "k%02d", i%10), Value: fmt.Appendf(nil, "v%d", i)}, leases)
+			return err
+		})
+	}
+	write(func(b *pebble.Batch) error {
+		_, _, err := s.DeleteRange(b, &pb.DeleteRangeRequest{Key: []byte("k03")})
+		return err
+	})
+	write(func(b *pebble.Batch) error {
+		_, _, err := s.Put(b, &pb.PutRequest{Key: []byte("leased"), Value: []byte("x"), Lease: 7}, leases)
+		return err
+	})
+	write(func(b *pebble.Batch) error {
+		_, err := s.Compact(b, 25)
+		return err
+	})
+	return db
+}
+
+// saved writes src's snapshot as a client saves it: the database, then the sha256.
+func saved(t *testing.T, src Source) string {
+	f, err := Write(context.Background(), t.TempDir(), src)
+	require.NoError(t, err)
+	defer f.Remove()
+	data, err := os.ReadFile(f.Path)
+	require.NoError(t, err)
+	require.EqualValues(t, f.DBSize, len(data))
+	path := filepath.Join(t.TempDir(), "snap.db")
+	require.NoError(t, os.WriteFile(path, append(data, f.SHA256[:]...), 0o600))
+	return path
+}
+
+func exportAll(t *testing.T, r pebble.Reader) []string {
+	var out []string
+	_, err := mvcc.Export(r, func(k, v []byte) error {
+		out = append(out, fmt.Sprintf("%x=%x", k, v))
+		return nil
+	})
+	require.NoError(t, err)
+	return out
+}
+
+// TestWriteOpenImport: a written snapshot passes every check, its status names the store's
+// revision and live keys, and importing it gives back the same versions, compact revision
+// and leases.
+func TestWriteOpenImport(t *testing.T) {
+	db := newStore(t)
+	snap := db.NewSnapshot()
+	defer snap.Close()
+	path := saved(t, Source{Reader: snap, ConsistentIndex: 40, Term: 3, Voters: []uint64{1},
+		Members: []Member{{ID: 1, Name: "m1", PeerURLs: []string{"http://127.0.0.1:2380"}}}})
+	info, err := os.Stat(path)
+	require.NoError(t, err)
+	require.EqualValues(t, sha256.Size, info.Size()%512)
+
+	r, err := Open(path, false)
+	require.NoError(t, err)
+	defer r.Close()
+	st, err := r.Status()
+	require.NoError(t, err)
+	require.EqualValues(t, 33, st.Revision, "30 puts, a delete and a leased put after the initial revision 1")
+	require.Equal(t, 10, st.TotalKey, "k00..k09 without k03, and leased")
+	require.Equal(t, StorageVersion, st.Version)
+
+	dst := kvtest.MustOpenMem(t)
+	got, err := r.Import(dst)
+	require.NoError(t, err)
+	require.Equal(t, Restored{Revision: 33, CompactRevision: 25, Versions: int64(len(exportAll(t, snap))), Leases: 1}, got)
+	require.Equal(t, exportAll(t, snap), exportAll(t, dst))
+	var leases []lease.Stored
+	require.NoError(t, lease.Export(dst, func(l lease.Stored) error { leases = append(leases, l); return nil }))
+	require.Equal(t, []lease.Stored{{ID: 7, TTLSeconds: 60}}, leases)
+
+	_, err = r.Import(dst)
+	require.ErrorContains(t, err, "already holds data", "a second import into the same store is refused")
+}
+
+// TestOpenRefuses: each kind of damage is refused by the check that finds it, named in the
+// error.
+func TestOpenRefuses(t *testing.T) {
+	db := newStore(t)
+	good, err := os.ReadFile(saved(t, Source{Reader: db}))
+	require.NoError(t, err)
+	dbBytes := good[:len(good)-sha256.Size]
+	flipped := func(b []byte, at int) []byte {
+		out := append([]byte(nil), b...)
+		out[at] ^= 0xff
+		return out
+	}
+	// both meta pages (0 and 1, of 4096 bytes) with a damaged checksum
+	badMeta := flipped(flipped(dbBytes, 60), 4096+60)
+	noKeyBucket := func() []byte {
+		path := filepath.Join(t.TempDir(), "nokey.db")
+		bdb, err := bolt.Open(path, 0o600, nil)
+		require.NoError(t, err)
+		require.NoError(t, bdb.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bucketMeta); return err }))
+		require.NoError(t, bdb.Close())
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		sum := sha256.Sum256(data)
+		return append(data, sum[:]...)
+	}()
+	for _, tc := range []struct {
+		name     string
+		data     []byte
+		skipHash bool
+		check    string
+	}{
+		{"empty file", nil, false, checkSize},
+		{"truncated mid-block", good[:len(good)-100], false, checkSize},
+		{"truncated to whole blocks: no trailer", dbBytes[:len(dbBytes)-4096], false, checkHash},
+		{"a flipped byte", flipped(good, len(good)/2), false, checkHash},
+		{"damaged meta pages, hash skipped", badMeta, true, checkBolt},
+		{"no key bucket", noKeyBucket, false, checkBuckets},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "snap.db")
+			require.NoError(t, os.WriteFile(path, tc.data, 0o600))
+			r, err := Open(path, tc.skipHash)
+			if err == nil {
+				r.Close()
+			}
+			require.ErrorIs(t, err, ErrInvalid)
+			require.ErrorContains(t, err, tc.check)
+		})
+	}
+}
