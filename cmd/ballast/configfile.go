@@ -31,8 +31,7 @@ import (
 // is not the zero value, as the file spells them once decoded.
 var etcdDefaults = map[string]string{
 	"strict-reconfig-check": "true", "discovery-insecure-transport": "true", "max-snapshots": "5", "max-wals": "5",
-	"max-concurrent-streams": "4294967295", "grpc-keepalive-min-time": "5s", "grpc-keepalive-interval": "2h0m0s",
-	"grpc-keepalive-timeout": "20s", "raft-read-timeout": "5s", "raft-write-timeout": "5s",
+	"raft-read-timeout": "5s", "raft-write-timeout": "5s",
 	"discovery-dial-timeout": "2s", "discovery-request-timeout": "5s", "discovery-keepalive-time": "2s",
 	"discovery-keepalive-timeout": "6s", "self-signed-cert-validity": "1", "cors": "*", "host-whitelist": "*",
 	"tls-min-version": "TLS1.2", "auth-token": "simple", "bcrypt-cost": "10", "auth-token-ttl": "300",
@@ -200,8 +199,7 @@ func applyKey(fs *flag.FlagSet, path, key, name string, raw json.RawMessage) err
 }
 
 // refusedDurations are the refused flags whose values are durations.
-var refusedDurations = []string{"backend-batch-interval", "grpc-keepalive-min-time", "grpc-keepalive-interval",
-	"grpc-keepalive-timeout", "raft-read-timeout", "raft-write-timeout", "discovery-dial-timeout",
+var refusedDurations = []string{"backend-batch-interval", "raft-read-timeout", "raft-write-timeout", "discovery-dial-timeout",
 	"discovery-request-timeout", "discovery-keepalive-time", "discovery-keepalive-timeout",
 	"warning-unary-request-duration", "corrupt-check-time", "compact-hash-check-time", "warning-apply-duration",
 	"compaction-sleep-interval", "downgrade-check-time"}

@@ -84,6 +84,10 @@ var honouredFlags = map[string]honouredFlag{
 	"metrics":                        {[]string{"--metrics", "extensive"}, "TestMetricsMove", "../../rpc/embed/metrics_test.go", "MetricsExtensive"},
 	"enable-pprof":                   {[]string{"--enable-pprof"}, "TestRunFromEnvironment", "run_test.go", "ETCD_ENABLE_PPROF"},
 	"enable-grpc-gateway":            {[]string{"--enable-grpc-gateway=false"}, "TestGatewayAsEtcd", "gateway_test.go", "--enable-grpc-gateway"},
+	"max-concurrent-streams":         {[]string{"--max-concurrent-streams", "1"}, "TestMaxConcurrentStreams", "../../rpc/embed/grpcopts_test.go", "MaxConcurrentStreams"},
+	"grpc-keepalive-interval":        {[]string{"--grpc-keepalive-interval", "1s"}, "TestGRPCKeepAliveIntervalAndTimeout", "../../rpc/embed/grpcopts_test.go", "GRPCKeepAliveInterval"},
+	"grpc-keepalive-timeout":         {[]string{"--grpc-keepalive-timeout", "1s"}, "TestGRPCKeepAliveIntervalAndTimeout", "../../rpc/embed/grpcopts_test.go", "GRPCKeepAliveTimeout"},
+	"grpc-keepalive-min-time":        {[]string{"--grpc-keepalive-min-time", "1s"}, "TestGRPCTuningFlags", "etcdflags_test.go", "GRPCKeepAliveMinTime"},
 	"version":                        {[]string{"--version"}, "TestHelpAndVersion", "flags_test.go", "--version"},
 	"config-file":                    {[]string{"--config-file", "testdata/etcd.conf.yml"}, "TestRunFromConfigFile", "run_test.go", "--config-file"},
 }
@@ -332,4 +336,21 @@ pre-vote: true
 	}
 	_, err = parseCommandLine("etcd", []string{"--config-file", filepath.Join(dir, "missing.yml")}, nil, &bytes.Buffer{}, &bytes.Buffer{})
 	require.ErrorContains(t, err, "no such file or directory")
+}
+
+// TestGRPCTuningFlags: the gRPC tuning flags reach the member's Config with etcd's meaning
+// (0 disables the server's pings); their effects are observed in rpc/embed's
+// TestMaxConcurrentStreams and TestGRPCKeepAliveIntervalAndTimeout. --grpc-keepalive-min-time's
+// effect (a GOAWAY for a client pinging faster, on a connection with a call open) is passed
+// to gRPC's enforcement policy and not observed by a test yet.
+func TestGRPCTuningFlags(t *testing.T) {
+	o, err := parseCommandLine("etcd", []string{"--max-concurrent-streams", "7", "--grpc-keepalive-min-time", "3s",
+		"--grpc-keepalive-interval", "0", "--grpc-keepalive-timeout", "4s"}, nil, &bytes.Buffer{}, &bytes.Buffer{})
+	require.NoError(t, err)
+	require.Equal(t, uint32(7), o.cfg.MaxConcurrentStreams)
+	require.Equal(t, "3s", o.cfg.GRPCKeepAliveMinTime.String())
+	require.Negative(t, o.cfg.GRPCKeepAliveInterval, "0 is off")
+	require.Equal(t, "4s", o.cfg.GRPCKeepAliveTimeout.String())
+	_, err = parseCommandLine("etcd", []string{"--max-concurrent-streams", "4294967296"}, nil, &bytes.Buffer{}, &bytes.Buffer{})
+	require.Error(t, err, "more than uint32, as etcd's Uint32Value")
 }

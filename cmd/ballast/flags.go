@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -107,24 +108,26 @@ func (v *ignoredValue) Set(string) error {
 
 // flagVars are the flag set's destinations, for the flags Ballast parses into its Config.
 type flagVars struct {
-	name, dataDir, walDir                          *string
-	listenPeer, listenClient                       *urlsValue
-	advertisePeer, advertiseClient                 *urlsValue
-	initialCluster, token                          *string
-	clusterState, discoveryFallback, v2Deprecation *selectiveValue
-	tickMs, electionMs, maxRequestBytes, maxTxnOps *uint
-	snapshotCount, snapshotCatchUpEntries          *uint64
-	watchProgressNotifyInterval                    *time.Duration
-	logLevel, logFormat                            *string
-	logOutputs                                     *stringsValue
-	configFile                                     *string
-	listenMetrics                                  *urlsValue
-	metrics                                        *string
-	enablePprof                                    *bool
-	enableGateway                                  *bool
-	gates                                          *featureGatesValue
-	refused                                        []string // refusal messages, in the order given
-	defaultInitialCluster                          string
+	name, dataDir, walDir                                 *string
+	listenPeer, listenClient                              *urlsValue
+	advertisePeer, advertiseClient                        *urlsValue
+	initialCluster, token                                 *string
+	clusterState, discoveryFallback, v2Deprecation        *selectiveValue
+	tickMs, electionMs, maxRequestBytes, maxTxnOps        *uint
+	snapshotCount, snapshotCatchUpEntries                 *uint64
+	watchProgressNotifyInterval                           *time.Duration
+	logLevel, logFormat                                   *string
+	logOutputs                                            *stringsValue
+	configFile                                            *string
+	listenMetrics                                         *urlsValue
+	metrics                                               *string
+	enablePprof                                           *bool
+	enableGateway                                         *bool
+	maxStreams                                            *uint32Value
+	keepAliveMinTime, keepAliveInterval, keepAliveTimeout *time.Duration
+	gates                                                 *featureGatesValue
+	refused                                               []string // refusal messages, in the order given
+	defaultInitialCluster                                 string
 }
 
 // newFlagSet defines every flag of etcd v3.7's `etcd --help` (and etcd's ignored ones, and
@@ -165,6 +168,11 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.listenMetrics = &urlsValue{}
 	fs.Var(v.listenMetrics, "listen-metrics-urls", "List of URLs to listen on for the /metrics and /health endpoints.")
 	v.metrics = fs.String("metrics", embed.MetricsBasic, "Set level of detail for exported metrics, specify 'extensive' to include server side grpc histogram metrics.")
+	v.maxStreams = &uint32Value{embed.DefaultMaxConcurrentStreams}
+	fs.Var(v.maxStreams, "max-concurrent-streams", "Maximum concurrent streams that each client can open at a time.")
+	v.keepAliveMinTime = fs.Duration("grpc-keepalive-min-time", embed.DefaultGRPCKeepAliveMinTime, "Minimum interval duration that a client should wait before pinging server.")
+	v.keepAliveInterval = fs.Duration("grpc-keepalive-interval", embed.DefaultGRPCKeepAliveInterval, "Frequency duration of server-to-client ping to check if a connection is alive (0 to disable).")
+	v.keepAliveTimeout = fs.Duration("grpc-keepalive-timeout", embed.DefaultGRPCKeepAliveTimeout, "Additional duration of wait before closing a non-responsive connection (0 to disable).")
 	v.enableGateway = fs.Bool("enable-grpc-gateway", true, "Enable GRPC gateway.")
 	v.enablePprof = fs.Bool("enable-pprof", false, "Enable runtime profiling data via HTTP server. Address is at client URL + \"/debug/pprof/\"")
 	v.discoveryFallback = &selectiveValue{"exit", []string{"exit", "proxy"}}
@@ -292,6 +300,10 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		Metrics:                     *v.metrics,
 		EnablePprof:                 *v.enablePprof,
 		DisableGRPCGateway:          !*v.enableGateway,
+		MaxConcurrentStreams:        v.maxStreams.v,
+		GRPCKeepAliveMinTime:        *v.keepAliveMinTime,
+		GRPCKeepAliveInterval:       zeroIsOff(*v.keepAliveInterval),
+		GRPCKeepAliveTimeout:        zeroIsOff(*v.keepAliveTimeout),
 		Version:                     etcdVersion,
 	}
 	if err := checkBindURLs(cfg.ListenPeerURLs); err != nil {
@@ -340,6 +352,24 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 	}
 	opts.cfg = cfg
 	return opts, nil
+}
+
+// uint32Value is etcd's flags.Uint32Value.
+type uint32Value struct{ v uint32 }
+
+func (u *uint32Value) String() string { return strconv.FormatUint(uint64(u.v), 10) }
+func (u *uint32Value) Set(s string) error {
+	v, err := strconv.ParseUint(s, 0, 32)
+	u.v = uint32(v)
+	return err
+}
+
+// zeroIsOff maps etcd's 0 (disabled) to embed's negative (its 0 is the default).
+func zeroIsOff(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // deprecatedFlags are etcdmain's warnings for the deprecated flags it still takes.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"net/url"
 	"testing"
 	"time"
@@ -50,6 +51,10 @@ func TestParseDefaults(t *testing.T) {
 		WatchProgressNotifyInterval: 10 * time.Minute,
 		ListenMetricsURLs:           []url.URL{},
 		Metrics:                     "basic",
+		MaxConcurrentStreams:        math.MaxUint32,
+		GRPCKeepAliveMinTime:        5 * time.Second,
+		GRPCKeepAliveInterval:       2 * time.Hour,
+		GRPCKeepAliveTimeout:        20 * time.Second,
 	}, opts.cfg)
 	require.Equal(t, logOptions{outputs: []string{"default"}, format: "json"}, opts.log)
 	require.Equal(t, slog.LevelInfo, opts.logLevel)

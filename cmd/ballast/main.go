@@ -128,6 +128,7 @@ func run(ctx context.Context, argv, environ []string, stdout, stderr io.Writer) 
 		lg.Error("failed to start", "error", err.Error())
 		return 1
 	}
+	go notifyReady(ctx, srv.ReadyNotify(), environ, lg)
 	select {
 	case <-ctx.Done():
 		lg.Info("received signal; shutting down")

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -167,6 +168,11 @@ func TestRunFromEnvironment(t *testing.T) {
 	dir := t.TempDir()
 	ports := embedtest.FreePorts(t, 2)
 	client, peer := fmt.Sprintf("http://127.0.0.1:%d", ports[0]), fmt.Sprintf("http://127.0.0.1:%d", ports[1])
+	// systemd's readiness protocol: a unix datagram socket the member writes READY=1 to.
+	notify := filepath.Join(dir, "notify.sock")
+	sock, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})
+	require.NoError(t, err)
+	defer sock.Close()
 	env := []string{
 		"ETCD_NAME=env1",
 		"ETCD_DATA_DIR=" + filepath.Join(dir, "env1.etcd"),
@@ -183,10 +189,17 @@ func TestRunFromEnvironment(t *testing.T) {
 		"ETCD_LOG_LEVEL=warn",
 		"ETCD_UNKNOWN_SETTING=1",
 		"ETCD_ENABLE_PPROF=true",
+		"NOTIFY_SOCKET=" + notify,
 		"HOME=/nowhere",
 	}
 	var stdout syncBuffer
 	startRun(t, nil, env, &stdout, stdout.String, "serving client traffic insecurely")
+
+	require.NoError(t, sock.SetReadDeadline(time.Now().Add(10*time.Second)))
+	buf := make([]byte, 64)
+	n, err := sock.Read(buf)
+	require.NoError(t, err, "READY=1 on NOTIFY_SOCKET")
+	require.Equal(t, "READY=1", string(buf[:n]))
 
 	var msgs []string
 	sc := bufio.NewScanner(strings.NewReader(stdout.String()))

@@ -3,6 +3,7 @@ package embed
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"time"
 )
@@ -32,6 +33,11 @@ const (
 	DefaultMaxTxnOps           = 128
 	// DefaultSnapshotCatchUpEntries is etcd's (etcdserver.DefaultSnapshotCatchUpEntries).
 	DefaultSnapshotCatchUpEntries = 5000
+	// etcd's gRPC server defaults (--max-concurrent-streams, --grpc-keepalive-*).
+	DefaultMaxConcurrentStreams  = math.MaxUint32
+	DefaultGRPCKeepAliveMinTime  = 5 * time.Second
+	DefaultGRPCKeepAliveInterval = 2 * time.Hour
+	DefaultGRPCKeepAliveTimeout  = 20 * time.Second
 	// DefaultWatchProgressNotifyInterval is etcd's --watch-progress-notify-interval.
 	DefaultWatchProgressNotifyInterval = 10 * time.Minute
 	// maxElectionTimeout is etcd's maxElectionMs.
@@ -72,6 +78,14 @@ type Config struct {
 	// Metrics is --metrics: MetricsBasic (default) or MetricsExtensive (adds the gRPC
 	// handling-time histogram).
 	Metrics string
+	// MaxConcurrentStreams is --max-concurrent-streams: the HTTP/2 streams (calls) one
+	// client connection may have open at once (zero: etcd's unlimited, math.MaxUint32).
+	MaxConcurrentStreams uint32
+	// GRPCKeepAliveMinTime, GRPCKeepAliveInterval and GRPCKeepAliveTimeout are
+	// --grpc-keepalive-min-time (a client pinging more often is sent GOAWAY), -interval (the
+	// server pings an idle connection this often; negative: never, as etcd's 0) and
+	// -timeout (and closes it when the answer is this late). Zero: etcd's defaults.
+	GRPCKeepAliveMinTime, GRPCKeepAliveInterval, GRPCKeepAliveTimeout time.Duration
 	// DisableGRPCGateway is --enable-grpc-gateway=false: no JSON gateway under /v3/ on the
 	// client URLs (etcd serves it by default).
 	DisableGRPCGateway bool
@@ -141,6 +155,18 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.MaxConcurrentStreams == 0 {
+		c.MaxConcurrentStreams = DefaultMaxConcurrentStreams
+	}
+	if c.GRPCKeepAliveMinTime == 0 {
+		c.GRPCKeepAliveMinTime = DefaultGRPCKeepAliveMinTime
+	}
+	if c.GRPCKeepAliveInterval == 0 {
+		c.GRPCKeepAliveInterval = DefaultGRPCKeepAliveInterval
+	}
+	if c.GRPCKeepAliveTimeout == 0 {
+		c.GRPCKeepAliveTimeout = DefaultGRPCKeepAliveTimeout
 	}
 	if c.Metrics == "" {
 		c.Metrics = MetricsBasic // as etcd, any value but "extensive" is basic

@@ -195,7 +195,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.metrics = newMetrics(cfg.Metrics == MetricsExtensive, cfg.Version, s.driver.DBSize)
 	opts := append(rpc.ServerOptions(cfg.MaxRequestBytes), s.services.ServerOptions()...)
-	s.grpc = grpc.NewServer(append(opts, s.metrics.serverOptions()...)...)
+	opts = append(opts, s.metrics.serverOptions()...)
+	s.grpc = grpc.NewServer(append(opts, grpcTuning(cfg)...)...)
 	s.services.Register(s.grpc)
 	s.metrics.grpc.InitializeMetrics(s.grpc)
 	s.wg.Add(1)
