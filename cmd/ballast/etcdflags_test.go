@@ -88,6 +88,8 @@ var honouredFlags = map[string]honouredFlag{
 	"grpc-keepalive-interval":        {[]string{"--grpc-keepalive-interval", "1s"}, "TestGRPCKeepAliveIntervalAndTimeout", "../../rpc/embed/grpcopts_test.go", "GRPCKeepAliveInterval"},
 	"grpc-keepalive-timeout":         {[]string{"--grpc-keepalive-timeout", "1s"}, "TestGRPCKeepAliveIntervalAndTimeout", "../../rpc/embed/grpcopts_test.go", "GRPCKeepAliveTimeout"},
 	"grpc-keepalive-min-time":        {[]string{"--grpc-keepalive-min-time", "1s"}, "TestGRPCTuningFlags", "etcdflags_test.go", "GRPCKeepAliveMinTime"},
+	"auto-compaction-mode":           {[]string{"--auto-compaction-mode", "revision"}, "TestAutoCompaction", "../../rpc/embed/compactor_test.go", "AutoCompactionMode"},
+	"auto-compaction-retention":      {[]string{"--auto-compaction-retention", "5m"}, "TestAutoCompaction", "../../rpc/embed/compactor_test.go", "AutoCompactionRetention"},
 	"version":                        {[]string{"--version"}, "TestHelpAndVersion", "flags_test.go", "--version"},
 	"config-file":                    {[]string{"--config-file", "testdata/etcd.conf.yml"}, "TestRunFromConfigFile", "run_test.go", "--config-file"},
 }

@@ -123,6 +123,7 @@ type flagVars struct {
 	metrics                                               *string
 	enablePprof                                           *bool
 	enableGateway                                         *bool
+	compactionMode, compactionRetention                   *string
 	maxStreams                                            *uint32Value
 	keepAliveMinTime, keepAliveInterval, keepAliveTimeout *time.Duration
 	gates                                                 *featureGatesValue
@@ -173,6 +174,8 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.keepAliveMinTime = fs.Duration("grpc-keepalive-min-time", embed.DefaultGRPCKeepAliveMinTime, "Minimum interval duration that a client should wait before pinging server.")
 	v.keepAliveInterval = fs.Duration("grpc-keepalive-interval", embed.DefaultGRPCKeepAliveInterval, "Frequency duration of server-to-client ping to check if a connection is alive (0 to disable).")
 	v.keepAliveTimeout = fs.Duration("grpc-keepalive-timeout", embed.DefaultGRPCKeepAliveTimeout, "Additional duration of wait before closing a non-responsive connection (0 to disable).")
+	v.compactionRetention = fs.String("auto-compaction-retention", "0", "Auto compaction retention for mvcc key value store. 0 means disable auto compaction.")
+	v.compactionMode = fs.String("auto-compaction-mode", embed.CompactionModePeriodic, "interpret 'auto-compaction-retention' one of: periodic|revision.")
 	v.enableGateway = fs.Bool("enable-grpc-gateway", true, "Enable GRPC gateway.")
 	v.enablePprof = fs.Bool("enable-pprof", false, "Enable runtime profiling data via HTTP server. Address is at client URL + \"/debug/pprof/\"")
 	v.discoveryFallback = &selectiveValue{"exit", []string{"exit", "proxy"}}
@@ -262,6 +265,9 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 	if err != nil {
 		return bad(err)
 	}
+	if *v.compactionMode == "" {
+		return bad(errors.New("undefined auto-compaction-mode"))
+	}
 	if v.discoveryFallback.value == "proxy" {
 		return bad(errors.New(`v2 proxy is deprecated, and --discovery-fallback can't be configured as "proxy"`))
 	}
@@ -300,6 +306,8 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		Metrics:                     *v.metrics,
 		EnablePprof:                 *v.enablePprof,
 		DisableGRPCGateway:          !*v.enableGateway,
+		AutoCompactionMode:          *v.compactionMode,
+		AutoCompactionRetention:     *v.compactionRetention,
 		MaxConcurrentStreams:        v.maxStreams.v,
 		GRPCKeepAliveMinTime:        *v.keepAliveMinTime,
 		GRPCKeepAliveInterval:       zeroIsOff(*v.keepAliveInterval),

@@ -55,6 +55,8 @@ func TestParseDefaults(t *testing.T) {
 		GRPCKeepAliveMinTime:        5 * time.Second,
 		GRPCKeepAliveInterval:       2 * time.Hour,
 		GRPCKeepAliveTimeout:        20 * time.Second,
+		AutoCompactionMode:          "periodic",
+		AutoCompactionRetention:     "0",
 	}, opts.cfg)
 	require.Equal(t, logOptions{outputs: []string{"default"}, format: "json"}, opts.log)
 	require.Equal(t, slog.LevelInfo, opts.logLevel)
@@ -148,8 +150,11 @@ func TestParseRefused(t *testing.T) {
 			"flag --quota-backend-bytes is not supported yet: the backend quota and its NOSPACE alarm come with the snapshots issue"},
 		{"bare boolean", []string{"--auto-tls", "--name", "x"}, nil, exitConfig,
 			"flag --auto-tls is not supported yet: TLS comes with the security issue"},
-		{"unsupported through the environment", nil, []string{"ETCD_AUTO_COMPACTION_RETENTION=1"}, exitConfig,
-			"flag --auto-compaction-retention is not supported yet: auto compaction comes with the operations issue"},
+		{"unsupported through the environment", nil, []string{"ETCD_CORRUPT_CHECK_TIME=1m"}, exitConfig,
+			"flag --corrupt-check-time is not supported yet: periodic corruption checks between members come with the operations issue"},
+		{"auto compaction mode", []string{"--auto-compaction-mode", "hourly"}, nil, exitConfig, `unknown auto-compaction-mode "hourly"`},
+		{"auto compaction mode empty", []string{"--auto-compaction-mode="}, nil, exitConfig, "undefined auto-compaction-mode"},
+		{"auto compaction retention", []string{"--auto-compaction-retention", "soon"}, nil, exitConfig, "error parsing CompactionRetention"},
 		{"experimental spelling refused under its own name", []string{"--experimental-compaction-batch-limit", "10"}, nil, exitConfig,
 			"flag --experimental-compaction-batch-limit is not supported yet: Ballast compacts in steps"},
 		{"environment shadowed by a flag", []string{"--name", "a"}, []string{"ETCD_NAME=b"}, exitConfig,

@@ -65,8 +65,6 @@ var unsupportedFlags = []unsupportedFlag{
 	{"discovery-srv", false, "DNS discovery comes with " + issueOperations},
 	{"discovery-srv-name", false, "DNS discovery comes with " + issueOperations},
 	{"strict-reconfig-check", true, "comes with " + issueOperations},
-	{"auto-compaction-retention", false, "auto compaction comes with " + issueOperations},
-	{"auto-compaction-mode", false, "auto compaction comes with " + issueOperations},
 	// Security
 	{"cert-file", false, "TLS comes with " + issueSecurity},
 	{"key-file", false, "TLS comes with " + issueSecurity},

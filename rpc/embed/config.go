@@ -86,6 +86,12 @@ type Config struct {
 	// server pings an idle connection this often; negative: never, as etcd's 0) and
 	// -timeout (and closes it when the answer is this late). Zero: etcd's defaults.
 	GRPCKeepAliveMinTime, GRPCKeepAliveInterval, GRPCKeepAliveTimeout time.Duration
+	// AutoCompactionMode and AutoCompactionRetention are --auto-compaction-mode (periodic,
+	// the default, or revision) and --auto-compaction-retention ("0", the default, is off;
+	// see compactor.go and ParseCompactionRetention).
+	AutoCompactionMode, AutoCompactionRetention string
+	// autoCompactionRevisionInterval replaces revision mode's 5 minutes (tests only).
+	autoCompactionRevisionInterval time.Duration
 	// DisableGRPCGateway is --enable-grpc-gateway=false: no JSON gateway under /v3/ on the
 	// client URLs (etcd serves it by default).
 	DisableGRPCGateway bool
@@ -168,6 +174,15 @@ func (c Config) withDefaults() (Config, error) {
 	if c.GRPCKeepAliveTimeout == 0 {
 		c.GRPCKeepAliveTimeout = DefaultGRPCKeepAliveTimeout
 	}
+	if c.AutoCompactionMode == "" {
+		c.AutoCompactionMode = CompactionModePeriodic
+	}
+	if c.AutoCompactionRetention == "" {
+		c.AutoCompactionRetention = "0"
+	}
+	if c.autoCompactionRevisionInterval == 0 {
+		c.autoCompactionRevisionInterval = revisionCompactionInterval
+	}
 	if c.Metrics == "" {
 		c.Metrics = MetricsBasic // as etcd, any value but "extensive" is basic
 	}
@@ -186,6 +201,14 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("--election-timeout[%vms] is too long, and should be set less than %vms", electionMs, maxElectionTimeout.Milliseconds())
 	case c.MaxRequestBytes < 0 || c.MaxTxnOps < 0:
 		return c, fmt.Errorf("--max-request-bytes (%d) and --max-txn-ops (%d) must not be negative", c.MaxRequestBytes, c.MaxTxnOps)
+	}
+	switch c.AutoCompactionMode {
+	case CompactionModePeriodic, CompactionModeRevision:
+	default:
+		return c, fmt.Errorf("unknown auto-compaction-mode %q", c.AutoCompactionMode)
+	}
+	if _, err := ParseCompactionRetention(c.AutoCompactionMode, c.AutoCompactionRetention); err != nil {
+		return c, err
 	}
 	for _, group := range []struct {
 		flag string

@@ -204,6 +204,17 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		defer s.wg.Done()
 		s.metrics.poll(runCtx, s.driver, cfg.HeartbeatInterval)
 	}()
+	if retention, _ := ParseCompactionRetention(cfg.AutoCompactionMode, cfg.AutoCompactionRetention); retention > 0 {
+		c := &compactor{s: s, mode: cfg.AutoCompactionMode, revisionInterval: cfg.autoCompactionRevisionInterval}
+		if c.mode == CompactionModeRevision {
+			c.keepRevs = int64(retention)
+		} else {
+			c.period = retention
+		}
+		lg.Info("enabled auto compaction", "mode", c.mode, "retention", cfg.AutoCompactionRetention)
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); c.run(runCtx) }()
+	}
 	// The metrics URLs serve at once, as etcd's: /livez and /readyz answer there before the
 	// member is ready (kubeadm's probes).
 	for _, ln := range s.metricLns {
