@@ -74,6 +74,9 @@ type RunOptions struct {
 	// before it calls Work: everything taken goes into one raft Ready and one sync, so this is
 	// the largest batch. Default 1024.
 	EventsPerRoundMax int
+	// OnSynced, when set, is told how long each Member.Synced took (the WAL's fsync and what
+	// follows it): report-only, for the server's etcd_disk_wal_fsync_duration_seconds.
+	OnSynced func(time.Duration)
 }
 
 func (o RunOptions) withDefaults(m *Member) (RunOptions, error) {
@@ -394,7 +397,11 @@ func (d *Driver) round() error {
 	if out.SyncToken == 0 {
 		return nil
 	}
+	start := time.Now()
 	msgs, err := d.m.Synced(out.SyncToken)
+	if d.opts.OnSynced != nil {
+		d.opts.OnSynced(time.Since(start))
+	}
 	d.syncs.Add(1)
 	if err != nil {
 		return err

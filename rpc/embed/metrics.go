@@ -2,6 +2,7 @@ package embed
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc/stats"
 
 	"github.com/ballastdb/ballast/kv/node"
+	"github.com/ballastdb/ballast/rpc/peer"
 )
 
 // This file is the member's Prometheus metrics, under etcd's names, types and labels for the
@@ -39,11 +41,12 @@ type metrics struct {
 	healthOK, healthFailed  prometheus.Counter
 	clientSent, clientRecvd prometheus.Counter
 	grpc                    *grpcprom.ServerMetrics
+	walFsync                prometheus.Histogram
 
 	lastLead atomic.Uint64
 }
 
-func newMetrics(extensive bool, version string, dbSize func() (int64, int64)) *metrics {
+func newMetrics(extensive bool, version string, dbSize func() (int64, int64), peers func() peer.Stats) *metrics {
 	reg := prometheus.NewRegistry()
 	m := &metrics{reg: reg}
 	gauge := func(subsystem, name, help string) prometheus.Gauge {
@@ -70,6 +73,9 @@ func newMetrics(extensive bool, version string, dbSize func() (int64, int64)) *m
 		Help: "Total size of the underlying database physically allocated in bytes."}, func() float64 { t, _ := dbSize(); return float64(t) })
 	dbInUse := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "etcd", Subsystem: "mvcc", Name: "db_total_size_in_use_in_bytes",
 		Help: "Total size of the underlying database logically in use in bytes."}, func() float64 { _, u := dbSize(); return float64(u) })
+	// etcd's buckets (wal/metrics.go): 1ms to 8s.
+	m.walFsync = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "etcd", Subsystem: "disk", Name: "wal_fsync_duration_seconds",
+		Help: "The latency distributions of fsync called by WAL.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)})
 	var opts []grpcprom.ServerMetricsOption
 	if extensive {
 		// etcd's --metrics extensive: the handling-time histogram, with etcd's buckets.
@@ -77,7 +83,7 @@ func newMetrics(extensive bool, version string, dbSize func() (int64, int64)) *m
 	}
 	m.grpc = grpcprom.NewServerMetrics(opts...)
 	reg.MustRegister(m.hasLeader, m.isLeader, m.leaderChanges, m.committed, m.applied, m.healthOK, m.healthFailed,
-		m.clientSent, m.clientRecvd, quota, serverVersion, dbTotal, dbInUse, m.grpc,
+		m.clientSent, m.clientRecvd, quota, serverVersion, dbTotal, dbInUse, m.grpc, m.walFsync, &peerCollector{peers},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -133,6 +139,28 @@ func (m *metrics) poll(ctx context.Context, d *node.Driver, interval time.Durati
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// peerSentFailures is etcd's etcd_network_peer_sent_failures_total{To}: here the messages
+// for a peer its transport dropped (queue full, no address, unreachable, too large), which
+// are the sends that failed.
+var peerSentFailures = prometheus.NewDesc("etcd_network_peer_sent_failures_total",
+	"The total number of send failures from peers.", []string{"To"}, nil)
+
+// peerCollector reads the transport's per-peer counters at scrape time.
+type peerCollector struct{ stats func() peer.Stats }
+
+func (c *peerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- peerSentFailures }
+func (c *peerCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.stats()
+	ids := make([]uint64, 0, len(st.Peers))
+	for id := range st.Peers {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		ch <- prometheus.MustNewConstMetric(peerSentFailures, prometheus.CounterValue, float64(st.Peers[id].Dropped()), hexID(id))
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,6 +106,9 @@ func TestMetricsMove(t *testing.T) {
 		leaders += value(f, "etcd_server_is_leader", nil)
 	}
 	require.Equal(t, 1.0, leaders, "one member is the leader")
+	require.Greater(t, value(after, "etcd_disk_wal_fsync_duration_seconds", nil), value(before, "etcd_disk_wal_fsync_duration_seconds", nil),
+		"fsyncs were timed")
+	checkMixinAlerts(t, after)
 	fromMetricsURL := scrapeMetrics(t, ms[0].srv.MetricsURLs()[0])
 	require.Equal(t, value(after, "etcd_server_quota_backend_bytes", nil), value(fromMetricsURL, "etcd_server_quota_backend_bytes", nil))
 
@@ -112,4 +117,72 @@ func TestMetricsMove(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return value(scrapeMetrics(t, base), "etcd_server_has_leader", nil) == 0
 	}, 20*time.Second, 50*time.Millisecond, "an isolated member has no leader")
+}
+
+// mixinSelector is one metric selector of an alert of etcd's mixin (etcd-io/etcd
+// contrib/mixin/alerts/alerts.libsonnet, copied from its expressions): the series it selects
+// (name and matchers; =~ matchers as regular expressions) and the labels the rule keeps or
+// drops by name (without/by), which the series must carry.
+type mixinSelector struct {
+	alert, metric string
+	matchers      map[string]string // label: regexp the value must match in full ("!" prefix: must not)
+	labels        []string
+}
+
+var mixinSelectors = []mixinSelector{
+	{"etcdMembersDown", "etcd_network_peer_sent_failures_total", nil, []string{"To"}},
+	{"etcdNoLeader", "etcd_server_has_leader", nil, nil},
+	{"etcdHighNumberOfLeaderChanges", "etcd_server_leader_changes_seen_total", nil, nil},
+	{"etcdHighNumberOfFailedGRPCRequests", "grpc_server_handled_total",
+		map[string]string{"grpc_code": "Unknown|FailedPrecondition|ResourceExhausted|Internal|Unavailable|DataLoss|DeadlineExceeded"},
+		[]string{"grpc_type", "grpc_code", "grpc_method"}},
+	{"etcdHighNumberOfFailedGRPCRequests", "grpc_server_handled_total", nil, []string{"grpc_type", "grpc_code", "grpc_method"}},
+	{"etcdGRPCRequestsSlow", "grpc_server_handling_seconds", map[string]string{"grpc_method": "!Defragment", "grpc_type": "unary"},
+		[]string{"grpc_type", "grpc_method"}},
+	{"etcdMemberCommunicationSlow", "etcd_network_peer_round_trip_time_seconds", nil, []string{"To"}},
+	{"etcdHighNumberOfFailedProposals", "etcd_server_proposals_failed_total", nil, nil},
+	{"etcdHighFsyncDurations", "etcd_disk_wal_fsync_duration_seconds", nil, nil},
+	{"etcdHighCommitDurations", "etcd_disk_backend_commit_duration_seconds", nil, nil},
+	{"etcdDatabaseQuotaLowSpace", "etcd_mvcc_db_total_size_in_bytes", nil, nil},
+	{"etcdDatabaseQuotaLowSpace", "etcd_server_quota_backend_bytes", nil, nil},
+	{"etcdDatabaseHighFragmentationRatio", "etcd_mvcc_db_total_size_in_use_in_bytes", nil, nil},
+}
+
+// mixinNotYet are the selectors Ballast does not answer yet, each with why; the check fails
+// when one of them starts resolving, so the list stays true.
+var mixinNotYet = map[string]string{
+	"etcd_network_peer_round_trip_time_seconds": "the peer transport does not time round trips yet",
+	"etcd_server_proposals_failed_total":        "kv/node does not count failed proposals yet",
+	"etcd_disk_backend_commit_duration_seconds": "the Pebble batch commit is not timed yet",
+}
+
+// checkMixinAlerts: every selector of the mixin's alerts resolves in the scrape to a series
+// carrying the labels its rule groups by, except the ones listed as not yet.
+func checkMixinAlerts(t *testing.T, fams map[string]*dto.MetricFamily) {
+	t.Helper()
+	for _, sel := range mixinSelectors {
+		matched := false
+		for _, m := range fams[sel.metric].GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			ok := true
+			for name, re := range sel.matchers {
+				neg := strings.HasPrefix(re, "!")
+				hit := regexp.MustCompile("^(?:" + strings.TrimPrefix(re, "!") + ")$").MatchString(labels[name])
+				ok = ok && hit != neg
+			}
+			for _, l := range sel.labels {
+				_, has := labels[l]
+				ok = ok && has
+			}
+			matched = matched || ok
+		}
+		if why, notYet := mixinNotYet[sel.metric]; notYet {
+			require.False(t, matched, "%s resolves now: remove it from mixinNotYet (%s)", sel.metric, why)
+			continue
+		}
+		require.True(t, matched, "alert %s: no series of %s with %v and labels %v", sel.alert, sel.metric, sel.matchers, sel.labels)
+	}
 }

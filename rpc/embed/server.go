@@ -167,7 +167,10 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Handle:    s.handlePeerCall,
 		Logger:    lg,
 	})
-	s.driver, err = node.NewDriver(s.member, s.transport, node.RunOptions{})
+	s.metrics = newMetrics(cfg.Metrics == MetricsExtensive, cfg.Version, func() (int64, int64) { return s.driver.DBSize() }, s.transport.Stats)
+	s.driver, err = node.NewDriver(s.member, s.transport, node.RunOptions{
+		OnSynced: func(d time.Duration) { s.metrics.walFsync.Observe(d.Seconds()) },
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +196,6 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.metrics = newMetrics(cfg.Metrics == MetricsExtensive, cfg.Version, s.driver.DBSize)
 	opts := append(rpc.ServerOptions(cfg.MaxRequestBytes), s.services.ServerOptions()...)
 	opts = append(opts, s.metrics.serverOptions()...)
 	s.grpc = grpc.NewServer(append(opts, grpcTuning(cfg)...)...)
