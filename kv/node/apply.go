@@ -13,54 +13,105 @@ import (
 	"github.com/ballastdb/ballast/raft"
 )
 
-// Each committed entry is applied in one indexed batch with the new applied index
-// ("node/applied"), committed unsynced: the raft log is the durable record, so a crash
-// re-applies from the applied index and never applies an entry twice or skips one. Entry
-// data is a kind byte and a body (entry.go): an InternalRaftRequest, or a batch of lease
-// checkpoints (Ballast's own, since they carry the primary's term and sequence). A lease
-// revoke deletes every attached key at one revision (a txn of deletes). Compactions run in
-// bounded steps, one per Work, on every member at its own pace (HashKV does not depend on
-// the progress); a compaction request with Physical set is answered only once this member's
-// store compaction finished (the driver then runs Work without waiting for events, so the
-// steps follow each other).
+// The committed entries of one Ready are applied in one indexed batch with the new applied
+// index ("node/applied"), committed unsynced: the raft log is the durable record, so a crash
+// re-applies from the applied index and never applies an entry twice or skips one. One
+// batch and one commit per Ready, not per entry: a commit is a WAL record and a pass through
+// Pebble's commit pipeline, and the entries of a Ready are applied together anyway (a crash
+// loses all of them or none, as it would lose a suffix of per-entry commits). Entry data is
+// a kind byte and a body (entry.go): an InternalRaftRequest, or a batch of lease checkpoints
+// (Ballast's own, since they carry the primary's term and sequence). A lease revoke deletes
+// every attached key at one revision (a txn of deletes). Compactions run in bounded steps,
+// one per Work, on every member at its own pace (HashKV does not depend on the progress); a
+// compaction request with Physical set is answered only once this member's store compaction
+// finished (the driver then runs Work without waiting for events, so the steps follow each
+// other).
 
-// applyEntry applies one committed entry: its effects and the new applied index go into one
-// batch, so after a crash the entry is either wholly applied or not at all, and is never
-// applied twice or skipped. Errors are storage failures; a request's own error (etcd's, e.g.
-// an unknown lease) is its answer and changes nothing but the applied index.
-func (m *Member) applyEntry(e raft.Entry) error {
-	if e.Index != m.applied+1 {
-		panic(fmt.Sprintf("node %d: applying entry %d after %d: an applied index would be skipped", m.cfg.ID, e.Index, m.applied))
+// appliedEntry is what an entry's apply leaves for after its batch committed: the answer
+// to its waiter, the events for watchers, the expiry report.
+type appliedEntry struct {
+	index   uint64
+	waiter  uint64
+	resp    Response
+	reqErr  error
+	events  []*mvccpb.Event
+	expired *pb.InternalRaftRequest // an expiry revoke that applied (lease_expiry.go)
+	// physical: a compaction that answers once the store compaction finished here
+	physical bool
+}
+
+// applyEntries applies a Ready's committed entries, in order: their effects and the new
+// applied index go into one batch, so after a crash the entries are either wholly applied
+// or not at all, and never applied twice or skipped. What each entry changes in memory
+// (the store's revisions and caches, the lessor, the member table) is done entry by entry,
+// as the next entry must see it; what leaves the member (answers, watch events, expiry
+// reports) waits until the batch committed, so nothing outside sees an effect that a
+// failed commit would take back. Errors are storage failures (the member stops); a
+// request's own error (etcd's, e.g. an unknown lease) is its answer and changes nothing
+// but the applied index.
+func (m *Member) applyEntries(entries []raft.Entry) error {
+	if len(entries) == 0 {
+		return nil
 	}
 	b := m.db.NewIndexedBatch()
 	defer b.Close()
-	// applied records that the entry applied: the applied index and the request's dedup record.
+	// applied records that the entries applied: the applied index and the requests' dedup records.
 	applied := b
 	if canary.On(canary.ApplyTwice) {
 		applied = m.db.NewBatch() // broken on purpose: recorded in a later batch than the effects
 		defer applied.Close()
 	}
-	var (
-		waiter  uint64
-		resp    Response
-		reqErr  error
-		events  []*mvccpb.Event
-		expired *pb.InternalRaftRequest // an expiry revoke that applied (lease_expiry.go)
-		// physical: a compaction that answers once the store compaction finished here
-		physical bool
-	)
+	done := m.appliedScratch[:0]
+	defer func() {
+		clear(done) // the scratch keeps no answers alive
+		m.appliedScratch = done[:0]
+	}()
+	for _, e := range entries {
+		a, err := m.applyEntry(b, applied, e)
+		if err != nil {
+			return err
+		}
+		done = append(done, a)
+	}
+	last := entries[len(entries)-1].Index
+	var idx [8]byte
+	binary.BigEndian.PutUint64(idx[:], last)
+	if err := applied.Set(nodeAppliedKey, idx[:], nil); err != nil {
+		return err
+	}
+	if canary.On(canary.ApplyTwice) { // the effects are synced, the applied index is not
+		if err := b.Commit(pebble.Sync); err != nil {
+			return fmt.Errorf("commit entries %d..%d: %w", entries[0].Index, last, err)
+		}
+	}
+	if err := applied.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("commit entries %d..%d: %w", entries[0].Index, last, err)
+	}
+	for i := range done {
+		m.finishApply(&done[i])
+	}
+	return nil
+}
+
+// applyEntry writes one committed entry's effects into b and its dedup record into applied
+// (b itself, but for a canary), and takes its in-memory effects.
+func (m *Member) applyEntry(b, applied *pebble.Batch, e raft.Entry) (appliedEntry, error) {
+	if e.Index != m.applied+1 {
+		panic(fmt.Sprintf("node %d: applying entry %d after %d: an applied index would be skipped", m.cfg.ID, e.Index, m.applied))
+	}
+	a := appliedEntry{index: e.Index}
 	m.nextCluster = nil
 	if e.Type == raft.EntryConfChange {
 		next, err := m.applyConfChangeEntry(b, e)
 		if err != nil {
-			return fmt.Errorf("entry %d: member table: %w", e.Index, err)
+			return a, fmt.Errorf("entry %d: member table: %w", e.Index, err)
 		}
 		m.nextCluster = next
 	}
 	if e.Type == raft.EntryNormal {
 		dec, err := decodeEntry(e.Data)
 		if err != nil {
-			return fmt.Errorf("committed entry %d: %w", e.Index, err)
+			return a, fmt.Errorf("committed entry %d: %w", e.Index, err)
 		}
 		req := dec.request
 		if dec.expiry != nil {
@@ -69,41 +120,28 @@ func (m *Member) applyEntry(e raft.Entry) error {
 		if req != nil {
 			id := req.GetHeader().GetID()
 			if !m.dedup.contains(id) {
-				resp, events, reqErr = m.applyRequest(b, req)
-				if reqErr != nil && !isRequestError(reqErr) {
-					// the disk's failure, not the request's: nothing of the entry commits
-					return fmt.Errorf("entry %d: %w", e.Index, reqErr)
+				a.resp, a.events, a.reqErr = m.applyRequest(b, req)
+				if a.reqErr != nil && !isRequestError(a.reqErr) {
+					// the disk's failure, not the request's: nothing of the Ready commits
+					return a, fmt.Errorf("entry %d: %w", e.Index, a.reqErr)
 				}
 				if err := m.dedup.add(applied, e.Index, id); err != nil {
-					return err
+					return a, err
 				}
-				waiter = id
-				if c := req.Compaction; c != nil && c.Physical && reqErr == nil {
-					physical = true
+				a.waiter = id
+				if c := req.Compaction; c != nil && c.Physical && a.reqErr == nil {
+					a.physical = true
 				}
-				if dec.expiry != nil && reqErr == nil {
-					expired = dec.expiry // a revoke of a lease already gone applies as an error
+				if dec.expiry != nil && a.reqErr == nil {
+					a.expired = dec.expiry // a revoke of a lease already gone applies as an error
 				}
 			}
 		}
 		for _, cp := range dec.checkpoints {
 			if err := m.lessor.ApplyCheckpoint(b, cp); err != nil {
-				return fmt.Errorf("entry %d: lease checkpoint %d: %w", e.Index, cp.ID, err)
+				return a, fmt.Errorf("entry %d: lease checkpoint %d: %w", e.Index, cp.ID, err)
 			}
 		}
-	}
-	var idx [8]byte
-	binary.BigEndian.PutUint64(idx[:], e.Index)
-	if err := applied.Set(nodeAppliedKey, idx[:], nil); err != nil {
-		return err
-	}
-	if canary.On(canary.ApplyTwice) { // the effects are synced, the applied index is not
-		if err := b.Commit(pebble.Sync); err != nil {
-			return fmt.Errorf("commit entry %d: %w", e.Index, err)
-		}
-	}
-	if err := applied.Commit(pebble.NoSync); err != nil {
-		return fmt.Errorf("commit entry %d: %w", e.Index, err)
 	}
 	m.applied = e.Index
 	if next := m.nextCluster; next != nil {
@@ -112,21 +150,25 @@ func (m *Member) applyEntry(e raft.Entry) error {
 	}
 	m.maybePromote(e)
 	m.confEntryApplied(e)
-	if err := m.lessor.ApplyEvents(events); err != nil {
-		return fmt.Errorf("entry %d: lease attachments: %w", e.Index, err)
+	if err := m.lessor.ApplyEvents(a.events); err != nil {
+		return a, fmt.Errorf("entry %d: lease attachments: %w", e.Index, err)
 	}
-	m.notifyWatchers(events)
-	if expired != nil {
-		m.reportExpiry(expired, resp, e.Index)
+	return a, nil
+}
+
+// finishApply hands out what an applied entry leaves for after its batch committed.
+func (m *Member) finishApply(a *appliedEntry) {
+	m.notifyWatchers(a.events)
+	if a.expired != nil {
+		m.reportExpiry(a.expired, a.resp, a.index)
 	}
-	if p := m.requests.take(waiter); p != nil {
-		if physical {
-			m.physicalWaits = append(m.physicalWaits, physicalWait{resp: resp, done: p.done})
+	if p := m.requests.take(a.waiter); p != nil {
+		if a.physical {
+			m.physicalWaits = append(m.physicalWaits, physicalWait{resp: a.resp, done: p.done})
 		} else {
-			p.done(resp, reqErr)
+			p.done(a.resp, a.reqErr)
 		}
 	}
-	return nil
 }
 
 // physicalWait is a compaction request with Physical set that applied on this member and

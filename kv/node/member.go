@@ -82,6 +82,7 @@ type Member struct {
 	compactIdle    *mvcc.Store
 	compactIdleRev int64
 	physicalWaits  []physicalWait // compactions answered once the store compaction finished
+	appliedScratch []appliedEntry // applyEntries' list, reused between Readies
 }
 
 // Open opens (creating on first start) the member in cfg.Dir on cfg.FS and replays its hard

@@ -162,10 +162,8 @@ func (m *Member) work() (Output, error) {
 		return out, m.storageFailure(err)
 	}
 	m.observeReleased(rd.MessagesNow)
-	for _, e := range rd.CommittedEntries {
-		if err := m.applyEntry(e); err != nil {
-			return out, m.storageFailure(err)
-		}
+	if err := m.applyEntries(rd.CommittedEntries); err != nil {
+		return out, m.storageFailure(err)
 	}
 	m.observeReady(&rd)
 	for _, rs := range rd.ReadStates {
