@@ -191,7 +191,7 @@ func (wl *workload) next(c *client) {
 		finished = true
 		s.w.after(uniform(s.w.workload, wl.interval/2, wl.interval*3/2), func() { wl.next(c) })
 	}
-	s.w.after(clientTimeout, func() {
+	s.w.afterFIFO(laneClientTimeout, clientTimeout, func() {
 		if finished {
 			return
 		}
@@ -203,7 +203,7 @@ func (wl *workload) next(c *client) {
 	// that process runs: one dropped silently would leave its client to give up with an
 	// unknown outcome, which the history cannot tell from a slow answer.
 	answered, gen := false, sm.gen
-	s.w.after(answerBound, func() {
+	s.w.afterFIFO(laneAnswerBound, answerBound, func() {
 		if !answered && sm.m != nil && sm.gen == gen {
 			s.fail(fmt.Sprintf("%s's request %s on %s at %v was never answered (a member must answer every request it takes, within its request timeout)",
 				c.name, describe(req), sm.name, called))

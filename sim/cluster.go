@@ -261,7 +261,7 @@ func (c *cluster) kick(sm *simMember) {
 			c.work(sm)
 		}, gen
 	}
-	c.w.after(workDelay, sm.workFn)
+	c.w.afterFIFO(laneWork, workDelay, sm.workFn)
 }
 
 func (c *cluster) work(sm *simMember) {

@@ -60,6 +60,20 @@ func (w *world) after(d time.Duration, fn func()) {
 	w.queue.Push(int64(w.now+d), fn)
 }
 
+// The FIFO lanes of the event queue (timeq.Queue.PushFIFO): one per constant delay the
+// simulator schedules at very often. Their events come out in the same order as through
+// after; they only stay out of the heap.
+const (
+	laneWork          = iota // a member's Work, workDelay after a kick
+	laneClientTimeout        // a client giving up, clientTimeout after its call
+	laneAnswerBound          // the check that a member answered, answerBound after the call
+)
+
+// afterFIFO schedules fn at now+d on a lane, for a d that is the same at every call.
+func (w *world) afterFIFO(lane int, d time.Duration, fn func()) {
+	w.queue.PushFIFO(lane, int64(w.now+d), fn)
+}
+
 // runUntil runs events in order until the queue is empty or the next one is after end.
 func (w *world) runUntil(end time.Duration) {
 	for next, ok := w.queue.Next(); ok && !w.halted && time.Duration(next) <= end; next, ok = w.queue.Next() {
