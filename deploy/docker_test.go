@@ -681,10 +681,17 @@ func TestComposeCluster(t *testing.T) {
 	})
 }
 
-// TestEtcdComposeFile runs an etcd compose file with only its image lines changed, against
-// Ballast's image and, as the proof that the file is etcd's, against etcd's own server.
+// TestEtcdComposeFile runs etcd compose files with only their image lines changed, against
+// Ballast's image and, as the proof that each file is etcd's, against etcd's own server:
+// one configured by flags, one by ETCD_* variables in environment: only.
 func TestEtcdComposeFile(t *testing.T) {
-	src, err := os.ReadFile("testdata/etcd-compose.yml")
+	for _, name := range []string{"etcd-compose.yml", "etcd-env-compose.yml"} {
+		t.Run(name, func(t *testing.T) { runEtcdComposeFile(t, name) })
+	}
+}
+
+func runEtcdComposeFile(t *testing.T, name string) {
+	src, err := os.ReadFile(filepath.Join("testdata", name))
 	require.NoError(t, err)
 	imageLine := regexp.MustCompile(`(?m)^(\s+image:) quay\.io/coreos/etcd:v3\.[56]\.\d+$`)
 	require.Len(t, imageLine.FindAll(src, -1), 3)
@@ -697,7 +704,7 @@ func TestEtcdComposeFile(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "docker-compose.yml")
 			changed := imageLine.ReplaceAll(src, []byte("${1} "+image))
 			require.NoError(t, os.WriteFile(file, changed, 0o644))
-			c := newCompose(t, "etcdfile"+which, file)
+			c := newCompose(t, "etcdfile"+which+strings.TrimSuffix(strings.TrimPrefix(name, "etcd"), "-compose.yml"), file)
 			c.mustRun(t, "up", "-d")
 			id1, id3 := c.container(t, "etcd1"), c.container(t, "etcd3")
 			eventually(t, readyBound, "the three members healthy", func() error {

@@ -35,7 +35,7 @@ var etcdDefaults = map[string]string{
 	"discovery-dial-timeout": "2s", "discovery-request-timeout": "5s", "discovery-keepalive-time": "2s",
 	"discovery-keepalive-timeout": "6s", "self-signed-cert-validity": "1", "cors": "*", "host-whitelist": "*",
 	"tls-min-version": "TLS1.2", "auth-token": "simple", "bcrypt-cost": "10", "auth-token-ttl": "300",
-	"metrics": "basic", "warning-unary-request-duration": "300ms", "distributed-tracing-address": "localhost:4317",
+	"metrics": "basic", "distributed-tracing-address": "localhost:4317",
 	"distributed-tracing-service-name": "etcd", "compact-hash-check-time": "1m0s", "warning-apply-duration": "100ms",
 	"max-learners": "1", "downgrade-check-time": "5s", "backend-bbolt-freelist-type": "map",
 	"log-rotation-config-json": `{"maxsize": 100, "maxage": 0, "maxbackups": 0, "localtime": false, "compress": false}`,
@@ -200,7 +200,7 @@ func applyKey(fs *flag.FlagSet, path, key, name string, raw json.RawMessage) err
 // refusedDurations are the refused flags whose values are durations.
 var refusedDurations = []string{"backend-batch-interval", "raft-read-timeout", "raft-write-timeout", "discovery-dial-timeout",
 	"discovery-request-timeout", "discovery-keepalive-time", "discovery-keepalive-timeout",
-	"warning-unary-request-duration", "corrupt-check-time", "compact-hash-check-time", "warning-apply-duration",
+	"corrupt-check-time", "compact-hash-check-time", "warning-apply-duration",
 	"compaction-sleep-interval", "downgrade-check-time"}
 
 func isDurationFlag(f *flag.Flag) bool {

@@ -90,6 +90,7 @@ var honouredFlags = map[string]honouredFlag{
 	"grpc-keepalive-min-time":        {[]string{"--grpc-keepalive-min-time", "1s"}, "TestGRPCTuningFlags", "etcdflags_test.go", "GRPCKeepAliveMinTime"},
 	"auto-compaction-mode":           {[]string{"--auto-compaction-mode", "revision"}, "TestAutoCompaction", "../../rpc/embed/compactor_test.go", "AutoCompactionMode"},
 	"auto-compaction-retention":      {[]string{"--auto-compaction-retention", "5m"}, "TestAutoCompaction", "../../rpc/embed/compactor_test.go", "AutoCompactionRetention"},
+	"warning-unary-request-duration": {[]string{"--warning-unary-request-duration", "1s"}, "TestRunFromEnvironment", "run_test.go", "ETCD_WARNING_UNARY_REQUEST_DURATION"},
 	"version":                        {[]string{"--version"}, "TestHelpAndVersion", "flags_test.go", "--version"},
 	"config-file":                    {[]string{"--config-file", "testdata/etcd.conf.yml"}, "TestRunFromConfigFile", "run_test.go", "--config-file"},
 }

@@ -123,6 +123,7 @@ type flagVars struct {
 	metrics                                               *string
 	enablePprof                                           *bool
 	enableGateway                                         *bool
+	warnUnary                                             *time.Duration
 	compactionMode, compactionRetention                   *string
 	maxStreams                                            *uint32Value
 	keepAliveMinTime, keepAliveInterval, keepAliveTimeout *time.Duration
@@ -176,6 +177,7 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.keepAliveTimeout = fs.Duration("grpc-keepalive-timeout", embed.DefaultGRPCKeepAliveTimeout, "Additional duration of wait before closing a non-responsive connection (0 to disable).")
 	v.compactionRetention = fs.String("auto-compaction-retention", "0", "Auto compaction retention for mvcc key value store. 0 means disable auto compaction.")
 	v.compactionMode = fs.String("auto-compaction-mode", embed.CompactionModePeriodic, "interpret 'auto-compaction-retention' one of: periodic|revision.")
+	v.warnUnary = fs.Duration("warning-unary-request-duration", embed.DefaultWarningUnaryRequestDuration, "Time duration after which a warning is generated if a unary request takes more time.")
 	v.enableGateway = fs.Bool("enable-grpc-gateway", true, "Enable GRPC gateway.")
 	v.enablePprof = fs.Bool("enable-pprof", false, "Enable runtime profiling data via HTTP server. Address is at client URL + \"/debug/pprof/\"")
 	v.discoveryFallback = &selectiveValue{"exit", []string{"exit", "proxy"}}
@@ -307,6 +309,7 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		EnablePprof:                 *v.enablePprof,
 		DisableGRPCGateway:          !*v.enableGateway,
 		AutoCompactionMode:          *v.compactionMode,
+		WarningUnaryRequestDuration: *v.warnUnary,
 		AutoCompactionRetention:     *v.compactionRetention,
 		MaxConcurrentStreams:        v.maxStreams.v,
 		GRPCKeepAliveMinTime:        *v.keepAliveMinTime,

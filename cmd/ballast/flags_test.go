@@ -57,6 +57,7 @@ func TestParseDefaults(t *testing.T) {
 		GRPCKeepAliveTimeout:        20 * time.Second,
 		AutoCompactionMode:          "periodic",
 		AutoCompactionRetention:     "0",
+		WarningUnaryRequestDuration: 300 * time.Millisecond,
 	}, opts.cfg)
 	require.Equal(t, logOptions{outputs: []string{"default"}, format: "json"}, opts.log)
 	require.Equal(t, slog.LevelInfo, opts.logLevel)

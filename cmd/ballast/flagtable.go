@@ -98,7 +98,6 @@ var unsupportedFlags = []unsupportedFlag{
 	// Logging
 	{"enable-log-rotation", true, "log rotation comes with " + issueOperations},
 	{"log-rotation-config-json", false, "log rotation comes with " + issueOperations},
-	{"warning-unary-request-duration", false, "slow request warnings come with " + issueOperations},
 	// Distributed tracing
 	{"enable-distributed-tracing", true, "OpenTelemetry tracing comes with " + issueOperations},
 	{"distributed-tracing-address", false, "OpenTelemetry tracing comes with " + issueOperations},

@@ -189,6 +189,7 @@ func TestRunFromEnvironment(t *testing.T) {
 		"ETCD_LOG_LEVEL=warn",
 		"ETCD_UNKNOWN_SETTING=1",
 		"ETCD_ENABLE_PPROF=true",
+		"ETCD_WARNING_UNARY_REQUEST_DURATION=1ns",
 		"NOTIFY_SOCKET=" + notify,
 		"HOME=/nowhere",
 	}
@@ -226,6 +227,11 @@ func TestRunFromEnvironment(t *testing.T) {
 	require.Equal(t, []string{client}, resp.Members[0].ClientURLs, "ETCD_ADVERTISE_CLIENT_URLS")
 	_, err = os.Stat(filepath.Join(dir, "env1.etcd", "member"))
 	require.NoError(t, err, "ETCD_DATA_DIR")
+	require.Eventually(t, func() bool {
+		return strings.Contains(stdout.String(), `"response type":"/etcdserverpb.Cluster/MemberList"`)
+	},
+		5*time.Second, 10*time.Millisecond, "ETCD_WARNING_UNARY_REQUEST_DURATION: the MemberList call was slower than 1ns: %s", stdout.String())
+	require.Contains(t, stdout.String(), `"msg":"request stats"`)
 	code, body, _ := httpGet(client + "/debug/pprof/")
 	require.Equal(t, http.StatusOK, code, "ETCD_ENABLE_PPROF")
 	require.Contains(t, body, "goroutine")

@@ -92,6 +92,9 @@ type Config struct {
 	AutoCompactionMode, AutoCompactionRetention string
 	// autoCompactionRevisionInterval replaces revision mode's 5 minutes (tests only).
 	autoCompactionRevisionInterval time.Duration
+	// WarningUnaryRequestDuration is --warning-unary-request-duration: a unary call slower
+	// than this is logged as a warning (zero: etcd's 300ms).
+	WarningUnaryRequestDuration time.Duration
 	// DisableGRPCGateway is --enable-grpc-gateway=false: no JSON gateway under /v3/ on the
 	// client URLs (etcd serves it by default).
 	DisableGRPCGateway bool
@@ -182,6 +185,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.autoCompactionRevisionInterval == 0 {
 		c.autoCompactionRevisionInterval = revisionCompactionInterval
+	}
+	if c.WarningUnaryRequestDuration == 0 {
+		c.WarningUnaryRequestDuration = DefaultWarningUnaryRequestDuration
 	}
 	if c.Metrics == "" {
 		c.Metrics = MetricsBasic // as etcd, any value but "extensive" is basic

@@ -198,6 +198,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	opts := append(rpc.ServerOptions(cfg.MaxRequestBytes), s.services.ServerOptions()...)
 	opts = append(opts, s.metrics.serverOptions()...)
+	opts = append(opts, grpc.ChainUnaryInterceptor(requestStats(lg, cfg.WarningUnaryRequestDuration)))
 	s.grpc = grpc.NewServer(append(opts, grpcTuning(cfg)...)...)
 	s.services.Register(s.grpc)
 	s.metrics.grpc.InitializeMetrics(s.grpc)
