@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"hash/fnv"
 	"os"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ballastdb/ballast/linearizability"
+	"github.com/ballastdb/ballast/linearizability/history"
 	"github.com/ballastdb/ballast/scenarios"
 )
 
@@ -251,5 +253,100 @@ func TestFNV32aIsHashFNV(t *testing.T) {
 		h := fnv.New32a()
 		h.Write(b)
 		require.Equal(t, h.Sum32(), fnv32a(b))
+	}
+}
+
+// TestClientLinesAreTracef: traceCall and traceOK write the lines tracef wrote with fmt's
+// verbs (the reference below is that formatting, kept here), so the digests stay; keys and
+// values that are not UTF-8 print quoted, as history.Bytes's String does.
+func TestClientLinesAreTracef(t *testing.T) {
+	bad := history.Bytes("k\xff")
+	reqs := []history.Request{
+		{Put: &history.PutRequest{Key: []byte("k1"), Value: []byte("c3-17"), Lease: 42}},
+		{Put: &history.PutRequest{Key: bad, Value: nil}},
+		{LeaseGrant: &history.LeaseGrantRequest{TTLSeconds: 5}},
+		{LeaseKeepAlive: &history.LeaseKeepAliveRequest{ID: -7}},
+		{LeaseRevoke: &history.LeaseRevokeRequest{ID: 1 << 40}},
+		{Range: &history.RangeRequest{Key: []byte("k2"), Serializable: true}},
+		{Range: &history.RangeRequest{Key: []byte("k"), RangeEnd: []byte("l")}},
+		{Range: &history.RangeRequest{Key: []byte("k"), RangeEnd: []byte("l"), Revision: 99, Serializable: true}},
+		{Range: &history.RangeRequest{Key: bad, Revision: 3}},
+		{DeleteRange: &history.DeleteRangeRequest{Key: []byte("k9")}},
+		{Compact: &history.CompactRequest{Revision: 1234}},
+		{Txn: &history.TxnRequest{Compare: []history.Compare{{Key: []byte("k1"), Target: history.TargetVersion, Result: history.ResultEqual}},
+			Success: []history.Request{{Put: &history.PutRequest{Key: []byte("k1"), Value: []byte("c1-2")}}}}},
+		{Txn: &history.TxnRequest{Compare: []history.Compare{{Key: bad, Target: history.TargetValue, Result: history.ResultEqual, Value: []byte("c0-1")}},
+			Success: []history.Request{{Put: &history.PutRequest{Key: bad, Value: bad}}}}},
+		{},
+	}
+	resps := []history.Response{
+		{Range: &history.RangeResponse{Count: 0}},
+		{Range: &history.RangeResponse{Count: 2, KVs: []history.KeyValue{{Key: []byte("k1"), Value: []byte("v"), ModRevision: 5}, {Key: bad, Value: bad, ModRevision: 6}}}},
+		{DeleteRange: &history.DeleteRangeResponse{Deleted: 3}},
+		{Txn: &history.TxnResponse{Succeeded: true}},
+		{LeaseGrant: &history.LeaseGrantResponse{ID: 9, TTLSeconds: 4}},
+		{LeaseKeepAlive: &history.LeaseKeepAliveResponse{ID: 9, TTLSeconds: 3}},
+		{},
+	}
+	describeFmt := func(r history.Request) string {
+		switch {
+		case r.Put != nil:
+			return fmt.Sprintf("put %s=%s lease=%d", r.Put.Key, r.Put.Value, r.Put.Lease)
+		case r.LeaseGrant != nil:
+			return fmt.Sprintf("lease-grant ttl=%d", r.LeaseGrant.TTLSeconds)
+		case r.LeaseKeepAlive != nil:
+			return fmt.Sprintf("lease-keep-alive %d", r.LeaseKeepAlive.ID)
+		case r.LeaseRevoke != nil:
+			return fmt.Sprintf("lease-revoke %d", r.LeaseRevoke.ID)
+		case r.Range != nil:
+			if r.Range.Revision != 0 {
+				return fmt.Sprintf("range [%s,%s) at rev %d serializable=%v", r.Range.Key, r.Range.RangeEnd, r.Range.Revision, r.Range.Serializable)
+			}
+			if len(r.Range.RangeEnd) > 0 {
+				return fmt.Sprintf("range [%s,%s) serializable=%v", r.Range.Key, r.Range.RangeEnd, r.Range.Serializable)
+			}
+			return fmt.Sprintf("get %s serializable=%v", r.Range.Key, r.Range.Serializable)
+		case r.DeleteRange != nil:
+			return fmt.Sprintf("delete %s", r.DeleteRange.Key)
+		case r.Compact != nil:
+			return fmt.Sprintf("compact %d", r.Compact.Revision)
+		case r.Txn != nil:
+			c := r.Txn.Compare[0]
+			return fmt.Sprintf("txn if %s %s %s%d then put %s=%s", c.Key, c.Target, c.Value, c.Version,
+				r.Txn.Success[0].Put.Key, r.Txn.Success[0].Put.Value)
+		}
+		return "?"
+	}
+	describeRespFmt := func(r history.Response) string {
+		switch {
+		case r.Range != nil:
+			out := fmt.Sprintf("count=%d", r.Range.Count)
+			for _, kv := range r.Range.KVs {
+				out += fmt.Sprintf(" %s=%s@%d", kv.Key, kv.Value, kv.ModRevision)
+			}
+			return out
+		case r.DeleteRange != nil:
+			return fmt.Sprintf("deleted=%d", r.DeleteRange.Deleted)
+		case r.Txn != nil:
+			return fmt.Sprintf("succeeded=%v", r.Txn.Succeeded)
+		case r.LeaseGrant != nil:
+			return fmt.Sprintf("lease=%d ttl=%d", r.LeaseGrant.ID, r.LeaseGrant.TTLSeconds)
+		case r.LeaseKeepAlive != nil:
+			return fmt.Sprintf("lease=%d ttl=%d", r.LeaseKeepAlive.ID, r.LeaseKeepAlive.TTLSeconds)
+		}
+		return ""
+	}
+	for _, req := range reqs {
+		a, b := newWorld(1, nil), newWorld(1, nil)
+		a.now, b.now = 123456789, 123456789
+		a.traceCall("c7", req, "m1")
+		b.tracef("%s call %s on %s", "c7", describeFmt(req), "m1")
+		require.Equal(t, string(b.line), string(a.line))
+	}
+	for _, resp := range resps {
+		a, b := newWorld(1, nil), newWorld(1, nil)
+		a.traceOK("c7", 77, resp)
+		b.tracef("%s ok rev=%d %s", "c7", int64(77), describeRespFmt(resp))
+		require.Equal(t, string(b.line), string(a.line))
 	}
 }
