@@ -58,6 +58,7 @@ type client struct {
 	writes  int
 	lastVal map[string][]byte // the last value this client saw per key (for compare-and-swap)
 	leases  []*clientLease    // leases this client granted and has not seen end (leases.go)
+	nextFn  func()            // next(this client), made once
 }
 
 // workload issues the scenario's requests and records them.
@@ -177,82 +178,108 @@ func (wl *workload) next(c *client) {
 		return
 	}
 	s := wl.s
-	live := s.c.live()
-	if len(live) == 0 {
-		s.w.after(wl.interval, func() { wl.next(c) })
+	if c.nextFn == nil {
+		c.nextFn = func() { wl.next(c) } // one closure per client, not one per request
+	}
+	sm := s.c.pickLive(s.w.workload)
+	if sm == nil {
+		s.w.after(wl.interval, c.nextFn)
 		return
 	}
-	sm := live[s.w.workload.IntN(len(live))]
 	req := wl.request(c)
-	called := s.w.now
+	cl := &call{wl: wl, c: c, sm: sm, req: req, called: s.w.now, gen: sm.gen, inSubmit: true}
 	wl.ops++
-	h := s.rec.Call(c.name, req, int64(s.w.now))
+	cl.h = s.rec.Call(c.name, req, int64(s.w.now))
 	s.w.traceCall(c.name, req, sm.name)
-	finished := false
-	finish := func() {
-		finished = true
-		s.w.after(uniform(s.w.workload, wl.interval/2, wl.interval*3/2), func() { wl.next(c) })
-	}
-	s.w.afterFIFO(laneClientTimeout, clientTimeout, func() {
-		if finished {
-			return
-		}
-		h.Unknown()
-		s.w.tracef("%s timeout (outcome unknown)", c.name)
-		finish()
-	})
+	s.w.afterFIFO(laneClientTimeout, clientTimeout, cl.timeout)
 	// Every request a member takes is answered (a result, an error, or its own timeout) while
 	// that process runs: one dropped silently would leave its client to give up with an
 	// unknown outcome, which the history cannot tell from a slow answer.
-	answered, gen := false, sm.gen
-	s.w.afterFIFO(laneAnswerBound, answerBound, func() {
-		if !answered && sm.m != nil && sm.gen == gen {
-			s.fail(fmt.Sprintf("%s's request %s on %s at %v was never answered (a member must answer every request it takes, within its request timeout)",
-				c.name, describe(req), sm.name, called))
-		}
-	})
-	inSubmit := true
-	submit := func(done node.Done) { sm.m.Submit(toPB(req), done) }
+	s.w.afterFIFO(laneAnswerBound, answerBound, cl.checkAnswered)
 	if req.LeaseKeepAlive != nil {
-		submit = func(done node.Done) { sm.m.KeepAlive(req.LeaseKeepAlive.ID, done) }
+		sm.m.KeepAlive(req.LeaseKeepAlive.ID, cl.done)
+	} else {
+		sm.m.Submit(toPB(req), cl.done)
 	}
-	submit(func(resp node.Response, err error) {
-		answered = true
-		if errors.Is(err, node.ErrTooManyRequests) {
-			s.c.refusedFull++ // counted even when the client gave up waiting
-		}
-		if errors.Is(err, mvcc.ErrCompacted) && req.Range != nil {
-			s.c.refusedCompacted++
-		}
-		err = mvcc.GRPCError(err) // etcd's text for compacted and future revisions
-		if finished {
-			return
-		}
-		if err != nil && inSubmit {
-			// refused before Submit returned: the member never proposed it nor sent it on
-			// (no leader known, stopped, malformed), so it cannot take effect
-			h.FailWith(history.Error{Message: err.Error(), Class: history.ErrorDefinite}, int64(s.w.now))
-			s.w.tracef("%s error %v (definite)", c.name, err)
-			wl.leaseAnswered(c, req, called, nil, err)
-		} else if err != nil {
-			h.Fail(err, int64(s.w.now))
-			s.w.tracef("%s error %v", c.name, err)
-			wl.leaseAnswered(c, req, called, nil, err)
-		} else {
-			hr := fromNode(resp)
-			wl.headRev = max(wl.headRev, hr.Header.Revision)
-			h.Return(hr, int64(s.w.now))
-			wl.learn(c, req, hr)
-			s.w.traceOK(c.name, hr.Header.Revision, hr)
-			wl.leaseAnswered(c, req, called, &hr, nil)
-			if req.Put != nil || req.DeleteRange != nil || req.Txn != nil {
-				s.lastWriteOK = s.w.now
-			}
-		}
-		finish()
-	})
-	inSubmit = false
+	cl.inSubmit = false
 	s.c.kick(sm)
+}
+
+// call is one request of a client, from its call to its answer or timeout.
+type call struct {
+	wl     *workload
+	c      *client
+	sm     *simMember
+	req    history.Request
+	h      *history.OpHandle
+	called time.Duration
+	gen    int // sm's process when called
+	// finished: answered or given up (the client moved on); answered: the member answered;
+	// inSubmit: Submit has not returned yet
+	finished, answered, inSubmit bool
+}
+
+// finish ends the call for the client, whose next request follows after a pause.
+func (cl *call) finish() {
+	cl.finished = true
+	w := cl.wl.s.w
+	w.after(uniform(w.workload, cl.wl.interval/2, cl.wl.interval*3/2), cl.c.nextFn)
+}
+
+// timeout is the client giving up after clientTimeout: the outcome is unknown.
+func (cl *call) timeout() {
+	if cl.finished {
+		return
+	}
+	cl.h.Unknown()
+	cl.wl.s.w.tracef("%s timeout (outcome unknown)", cl.c.name)
+	cl.finish()
+}
+
+// checkAnswered fails the run if the member, still the same process, never answered.
+func (cl *call) checkAnswered() {
+	if sm := cl.sm; !cl.answered && sm.m != nil && sm.gen == cl.gen {
+		cl.wl.s.fail(fmt.Sprintf("%s's request %s on %s at %v was never answered (a member must answer every request it takes, within its request timeout)",
+			cl.c.name, describe(cl.req), sm.name, cl.called))
+	}
+}
+
+// done is the member's answer.
+func (cl *call) done(resp node.Response, err error) {
+	wl, s, c, req, h := cl.wl, cl.wl.s, cl.c, cl.req, cl.h
+	cl.answered = true
+	if errors.Is(err, node.ErrTooManyRequests) {
+		s.c.refusedFull++ // counted even when the client gave up waiting
+	}
+	if errors.Is(err, mvcc.ErrCompacted) && req.Range != nil {
+		s.c.refusedCompacted++
+	}
+	err = mvcc.GRPCError(err) // etcd's text for compacted and future revisions
+	if cl.finished {
+		return
+	}
+	if err != nil && cl.inSubmit {
+		// refused before Submit returned: the member never proposed it nor sent it on
+		// (no leader known, stopped, malformed), so it cannot take effect
+		h.FailWith(history.Error{Message: err.Error(), Class: history.ErrorDefinite}, int64(s.w.now))
+		s.w.tracef("%s error %v (definite)", c.name, err)
+		wl.leaseAnswered(c, req, cl.called, nil, err)
+	} else if err != nil {
+		h.Fail(err, int64(s.w.now))
+		s.w.tracef("%s error %v", c.name, err)
+		wl.leaseAnswered(c, req, cl.called, nil, err)
+	} else {
+		hr := fromNode(resp)
+		wl.headRev = max(wl.headRev, hr.Header.Revision)
+		h.Return(hr, int64(s.w.now))
+		wl.learn(c, req, hr)
+		s.w.traceOK(c.name, hr.Header.Revision, hr)
+		wl.leaseAnswered(c, req, cl.called, &hr, nil)
+		if req.Put != nil || req.DeleteRange != nil || req.Txn != nil {
+			s.lastWriteOK = s.w.now
+		}
+	}
+	cl.finish()
 }
 
 // learn keeps the values the client saw, for its next compare-and-swap.

@@ -495,6 +495,30 @@ func (c *cluster) live() []*simMember {
 	return out
 }
 
+// pickLive is a live member drawn from r as live()[r.IntN(len(live()))] would be (nil, and
+// no draw, when none is live), without building the list: the workload picks one per request.
+func (c *cluster) pickLive(r *rand.Rand) *simMember {
+	n := 0
+	for _, sm := range c.members {
+		if sm.m != nil {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	i := r.IntN(n)
+	for _, sm := range c.members {
+		if sm.m != nil {
+			if i == 0 {
+				return sm
+			}
+			i--
+		}
+	}
+	panic("sim: pickLive lost a live member")
+}
+
 // leader is the live member that leads in the highest term, nil when none.
 func (c *cluster) leader() *simMember {
 	var best *simMember
