@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ballastdb/ballast/kv/mvcc"
+	"github.com/ballastdb/ballast/kv/node"
 )
 
 // knownErrors are etcd's server-side gRPC errors that may reach a client. toGRPCError looks
@@ -63,4 +64,18 @@ func toGRPCError(err error) error {
 // isTimeout reports whether err is etcd's request timeout (kv/node's ErrTimeout).
 func isTimeout(err error) bool {
 	return errors.Is(err, rpctypes.ErrTimeout) || errors.Is(err, rpctypes.ErrGRPCTimeout)
+}
+
+// proposalFailed reports whether a write's error is a failed proposal in etcd's sense (the
+// request got no answer from the store: a timeout, no leader, the member stopping or
+// overloaded), not an answer such as a compacted revision or a request refused as invalid.
+func proposalFailed(err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case isTimeout(err), errors.Is(err, node.ErrStopped), errors.Is(err, node.ErrNoLeader), errors.Is(err, node.ErrTooManyRequests),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return true
+	}
+	return false
 }

@@ -15,7 +15,14 @@ import (
 // text tells the client why.
 func (s *Services) submit(ctx context.Context, req *pb.InternalRaftRequest) (node.Response, error) {
 	before := *s.status()
+	observed := s.cfg.Proposals != nil && req.Range == nil
+	if observed {
+		s.cfg.Proposals.Begin()
+	}
 	resp, err := s.d.Submit(ctx, req)
+	if observed {
+		s.cfg.Proposals.End(proposalFailed(err))
+	}
 	if err != nil {
 		if isTimeout(err) {
 			after := s.status()

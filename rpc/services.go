@@ -25,6 +25,12 @@ type Forwarder interface {
 	Call(ctx context.Context, to uint64, method string, body []byte) ([]byte, error)
 }
 
+// ProposalObserver hears of the proposals of the member's clients (Config.Proposals).
+type ProposalObserver interface {
+	Begin()
+	End(failed bool)
+}
+
 // Config configures the services of one member.
 type Config struct {
 	// Driver runs the member; every call goes through it. Required.
@@ -49,6 +55,12 @@ type Config struct {
 	SnapshotDir string
 	// Logger hears of stream failures; nil discards.
 	Logger *slog.Logger
+	// Proposals, when set, hears of every write this member's clients submit (the requests
+	// that become raft proposals: all but ranges): Begin when it is submitted, End when it
+	// is answered, with failed true when it failed without an answer of the store (a
+	// timeout, no leader, the member stopping, too many requests), as etcd counts
+	// etcd_server_proposals_pending and _failed_total. Report-only.
+	Proposals ProposalObserver
 	// Auth is called with every call's context and full method name before it runs; a
 	// non-nil error is the call's answer. The security issue fills it; nil allows all.
 	Auth func(ctx context.Context, fullMethod string) error

@@ -30,7 +30,7 @@ import (
 // etcdDefaults are etcd v3.7's defaults (embed.NewConfig) of the refused flags whose default
 // is not the zero value, as the file spells them once decoded.
 var etcdDefaults = map[string]string{
-	"strict-reconfig-check": "true", "discovery-insecure-transport": "true", "max-snapshots": "5", "max-wals": "5",
+	"strict-reconfig-check": "true", "initial-election-tick-advance": "true", "discovery-insecure-transport": "true", "max-snapshots": "5", "max-wals": "5",
 	"raft-read-timeout": "5s", "raft-write-timeout": "5s",
 	"discovery-dial-timeout": "2s", "discovery-request-timeout": "5s", "discovery-keepalive-time": "2s",
 	"discovery-keepalive-timeout": "6s", "self-signed-cert-validity": "1", "cors": "*", "host-whitelist": "*",
@@ -106,7 +106,7 @@ func applyConfigFile(fs *flag.FlagSet, path string, warn func(string)) error {
 			warn(fmt.Sprintf("config file %s: key %q is not a setting of the file; ignored", path, k))
 			continue
 		}
-		if err := applyKey(fs, path, k, k, m[k]); err != nil {
+		if err := applyKey(fs, path, k, k, m[k], warn); err != nil {
 			if err == errUnknownKey {
 				warn(fmt.Sprintf("config file %s: unknown key %q ignored (etcd ignores it too)", path, k))
 				continue
@@ -142,16 +142,17 @@ func applyBlock(fs *flag.FlagSet, path, key string, raw json.RawMessage, flagOf 
 			warn(fmt.Sprintf("config file %s: unknown key %q in %s ignored", path, k, key))
 			continue
 		}
-		if err := applyKey(fs, path, key+"."+k, name, sub[k]); err != nil {
+		if err := applyKey(fs, path, key+"."+k, name, sub[k], warn); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// applyKey sets flag name from the file's value raw (at key), unless the value is the zero
-// value or etcd's default (then nothing is asked for).
-func applyKey(fs *flag.FlagSet, path, key, name string, raw json.RawMessage) error {
+// applyKey sets flag name from the file's value raw (at key). For a flag Ballast refuses, a
+// zero value or etcd's default asks for nothing and is skipped; when etcd's default is a
+// behaviour Ballast does not have, the skip is a warning naming the refusal.
+func applyKey(fs *flag.FlagSet, path, key, name string, raw json.RawMessage, warn func(string)) error {
 	f := fs.Lookup(name)
 	if f == nil {
 		return errUnknownKey
@@ -189,6 +190,11 @@ func applyKey(fs *flag.FlagSet, path, key, name string, raw json.RawMessage) err
 		return fmt.Errorf("config file %s: %s: unexpected value %s", path, key, raw)
 	}
 	if isRefusedOrFixed(f) && (s == "" || s == "false" || s == "0" || s == "0s" || etcdDefaults[name] == s) {
+		if d, ok := etcdDefaults[name]; ok && d == s {
+			if msg := refusal(f, s); msg != "" {
+				warn(fmt.Sprintf("config file %s: %s: %s is etcd's default, taken as not given; Ballast's behaviour differs: %s", path, key, s, msg))
+			}
+		}
 		return nil
 	}
 	if err := fs.Set(name, s); err != nil {
@@ -213,6 +219,25 @@ func isDurationFlag(f *flag.Flag) bool {
 	}
 	_, ok = g.Get().(time.Duration)
 	return ok
+}
+
+// refusal is the message setting f to s would stop start-up with ("" when it would not).
+func refusal(f *flag.Flag, s string) string {
+	var refused []string
+	switch v := f.Value.(type) {
+	case *refusedValue:
+		c := *v
+		c.refused = &refused
+		_ = c.Set(s)
+	case *fixedValue:
+		c := *v
+		c.refused = &refused
+		_ = c.Set(s)
+	}
+	if len(refused) == 0 {
+		return ""
+	}
+	return refused[0]
 }
 
 func isRefusedOrFixed(f *flag.Flag) bool {

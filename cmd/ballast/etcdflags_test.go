@@ -91,6 +91,7 @@ var honouredFlags = map[string]honouredFlag{
 	"auto-compaction-mode":           {[]string{"--auto-compaction-mode", "revision"}, "TestAutoCompaction", "../../rpc/embed/compactor_test.go", "AutoCompactionMode"},
 	"auto-compaction-retention":      {[]string{"--auto-compaction-retention", "5m"}, "TestAutoCompaction", "../../rpc/embed/compactor_test.go", "AutoCompactionRetention"},
 	"warning-unary-request-duration": {[]string{"--warning-unary-request-duration", "1s"}, "TestRunFromEnvironment", "run_test.go", "ETCD_WARNING_UNARY_REQUEST_DURATION"},
+	"strict-reconfig-check":          {[]string{"--strict-reconfig-check=false"}, "TestFixedFlags", "etcdflags_test.go", "strict-reconfig-check"},
 	"version":                        {[]string{"--version"}, "TestHelpAndVersion", "flags_test.go", "--version"},
 	"config-file":                    {[]string{"--config-file", "testdata/etcd.conf.yml"}, "TestRunFromConfigFile", "run_test.go", "--config-file"},
 }
@@ -158,7 +159,7 @@ func refusedSample(name string) string {
 	switch name {
 	case "logger":
 		return "capnslog"
-	case "initial-election-tick-advance":
+	case "initial-election-tick-advance", "strict-reconfig-check":
 		return "true"
 	}
 	return "x"
@@ -184,6 +185,8 @@ func TestFixedFlags(t *testing.T) {
 		{[]string{"--initial-election-tick-advance=false"}, ""},
 		{[]string{"--initial-election-tick-advance"}, "flag --initial-election-tick-advance is not supported yet: initial-election-tick-advance=true is not built"},
 		{[]string{"--logger", "zap"}, ""},
+		{[]string{"--strict-reconfig-check=false"}, ""},
+		{[]string{"--strict-reconfig-check"}, "flag --strict-reconfig-check is not supported yet: strict-reconfig-check=true is not built"},
 		{[]string{"--logger", "capnslog"}, "flag --logger is not supported yet: logger=capnslog is not built"},
 		{[]string{"--pre-vote=maybe"}, "invalid boolean value"},
 	} {
@@ -316,6 +319,7 @@ pre-vote: true
 	require.Equal(t, "10m0s", c.WatchProgressNotifyInterval.String())
 	require.Equal(t, []string{"stdout"}, o.log.outputs)
 	require.Contains(t, o.warnings, `config file `+path+`: unknown key "enable-v2" ignored (etcd ignores it too)`)
+	require.Contains(t, strings.Join(o.warnings, "\n"), `config file `+path+`: strict-reconfig-check: true is etcd's default, taken as not given; Ballast's behaviour differs: flag --strict-reconfig-check is not supported yet`)
 	require.Equal(t, "loaded server configuration, other configuration command line flags and environment variables will be ignored if provided", o.infos[0].msg)
 
 	// ETCD_CONFIG_FILE names it too.

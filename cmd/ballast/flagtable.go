@@ -64,7 +64,6 @@ var unsupportedFlags = []unsupportedFlag{
 	{"discovery-proxy", false, "v2 discovery's proxy: etcd v3.7 lists it in its help but no longer defines it (the v2 store is gone)"},
 	{"discovery-srv", false, "DNS discovery comes with " + issueOperations},
 	{"discovery-srv-name", false, "DNS discovery comes with " + issueOperations},
-	{"strict-reconfig-check", true, "comes with " + issueOperations},
 	// Security
 	{"cert-file", false, "TLS comes with " + issueSecurity},
 	{"key-file", false, "TLS comes with " + issueSecurity},
@@ -131,6 +130,7 @@ type fixedFlag struct {
 var fixedFlags = []fixedFlag{
 	{"pre-vote", true, boolTrue, "Ballast's raft always runs Pre-Vote (kv/node sets raft.Config.PreVote); --pre-vote=false"},
 	{"initial-election-tick-advance", true, boolFalse, "Ballast's raft does not fast-forward a starting member's election ticks: it waits a whole randomized election timeout, as etcd with --initial-election-tick-advance=false"},
+	{"strict-reconfig-check", true, boolFalse, "Ballast does not refuse membership changes that would lose quorum yet (etcd's default check); that check comes with " + issueOperations + "; --strict-reconfig-check=false"},
 	{"logger", false, []string{"zap"}, "Ballast logs zap's JSON shape through log/slog; only --logger=zap"},
 }
 

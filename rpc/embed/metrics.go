@@ -42,6 +42,8 @@ type metrics struct {
 	clientSent, clientRecvd prometheus.Counter
 	grpc                    *grpcprom.ServerMetrics
 	walFsync                prometheus.Histogram
+	pending                 prometheus.Gauge
+	failed                  prometheus.Counter
 
 	lastLead atomic.Uint64
 }
@@ -60,6 +62,8 @@ func newMetrics(extensive bool, version string, dbSize func() (int64, int64), pe
 	m.leaderChanges = counter("server", "leader_changes_seen_total", "The number of leader changes seen.")
 	m.committed = gauge("server", "proposals_committed_total", "The total number of consensus proposals committed.")
 	m.applied = gauge("server", "proposals_applied_total", "The total number of consensus proposals applied.")
+	m.pending = gauge("server", "proposals_pending", "The current number of pending proposals to commit.")
+	m.failed = counter("server", "proposals_failed_total", "The total number of failed proposals seen.")
 	m.healthOK = counter("server", "health_success", "The total number of successful health checks")
 	m.healthFailed = counter("server", "health_failures", "The total number of failed health checks")
 	m.clientSent = counter("network", "client_grpc_sent_bytes_total", "The total number of bytes sent to grpc clients.")
@@ -83,7 +87,7 @@ func newMetrics(extensive bool, version string, dbSize func() (int64, int64), pe
 	}
 	m.grpc = grpcprom.NewServerMetrics(opts...)
 	reg.MustRegister(m.hasLeader, m.isLeader, m.leaderChanges, m.committed, m.applied, m.healthOK, m.healthFailed,
-		m.clientSent, m.clientRecvd, quota, serverVersion, dbTotal, dbInUse, m.grpc, m.walFsync, &peerCollector{peers},
+		m.clientSent, m.clientRecvd, quota, serverVersion, dbTotal, dbInUse, m.grpc, m.walFsync, &peerCollector{peers}, m.pending, m.failed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -94,6 +98,16 @@ func (m *metrics) serverOptions() []grpc.ServerOption {
 		grpc.ChainUnaryInterceptor(m.grpc.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(m.grpc.StreamServerInterceptor()),
 		grpc.StatsHandler(&bytesHandler{m}),
+	}
+}
+
+// Begin and End make the metrics the services' rpc.ProposalObserver: the writes in flight
+// (etcd_server_proposals_pending) and those that failed (etcd_server_proposals_failed_total).
+func (m *metrics) Begin() { m.pending.Inc() }
+func (m *metrics) End(failed bool) {
+	m.pending.Dec()
+	if failed {
+		m.failed.Inc()
 	}
 }
 

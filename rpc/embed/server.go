@@ -191,6 +191,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Version:         cfg.Version,
 		ElectionTimeout: cfg.ElectionTimeout,
 		SnapshotDir:     filepath.Join(cfg.DataDir, "member"),
+		Proposals:       s.metrics,
 		Logger:          lg,
 	})
 	if err != nil {
