@@ -354,14 +354,16 @@ func closeIter(it *pebble.Iterator) error {
 	return err
 }
 
-func encodeRecord(kind byte, kv *mvccpb.KeyValue) []byte {
-	buf := make([]byte, 1, 1+proto.Size(kv))
-	buf[0] = kind
-	buf, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend(buf, kv)
+func encodeRecord(kind byte, kv *mvccpb.KeyValue) []byte { return appendRecord(nil, kind, kv) }
+
+// appendRecord appends the stored record of kv (kind, then the marshaled KeyValue) to dst.
+func appendRecord(dst []byte, kind byte, kv *mvccpb.KeyValue) []byte {
+	dst = append(dst, kind)
+	dst, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend(dst, kv)
 	if err != nil {
 		panic(fmt.Sprintf("mvcc: marshal KeyValue: %v", err))
 	}
-	return buf
+	return dst
 }
 
 func decodeRecord(value []byte) (*mvccpb.KeyValue, error) {

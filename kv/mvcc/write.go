@@ -72,6 +72,7 @@ type writeTxn struct {
 	events  []*mvccpb.Event
 	keyBuf  []byte
 	revBuf  []byte
+	valBuf  []byte
 	// latestCache is the store's, in a transaction applyWrite runs (latest.go); nil in
 	// read-only transactions.
 	latestCache *latestCache
@@ -178,14 +179,15 @@ func (w *writeTxn) write(kind byte, kv *mvccpb.KeyValue, rev revision) error {
 	if rev.main != w.begin.currentRev+1 || rev.sub != w.changes {
 		panic(fmt.Sprintf("mvcc: write at revision %v, want (%d, %d)", rev, w.begin.currentRev+1, w.changes))
 	}
+	// Set copies key and value into the batch: the buffers are the transaction's, reused
 	w.keyBuf = versionKey(w.keyBuf[:0], kv.Key, rev)
-	if err := w.b.Set(w.keyBuf, encodeRecord(kind, kv), nil); err != nil {
+	w.valBuf = appendRecord(w.valBuf[:0], kind, kv)
+	if err := w.b.Set(w.keyBuf, w.valBuf, nil); err != nil {
 		return err
 	}
 	w.revBuf = revisionKey(w.revBuf[:0], rev)
-	ref := make([]byte, 0, 1+len(kv.Key))
-	ref = append(append(ref, kind), kv.Key...)
-	if err := w.b.Set(w.revBuf, ref, nil); err != nil {
+	w.valBuf = append(append(w.valBuf[:0], kind), kv.Key...)
+	if err := w.b.Set(w.revBuf, w.valBuf, nil); err != nil {
 		return err
 	}
 	w.changes++

@@ -23,7 +23,7 @@ type dedupWindow struct {
 }
 
 func requestKey(index uint64) []byte {
-	return binary.BigEndian.AppendUint64(append([]byte(nil), nodeRequestPrefix...), index)
+	return binary.BigEndian.AppendUint64(append(make([]byte, 0, len(nodeRequestPrefix)+8), nodeRequestPrefix...), index)
 }
 
 func loadDedupWindow(r pebble.Reader) (dedupWindow, error) {
