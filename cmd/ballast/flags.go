@@ -120,6 +120,7 @@ type flagVars struct {
 	logOutputs                                            *stringsValue
 	configFile                                            *string
 	listenMetrics                                         *urlsValue
+	listenClientHTTP                                      *urlsValue
 	metrics                                               *string
 	enablePprof                                           *bool
 	enableGateway                                         *bool
@@ -167,6 +168,8 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.logOutputs = &stringsValue{[]string{logOutputDefault}}
 	fs.Var(v.logOutputs, "log-outputs", "Specify 'stdout' or 'stderr', or list of comma separated output targets.")
 	v.configFile = fs.String("config-file", "", "Path to the server configuration file.")
+	v.listenClientHTTP = &urlsValue{}
+	fs.Var(v.listenClientHTTP, "listen-client-http-urls", "List of URLs to listen on for http only client traffic. Enabling this flag removes http services from --listen-client-urls.")
 	v.listenMetrics = &urlsValue{}
 	fs.Var(v.listenMetrics, "listen-metrics-urls", "List of URLs to listen on for the /metrics and /health endpoints.")
 	v.metrics = fs.String("metrics", embed.MetricsBasic, "Set level of detail for exported metrics, specify 'extensive' to include server side grpc histogram metrics.")
@@ -305,6 +308,7 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		MaxTxnOps:                   int(*v.maxTxnOps),
 		WatchProgressNotifyInterval: *v.watchProgressNotifyInterval,
 		ListenMetricsURLs:           toURLs(v.listenMetrics.urls),
+		ListenClientHTTPURLs:        toURLs(v.listenClientHTTP.urls),
 		Metrics:                     *v.metrics,
 		EnablePprof:                 *v.enablePprof,
 		DisableGRPCGateway:          !*v.enableGateway,
@@ -321,6 +325,9 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		return bad(err)
 	}
 	if err := checkBindURLs(cfg.ListenClientURLs); err != nil {
+		return bad(err)
+	}
+	if err := checkBindURLs(cfg.ListenClientHTTPURLs); err != nil {
 		return bad(err)
 	}
 	if err := checkBindURLs(cfg.ListenMetricsURLs); err != nil {

@@ -50,6 +50,7 @@ func TestParseDefaults(t *testing.T) {
 		SnapshotCatchUpEntries:      5000,
 		WatchProgressNotifyInterval: 10 * time.Minute,
 		ListenMetricsURLs:           []url.URL{},
+		ListenClientHTTPURLs:        []url.URL{},
 		Metrics:                     "basic",
 		MaxConcurrentStreams:        math.MaxUint32,
 		GRPCKeepAliveMinTime:        5 * time.Second,

@@ -34,7 +34,6 @@ type unsupportedFlag struct {
 // each.
 var unsupportedFlags = []unsupportedFlag{
 	// Member
-	{"listen-client-http-urls", false, "a separate HTTP-only client listener comes with " + issueOperations},
 	{"max-snapshots", false, "snapshot file retention comes with " + issueSnapshots},
 	{"max-wals", false, "Ballast's write-ahead log is Pebble's, which keeps no numbered WAL files to retain"},
 	{"memory-mlock", true, "locking the store's pages in RAM comes with " + issueOperations},

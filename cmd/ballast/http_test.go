@@ -36,18 +36,18 @@ func memberFlags(dir, name string, ports []int) []string {
 		"--listen-metrics-urls", metrics, "--heartbeat-interval", "20", "--election-timeout", "200", "--metrics", "extensive"}
 }
 
-func startBallastHTTP(t *testing.T) httpMember {
+func startBallastHTTP(t *testing.T, extra ...string) httpMember {
 	ports := embedtest.FreePorts(t, 3)
 	var stdout syncBuffer
-	args := append(memberFlags(t.TempDir(), "b1", ports), "--log-outputs", "stdout")
+	args := append(append(memberFlags(t.TempDir(), "b1", ports), "--log-outputs", "stdout"), extra...)
 	startRun(t, args, nil, &stdout, stdout.String, "ready to serve client requests")
 	return httpMember{client: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), metrics: fmt.Sprintf("http://127.0.0.1:%d", ports[2])}
 }
 
-func startEtcdHTTP(t *testing.T) httpMember {
+func startEtcdHTTP(t *testing.T, extra ...string) httpMember {
 	etcd := ctlTool(t, "etcd", "BALLAST_ETCD")
 	ports := embedtest.FreePorts(t, 3)
-	cmd := exec.Command(etcd, memberFlags(t.TempDir(), "e1", ports)...)
+	cmd := exec.Command(etcd, append(memberFlags(t.TempDir(), "e1", ports), extra...)...)
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
@@ -61,7 +61,7 @@ func startEtcdHTTP(t *testing.T) httpMember {
 	m := httpMember{client: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), metrics: fmt.Sprintf("http://127.0.0.1:%d", ports[2])}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		code, _, _ := httpGet(m.client + "/health")
+		code, _, _ := httpGet(m.metrics + "/health")
 		if code == http.StatusOK {
 			return m
 		}
@@ -211,4 +211,33 @@ func labelNames(f *dto.MetricFamily) []string {
 	}
 	slices.Sort(names)
 	return slices.Compact(names)
+}
+
+// TestClientHTTPURLsAsEtcd: with --listen-client-http-urls, the HTTP surface (health, the
+// gateway, /version) answers there and not on --listen-client-urls, which serves gRPC only,
+// on Ballast as on etcd v3.7.3 (same statuses and bodies on both URLs).
+func TestClientHTTPURLsAsEtcd(t *testing.T) {
+	httpPort := embedtest.FreePorts(t, 2)
+	etcdHTTP, ballastHTTP := fmt.Sprintf("http://127.0.0.1:%d", httpPort[0]), fmt.Sprintf("http://127.0.0.1:%d", httpPort[1])
+	etcd := startEtcdHTTP(t, "--listen-client-http-urls", etcdHTTP)
+	ballast := startBallastHTTP(t, "--listen-client-http-urls", ballastHTTP)
+	for _, path := range []string{"/health", "/version", "/readyz"} {
+		ec, eb, _ := httpGet(etcdHTTP + path)
+		bc, bb, _ := httpGet(ballastHTTP + path)
+		require.Equal(t, http.StatusOK, ec, "etcd %s: %s", path, eb)
+		require.Equal(t, ec, bc, "%s on the HTTP URL: etcd %q, Ballast %q", path, eb, bb)
+		ec, eb, _ = httpGet(etcd.client + path)
+		bc, bb, _ = httpGet(ballast.client + path)
+		require.NotEqual(t, http.StatusOK, ec, "etcd serves no HTTP on its client URL: %s", eb)
+		require.NotEqual(t, http.StatusOK, bc, "Ballast serves no HTTP on its client URL: %s", bb)
+	}
+	code, _, body := gatewayDo(t, ballastHTTP, gatewayCall{method: "POST", path: "/v3/kv/range", body: `{"key":"Zm9v"}`})
+	require.Equal(t, http.StatusOK, code, "the gateway on the HTTP URL: %s", body)
+	for _, m := range []httpMember{etcd, ballast} {
+		c := newTestClient(t, m.client)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := c.Put(ctx, "k", "v")
+		cancel()
+		require.NoError(t, err, "gRPC on the client URL")
+	}
 }

@@ -72,6 +72,10 @@ type Config struct {
 	// that asked for progress notifications get one when idle (zero: etcd's 10 minutes).
 	WatchProgressNotifyInterval time.Duration
 
+	// ListenClientHTTPURLs is --listen-client-http-urls: when given, the HTTP surface
+	// (health, metrics, the gateway) is served there only, and the client URLs serve gRPC
+	// only, as etcd's.
+	ListenClientHTTPURLs []url.URL
 	// ListenMetricsURLs is --listen-metrics-urls: where /metrics, /health, /livez and
 	// /readyz are served besides the client URLs (none by default).
 	ListenMetricsURLs []url.URL
@@ -222,7 +226,7 @@ func (c Config) withDefaults() (Config, error) {
 	}{
 		{"--listen-client-urls", c.ListenClientURLs}, {"--advertise-client-urls", c.AdvertiseClientURLs},
 		{"--listen-peer-urls", c.ListenPeerURLs}, {"--initial-advertise-peer-urls", c.AdvertisePeerURLs},
-		{"--listen-metrics-urls", c.ListenMetricsURLs},
+		{"--listen-metrics-urls", c.ListenMetricsURLs}, {"--listen-client-http-urls", c.ListenClientHTTPURLs},
 	} {
 		for _, u := range group.urls {
 			if u.Scheme != "http" {

@@ -44,6 +44,7 @@ type Server struct {
 	peerLns   []net.Listener
 	clientLns []net.Listener
 	metricLns []net.Listener
+	httpLns   []net.Listener
 	metrics   *metrics
 	gateway   *gateway
 
@@ -94,6 +95,13 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, fmt.Errorf("listen on client URL %s: %w", u.String(), err)
 		}
 		s.clientLns = append(s.clientLns, ln)
+	}
+	for _, u := range cfg.ListenClientHTTPURLs {
+		ln, err := net.Listen("tcp", u.Host)
+		if err != nil {
+			return nil, fmt.Errorf("listen on client HTTP URL %s: %w", u.String(), err)
+		}
+		s.httpLns = append(s.httpLns, ln)
 	}
 	for _, u := range cfg.ListenMetricsURLs {
 		ln, err := net.Listen("tcp", u.Host)
@@ -319,6 +327,24 @@ func (s *Server) publishAndServe(ctx context.Context) {
 		mux.Handle("/v3/", g.handler)
 		handler = v3beta(mux)
 	}
+	if len(s.httpLns) > 0 {
+		// --listen-client-http-urls: the client URLs serve gRPC only, these HTTP only.
+		for _, ln := range s.clientLns {
+			s.wg.Add(1)
+			go func() { defer s.wg.Done(); _ = s.grpc.Serve(ln) }()
+			s.lg.Warn("serving client traffic insecurely; this is strongly discouraged!", "traffic", "grpc", "address", ln.Addr().String())
+		}
+		for _, ln := range s.httpLns {
+			hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+			s.https = append(s.https, hs)
+			s.wg.Add(1)
+			go func() { defer s.wg.Done(); _ = hs.Serve(ln) }()
+			s.lg.Warn("serving client traffic insecurely; this is strongly discouraged!", "traffic", "http", "address", ln.Addr().String())
+		}
+		close(s.ready)
+		s.lg.Info("ready to serve client requests")
+		return
+	}
 	for _, ln := range s.clientLns {
 		sl := newSplitListener(ln)
 		hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
@@ -361,6 +387,15 @@ func (s *Server) ClusterID() uint64 { return s.cid }
 func (s *Server) ClientURLs() []string {
 	out := make([]string, len(s.clientLns))
 	for i, ln := range s.clientLns {
+		out[i] = "http://" + ln.Addr().String()
+	}
+	return out
+}
+
+// ClientHTTPURLs are the URLs the HTTP-only client listeners are bound to.
+func (s *Server) ClientHTTPURLs() []string {
+	out := make([]string, len(s.httpLns))
+	for i, ln := range s.httpLns {
 		out[i] = "http://" + ln.Addr().String()
 	}
 	return out
@@ -424,6 +459,9 @@ func (s *Server) closeAll() {
 		_ = ln.Close()
 	}
 	for _, ln := range s.metricLns {
+		_ = ln.Close()
+	}
+	for _, ln := range s.httpLns {
 		_ = ln.Close()
 	}
 	if s.gateway != nil {
