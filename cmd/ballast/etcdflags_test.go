@@ -93,6 +93,8 @@ var honouredFlags = map[string]honouredFlag{
 	"warning-unary-request-duration": {[]string{"--warning-unary-request-duration", "1s"}, "TestRunFromEnvironment", "run_test.go", "ETCD_WARNING_UNARY_REQUEST_DURATION"},
 	"strict-reconfig-check":          {[]string{"--strict-reconfig-check=false"}, "TestFixedFlags", "etcdflags_test.go", "strict-reconfig-check"},
 	"listen-client-http-urls":        {[]string{"--listen-client-http-urls", "http://127.0.0.1:2382"}, "TestClientHTTPURLsAsEtcd", "http_test.go", "--listen-client-http-urls"},
+	"socket-reuse-port":              {[]string{"--socket-reuse-port"}, "TestSocketReusePort", "../../rpc/embed/sockopt_test.go", "SocketReusePort"},
+	"socket-reuse-address":           {[]string{"--socket-reuse-address"}, "TestSocketReusePort", "../../rpc/embed/sockopt_test.go", "SocketReuseAddress"},
 	"version":                        {[]string{"--version"}, "TestHelpAndVersion", "flags_test.go", "--version"},
 	"config-file":                    {[]string{"--config-file", "testdata/etcd.conf.yml"}, "TestRunFromConfigFile", "run_test.go", "--config-file"},
 }

@@ -124,6 +124,7 @@ type flagVars struct {
 	metrics                                               *string
 	enablePprof                                           *bool
 	enableGateway                                         *bool
+	reusePort, reuseAddress                               *bool
 	warnUnary                                             *time.Duration
 	compactionMode, compactionRetention                   *string
 	maxStreams                                            *uint32Value
@@ -181,6 +182,8 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.compactionRetention = fs.String("auto-compaction-retention", "0", "Auto compaction retention for mvcc key value store. 0 means disable auto compaction.")
 	v.compactionMode = fs.String("auto-compaction-mode", embed.CompactionModePeriodic, "interpret 'auto-compaction-retention' one of: periodic|revision.")
 	v.warnUnary = fs.Duration("warning-unary-request-duration", embed.DefaultWarningUnaryRequestDuration, "Time duration after which a warning is generated if a unary request takes more time.")
+	v.reusePort = fs.Bool("socket-reuse-port", false, "Enable to set socket option SO_REUSEPORT on listeners allowing rebinding of a port already in use.")
+	v.reuseAddress = fs.Bool("socket-reuse-address", false, "Enable to set socket option SO_REUSEADDR on listeners allowing binding to an address in TIME_WAIT state.")
 	v.enableGateway = fs.Bool("enable-grpc-gateway", true, "Enable GRPC gateway.")
 	v.enablePprof = fs.Bool("enable-pprof", false, "Enable runtime profiling data via HTTP server. Address is at client URL + \"/debug/pprof/\"")
 	v.discoveryFallback = &selectiveValue{"exit", []string{"exit", "proxy"}}
@@ -195,7 +198,7 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 		fs.Var(&refusedValue{flag: f, refused: &v.refused}, f.name, "not supported yet: "+f.reason)
 	}
 	for _, f := range fixedFlags {
-		fs.Var(&fixedValue{flag: f, value: f.values[len(f.values)-1], refused: &v.refused}, f.name, "")
+		fs.Var(&fixedValue{flag: f, value: f.values[len(f.values)-1], refused: &v.refused}, f.name, "Accepted as "+f.values[len(f.values)-1]+" only (see below).")
 	}
 	for _, f := range experimentalFlags {
 		fs.Var(&experimentalValue{flag: f, fs: fs, gates: v.gates, warnings: &opts.warnings, refused: &v.refused}, "experimental-"+f.name, "")
@@ -314,6 +317,8 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		DisableGRPCGateway:          !*v.enableGateway,
 		AutoCompactionMode:          *v.compactionMode,
 		WarningUnaryRequestDuration: *v.warnUnary,
+		SocketReusePort:             *v.reusePort,
+		SocketReuseAddress:          *v.reuseAddress,
 		AutoCompactionRetention:     *v.compactionRetention,
 		MaxConcurrentStreams:        v.maxStreams.v,
 		GRPCKeepAliveMinTime:        *v.keepAliveMinTime,
@@ -546,51 +551,35 @@ func helpText(role string) string {
 	var b strings.Builder
 	b.WriteString(usageText(role))
 	b.WriteString(`
-Member:
-  --name 'default'
-    Human-readable name for this member.
-  --data-dir '${name}.etcd'
-    Path to the data directory.
-  --wal-dir ''
-    Path to the dedicated wal directory (Pebble's write-ahead log).
-  --snapshot-count '10000'
-    Number of committed transactions to trigger a snapshot.
-  --heartbeat-interval '100'
-    Time (in milliseconds) of a heartbeat interval.
-  --election-timeout '1000'
-    Time (in milliseconds) for an election to timeout.
-  --listen-peer-urls 'http://localhost:2380'
-    List of URLs to listen on for peer traffic.
-  --listen-client-urls 'http://localhost:2379'
-    List of URLs to listen on for client grpc traffic and http.
-  --max-txn-ops '128'
-    Maximum number of operations permitted in a transaction.
-  --max-request-bytes '1572864'
-    Maximum client request size in bytes the server will accept.
+  --config-file
+    Path to the server configuration file (etcd's YAML keys). Note that if a configuration file is provided, other command line flags and environment variables will be ignored.
+    Duration-typed fields must be specified as integer nanoseconds in the file.
 
-Clustering:
-  --initial-advertise-peer-urls 'http://localhost:2380'
-    List of this member's peer URLs to advertise to the rest of the cluster.
-  --initial-cluster 'default=http://localhost:2380'
-    Initial cluster configuration for bootstrapping.
-  --initial-cluster-state 'new'
-    Initial cluster state ('new' when bootstrapping a new cluster or 'existing' when adding new members to an existing cluster).
-    After successful initialization (bootstrapping or adding), flag is ignored on restarts
-  --initial-cluster-token 'etcd-cluster'
-    Initial cluster token for the etcd cluster during bootstrap.
-  --advertise-client-urls 'http://localhost:2379'
-    List of this member's client URLs to advertise to the public.
-
-Logging:
-  --log-level 'info'
-    Configures log level. Only supports debug, info, warn, error, panic, or fatal.
-
+Flags (etcd's, with etcd's meaning and defaults):
+`)
+	var opts options
+	fs, _ := newFlagSet(role, &opts, io.Discard)
+	fs.VisitAll(func(f *flag.Flag) {
+		switch f.Value.(type) {
+		case *refusedValue, *experimentalValue, *ignoredValue:
+			return
+		}
+		if f.Name == "config-file" || f.Name == "version" {
+			return
+		}
+		fmt.Fprintf(&b, "  --%s '%s'\n    %s\n", f.Name, f.DefValue, f.Usage)
+	})
+	b.WriteString(`
 Every flag may also be given as an environment variable: ETCD_NAME, ETCD_DATA_DIR, ...
+etcd v3.6's --experimental-* spellings are taken as v3.6 took them (with its warning).
 
 Not supported yet (giving one stops start-up):
 `)
 	for _, f := range unsupportedFlags {
 		fmt.Fprintf(&b, "  --%s: %s\n", f.name, f.reason)
+	}
+	for _, f := range fixedFlags {
+		fmt.Fprintf(&b, "  --%s other than %q: %s\n", f.name, f.values[len(f.values)-1], f.reason)
 	}
 	return b.String()
 }

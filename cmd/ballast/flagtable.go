@@ -41,8 +41,6 @@ var unsupportedFlags = []unsupportedFlag{
 	{"backend-bbolt-freelist-type", false, "Ballast stores in Pebble, not bbolt: it has no freelist"},
 	{"backend-batch-interval", false, "Ballast commits each applied batch to Pebble at once: it has no backend batch to time"},
 	{"backend-batch-limit", false, "Ballast commits each applied batch to Pebble at once: it has no backend batch to bound"},
-	{"socket-reuse-port", true, "socket options come with " + issueOperations},
-	{"socket-reuse-address", true, "socket options come with " + issueOperations},
 	{"raft-read-timeout", false, "Ballast's peer transport is not rafthttp; its timeouts are its own"},
 	{"raft-write-timeout", false, "Ballast's peer transport is not rafthttp; its timeouts are its own"},
 	// Clustering

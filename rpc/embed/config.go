@@ -99,6 +99,9 @@ type Config struct {
 	// WarningUnaryRequestDuration is --warning-unary-request-duration: a unary call slower
 	// than this is logged as a warning (zero: etcd's 300ms).
 	WarningUnaryRequestDuration time.Duration
+	// SocketReusePort and SocketReuseAddress are --socket-reuse-port and
+	// --socket-reuse-address: SO_REUSEPORT and SO_REUSEADDR on every listener.
+	SocketReusePort, SocketReuseAddress bool
 	// DisableGRPCGateway is --enable-grpc-gateway=false: no JSON gateway under /v3/ on the
 	// client URLs (etcd serves it by default).
 	DisableGRPCGateway bool

@@ -82,7 +82,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}()
 	lg.Info("configuring peer listeners", "listen-peer-urls", urlStrings(cfg.ListenPeerURLs))
 	for _, u := range cfg.ListenPeerURLs {
-		ln, err := net.Listen("tcp", u.Host)
+		ln, err := s.listen(u.Host)
 		if err != nil {
 			return nil, fmt.Errorf("listen on peer URL %s: %w", u.String(), err)
 		}
@@ -90,21 +90,21 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	lg.Info("configuring client listeners", "listen-client-urls", urlStrings(cfg.ListenClientURLs))
 	for _, u := range cfg.ListenClientURLs {
-		ln, err := net.Listen("tcp", u.Host)
+		ln, err := s.listen(u.Host)
 		if err != nil {
 			return nil, fmt.Errorf("listen on client URL %s: %w", u.String(), err)
 		}
 		s.clientLns = append(s.clientLns, ln)
 	}
 	for _, u := range cfg.ListenClientHTTPURLs {
-		ln, err := net.Listen("tcp", u.Host)
+		ln, err := s.listen(u.Host)
 		if err != nil {
 			return nil, fmt.Errorf("listen on client HTTP URL %s: %w", u.String(), err)
 		}
 		s.httpLns = append(s.httpLns, ln)
 	}
 	for _, u := range cfg.ListenMetricsURLs {
-		ln, err := net.Listen("tcp", u.Host)
+		ln, err := s.listen(u.Host)
 		if err != nil {
 			return nil, fmt.Errorf("listen on metrics URL %s: %w", u.String(), err)
 		}
@@ -253,6 +253,15 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		s.publishAndServe(runCtx)
 	}()
 	return s, nil
+}
+
+// listen binds a listener with the configured socket options.
+func (s *Server) listen(host string) (net.Listener, error) {
+	lc := net.ListenConfig{}
+	if s.cfg.SocketReusePort || s.cfg.SocketReuseAddress {
+		lc.Control = socketControl(s.cfg.SocketReusePort, s.cfg.SocketReuseAddress)
+	}
+	return lc.Listen(context.Background(), "tcp", host)
 }
 
 // fetchFromPeer asks peerURL's member for the member list (a joining member's bootstrap).
