@@ -109,6 +109,9 @@ func TestHTTPAsEtcd(t *testing.T) {
 	}{
 		{"GET", "/health", true},
 		{"GET", "/health?serializable=true", true},
+		{"GET", "/health?exclude=NOSPACE", true},
+		{"GET", "/readyz?exclude=no_such_check&verbose", true},
+		{"GET", "/livez/no_such_check", true},
 		{"POST", "/health", true},
 		{"GET", "/livez", true},
 		{"GET", "/livez?verbose", true},
