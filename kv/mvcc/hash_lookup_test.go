@@ -51,3 +51,36 @@ func TestSeekGEForwardIsSeekGE(t *testing.T) {
 		require.NoError(t, it.Close())
 	}
 }
+
+// TestSortWindowIsVersionKeyOrder: sortWindow orders a window (revisions ascending, keys
+// repeating, keys with zero bytes and keys that are prefixes of others) as sorting its
+// version keys does.
+func TestSortWindowIsVersionKeyOrder(t *testing.T) {
+	const seed = 11
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewPCG(seed, 0))
+	keys := [][]byte{[]byte("a"), []byte("a\x00"), []byte("a\x00b"), []byte("ab"), []byte("b"), {0}, {0, 0}, []byte("k12"), []byte("k1")}
+	for round := 0; round < 50; round++ {
+		var h hasher
+		main := int64(1 + r.IntN(1000))
+		for n := 1 + r.IntN(300); n > 0; n-- {
+			rev := revision{main: main, sub: int64(r.IntN(3))}
+			if r.IntN(2) == 0 {
+				main++
+				rev.sub = 0
+			} else {
+				main++
+			}
+			start := len(h.keys)
+			h.keys = versionKey(h.keys, keys[r.IntN(len(keys))], rev)
+			h.window = append(h.window, hashEntry{rev: rev, keyStart: start, keyEnd: len(h.keys)})
+		}
+		h.sortWindow()
+		want := make([]int, len(h.window))
+		for i := range want {
+			want[i] = i
+		}
+		slices.SortFunc(want, func(a, b int) int { return bytes.Compare(h.key(&h.window[a]), h.key(&h.window[b])) })
+		require.Equal(t, want, h.order, "round %d", round)
+	}
+}
