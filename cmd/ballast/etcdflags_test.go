@@ -95,6 +95,7 @@ var honouredFlags = map[string]honouredFlag{
 	"listen-client-http-urls":        {[]string{"--listen-client-http-urls", "http://127.0.0.1:2382"}, "TestClientHTTPURLsAsEtcd", "http_test.go", "--listen-client-http-urls"},
 	"socket-reuse-port":              {[]string{"--socket-reuse-port"}, "TestSocketReusePort", "../../rpc/embed/sockopt_test.go", "SocketReusePort"},
 	"socket-reuse-address":           {[]string{"--socket-reuse-address"}, "TestSocketReusePort", "../../rpc/embed/sockopt_test.go", "SocketReuseAddress"},
+	"unsafe-no-fsync":                {[]string{"--unsafe-no-fsync"}, "TestUnsafeNoFsync", "../../rpc/embed/nofsync_test.go", "UnsafeNoFsync"},
 	"version":                        {[]string{"--version"}, "TestHelpAndVersion", "flags_test.go", "--version"},
 	"config-file":                    {[]string{"--config-file", "testdata/etcd.conf.yml"}, "TestRunFromConfigFile", "run_test.go", "--config-file"},
 }

@@ -124,6 +124,7 @@ type flagVars struct {
 	metrics                                               *string
 	enablePprof                                           *bool
 	enableGateway                                         *bool
+	unsafeNoFsync                                         *bool
 	reusePort, reuseAddress                               *bool
 	warnUnary                                             *time.Duration
 	compactionMode, compactionRetention                   *string
@@ -184,6 +185,7 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.warnUnary = fs.Duration("warning-unary-request-duration", embed.DefaultWarningUnaryRequestDuration, "Time duration after which a warning is generated if a unary request takes more time.")
 	v.reusePort = fs.Bool("socket-reuse-port", false, "Enable to set socket option SO_REUSEPORT on listeners allowing rebinding of a port already in use.")
 	v.reuseAddress = fs.Bool("socket-reuse-address", false, "Enable to set socket option SO_REUSEADDR on listeners allowing binding to an address in TIME_WAIT state.")
+	v.unsafeNoFsync = fs.Bool("unsafe-no-fsync", false, "Disables fsync, unsafe, will cause data loss.")
 	v.enableGateway = fs.Bool("enable-grpc-gateway", true, "Enable GRPC gateway.")
 	v.enablePprof = fs.Bool("enable-pprof", false, "Enable runtime profiling data via HTTP server. Address is at client URL + \"/debug/pprof/\"")
 	v.discoveryFallback = &selectiveValue{"exit", []string{"exit", "proxy"}}
@@ -318,6 +320,7 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		AutoCompactionMode:          *v.compactionMode,
 		WarningUnaryRequestDuration: *v.warnUnary,
 		SocketReusePort:             *v.reusePort,
+		UnsafeNoFsync:               *v.unsafeNoFsync,
 		SocketReuseAddress:          *v.reuseAddress,
 		AutoCompactionRetention:     *v.compactionRetention,
 		MaxConcurrentStreams:        v.maxStreams.v,

@@ -112,7 +112,6 @@ var unsupportedFlags = []unsupportedFlag{
 	{"downgrade-check-time", false, "downgrades come with " + issueOperations},
 	// Unsafe
 	{"force-new-cluster", true, "disaster recovery comes with " + issueSnapshots},
-	{"unsafe-no-fsync", true, "running without fsync comes with " + issueOperations},
 }
 
 // fixedFlag is an etcd flag whose behaviour Ballast has, with etcd's default, and cannot

@@ -102,6 +102,8 @@ type Config struct {
 	// SocketReusePort and SocketReuseAddress are --socket-reuse-port and
 	// --socket-reuse-address: SO_REUSEPORT and SO_REUSEADDR on every listener.
 	SocketReusePort, SocketReuseAddress bool
+	// UnsafeNoFsync is --unsafe-no-fsync: the member's files are never synced (nofsync.go).
+	UnsafeNoFsync bool
 	// DisableGRPCGateway is --enable-grpc-gateway=false: no JSON gateway under /v3/ on the
 	// client URLs (etcd serves it by default).
 	DisableGRPCGateway bool

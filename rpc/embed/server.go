@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/prometheus/client_golang/prometheus"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
@@ -45,8 +47,10 @@ type Server struct {
 	clientLns []net.Listener
 	metricLns []net.Listener
 	httpLns   []net.Listener
-	metrics   *metrics
-	gateway   *gateway
+	// fsyncsSkipped counts the syncs --unsafe-no-fsync did not do.
+	fsyncsSkipped atomic.Uint64
+	metrics       *metrics
+	gateway       *gateway
 
 	// mu guards https, splits and closing: the publisher adds client servers while Stop may
 	// be closing them.
@@ -124,10 +128,15 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.id, s.cid = ident.id, ident.clusterID
+	var fs vfs.FS = vfs.Default
+	if cfg.UnsafeNoFsync {
+		fs = noSyncFS{FS: vfs.Default, skipped: &s.fsyncsSkipped}
+		lg.Warn("--unsafe-no-fsync: the member's files are never synced; a power loss loses acknowledged writes")
+	}
 	ncfg := node.Config{
 		ID:                     ident.id,
 		ClusterID:              ident.clusterID,
-		FS:                     vfs.Default,
+		FS:                     fs,
 		Dir:                    filepath.Join(cfg.DataDir, "member", dbDirName),
 		WALDir:                 cfg.WALDir,
 		Clock:                  node.NewRealClock(),
@@ -176,6 +185,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Logger:    lg,
 	})
 	s.metrics = newMetrics(cfg.Metrics == MetricsExtensive, cfg.Version, func() (int64, int64) { return s.driver.DBSize() }, s.transport.Stats)
+	if cfg.UnsafeNoFsync {
+		s.metrics.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "ballast", Subsystem: "disk",
+			Name: "fsyncs_skipped_total", Help: "The syncs of the member's files --unsafe-no-fsync did not do."},
+			func() float64 { return float64(s.fsyncsSkipped.Load()) }))
+	}
 	s.driver, err = node.NewDriver(s.member, s.transport, node.RunOptions{
 		OnSynced: func(d time.Duration) { s.metrics.walFsync.Observe(d.Seconds()) },
 	})
