@@ -54,6 +54,11 @@ type memNode struct {
 	// len(synced).
 	data, synced     []byte
 	dirtyLo, dirtyHi int
+	// shared: synced is data's own bytes (data[:len(synced)]), taken at the file's first
+	// sync instead of a copy; the next write copies data first. An sstable is written
+	// whole, synced once and never written again, so it is held once, not twice (its
+	// synced copy was a third of the bytes this FS allocated).
+	shared bool
 	// entries are the directory's names now, syncedEntries those its last sync saw.
 	entries, syncedEntries map[string]*memNode
 }
@@ -108,6 +113,14 @@ func (n *memNode) sync() {
 		}
 		return
 	}
+	if n.shared {
+		return // no write since the sync that shared data: nothing changed
+	}
+	if len(n.synced) == 0 && len(n.data) > 0 {
+		n.synced, n.shared = n.data[:len(n.data):len(n.data)], true
+		n.dirtyLo, n.dirtyHi = 0, 0
+		return
+	}
 	if hi := min(n.dirtyHi, len(n.synced)); n.dirtyLo < hi {
 		copy(n.synced[n.dirtyLo:hi], n.data[n.dirtyLo:hi])
 	}
@@ -138,6 +151,11 @@ func appendDoubling(b, p []byte) []byte {
 
 // writeAt writes p at off, growing the file (zeros fill a gap) and widening the dirty range.
 func (n *memNode) writeAt(p []byte, off int) {
+	if n.shared {
+		// synced keeps the shared bytes; data goes on in a copy of its own
+		n.data = append(make([]byte, 0, max(cap(n.data), 2*len(n.data))), n.data...)
+		n.shared = false
+	}
 	end := off + len(p)
 	if end > len(n.data) {
 		n.data = growTo(n.data, end)
