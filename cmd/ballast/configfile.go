@@ -37,7 +37,7 @@ var etcdDefaults = map[string]string{
 	"tls-min-version": "TLS1.2", "auth-token": "simple", "bcrypt-cost": "10", "auth-token-ttl": "300",
 	"metrics": "basic", "distributed-tracing-address": "localhost:4317",
 	"distributed-tracing-service-name": "etcd", "compact-hash-check-time": "1m0s", "warning-apply-duration": "100ms",
-	"max-learners": "1", "downgrade-check-time": "5s", "backend-bbolt-freelist-type": "map",
+	"downgrade-check-time": "5s", "backend-bbolt-freelist-type": "map",
 	"log-rotation-config-json": `{"maxsize": 100, "maxage": 0, "maxbackups": 0, "localtime": false, "compress": false}`,
 }
 

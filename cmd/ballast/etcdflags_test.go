@@ -96,6 +96,7 @@ var honouredFlags = map[string]honouredFlag{
 	"socket-reuse-port":              {[]string{"--socket-reuse-port"}, "TestSocketReusePort", "../../rpc/embed/sockopt_test.go", "SocketReusePort"},
 	"socket-reuse-address":           {[]string{"--socket-reuse-address"}, "TestSocketReusePort", "../../rpc/embed/sockopt_test.go", "SocketReuseAddress"},
 	"unsafe-no-fsync":                {[]string{"--unsafe-no-fsync"}, "TestUnsafeNoFsync", "../../rpc/embed/nofsync_test.go", "UnsafeNoFsync"},
+	"max-learners":                   {[]string{"--max-learners", "2"}, "TestMaxLearners", "../../rpc/embed/learners_test.go", "MaxLearners"},
 	"version":                        {[]string{"--version"}, "TestHelpAndVersion", "flags_test.go", "--version"},
 	"config-file":                    {[]string{"--config-file", "testdata/etcd.conf.yml"}, "TestRunFromConfigFile", "run_test.go", "--config-file"},
 }

@@ -124,6 +124,7 @@ type flagVars struct {
 	metrics                                               *string
 	enablePprof                                           *bool
 	enableGateway                                         *bool
+	maxLearners                                           *int
 	unsafeNoFsync                                         *bool
 	reusePort, reuseAddress                               *bool
 	warnUnary                                             *time.Duration
@@ -186,6 +187,7 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.reusePort = fs.Bool("socket-reuse-port", false, "Enable to set socket option SO_REUSEPORT on listeners allowing rebinding of a port already in use.")
 	v.reuseAddress = fs.Bool("socket-reuse-address", false, "Enable to set socket option SO_REUSEADDR on listeners allowing binding to an address in TIME_WAIT state.")
 	v.unsafeNoFsync = fs.Bool("unsafe-no-fsync", false, "Disables fsync, unsafe, will cause data loss.")
+	v.maxLearners = fs.Int("max-learners", embed.DefaultMaxLearners, "Sets the maximum number of learners that can be available in the cluster membership.")
 	v.enableGateway = fs.Bool("enable-grpc-gateway", true, "Enable GRPC gateway.")
 	v.enablePprof = fs.Bool("enable-pprof", false, "Enable runtime profiling data via HTTP server. Address is at client URL + \"/debug/pprof/\"")
 	v.discoveryFallback = &selectiveValue{"exit", []string{"exit", "proxy"}}
@@ -321,6 +323,7 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		WarningUnaryRequestDuration: *v.warnUnary,
 		SocketReusePort:             *v.reusePort,
 		UnsafeNoFsync:               *v.unsafeNoFsync,
+		MaxLearners:                 learnersBound(*v.maxLearners),
 		SocketReuseAddress:          *v.reuseAddress,
 		AutoCompactionRetention:     *v.compactionRetention,
 		MaxConcurrentStreams:        v.maxStreams.v,
@@ -388,6 +391,14 @@ func (u *uint32Value) Set(s string) error {
 	v, err := strconv.ParseUint(s, 0, 32)
 	u.v = uint32(v)
 	return err
+}
+
+// learnersBound maps etcd's --max-learners (0 or less: no learner) to embed's (negative).
+func learnersBound(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // zeroIsOff maps etcd's 0 (disabled) to embed's negative (its 0 is the default).

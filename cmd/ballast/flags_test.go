@@ -59,6 +59,7 @@ func TestParseDefaults(t *testing.T) {
 		AutoCompactionMode:          "periodic",
 		AutoCompactionRetention:     "0",
 		WarningUnaryRequestDuration: 300 * time.Millisecond,
+		MaxLearners:                 1,
 	}, opts.cfg)
 	require.Equal(t, logOptions{outputs: []string{"default"}, format: "json"}, opts.log)
 	require.Equal(t, slog.LevelInfo, opts.logLevel)

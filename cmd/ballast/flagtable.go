@@ -107,7 +107,6 @@ var unsupportedFlags = []unsupportedFlag{
 	{"peer-skip-client-san-verification", true, "TLS comes with " + issueSecurity},
 	{"warning-apply-duration", false, "slow apply warnings come with " + issueOperations},
 	{"bootstrap-defrag-threshold-megabytes", false, "Pebble compacts itself; a defragmentation at start-up comes with " + issueOperations},
-	{"max-learners", false, "a bound on learners comes with " + issueOperations},
 	{"compaction-sleep-interval", false, "Ballast compacts in steps between applies, without sleeping; the flag comes with " + issueOperations},
 	{"downgrade-check-time", false, "downgrades come with " + issueOperations},
 	// Unsafe

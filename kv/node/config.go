@@ -110,6 +110,10 @@ type Config struct {
 	// clients retrying through a partition cannot grow the tables without limit. Default
 	// DefaultMaxWaitingRequests.
 	MaxWaitingRequests int
+	// MaxLearners is etcd's --max-learners: a member add that would make more learners is
+	// refused with etcd's "too many learner members in cluster". 0: no bound (the
+	// simulator's default; the server passes etcd's default, 1); negative: no learner.
+	MaxLearners int
 	// MaxRequestBytes and MaxTxnOps are etcd's --max-request-bytes and --max-txn-ops.
 	MaxRequestBytes int
 	MaxTxnOps       int

@@ -383,6 +383,9 @@ func (m *Member) checkNewMember(attrs MemberAttrs) error {
 	if m.cluster.peerURLUsed(attrs.PeerURLs, attrs.ID) {
 		return rpctypes.ErrGRPCPeerURLExist
 	}
+	if attrs.IsLearner && m.cfg.MaxLearners != 0 && len(m.cluster.conf.Learners)+1 > max(m.cfg.MaxLearners, 0) {
+		return rpctypes.ErrGRPCTooManyLearners // etcd's --max-learners check, its exact error
+	}
 	return nil
 }
 

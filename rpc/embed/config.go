@@ -33,6 +33,8 @@ const (
 	DefaultMaxTxnOps           = 128
 	// DefaultSnapshotCatchUpEntries is etcd's (etcdserver.DefaultSnapshotCatchUpEntries).
 	DefaultSnapshotCatchUpEntries = 5000
+	// DefaultMaxLearners is etcd's --max-learners (membership.DefaultMaxLearners).
+	DefaultMaxLearners = 1
 	// etcd's gRPC server defaults (--max-concurrent-streams, --grpc-keepalive-*).
 	DefaultMaxConcurrentStreams  = math.MaxUint32
 	DefaultGRPCKeepAliveMinTime  = 5 * time.Second
@@ -102,6 +104,9 @@ type Config struct {
 	// SocketReusePort and SocketReuseAddress are --socket-reuse-port and
 	// --socket-reuse-address: SO_REUSEPORT and SO_REUSEADDR on every listener.
 	SocketReusePort, SocketReuseAddress bool
+	// MaxLearners is --max-learners: the most learners the cluster may have (zero: etcd's
+	// 1; negative: none, as etcd's 0).
+	MaxLearners int
 	// UnsafeNoFsync is --unsafe-no-fsync: the member's files are never synced (nofsync.go).
 	UnsafeNoFsync bool
 	// DisableGRPCGateway is --enable-grpc-gateway=false: no JSON gateway under /v3/ on the
@@ -197,6 +202,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.WarningUnaryRequestDuration == 0 {
 		c.WarningUnaryRequestDuration = DefaultWarningUnaryRequestDuration
+	}
+	if c.MaxLearners == 0 {
+		c.MaxLearners = DefaultMaxLearners
 	}
 	if c.Metrics == "" {
 		c.Metrics = MetricsBasic // as etcd, any value but "extensive" is basic

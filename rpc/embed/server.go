@@ -147,6 +147,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		TickInterval:           cfg.HeartbeatInterval,
 		MaxRequestBytes:        cfg.MaxRequestBytes,
 		MaxTxnOps:              cfg.MaxTxnOps,
+		MaxLearners:            cfg.MaxLearners,
 		SnapshotEntries:        int(cfg.SnapshotCount),
 		SnapshotCatchUpEntries: int(min(cfg.SnapshotCatchUpEntries, cfg.SnapshotCount)),
 		WatchProgressInterval:  cfg.WatchProgressNotifyInterval,
