@@ -38,6 +38,12 @@ func mustURL(t *testing.T, s string) url.URL {
 // serves.
 func newCluster(t *testing.T, n int) *testCluster {
 	t.Helper()
+	return newClusterWith(t, n, nil)
+}
+
+// newClusterWith is newCluster with each member's configuration changed by tweak first.
+func newClusterWith(t *testing.T, n int, tweak func(*embed.Config)) *testCluster {
+	t.Helper()
 	ports := embedtest.FreePorts(t, 2*n)
 	c := &testCluster{t: t}
 	var initial []string
@@ -66,6 +72,9 @@ func newCluster(t *testing.T, n int) *testCluster {
 			ElectionTimeout:   500 * time.Millisecond,
 			Logger:            testLogger(t, fmt.Sprintf("m%d", i)),
 		})
+		if tweak != nil {
+			tweak(&c.cfgs[i])
+		}
 	}
 	c.servers = make([]*embed.Server, n)
 	for i := range n {

@@ -45,7 +45,8 @@
 //
 // # Not here yet
 //
-// Auth (Config.Auth is the hook every call passes through; the security issue fills it),
-// Maintenance.Snapshot and Downgrade (answered Unimplemented with what is missing), the
-// quota alarm (the snapshots issue).
+// Auth (Config.Auth is the hook every call passes through; the security issue fills it) and
+// Downgrade (answered Unimplemented with what is missing). Maintenance.Snapshot streams an
+// etcd-format bbolt file (kv/snapshot); the backend quota and its self-clearing NOSPACE
+// alarm are quota.go.
 package rpc

@@ -14,6 +14,9 @@ import (
 // out, possibly due to previous leader failure": its outcome is unknown either way, and the
 // text tells the client why.
 func (s *Services) submit(ctx context.Context, req *pb.InternalRaftRequest) (node.Response, error) {
+	if err := s.checkSpace(ctx, req); err != nil { // quota.go
+		return node.Response{}, err
+	}
 	before := *s.status()
 	observed := s.cfg.Proposals != nil && req.Range == nil
 	if observed {

@@ -47,9 +47,11 @@ type Config struct {
 	// StatusInterval is how often the header view (term, leader, revision) is refreshed.
 	// Default 10 ms.
 	StatusInterval time.Duration
-	// QuotaBackendBytes is what Status reports as the quota (etcd's default, 2 GiB, while the
-	// quota itself is not implemented).
+	// QuotaBackendBytes is the backend quota (--quota-backend-bytes; 0: etcd's default, 2
+	// GiB): see quota.go.
 	QuotaBackendBytes int64
+	// SpaceCheckInterval is the space monitor's period (quota.go). Default 1 s.
+	SpaceCheckInterval time.Duration
 	// SnapshotDir is where Maintenance.Snapshot builds its temporary file (the member's data
 	// dir; empty: the system's temporary directory).
 	SnapshotDir string
@@ -103,6 +105,7 @@ type Services struct {
 	d      *node.Driver
 	view   atomic.Pointer[statusView]
 	health *health.Server
+	space  spaceState
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -129,6 +132,9 @@ func New(cfg Config) (*Services, error) {
 	if cfg.QuotaBackendBytes <= 0 {
 		cfg.QuotaBackendBytes = DefaultQuotaBackendBytes
 	}
+	if cfg.SpaceCheckInterval <= 0 {
+		cfg.SpaceCheckInterval = defaultSpaceCheckInterval
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -136,8 +142,9 @@ func New(cfg Config) (*Services, error) {
 	s.view.Store(&statusView{})
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.refresh(s.ctx)
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.watchStatus()
+	go s.watchSpace()
 	return s, nil
 }
 

@@ -63,6 +63,7 @@ var honouredFlags = map[string]honouredFlag{
 	"initial-election-tick-advance":  {[]string{"--initial-election-tick-advance=false"}, "TestFixedFlags", "etcdflags_test.go", "initial-election-tick-advance"},
 	"listen-peer-urls":               {[]string{"--listen-peer-urls", "http://127.0.0.1:2380"}, "TestRunFromEnvironment", "run_test.go", "ETCD_LISTEN_PEER_URLS"},
 	"listen-client-urls":             {append([]string{"--listen-client-urls", "http://127.0.0.1:2379"}, withAdvertise...), "TestRunFromEnvironment", "run_test.go", "ETCD_LISTEN_CLIENT_URLS"},
+	"quota-backend-bytes":            {[]string{"--quota-backend-bytes", "1048576"}, "TestParseAccepted", "flags_test.go", "quota-backend-bytes"},
 	"max-txn-ops":                    {[]string{"--max-txn-ops", "9"}, "TestRunFromConfigFile", "run_test.go", "max-txn-ops"},
 	"max-request-bytes":              {[]string{"--max-request-bytes", "9999"}, "TestRunFromConfigFile", "run_test.go", "max-request-bytes"},
 	"feature-gates":                  {[]string{"--feature-gates", "LeaseCheckpoint=true"}, "TestFeatureGates", "etcdflags_test.go", "feature-gates"},
@@ -333,7 +334,7 @@ pre-vote: true
 	require.Equal(t, "infra1", o.cfg.Name)
 
 	for _, tc := range []struct{ yaml, want string }{
-		{"quota-backend-bytes: 8589934592\n", "flag --quota-backend-bytes is not supported yet"},
+		{"quota-backend-bytes: lots\n", "quota-backend-bytes"},
 		{"client-transport-security:\n  cert-file: /etc/etcd/server.pem\n", "flag --cert-file is not supported yet: TLS comes with the security issue"},
 		{"peer-transport-security:\n  client-cert-auth: true\n", "flag --peer-client-cert-auth is not supported yet"},
 		{"election-timeout: soon\n", `invalid value "soon" for election-timeout`},

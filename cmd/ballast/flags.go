@@ -115,6 +115,7 @@ type flagVars struct {
 	clusterState, discoveryFallback, v2Deprecation        *selectiveValue
 	tickMs, electionMs, maxRequestBytes, maxTxnOps        *uint
 	snapshotCount, snapshotCatchUpEntries                 *uint64
+	quotaBackendBytes                                     *int64
 	watchProgressNotifyInterval                           *time.Duration
 	logLevel, logFormat                                   *string
 	logOutputs                                            *stringsValue
@@ -165,6 +166,7 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.snapshotCatchUpEntries = fs.Uint64("snapshot-catchup-entries", embed.DefaultSnapshotCatchUpEntries, "Number of entries for a slow follower to catch up after compacting the raft storage entries.")
 	v.maxRequestBytes = fs.Uint("max-request-bytes", embed.DefaultMaxRequestBytes, "Maximum client request size in bytes the server will accept.")
 	v.maxTxnOps = fs.Uint("max-txn-ops", embed.DefaultMaxTxnOps, "Maximum number of operations permitted in a transaction.")
+	v.quotaBackendBytes = fs.Int64("quota-backend-bytes", 0, "Raise alarms when backend size exceeds the given quota. 0 means use the default quota.")
 	v.watchProgressNotifyInterval = fs.Duration("watch-progress-notify-interval", embed.DefaultWatchProgressNotifyInterval, "Duration of periodic watch progress notifications.")
 	v.logLevel = fs.String("log-level", "info", "Configures log level. Only supports debug, info, warn, error, panic, or fatal.")
 	v.logFormat = fs.String("log-format", logFormatJSON, "Configures log format. Only supports json, console.")
@@ -313,6 +315,7 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		SnapshotCatchUpEntries:      *v.snapshotCatchUpEntries,
 		MaxRequestBytes:             int(*v.maxRequestBytes),
 		MaxTxnOps:                   int(*v.maxTxnOps),
+		QuotaBackendBytes:           *v.quotaBackendBytes,
 		WatchProgressNotifyInterval: *v.watchProgressNotifyInterval,
 		ListenMetricsURLs:           toURLs(v.listenMetrics.urls),
 		ListenClientHTTPURLs:        toURLs(v.listenClientHTTP.urls),

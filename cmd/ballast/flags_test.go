@@ -88,7 +88,7 @@ func TestParseAccepted(t *testing.T) {
 			"--initial-advertise-peer-urls", "http://127.0.0.1:22380", "--initial-cluster",
 			"m1=http://127.0.0.1:12380,m2=http://127.0.0.1:22380", "--initial-cluster-state", "existing",
 			"--initial-cluster-token", "tok", "--heartbeat-interval", "50", "--election-timeout=500", "--snapshot-count", "7",
-			"--max-request-bytes", "1000", "--max-txn-ops", "9", "--log-level", "debug", "--wal-dir", "/w"}, nil,
+			"--max-request-bytes", "1000", "--max-txn-ops", "9", "--log-level", "debug", "--wal-dir", "/w", "--quota-backend-bytes", "1048576"}, nil,
 			func(t *testing.T, o options) {
 				c := o.cfg
 				require.Equal(t, urls(t, "http://127.0.0.1:22379"), c.AdvertiseClientURLs, "duplicates dropped")
@@ -102,6 +102,7 @@ func TestParseAccepted(t *testing.T) {
 				require.Equal(t, 1000, c.MaxRequestBytes)
 				require.Equal(t, 9, c.MaxTxnOps)
 				require.Equal(t, "/w", c.WALDir)
+				require.Equal(t, int64(1048576), c.QuotaBackendBytes)
 				require.Equal(t, slog.LevelDebug, o.logLevel)
 			}},
 		{"environment", nil, []string{"ETCD_NAME=m3", "ETCD_INITIAL_CLUSTER_TOKEN=t3", "PATH=/bin", "ETCD_UNKNOWN_THING=1"}, func(t *testing.T, o options) {
@@ -149,8 +150,7 @@ func TestParseRefused(t *testing.T) {
 		{"URL with a path", []string{"--initial-advertise-peer-urls", "http://127.0.0.1:1/x"}, nil, exitUsage,
 			"URL must not contain a path: http://127.0.0.1:1/x"},
 		{"positional argument", []string{"--name", "a", "b"}, nil, exitConfig, `"b" is not a valid flag`},
-		{"quota", []string{"--quota-backend-bytes", "8589934592"}, nil, exitConfig,
-			"flag --quota-backend-bytes is not supported yet: the backend quota and its NOSPACE alarm come with the snapshots issue"},
+		{"quota not a number", []string{"--quota-backend-bytes", "8GB"}, nil, exitUsage, `invalid value "8GB" for flag -quota-backend-bytes`},
 		{"bare boolean", []string{"--auto-tls", "--name", "x"}, nil, exitConfig,
 			"flag --auto-tls is not supported yet: TLS comes with the security issue"},
 		{"unsupported through the environment", nil, []string{"ETCD_CORRUPT_CHECK_TIME=1m"}, exitConfig,
@@ -217,7 +217,7 @@ func TestEveryUnsupportedFlagIsRefused(t *testing.T) {
 		_, err := parseCommandLine("ballast", args, nil, &bytes.Buffer{}, &bytes.Buffer{})
 		require.EqualError(t, err, "flag --"+f.name+" is not supported yet: "+f.reason)
 	}
-	require.True(t, seen["quota-backend-bytes"])
+	require.True(t, seen["max-snapshots"])
 }
 
 func TestHelpAndVersion(t *testing.T) {
@@ -225,7 +225,7 @@ func TestHelpAndVersion(t *testing.T) {
 	require.Equal(t, 0, run(context.Background(), []string{"/usr/local/bin/etcd", "--help"}, nil, &stdout, &stderr))
 	require.Contains(t, stdout.String(), "etcd [flags]")
 	require.Contains(t, stdout.String(), "--initial-cluster-token 'etcd-cluster'")
-	require.Contains(t, stdout.String(), "--quota-backend-bytes: the backend quota")
+	require.Contains(t, stdout.String(), "--max-snapshots: snapshot file retention")
 	stdout.Reset()
 	require.Equal(t, 0, run(context.Background(), []string{"ballast", "--version"}, nil, &stdout, &stderr))
 	// etcd's lines, which tools parse (the first one above all), then Ballast's own.

@@ -12,9 +12,8 @@ import (
 // Alarms (etcd's alarm store): which members raised which alarm, state-machine state in the
 // member table's span (node/cluster/a/<member><type>), so every member lists the same alarms
 // and a snapshot carries them. GET is answered from the local table (etcd's alarm list shows
-// the member's applied state too); ACTIVATE and DEACTIVATE go through the log. The quota
-// alarm that raises NOSPACE comes with the snapshots issue; today alarms are raised only by
-// request.
+// the member's applied state too); ACTIVATE and DEACTIVATE go through the log. A raised
+// NOSPACE alarm caps the store's writes (quota.go).
 
 func alarmKey(member uint64, typ pb.AlarmType) []byte {
 	k := binary.BigEndian.AppendUint64(slices.Clone(nodeAlarmPrefix), member)

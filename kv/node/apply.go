@@ -196,6 +196,11 @@ func (m *Member) finishPhysicalCompactions() {
 // applyRequest applies a client request's effects into b. An error is the request's answer
 // (etcd's error) and means nothing was written.
 func (m *Member) applyRequest(b *pebble.Batch, req *pb.InternalRaftRequest) (Response, []*mvccpb.Event, error) {
+	if m.spaceCapped() {
+		if err := capped(req); err != nil {
+			return Response{}, nil, err // quota.go
+		}
+	}
 	switch {
 	case req.Put != nil:
 		resp, events, err := m.kv.Put(b, req.Put, m.lessor)

@@ -70,6 +70,9 @@ type Config struct {
 	// a snapshot, so a follower a little behind catches up by appends (zero: etcd's 5000).
 	SnapshotCatchUpEntries     uint64
 	MaxRequestBytes, MaxTxnOps int
+	// QuotaBackendBytes is --quota-backend-bytes: the store's space quota (zero or less:
+	// etcd's default, 2 GiB); over it the NOSPACE alarm is raised (rpc's quota.go).
+	QuotaBackendBytes int64
 	// WatchProgressNotifyInterval is --watch-progress-notify-interval: how often watchers
 	// that asked for progress notifications get one when idle (zero: etcd's 10 minutes).
 	WatchProgressNotifyInterval time.Duration

@@ -28,8 +28,8 @@ import (
 // never reported as a made-up value (see the report of the operations issue).
 
 // quotaBackendBytesDefault is etcd's default backend quota (2 GiB), reported as
-// etcd_server_quota_backend_bytes: Ballast does not enforce a quota yet (the snapshots issue
-// adds it with this default), and the mixin divides by this figure.
+// etcd_server_quota_backend_bytes when --quota-backend-bytes is 0 (the mixin divides by
+// this figure).
 const quotaBackendBytesDefault = 2 * 1024 * 1024 * 1024
 
 type metrics struct {
@@ -48,7 +48,7 @@ type metrics struct {
 	lastLead atomic.Uint64
 }
 
-func newMetrics(extensive bool, version string, dbSize func() (int64, int64), peers func() peer.Stats) *metrics {
+func newMetrics(extensive bool, version string, dbSize func() (int64, int64), peers func() peer.Stats, quotaBytes int64, spaceCleared func() int64) *metrics {
 	reg := prometheus.NewRegistry()
 	m := &metrics{reg: reg}
 	gauge := func(subsystem, name, help string) prometheus.Gauge {
@@ -69,7 +69,13 @@ func newMetrics(extensive bool, version string, dbSize func() (int64, int64), pe
 	m.clientSent = counter("network", "client_grpc_sent_bytes_total", "The total number of bytes sent to grpc clients.")
 	m.clientRecvd = counter("network", "client_grpc_received_bytes_total", "The total number of bytes received from grpc clients.")
 	quota := gauge("server", "quota_backend_bytes", "Current backend storage quota size in bytes.")
-	quota.Set(quotaBackendBytesDefault)
+	if quotaBytes <= 0 {
+		quotaBytes = quotaBackendBytesDefault
+	}
+	quota.Set(float64(quotaBytes))
+	// Ballast's own: the NOSPACE alarms its space monitor cleared by itself (etcd has none).
+	spaceClears := prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "ballast", Subsystem: "server", Name: "nospace_alarms_cleared_total",
+		Help: "The NOSPACE alarms this member cleared by itself once its store was under 90% of the quota."}, func() float64 { return float64(spaceCleared()) })
 	serverVersion := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "etcd", Subsystem: "server", Name: "version",
 		Help: "Which version is running. 1 for 'server_version' label with current version."}, []string{"server_version"})
 	serverVersion.WithLabelValues(version).Set(1)
@@ -87,7 +93,7 @@ func newMetrics(extensive bool, version string, dbSize func() (int64, int64), pe
 	}
 	m.grpc = grpcprom.NewServerMetrics(opts...)
 	reg.MustRegister(m.hasLeader, m.isLeader, m.leaderChanges, m.committed, m.applied, m.healthOK, m.healthFailed,
-		m.clientSent, m.clientRecvd, quota, serverVersion, dbTotal, dbInUse, m.grpc, m.walFsync, &peerCollector{peers}, m.pending, m.failed,
+		m.clientSent, m.clientRecvd, quota, spaceClears, serverVersion, dbTotal, dbInUse, m.grpc, m.walFsync, &peerCollector{peers}, m.pending, m.failed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

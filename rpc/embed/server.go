@@ -185,7 +185,14 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Handle:    s.handlePeerCall,
 		Logger:    lg,
 	})
-	s.metrics = newMetrics(cfg.Metrics == MetricsExtensive, cfg.Version, func() (int64, int64) { return s.driver.DBSize() }, s.transport.Stats)
+	var services atomic.Pointer[rpc.Services]
+	s.metrics = newMetrics(cfg.Metrics == MetricsExtensive, cfg.Version, func() (int64, int64) { return s.driver.DBSize() }, s.transport.Stats,
+		cfg.QuotaBackendBytes, func() int64 {
+			if svc := services.Load(); svc != nil { // nil: a scrape before the services exist
+				return svc.SpaceAlarmsCleared()
+			}
+			return 0
+		})
 	if cfg.UnsafeNoFsync {
 		s.metrics.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "ballast", Subsystem: "disk",
 			Name: "fsyncs_skipped_total", Help: "The syncs of the member's files --unsafe-no-fsync did not do."},
@@ -209,17 +216,19 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 	}()
 	s.services, err = rpc.New(rpc.Config{
-		Driver:          s.driver,
-		Forward:         s.transport,
-		Version:         cfg.Version,
-		ElectionTimeout: cfg.ElectionTimeout,
-		SnapshotDir:     filepath.Join(cfg.DataDir, "member"),
-		Proposals:       s.metrics,
-		Logger:          lg,
+		Driver:            s.driver,
+		Forward:           s.transport,
+		Version:           cfg.Version,
+		ElectionTimeout:   cfg.ElectionTimeout,
+		SnapshotDir:       filepath.Join(cfg.DataDir, "member"),
+		Proposals:         s.metrics,
+		QuotaBackendBytes: cfg.QuotaBackendBytes,
+		Logger:            lg,
 	})
 	if err != nil {
 		return nil, err
 	}
+	services.Store(s.services)
 	opts := append(rpc.ServerOptions(cfg.MaxRequestBytes), s.services.ServerOptions()...)
 	opts = append(opts, s.metrics.serverOptions()...)
 	opts = append(opts, grpc.ChainUnaryInterceptor(requestStats(lg, cfg.WarningUnaryRequestDuration)))
