@@ -30,10 +30,13 @@ const (
 	kindMemberList
 	kindStatus
 	kindHashKV
+	kindDefragment
+	kindAlarm
+	kindSnapshot
 )
 
 var kindNames = [...]string{"Range", "Put", "DeleteRange", "Txn", "Compact", "LeaseGrant", "LeaseRevoke",
-	"KeepAliveOnce", "LeaseTimeToLive", "LeaseLeases", "Watch(create)", "Watch(cancel)", "MemberList", "Status", "HashKV"}
+	"KeepAliveOnce", "LeaseTimeToLive", "LeaseLeases", "Watch(create)", "Watch(cancel)", "MemberList", "Status", "HashKV", "Defragment", "Alarm", "Snapshot"}
 
 func (k kind) String() string { return kindNames[k] }
 
@@ -478,8 +481,24 @@ func (m *model) next() *call {
 	case r < 88:
 		c.kind, c.req = kindMemberList, &pb.MemberListRequest{Linearizable: m.rng.IntN(2) == 0}
 		c.sync = true
-	case r < 91:
+	case r < 90:
 		c.kind, c.req, c.sync = kindStatus, &pb.StatusRequest{}, true
+	case r < 91:
+		switch m.rng.IntN(3) {
+		case 0:
+			c.kind, c.req = kindDefragment, &pb.DefragmentRequest{}
+		case 1:
+			// GET, and ACTIVATE/DEACTIVATE of NONE (both change nothing): raising NOSPACE
+			// would part the sides by design (Ballast clears it under the quota by itself).
+			req := &pb.AlarmRequest{Action: pb.AlarmRequest_GET}
+			if m.rng.IntN(2) == 0 {
+				req.Action = []pb.AlarmRequest_AlarmAction{pb.AlarmRequest_ACTIVATE, pb.AlarmRequest_DEACTIVATE}[m.rng.IntN(2)]
+				req.MemberID = 1 + m.rng.Uint64N(100)
+			}
+			c.kind, c.req, c.sync = kindAlarm, req, true
+		default:
+			c.kind, c.req, c.sync = kindSnapshot, &pb.SnapshotRequest{}, true
+		}
 	default:
 		c.kind, c.sync = kindHashKV, true
 		req := &pb.HashKVRequest{}

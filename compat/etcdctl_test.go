@@ -73,9 +73,9 @@ var (
 // (every call before agreed). Commands that change the cluster (compaction, move-leader,
 // membership) come last, where nothing runs after them.
 //
-// Not run: `snapshot save` and `etcdutl snapshot status` (Ballast refuses Maintenance.Snapshot
-// until the snapshots issue builds etcd-format snapshots; etcd's would be compared with
-// nothing), `check perf` (a 60 s load at least, whose figures are timings, all normalised
+// Not run: `snapshot save` (its output names the file and its size, bbolt pages that differ
+// by construction; the sequence's Snapshot call compares the files' contents, and
+// tools/etcd/roundtrip restores Ballast's with etcdutl), `check perf` (a 60 s load at least, whose figures are timings, all normalised
 // away), `elect -l` and `lock` without a command (they print only once interrupted or never
 // return, and campaign/lock with a command cover the same calls), `member promote` of a
 // caught-up learner (it needs a fourth member process on each side).

@@ -31,7 +31,6 @@ var ignoredFields = map[string]string{
 	"etcdserverpb.StatusResponse.raftTerm":         "elections happen at different instants on two clusters",
 	"etcdserverpb.StatusResponse.raftAppliedIndex": "raft log indexes count elections, membership and internal entries, which differ",
 	"etcdserverpb.StatusResponse.storageVersion":   "the version of bbolt's schema (Ballast has its own storage, with its own versions)",
-	"etcdserverpb.StatusResponse.dbSizeQuota":      "the space quota is not built yet (the snapshots issue adds it, with etcd's default)",
 }
 
 // mappedFields are compared after mapping each side's own values to names both sides share.
@@ -59,10 +58,11 @@ var toleratedFields = map[string]int64{
 
 // Names of the intended differences the comparison accepts in code.
 const (
-	exceptionWatchAtCompact  = "watch starting at the compact revision"
-	exceptionCompactedHeader = "header revision of a compacted watch's response"
-	exceptionHashCache       = "HashKV from etcd's cache of compaction hashes"
-	exceptionHashEmpty       = "HashKV with no live key"
+	exceptionWatchAtCompact    = "watch starting at the compact revision"
+	exceptionCompactedHeader   = "header revision of a compacted watch's response"
+	exceptionHashCache         = "HashKV from etcd's cache of compaction hashes"
+	exceptionHashEmpty         = "HashKV with no live key"
+	exceptionSnapshotTombstone = "snapshot without the tombstone at the compact revision"
 )
 
 // intendedDifferences are the differences Ballast chose, each with the issue (or package)
@@ -80,6 +80,9 @@ var intendedDifferences = []struct{ name, choice, harness string }{
 		"the header revision of a watch response with compact_revision set is not compared"},
 	{"txn overlap check with range_end \\x00", "kv/mvcc (the mvcc issue; checkIntervals' doc): a delete whose range end is \"\\x00\" (every key from key on) counts as open-ended in the duplicate-key check of a txn; etcd's interval tree takes it literally and accepts a txn that deletes from a key on and puts a key after it, which Ballast refuses with \"duplicate key given in txn request\" (found by this harness, seed 1, call 66). Kept on purpose: with Ballast's refusal switched off, seed 1796643361073254147 applies such a txn on both, and etcd's next range at that revision ends the member (fatal \"range failed to find revision pair\", mvcc/kvstore_txn.go:128)",
 		"deletes inside txns never use range end \\x00 (they use \\xff, which covers the key space): etcd would apply what Ballast refuses and the stores would part"},
-	{"NOSPACE alarm clears itself", "the snapshots issue (quota): not exercised here, there is no quota yet", "-"},
+	{exceptionSnapshotTombstone, "kv/mvcc (the watch-at-compact choice above; found by this harness, seed 1796662353500745812 call 509): etcd v3.7's compaction at C keeps a deletion made at exactly C in its key bucket (its HashKV skips it), so its snapshot holds it; Ballast's compaction removes it, and its snapshot (kv/snapshot) exports what it keeps",
+		"in Snapshot digests, etcd's tombstones at exactly the compact revision are dropped before the comparison; every other version of the key bucket is compared in order"},
+	{"NOSPACE alarm clears itself", "the snapshots issue (rpc/quota.go): etcd keeps a NOSPACE alarm until `alarm disarm`; Ballast's member clears its own once its store is under 90% of the quota (at once, for one raised by hand on a store under it)",
+		"Alarm calls are GET and ACTIVATE/DEACTIVATE of NONE; NOSPACE is not raised here (rpc's TestQuotaNOSPACEClearsItself covers it)"},
 	{"--experimental-* flag spellings accepted", "the server issue (cmd/ballast flags): command lines only", "-"},
 }

@@ -316,6 +316,12 @@ func (s *sideState) do(ctx context.Context, c *call, m *model) (outcome, error) 
 				o.noLiveKey = true
 			}
 		}
+	case kindDefragment:
+		o.resp, o.err = maint.Defragment(cctx, c.req.(*pb.DefragmentRequest))
+	case kindAlarm:
+		o.resp, o.err = maint.Alarm(cctx, c.req.(*pb.AlarmRequest))
+	case kindSnapshot:
+		o.resp, o.err = snapshotDigest(cctx, maint, snapshotDir())
 	case kindWatchCreate:
 		o = s.watchCreate(ctx, c, o)
 	case kindWatchCancel:
