@@ -21,13 +21,13 @@ import (
 // testCluster is three (or n) members in this process, over real loopback TCP: the client
 // API on one port each, the peer transport on another.
 type testCluster struct {
-	t       *testing.T
+	t       testing.TB
 	names   []string
 	cfgs    []embed.Config
 	servers []*embed.Server
 }
 
-func mustURL(t *testing.T, s string) url.URL {
+func mustURL(t testing.TB, s string) url.URL {
 	u, err := url.Parse(s)
 	require.NoError(t, err)
 	return *u
@@ -36,13 +36,13 @@ func mustURL(t *testing.T, s string) url.URL {
 // newCluster starts n members named m0..m(n-1) with short timers (heartbeat 20 ms, election
 // 200 ms: the loaded 2-core test machine still elects within a second) and waits until each
 // serves.
-func newCluster(t *testing.T, n int) *testCluster {
+func newCluster(t testing.TB, n int) *testCluster {
 	t.Helper()
 	return newClusterWith(t, n, nil)
 }
 
 // newClusterWith is newCluster with each member's configuration changed by tweak first.
-func newClusterWith(t *testing.T, n int, tweak func(*embed.Config)) *testCluster {
+func newClusterWith(t testing.TB, n int, tweak func(*embed.Config)) *testCluster {
 	t.Helper()
 	ports := embedtest.FreePorts(t, 2*n)
 	c := &testCluster{t: t}
@@ -187,18 +187,18 @@ func (c *testCluster) follower() int {
 }
 
 // testLogger writes a member's log into the test's output, shown only when the test fails.
-func testLogger(t *testing.T, name string) *slog.Logger {
+func testLogger(t testing.TB, name string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("member", name)
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
