@@ -21,7 +21,7 @@ ETCDCTL := $(BIN)/etcdctl-$(ETCD_VERSION)
 ETCDUTL := $(BIN)/etcdutl-$(ETCD_VERSION)
 ETCD_TOOLS_SOURCES := tools/etcd/go.mod tools/etcd/go.sum
 
-.PHONY: build test lint unit nested compat browser sim chaos bench image image-test compose-up compose-down compose-clean cluster canaries deps go-deps chromium etcd-tools
+.PHONY: build test lint unit nested compat browser sim chaos chaos-images chaos-test bench image image-test compose-up compose-down compose-clean cluster canaries deps go-deps chromium etcd-tools
 
 build:
 	$(GO) build ./...
@@ -82,8 +82,8 @@ lint: go-deps $(STATICCHECK)
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
-	$(GO) vet -tags canary,browser,docker ./...
-	$(STATICCHECK) -tags canary,browser,docker ./...
+	$(GO) vet -tags canary,browser,docker,chaos ./...
+	$(STATICCHECK) -tags canary,browser,docker,chaos ./...
 
 # Every package's tests, and the canary test. cmd/ballast's etcdctl tests run .bin/etcdctl
 # against a Ballast cluster and a real etcd cluster (.bin/etcd); with CI=true they fail when
@@ -98,6 +98,7 @@ unit: go-deps $(ETCDCTL) $(ETCD) image
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $$plain && \
 	if [ -n "$$race" ]; then $(GO) test -count=1 -race -timeout $(TEST_TIMEOUT) $$race; fi
 	$(GO) test -count=1 -tags canary -run TestCanaries ./sim/ && $(GO) test -count=1 -tags canary ./cmd/ballast-sim/
+	$(GO) test -count=1 -tags canary,chaos -run TestBuildFlags ./cmd/ballast/
 
 # The nested modules, which go test ./... does not reach: compat (differential testing against
 # etcd v3.7.3's server, its CI share: one seed of COMPAT_CI_CALLS calls and the planted-
@@ -133,7 +134,7 @@ browser: chromium
 
 # Everything, on a fresh clone: set-up first (so a missing Chromium stops it at once), then the
 # static checks, every test, the nested modules' tests, the browser test, the image's tests.
-test: deps lint unit nested browser image-test
+test: deps lint unit nested browser image-test chaos-test
 
 # The whole scenario catalogue in the deterministic simulator, SIM_SEEDS seeds each (runs
 # 1..SIM_SEEDS), two runs at a time: about a minute on 2 idle cores. Reports go to
@@ -143,15 +144,33 @@ SIM_SEEDS ?= 20
 sim:
 	$(GO) run ./cmd/ballast-sim run -scenario all -seeds $(SIM_SEEDS) -parallel 2 -out reports/sim
 
+# The chaos builds' images, for ballast-chaos: ballast-chaos (ballast built -tags chaos: the
+# --chaos-power-loss flag, Pebble on kv/powerloss, so a kill -9 is a power loss, and the
+# slow-disk control file) and ballast-canary (-tags canary,chaos: BALLAST_CANARY picks the
+# canary). Ids in .bin/image-ballast-chaos.id and .bin/image-ballast-canary.id.
+chaos-images:
+	$(MAKE) --no-print-directory image IMAGE=ballast-chaos IMAGE_GO_TAGS=chaos
+	$(MAKE) --no-print-directory image IMAGE=ballast-canary IMAGE_GO_TAGS=canary,chaos
+
+# The Docker world's proof that it can fail (chaos/canary_docker_test.go, -tags docker): the
+# canary image catches ack-before-sync (power loss) and read-no-quorum (partitions) within 5
+# seeds each, and the correct chaos image passes the power-loss canary's scenario. About 2
+# minutes; part of make test.
+chaos-test: chaos-images
+	$(GO) test -count=1 -tags docker -timeout 20m -run TestDockerCanaries -v ./chaos/
+
 # The Docker chaos catalogue (cmd/ballast-chaos, package chaos): every scenario ballast-chaos
-# list names, one after another on 3 or 5 containers of the image make image builds, with
-# CHAOS_DURATION of traffic and faults each (the schedule scales with it) and CHAOS_SEED
-# (default: drawn and printed). Reports go to reports/chaos/<scenario>-<seed>/. Exit 1 on any
-# violation, 2 when a run could not be made.
+# list names, one after another on 3 or 5 containers of the chaos image, in power-loss mode
+# (a crash is a power loss), with CHAOS_DURATION of traffic and faults each (the schedule
+# scales with it) and CHAOS_SEED (default: drawn and printed); then the canary proof
+# (ballast-chaos canaries: ack-before-sync and read-no-quorum each caught within 5 runs on the
+# canary image). Reports go to reports/chaos/<scenario>-<seed>/. Exit 1 on any violation (or
+# a canary not caught), 2 when a run could not be made. Network faults need root.
 CHAOS_DURATION ?= 30s
 CHAOS_SEED ?= 0
-chaos: image
-	$(GO) run ./cmd/ballast-chaos run -scenario all -duration $(CHAOS_DURATION) -seed $(CHAOS_SEED) -image $$(cat $(IMAGE_STAGE).id) -out reports/chaos
+chaos: chaos-images
+	$(GO) run ./cmd/ballast-chaos run -scenario all -power-loss -duration $(CHAOS_DURATION) -seed $(CHAOS_SEED) -image $$(cat $(BIN)/image-ballast-chaos.id) -out reports/chaos
+	$(GO) run ./cmd/ballast-chaos canaries -runs 5 -canary ack-before-sync,read-no-quorum -image $$(cat $(BIN)/image-ballast-canary.id) -out reports/chaos-canaries
 
 # The packages' benchmarks, without the long ones (a million keys in kv/mvcc and Porcupine's
 # 5-minute searches: see kv/mvcc/bench_test.go and linearizability/bench_test.go for their
@@ -176,11 +195,17 @@ bench:
 IMAGE ?= ballast
 IMAGE_VERSION := $(shell git describe --always 2>/dev/null || echo unknown)
 IMAGE_STAGE := $(BIN)/image
+# IMAGE_GO_TAGS builds ballast with build tags (chaos-images sets them); each variant stages
+# in a folder of its own, .bin/image-<IMAGE>, with its id in .bin/image-<IMAGE>.id.
+IMAGE_GO_TAGS ?=
+ifneq ($(IMAGE),ballast)
+IMAGE_STAGE := $(BIN)/image-$(IMAGE)
+endif
 image: $(ETCDCTL) $(ETCDUTL)
 	@command -v docker >/dev/null || { echo "make image: docker is not installed (the Docker engine and CLI are needed)"; exit 1; }
 	@docker info >/dev/null 2>&1 || { echo "make image: no Docker engine answers (docker info fails): start dockerd"; exit 1; }
 	rm -rf $(IMAGE_STAGE) && mkdir -p $(IMAGE_STAGE)/usr/local/bin
-	CGO_ENABLED=0 $(GO) build -buildvcs=false -ldflags='-s -w' -o $(IMAGE_STAGE)/usr/local/bin/ ./cmd/ballast ./cmd/ballast-sim
+	CGO_ENABLED=0 $(GO) build -buildvcs=false -tags '$(IMAGE_GO_TAGS)' -ldflags='-s -w' -o $(IMAGE_STAGE)/usr/local/bin/ ./cmd/ballast ./cmd/ballast-sim
 	ln -s ballast $(IMAGE_STAGE)/usr/local/bin/etcd
 	cp $(ETCDCTL) $(IMAGE_STAGE)/usr/local/bin/etcdctl
 	cp $(ETCDUTL) $(IMAGE_STAGE)/usr/local/bin/etcdutl

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,11 @@ type ClusterConfig struct {
 	// HeartbeatMs and ElectionTimeoutMs are every member's --heartbeat-interval and
 	// --election-timeout (0: etcd's defaults, 100 and 1000).
 	HeartbeatMs, ElectionTimeoutMs int
+	// PowerLoss starts every member with --chaos-power-loss (the image must be a chaos build:
+	// make chaos-images), so a kill -9 loses what was not synced; Env are environment
+	// variables for every member (BALLAST_CANARY=name on the canary image).
+	PowerLoss bool
+	Env       []string
 	// SnapshotCount, when > 0, is every member's --snapshot-count (the scenario's
 	// SnapshotEntries: snapshot-catch-up's members compact their logs every 200 entries, so a
 	// member that was away catches up from a snapshot).
@@ -148,6 +154,9 @@ func Start(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error) {
 		c.made.volumes = append(c.made.volumes, m.Volume)
 		port := strings.TrimPrefix(m.Endpoint, "http://")
 		args := append([]string{"create", "--name", m.Container}, c.labels()...)
+		for _, e := range cfg.Env {
+			args = append(args, "--env", e)
+		}
 		args = append(args, "--network", c.Network, "--network-alias", m.Name,
 			"-p", port+":2379", "-v", m.Volume+":/etcd-data", "--pull", "never", cfg.Image,
 			"etcd", "--name", m.Name, "--data-dir", "/etcd-data/"+m.Name,
@@ -156,6 +165,9 @@ func Start(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error) {
 			"--initial-cluster", strings.Join(initial, ","), "--initial-cluster-state", "new",
 			"--initial-cluster-token", "ballast-chaos-"+c.RunID,
 			"--heartbeat-interval", strconv.Itoa(cfg.HeartbeatMs), "--election-timeout", strconv.Itoa(cfg.ElectionTimeoutMs))
+		if cfg.PowerLoss {
+			args = append(args, "--chaos-power-loss")
+		}
 		if cfg.SnapshotCount > 0 {
 			args = append(args, "--snapshot-count", strconv.Itoa(cfg.SnapshotCount))
 		}
@@ -256,6 +268,51 @@ func (c *Cluster) Kill(ctx context.Context, m *Member) error {
 	return nil
 }
 
+// KillMany sends SIGKILL to every member of ms in one call (the engine signals them one after
+// another within milliseconds: a power loss of all of them at once, rather than one kill,
+// a wait, and the next, during which the survivors go on syncing), then waits for them.
+func (c *Cluster) KillMany(ctx context.Context, ms []*Member) error {
+	args := []string{"kill", "--signal", "KILL"}
+	wait := []string{"wait"}
+	for _, m := range ms {
+		args = append(args, m.Container)
+		wait = append(wait, m.Container)
+	}
+	if _, err := docker(ctx, args...); err != nil {
+		return err
+	}
+	if _, err := docker(ctx, wait...); err != nil {
+		return err
+	}
+	for _, m := range ms {
+		m.state = "killed"
+	}
+	return nil
+}
+
+// SetSyncDelay makes the member's every sync wait d first (0: no more), through the
+// slow-disk control file of the chaos build (cmd/ballast/build_chaos.go), copied into the
+// member's data dir with docker cp: the containers have no shell.
+func (c *Cluster) SetSyncDelay(ctx context.Context, m *Member, d time.Duration) error {
+	f, err := os.CreateTemp("", "ballast-chaos-slow-disk-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.WriteString(d.String() + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	_, err = docker(ctx, "cp", f.Name(), m.Container+":/etcd-data/"+m.Name+"/"+slowDiskFile)
+	return err
+}
+
+// slowDiskFile is cmd/ballast's SlowDiskFileName (chaos imports no cmd package).
+const slowDiskFile = "chaos-slow-disk"
+
 // Stop sends SIGTERM explicitly (not the image's stop signal) and waits for the process to
 // exit; a graceful stop must exit with status 0.
 func (c *Cluster) Stop(ctx context.Context, m *Member, timeout time.Duration) error {
@@ -337,11 +394,13 @@ func (c *Cluster) WaitHealthy(ctx context.Context, m *Member, timeout time.Durat
 func (c *Cluster) Logs(m *Member, lines int) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	out, err := docker(ctx, "logs", "--tail", strconv.Itoa(lines), m.Container)
+	// docker logs writes the container's stderr (where the member logs) to its own stderr:
+	// both streams are the log.
+	out, err := exec.CommandContext(ctx, "docker", "logs", "--tail", strconv.Itoa(lines), m.Container).CombinedOutput()
 	if err != nil {
-		return err.Error()
+		return fmt.Sprintf("docker logs %s: %v: %s", m.Container, err, out)
 	}
-	return out
+	return string(out)
 }
 
 // Leader is the running member that reports itself leader, waiting up to timeout.
@@ -367,13 +426,13 @@ func (c *Cluster) Leader(ctx context.Context, timeout time.Duration) (*Member, e
 	return nil, fmt.Errorf("no leader among the running members after %s", timeout)
 }
 
-// HashKV asks every member for its HashKV at rev, retrying while a member is behind ("future
+// HashKV asks each of members for its HashKV at rev, retrying while a member is behind ("future
 // revision"), and returns the hashes in member order.
-func (c *Cluster) HashKV(ctx context.Context, rev int64, timeout time.Duration) ([]uint32, error) {
+func (c *Cluster) HashKV(ctx context.Context, members []*Member, rev int64, timeout time.Duration) ([]uint32, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var hashes []uint32
-	for _, m := range c.Members {
+	for _, m := range members {
 		for {
 			h, err := m.client.HashKV(ctx, m.Endpoint, rev)
 			if err == nil {

@@ -42,8 +42,15 @@
 // (scenarios.Descriptor: target counts, rate, instantaneous or not), scenarios' own for the
 // shared kinds:
 //   - crash: docker kill --signal KILL (kill -9), restarted by docker start after Duration
-//     when set. This is not the simulator's power loss: the page cache keeps what the process
-//     wrote and did not sync (the power-loss vfs of a chaos build is to come).
+//     when set. Crashes of one instant (the leader and a follower "at once") are resolved
+//     first and killed in one docker kill. A plain kill -9 is not the simulator's power loss:
+//     the page cache keeps what the process wrote and did not sync. In power-loss mode
+//     (RunConfig.PowerLoss, on the chaos image: make chaos-images builds ballast -tags chaos)
+//     the members run with --chaos-power-loss, Pebble on kv/powerloss, which holds unsynced
+//     writes in process memory, so a kill -9 loses exactly them; the fault is then recorded
+//     as power-loss, otherwise as kill.
+//   - slow-disk (power-loss mode only): docker cp of a file naming the delay into the
+//     member's data dir; the chaos build's FS waits that long before each sync.
 //   - restart: docker start of a member that is down.
 //   - partition, isolate, bridge, one-way, loss: iptables rules in the members' network
 //     namespaces, entered with nsenter from the host (root needed; CheckNetworkFaults says
@@ -58,6 +65,15 @@
 //   - pause: docker pause (the cgroup freezer: a process that stops without noticing),
 //     docker unpause after Duration.
 //   - graceful-restart: SIGTERM sent explicitly, exit status 0 required, docker start.
+//   - kill-all: every member killed in one docker kill (power loss of the whole cluster in
+//     power-loss mode), all started again after Duration.
+//
+// # Canaries
+//
+// Canaries lists the canaries (scenarios.Canaries) whose own scenarios translate; a run with
+// RunConfig.Canary runs the canary image (-tags canary,chaos) with BALLAST_CANARY set, in
+// power-loss mode. TestDockerCanaries (-tags docker, make chaos-test) requires ack-before-sync
+// and read-no-quorum caught within 5 seeds, and the correct chaos image to pass.
 //
 // Targets are leader, follower (one drawn from the seed among the running followers not
 // already chosen), minority ((n-1)/2 members drawn from the seed), m<i> (the member at index

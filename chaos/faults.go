@@ -17,6 +17,7 @@ import (
 const (
 	Pause           scenarios.FaultKind = "pause"
 	GracefulRestart scenarios.FaultKind = "graceful-restart"
+	KillAll         scenarios.FaultKind = "kill-all"
 )
 
 // Random is a target the Docker runner resolves when it plans a run: one member drawn from
@@ -28,6 +29,8 @@ var dockerOnlyKinds = []scenarios.Descriptor{
 		Summary: "freezes the member's processes (docker pause) for Duration, then thaws them (docker unpause)"},
 	{Kind: GracefulRestart, MinTargets: 1, MaxTargets: 1, Random: scenarios.RandomMember, Instant: true,
 		Summary: "sends SIGTERM, requires exit status 0, and starts the member again on its volume"},
+	{Kind: KillAll, MinTargets: 0, MaxTargets: 0,
+		Summary: "kill -9 of every member at once (a power loss of the whole cluster in power-loss mode), all started again after Duration"},
 }
 
 // sharedKinds are the scenarios kinds this runner applies, and how. Crash is kill -9, which
@@ -41,6 +44,7 @@ var sharedKinds = map[scenarios.FaultKind]string{
 	scenarios.Bridge:    "iptables DROP between the two halves of the other members; the target reaches both",
 	scenarios.OneWay:    "iptables DROP of the connections Targets[0] opens to Targets[1:]'s peer port (its messages to them)",
 	scenarios.Loss:      "iptables DROP of each packet between members with probability Rate (TCP retransmits: loss becomes delay)",
+	scenarios.SlowDisk:  "power-loss mode only: docker cp of a file naming Delay into the member's data dir, which the chaos build's FS waits for before each sync",
 }
 
 // notApplied are the scenarios kinds a Docker run skips, each with the reason, which the
@@ -90,7 +94,32 @@ func dockerScenarios() []scenarios.Scenario {
 			{Kind: GracefulRestart, At: 17 * time.Second, Targets: []scenarios.Target{scenarios.Leader}},
 			{Kind: Pause, At: 22 * time.Second, Duration: 4 * time.Second, Targets: []scenarios.Target{scenarios.Follower}},
 		},
+	}, {
+		Name:        "kill-all",
+		Description: "Every member is killed at once under load and started again 2 s later, twice (in power-loss mode, the whole cluster loses power: what it acknowledged must have been on disk).",
+		Members:     3, Duration: 20 * time.Second, Clients: 8,
+		Faults: []scenarios.Fault{
+			{Kind: KillAll, At: 6 * time.Second, Duration: 2 * time.Second},
+			{Kind: KillAll, At: 13 * time.Second, Duration: 2 * time.Second},
+		},
 	}}
+}
+
+// CanaryRun is a canary whose scenario a Docker run takes.
+type CanaryRun struct {
+	Canary, Scenario, Why string
+}
+
+// Canaries are the canaries (scenarios.Canaries) whose scenarios translate into the Docker
+// world, in scenarios' order.
+func Canaries() []CanaryRun {
+	var out []CanaryRun
+	for _, c := range scenarios.Canaries() {
+		if _, err := plan(c.Scenario, c.Scenario.Members, c.Scenario.Duration, 1); err == nil {
+			out = append(out, CanaryRun{Canary: c.Canary, Scenario: c.Scenario.Name, Why: c.Why})
+		}
+	}
+	return out
 }
 
 // ScenarioInfo is a scenario a Docker run takes, as ballast-chaos list prints it.
@@ -171,6 +200,11 @@ func scenarioByName(name string) (scenarios.Scenario, error) {
 	if s, ok := scenarios.ByName(name); ok {
 		return s, nil
 	}
+	for _, c := range scenarios.Canaries() {
+		if c.Scenario.Name == name {
+			return c.Scenario, nil
+		}
+	}
 	return scenarios.Scenario{}, fmt.Errorf("unknown scenario %q (Docker runs take %v)", name, scenarioNames())
 }
 
@@ -181,6 +215,7 @@ type plannedFault struct {
 	At, Undo time.Duration
 	Targets  []scenarios.Target
 	Rate     float64
+	Delay    time.Duration
 	// Skip, when set, is why the fault is recorded but not applied (notApplied).
 	Skip string
 }
@@ -212,10 +247,10 @@ func plan(s scenarios.Scenario, nodes int, duration time.Duration, seed int64) (
 		if len(f.Targets) < d.MinTargets || (d.MaxTargets >= 0 && len(f.Targets) > d.MaxTargets) {
 			return nil, fmt.Errorf("scenario %q fault %d (%s): %d targets, the kind takes %d to %d", s.Name, i, f.Kind, len(f.Targets), d.MinTargets, d.MaxTargets)
 		}
-		if (f.Rate != 0 && d.Rate != scenarios.RateProbability) || f.Delay != 0 {
+		if (f.Rate != 0 && d.Rate != scenarios.RateProbability) || (f.Delay != 0 && !d.Delay) {
 			return nil, fmt.Errorf("scenario %q fault %d (%s): rate and delay are not applied by the Docker runner", s.Name, i, f.Kind)
 		}
-		p := plannedFault{Kind: f.Kind, At: scale(f.At), Rate: f.Rate}
+		p := plannedFault{Kind: f.Kind, At: scale(f.At), Rate: f.Rate, Delay: f.Delay}
 		if f.Duration > 0 {
 			if d.Instant {
 				return nil, fmt.Errorf("scenario %q fault %d (%s): the kind is instantaneous but has duration %s", s.Name, i, f.Kind, f.Duration)

@@ -1,11 +1,13 @@
 package chaos
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ballastdb/ballast/canary"
 	"github.com/ballastdb/ballast/scenarios"
 )
 
@@ -71,7 +73,7 @@ func TestPlanRefuses(t *testing.T) {
 		{"a role not applied", scenarios.Fault{Kind: scenarios.Crash, Targets: []scenarios.Target{"all"}}, `target "all" is not applied`},
 		{"an instantaneous kind with a duration", scenarios.Fault{Kind: GracefulRestart, Duration: time.Second, Targets: []scenarios.Target{scenarios.Leader}}, "instantaneous"},
 		{"a rate", scenarios.Fault{Kind: scenarios.Crash, Rate: 0.5, Targets: []scenarios.Target{scenarios.Leader}}, "rate and delay"},
-		{"a delay", scenarios.Fault{Kind: scenarios.SlowDisk, Delay: time.Second, Targets: []scenarios.Target{scenarios.Leader}}, "the Docker runner does not apply it yet"},
+		{"a delay", scenarios.Fault{Kind: scenarios.Crash, Delay: time.Second, Targets: []scenarios.Target{scenarios.Leader}}, "rate and delay"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := base
@@ -131,4 +133,31 @@ func TestMissingWrites(t *testing.T) {
 		"b at revision 4: no event",
 		"b at revision 3: delete true, the store has delete false",
 	}, got)
+}
+
+// A slow disk needs the chaos build's FS: without power-loss mode the run is refused before
+// anything is made (no Docker needed to see it).
+func TestSlowDiskNeedsPowerLoss(t *testing.T) {
+	_, err := Run(context.Background(), RunConfig{Image: "unused", Scenario: "canary-power-loss-majority"})
+	var setup *SetupError
+	require.ErrorAs(t, err, &setup)
+	require.ErrorContains(t, err, "its slow-disk fault needs power-loss mode")
+}
+
+// The canaries the issue names translate into the Docker world, with their scenarios'
+// faults as scenarios defines them.
+func TestCanariesTranslate(t *testing.T) {
+	byName := map[string]CanaryRun{}
+	for _, c := range Canaries() {
+		byName[c.Canary] = c
+	}
+	require.Equal(t, "canary-power-loss-majority", byName[canary.AckBeforeSync].Scenario)
+	require.Equal(t, "canary-stale-leader-reads", byName[canary.ReadNoQuorum].Scenario)
+	s, err := scenarioByName("canary-power-loss-majority")
+	require.NoError(t, err)
+	got, err := plan(s, 3, s.Duration, 1)
+	require.NoError(t, err)
+	require.Equal(t, scenarios.SlowDisk, got[1].Kind)
+	require.Equal(t, 100*time.Millisecond, got[1].Delay)
+	require.Equal(t, got[2].At, got[3].At, "the leader and the follower lose power at the same instant")
 }

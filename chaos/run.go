@@ -32,6 +32,15 @@ type RunConfig struct {
 	// MaxOps bounds the client operations (0: 20,000, the bound for the checker to
 	// finish); the run's traffic stops at Duration or MaxOps, whichever comes first.
 	MaxOps int
+	// PowerLoss runs the members with --chaos-power-loss (Image must be a chaos build): every
+	// kill -9 is a power loss (recorded as power-loss), and slow-disk faults apply. Canary,
+	// when set, is the canary the members run (BALLAST_CANARY; Image must be the canary
+	// build); it implies PowerLoss.
+	PowerLoss bool
+	Canary    string
+	// HealTimeout bounds the wait for each member to serve after healing (0: 90 s); canary
+	// runs, whose broken members may never serve again, take less.
+	HealTimeout time.Duration
 	// Out is the directory for history.jsonl and the checker's report (summary.json,
 	// report.html); "" writes none.
 	Out  string
@@ -114,6 +123,14 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 	if err != nil {
 		return nil, &SetupError{err}
 	}
+	if cfg.Canary != "" {
+		cfg.PowerLoss = true
+	}
+	for _, f := range faults {
+		if f.Kind == scenarios.SlowDisk && !cfg.PowerLoss {
+			return nil, &SetupError{fmt.Errorf("scenario %s: its slow-disk fault needs power-loss mode (-power-loss, on the chaos image of make chaos-images)", s.Name)}
+		}
+	}
 	for _, f := range faults {
 		if networkKinds[f.Kind] && f.Skip == "" {
 			if err := CheckNetworkFaults(); err != nil {
@@ -122,7 +139,11 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 			break
 		}
 	}
-	c, err := Start(ctx, ClusterConfig{Image: cfg.Image, Nodes: cfg.Nodes, SnapshotCount: s.SnapshotEntries, Logf: logf})
+	ccfg := ClusterConfig{Image: cfg.Image, Nodes: cfg.Nodes, SnapshotCount: s.SnapshotEntries, PowerLoss: cfg.PowerLoss, Logf: logf}
+	if cfg.Canary != "" {
+		ccfg.Env = []string{"BALLAST_CANARY=" + cfg.Canary}
+	}
+	c, err := Start(ctx, ccfg)
 	if err != nil {
 		return nil, &SetupError{err}
 	}
@@ -148,7 +169,7 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 	if err != nil {
 		return nil, &SetupError{err}
 	}
-	inj := &injector{c: c, w: w, rep: rep, logf: logf, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0xfa17))}
+	inj := &injector{c: c, w: w, rep: rep, logf: logf, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0xfa17)), powerLoss: cfg.PowerLoss}
 	progressDone := make(chan struct{})
 	go func() {
 		defer close(progressDone)
@@ -174,7 +195,10 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 		return nil, &SetupError{fmt.Errorf("interrupted: %w", ctx.Err())}
 	}
 	logf("traffic done: %d operations; healing", w.ops.Load())
-	if err := check(ctx, c, w, inj, rep, cfg.Out, logf); err != nil {
+	if cfg.HealTimeout == 0 {
+		cfg.HealTimeout = 90 * time.Second
+	}
+	if err := check(ctx, c, w, inj, rep, cfg.Out, cfg.HealTimeout, logf); err != nil {
 		return nil, &SetupError{err}
 	}
 	return rep, nil
@@ -192,6 +216,8 @@ type injector struct {
 	open        []*history.FaultHandle
 	// rules are every network fault's rules (empty once removed), for heal.
 	rules      []*[]netRule
+	powerLoss  bool
+	slowDisks  bool         // a slow-disk fault was applied: heal clears every member's delay
 	faultCount atomic.Int64 // read by the progress line
 }
 
@@ -214,6 +240,10 @@ type event struct {
 	handle  **history.FaultHandle
 	// rules are a network fault's iptables rules, removed by its undo or by heal.
 	rules *[]netRule
+	// pre are a crash's members resolved before any crash of its instant was applied, and
+	// together says they were killed in one call with the others of that instant (run).
+	pre      []*Member
+	together bool
 }
 
 func (inj *injector) run(ctx context.Context, faults []plannedFault, duration time.Duration) error {
@@ -229,7 +259,7 @@ func (inj *injector) run(ctx context.Context, faults []plannedFault, duration ti
 		}
 	}
 	sort.SliceStable(events, func(i, j int) bool { return events[i].at < events[j].at })
-	for _, e := range events {
+	for i, e := range events {
 		if e.at >= duration {
 			break
 		}
@@ -238,12 +268,61 @@ func (inj *injector) run(ctx context.Context, faults []plannedFault, duration ti
 			return nil
 		case <-time.After(time.Until(inj.w.start.Add(e.at))):
 		}
+		if i == 0 || events[i-1].at != e.at {
+			if err := inj.killTogether(ctx, events[i:]); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+		}
 		if err := inj.apply(ctx, e); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
 		}
+	}
+	return nil
+}
+
+// killTogether resolves every crash (and kill-all) starting at the instant of events[0]
+// before any is applied, and when they take more than one member, kills them all in one call
+// (Cluster.KillMany): the canary scenario's "leader and follower lose power at once" must
+// leave the follower no time to sync what it acknowledged.
+func (inj *injector) killTogether(ctx context.Context, events []*event) error {
+	var all []*Member
+	var group []*event
+	for _, e := range events {
+		if e.at != events[0].at {
+			break
+		}
+		if e.undo || e.fault.Skip != "" || (e.fault.Kind != scenarios.Crash && e.fault.Kind != KillAll) {
+			continue
+		}
+		ms, err := inj.resolve(ctx, e.fault.Targets)
+		if err != nil {
+			return fmt.Errorf("fault %s at %s: %w", e.fault.Kind, e.fault.At, err)
+		}
+		if e.fault.Kind == KillAll {
+			ms = inj.c.Members
+		}
+		e.pre = ms
+		group = append(group, e)
+		for _, m := range ms {
+			if m.state == "running" {
+				all = append(all, m)
+			}
+		}
+	}
+	if len(all) < 2 {
+		return nil
+	}
+	if err := inj.c.KillMany(ctx, all); err != nil {
+		return err
+	}
+	for _, e := range group {
+		e.together = true
 	}
 	return nil
 }
@@ -362,8 +441,10 @@ func (inj *injector) apply(ctx context.Context, e *event) error {
 			switch {
 			case f.Kind == Pause && m.state == "paused":
 				err = inj.c.Unpause(ctx, m)
-			case f.Kind == scenarios.Crash && m.state == "killed":
+			case (f.Kind == scenarios.Crash || f.Kind == KillAll) && m.state == "killed":
 				err = inj.c.StartMember(ctx, m)
+			case f.Kind == scenarios.SlowDisk:
+				err = inj.c.SetSyncDelay(ctx, m, 0)
 			}
 			if err != nil {
 				return err
@@ -375,9 +456,12 @@ func (inj *injector) apply(ctx context.Context, e *event) error {
 		inj.logf("%6.1fs: undo %s of %s", time.Since(inj.w.start).Seconds(), f.Kind, memberNames(*e.members))
 		return nil
 	}
-	members, err := inj.resolve(ctx, f.Targets)
-	if err != nil {
-		return fmt.Errorf("fault %s at %s: %w", f.Kind, f.At, err)
+	members := e.pre
+	if members == nil {
+		var err error
+		if members, err = inj.resolve(ctx, f.Targets); err != nil {
+			return fmt.Errorf("fault %s at %s: %w", f.Kind, f.At, err)
+		}
 	}
 	*e.members = members
 	names := memberNames(members)
@@ -402,12 +486,13 @@ func (inj *injector) apply(ctx context.Context, e *event) error {
 	}
 	for _, m := range members {
 		switch f.Kind {
-		case scenarios.Crash:
-			if m.state != "running" {
+		case scenarios.Crash, KillAll:
+			if e.together {
+				// killed by killTogether
+			} else if m.state != "running" {
 				inj.logf("%s is %s: crash skipped", m.Name, m.state)
 				continue
-			}
-			if err := inj.c.Kill(ctx, m); err != nil {
+			} else if err := inj.c.Kill(ctx, m); err != nil {
 				return err
 			}
 			if len(f.Targets) == 1 && f.Targets[0] == scenarios.Leader {
@@ -423,6 +508,12 @@ func (inj *injector) apply(ctx context.Context, e *event) error {
 			if err := inj.c.Pause(ctx, m); err != nil {
 				return err
 			}
+		case scenarios.SlowDisk:
+			if err := inj.c.SetSyncDelay(ctx, m, f.Delay); err != nil {
+				return err
+			}
+			inj.slowDisks = true
+			detail += fmt.Sprintf(" (+%s per sync)", f.Delay)
 		case GracefulRestart:
 			if err := inj.c.Stop(ctx, m, 30*time.Second); err != nil {
 				if m.state != "stopped" {
@@ -436,7 +527,10 @@ func (inj *injector) apply(ctx context.Context, e *event) error {
 		}
 	}
 	kind := string(f.Kind)
-	if f.Kind == scenarios.Crash {
+	switch {
+	case (f.Kind == scenarios.Crash || f.Kind == KillAll) && inj.powerLoss:
+		kind = "power-loss"
+	case f.Kind == scenarios.Crash:
 		kind = "kill"
 	}
 	h := inj.w.rec.StartFault(kind, names, detail, startNs)
@@ -480,9 +574,16 @@ func targetNames(ts []scenarios.Target) []string {
 }
 
 // check heals the cluster, waits for convergence and runs every check into rep.
-func check(ctx context.Context, c *Cluster, w *traffic, inj *injector, rep *Report, out string, logf func(string, ...any)) error {
+func check(ctx context.Context, c *Cluster, w *traffic, inj *injector, rep *Report, out string, healTimeout time.Duration, logf func(string, ...any)) error {
 	if err := inj.healNetwork(ctx); err != nil {
 		return err
+	}
+	if inj.slowDisks {
+		for _, m := range c.Members {
+			if err := c.SetSyncDelay(ctx, m, 0); err != nil {
+				return err
+			}
+		}
 	}
 	if err := c.Heal(ctx); err != nil {
 		return err
@@ -491,15 +592,23 @@ func check(ctx context.Context, c *Cluster, w *traffic, inj *injector, rep *Repo
 	for len(inj.open) > 0 {
 		inj.end(inj.open[0], healNs)
 	}
+	// A member that never serves again is a finding, and the other checks still run on the
+	// ones that do (with a majority of them), so the report says what else went wrong.
+	var healthy []*Member
+	var endpoints []string
 	for _, m := range c.Members {
-		if err := c.WaitHealthy(ctx, m, 90*time.Second); err != nil {
+		if err := c.WaitHealthy(ctx, m, healTimeout); err != nil {
 			rep.problem("after healing: %v", err)
+			continue
 		}
+		healthy = append(healthy, m)
+		endpoints = append(endpoints, m.Endpoint)
 	}
-	if !rep.Passed() {
+	if len(healthy) <= len(c.Members)/2 {
+		rep.problem("after healing only %d of %d members serve: no further checks", len(healthy), len(c.Members))
 		return nil
 	}
-	final, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
+	final, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return err
 	}
@@ -518,7 +627,7 @@ func check(ctx context.Context, c *Cluster, w *traffic, inj *injector, rep *Repo
 
 	// Every acknowledged write is in the store's history: a watch from revision 1 replays
 	// every event of the prefix (no compaction in these runs).
-	events, err := replay(ctx, c.Members[0], w.prefix, rev)
+	events, err := replay(ctx, healthy[0], w.prefix, rev)
 	if err != nil {
 		rep.problem("replaying the events up to revision %d: %v", rev, err)
 	}
@@ -549,7 +658,7 @@ func check(ctx context.Context, c *Cluster, w *traffic, inj *injector, rep *Repo
 		rep.WriteResumeAfterLeaderKill = append(rep.WriteResumeAfterLeaderKill, time.Duration(first-k[0]))
 	}
 
-	hashes, err := c.HashKV(ctx, rev, 60*time.Second)
+	hashes, err := c.HashKV(ctx, healthy, rev, 60*time.Second)
 	rep.HashRevision = rev
 	if err != nil {
 		rep.problem("%v", err)
@@ -557,7 +666,7 @@ func check(ctx context.Context, c *Cluster, w *traffic, inj *injector, rep *Repo
 		rep.Hashes = hashes
 		for i, h := range hashes {
 			if h != hashes[0] {
-				rep.problem("HashKV at revision %d differs: %s has %d, %s has %d", rev, c.Members[0].Name, hashes[0], c.Members[i].Name, h)
+				rep.problem("HashKV at revision %d differs: %s has %d, %s has %d", rev, healthy[0].Name, hashes[0], healthy[i].Name, h)
 			}
 		}
 	}

@@ -3,8 +3,14 @@
 // history, which is then checked.
 //
 //	ballast-chaos run [-scenario NAME|all] [-nodes N] [-duration D] [-clients C] [-seed S]
-//	                  [-image IMAGE] [-out DIR] [-json]
+//	                  [-image IMAGE] [-out DIR] [-json] [-power-loss] [-canary NAME]
 //	ballast-chaos list
+//	ballast-chaos canaries [-runs 5] [-canary NAME,...] [-image IMAGE] [-out DIR]
+//
+// -power-loss runs the chaos build's image (make chaos-images) with --chaos-power-loss: a
+// kill -9 is a power loss, and slow-disk faults apply. -canary NAME runs the canary image
+// with that canary on (implies -power-loss); canaries (canaries.go) runs each canary's own
+// scenario until it is caught.
 //
 // run starts a cluster per scenario (the catalogue's own definition, or a Docker-only one:
 // list prints them with their faults), drives traffic and the scenario's faults, heals, and
@@ -64,7 +70,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: ballast-chaos run|list [flags] (ballast-chaos run -h lists the flags)")
+		fmt.Fprintln(stderr, "usage: ballast-chaos run|list|canaries [flags] (ballast-chaos run -h lists the flags)")
 		return exitSetup
 	}
 	switch args[0] {
@@ -72,8 +78,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runCmd(ctx, args[1:], stdout, stderr)
 	case "list":
 		return listCmd(stdout)
+	case "canaries":
+		return canariesCmd(ctx, args[1:], stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "ballast-chaos: unknown command %q (run, list)\n", args[0])
+		fmt.Fprintf(stderr, "ballast-chaos: unknown command %q (run, list, canaries)\n", args[0])
 		return exitSetup
 	}
 }
@@ -90,14 +98,16 @@ func listCmd(stdout io.Writer) int {
 
 // options are run's flags.
 type options struct {
-	scenario string
-	nodes    int
-	duration time.Duration
-	clients  int
-	seed     int64
-	image    string
-	out      string
-	json     bool
+	scenario  string
+	nodes     int
+	duration  time.Duration
+	clients   int
+	seed      int64
+	image     string
+	out       string
+	json      bool
+	powerLoss bool
+	canary    string
 }
 
 func parseRun(args []string, stderr io.Writer) (*options, error) {
@@ -112,6 +122,8 @@ func parseRun(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.image, "image", "", "Ballast image id or tag (default: BALLAST_IMAGE, else .bin/image.id, else ballast:latest)")
 	fs.StringVar(&o.out, "out", filepath.Join("reports", "chaos"), `report directory ("": none)`)
 	fs.BoolVar(&o.json, "json", false, "print a JSON summary as the last line of stdout")
+	fs.BoolVar(&o.powerLoss, "power-loss", false, "members run with --chaos-power-loss (the chaos image): a kill -9 is a power loss")
+	fs.StringVar(&o.canary, "canary", "", "the canary the members run (the canary image; implies -power-loss)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -129,21 +141,33 @@ func parseRun(args []string, stderr io.Writer) (*options, error) {
 	if o.seed == 0 {
 		o.seed = time.Now().UnixNano()%1_000_000 + 1
 	}
+	if o.canary != "" {
+		o.powerLoss = true
+	}
 	if o.image == "" {
-		o.image = defaultImage()
+		o.image = defaultImage(o)
 	}
 	return o, nil
 }
 
-// defaultImage: BALLAST_IMAGE, else .bin/image.id found from the working directory upwards,
-// else ballast:latest.
-func defaultImage() string {
-	if img := os.Getenv("BALLAST_IMAGE"); img != "" {
+// defaultImage: for a plain run BALLAST_IMAGE, else .bin/image.id found from the working
+// directory upwards, else ballast:latest; for -power-loss the chaos build's
+// (BALLAST_CHAOS_IMAGE, .bin/image-ballast-chaos.id, ballast-chaos:latest), for -canary the
+// canary build's (BALLAST_CANARY_IMAGE, .bin/image-ballast-canary.id, ballast-canary:latest).
+func defaultImage(o *options) string {
+	env, file, tag := "BALLAST_IMAGE", "image.id", "ballast:latest"
+	switch {
+	case o.canary != "":
+		env, file, tag = "BALLAST_CANARY_IMAGE", "image-ballast-canary.id", "ballast-canary:latest"
+	case o.powerLoss:
+		env, file, tag = "BALLAST_CHAOS_IMAGE", "image-ballast-chaos.id", "ballast-chaos:latest"
+	}
+	if img := os.Getenv(env); img != "" {
 		return img
 	}
 	if dir, err := os.Getwd(); err == nil {
 		for {
-			if data, err := os.ReadFile(filepath.Join(dir, ".bin", "image.id")); err == nil {
+			if data, err := os.ReadFile(filepath.Join(dir, ".bin", file)); err == nil {
 				return strings.TrimSpace(string(data))
 			}
 			parent := filepath.Dir(dir)
@@ -153,7 +177,7 @@ func defaultImage() string {
 			dir = parent
 		}
 	}
-	return "ballast:latest"
+	return tag
 }
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -176,6 +200,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	code := exitOK
 	for _, name := range names {
 		cfg := chaos.RunConfig{Image: o.image, Scenario: name, Nodes: o.nodes, Duration: o.duration, Clients: o.clients, Seed: o.seed,
+			PowerLoss: o.powerLoss, Canary: o.canary,
 			Logf: func(f string, a ...any) { fmt.Fprintf(stderr, name+": "+f+"\n", a...) }}
 		if o.out != "" {
 			cfg.Out = filepath.Join(o.out, fmt.Sprintf("%s-%d", name, o.seed))

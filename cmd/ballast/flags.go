@@ -135,6 +135,8 @@ type flagVars struct {
 	gates                                                 *featureGatesValue
 	refused                                               []string // refusal messages, in the order given
 	defaultInitialCluster                                 string
+	// applyBuildFlags applies the flags only some builds have (build_chaos.go), nil in others.
+	applyBuildFlags func(*embed.Config) error
 }
 
 // newFlagSet defines every flag of etcd v3.7's `etcd --help` (and etcd's ignored ones, and
@@ -200,6 +202,7 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	fs.Var(v.gates, "feature-gates", "A set of key=value pairs that describe server level feature gates.")
 	fs.BoolVar(&opts.printVersion, "version", false, "Print the version and exit.")
 
+	v.applyBuildFlags = defineBuildFlags(fs)
 	for _, f := range unsupportedFlags {
 		fs.Var(&refusedValue{flag: f, refused: &v.refused}, f.name, "not supported yet: "+f.reason)
 	}
@@ -381,6 +384,11 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 	if cfg.Name == embed.DefaultName {
 		opts.warnings = append(opts.warnings, "it isn't recommended to use default name, please set a value for --name. "+
 			"Note that etcd might run into issue when multiple members have the same default name")
+	}
+	if v.applyBuildFlags != nil {
+		if err := v.applyBuildFlags(&cfg); err != nil {
+			return bad(err)
+		}
 	}
 	opts.cfg = cfg
 	return opts, nil

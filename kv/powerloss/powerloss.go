@@ -31,8 +31,10 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -47,10 +49,51 @@ type FS struct {
 	stats struct {
 		synced, closedUnsynced atomic.Int64
 	}
+	slow struct {
+		path  string
+		mu    sync.Mutex
+		mtime time.Time
+		size  int64
+		delay time.Duration
+	}
 }
 
 // New wraps base (vfs.Default in the server).
 func New(base vfs.FS) *FS { return &FS{FS: base, live: map[string]*file{}} }
+
+// SlowDiskFile makes every sync wait first for the delay written in the file at path (a Go
+// duration, "100ms"; a missing or empty file, or "0", is no delay), re-read when the file
+// changes: the Docker chaos runner's slow-disk fault copies such a file into a running
+// container (docker cp: the containers have no shell), the counterpart of the simulator's
+// slow disk, which widens the window between a write and its sync.
+func (fs *FS) SlowDiskFile(path string) *FS {
+	fs.slow.path = path
+	return fs
+}
+
+// syncDelay is the delay SlowDiskFile's file names now.
+func (fs *FS) syncDelay() time.Duration {
+	if fs.slow.path == "" {
+		return 0
+	}
+	info, err := os.Stat(fs.slow.path)
+	fs.slow.mu.Lock()
+	defer fs.slow.mu.Unlock()
+	if err != nil {
+		fs.slow.delay, fs.slow.mtime, fs.slow.size = 0, time.Time{}, 0
+		return 0
+	}
+	if !info.ModTime().Equal(fs.slow.mtime) || info.Size() != fs.slow.size {
+		fs.slow.mtime, fs.slow.size = info.ModTime(), info.Size()
+		data, err := os.ReadFile(fs.slow.path)
+		d, perr := time.ParseDuration(strings.TrimSpace(string(data)))
+		if err != nil || perr != nil || d < 0 {
+			d = 0 // a file being copied in may be read half-written: the next change re-reads it
+		}
+		fs.slow.delay = d
+	}
+	return fs.slow.delay
+}
 
 // Stats are byte counts since New: written beneath by syncs, and written beneath unsynced by
 // a Close.
@@ -289,6 +332,11 @@ func (w *file) flushLocked() (int64, error) {
 }
 
 func (w *file) Sync() error {
+	if d := w.fs.syncDelay(); d > 0 {
+		// Not under the file's lock: writes go on meanwhile, as into the page cache behind a
+		// slow fsync (the sync then persists them too, which a sync may).
+		time.Sleep(d)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {

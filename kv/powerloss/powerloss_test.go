@@ -245,3 +245,23 @@ func TestPebbleKill(t *testing.T) {
 	require.GreaterOrEqual(t, present, 200, "every synced commit survives")
 	t.Logf("%d of 400 keys survived (200 synced)", present)
 }
+
+// The slow-disk file's delay is read when the file appears or changes, and a missing,
+// malformed or negative one is no delay.
+func TestSlowDiskFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "chaos-slow-disk")
+	fs := New(vfs.Default).SlowDiskFile(path)
+	require.Zero(t, fs.syncDelay(), "no file")
+	for _, tc := range []struct {
+		content string
+		want    time.Duration
+	}{{"100ms\n", 100 * time.Millisecond}, {"2s", 2 * time.Second}, {"0", 0}, {"soon", 0}, {"-1s", 0}, {"150ms", 150 * time.Millisecond}} {
+		require.NoError(t, os.WriteFile(path, []byte(tc.content), 0o644))
+		// A rewrite within the file system's timestamp granularity keeps the mtime: the
+		// size differs in every step here, so the change is seen either way.
+		require.Equal(t, tc.want, fs.syncDelay(), "content %q", tc.content)
+	}
+	require.NoError(t, os.Remove(path))
+	require.Zero(t, fs.syncDelay(), "removed")
+	require.Zero(t, New(vfs.Default).syncDelay(), "no slow-disk file configured")
+}

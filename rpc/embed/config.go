@@ -6,6 +6,8 @@ import (
 	"math"
 	"net/url"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // The values of --metrics.
@@ -53,6 +55,9 @@ type Config struct {
 	DataDir string
 	// WALDir is --wal-dir: where Pebble keeps its write-ahead log (empty: inside DataDir).
 	WALDir string
+	// FS is the file system Pebble runs on (nil: vfs.Default, the disk). cmd/ballast's chaos
+	// builds set a kv/powerloss FS with --chaos-power-loss.
+	FS vfs.FS
 
 	ListenClientURLs, AdvertiseClientURLs []url.URL
 	ListenPeerURLs, AdvertisePeerURLs     []url.URL

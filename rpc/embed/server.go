@@ -128,9 +128,12 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.id, s.cid = ident.id, ident.clusterID
-	var fs vfs.FS = vfs.Default
+	fs := cfg.FS
+	if fs == nil {
+		fs = vfs.Default
+	}
 	if cfg.UnsafeNoFsync {
-		fs = noSyncFS{FS: vfs.Default, skipped: &s.fsyncsSkipped}
+		fs = noSyncFS{FS: fs, skipped: &s.fsyncsSkipped}
 		lg.Warn("--unsafe-no-fsync: the member's files are never synced; a power loss loses acknowledged writes")
 	}
 	ncfg := node.Config{
