@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -71,6 +72,13 @@ func canariesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 				cfg.Out = filepath.Join(*out, fmt.Sprintf("%s-%d", c.Canary, seed))
 			}
 			rep, err := chaos.Run(ctx, cfg)
+			var setup *chaos.SetupError
+			if errors.As(err, &setup) && ctx.Err() == nil && seed < int64(*runs) {
+				// A broken member can keep the run from applying its faults (no leader to
+				// isolate): the seed proves nothing either way, and the next one runs.
+				fmt.Fprintf(stderr, "%s seed %d: %v (next seed)\n", c.Canary, seed, err)
+				continue
+			}
 			if err != nil {
 				fmt.Fprintf(stderr, "%s seed %d: %v\n", c.Canary, seed, err)
 				return exitSetup
