@@ -165,3 +165,29 @@ func TestOpenRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteManyVersions: a store of more versions than the export's window (1,024) and than
+// one bbolt transaction holds comes back whole and unchanged (the export reuses its buffers;
+// bbolt keeps the values it is given until its transaction commits).
+func TestWriteManyVersions(t *testing.T) {
+	db := kvtest.MustOpenMem(t)
+	s, err := mvcc.Open(db, mvcc.Config{})
+	require.NoError(t, err)
+	value := make([]byte, 8<<10) // 5,000 of 8 KiB: 40 MiB, past writeBatchBytesMax
+	for i := range 5000 {
+		b := db.NewIndexedBatch()
+		value[i%len(value)] = byte(i)
+		_, _, err := s.Put(b, &pb.PutRequest{Key: fmt.Appendf(nil, "k%05d", i%1500), Value: value}, nil)
+		require.NoError(t, err)
+		require.NoError(t, b.Commit(pebble.NoSync))
+		b.Close()
+	}
+	r, err := Open(saved(t, Source{Reader: db}), false)
+	require.NoError(t, err)
+	defer r.Close()
+	dst := kvtest.MustOpenMem(t)
+	got, err := r.Import(dst)
+	require.NoError(t, err)
+	require.EqualValues(t, 5000, got.Versions)
+	require.Equal(t, exportAll(t, db), exportAll(t, dst))
+}

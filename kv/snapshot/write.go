@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -165,7 +166,9 @@ func (w *writer) put(ctx context.Context, bucket, k, v []byte) error {
 		b.FillPercent = 0.9 // keys arrive in order, as etcd's UnsafeSeqPut writes them
 	}
 	w.bytes += len(k) + len(v)
-	return b.Put(k, v)
+	// bbolt keeps the value (not the key) it is given until the transaction commits, and the
+	// export reuses its buffers: a copy each (the transaction's bytes are bounded above).
+	return b.Put(k, bytes.Clone(v))
 }
 
 func bytesEqual(a, b []byte) bool { return string(a) == string(b) }
