@@ -426,9 +426,9 @@ func (c *Cluster) Leader(ctx context.Context, timeout time.Duration) (*Member, e
 	return nil, fmt.Errorf("no leader among the running members after %s", timeout)
 }
 
-// HashKV asks each of members for its HashKV at rev, retrying while a member is behind ("future
+// hashKV asks each of members for its HashKV at rev, retrying while a member is behind ("future
 // revision"), and returns the hashes in member order.
-func (c *Cluster) HashKV(ctx context.Context, members []*Member, rev int64, timeout time.Duration) ([]uint32, error) {
+func hashKV(ctx context.Context, members []*Member, rev int64, timeout time.Duration) ([]uint32, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var hashes []uint32

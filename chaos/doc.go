@@ -82,6 +82,15 @@
 // changes: to come) are refused by name; ballast-chaos list prints the ones a run takes. A
 // scenario's SnapshotEntries becomes the members' --snapshot-count.
 //
+// # Against a running cluster
+//
+// RunEndpoints (ballast-chaos run -endpoints) drives the same traffic against a cluster the
+// user runs (etcd, Ballast), under an empty prefix it deletes at the end, with the user's
+// kill and restart commands as its only faults, and runs the same checks. The history
+// records revisions less the cluster's revision at the start, so it reads as a fresh
+// store's; the cluster must have no other writer meanwhile (another writer's revision has no
+// recorded writer, and the verdict is then unknown).
+//
 // Determinism: a Docker run is not reproducible the way a simulator run is (real time, real
 // scheduling); the seed fixes the clients' choices and the drawn targets only.
 //

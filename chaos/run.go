@@ -595,18 +595,28 @@ func check(ctx context.Context, c *Cluster, w *traffic, inj *injector, rep *Repo
 	// A member that never serves again is a finding, and the other checks still run on the
 	// ones that do (with a majority of them), so the report says what else went wrong.
 	var healthy []*Member
-	var endpoints []string
 	for _, m := range c.Members {
 		if err := c.WaitHealthy(ctx, m, healTimeout); err != nil {
 			rep.problem("after healing: %v", err)
 			continue
 		}
 		healthy = append(healthy, m)
-		endpoints = append(endpoints, m.Endpoint)
 	}
 	if len(healthy) <= len(c.Members)/2 {
 		rep.problem("after healing only %d of %d members serve: no further checks", len(healthy), len(c.Members))
 		return nil
+	}
+	return verify(ctx, healthy, w, inj.leaderKills, rep, out, logf)
+}
+
+// verify runs the checks on a healed cluster through the members that serve: the final read
+// (settling unknown outcomes), every acknowledged write in the store's history, the writes'
+// resumption after each kill of the leader, equal HashKV, and the checker's verdict; the
+// history and the report go to out.
+func verify(ctx context.Context, healthy []*Member, w *traffic, leaderKills [][2]int64, rep *Report, out string, logf func(string, ...any)) error {
+	var endpoints []string
+	for _, m := range healthy {
+		endpoints = append(endpoints, m.Endpoint)
 	}
 	final, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
@@ -627,7 +637,7 @@ func check(ctx context.Context, c *Cluster, w *traffic, inj *injector, rep *Repo
 
 	// Every acknowledged write is in the store's history: a watch from revision 1 replays
 	// every event of the prefix (no compaction in these runs).
-	events, err := replay(ctx, healthy[0], w.prefix, rev)
+	events, err := replay(ctx, healthy[0], w.prefix, w.base+1, rev)
 	if err != nil {
 		rep.problem("replaying the events up to revision %d: %v", rev, err)
 	}
@@ -644,7 +654,7 @@ func check(ctx context.Context, c *Cluster, w *traffic, inj *injector, rep *Repo
 			rep.problem("%d acknowledged writes are not in the store's history; first: %s", len(missing), missing[0])
 		}
 	}
-	for _, k := range inj.leaderKills {
+	for _, k := range leaderKills {
 		first := int64(-1)
 		for _, a := range acked {
 			if a.CallNs >= k[1] && (first < 0 || a.ReturnNs < first) {
@@ -658,7 +668,7 @@ func check(ctx context.Context, c *Cluster, w *traffic, inj *injector, rep *Repo
 		rep.WriteResumeAfterLeaderKill = append(rep.WriteResumeAfterLeaderKill, time.Duration(first-k[0]))
 	}
 
-	hashes, err := c.HashKV(ctx, healthy, rev, 60*time.Second)
+	hashes, err := hashKV(ctx, healthy, rev, 60*time.Second)
 	rep.HashRevision = rev
 	if err != nil {
 		rep.problem("%v", err)
@@ -726,12 +736,12 @@ type storeEvent struct {
 	Delete     bool
 }
 
-// replay watches prefix from revision 1 through member m until it has seen revision rev.
-func replay(ctx context.Context, m *Member, prefix string, rev int64) ([]storeEvent, error) {
+// replay watches prefix from revision from through member m until it has seen revision rev.
+func replay(ctx context.Context, m *Member, prefix string, from, rev int64) ([]storeEvent, error) {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	var out []storeEvent
-	for resp := range m.client.Watch(ctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(1)) {
+	for resp := range m.client.Watch(ctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(from)) {
 		if err := resp.Err(); err != nil {
 			return nil, err
 		}

@@ -48,6 +48,8 @@ type traffic struct {
 	start  time.Time
 	prefix string
 	maxOps int64
+	// base is subtracted from every revision the history records (see header).
+	base int64
 	// interval paces the clients: operation n starts no earlier than start + n*interval, so
 	// MaxOps operations spread over the whole duration and the schedule's last faults still
 	// meet traffic (unpaced, 8 clients reached 20,000 operations in 25 s of a 30 s run).
@@ -57,6 +59,14 @@ type traffic struct {
 	nextVal atomic.Int64
 	mu      sync.Mutex
 	acked   []ackedWrite
+}
+
+// rebase is a revision as the history records it (0, "absent", stays 0).
+func (w *traffic) rebase(rev int64) int64 {
+	if rev == 0 {
+		return 0
+	}
+	return rev - w.base
 }
 
 func (w *traffic) now() int64 { return int64(time.Since(w.start)) }
@@ -79,18 +89,23 @@ type clientState struct {
 
 func (w *traffic) bucket(b int) string { return fmt.Sprintf("%sb%d/", w.prefix, b) }
 
-func header(h interface {
+// The history records revisions less w.base: a Docker run's cluster is fresh (base 0); an
+// -endpoints run's cluster had revision base+1 when the run began, and none of the run's keys
+// existed, so with no other writer the rebased history is one of a fresh store, which the
+// revision-guided checker takes as it is. Another writer's revisions show as revisions no
+// recorded request wrote, and the verdict is unknown (EndpointsConfig says so).
+func (w *traffic) header(h interface {
 	GetRevision() int64
 	GetMemberId() uint64
 }) history.ResponseHeader {
-	return history.ResponseHeader{Revision: h.GetRevision(), MemberID: h.GetMemberId()}
+	return history.ResponseHeader{Revision: h.GetRevision() - w.base, MemberID: h.GetMemberId()}
 }
 
-func kvs(in []*mvccpb.KeyValue) []history.KeyValue {
+func (w *traffic) kvs(in []*mvccpb.KeyValue) []history.KeyValue {
 	var out []history.KeyValue
 	for _, kv := range in {
-		out = append(out, history.KeyValue{Key: kv.Key, Value: kv.Value, CreateRevision: kv.CreateRevision,
-			ModRevision: kv.ModRevision, Version: kv.Version, Lease: kv.Lease})
+		out = append(out, history.KeyValue{Key: kv.Key, Value: kv.Value, CreateRevision: kv.CreateRevision - w.base,
+			ModRevision: kv.ModRevision - w.base, Version: kv.Version, Lease: kv.Lease})
 	}
 	return out
 }
@@ -107,7 +122,7 @@ func (w *traffic) put(cs *clientState, key string) {
 		return
 	}
 	ret := w.now()
-	op.Return(history.Response{Header: header(resp.Header), Put: &history.PutResponse{}}, ret)
+	op.Return(history.Response{Header: w.header(resp.Header), Put: &history.PutResponse{}}, ret)
 	w.ack(ackedWrite{Key: key, Value: val, Revision: resp.Header.Revision, CallNs: callNs, ReturnNs: ret})
 	cs.own = append(cs.own, key)
 }
@@ -123,8 +138,8 @@ func (w *traffic) get(cs *clientState, prefix string) *clientv3.GetResponse {
 		op.Fail(err, w.now())
 		return nil
 	}
-	op.Return(history.Response{Header: header(resp.Header),
-		Range: &history.RangeResponse{KVs: kvs(resp.Kvs), Count: resp.Count, More: resp.More}}, w.now())
+	op.Return(history.Response{Header: w.header(resp.Header),
+		Range: &history.RangeResponse{KVs: w.kvs(resp.Kvs), Count: resp.Count, More: resp.More}}, w.now())
 	return resp
 }
 
@@ -156,7 +171,7 @@ func (w *traffic) deleteOwn(cs *clientState) {
 	}
 	ret := w.now()
 	deleted := resp.Responses[0].GetResponseDeleteRange().GetDeleted()
-	op.Return(history.Response{Header: header(resp.Header), Txn: &history.TxnResponse{Succeeded: true, Responses: []history.Response{
+	op.Return(history.Response{Header: w.header(resp.Header), Txn: &history.TxnResponse{Succeeded: true, Responses: []history.Response{
 		{DeleteRange: &history.DeleteRangeResponse{Deleted: deleted}}, {Put: &history.PutResponse{}}}}}, ret)
 	if deleted > 0 {
 		w.ack(ackedWrite{Key: key, Revision: resp.Header.Revision, Delete: true, CallNs: callNs, ReturnNs: ret})
@@ -171,7 +186,7 @@ func (w *traffic) cas(cs *clientState, b int) {
 	mod := cs.counter[b]
 	val := fmt.Sprintf("v%d", w.nextVal.Add(1))
 	req := history.Request{Txn: &history.TxnRequest{
-		Compare: []history.Compare{{Key: history.Bytes(key), Target: history.TargetMod, Result: history.ResultEqual, ModRevision: mod}},
+		Compare: []history.Compare{{Key: history.Bytes(key), Target: history.TargetMod, Result: history.ResultEqual, ModRevision: w.rebase(mod)}},
 		Success: []history.Request{{Put: &history.PutRequest{Key: history.Bytes(key), Value: history.Bytes(val)}}},
 		Failure: []history.Request{{Range: &history.RangeRequest{Key: history.Bytes(key)}}},
 	}}
@@ -195,13 +210,13 @@ func (w *traffic) cas(cs *clientState, b int) {
 		w.ack(ackedWrite{Key: key, Value: val, Revision: resp.Header.Revision, CallNs: callNs, ReturnNs: ret})
 	} else {
 		rr := resp.Responses[0].GetResponseRange()
-		tr.Responses = []history.Response{{Range: &history.RangeResponse{KVs: kvs(rr.Kvs), Count: rr.Count, More: rr.More}}}
+		tr.Responses = []history.Response{{Range: &history.RangeResponse{KVs: w.kvs(rr.Kvs), Count: rr.Count, More: rr.More}}}
 		cs.counter[b] = 0
 		if len(rr.Kvs) > 0 {
 			cs.counter[b] = rr.Kvs[0].ModRevision
 		}
 	}
-	op.Return(history.Response{Header: header(resp.Header), Txn: tr}, ret)
+	op.Return(history.Response{Header: w.header(resp.Header), Txn: tr}, ret)
 }
 
 func (w *traffic) step(cs *clientState) {

@@ -4,8 +4,15 @@
 //
 //	ballast-chaos run [-scenario NAME|all] [-nodes N] [-duration D] [-clients C] [-seed S]
 //	                  [-image IMAGE] [-out DIR] [-json] [-power-loss] [-canary NAME]
+//	ballast-chaos run -endpoints URL,... [-prefix P] [-duration D] [-clients C] [-seed S]
+//	                  [-kill-cmd CMD] [-restart-cmd CMD] [-out DIR] [-json]
 //	ballast-chaos list
 //	ballast-chaos canaries [-runs 5] [-canary NAME,...] [-image IMAGE] [-out DIR]
+//
+// run -endpoints runs the same traffic and checks against a cluster that is already running
+// (chaos.RunEndpoints): no Docker, keys only under -prefix (empty at the start, deleted at
+// the end), -kill-cmd and -restart-cmd (sh -c) run at 30% and 55% of the duration as the
+// user's own faults. The cluster must have no other writer during the run.
 //
 // -power-loss runs the chaos build's image (make chaos-images) with --chaos-power-loss: a
 // kill -9 is a power loss, and slow-disk faults apply. -canary NAME runs the canary image
@@ -108,6 +115,10 @@ type options struct {
 	json      bool
 	powerLoss bool
 	canary    string
+	// endpoints mode
+	endpoints           []string
+	prefix              string
+	killCmd, restartCmd string
 }
 
 func parseRun(args []string, stderr io.Writer) (*options, error) {
@@ -124,6 +135,10 @@ func parseRun(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.json, "json", false, "print a JSON summary as the last line of stdout")
 	fs.BoolVar(&o.powerLoss, "power-loss", false, "members run with --chaos-power-loss (the chaos image): a kill -9 is a power loss")
 	fs.StringVar(&o.canary, "canary", "", "the canary the members run (the canary image; implies -power-loss)")
+	endpoints := fs.String("endpoints", "", "comma-separated client URLs of a running cluster: traffic and checks there, no Docker, no faults of the runner's")
+	fs.StringVar(&o.prefix, "prefix", "", "with -endpoints: the (empty) prefix every key of the run goes under, deleted at the end (default /ballast-chaos/<run id>/)")
+	fs.StringVar(&o.killCmd, "kill-cmd", "", "with -endpoints: a shell command run at 30% of the duration to inject a fault")
+	fs.StringVar(&o.restartCmd, "restart-cmd", "", "with -endpoints: a shell command run at 55% of the duration to undo it")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -133,13 +148,30 @@ func parseRun(args []string, stderr io.Writer) (*options, error) {
 	if o.nodes < 0 || o.clients < 1 || o.duration < 0 {
 		return nil, fmt.Errorf("-nodes %d, -clients %d, -duration %s: nodes must not be negative, clients at least 1, duration not negative", o.nodes, o.clients, o.duration)
 	}
-	if o.scenario != "all" {
+	if o.scenario != "all" && *endpoints == "" {
 		if _, err := chaos.LookupScenario(o.scenario); err != nil {
 			return nil, err
 		}
 	}
 	if o.seed == 0 {
 		o.seed = time.Now().UnixNano()%1_000_000 + 1
+	}
+	if *endpoints != "" {
+		o.endpoints = strings.Split(*endpoints, ",")
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for _, n := range []string{"scenario", "nodes", "image", "power-loss", "canary"} {
+			if set[n] {
+				return nil, fmt.Errorf("-%s does not go with -endpoints (a run against a running cluster has no scenario, image or members of its own)", n)
+			}
+		}
+		if o.duration == 0 {
+			o.duration = 30 * time.Second
+		}
+		return o, nil
+	}
+	if o.prefix != "" || o.killCmd != "" || o.restartCmd != "" {
+		return nil, errors.New("-prefix, -kill-cmd and -restart-cmd go with -endpoints only")
 	}
 	if o.canary != "" {
 		o.powerLoss = true
@@ -188,6 +220,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitSetup
 	}
+	if o.endpoints != nil {
+		return endpointsRun(ctx, o, stdout, stderr)
+	}
 	names := []string{o.scenario}
 	if o.scenario == "all" {
 		names = nil
@@ -222,6 +257,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			code = exitViolation
 		}
 	}
+	return finish(reports, o, code, stdout)
+}
+
+// finish prints the table, every failed run's problems and the JSON line, and returns code.
+func finish(reports []*chaos.Report, o *options, code int, stdout io.Writer) int {
 	if len(reports) > 0 {
 		printTable(stdout, reports, o.out)
 	}
@@ -229,7 +269,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, r := range reports {
 		if !r.Passed() {
 			failed++
-			fmt.Fprintf(stdout, "\n%s seed %d FAILED (repeat: ballast-chaos run -scenario %s -seed %d):\n", r.Scenario, r.Seed, r.Scenario, r.Seed)
+			repeat := fmt.Sprintf("ballast-chaos run -scenario %s -seed %d", r.Scenario, r.Seed)
+			if o.endpoints != nil {
+				repeat = fmt.Sprintf("ballast-chaos run -endpoints %s -seed %d", strings.Join(o.endpoints, ","), r.Seed)
+			}
+			fmt.Fprintf(stdout, "\n%s seed %d FAILED (repeat: %s):\n", r.Scenario, r.Seed, repeat)
 			for _, p := range r.Problems {
 				fmt.Fprintf(stdout, "  - %s\n", p)
 			}
@@ -278,4 +322,30 @@ func printTable(w io.Writer, reports []*chaos.Report, out string) {
 	if out != "" && len(reports) > 0 {
 		fmt.Fprintf(w, "reports: %s/<scenario>-<seed>/report.html\n", out)
 	}
+}
+
+// endpointsRun is run -endpoints: one run against a running cluster (chaos.RunEndpoints).
+func endpointsRun(ctx context.Context, o *options, stdout, stderr io.Writer) int {
+	cfg := chaos.EndpointsConfig{Endpoints: o.endpoints, Prefix: o.prefix, Duration: o.duration, Clients: o.clients, Seed: o.seed,
+		KillCmd: o.killCmd, RestartCmd: o.restartCmd, Logf: func(f string, a ...any) { fmt.Fprintf(stderr, "endpoints: "+f+"\n", a...) }}
+	if o.out != "" {
+		cfg.Out = filepath.Join(o.out, fmt.Sprintf("endpoints-%d", o.seed))
+	}
+	fmt.Fprintf(stderr, "ballast-chaos: endpoints %s, seed %d (repeat with -seed %d)\n", strings.Join(o.endpoints, ","), o.seed, o.seed)
+	rep, err := chaos.RunEndpoints(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "endpoints: %v\n", err)
+		return exitSetup
+	}
+	code := exitOK
+	if cfg.Out != "" {
+		if err := writeJSON(filepath.Join(cfg.Out, "chaos.json"), rep); err != nil {
+			fmt.Fprintf(stderr, "endpoints: writing its report: %v\n", err)
+			code = exitSetup
+		}
+	}
+	if !rep.Passed() && code == exitOK {
+		code = exitViolation
+	}
+	return finish([]*chaos.Report{rep}, o, code, stdout)
 }

@@ -29,6 +29,8 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown flag", []string{"run", "-bogus"}, "flag provided but not defined: -bogus"},
 		{"no clients", []string{"run", "-clients", "0"}, "clients at least 1"},
 		{"extra argument", []string{"run", "leader-crash"}, `unexpected arguments ["leader-crash"]`},
+		{"scenario with endpoints", []string{"run", "-endpoints", "http://127.0.0.1:1", "-scenario", "steady"}, "-scenario does not go with -endpoints"},
+		{"prefix without endpoints", []string{"run", "-prefix", "/x/"}, "go with -endpoints only"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := runArgs(t, tc.args...)
