@@ -23,7 +23,8 @@ type history struct {
 	leases                 map[int64]int64 // ID -> granted TTL
 }
 
-// fill writes a history with every kind of version a snapshot must carry: creates,
+// fill writes a history with every kind of version a snapshot must carry: 1,600 keys in
+// txns of 64 (sub revisions, and more versions than the export holds at once), creates,
 // overwrites (versions above 1), deletes (tombstones), a txn of several changes in one
 // revision (sub revisions), keys attached to a lease, a lease with no keys, a compaction,
 // and writes after it.
@@ -37,6 +38,14 @@ func fill(t *testing.T, cli *clientv3.Client) history {
 		}
 	}
 	h := history{leases: map[int64]int64{}}
+	// more versions than one window of the export (1,024) and several bbolt pages of keys
+	for i := 0; i < 1600; i += 64 {
+		var ops []clientv3.Op
+		for j := i; j < i+64; j++ {
+			ops = append(ops, clientv3.OpPut(fmt.Sprintf("bulk/%04d", j), fmt.Sprintf("value-%d", j)))
+		}
+		must(cli.Txn(ctx).Then(ops...).Commit())
+	}
 	for i := range 40 {
 		must(cli.Put(ctx, fmt.Sprintf("key/%02d", i), fmt.Sprintf("v1-%d", i)))
 	}
