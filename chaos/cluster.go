@@ -138,46 +138,16 @@ func Start(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error) {
 	}
 	var initial []string
 	for i := range cfg.Nodes {
-		name := string(scenarios.Member(i)) // m0, m1, ...: the simulator's names, so a target m<i> names the same member in both worlds
-		port, err := freePort()
+		m, err := c.newMember(i)
 		if err != nil {
 			return c, err
 		}
-		c.Members = append(c.Members, &Member{Name: name, Container: c.Network + "-" + name, Volume: c.Network + "-" + name,
-			Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port)})
-		initial = append(initial, name+"=http://"+name+":2380")
+		c.Members = append(c.Members, m)
+		initial = append(initial, m.peer())
 	}
 	for _, m := range c.Members {
-		if _, err := docker(ctx, append(append([]string{"volume", "create"}, c.labels()...), m.Volume)...); err != nil {
+		if err := c.createMember(ctx, m, initial, "new"); err != nil {
 			return c, err
-		}
-		c.made.volumes = append(c.made.volumes, m.Volume)
-		port := strings.TrimPrefix(m.Endpoint, "http://")
-		args := append([]string{"create", "--name", m.Container}, c.labels()...)
-		for _, e := range cfg.Env {
-			args = append(args, "--env", e)
-		}
-		args = append(args, "--network", c.Network, "--network-alias", m.Name,
-			"-p", port+":2379", "-v", m.Volume+":/etcd-data", "--pull", "never", cfg.Image,
-			"etcd", "--name", m.Name, "--data-dir", "/etcd-data/"+m.Name,
-			"--listen-client-urls", "http://0.0.0.0:2379", "--advertise-client-urls", "http://"+m.Name+":2379",
-			"--listen-peer-urls", "http://0.0.0.0:2380", "--initial-advertise-peer-urls", "http://"+m.Name+":2380",
-			"--initial-cluster", strings.Join(initial, ","), "--initial-cluster-state", "new",
-			"--initial-cluster-token", "ballast-chaos-"+c.RunID,
-			"--heartbeat-interval", strconv.Itoa(cfg.HeartbeatMs), "--election-timeout", strconv.Itoa(cfg.ElectionTimeoutMs))
-		if cfg.PowerLoss {
-			args = append(args, "--chaos-power-loss")
-		}
-		if cfg.SnapshotCount > 0 {
-			args = append(args, "--snapshot-count", strconv.Itoa(cfg.SnapshotCount))
-		}
-		if _, err := docker(ctx, args...); err != nil {
-			return c, err
-		}
-		c.made.containers = append(c.made.containers, m.Container)
-		m.client, err = clientv3.New(clientv3.Config{Endpoints: []string{m.Endpoint}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
-		if err != nil {
-			return c, fmt.Errorf("client of %s: %w", m.Name, err)
 		}
 	}
 	for _, m := range c.Members {
@@ -197,6 +167,173 @@ func Start(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error) {
 	}
 	c.logf("%d members healthy on network %s (image %s)", cfg.Nodes, c.Network, shortID(cfg.Image))
 	return c, nil
+}
+
+// newMember names member i (m0, m1, ...: the simulator's names, so a target m<i> names the
+// same member in both worlds) and picks its host port.
+func (c *Cluster) newMember(i int) (*Member, error) {
+	name := string(scenarios.Member(i))
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	return &Member{Name: name, Container: c.Network + "-" + name, Volume: c.Network + "-" + name,
+		Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port)}, nil
+}
+
+func (m *Member) peer() string { return m.Name + "=http://" + m.Name + ":2380" }
+
+// createMember makes the member's volume and container (not started) with etcd's flags.
+func (c *Cluster) createMember(ctx context.Context, m *Member, initial []string, state string) error {
+	cfg := c.cfg
+	if _, err := docker(ctx, append(append([]string{"volume", "create"}, c.labels()...), m.Volume)...); err != nil {
+		return err
+	}
+	c.made.volumes = append(c.made.volumes, m.Volume)
+	port := strings.TrimPrefix(m.Endpoint, "http://")
+	args := append([]string{"create", "--name", m.Container}, c.labels()...)
+	for _, e := range cfg.Env {
+		args = append(args, "--env", e)
+	}
+	args = append(args, "--network", c.Network, "--network-alias", m.Name,
+		"-p", port+":2379", "-v", m.Volume+":/etcd-data", "--pull", "never", cfg.Image,
+		"etcd", "--name", m.Name, "--data-dir", "/etcd-data/"+m.Name,
+		"--listen-client-urls", "http://0.0.0.0:2379", "--advertise-client-urls", "http://"+m.Name+":2379",
+		"--listen-peer-urls", "http://0.0.0.0:2380", "--initial-advertise-peer-urls", "http://"+m.Name+":2380",
+		"--initial-cluster", strings.Join(initial, ","), "--initial-cluster-state", state,
+		"--initial-cluster-token", "ballast-chaos-"+c.RunID,
+		"--heartbeat-interval", strconv.Itoa(cfg.HeartbeatMs), "--election-timeout", strconv.Itoa(cfg.ElectionTimeoutMs))
+	if cfg.PowerLoss {
+		args = append(args, "--chaos-power-loss")
+	}
+	if cfg.SnapshotCount > 0 {
+		args = append(args, "--snapshot-count", strconv.Itoa(cfg.SnapshotCount))
+	}
+	if _, err := docker(ctx, args...); err != nil {
+		return err
+	}
+	c.made.containers = append(c.made.containers, m.Container)
+	var err error
+	m.client, err = clientv3.New(clientv3.Config{Endpoints: []string{m.Endpoint}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		return fmt.Errorf("client of %s: %w", m.Name, err)
+	}
+	return nil
+}
+
+// Current are the members in the configuration (not removed), in member order.
+func (c *Cluster) Current() []*Member {
+	var out []*Member
+	for _, m := range c.Members {
+		if m.state != "removed" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// memberID is m's raft member id, from the member list of a running member.
+func (c *Cluster) memberID(ctx context.Context, m *Member) (uint64, error) {
+	for _, via := range c.Current() {
+		if via.state != "running" {
+			continue
+		}
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		list, err := via.client.MemberList(lctx)
+		cancel()
+		if err != nil {
+			continue
+		}
+		for _, pm := range list.Members {
+			if pm.Name == m.Name || (len(pm.PeerURLs) > 0 && pm.PeerURLs[0] == "http://"+m.Name+":2380") {
+				return pm.ID, nil
+			}
+		}
+		return 0, fmt.Errorf("%s is not in the member list %v", m.Name, list.Members)
+	}
+	return 0, errors.New("no running member answers the member list")
+}
+
+// AddMember adds a new member as etcd's runbook does: MemberAddAsLearner through the cluster,
+// a container started with --initial-cluster-state existing, then MemberPromote retried
+// until the learner has caught up (etcd's "learner not ready"), up to a minute.
+func (c *Cluster) AddMember(ctx context.Context, leader *Member) (*Member, error) {
+	m, err := c.newMember(len(c.Members))
+	if err != nil {
+		return nil, err
+	}
+	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	added, err := leader.client.MemberAddAsLearner(actx, []string{"http://" + m.Name + ":2380"})
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("member add %s: %w", m.Name, err)
+	}
+	var initial []string
+	for _, pm := range added.Members {
+		name := pm.Name
+		if pm.ID == added.Member.ID {
+			name = m.Name
+		}
+		if len(pm.PeerURLs) > 0 {
+			initial = append(initial, name+"="+pm.PeerURLs[0])
+		}
+	}
+	c.Members = append(c.Members, m)
+	m.state = "stopped"
+	if err := c.createMember(ctx, m, initial, "existing"); err != nil {
+		return m, err
+	}
+	if err := c.StartMember(ctx, m); err != nil {
+		return m, err
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := leader.client.MemberPromote(pctx, added.Member.ID)
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return m, fmt.Errorf("promoting %s: %w; its log:\n%s", m.Name, err, c.Logs(m, 20))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if _, err := c.memberIP(ctx, m); err != nil {
+		return m, err
+	}
+	return m, nil
+}
+
+// RemoveMember removes m from the configuration through via; the removed member stops
+// itself (as etcd's does), and its container stays until Close.
+func (c *Cluster) RemoveMember(ctx context.Context, via, m *Member) error {
+	id, err := c.memberID(ctx, m)
+	if err != nil {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	_, err = via.client.MemberRemove(rctx, id)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("member remove %s: %w", m.Name, err)
+	}
+	m.state = "removed"
+	return nil
+}
+
+// TransferLeader moves leadership from leader to to (MoveLeader, asked of the leader).
+func (c *Cluster) TransferLeader(ctx context.Context, leader, to *Member) error {
+	id, err := c.memberID(ctx, to)
+	if err != nil {
+		return err
+	}
+	mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := leader.client.MoveLeader(mctx, id); err != nil {
+		return fmt.Errorf("move leader %s -> %s: %w", leader.Name, to.Name, err)
+	}
+	return nil
 }
 
 func shortID(image string) string {

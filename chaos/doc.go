@@ -56,6 +56,11 @@
 //     namespaces, entered with nsenter from the host (root needed; CheckNetworkFaults says
 //     what is missing); network.go says how each is translated, and why one-way cuts the
 //     connections a member opens rather than packets one way.
+//   - add-member, remove-member, replace-member, transfer-leader: etcd's runbook through the
+//     cluster API (MemberAddAsLearner, a container started with --initial-cluster-state
+//     existing, MemberPromote once caught up; MemberRemove, after which the member stops
+//     itself; MoveLeader asked of the leader). The checks after healing use the members in
+//     the configuration then.
 //   - duplicate, reorder, latency: recorded as not applied, with the reason (TCP hides the
 //     first two from the application; latency needs netem, which this kernel lacks, or a peer
 //     proxy, not built yet); the rest of the scenario runs.
@@ -78,8 +83,8 @@
 // Targets are leader, follower (one drawn from the seed among the running followers not
 // already chosen), minority ((n-1)/2 members drawn from the seed), m<i> (the member at index
 // i, named m<i> as in the simulator) and random (a member drawn from the seed when the run is
-// planned). Scenarios whose faults have no translation (disk faults, clock skew, membership
-// changes: to come) are refused by name; ballast-chaos list prints the ones a run takes. A
+// planned). Scenarios whose faults have no translation (the simulator's disk faults and
+// corruption, clock skew) are refused by name; ballast-chaos list prints the ones a run takes. A
 // scenario's SnapshotEntries becomes the members' --snapshot-count.
 //
 // # Against a running cluster

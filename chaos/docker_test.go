@@ -166,3 +166,56 @@ func TestDockerNetworkFaults(t *testing.T) {
 		require.NoError(t, c.WaitHealthy(ctx, m, 30*time.Second))
 	}
 }
+
+// TestDockerMembership: a member added as a learner is promoted and serves, leadership moves
+// to it, a founding member removed leaves the member list and stops, and the current members
+// agree on HashKV.
+func TestDockerMembership(t *testing.T) {
+	image := testImage(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := Start(ctx, ClusterConfig{Image: image, Nodes: 3, Logf: t.Logf})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, c.Close()) }()
+
+	lead, err := c.Leader(ctx, 20*time.Second)
+	require.NoError(t, err)
+	added, err := c.AddMember(ctx, lead)
+	require.NoError(t, err)
+	require.Equal(t, "m3", added.Name)
+	require.NoError(t, c.WaitHealthy(ctx, added, 30*time.Second))
+	require.NoError(t, c.TransferLeader(ctx, lead, added))
+	now, err := c.Leader(ctx, 20*time.Second)
+	require.NoError(t, err)
+	require.Equal(t, added, now, "leadership moved to the new member")
+
+	removed := c.Members[1]
+	require.NoError(t, c.RemoveMember(ctx, added, removed))
+	list, err := added.client.MemberList(ctx)
+	require.NoError(t, err)
+	var names []string
+	for _, m := range list.Members {
+		names = append(names, m.Name)
+		require.False(t, m.IsLearner, "%s is a voter", m.Name)
+	}
+	require.ElementsMatch(t, []string{"m0", "m2", "m3"}, names)
+	require.Equal(t, []*Member{c.Members[0], c.Members[2], added}, c.Current())
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if running, _ := docker(ctx, "inspect", "--format", "{{.State.Running}}", removed.Container); running == "false" {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	running, err := docker(ctx, "inspect", "--format", "{{.State.Running}}", removed.Container)
+	require.NoError(t, err)
+	require.Equal(t, "false", running, "the removed member stopped itself")
+
+	resp, err := added.client.Put(ctx, "k", "v")
+	require.NoError(t, err)
+	hashes, err := hashKV(ctx, c.Current(), resp.Header.Revision, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, hashes, 3)
+	require.Equal(t, hashes[0], hashes[1])
+	require.Equal(t, hashes[0], hashes[2])
+}

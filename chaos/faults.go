@@ -44,6 +44,10 @@ var sharedKinds = map[scenarios.FaultKind]string{
 	scenarios.Bridge:    "iptables DROP between the two halves of the other members; the target reaches both",
 	scenarios.OneWay:    "iptables DROP of the connections Targets[0] opens to Targets[1:]'s peer port (its messages to them)",
 	scenarios.Loss:      "iptables DROP of each packet between members with probability Rate (TCP retransmits: loss becomes delay)",
+	scenarios.AddMember:      "MemberAddAsLearner, a new container with --initial-cluster-state existing, MemberPromote once caught up",
+	scenarios.RemoveMember:   "MemberRemove of the target (the removed member stops itself)",
+	scenarios.ReplaceMember:  "AddMember as above, then MemberRemove of the target",
+	scenarios.TransferLeader: "MoveLeader, asked of the leader, to the target or a running follower",
 	scenarios.SlowDisk:  "power-loss mode only: docker cp of a file naming Delay into the member's data dir, which the chaos build's FS waits for before each sync",
 }
 
@@ -53,6 +57,19 @@ var notApplied = map[scenarios.FaultKind]string{
 	scenarios.Duplicate: "not applied in Docker: TCP never delivers a duplicated message to the application",
 	scenarios.Reorder:   "not applied in Docker: TCP never delivers reordered messages to the application",
 	scenarios.Latency:   "not applied in Docker: needs the netem qdisc, which this kernel lacks, or a peer proxy (not built yet)",
+}
+
+// appliedKinds names the kinds a Docker run applies, sorted.
+func appliedKinds() []string {
+	var out []string
+	for k := range sharedKinds {
+		out = append(out, string(k))
+	}
+	for _, d := range dockerOnlyKinds {
+		out = append(out, string(d.Kind))
+	}
+	sort.Strings(out)
+	return out
 }
 
 // networkKinds need CheckNetworkFaults.
@@ -76,7 +93,7 @@ func describe(k scenarios.FaultKind) (scenarios.Descriptor, error) {
 		}
 	}
 	if _, ok := scenarios.Describe(k); ok {
-		return scenarios.Descriptor{}, fmt.Errorf("fault kind %q: the Docker runner does not apply it yet (it applies crash, restart, partition, isolate, bridge, one-way, loss, pause and graceful-restart)", k)
+		return scenarios.Descriptor{}, fmt.Errorf("fault kind %q: the Docker runner does not apply it yet (it applies %s)", k, strings.Join(appliedKinds(), ", "))
 	}
 	return scenarios.Descriptor{}, fmt.Errorf("unknown fault kind %q", k)
 }

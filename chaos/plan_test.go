@@ -29,7 +29,10 @@ func TestPlanLeaderCrashScales(t *testing.T) {
 	for _, name := range []string{"partition-minority", "partition-majority-flapping", "asymmetric-link", "lossy-network", "snapshot-catch-up"} {
 		require.Contains(t, scenarioNames(), name)
 	}
-	for _, name := range []string{"disk-faults", "disk-corruption", "clock-skew-leases", "membership-churn"} {
+	for _, name := range []string{"membership-churn", "snapshot-across-membership"} {
+		require.Contains(t, scenarioNames(), name)
+	}
+	for _, name := range []string{"disk-faults", "disk-corruption", "clock-skew-leases"} {
 		require.NotContains(t, scenarioNames(), name, "no Docker translation yet")
 	}
 }

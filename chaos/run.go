@@ -152,13 +152,19 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 			logf("cleanup: %v", err)
 		}
 	}()
+	// Every member the run may have: the founding ones, and one per add or replace.
 	var names []string
 	for _, m := range c.Members {
 		names = append(names, m.Name)
 	}
+	for _, f := range faults {
+		if f.Kind == scenarios.AddMember || f.Kind == scenarios.ReplaceMember {
+			names = append(names, string(scenarios.Member(len(names))))
+		}
+	}
 	rep := &Report{RunID: c.RunID, Scenario: s.Name, Seed: cfg.Seed, Nodes: cfg.Nodes, Clients: cfg.Clients, Duration: cfg.Duration}
 	w := &traffic{
-		rec: history.NewRecorder(history.Header{ClusterSize: cfg.Nodes, Members: names,
+		rec: history.NewRecorder(history.Header{ClusterSize: len(names), Members: names,
 			Scenario: "docker: " + s.Name, Seed: cfg.Seed, Clock: history.ClockWall}),
 		start: time.Now(), prefix: "/ballast-chaos/" + c.RunID + "/", maxOps: int64(cfg.MaxOps),
 		interval: cfg.Duration / time.Duration(cfg.MaxOps),
@@ -219,6 +225,15 @@ type injector struct {
 	powerLoss  bool
 	slowDisks  bool         // a slow-disk fault was applied: heal clears every member's delay
 	faultCount atomic.Int64 // read by the progress line
+}
+
+// addMember adds a member through the leader.
+func (inj *injector) addMember(ctx context.Context) (*Member, error) {
+	lead, err := inj.c.Leader(ctx, 20*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return inj.c.AddMember(ctx, lead)
 }
 
 // healNetwork removes the rules of every network fault still on.
@@ -305,7 +320,7 @@ func (inj *injector) killTogether(ctx context.Context, events []*event) error {
 			return fmt.Errorf("fault %s at %s: %w", e.fault.Kind, e.fault.At, err)
 		}
 		if e.fault.Kind == KillAll {
-			ms = inj.c.Members
+			ms = inj.c.Current()
 		}
 		e.pre = ms
 		group = append(group, e)
@@ -388,10 +403,15 @@ func (inj *injector) resolve(ctx context.Context, targets []scenarios.Target) ([
 	return out, nil
 }
 
-// others are the members not in ms, in member order.
+// membershipKinds change the configuration: instantaneous, nothing to undo.
+var membershipKinds = map[scenarios.FaultKind]bool{
+	scenarios.AddMember: true, scenarios.RemoveMember: true, scenarios.ReplaceMember: true, scenarios.TransferLeader: true,
+}
+
+// others are the current members not in ms, in member order.
 func (inj *injector) others(ms []*Member) []*Member {
 	var out []*Member
-	for _, m := range inj.c.Members {
+	for _, m := range inj.c.Current() {
 		in := false
 		for _, x := range ms {
 			in = in || x == m
@@ -484,6 +504,40 @@ func (inj *injector) apply(ctx context.Context, e *event) error {
 			detail = fmt.Sprintf("loss at rate %g on every link", f.Rate)
 		}
 	}
+	switch f.Kind {
+	case scenarios.AddMember:
+		added, err := inj.addMember(ctx)
+		if err != nil {
+			return err
+		}
+		names, detail = []string{added.Name}, "add-member "+added.Name
+	case scenarios.TransferLeader:
+		lead, err := inj.c.Leader(ctx, 20*time.Second)
+		if err != nil {
+			return err
+		}
+		var to *Member
+		for _, m := range members {
+			if m != lead {
+				to = m
+			}
+		}
+		if to == nil {
+			for _, m := range inj.c.Current() {
+				if m != lead && m.state == "running" {
+					to = m
+					break
+				}
+			}
+		}
+		if to == nil {
+			return errors.New("transfer-leader: no running member but the leader")
+		}
+		if err := inj.c.TransferLeader(ctx, lead, to); err != nil {
+			return err
+		}
+		names, detail = []string{lead.Name, to.Name}, fmt.Sprintf("transfer-leader %s -> %s", lead.Name, to.Name)
+	}
 	for _, m := range members {
 		switch f.Kind {
 		case scenarios.Crash, KillAll:
@@ -506,6 +560,28 @@ func (inj *injector) apply(ctx context.Context, e *event) error {
 			}
 		case Pause:
 			if err := inj.c.Pause(ctx, m); err != nil {
+				return err
+			}
+		case scenarios.RemoveMember, scenarios.ReplaceMember:
+			if m.state == "removed" {
+				inj.logf("%s is removed already: %s skipped", m.Name, f.Kind)
+				continue
+			}
+			if f.Kind == scenarios.ReplaceMember {
+				added, err := inj.addMember(ctx)
+				if err != nil {
+					return err
+				}
+				detail += "; added " + added.Name
+			}
+			via := inj.c.Current()[0]
+			for _, o := range inj.c.Current() {
+				if o != m && o.state == "running" {
+					via = o
+					break
+				}
+			}
+			if err := inj.c.RemoveMember(ctx, via, m); err != nil {
 				return err
 			}
 		case scenarios.SlowDisk:
@@ -534,7 +610,7 @@ func (inj *injector) apply(ctx context.Context, e *event) error {
 		kind = "kill"
 	}
 	h := inj.w.rec.StartFault(kind, names, detail, startNs)
-	if f.Undo == 0 && (f.Kind == GracefulRestart || f.Kind == scenarios.Restart) {
+	if f.Undo == 0 && (f.Kind == GracefulRestart || f.Kind == scenarios.Restart || membershipKinds[f.Kind]) {
 		h.End(inj.w.now())
 	} else {
 		*e.handle = h
@@ -595,15 +671,15 @@ func check(ctx context.Context, c *Cluster, w *traffic, inj *injector, rep *Repo
 	// A member that never serves again is a finding, and the other checks still run on the
 	// ones that do (with a majority of them), so the report says what else went wrong.
 	var healthy []*Member
-	for _, m := range c.Members {
+	for _, m := range c.Current() {
 		if err := c.WaitHealthy(ctx, m, healTimeout); err != nil {
 			rep.problem("after healing: %v", err)
 			continue
 		}
 		healthy = append(healthy, m)
 	}
-	if len(healthy) <= len(c.Members)/2 {
-		rep.problem("after healing only %d of %d members serve: no further checks", len(healthy), len(c.Members))
+	if len(healthy) <= len(c.Current())/2 {
+		rep.problem("after healing only %d of %d members serve: no further checks", len(healthy), len(c.Current()))
 		return nil
 	}
 	return verify(ctx, healthy, w, inj.leaderKills, rep, out, logf)
