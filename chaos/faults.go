@@ -37,18 +37,18 @@ var dockerOnlyKinds = []scenarios.Descriptor{
 // is not the power loss the simulator's crash is: the page cache keeps what was written but
 // not synced. The network kinds are iptables rules in the members' namespaces (network.go).
 var sharedKinds = map[scenarios.FaultKind]string{
-	scenarios.Crash:     "docker kill --signal KILL (restarted with docker start after Duration, when set)",
-	scenarios.Restart:   "docker start of a stopped member",
-	scenarios.Partition: "iptables DROP between Targets and the other members, both ways",
-	scenarios.Isolate:   "iptables DROP between the target and every other member, both ways",
-	scenarios.Bridge:    "iptables DROP between the two halves of the other members; the target reaches both",
-	scenarios.OneWay:    "iptables DROP of the connections Targets[0] opens to Targets[1:]'s peer port (its messages to them)",
-	scenarios.Loss:      "iptables DROP of each packet between members with probability Rate (TCP retransmits: loss becomes delay)",
+	scenarios.Crash:          "docker kill --signal KILL (restarted with docker start after Duration, when set)",
+	scenarios.Restart:        "docker start of a stopped member",
+	scenarios.Partition:      "iptables DROP between Targets and the other members, both ways",
+	scenarios.Isolate:        "iptables DROP between the target and every other member, both ways",
+	scenarios.Bridge:         "iptables DROP between the two halves of the other members; the target reaches both",
+	scenarios.OneWay:         "iptables DROP of the connections Targets[0] opens to Targets[1:]'s peer port (its messages to them)",
+	scenarios.Loss:           "iptables DROP of each packet between members with probability Rate (TCP retransmits: loss becomes delay)",
 	scenarios.AddMember:      "MemberAddAsLearner, a new container with --initial-cluster-state existing, MemberPromote once caught up",
 	scenarios.RemoveMember:   "MemberRemove of the target (the removed member stops itself)",
 	scenarios.ReplaceMember:  "AddMember as above, then MemberRemove of the target",
 	scenarios.TransferLeader: "MoveLeader, asked of the leader, to the target or a running follower",
-	scenarios.SlowDisk:  "power-loss mode only: docker cp of a file naming Delay into the member's data dir, which the chaos build's FS waits for before each sync",
+	scenarios.SlowDisk:       "power-loss mode only: docker cp of a file naming Delay into the member's data dir, which the chaos build's FS waits for before each sync",
 }
 
 // notApplied are the scenarios kinds a Docker run skips, each with the reason, which the
