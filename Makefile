@@ -98,7 +98,7 @@ unit: go-deps $(ETCDCTL) $(ETCD) image
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $$plain && \
 	if [ -n "$$race" ]; then $(GO) test -count=1 -race -timeout $(TEST_TIMEOUT) $$race; fi
 	$(GO) test -count=1 -tags canary -run TestCanaries ./sim/ && $(GO) test -count=1 -tags canary ./cmd/ballast-sim/
-	$(GO) test -count=1 -tags canary,chaos -run TestBuildFlags ./cmd/ballast/
+	$(GO) test -count=1 -tags canary,chaos -run 'TestBuildFlags|TestDelayListener' ./cmd/ballast/
 
 # The nested modules, which go test ./... does not reach: compat (differential testing against
 # etcd v3.7.3's server, its CI share: one seed of COMPAT_CI_CALLS calls and the planted-

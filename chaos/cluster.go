@@ -431,6 +431,17 @@ func (c *Cluster) KillMany(ctx context.Context, ms []*Member) error {
 // slow-disk control file of the chaos build (cmd/ballast/build_chaos.go), copied into the
 // member's data dir with docker cp: the containers have no shell.
 func (c *Cluster) SetSyncDelay(ctx context.Context, m *Member, d time.Duration) error {
+	return c.copyControl(ctx, m, slowDiskFile, d)
+}
+
+// SetNetDelay holds back what peers send the member by d (0: no more), through the chaos
+// build's latency control file (cmd/ballast/chaos_netdelay.go).
+func (c *Cluster) SetNetDelay(ctx context.Context, m *Member, d time.Duration) error {
+	return c.copyControl(ctx, m, netDelayFile, d)
+}
+
+// copyControl writes d into the control file name in the member's data dir (docker cp).
+func (c *Cluster) copyControl(ctx context.Context, m *Member, name string, d time.Duration) error {
 	f, err := os.CreateTemp("", "ballast-chaos-slow-disk-")
 	if err != nil {
 		return err
@@ -443,12 +454,16 @@ func (c *Cluster) SetSyncDelay(ctx context.Context, m *Member, d time.Duration) 
 	if err := f.Close(); err != nil {
 		return err
 	}
-	_, err = docker(ctx, "cp", f.Name(), m.Container+":/etcd-data/"+m.Name+"/"+slowDiskFile)
+	_, err = docker(ctx, "cp", f.Name(), m.Container+":/etcd-data/"+m.Name+"/"+name)
 	return err
 }
 
-// slowDiskFile is cmd/ballast's SlowDiskFileName (chaos imports no cmd package).
-const slowDiskFile = "chaos-slow-disk"
+// slowDiskFile and netDelayFile are cmd/ballast's SlowDiskFileName and NetDelayFileName
+// (chaos imports no cmd package).
+const (
+	slowDiskFile = "chaos-slow-disk"
+	netDelayFile = "chaos-net-delay"
+)
 
 // Stop sends SIGTERM explicitly (not the image's stop signal) and waits for the process to
 // exit; a graceful stop must exit with status 0.

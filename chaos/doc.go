@@ -61,9 +61,12 @@
 //     existing, MemberPromote once caught up; MemberRemove, after which the member stops
 //     itself; MoveLeader asked of the leader). The checks after healing use the members in
 //     the configuration then.
-//   - duplicate, reorder, latency: recorded as not applied, with the reason (TCP hides the
-//     first two from the application; latency needs netem, which this kernel lacks, or a peer
-//     proxy, not built yet); the rest of the scenario runs.
+//   - latency (power-loss mode, the chaos image): docker cp of a file naming the delay into
+//     every member's data dir; the chaos build's peer listener holds back what peers send by
+//     that much (this kernel has no netem). Without the chaos image it is recorded as not
+//     applied.
+//   - duplicate, reorder: recorded as not applied, with the reason (TCP hides both from the
+//     application); the rest of the scenario runs.
 //
 // and for the kinds that exist only in Docker (declared here, with descriptors of the same
 // type, until scenarios/ models them):

@@ -37,8 +37,9 @@ func TestPlanLeaderCrashScales(t *testing.T) {
 	}
 }
 
-// lossy-network keeps its loss (with the rate) and records the kinds Docker cannot apply as
-// skipped, each with its reason, at its scaled time.
+// lossy-network keeps its loss (with the rate) and its latency (with the delay, applied in
+// power-loss mode on the chaos image), and records the kinds TCP hides as skipped, each with
+// its reason.
 func TestPlanLossyNetwork(t *testing.T) {
 	s, err := scenarioByName("lossy-network")
 	require.NoError(t, err)
@@ -49,14 +50,17 @@ func TestPlanLossyNetwork(t *testing.T) {
 	require.Equal(t, 0.2, got[0].Rate)
 	require.Empty(t, got[0].Skip)
 	require.NotZero(t, got[0].Undo)
-	for _, f := range got[1:] {
-		require.Contains(t, []scenarios.FaultKind{scenarios.Duplicate, scenarios.Reorder, scenarios.Latency}, f.Kind)
+	for _, f := range got[1:3] {
+		require.Contains(t, []scenarios.FaultKind{scenarios.Duplicate, scenarios.Reorder}, f.Kind)
 		require.Equal(t, notApplied[f.Kind], f.Skip)
 		require.Zero(t, f.Undo, "a skipped fault has nothing to undo")
 	}
+	require.Equal(t, scenarios.Latency, got[3].Kind)
+	require.Equal(t, 150*time.Millisecond, got[3].Delay)
+	require.Empty(t, got[3].Skip)
 	info, err := LookupScenario("lossy-network")
 	require.NoError(t, err)
-	require.Contains(t, info.FaultSummary[3], "latency at 5s for 2s (not applied in Docker: needs the netem qdisc")
+	require.Contains(t, info.FaultSummary[3], "latency at 5s for 2s (-power-loss only)")
 }
 
 // Faults the runner cannot apply, or that break their kind's descriptor, are refused by name

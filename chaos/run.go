@@ -126,7 +126,10 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 	if cfg.Canary != "" {
 		cfg.PowerLoss = true
 	}
-	for _, f := range faults {
+	for i, f := range faults {
+		if f.Kind == scenarios.Latency && !cfg.PowerLoss {
+			faults[i].Skip = "not applied: latency needs the chaos image's peer delay (-power-loss); this kernel has no netem"
+		}
 		if f.Kind == scenarios.SlowDisk && !cfg.PowerLoss {
 			return nil, &SetupError{fmt.Errorf("scenario %s: its slow-disk fault needs power-loss mode (-power-loss, on the chaos image of make chaos-images)", s.Name)}
 		}
@@ -224,6 +227,7 @@ type injector struct {
 	rules      []*[]netRule
 	powerLoss  bool
 	slowDisks  bool         // a slow-disk fault was applied: heal clears every member's delay
+	netDelays  bool         // a latency fault was applied: heal clears every member's delay
 	faultCount atomic.Int64 // read by the progress line
 }
 
@@ -465,6 +469,8 @@ func (inj *injector) apply(ctx context.Context, e *event) error {
 				err = inj.c.StartMember(ctx, m)
 			case f.Kind == scenarios.SlowDisk:
 				err = inj.c.SetSyncDelay(ctx, m, 0)
+			case f.Kind == scenarios.Latency:
+				err = inj.c.SetNetDelay(ctx, m, 0)
 			}
 			if err != nil {
 				return err
@@ -538,8 +544,19 @@ func (inj *injector) apply(ctx context.Context, e *event) error {
 		}
 		names, detail = []string{lead.Name, to.Name}, fmt.Sprintf("transfer-leader %s -> %s", lead.Name, to.Name)
 	}
+	if f.Kind == scenarios.Latency {
+		members = inj.c.Current()
+		*e.members = members // its undo clears them
+		names = memberNames(members)
+		detail = fmt.Sprintf("latency +%s on every member's incoming peer traffic", f.Delay)
+		inj.netDelays = true
+	}
 	for _, m := range members {
 		switch f.Kind {
+		case scenarios.Latency:
+			if err := inj.c.SetNetDelay(ctx, m, f.Delay); err != nil {
+				return err
+			}
 		case scenarios.Crash, KillAll:
 			if e.together {
 				// killed by killTogether
@@ -654,9 +671,14 @@ func check(ctx context.Context, c *Cluster, w *traffic, inj *injector, rep *Repo
 	if err := inj.healNetwork(ctx); err != nil {
 		return err
 	}
-	if inj.slowDisks {
-		for _, m := range c.Members {
+	for _, m := range c.Current() {
+		if inj.slowDisks {
 			if err := c.SetSyncDelay(ctx, m, 0); err != nil {
+				return err
+			}
+		}
+		if inj.netDelays {
+			if err := c.SetNetDelay(ctx, m, 0); err != nil {
 				return err
 			}
 		}

@@ -45,7 +45,7 @@ func TestList(t *testing.T) {
 	require.Equal(t, exitOK, code)
 	// A catalogue scenario (its schedule as the catalogue defines it) and a Docker-only one.
 	require.Regexp(t, `(?m)^leader-crash +3 +14s +crash leader at 2s for 3s; crash leader at 7s for 2s$`, stdout)
-	require.Regexp(t, `(?m)^lossy-network .*latency at 5s for 2s \(not applied in Docker: `, stdout)
+	require.Regexp(t, `(?m)^lossy-network .*reorder at 2s rate 0.2 for 7s \(not applied in Docker: .*latency at 5s for 2s \(-power-loss only\)`, stdout)
 	require.Contains(t, stdout, "kill-pause-restart")
 	require.NotContains(t, stdout, "disk-corruption", "the simulator's disk corruption has no Docker translation")
 }

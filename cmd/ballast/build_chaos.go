@@ -5,6 +5,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -24,7 +25,8 @@ const SlowDiskFileName = "chaos-slow-disk"
 //     process memory, so a kill -9 of the member is a power loss (what ballast-chaos calls
 //     the power-loss fault); without it a kill -9 keeps the page cache. Every sync first
 //     waits for the delay written in <data-dir>/chaos-slow-disk, when that file exists
-//     (ballast-chaos's slow-disk fault copies it in).
+//     (ballast-chaos's slow-disk fault copies it in), and what peers send it waits for the
+//     delay in <data-dir>/chaos-net-delay (the latency fault; chaos_netdelay.go).
 //   - BALLAST_CANARY (canary builds): the canary (package canary) this process runs; an
 //     unknown name stops start-up naming the known ones.
 func defineBuildFlags(fs *flag.FlagSet) func(*embed.Config) error {
@@ -32,6 +34,8 @@ func defineBuildFlags(fs *flag.FlagSet) func(*embed.Config) error {
 	return func(cfg *embed.Config) error {
 		if *powerLoss {
 			cfg.FS = powerloss.New(vfs.Default).SlowDiskFile(filepath.Join(cfg.DataDir, SlowDiskFileName))
+			ctl := &delayControl{path: filepath.Join(cfg.DataDir, NetDelayFileName)}
+			cfg.WrapPeerListener = func(ln net.Listener) net.Listener { return delayListener{Listener: ln, ctl: ctl} }
 		}
 		if name := os.Getenv("BALLAST_CANARY"); name != "" {
 			if !canary.Enabled {

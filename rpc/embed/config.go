@@ -3,6 +3,7 @@ package embed
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"math"
 	"net/url"
 	"time"
@@ -58,6 +59,9 @@ type Config struct {
 	// FS is the file system Pebble runs on (nil: vfs.Default, the disk). cmd/ballast's chaos
 	// builds set a kv/powerloss FS with --chaos-power-loss.
 	FS vfs.FS
+	// WrapPeerListener, when set, wraps each peer listener (cmd/ballast's chaos builds delay
+	// what peers send through it: ballast-chaos's latency fault).
+	WrapPeerListener func(net.Listener) net.Listener
 
 	ListenClientURLs, AdvertiseClientURLs []url.URL
 	ListenPeerURLs, AdvertisePeerURLs     []url.URL

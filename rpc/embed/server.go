@@ -90,6 +90,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("listen on peer URL %s: %w", u.String(), err)
 		}
+		if cfg.WrapPeerListener != nil {
+			ln = cfg.WrapPeerListener(ln)
+		}
 		s.peerLns = append(s.peerLns, ln)
 	}
 	lg.Info("configuring client listeners", "listen-client-urls", urlStrings(cfg.ListenClientURLs))
