@@ -3,8 +3,8 @@ package embed
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"math"
+	"net"
 	"net/url"
 	"time"
 
