@@ -521,25 +521,17 @@ func (c *Cluster) Heal(ctx context.Context) error {
 // WaitHealthy waits until the member answers a linearizable read (so it serves with a quorum
 // behind it), failing at once if its container exits.
 func (c *Cluster) WaitHealthy(ctx context.Context, m *Member, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	var last error
-	for time.Now().Before(deadline) {
-		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := m.client.Get(rctx, "health")
-		cancel()
-		if err == nil {
-			return nil
-		}
-		last = err
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	err := waitServes(ctx, m, timeout, func() error {
 		if running, _ := docker(ctx, "inspect", "--format", "{{.State.Running}}", m.Container); running == "false" {
 			return fmt.Errorf("%s exited before it was healthy; its log:\n%s", m.Name, c.Logs(m, 40))
 		}
-		time.Sleep(200 * time.Millisecond)
+		return nil
+	})
+	var slow *notServing
+	if errors.As(err, &slow) {
+		return fmt.Errorf("%s not healthy after %s (last error: %v); its log:\n%s", m.Name, timeout, slow.last, c.Logs(m, 40))
 	}
-	return fmt.Errorf("%s not healthy after %s (last error: %v); its log:\n%s", m.Name, timeout, last, c.Logs(m, 40))
+	return err
 }
 
 // Logs is the tail of the member's container log (for failure messages).

@@ -132,7 +132,7 @@ func RunEndpoints(ctx context.Context, cfg EndpointsConfig) (*Report, error) {
 	logf("traffic done: %d operations", w.ops.Load())
 	var healthy []*Member
 	for _, m := range members {
-		if err := waitServes(ctx, m, cfg.HealTimeout); err != nil {
+		if err := waitServes(ctx, m, cfg.HealTimeout, nil); err != nil {
 			rep.problem("%v", err)
 			continue
 		}
@@ -181,8 +181,20 @@ func runHooks(ctx context.Context, w *traffic, rep *Report, cfg EndpointsConfig,
 	return nil
 }
 
-// waitServes waits until the endpoint answers a linearizable read.
-func waitServes(ctx context.Context, m *Member, timeout time.Duration) error {
+// notServing is waitServes's timeout: the member never answered.
+type notServing struct {
+	endpoint string
+	timeout  time.Duration
+	last     error
+}
+
+func (e *notServing) Error() string {
+	return fmt.Sprintf("%s does not serve after %s (last error: %v)", e.endpoint, e.timeout, e.last)
+}
+
+// waitServes waits until the member answers a linearizable read; abort (nil: none) is asked
+// after each failed try and ends the wait with its error.
+func waitServes(ctx context.Context, m *Member, timeout time.Duration, abort func() error) error {
 	deadline := time.Now().Add(timeout)
 	var last error
 	for time.Now().Before(deadline) {
@@ -196,7 +208,12 @@ func waitServes(ctx context.Context, m *Member, timeout time.Duration) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		time.Sleep(150 * time.Millisecond)
+		if abort != nil {
+			if err := abort(); err != nil {
+				return err
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	return fmt.Errorf("%s does not serve after %s (last error: %v)", m.Endpoint, timeout, last)
+	return &notServing{m.Endpoint, timeout, last}
 }
