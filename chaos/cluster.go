@@ -146,12 +146,7 @@ func Start(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error) {
 		initial = append(initial, m.peer())
 	}
 	for _, m := range c.Members {
-		if err := c.createMember(ctx, m, initial, "new"); err != nil {
-			return c, err
-		}
-	}
-	for _, m := range c.Members {
-		if err := c.StartMember(ctx, m); err != nil {
+		if err := c.createAndStart(ctx, m, initial, "new"); err != nil {
 			return c, err
 		}
 	}
@@ -183,13 +178,45 @@ func (c *Cluster) newMember(i int) (*Member, error) {
 
 func (m *Member) peer() string { return m.Name + "=http://" + m.Name + ":2380" }
 
-// createMember makes the member's volume and container (not started) with etcd's flags.
-func (c *Cluster) createMember(ctx context.Context, m *Member, initial []string, state string) error {
-	cfg := c.cfg
+// createAndStart makes the member's volume and container and starts it. The host port
+// freePort picked can be taken by another process before docker binds it (go test runs
+// packages in parallel, and they listen on loopback ports too): then docker start fails
+// with "address already in use" from its userland proxy, and the container is made again on
+// another port, up to 5 times.
+func (c *Cluster) createAndStart(ctx context.Context, m *Member, initial []string, state string) error {
 	if _, err := docker(ctx, append(append([]string{"volume", "create"}, c.labels()...), m.Volume)...); err != nil {
 		return err
 	}
 	c.made.volumes = append(c.made.volumes, m.Volume)
+	for try := 1; ; try++ {
+		if err := c.createMember(ctx, m, initial, state); err != nil {
+			return err
+		}
+		err := c.StartMember(ctx, m)
+		if err == nil {
+			return nil
+		}
+		taken := strings.Contains(err.Error(), "address already in use") || strings.Contains(err.Error(), "userland proxy")
+		if !taken || try == 5 {
+			return err
+		}
+		c.logf("%s: its host port %s was taken before docker bound it; another port (try %d)", m.Name, m.Endpoint, try+1)
+		if _, err := docker(ctx, "rm", "-f", m.Container); err != nil {
+			return err
+		}
+		c.made.containers = c.made.containers[:len(c.made.containers)-1]
+		m.client.Close()
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		m.Endpoint = fmt.Sprintf("http://127.0.0.1:%d", port)
+	}
+}
+
+// createMember makes the member's container (not started) with etcd's flags, on its volume.
+func (c *Cluster) createMember(ctx context.Context, m *Member, initial []string, state string) error {
+	cfg := c.cfg
 	port := strings.TrimPrefix(m.Endpoint, "http://")
 	args := append([]string{"create", "--name", m.Container}, c.labels()...)
 	for _, e := range cfg.Env {
@@ -280,10 +307,7 @@ func (c *Cluster) AddMember(ctx context.Context, leader *Member) (*Member, error
 	}
 	c.Members = append(c.Members, m)
 	m.state = "stopped"
-	if err := c.createMember(ctx, m, initial, "existing"); err != nil {
-		return m, err
-	}
-	if err := c.StartMember(ctx, m); err != nil {
+	if err := c.createAndStart(ctx, m, initial, "existing"); err != nil {
 		return m, err
 	}
 	deadline := time.Now().Add(time.Minute)
