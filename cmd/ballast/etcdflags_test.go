@@ -54,6 +54,10 @@ type honouredFlag struct {
 var withAdvertise = []string{"--advertise-client-urls", "http://127.0.0.1:2379"}
 
 var honouredFlags = map[string]honouredFlag{
+	"cert-file":                      {[]string{"--cert-file", "c.pem", "--key-file", "k.pem"}, "TestClientTLS", "../../rpc/embed/tls_test.go", "CertFile"},
+	"key-file":                       {[]string{"--cert-file", "c.pem", "--key-file", "k.pem"}, "TestClientTLS", "../../rpc/embed/tls_test.go", "KeyFile"},
+	"trusted-ca-file":                {[]string{"--trusted-ca-file", "ca.pem"}, "TestClientTLS", "../../rpc/embed/tls_test.go", "TrustedCAFile"},
+	"client-cert-auth":               {[]string{"--client-cert-auth"}, "TestClientTLS", "../../rpc/embed/tls_test.go", "ClientCertAuth"},
 	"name":                           {[]string{"--name", "m1"}, "TestRunFromEnvironment", "run_test.go", "ETCD_NAME"},
 	"data-dir":                       {[]string{"--data-dir", "d"}, "TestRunFromEnvironment", "run_test.go", "ETCD_DATA_DIR"},
 	"wal-dir":                        {[]string{"--wal-dir", "w"}, "TestServerCluster", "../../rpc/embed/server_test.go", "WALDir"},
@@ -335,7 +339,7 @@ pre-vote: true
 
 	for _, tc := range []struct{ yaml, want string }{
 		{"quota-backend-bytes: lots\n", "quota-backend-bytes"},
-		{"client-transport-security:\n  cert-file: /etc/etcd/server.pem\n", "flag --cert-file is not supported yet: TLS comes with the security issue"},
+		{"client-transport-security:\n  auto-tls: true\n", "flag --auto-tls is not supported yet: TLS comes with the security issue"},
 		{"peer-transport-security:\n  client-cert-auth: true\n", "flag --peer-client-cert-auth is not supported yet"},
 		{"election-timeout: soon\n", `invalid value "soon" for election-timeout`},
 		{"initial-cluster-state: old\n", `invalid value "old" for initial-cluster-state`},

@@ -133,6 +133,8 @@ type flagVars struct {
 	maxStreams                                            *uint32Value
 	keepAliveMinTime, keepAliveInterval, keepAliveTimeout *time.Duration
 	gates                                                 *featureGatesValue
+	certFile, keyFile, trustedCAFile                      *string
+	clientCertAuth                                        *bool
 	refused                                               []string // refusal messages, in the order given
 	defaultInitialCluster                                 string
 	// applyBuildFlags applies the flags only some builds have (build_chaos.go), nil in others.
@@ -200,6 +202,10 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	fs.Var(v.v2Deprecation, "v2-deprecation", "v2store deprecation stage (etcd enforces its default, ignoring user input).")
 	v.gates = &featureGatesValue{}
 	fs.Var(v.gates, "feature-gates", "A set of key=value pairs that describe server level feature gates.")
+	v.certFile = fs.String("cert-file", "", "Path to the client server TLS cert file.")
+	v.keyFile = fs.String("key-file", "", "Path to the client server TLS key file.")
+	v.trustedCAFile = fs.String("trusted-ca-file", "", "Path to the client server TLS trusted CA cert file.")
+	v.clientCertAuth = fs.Bool("client-cert-auth", false, "Enable client cert authentication.")
 	fs.BoolVar(&opts.printVersion, "version", false, "Print the version and exit.")
 
 	v.applyBuildFlags = defineBuildFlags(fs)
@@ -337,6 +343,8 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		GRPCKeepAliveInterval:       zeroIsOff(*v.keepAliveInterval),
 		GRPCKeepAliveTimeout:        zeroIsOff(*v.keepAliveTimeout),
 		Version:                     etcdVersion,
+		ClientTLS: embed.TLSInfo{CertFile: *v.certFile, KeyFile: *v.keyFile, TrustedCAFile: *v.trustedCAFile,
+			ClientCertAuth: *v.clientCertAuth},
 	}
 	if err := checkBindURLs(cfg.ListenPeerURLs); err != nil {
 		return bad(err)

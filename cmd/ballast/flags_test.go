@@ -239,8 +239,8 @@ func TestRunExitCodes(t *testing.T) {
 	require.Equal(t, exitUsage, run(context.Background(), []string{"ballast", "--bogus"}, nil, &stdout, &stderr))
 	require.Contains(t, stderr.String(), "flag provided but not defined: -bogus")
 	stderr.Reset()
-	require.Equal(t, exitConfig, run(context.Background(), []string{"ballast", "--cert-file", "c.pem"}, nil, &stdout, &stderr))
-	require.Contains(t, stderr.String(), `"msg":"failed to verify flags","error":"flag --cert-file is not supported yet: TLS comes with the security issue"`)
+	require.Equal(t, exitConfig, run(context.Background(), []string{"ballast", "--client-crl-file", "c.pem"}, nil, &stdout, &stderr))
+	require.Contains(t, stderr.String(), `"msg":"failed to verify flags","error":"flag --client-crl-file is not supported yet: TLS comes with the security issue"`)
 	require.Contains(t, stderr.String(), `"level":"warn"`)
 }
 

@@ -475,7 +475,7 @@ func TestProcessBadFlags(t *testing.T) {
 		{[]string{"--no-such-flag"}, 2, "flag provided but not defined: -no-such-flag"},
 		{[]string{"--initial-cluster-state", "maybe"}, 2, `invalid value "maybe" for flag -initial-cluster-state`},
 		{[]string{"--quota-backend-bytes", "1GB"}, 2, `invalid value "1GB" for flag -quota-backend-bytes`},
-		{[]string{"--client-cert-auth"}, 1, "flag --client-cert-auth is not supported yet: TLS comes with the security issue"},
+		{[]string{"--auto-tls"}, 1, "flag --auto-tls is not supported yet: TLS comes with the security issue"},
 		{[]string{"--election-timeout", "100"}, 1, "should be at least as 5 times as --heartbeat-interval"},
 		{[]string{"--name", "m9", "--data-dir", filepath.Join(dir, "a"), "--initial-cluster", "m1=http://127.0.0.1:1",
 			"--listen-peer-urls", "http://127.0.0.1:0", "--listen-client-urls", "http://127.0.0.1:0", "--advertise-client-urls", "http://127.0.0.1:1"},

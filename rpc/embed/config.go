@@ -127,6 +127,10 @@ type Config struct {
 	// EnablePprof is --enable-pprof: Go's profiles under /debug/pprof/ on the client URLs.
 	EnablePprof bool
 
+	// ClientTLS is --cert-file, --key-file, --trusted-ca-file and --client-cert-auth: TLS on
+	// the https:// client URLs (tls.go).
+	ClientTLS TLSInfo
+
 	// Logger receives the member's log (JSON lines in cmd/ballast). Nil: slog.Default().
 	Logger *slog.Logger
 	// Version is reported by Maintenance.Status (etcd's server version field).
@@ -254,10 +258,20 @@ func (c Config) withDefaults() (Config, error) {
 		{"--listen-metrics-urls", c.ListenMetricsURLs}, {"--listen-client-http-urls", c.ListenClientHTTPURLs},
 	} {
 		for _, u := range group.urls {
+			client := group.flag == "--listen-client-urls" || group.flag == "--advertise-client-urls"
+			if u.Scheme == "https" && client {
+				if group.flag == "--listen-client-urls" && c.ClientTLS.Empty() {
+					return c, fmt.Errorf("TLS key/cert (--cert-file, --key-file) must be provided for client url %s with HTTPS scheme", u.String())
+				}
+				continue
+			}
 			if u.Scheme != "http" {
-				return c, fmt.Errorf("%s %s: only http URLs are supported yet (https and unix sockets come with the security issue's TLS)", group.flag, u.String())
+				return c, fmt.Errorf("%s %s: only http URLs are supported yet (https here and unix sockets come with the security issue's TLS)", group.flag, u.String())
 			}
 		}
+	}
+	if err := c.ClientTLS.check(); err != nil {
+		return c, err
 	}
 	return c, nil
 }

@@ -2,6 +2,7 @@ package embed
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"math"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"github.com/tmc/grpc-websocket-proxy/wsproxy"
 	etcdservergw "go.etcd.io/etcd/api/v3/etcdserverpb/gw"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 )
@@ -32,9 +34,14 @@ type gateway struct {
 }
 
 // newGateway registers the gateway over a connection to the client listener at addr.
-func newGateway(ctx context.Context, addr string, logf func(string)) (*gateway, error) {
+// tlsCfg nil: the listener is plain http.
+func newGateway(ctx context.Context, addr string, tlsCfg *tls.Config, logf func(string)) (*gateway, error) {
+	creds := insecure.NewCredentials()
+	if tlsCfg != nil {
+		creds = credentials.NewTLS(tlsCfg)
+	}
 	conn, err := grpc.NewClient("passthrough:///"+addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32), grpc.MaxCallSendMsgSize(math.MaxInt32)))
 	if err != nil {
 		return nil, fmt.Errorf("gateway: dial the client listener %s: %w", addr, err)

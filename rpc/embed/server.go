@@ -2,6 +2,7 @@ package embed
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,6 +46,7 @@ type Server struct {
 	splits    []*splitListener
 	peerLns   []net.Listener
 	clientLns []net.Listener
+	clientTLS []bool // clientLns[i] is https
 	metricLns []net.Listener
 	httpLns   []net.Listener
 	// fsyncsSkipped counts the syncs --unsafe-no-fsync did not do.
@@ -78,6 +80,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	lg := cfg.Logger
+	if !cfg.ClientTLS.Empty() {
+		if _, err := cfg.ClientTLS.serverConfig(nil); err != nil { // unreadable files stop start-up
+			return nil, err
+		}
+	}
 	s := &Server{cfg: cfg, lg: lg, ready: make(chan struct{}), errc: make(chan error, 1), stopped: make(chan struct{})}
 	defer func() {
 		if err != nil {
@@ -102,6 +109,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, fmt.Errorf("listen on client URL %s: %w", u.String(), err)
 		}
 		s.clientLns = append(s.clientLns, ln)
+		s.clientTLS = append(s.clientTLS, u.Scheme == "https")
 	}
 	for _, u := range cfg.ListenClientHTTPURLs {
 		ln, err := s.listen(u.Host)
@@ -357,7 +365,11 @@ func (s *Server) publishAndServe(ctx context.Context) {
 	}
 	var handler http.Handler = mux
 	if !s.cfg.DisableGRPCGateway && len(s.clientLns) > 0 {
-		g, err := newGateway(ctx, s.clientLns[0].Addr().String(), func(msg string) { s.lg.Warn(msg) })
+		var gwTLS *tls.Config
+		if s.clientTLS[0] {
+			gwTLS = s.cfg.ClientTLS.gatewayConfig()
+		}
+		g, err := newGateway(ctx, s.clientLns[0].Addr().String(), gwTLS, func(msg string) { s.lg.Warn(msg) })
 		if err != nil {
 			s.fail(err)
 			return
@@ -368,7 +380,11 @@ func (s *Server) publishAndServe(ctx context.Context) {
 	}
 	if len(s.httpLns) > 0 {
 		// --listen-client-http-urls: the client URLs serve gRPC only, these HTTP only.
-		for _, ln := range s.clientLns {
+		for i, ln := range s.clientLns {
+			if s.clientTLS[i] {
+				s.serveTLS(ln, grpcOrHTTP(s.grpc, nil), "grpc")
+				continue
+			}
 			s.wg.Add(1)
 			go func() { defer s.wg.Done(); _ = s.grpc.Serve(ln) }()
 			s.lg.Warn("serving client traffic insecurely; this is strongly discouraged!", "traffic", "grpc", "address", ln.Addr().String())
@@ -384,7 +400,11 @@ func (s *Server) publishAndServe(ctx context.Context) {
 		s.lg.Info("ready to serve client requests")
 		return
 	}
-	for _, ln := range s.clientLns {
+	for i, ln := range s.clientLns {
+		if s.clientTLS[i] {
+			s.serveTLS(ln, grpcOrHTTP(s.grpc, handler), "grpc+http")
+			continue
+		}
 		sl := newSplitListener(ln)
 		hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		s.splits = append(s.splits, sl)
@@ -398,6 +418,16 @@ func (s *Server) publishAndServe(ctx context.Context) {
 	}
 	close(s.ready)
 	s.lg.Info("ready to serve client requests")
+}
+
+// serveTLS serves h on the https client listener ln (s.mu held).
+func (s *Server) serveTLS(ln net.Listener, h http.Handler, traffic string) {
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: s.cfg.ClientTLS.listenerConfig(),
+		ErrorLog: slog.NewLogLogger(s.lg.Handler(), slog.LevelDebug)}
+	s.https = append(s.https, hs)
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); _ = hs.ServeTLS(ln, "", "") }()
+	s.lg.Info("serving client traffic securely", "traffic", traffic, "address", ln.Addr().String())
 }
 
 // fail reports a fatal error once (Err) and logs it.
@@ -426,7 +456,11 @@ func (s *Server) ClusterID() uint64 { return s.cid }
 func (s *Server) ClientURLs() []string {
 	out := make([]string, len(s.clientLns))
 	for i, ln := range s.clientLns {
-		out[i] = "http://" + ln.Addr().String()
+		scheme := "http://"
+		if s.clientTLS[i] {
+			scheme = "https://"
+		}
+		out[i] = scheme + ln.Addr().String()
 	}
 	return out
 }
