@@ -182,8 +182,10 @@ func TestParseRefused(t *testing.T) {
 		{"log format", []string{"--log-format", "xml"}, nil, exitConfig, "unknown log format: xml, supported values json, console"},
 		{"default among several outputs", []string{"--log-outputs", "default,stdout"}, nil, exitConfig, `multi logoutput for "default" is not supported yet`},
 		{"journald", []string{"--log-outputs", "systemd/journal"}, nil, exitConfig, "flag --log-outputs is not supported yet: systemd/journal"},
-		{"https before TLS", []string{"--listen-client-urls", "https://127.0.0.1:1", "--advertise-client-urls", "https://127.0.0.1:1"}, nil, exitConfig,
-			"--listen-client-urls https://127.0.0.1:1: only http URLs are supported yet"},
+		{"https without a key pair", []string{"--listen-client-urls", "https://127.0.0.1:1", "--advertise-client-urls", "https://127.0.0.1:1"}, nil, exitConfig,
+			"TLS key/cert (--cert-file, --key-file) must be provided for client url https://127.0.0.1:1 with HTTPS scheme"},
+		{"https peer URL before peer TLS", []string{"--listen-peer-urls", "https://127.0.0.1:1"}, nil, exitConfig,
+			"--listen-peer-urls https://127.0.0.1:1: only http URLs are supported yet"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
