@@ -73,6 +73,8 @@
 //   - pause: docker pause (the cgroup freezer: a process that stops without noticing),
 //     docker unpause after Duration.
 //   - graceful-restart: SIGTERM sent explicitly, exit status 0 required, docker start.
+//   - rolling-restart: every member restarted gracefully in turn, followers first and the
+//     leader last, each serving again before the next goes down (an operator's upgrade).
 //   - kill-all: every member killed in one docker kill (power loss of the whole cluster in
 //     power-loss mode), all started again after Duration.
 //

@@ -18,6 +18,7 @@ const (
 	Pause           scenarios.FaultKind = "pause"
 	GracefulRestart scenarios.FaultKind = "graceful-restart"
 	KillAll         scenarios.FaultKind = "kill-all"
+	RollingRestart  scenarios.FaultKind = "rolling-restart"
 )
 
 // Random is a target the Docker runner resolves when it plans a run: one member drawn from
@@ -29,6 +30,8 @@ var dockerOnlyKinds = []scenarios.Descriptor{
 		Summary: "freezes the member's processes (docker pause) for Duration, then thaws them (docker unpause)"},
 	{Kind: GracefulRestart, MinTargets: 1, MaxTargets: 1, Random: scenarios.RandomMember, Instant: true,
 		Summary: "sends SIGTERM, requires exit status 0, and starts the member again on its volume"},
+	{Kind: RollingRestart, MinTargets: 0, MaxTargets: 0, Instant: true,
+		Summary: "restarts every member gracefully (SIGTERM, start), followers first and the leader last, each serving again before the next"},
 	{Kind: KillAll, MinTargets: 0, MaxTargets: 0,
 		Summary: "kill -9 of every member at once (a power loss of the whole cluster in power-loss mode), all started again after Duration"},
 }
@@ -114,6 +117,14 @@ func dockerScenarios() []scenarios.Scenario {
 			{Kind: scenarios.Crash, At: 10 * time.Second, Duration: 4 * time.Second, Targets: []scenarios.Target{Random}},
 			{Kind: GracefulRestart, At: 17 * time.Second, Targets: []scenarios.Target{scenarios.Leader}},
 			{Kind: Pause, At: 22 * time.Second, Duration: 4 * time.Second, Targets: []scenarios.Target{scenarios.Follower}},
+		},
+	}, {
+		Name:        "rolling-restart",
+		Description: "Every member is restarted gracefully one after another under load (an operator's upgrade), followers first and the leader last, twice.",
+		Members:     3, Duration: 30 * time.Second, Clients: 8,
+		Faults: []scenarios.Fault{
+			{Kind: RollingRestart, At: 3 * time.Second},
+			{Kind: RollingRestart, At: 17 * time.Second},
 		},
 	}, {
 		Name:        "kill-all",

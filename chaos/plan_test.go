@@ -29,7 +29,7 @@ func TestPlanLeaderCrashScales(t *testing.T) {
 	for _, name := range []string{"partition-minority", "partition-majority-flapping", "asymmetric-link", "lossy-network", "snapshot-catch-up"} {
 		require.Contains(t, scenarioNames(), name)
 	}
-	for _, name := range []string{"membership-churn", "snapshot-across-membership"} {
+	for _, name := range []string{"membership-churn", "snapshot-across-membership", "rolling-restart", "kill-all"} {
 		require.Contains(t, scenarioNames(), name)
 	}
 	for _, name := range []string{"disk-faults", "disk-corruption", "clock-skew-leases"} {
@@ -167,4 +167,20 @@ func TestCanariesTranslate(t *testing.T) {
 	require.Equal(t, scenarios.SlowDisk, got[1].Kind)
 	require.Equal(t, 100*time.Millisecond, got[1].Delay)
 	require.Equal(t, got[2].At, got[3].At, "the leader and the follower lose power at the same instant")
+}
+
+// A rolling restart is one instantaneous fault with no targets (the runner orders the
+// members itself, the leader last).
+func TestPlanRollingRestart(t *testing.T) {
+	s, err := scenarioByName("rolling-restart")
+	require.NoError(t, err)
+	got, err := plan(s, 3, s.Duration/2, 1)
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	for i, f := range got {
+		require.Equal(t, RollingRestart, f.Kind)
+		require.Empty(t, f.Targets)
+		require.Zero(t, f.Undo)
+		require.Equal(t, s.Faults[i].At/2, f.At)
+	}
 }

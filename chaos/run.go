@@ -231,6 +231,18 @@ type injector struct {
 	faultCount atomic.Int64 // read by the progress line
 }
 
+// gracefulRestart stops m with SIGTERM (exit status 0 required: else a problem) and starts
+// it again on its volume.
+func (inj *injector) gracefulRestart(ctx context.Context, m *Member) error {
+	if err := inj.c.Stop(ctx, m, 30*time.Second); err != nil {
+		if m.state != "stopped" {
+			return err
+		}
+		inj.rep.problem("graceful restart: %v; log:\n%s", err, inj.c.Logs(m, 30))
+	}
+	return inj.c.StartMember(ctx, m)
+}
+
 // addMember adds a member through the leader.
 func (inj *injector) addMember(ctx context.Context) (*Member, error) {
 	lead, err := inj.c.Leader(ctx, 20*time.Second)
@@ -608,16 +620,38 @@ func (inj *injector) apply(ctx context.Context, e *event) error {
 			inj.slowDisks = true
 			detail += fmt.Sprintf(" (+%s per sync)", f.Delay)
 		case GracefulRestart:
-			if err := inj.c.Stop(ctx, m, 30*time.Second); err != nil {
-				if m.state != "stopped" {
-					return err
-				}
-				inj.rep.problem("graceful restart: %v; log:\n%s", err, inj.c.Logs(m, 30))
-			}
-			if err := inj.c.StartMember(ctx, m); err != nil {
+			if err := inj.gracefulRestart(ctx, m); err != nil {
 				return err
 			}
 		}
+	}
+	if f.Kind == RollingRestart {
+		// Followers first, the leader last (as operators roll a cluster), each serving again
+		// before the next goes down.
+		lead, err := inj.c.Leader(ctx, 20*time.Second)
+		if err != nil {
+			return err
+		}
+		var order []*Member
+		for _, m := range inj.c.Current() {
+			if m != lead {
+				order = append(order, m)
+			}
+		}
+		order = append(order, lead)
+		for _, m := range order {
+			if m.state != "running" {
+				continue
+			}
+			if err := inj.gracefulRestart(ctx, m); err != nil {
+				return err
+			}
+			if err := inj.c.WaitHealthy(ctx, m, 60*time.Second); err != nil {
+				inj.rep.problem("rolling restart: %v", err)
+			}
+		}
+		names = memberNames(order)
+		detail = "rolling-restart of " + strings.Join(names, ",") + " (SIGTERM, start, serving again, the leader last)"
 	}
 	kind := string(f.Kind)
 	switch {
@@ -627,7 +661,7 @@ func (inj *injector) apply(ctx context.Context, e *event) error {
 		kind = "kill"
 	}
 	h := inj.w.rec.StartFault(kind, names, detail, startNs)
-	if f.Undo == 0 && (f.Kind == GracefulRestart || f.Kind == scenarios.Restart || membershipKinds[f.Kind]) {
+	if f.Undo == 0 && (f.Kind == GracefulRestart || f.Kind == RollingRestart || f.Kind == scenarios.Restart || membershipKinds[f.Kind]) {
 		h.End(inj.w.now())
 	} else {
 		*e.handle = h
