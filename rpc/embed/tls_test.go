@@ -2,19 +2,10 @@ package embed
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,55 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/ballastdb/ballast/rpc/embed/embedtest"
 )
-
-// testCA is a CA made in the test, and certificates it signs.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newTestCA(t *testing.T, cn string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// issue writes a certificate for 127.0.0.1 (server and client use, as etcd's docs ask) and
-// its key into dir, returning their paths.
-func (ca *testCA) issue(t *testing.T, dir, name string, serial int64) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	require.NoError(t, err)
-	kder, err := x509.MarshalECPrivateKey(key)
-	require.NoError(t, err)
-	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem")
-	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
-	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600))
-	return certFile, keyFile
-}
-
-func (ca *testCA) writePEM(t *testing.T, dir, name string) string {
-	p := filepath.Join(dir, name)
-	require.NoError(t, os.WriteFile(p, ca.pem, 0o600))
-	return p
-}
 
 // TestClientTLS: a member with an https client URL, --client-cert-auth and a trusted CA
 // serves clientv3 with a certificate from that CA (gRPC) and /health over HTTPS; a client
@@ -79,11 +24,11 @@ func (ca *testCA) writePEM(t *testing.T, dir, name string) string {
 // rewritten are served at the next handshake without a restart.
 func TestClientTLS(t *testing.T) {
 	dir := t.TempDir()
-	ca, other := newTestCA(t, "ca"), newTestCA(t, "other-ca")
-	srvCert, srvKey := ca.issue(t, dir, "server", 10)
-	cliCert, cliKey := ca.issue(t, dir, "client", 11)
-	badCert, badKey := other.issue(t, dir, "intruder", 12)
-	caFile := ca.writePEM(t, dir, "ca.pem")
+	ca, other := embedtest.NewCA(t, "ca"), embedtest.NewCA(t, "other-ca")
+	srvCert, srvKey := ca.Issue(t, dir, "server", 10)
+	cliCert, cliKey := ca.Issue(t, dir, "client", 11)
+	badCert, badKey := other.Issue(t, dir, "intruder", 12)
+	caFile := ca.WritePEM(t, dir, "ca.PEM")
 
 	ms := testCluster(t, 1)
 	u := ms[0].cfg.ListenClientURLs[0]
@@ -96,7 +41,7 @@ func TestClientTLS(t *testing.T) {
 	require.True(t, strings.HasPrefix(endpoint, "https://"), endpoint)
 
 	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(ca.pem)
+	roots.AppendCertsFromPEM(ca.PEM)
 	pair := func(c, k string) []tls.Certificate {
 		kp, err := tls.LoadX509KeyPair(c, k)
 		require.NoError(t, err)
@@ -125,7 +70,7 @@ func TestClientTLS(t *testing.T) {
 	_, err = dial(&tls.Config{RootCAs: roots, Certificates: pair(badCert, badKey), MinVersion: tls.VersionTLS12})
 	require.Error(t, err, "a client certificate another CA signed")
 	otherRoots := x509.NewCertPool()
-	otherRoots.AppendCertsFromPEM(other.pem)
+	otherRoots.AppendCertsFromPEM(other.PEM)
 	_, err = dial(&tls.Config{RootCAs: otherRoots, Certificates: pair(cliCert, cliKey), MinVersion: tls.VersionTLS12})
 	require.Error(t, err, "a client that does not trust the member's CA")
 	_, err = tls.Dial("tcp", strings.TrimPrefix(endpoint, "https://"), &tls.Config{RootCAs: otherRoots, Certificates: pair(cliCert, cliKey), MinVersion: tls.VersionTLS12})
@@ -139,7 +84,7 @@ func TestClientTLS(t *testing.T) {
 	require.Equal(t, http.StatusOK, hr.StatusCode)
 
 	// Rotation: new files under the same names, served at the next handshake.
-	_, _ = ca.issue(t, dir, "server", 99)
+	_, _ = ca.Issue(t, dir, "server", 99)
 	conn, err := tls.Dial("tcp", strings.TrimPrefix(endpoint, "https://"), &tls.Config{RootCAs: roots, Certificates: pair(cliCert, cliKey), MinVersion: tls.VersionTLS12})
 	require.NoError(t, err)
 	defer conn.Close()
