@@ -419,14 +419,7 @@ func (c *Cluster) StartMember(ctx context.Context, m *Member) error {
 // Kill sends SIGKILL (kill -9) to the member's process and waits for the container to stop.
 // Unlike a power loss, what the process wrote but did not sync survives in the page cache.
 func (c *Cluster) Kill(ctx context.Context, m *Member) error {
-	if _, err := docker(ctx, "kill", "--signal", "KILL", m.Container); err != nil {
-		return err
-	}
-	if _, err := docker(ctx, "wait", m.Container); err != nil {
-		return err
-	}
-	m.state = "killed"
-	return nil
+	return c.KillMany(ctx, []*Member{m})
 }
 
 // KillMany sends SIGKILL to every member of ms in one call (the engine signals them one after

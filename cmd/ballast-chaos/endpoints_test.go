@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -18,22 +16,16 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ballastdb/ballast/chaos"
+	"github.com/ballastdb/ballast/rpc/embed/embedtest"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // server starts one single-member server (bin takes etcd's flags) on loopback and returns
 // its client URL once it serves; it is killed at the end of the test.
 func server(t *testing.T, bin string) string {
 	t.Helper()
-	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	ports := embedtest.FreePorts(t, 2)
+	client := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+	peer := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
 	cmd := exec.Command(bin, "--name", "s", "--data-dir", t.TempDir(), "--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "s="+peer)
 	var logs bytes.Buffer
@@ -55,19 +47,6 @@ func server(t *testing.T, bin string) string {
 	return ""
 }
 
-// etcdBinary is etcd v3.7.3 from .bin (make etcd-tools); missing, the test fails with CI=true.
-func etcdBinary(t *testing.T) string {
-	bin, err := filepath.Abs(filepath.Join("..", "..", ".bin", "etcd-v3.7.3"))
-	require.NoError(t, err)
-	if _, err := os.Stat(bin); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing: run make etcd-tools", bin)
-		}
-		t.Skipf("%s is missing (with CI=true this fails): run make etcd-tools", bin)
-	}
-	return bin
-}
-
 func ballastBinary(t *testing.T) string {
 	bin := filepath.Join(t.TempDir(), "ballast")
 	out, err := exec.Command("go", "build", "-o", bin, "../ballast").CombinedOutput()
@@ -79,7 +58,7 @@ func ballastBinary(t *testing.T) string {
 // checks pass on both, the user's kill and restart commands run and are recorded, and the run
 // leaves no key behind. A prefix already holding keys is refused before anything is written.
 func TestEndpointsEtcdAndBallast(t *testing.T) {
-	for _, tc := range []struct{ name, bin string }{{"etcd", etcdBinary(t)}, {"ballast", ballastBinary(t)}} {
+	for _, tc := range []struct{ name, bin string }{{"etcd", embedtest.EtcdTool(t, "etcd", "BALLAST_ETCD")}, {"ballast", ballastBinary(t)}} {
 		t.Run(tc.name, func(t *testing.T) {
 			url := server(t, tc.bin)
 			marks := t.TempDir()

@@ -32,28 +32,6 @@ import (
 // processes) every time, so a shape that is not etcd's fails there. They are patterns
 // because revisions, IDs, sizes and durations differ from run to run.
 
-// ctlTool is one of etcd v3.7.3's programs the tests run: the variable env, or
-// .bin/NAME-v3.7.3 at the repository root. Missing, the test fails under CI=true (make test
-// builds both, so a missing binary there is a broken set-up) and is skipped elsewhere, naming
-// the command that builds it.
-func ctlTool(t *testing.T, name, env string) string {
-	t.Helper()
-	path := os.Getenv(env)
-	if path == "" {
-		abs, err := filepath.Abs(filepath.Join("..", "..", ".bin", name+"-v3.7.3"))
-		require.NoError(t, err)
-		path = abs
-	}
-	if _, err := os.Stat(path); err != nil {
-		msg := fmt.Sprintf("%s v3.7.3 is not built (%v): run `make etcd-tools` at the repository root (make test builds it), or set %s", name, err, env)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return path
-}
-
 // ctlMember is one member: in-process Ballast (srv) or an etcd process (proc).
 type ctlMember struct {
 	name      string
@@ -529,9 +507,11 @@ var (
 // same steps against etcd v3.7.3's own server: the second run proves that each expected
 // shape is what etcd prints, so the first proves Ballast prints the same.
 func TestEtcdctl(t *testing.T) {
-	etcdctl := ctlTool(t, "etcdctl", "BALLAST_ETCDCTL")
+	etcdctl := embedtest.EtcdTool(t, "etcdctl", "BALLAST_ETCDCTL")
 	t.Run("ballast", func(t *testing.T) { runCtlSteps(newCtlCluster(t, etcdctl, "")) })
-	t.Run("etcd-v3.7.3", func(t *testing.T) { runCtlSteps(newCtlCluster(t, etcdctl, ctlTool(t, "etcd", "BALLAST_ETCD"))) })
+	t.Run("etcd-v3.7.3", func(t *testing.T) {
+		runCtlSteps(newCtlCluster(t, etcdctl, embedtest.EtcdTool(t, "etcd", "BALLAST_ETCD")))
+	})
 }
 
 // runCtlSteps runs the steps in order; later ones read what earlier ones wrote or captured

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/ballastdb/ballast/rpc/embed/embedtest"
 )
 
 // etcdHelpFlags is every flag of etcd v3.7.3's `etcd --help`, in its order: the sections'
@@ -111,7 +113,7 @@ var honouredFlags = map[string]honouredFlag{
 // test that observes it, which exists and mentions the flag) or refused at start-up with
 // `flag --X is not supported yet: REASON`.
 func TestEtcdHelpFlagsAreKnown(t *testing.T) {
-	etcd := ctlTool(t, "etcd", "BALLAST_ETCD")
+	etcd := embedtest.EtcdTool(t, "etcd", "BALLAST_ETCD")
 	out, err := exec.Command(etcd, "--help").CombinedOutput()
 	require.NoError(t, err, string(out))
 	var fromEtcd []string

@@ -45,7 +45,7 @@ func startBallastHTTP(t *testing.T, extra ...string) httpMember {
 }
 
 func startEtcdHTTP(t *testing.T, extra ...string) httpMember {
-	etcd := ctlTool(t, "etcd", "BALLAST_ETCD")
+	etcd := embedtest.EtcdTool(t, "etcd", "BALLAST_ETCD")
 	ports := embedtest.FreePorts(t, 3)
 	cmd := exec.Command(etcd, append(memberFlags(t.TempDir(), "e1", ports), extra...)...)
 	var out syncBuffer

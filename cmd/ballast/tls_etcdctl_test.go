@@ -20,8 +20,8 @@ import (
 // with a client certificate answer the same (ports and ids aside); without a client
 // certificate both refuse; with a CA that did not sign the server both refuse.
 func TestEtcdctlOverTLS(t *testing.T) {
-	etcdctl := ctlTool(t, "etcdctl", "BALLAST_ETCDCTL")
-	servers := []struct{ name, bin string }{{"ballast", processBinary(t)}, {"etcd-v3.7.3", ctlTool(t, "etcd", "BALLAST_ETCD")}}
+	etcdctl := embedtest.EtcdTool(t, "etcdctl", "BALLAST_ETCDCTL")
+	servers := []struct{ name, bin string }{{"ballast", processBinary(t)}, {"etcd-v3.7.3", embedtest.EtcdTool(t, "etcd", "BALLAST_ETCD")}}
 	dir := t.TempDir()
 	ca := embedtest.NewCA(t, "ballast-test-ca")
 	caFile := ca.WritePEM(t, dir, "ca.pem")
