@@ -55,6 +55,11 @@ func importRule(from, to string) string {
 		if !under(to, "scenarios") && !under(to, "linearizability") {
 			return "scenarios is data: it imports nothing of ours but linearizability"
 		}
+	case under(from, "kv/auth"):
+		// The auth store is a leaf of kv: kv/node composes it with the MVCC store.
+		if !under(to, "kv/auth") {
+			return "kv/auth imports nothing of ours"
+		}
 	case under(from, "kv"):
 		if !under(to, "kv") && !under(to, "raft") {
 			return "kv imports only raft and kv"
@@ -78,6 +83,9 @@ func TestImportRuleTable(t *testing.T) {
 		{"kv/node", "raft", true},
 		{"kv/node", "kv/mvcc", true},
 		{"kv/node", "rpc", false},
+		{"kv/node", "kv/auth", true},
+		{"kv/auth", "kv/mvcc", false},
+		{"rpc", "kv/auth", true},
 		{"kv/node", "sim", false},
 		{"rpc", "kv/node", true},
 		{"rpc", "chaos", false},
