@@ -135,6 +135,8 @@ type flagVars struct {
 	gates                                                 *featureGatesValue
 	certFile, keyFile, trustedCAFile                      *string
 	clientCertAuth                                        *bool
+	peerCertFile, peerKeyFile, peerTrustedCAFile          *string
+	peerClientCertAuth                                    *bool
 	refused                                               []string // refusal messages, in the order given
 	defaultInitialCluster                                 string
 	// applyBuildFlags applies the flags only some builds have (build_chaos.go), nil in others.
@@ -206,6 +208,10 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.keyFile = fs.String("key-file", "", "Path to the client server TLS key file.")
 	v.trustedCAFile = fs.String("trusted-ca-file", "", "Path to the client server TLS trusted CA cert file.")
 	v.clientCertAuth = fs.Bool("client-cert-auth", false, "Enable client cert authentication.")
+	v.peerCertFile = fs.String("peer-cert-file", "", "Path to the peer server TLS cert file.")
+	v.peerKeyFile = fs.String("peer-key-file", "", "Path to the peer server TLS key file.")
+	v.peerTrustedCAFile = fs.String("peer-trusted-ca-file", "", "Path to the peer server TLS trusted CA file.")
+	v.peerClientCertAuth = fs.Bool("peer-client-cert-auth", false, "Enable peer client cert authentication.")
 	fs.BoolVar(&opts.printVersion, "version", false, "Print the version and exit.")
 
 	v.applyBuildFlags = defineBuildFlags(fs)
@@ -345,6 +351,8 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		Version:                     etcdVersion,
 		ClientTLS: embed.TLSInfo{CertFile: *v.certFile, KeyFile: *v.keyFile, TrustedCAFile: *v.trustedCAFile,
 			ClientCertAuth: *v.clientCertAuth},
+		PeerTLS: embed.TLSInfo{CertFile: *v.peerCertFile, KeyFile: *v.peerKeyFile, TrustedCAFile: *v.peerTrustedCAFile,
+			ClientCertAuth: *v.peerClientCertAuth, Peer: true},
 	}
 	if err := checkBindURLs(cfg.ListenPeerURLs); err != nil {
 		return bad(err)

@@ -130,6 +130,10 @@ type Config struct {
 	// ClientTLS is --cert-file, --key-file, --trusted-ca-file and --client-cert-auth: TLS on
 	// the https:// client URLs (tls.go).
 	ClientTLS TLSInfo
+	// PeerTLS is --peer-cert-file, --peer-key-file, --peer-trusted-ca-file and
+	// --peer-client-cert-auth: TLS on the https:// peer URLs, both the listener and the
+	// connections this member opens to its peers (tls.go).
+	PeerTLS TLSInfo
 
 	// Logger receives the member's log (JSON lines in cmd/ballast). Nil: slog.Default().
 	Logger *slog.Logger
@@ -265,6 +269,13 @@ func (c Config) withDefaults() (Config, error) {
 				}
 				continue
 			}
+			peerURL := group.flag == "--listen-peer-urls" || group.flag == "--initial-advertise-peer-urls"
+			if u.Scheme == "https" && peerURL {
+				if c.PeerTLS.Empty() {
+					return c, fmt.Errorf("TLS key/cert (--peer-cert-file, --peer-key-file) must be provided for peer url %s with HTTPS scheme", u.String())
+				}
+				continue
+			}
 			if u.Scheme != "http" {
 				return c, fmt.Errorf("%s %s: only http URLs are supported yet (https here and unix sockets come with the security issue's TLS)", group.flag, u.String())
 			}
@@ -272,6 +283,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if err := c.ClientTLS.check(); err != nil {
 		return c, err
+	}
+	if err := c.PeerTLS.check(); err != nil {
+		return c, fmt.Errorf("peer TLS: %w", err)
 	}
 	return c, nil
 }

@@ -85,6 +85,19 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, err
 		}
 	}
+	cfg.PeerTLS.Peer = true
+	var peerServerTLS, peerClientTLS *tls.Config
+	if !cfg.PeerTLS.Empty() {
+		if _, err := cfg.PeerTLS.serverConfig(nil); err != nil { // unreadable files stop start-up
+			return nil, err
+		}
+		peerClientTLS = cfg.PeerTLS.peerDialConfig()
+		for _, u := range cfg.ListenPeerURLs {
+			if u.Scheme == "https" {
+				peerServerTLS = cfg.PeerTLS.listenerConfig()
+			}
+		}
+	}
 	s := &Server{cfg: cfg, lg: lg, ready: make(chan struct{}), errc: make(chan error, 1), stopped: make(chan struct{})}
 	defer func() {
 		if err != nil {
@@ -198,6 +211,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		OnRemoved: func() { s.fail(node.ErrRemoved) },
 		Handle:    s.handlePeerCall,
 		Logger:    lg,
+		ServerTLS: peerServerTLS,
+		ClientTLS: peerClientTLS,
 	})
 	var services atomic.Pointer[rpc.Services]
 	s.metrics = newMetrics(cfg.Metrics == MetricsExtensive, cfg.Version, func() (int64, int64) { return s.driver.DBSize() }, s.transport.Stats,

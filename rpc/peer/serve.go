@@ -85,7 +85,7 @@ func (t *Transport) serveConn(raw net.Conn) {
 	if t.cfg.ServerTLS != nil {
 		tc := tls.Server(raw, t.cfg.ServerTLS)
 		if err := tc.HandshakeContext(t.ctx); err != nil {
-			t.garbage(raw, fmt.Errorf("TLS handshake: %w", err))
+			t.refusedTLS(raw, err)
 			return
 		}
 		conn = rawCloser{Conn: tc, raw: raw}
@@ -177,6 +177,21 @@ func (t *Transport) garbage(conn net.Conn, err error) {
 	host, _, _ := net.SplitHostPort(conn.RemoteAddr().String())
 	if t.shouldLog("garbage " + host) {
 		t.log.Warn("closed peer connection: not the Ballast peer protocol", "remote-addr", conn.RemoteAddr().String(), "error", err)
+	}
+}
+
+// refusedTLS counts and logs (rate-limited per host) an inbound connection whose TLS
+// handshake failed: a peer without a certificate the trusted CA signed, or not speaking TLS.
+// The line names the peer's address and crypto/tls's reason, as etcd's "rejected
+// connection" line does.
+func (t *Transport) refusedTLS(conn net.Conn, err error) {
+	if errors.Is(err, net.ErrClosed) && t.ctx.Err() != nil {
+		return // closing
+	}
+	t.badConnections.Add(1)
+	host, _, _ := net.SplitHostPort(conn.RemoteAddr().String())
+	if t.shouldLog("tls " + host) {
+		t.log.Warn("rejected connection from peer: TLS handshake failed", "remote-addr", conn.RemoteAddr().String(), "error", err)
 	}
 }
 
