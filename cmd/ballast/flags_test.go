@@ -46,6 +46,7 @@ func TestParseDefaults(t *testing.T) {
 		MaxRequestBytes:     1572864,
 		MaxTxnOps:           128,
 		Version:             etcdVersion,
+		PeerTLS:             embed.TLSInfo{Peer: true},
 		// etcd's defaults, which Ballast runs with
 		SnapshotCatchUpEntries:      5000,
 		WatchProgressNotifyInterval: 10 * time.Minute,
@@ -184,8 +185,8 @@ func TestParseRefused(t *testing.T) {
 		{"journald", []string{"--log-outputs", "systemd/journal"}, nil, exitConfig, "flag --log-outputs is not supported yet: systemd/journal"},
 		{"https without a key pair", []string{"--listen-client-urls", "https://127.0.0.1:1", "--advertise-client-urls", "https://127.0.0.1:1"}, nil, exitConfig,
 			"TLS key/cert (--cert-file, --key-file) must be provided for client url https://127.0.0.1:1 with HTTPS scheme"},
-		{"https peer URL before peer TLS", []string{"--listen-peer-urls", "https://127.0.0.1:1"}, nil, exitConfig,
-			"--listen-peer-urls https://127.0.0.1:1: only http URLs are supported yet"},
+		{"https peer URL without a peer key pair", []string{"--listen-peer-urls", "https://127.0.0.1:1"}, nil, exitConfig,
+			"TLS key/cert (--peer-cert-file, --peer-key-file) must be provided for peer url https://127.0.0.1:1 with HTTPS scheme"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer

@@ -170,28 +170,26 @@ func (t *Transport) refused(hello, reply handshake, conn net.Conn) {
 // garbage counts and logs (rate-limited per remote host) a connection closed for bytes that
 // are not this protocol.
 func (t *Transport) garbage(conn net.Conn, err error) {
-	if errors.Is(err, net.ErrClosed) && t.ctx.Err() != nil {
-		return // closing
-	}
-	t.badConnections.Add(1)
-	host, _, _ := net.SplitHostPort(conn.RemoteAddr().String())
-	if t.shouldLog("garbage " + host) {
-		t.log.Warn("closed peer connection: not the Ballast peer protocol", "remote-addr", conn.RemoteAddr().String(), "error", err)
-	}
+	t.badConnection(conn, "garbage", "closed peer connection: not the Ballast peer protocol", err)
 }
 
-// refusedTLS counts and logs (rate-limited per host) an inbound connection whose TLS
-// handshake failed: a peer without a certificate the trusted CA signed, or not speaking TLS.
-// The line names the peer's address and crypto/tls's reason, as etcd's "rejected
-// connection" line does.
+// refusedTLS counts and logs an inbound connection whose TLS handshake failed: a peer
+// without a certificate the trusted CA signed, or not speaking TLS. The line names the
+// peer's address and crypto/tls's reason, as etcd's "rejected connection" line does.
 func (t *Transport) refusedTLS(conn net.Conn, err error) {
+	t.badConnection(conn, "tls", "rejected connection from peer: TLS handshake failed", err)
+}
+
+// badConnection counts a refused inbound connection and logs msg, rate-limited per kind and
+// remote host.
+func (t *Transport) badConnection(conn net.Conn, kind, msg string, err error) {
 	if errors.Is(err, net.ErrClosed) && t.ctx.Err() != nil {
 		return // closing
 	}
 	t.badConnections.Add(1)
 	host, _, _ := net.SplitHostPort(conn.RemoteAddr().String())
-	if t.shouldLog("tls " + host) {
-		t.log.Warn("rejected connection from peer: TLS handshake failed", "remote-addr", conn.RemoteAddr().String(), "error", err)
+	if t.shouldLog(kind + " " + host) {
+		t.log.Warn(msg, "remote-addr", conn.RemoteAddr().String(), "error", err)
 	}
 }
 
