@@ -249,31 +249,13 @@ func ctlEnv(prefix string) []string {
 	return env
 }
 
-// lockedBuffer is an io.Writer read while a command still writes to it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // command makes an etcdctl command with the cluster's endpoints and bounded timeouts.
-func (c *ctlCluster) command(ctx context.Context, stdin string, args []string) (*exec.Cmd, *lockedBuffer, *lockedBuffer) {
+func (c *ctlCluster) command(ctx context.Context, stdin string, args []string) (*exec.Cmd, *embedtest.LockedBuffer, *embedtest.LockedBuffer) {
 	full := append([]string{"--endpoints=" + c.endpoints(), "--dial-timeout=5s", "--command-timeout=15s"}, args...)
 	cmd := exec.CommandContext(ctx, c.bin, full...)
 	cmd.Env = ctlEnv("ETCDCTL_")
 	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr lockedBuffer
+	var stdout, stderr embedtest.LockedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = 5 * time.Second
 	return cmd, &stdout, &stderr

@@ -352,7 +352,7 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		ClientTLS: embed.TLSInfo{CertFile: *v.certFile, KeyFile: *v.keyFile, TrustedCAFile: *v.trustedCAFile,
 			ClientCertAuth: *v.clientCertAuth},
 		PeerTLS: embed.TLSInfo{CertFile: *v.peerCertFile, KeyFile: *v.peerKeyFile, TrustedCAFile: *v.peerTrustedCAFile,
-			ClientCertAuth: *v.peerClientCertAuth, Peer: true},
+			ClientCertAuth: *v.peerClientCertAuth},
 	}
 	if err := checkBindURLs(cfg.ListenPeerURLs); err != nil {
 		return bad(err)

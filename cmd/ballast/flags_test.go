@@ -46,7 +46,6 @@ func TestParseDefaults(t *testing.T) {
 		MaxRequestBytes:     1572864,
 		MaxTxnOps:           128,
 		Version:             etcdVersion,
-		PeerTLS:             embed.TLSInfo{Peer: true},
 		// etcd's defaults, which Ballast runs with
 		SnapshotCatchUpEntries:      5000,
 		WatchProgressNotifyInterval: 10 * time.Minute,

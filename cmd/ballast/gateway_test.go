@@ -178,7 +178,7 @@ func watchThroughGateway(t *testing.T, base string) []any {
 // TestGatewayDisabled: --enable-grpc-gateway=false leaves /v3/ unserved, as in etcd.
 func TestGatewayDisabled(t *testing.T) {
 	ports := embedFreePorts(t)
-	var stdout syncBuffer
+	var stdout embedtest.LockedBuffer
 	args := append(memberFlags(t.TempDir(), "g1", ports), "--log-outputs", "stdout", "--enable-grpc-gateway=false")
 	startRun(t, args, nil, &stdout, stdout.String, "ready to serve client requests")
 	code, _, _ := gatewayDo(t, fmt.Sprintf("http://127.0.0.1:%d", ports[0]), gatewayCall{method: "POST", path: "/v3/kv/range", body: `{"key":"Zm9v"}`})

@@ -38,7 +38,7 @@ func memberFlags(dir, name string, ports []int) []string {
 
 func startBallastHTTP(t *testing.T, extra ...string) httpMember {
 	ports := embedtest.FreePorts(t, 3)
-	var stdout syncBuffer
+	var stdout embedtest.LockedBuffer
 	args := append(append(memberFlags(t.TempDir(), "b1", ports), "--log-outputs", "stdout"), extra...)
 	startRun(t, args, nil, &stdout, stdout.String, "ready to serve client requests")
 	return httpMember{client: fmt.Sprintf("http://127.0.0.1:%d", ports[0]), metrics: fmt.Sprintf("http://127.0.0.1:%d", ports[2])}
@@ -48,7 +48,7 @@ func startEtcdHTTP(t *testing.T, extra ...string) httpMember {
 	etcd := embedtest.EtcdTool(t, "etcd", "BALLAST_ETCD")
 	ports := embedtest.FreePorts(t, 3)
 	cmd := exec.Command(etcd, append(memberFlags(t.TempDir(), "e1", ports), extra...)...)
-	var out syncBuffer
+	var out embedtest.LockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,30 +24,12 @@ import (
 // These tests start a member through run, in-process, as main does (flags, environment,
 // config file, logger), on loopback ports, and observe what the flags change.
 
-// syncBuffer is a bytes.Buffer the server's logger and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startRun runs the program with args and environ until the test ends; readyLog returns
 // the log so far, and the member is ready once it holds readyMsg.
-func startRun(t *testing.T, args, environ []string, stdout *syncBuffer, readyLog func() string, readyMsg string) {
+func startRun(t *testing.T, args, environ []string, stdout *embedtest.LockedBuffer, readyLog func() string, readyMsg string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stderr syncBuffer
+	var stderr embedtest.LockedBuffer
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, append([]string{"etcd"}, args...), environ, stdout, &stderr) }()
 	t.Cleanup(func() {
@@ -116,7 +96,7 @@ log-format: console
 log-outputs: [%s]
 `, filepath.Join(dir, "data"), client, client, peer, peer, peer, logPath))
 	readLog := func() string { b, _ := os.ReadFile(logPath); return string(b) }
-	var stdout syncBuffer
+	var stdout embedtest.LockedBuffer
 	// The command line and the environment are ignored once a config file is given.
 	startRun(t, []string{"--config-file", conf, "--name", "ignored"}, []string{"ETCD_MAX_TXN_OPS=100"}, &stdout, readLog, "ready to serve client requests")
 
@@ -193,7 +173,7 @@ func TestRunFromEnvironment(t *testing.T) {
 		"NOTIFY_SOCKET=" + notify,
 		"HOME=/nowhere",
 	}
-	var stdout syncBuffer
+	var stdout embedtest.LockedBuffer
 	startRun(t, nil, env, &stdout, stdout.String, "serving client traffic insecurely")
 
 	require.NoError(t, sock.SetReadDeadline(time.Now().Add(10*time.Second)))

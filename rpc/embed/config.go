@@ -284,6 +284,7 @@ func (c Config) withDefaults() (Config, error) {
 	if err := c.ClientTLS.check(); err != nil {
 		return c, err
 	}
+	c.PeerTLS.Peer = true // its errors name the --peer- flags
 	if err := c.PeerTLS.check(); err != nil {
 		return c, fmt.Errorf("peer TLS: %w", err)
 	}

@@ -9,7 +9,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,17 +87,14 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, err
 		}
 	}
-	cfg.PeerTLS.Peer = true
 	var peerServerTLS, peerClientTLS *tls.Config
 	if !cfg.PeerTLS.Empty() {
 		if _, err := cfg.PeerTLS.serverConfig(nil); err != nil { // unreadable files stop start-up
 			return nil, err
 		}
 		peerClientTLS = cfg.PeerTLS.peerDialConfig()
-		for _, u := range cfg.ListenPeerURLs {
-			if u.Scheme == "https" {
-				peerServerTLS = cfg.PeerTLS.listenerConfig()
-			}
+		if slices.ContainsFunc(cfg.ListenPeerURLs, func(u url.URL) bool { return u.Scheme == "https" }) {
+			peerServerTLS = cfg.PeerTLS.listenerConfig()
 		}
 	}
 	s := &Server{cfg: cfg, lg: lg, ready: make(chan struct{}), errc: make(chan error, 1), stopped: make(chan struct{})}

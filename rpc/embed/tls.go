@@ -46,14 +46,23 @@ func (t TLSInfo) check() error {
 	return nil
 }
 
-// serverConfig reads the files and builds the configuration of one handshake.
-func (t TLSInfo) serverConfig(*tls.ClientHelloInfo) (*tls.Config, error) {
+// keyPair reads the certificate and key files, naming the flags in its error.
+func (t TLSInfo) keyPair() (*tls.Certificate, error) {
 	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("TLS key pair (%s %s, %s %s): %w", t.flag("cert-file"), t.CertFile, t.flag("key-file"), t.KeyFile, err)
 	}
+	return &cert, nil
+}
+
+// serverConfig reads the files and builds the configuration of one handshake.
+func (t TLSInfo) serverConfig(*tls.ClientHelloInfo) (*tls.Config, error) {
+	cert, err := t.keyPair()
+	if err != nil {
+		return nil, err
+	}
 	cfg := &tls.Config{
-		Certificates: []tls.Certificate{cert},
+		Certificates: []tls.Certificate{*cert},
 		MinVersion:   tls.VersionTLS12, // etcd's default --tls-min-version
 		NextProtos:   []string{"h2", "http/1.1"},
 	}
@@ -97,14 +106,8 @@ func (t TLSInfo) gatewayConfig() *tls.Config {
 // certificate is presented on the next connection without a restart.
 func (t TLSInfo) peerDialConfig() *tls.Config {
 	return &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-			if err != nil {
-				return nil, fmt.Errorf("TLS key pair (%s %s, %s %s): %w", t.flag("cert-file"), t.CertFile, t.flag("key-file"), t.KeyFile, err)
-			}
-			return &cert, nil
-		},
+		MinVersion:           tls.VersionTLS12,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return t.keyPair() },
 		// verification is done by hand so that the CA file, like the key pair, is re-read
 		// at every dial (crypto/tls reads RootCAs once per Config)
 		InsecureSkipVerify: true, //nolint:gosec // VerifyConnection below verifies the chain and the name

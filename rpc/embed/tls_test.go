@@ -1,7 +1,6 @@
 package embed
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -10,7 +9,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -110,24 +108,6 @@ func TestClientTLSRefusals(t *testing.T) {
 	require.ErrorContains(t, err, "TLS key pair (--cert-file /nonexistent/c.pem, --key-file /nonexistent/k.pem)")
 }
 
-// syncBuffer is a log sink the members' goroutines write while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestPeerTLS: three members whose peer URLs are https, with --peer-client-cert-auth and a
 // trusted CA (mutual TLS between members). The two whose certificates that CA signed form
 // the cluster and replicate a write; the third, whose certificate another CA signed, is
@@ -146,7 +126,7 @@ func TestPeerTLS(t *testing.T) {
 		}
 		return out
 	}
-	logs := make([]*syncBuffer, len(ms))
+	logs := make([]*embedtest.LockedBuffer, len(ms))
 	for i, m := range ms {
 		m.cfg.ListenPeerURLs, m.cfg.AdvertisePeerURLs = https(m.cfg.ListenPeerURLs), https(m.cfg.AdvertisePeerURLs)
 		m.cfg.InitialCluster = strings.ReplaceAll(m.cfg.InitialCluster, "http://", "https://")
@@ -156,7 +136,7 @@ func TestPeerTLS(t *testing.T) {
 		}
 		cert, key := signer.Issue(t, dir, m.cfg.Name, int64(20+i))
 		m.cfg.PeerTLS = TLSInfo{CertFile: cert, KeyFile: key, TrustedCAFile: caFile, ClientCertAuth: true}
-		logs[i] = &syncBuffer{}
+		logs[i] = &embedtest.LockedBuffer{}
 		m.cfg.Logger = slog.New(slog.NewJSONHandler(logs[i], nil))
 	}
 
