@@ -1,103 +1,130 @@
-// Command ballast-bench is the load tool for comparing Ballast with etcd, in the
-// shape of etcd's tools/benchmark, against any etcd-API endpoints. This first
-// slice has the put workload and the summary; issue 23 lists the rest.
+// Command ballast-bench is the load tool for comparing Ballast with etcd, in the shape of
+// etcd's tools/benchmark, against any etcd-API endpoints (Ballast's or etcd's): the
+// workloads put, range (linearizable or serializable), txn-put (compare-and-swap), watch
+// (watchers and --clients writers: the latency from a put to its events) and lease-keepalive, with
+// etcd's flags (--endpoints --conns --clients --total --key-size --val-size
+// --key-space-size --sequential-keys) and --duration as an alternative to --total; a
+// progress bar on stderr; a summary with ops/s, nearest-rank p50/p90/p99/p99.9 latency
+// and errors by gRPC code, or the same as JSON with -json.
+//
+// One file per concern: config.go (the shared flags and connections), load.go (the closed
+// loop and the progress bar), stats.go (quantiles), output.go (the summary), one file per
+// workload.
+//
+// Imports: etcd's client and API packages, progressbar; nothing of Ballast's. Its tests
+// start a Ballast cluster in-process (rpc/embed).
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"math/rand"
+	"io"
 	"os"
+	"os/signal"
 	"strings"
-	"sync"
-	"time"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"google.golang.org/grpc/status"
+	"syscall"
 )
 
+// runFunc runs a workload with the positional arguments left after the flags.
+type runFunc func(ctx context.Context, args []string) (report, error)
+
+// command is one workload: setup registers its own flags (besides the shared ones) and
+// returns what runs it.
+type command struct {
+	name, args, help string
+	setup            func(fs *flag.FlagSet, cfg *config) runFunc
+}
+
+var commands = []command{
+	{"put", "", "put keys of the key space", putCommand},
+	{"range", "KEY [END]", "range over KEY (to END, or with --prefix every key under it)", rangeCommand},
+	{"txn-put", "", "compare-and-swap txns: put if the key's mod revision is the one last seen", txnPutCommand},
+	{"watch", "", "watchers on the key space, --clients writers; latency from each put to its events", watchCommand},
+	{"lease-keepalive", "", "keep-alives of one lease per client", leaseKeepaliveCommand},
+}
+
 func main() {
-	if len(os.Args) < 2 || os.Args[1] != "put" {
-		fmt.Fprintln(os.Stderr, "usage: ballast-bench put [flags] (only put exists so far)")
-		os.Exit(2)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: ballast-bench COMMAND [flags]   (ballast-bench COMMAND -h for its flags)")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-16s %s\n", strings.TrimSpace(c.name+" "+c.args), c.help)
 	}
-	fs := flag.NewFlagSet("put", flag.ExitOnError)
-	endpoints := fs.String("endpoints", "127.0.0.1:2379", "comma-separated client endpoints")
-	clients := fs.Int("clients", 1, "concurrent clients (one connection each)")
-	total := fs.Int("total", 10000, "total operations")
-	keySize := fs.Int("key-size", 8, "key size in bytes")
-	valSize := fs.Int("val-size", 8, "value size in bytes")
-	keySpace := fs.Int("key-space-size", 1, "number of distinct keys")
-	seq := fs.Bool("sequential-keys", false, "keys in order instead of at random")
-	asJSON := fs.Bool("json", false, "print the summary as JSON")
-	_ = fs.Parse(os.Args[2:])
-	s, err := runPut(strings.Split(*endpoints, ","), *clients, *total, *keySize, *valSize, *keySpace, *seq)
+}
+
+// run is the whole program: exit status 0 done, 1 the run failed, 2 a bad command line.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) < 1 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) < 1 {
+			return 2
+		}
+		return 0
+	}
+	var cmd *command
+	for i := range commands {
+		if commands[i].name == args[0] {
+			cmd = &commands[i]
+		}
+	}
+	if cmd == nil {
+		fmt.Fprintf(stderr, "ballast-bench: unknown command %q\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: ballast-bench %s [flags]\n%s\n", strings.TrimSpace(cmd.name+" "+cmd.args), cmd.help)
+		fs.PrintDefaults()
+	}
+	cfg := &config{}
+	cfg.flags(fs)
+	runIt := cmd.setup(fs, cfg)
+	pos, err := cfg.parse(fs, args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "ballast-bench:", err)
-		os.Exit(1)
+		fmt.Fprintf(stderr, "ballast-bench %s: %v\n", cmd.name, err)
+		return 2
 	}
-	if *asJSON {
-		_ = json.NewEncoder(os.Stdout).Encode(s)
-		return
+	if !cfg.json {
+		cfg.progress = stderr
 	}
-	fmt.Printf("ops %d  %.1f ops/s  p50 %v  p90 %v  p99 %v  p99.9 %v  errors %v\n",
-		s.Ops, s.OpsPerS, s.P50, s.P90, s.P99, s.P999, s.Errors)
+	r, err := runIt(ctx, pos)
+	var usageErr usageError
+	if errors.As(err, &usageErr) {
+		fmt.Fprintf(stderr, "ballast-bench %s: %v\n", cmd.name, err)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ballast-bench %s: %v\n", cmd.name, err)
+		return 1
+	}
+	if err := r.print(stdout, cfg.json); err != nil {
+		fmt.Fprintf(stderr, "ballast-bench %s: %v\n", cmd.name, err)
+		return 1
+	}
+	return 0
 }
 
-// benchKey formats key number n in exactly size bytes (zero-padded decimal).
-func benchKey(n, size int) string {
-	k := fmt.Sprintf("%0*d", size, n)
-	return k[len(k)-size:]
-}
+// usageError is a bad command line found by a workload (its positional arguments or a
+// combination of its flags): exit status 2, as for a flag the parser refused.
+type usageError struct{ msg string }
 
-func runPut(eps []string, clients, total, keySize, valSize, keySpace int, seq bool) (summary, error) {
-	if clients < 1 || total < 1 || keySpace < 1 || keySize < 1 {
-		return summary{}, errors.New("--clients, --total, --key-size and --key-space-size must be at least 1")
+func (e usageError) Error() string { return e.msg }
+
+func noArgs(name string, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Sprintf("%s takes no arguments, got %q", name, args)}
 	}
-	val := strings.Repeat("v", valSize)
-	var mu sync.Mutex
-	var lat []time.Duration
-	errs := map[string]int{}
-	next := make(chan int, clients)
-	go func() {
-		for i := 0; i < total; i++ {
-			next <- i
-		}
-		close(next)
-	}()
-	start := time.Now()
-	var wg sync.WaitGroup
-	for c := 0; c < clients; c++ {
-		cli, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second})
-		if err != nil {
-			return summary{}, err
-		}
-		defer cli.Close()
-		rng := rand.New(rand.NewSource(int64(c)))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				k := i % keySpace
-				if !seq {
-					k = rng.Intn(keySpace)
-				}
-				t0 := time.Now()
-				_, err := cli.Put(context.Background(), benchKey(k, keySize), val)
-				d := time.Since(t0)
-				mu.Lock()
-				if err != nil {
-					errs[status.Code(err).String()]++
-				} else {
-					lat = append(lat, d)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return summarize(lat, errs, time.Since(start)), nil
+	return nil
 }
