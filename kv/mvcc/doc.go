@@ -48,7 +48,10 @@
 //     outside the log; GRPCError maps ErrCompacted and ErrFutureRev to etcd's gRPC errors.
 //   - CurrentRevision and CompactRevision report the revisions after the last write call;
 //     Open rebuilds them, and any part-way compaction's cursor, from what is stored. There is
-//     no in-memory key index, so restart reads two keys and memory does not grow with keys.
+//     no in-memory key index, so restart reads three keys and memory does not grow with keys.
+//   - Keys is the number of live keys, stored beside the state (mvcc/m/keys) by every write
+//     that makes or removes one; a store without it (written before it existed, or
+//     imported) counts its keys once at Open.
 //
 // # Semantics (etcd v3.7)
 //

@@ -11,6 +11,7 @@ import (
 //	mvcc/m/format                      -> formatVersion (ASCII)
 //	mvcc/m/state                       -> current revision (8 bytes BE) + compact revision (8 bytes BE, two's complement)
 //	mvcc/m/compact-cursor              -> where a part-way compaction resumes (see compact.go)
+//	mvcc/m/keys                        -> the number of live keys (8 bytes BE; see Store.Keys)
 //	mvcc/k/ esc(key) 0x00 0x01 ^main ^sub -> record kind (1 byte) + marshaled mvccpb.KeyValue
 //	mvcc/r/ main sub                   -> record kind (1 byte) + key
 //
@@ -24,6 +25,7 @@ var (
 	metaStateKey        = []byte("mvcc/m/state")
 	metaStateKeyEnd     = []byte("mvcc/m/state\x00")
 	metaCompactCursor   = []byte("mvcc/m/compact-cursor")
+	metaKeysKey         = []byte("mvcc/m/keys")
 	versionPrefix       = []byte("mvcc/k/")
 	versionPrefixEnd    = []byte("mvcc/k0") // the prefix successor of "mvcc/k/"
 	revisionPrefix      = []byte("mvcc/r/")

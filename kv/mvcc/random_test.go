@@ -216,6 +216,14 @@ func (rr *randomRun) restart() {
 	if s.CurrentRevision() != rr.m.currentRev || s.CompactRevision() != rr.m.compactRev {
 		rr.fail("after restart: revisions (%d, %d), model (%d, %d)", s.CurrentRevision(), s.CompactRevision(), rr.m.currentRev, rr.m.compactRev)
 	}
+	rr.checkKeys("after restart")
+}
+
+// checkKeys: the store's live key count is the model's.
+func (rr *randomRun) checkKeys(what string) {
+	if got, want := rr.e.s.Keys(), int64(len(rr.m.liveInRange([]byte{0}, []byte{0}, rr.m.currentRev))); got != want {
+		rr.fail("%s: %d live keys, model %d", what, got, want)
+	}
 }
 
 func (rr *randomRun) step(i int) {
@@ -301,6 +309,7 @@ func (rr *randomRun) step(i int) {
 	if e.s.CurrentRevision() != m.currentRev || e.s.CompactRevision() != m.compactRev {
 		rr.fail("op %d: revisions (%d, %d), model (%d, %d)", i, e.s.CurrentRevision(), e.s.CompactRevision(), m.currentRev, m.compactRev)
 	}
+	rr.checkKeys(fmt.Sprintf("op %d", i))
 }
 
 // finalCheck finishes compaction and compares every key at every readable revision.

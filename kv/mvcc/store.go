@@ -65,6 +65,8 @@ type Store struct {
 	appliedReads atomic.Uint64
 	// latest caches keys' live versions for puts (latest.go).
 	latest latestCache
+	// keys is the number of live keys as of the last write call (Keys).
+	keys atomic.Int64
 	// carry is HashKVCarried's last answer: the CRC over the versions up to rev.
 	carry struct {
 		mu  sync.Mutex
@@ -92,8 +94,66 @@ func Open(r pebble.Reader, cfg Config) (*Store, error) {
 	s := &Store{cfg: cfg.withDefaults()}
 	s.currentRev.Store(st.currentRev)
 	s.compactRev.Store(st.compactRev)
+	keys, err := readKeys(r, st)
+	if err != nil {
+		return nil, err
+	}
+	s.keys.Store(keys)
 	return s, nil
 }
+
+// readKeys reads the stored number of live keys. A store written before the count existed,
+// or restored from an etcd snapshot (Importer), has none: its live keys are counted once,
+// here, and the next write that makes or removes one stores the count.
+func readKeys(r pebble.Reader, st state) (int64, error) {
+	v, closer, err := r.Get(metaKeysKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		if st == initialState {
+			return 0, nil
+		}
+		it, err := r.NewIter(nil)
+		if err != nil {
+			return 0, err
+		}
+		_, n, err := rangeKeys(it, []byte{0}, normalizeRangeEnd([]byte{0}), st.currentRev, 0, true)
+		if cerr := it.Close(); err == nil {
+			err = cerr
+		}
+		return int64(n), err
+	}
+	if err != nil {
+		return 0, fmt.Errorf("mvcc: read the live key count: %w", err)
+	}
+	defer closer.Close()
+	if len(v) != 8 || int64(binary.BigEndian.Uint64(v)) < 0 {
+		return 0, fmt.Errorf("mvcc: corrupt live key count %x", v)
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
+}
+
+// addKeys records that a write made (d > 0) or removed (d < 0) live keys, in b and in the
+// in-memory count.
+func (s *Store) addKeys(b *pebble.Batch, d int64) error {
+	if d == 0 {
+		return nil
+	}
+	n := s.keys.Load() + d
+	if n < 0 {
+		panic(fmt.Sprintf("mvcc: the live key count went below zero (%d%+d)", s.keys.Load(), d))
+	}
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], uint64(n))
+	if err := b.Set(metaKeysKey, v[:], nil); err != nil {
+		return err
+	}
+	s.keys.Store(n)
+	return nil
+}
+
+// Keys is the number of live keys (keys whose newest version is not a delete) after the
+// last write call made through this Store (or as opened): etcd's etcd_debugging_mvcc_keys_total,
+// except that etcd's also counts deleted keys until a compaction removes their history.
+func (s *Store) Keys() int64 { return s.keys.Load() }
 
 func readFormatAndState(r pebble.Reader) (state, error) {
 	v, closer, err := r.Get(metaFormatKey)

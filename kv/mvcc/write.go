@@ -201,5 +201,24 @@ func (w *writeTxn) finish(s *Store) error {
 	}
 	next := w.begin
 	next.currentRev++
-	return s.writeState(w.b, w.begin, next)
+	if err := s.writeState(w.b, w.begin, next); err != nil {
+		return err
+	}
+	return s.addKeys(w.b, liveKeysDelta(w.events))
+}
+
+// liveKeysDelta is how many live keys a transaction's events made or removed: a put of a
+// key that had no live version (its first version, Version 1) makes one, a delete (only
+// ever of a live key) removes one.
+func liveKeysDelta(events []*mvccpb.Event) int64 {
+	var d int64
+	for _, ev := range events {
+		switch {
+		case ev.Type == mvccpb.Event_DELETE:
+			d--
+		case ev.Kv.Version == 1:
+			d++
+		}
+	}
+	return d
 }

@@ -84,7 +84,15 @@ func (m *Member) applyEntries(entries []raft.Entry) error {
 			return fmt.Errorf("commit entries %d..%d: %w", entries[0].Index, last, err)
 		}
 	}
-	if err := applied.Commit(pebble.NoSync); err != nil {
+	var timed func()
+	if m.cfg.TimeCommit != nil {
+		timed = m.cfg.TimeCommit()
+	}
+	err := applied.Commit(pebble.NoSync)
+	if timed != nil {
+		timed()
+	}
+	if err != nil {
 		return fmt.Errorf("commit entries %d..%d: %w", entries[0].Index, last, err)
 	}
 	for i := range done {

@@ -342,6 +342,13 @@ func (m *Member) States() (raft.HardState, raft.SoftState) { return m.rn.States(
 // AppliedIndex is the index of the last entry applied to the store.
 func (m *Member) AppliedIndex() uint64 { return m.applied }
 
+// Keys is the number of live keys in the member's store (mvcc.Store.Keys).
+func (m *Member) Keys() int64 { return m.kv.Keys() }
+
+// WatchStats counts the member's watch streams and watchers (watch.Hub.Stats; it walks
+// every watcher).
+func (m *Member) WatchStats() watch.Stats { return m.hub.Stats() }
+
 // HashKV is the store's hash at rev (etcd's HashKV), for the cluster consistency check.
 func (m *Member) HashKV(rev int64) (*pb.HashKVResponse, error) { return m.kv.HashKV(m.db, rev) }
 

@@ -110,6 +110,8 @@ type Config struct {
 	AutoCompactionMode, AutoCompactionRetention string
 	// autoCompactionRevisionInterval replaces revision mode's 5 minutes (tests only).
 	autoCompactionRevisionInterval time.Duration
+	// probeInterval replaces the peer prober's 4 s (tests only; probe.go).
+	probeInterval time.Duration
 	// WarningUnaryRequestDuration is --warning-unary-request-duration: a unary call slower
 	// than this is logged as a warning (zero: etcd's 300ms).
 	WarningUnaryRequestDuration time.Duration

@@ -63,7 +63,8 @@
 // # Goroutines
 //
 // Start's goroutines are the Driver's Run (started before rpc.New, which reads the member's
-// status through it), the peer transport's Serve per peer listener, the metrics poller and
+// status through it), the peer transport's Serve per peer listener, the peer prober (and a
+// goroutine per probe of a round, probe.go), the metrics poller and
 // an HTTP server per metrics listener, the publisher of the member's attributes, and, once
 // it published, per client listener the splitter, the gRPC
 // server and the HTTP server.

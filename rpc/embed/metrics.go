@@ -23,7 +23,8 @@ import (
 // timeout, five heartbeats or more, so none is missed), the database sizes are read at
 // scrape time, the gRPC families come from grpc-ecosystem's interceptors with etcd's label
 // names (grpc_type, grpc_service, grpc_method, grpc_code), the client bytes from a gRPC
-// stats handler. Each Server has its own registry (tests run several in one process), with
+// stats handler, the peer families from the transport's counters and probes (probe.go), the
+// store's live keys and the watchers from the same polls. Each Server has its own registry (tests run several in one process), with
 // the Go and process collectors. Families etcd has and Ballast does not yet fill are absent,
 // never reported as a made-up value (see the report of the operations issue).
 
@@ -42,6 +43,9 @@ type metrics struct {
 	clientSent, clientRecvd prometheus.Counter
 	grpc                    *grpcprom.ServerMetrics
 	walFsync                prometheus.Histogram
+	backendCommit           prometheus.Histogram
+	peerRTT                 *prometheus.HistogramVec
+	keys, watchers, streams prometheus.Gauge
 	pending                 prometheus.Gauge
 	failed                  prometheus.Counter
 
@@ -86,6 +90,20 @@ func newMetrics(extensive bool, version string, dbSize func() (int64, int64), pe
 	// etcd's buckets (wal/metrics.go): 1ms to 8s.
 	m.walFsync = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "etcd", Subsystem: "disk", Name: "wal_fsync_duration_seconds",
 		Help: "The latency distributions of fsync called by WAL.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)})
+	// etcd's (storage/backend/metrics.go): the commit of the apply batch to Pebble (without
+	// a sync: the raft log's sync, timed above, is what makes applied entries durable).
+	m.backendCommit = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "etcd", Subsystem: "disk", Name: "backend_commit_duration_seconds",
+		Help: "The latency distributions of commit called by backend.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)})
+	// etcd's (rafthttp/metrics.go): 0.1 ms to 3.2768 s, one observation per probe here.
+	m.peerRTT = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "etcd", Subsystem: "network", Name: "peer_round_trip_time_seconds",
+		Help: "Round-Trip-Time histogram between peers", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}, []string{"To"})
+	debugging := func(name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "etcd_debugging", Subsystem: "mvcc", Name: name, Help: help})
+	}
+	// etcd's (storage/mvcc/metrics.go); keys_total counts live keys here (see mvcc.Store.Keys).
+	m.keys = debugging("keys_total", "Total number of keys.")
+	m.watchers = debugging("watcher_total", "Total number of watchers.")
+	m.streams = debugging("watch_stream_total", "Total number of watch streams.")
 	var opts []grpcprom.ServerMetricsOption
 	if extensive {
 		// etcd's --metrics extensive: the handling-time histogram, with etcd's buckets.
@@ -94,6 +112,7 @@ func newMetrics(extensive bool, version string, dbSize func() (int64, int64), pe
 	m.grpc = grpcprom.NewServerMetrics(opts...)
 	reg.MustRegister(m.hasLeader, m.isLeader, m.leaderChanges, m.committed, m.applied, m.healthOK, m.healthFailed,
 		m.clientSent, m.clientRecvd, quota, spaceClears, serverVersion, dbTotal, dbInUse, m.grpc, m.walFsync, &peerCollector{peers}, m.pending, m.failed,
+		m.backendCommit, m.peerRTT, m.keys, m.watchers, m.streams,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -117,8 +136,12 @@ func (m *metrics) End(failed bool) {
 	}
 }
 
-// raftPoll is what one poll reads of the member's raft state.
-type raftPoll struct{ Lead, Commit, Applied uint64 }
+// raftPoll is what one poll reads of the member's raft state, store and watchers.
+type raftPoll struct {
+	Lead, Commit, Applied uint64
+	Keys                  int64
+	Watchers, Streams     int
+}
 
 // observe records one poll of the member's raft state.
 func (m *metrics) observe(self uint64, st raftPoll) {
@@ -135,6 +158,15 @@ func (m *metrics) observe(self uint64, st raftPoll) {
 	}
 	m.committed.Set(float64(st.Commit))
 	m.applied.Set(float64(st.Applied))
+	m.keys.Set(float64(st.Keys))
+	m.watchers.Set(float64(st.Watchers))
+	m.streams.Set(float64(st.Streams))
+}
+
+// timeCommit is kv/node's Config.TimeCommit: it times each apply batch's commit.
+func (m *metrics) timeCommit() func() {
+	start := time.Now()
+	return func() { m.backendCommit.Observe(time.Since(start).Seconds()) }
 }
 
 // poll reads the member's raft state every interval until ctx ends.
@@ -146,7 +178,9 @@ func (m *metrics) poll(ctx context.Context, d *node.Driver, interval time.Durati
 		ictx, cancel := context.WithTimeout(ctx, interval)
 		err := d.Inspect(ictx, func(mb *node.Member) {
 			s := mb.Status()
-			st = raftPoll{Lead: s.Lead, Commit: s.Commit, Applied: mb.AppliedIndex()}
+			w := mb.WatchStats()
+			st = raftPoll{Lead: s.Lead, Commit: s.Commit, Applied: mb.AppliedIndex(), Keys: mb.Keys(),
+				Watchers: w.SyncedWatchers + w.UnsyncedWatchers, Streams: w.Streams}
 		})
 		cancel()
 		if err == nil {
@@ -168,10 +202,23 @@ func (m *metrics) poll(ctx context.Context, d *node.Driver, interval time.Durati
 var peerSentFailures = prometheus.NewDesc("etcd_network_peer_sent_failures_total",
 	"The total number of send failures from peers.", []string{"To"}, nil)
 
+// peerSentBytes and peerReceivedBytes are etcd's, from the transport's byte counters (frame
+// header and payload).
+var (
+	peerSentBytes = prometheus.NewDesc("etcd_network_peer_sent_bytes_total",
+		"The total number of bytes sent to peers.", []string{"To"}, nil)
+	peerReceivedBytes = prometheus.NewDesc("etcd_network_peer_received_bytes_total",
+		"The total number of bytes received from peers.", []string{"From"}, nil)
+)
+
 // peerCollector reads the transport's per-peer counters at scrape time.
 type peerCollector struct{ stats func() peer.Stats }
 
-func (c *peerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- peerSentFailures }
+func (c *peerCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- peerSentFailures
+	ch <- peerSentBytes
+	ch <- peerReceivedBytes
+}
 func (c *peerCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.stats()
 	ids := make([]uint64, 0, len(st.Peers))
@@ -180,7 +227,10 @@ func (c *peerCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		ch <- prometheus.MustNewConstMetric(peerSentFailures, prometheus.CounterValue, float64(st.Peers[id].Dropped()), hexID(id))
+		p := st.Peers[id]
+		ch <- prometheus.MustNewConstMetric(peerSentFailures, prometheus.CounterValue, float64(p.Dropped()), hexID(id))
+		ch <- prometheus.MustNewConstMetric(peerSentBytes, prometheus.CounterValue, float64(p.SentBytes()), hexID(id))
+		ch <- prometheus.MustNewConstMetric(peerReceivedBytes, prometheus.CounterValue, float64(p.ReceivedBytes), hexID(id))
 	}
 }
 

@@ -177,6 +177,12 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		SnapshotEntries:        int(cfg.SnapshotCount),
 		SnapshotCatchUpEntries: int(min(cfg.SnapshotCatchUpEntries, cfg.SnapshotCount)),
 		WatchProgressInterval:  cfg.WatchProgressNotifyInterval,
+		TimeCommit: func() func() {
+			if s.metrics == nil { // made right after Open; nothing applies before the driver runs
+				return func() {}
+			}
+			return s.metrics.timeCommit()
+		},
 	}
 	for _, f := range ident.founders {
 		ncfg.InitialMembers = append(ncfg.InitialMembers, f.ID)
@@ -267,6 +273,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	go func() {
 		defer s.wg.Done()
 		s.metrics.poll(runCtx, s.driver, cfg.HeartbeatInterval)
+	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.probePeers(runCtx)
 	}()
 	if retention, _ := ParseCompactionRetention(cfg.AutoCompactionMode, cfg.AutoCompactionRetention); retention > 0 {
 		c := &compactor{s: s, mode: cfg.AutoCompactionMode, revisionInterval: cfg.autoCompactionRevisionInterval}

@@ -83,6 +83,32 @@ func (t *Transport) Call(ctx context.Context, to uint64, method string, body []b
 	return resp, nil
 }
 
+// probeMethod is the call Probe makes: the transport answers it itself, at once and with an
+// empty body, without Config.Handle (which never sees it). A member of an older version
+// hands it to its Handle, which answers an error just as fast: the round trip is the same.
+const probeMethod = "peer.Probe"
+
+// Probe measures one round trip to member to, as etcd's peer prober does for
+// etcd_network_peer_round_trip_time_seconds: it opens a call connection (dial and
+// handshake, not timed), then times one request and its answer on it. Errors are Call's.
+func (t *Transport) Probe(ctx context.Context, to uint64) (time.Duration, error) {
+	ctx, stop := mergeContext(ctx, t.ctx)
+	defer stop()
+	conn, err := t.dialMember(ctx, to, classCall, nil)
+	if err != nil {
+		return 0, fmt.Errorf("peer: probe member %x: %w", to, err)
+	}
+	defer t.untrack(conn)
+	start := time.Now()
+	_, err = roundTrip(ctx, conn, probeMethod, nil)
+	rtt := time.Since(start)
+	var re *RemoteError
+	if err != nil && !errors.As(err, &re) {
+		return 0, fmt.Errorf("peer: probe member %x: %w", to, err)
+	}
+	return rtt, nil
+}
+
 // Fetch makes one call as a guest (no member ID, no cluster ID) to the member listening at
 // a peer URL: how a member joining an existing cluster (--initial-cluster-state existing)
 // asks for the cluster ID and the member list before it knows its own ID. tlsCfg is needed

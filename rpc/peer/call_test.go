@@ -159,3 +159,29 @@ func TestRemoteErrorIs(t *testing.T) {
 		require.Equal(t, c.want, errors.Is(err, c.target), "%v", c.target)
 	}
 }
+
+// TestProbe: a probe is answered by the transport itself (the handler never sees it) and
+// measures a round trip; a member that does not answer is an error, not a figure.
+func TestProbe(t *testing.T) {
+	dir := newDirectory()
+	calls := make(chan string, 100)
+	one := startMember(t, dir, idOne, clusterA, "")
+	two := startMember(t, dir, idTwo, clusterA, "", func(_ *member, cfg *Config) { cfg.Handle = handler(calls) })
+	ctx, cancel := context.WithTimeout(context.Background(), waitMax)
+	defer cancel()
+	for range 3 {
+		rtt, err := one.tr.Probe(ctx, idTwo)
+		require.NoError(t, err)
+		require.Positive(t, rtt)
+	}
+	st := two.tr.Stats()
+	require.Equal(t, uint64(3), st.ProbesServed)
+	require.Zero(t, st.CallsServed)
+	require.Empty(t, calls, "the handler saw a probe")
+
+	dir.set(idThree, "http://127.0.0.1:1")
+	_, err := one.tr.Probe(ctx, idThree)
+	require.ErrorContains(t, err, "probe member d3")
+	_, err = one.tr.Probe(ctx, 0xee) // no address
+	require.Error(t, err)
+}

@@ -19,6 +19,7 @@
 //	go t.Serve(ln)                  // accept peers on the peer URL's listener
 //	t.Send(env)                     // node.Transport: queue for env.To, never blocks
 //	resp, err := t.Call(ctx, leaderID, "MemberAdd", body)
+//	rtt, err := t.Probe(ctx, peerID) // one timed round trip
 //	resp, err = peer.Fetch(ctx, "http://10.0.0.1:2380", nil, "members", nil) // as a guest
 //	t.Close()
 //
@@ -41,6 +42,15 @@
 // Calls (Call, Fetch) use a connection each: dial, handshake, one request, one answer,
 // close. Calls are rare (membership changes, joins), and a connection per call means a
 // request is never retried on a reused connection that may already have delivered it.
+//
+// Probe is a call of the reserved method "peer.Probe", which the listening transport answers
+// itself (empty body, never through Config.Handle; Stats.ProbesServed counts them): it times
+// the request and its answer on the established call connection, one round trip without
+// the dial and handshake, as etcd's prober times its GET of /raft/probing on a kept-alive
+// connection. The server probes every peer every few seconds for
+// etcd_network_peer_round_trip_time_seconds. Bytes are counted per peer both ways
+// (StreamStats.SentBytes, PeerStats.ReceivedBytes: frame header and payload) for etcd's
+// etcd_network_peer_sent_bytes_total and etcd_network_peer_received_bytes_total.
 //
 // # Sending: queues, batching, reconnects
 //

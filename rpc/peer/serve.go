@@ -235,6 +235,7 @@ func (t *Transport) readStream(conn net.Conn, from uint64, class byte) {
 				return
 			}
 		}
+		p.receivedBytes.Add(uint64(frameHeaderBytes + len(payload)))
 		if t.cfg.Deliver != nil && t.cfg.Deliver(payload) {
 			p.received.Add(1)
 		} else {
@@ -276,6 +277,11 @@ func (t *Transport) serveCall(conn net.Conn, from uint64) {
 		t.garbage(conn, fmt.Errorf("call from member %x: %w", from, err))
 		return
 	}
+	if method == probeMethod {
+		t.probesServed.Add(1)
+		t.answerCall(conn, method, nil, nil)
+		return
+	}
 	budget := callDefaultBudget
 	if budgetMs > 0 {
 		budget = min(time.Duration(budgetMs)*time.Millisecond, callBudgetMax)
@@ -302,6 +308,11 @@ func (t *Transport) serveCall(conn net.Conn, from uint64) {
 		}
 	}
 	t.callsServed.Add(1)
+	t.answerCall(conn, method, resp, rerr)
+}
+
+// answerCall writes a call's answer.
+func (t *Transport) answerCall(conn net.Conn, method string, resp []byte, rerr *RemoteError) {
 	out := encodeCallResponse(resp, rerr)
 	if err := checkFrameSize(len(out)); err != nil {
 		out = encodeCallResponse(nil, &RemoteError{Code: codes.ResourceExhausted, Message: fmt.Sprintf("peer: answer to %s: %v", method, err)})

@@ -23,8 +23,8 @@ type stream struct {
 	q     *queue
 	start sync.Once
 
-	sent, droppedQueueFull, droppedNoAddress, droppedUnreachable, droppedTooLarge atomic.Uint64
-	connects, reconnects, refusedByPeer, flushes                                  atomic.Uint64
+	sent, sentBytes, droppedQueueFull, droppedNoAddress, droppedUnreachable, droppedTooLarge atomic.Uint64
+	connects, reconnects, refusedByPeer, flushes                                             atomic.Uint64
 	// nextURL is the index, in Resolve's answer, of the URL to dial first: the one that
 	// worked last (a dead first URL must not cost a dial timeout on every reconnect). Only
 	// the writer goroutine writes it (atomic for Stats-like reads in tests).
@@ -55,6 +55,7 @@ func (s *stream) stats() StreamStats {
 	n, b := s.q.len()
 	return StreamStats{
 		Sent:               s.sent.Load(),
+		SentBytes:          s.sentBytes.Load(),
 		DroppedQueueFull:   s.droppedQueueFull.Load(),
 		DroppedNoAddress:   s.droppedNoAddress.Load(),
 		DroppedUnreachable: s.droppedUnreachable.Load(),
@@ -131,6 +132,7 @@ func (s *stream) run() {
 				c = nil
 			} else {
 				s.sent.Add(uint64(len(batch)))
+				s.sentBytes.Add(framesBytes(batch))
 			}
 			clear(batch)
 		}
@@ -166,6 +168,15 @@ func (s *stream) failed(err error, backoff *time.Duration) time.Duration {
 // members that lost a peer together from redialling it in step.
 func backoffStep(d time.Duration) (wait, next time.Duration) {
 	return d/2 + rand.N(d/2), min(2*d, backoffMax)
+}
+
+// framesBytes is the bytes the frames of batch take on the wire (header and payload).
+func framesBytes(batch [][]byte) uint64 {
+	var n uint64
+	for _, f := range batch {
+		n += uint64(frameHeaderBytes + len(f))
+	}
+	return n
 }
 
 func (s *stream) write(c *outConn, batch [][]byte) error {

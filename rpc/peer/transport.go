@@ -120,6 +120,7 @@ type Transport struct {
 	badConnections    atomic.Uint64
 	connsRejected     atomic.Uint64
 	callsServed       atomic.Uint64
+	probesServed      atomic.Uint64
 }
 
 type inboundKey struct {
@@ -133,7 +134,7 @@ type peer struct {
 	control *stream
 	bulk    *stream
 
-	received, receivedDropped, handshakesRefused atomic.Uint64
+	received, receivedDropped, receivedBytes, handshakesRefused atomic.Uint64
 }
 
 // New makes a transport; it sends once Send is called and receives once Serve runs.
@@ -313,8 +314,9 @@ type Stats struct {
 	// ConnectionsRejected counts inbound connections closed at once because Serve already
 	// held its maximum.
 	ConnectionsRejected uint64
-	// CallsServed counts calls answered by Config.Handle.
-	CallsServed uint64
+	// CallsServed counts calls answered by Config.Handle; ProbesServed the probes answered
+	// (Probe).
+	CallsServed, ProbesServed uint64
 }
 
 // PeerStats are the counters of one peer.
@@ -324,6 +326,9 @@ type PeerStats struct {
 	// Received counts frames from this peer handed to Deliver and taken; ReceivedDropped
 	// those Deliver refused (the member's inbox was full).
 	Received, ReceivedDropped uint64
+	// ReceivedBytes counts the bytes of every frame read from this peer's streams (header
+	// and payload, delivered or not): etcd's etcd_network_peer_received_bytes_total.
+	ReceivedBytes uint64
 	// HandshakesRefused counts this peer's inbound handshakes this transport refused, once
 	// the transport knows the peer (sent to it or accepted from it): an unknown sender
 	// counts only in Stats.HandshakesRefused, so refused strangers cannot grow Peers.
@@ -332,8 +337,9 @@ type PeerStats struct {
 
 // StreamStats are the counters of one outbound stream (one peer, one class).
 type StreamStats struct {
-	// Sent counts frames written and flushed to a connection.
-	Sent uint64
+	// Sent counts frames written and flushed to a connection; SentBytes their bytes on the
+	// wire (header and payload): etcd's etcd_network_peer_sent_bytes_total.
+	Sent, SentBytes uint64
 	// DroppedQueueFull: Send found the queue at its bound. DroppedNoAddress: Resolve gave no
 	// URL when the writer needed to connect. DroppedUnreachable: queued while the peer
 	// could not be reached (dial or handshake failed, or its connection broke mid-write).
@@ -359,6 +365,9 @@ func (s StreamStats) Dropped() uint64 {
 // Sent is the frames sent to the peer on both streams.
 func (p PeerStats) Sent() uint64 { return p.Control.Sent + p.Bulk.Sent }
 
+// SentBytes is the bytes sent to the peer on both streams.
+func (p PeerStats) SentBytes() uint64 { return p.Control.SentBytes + p.Bulk.SentBytes }
+
 // Dropped is the frames for the peer dropped on both streams.
 func (p PeerStats) Dropped() uint64 { return p.Control.Dropped() + p.Bulk.Dropped() }
 
@@ -380,6 +389,7 @@ func (t *Transport) Stats() Stats {
 		BadConnections:      t.badConnections.Load(),
 		ConnectionsRejected: t.connsRejected.Load(),
 		CallsServed:         t.callsServed.Load(),
+		ProbesServed:        t.probesServed.Load(),
 	}
 	for _, p := range ps {
 		st.Peers[p.id] = PeerStats{
@@ -387,6 +397,7 @@ func (t *Transport) Stats() Stats {
 			Bulk:              p.bulk.stats(),
 			Received:          p.received.Load(),
 			ReceivedDropped:   p.receivedDropped.Load(),
+			ReceivedBytes:     p.receivedBytes.Load(),
 			HandshakesRefused: p.handshakesRefused.Load(),
 		}
 	}

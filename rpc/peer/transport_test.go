@@ -49,6 +49,12 @@ func TestDeliveryBothWays(t *testing.T) {
 			sent := c.from.tr.Stats().Peers[c.to.id]
 			require.Zero(t, sent.Bulk.Sent)
 			require.Equal(t, uint64(1), sent.Control.Connects)
+			// The bytes on the wire: every frame sent is a hello or one of the n, each with
+			// its 8-byte header; the receiver counts the same bytes.
+			hellos := sent.Control.Sent - n
+			wantBytes := hellos*uint64(frameHeaderBytes+len("hello")) + n*uint64(frameHeaderBytes+len(numbered(c.name, 0)))
+			require.Equal(t, wantBytes, sent.SentBytes())
+			require.Eventually(t, func() bool { return c.to.tr.Stats().Peers[c.from.id].ReceivedBytes == wantBytes }, waitMax, time.Millisecond)
 		})
 	}
 }

@@ -1,0 +1,59 @@
+package node
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+)
+
+// TestMetricHooks: what the server's metrics read of a member. TimeCommit brackets every
+// commit of an apply batch (each start has its done, and every applied write was inside
+// one); Keys follows the live keys through puts, overwrites and a delete; WatchStats counts
+// the watch streams and their watchers.
+func TestMetricHooks(t *testing.T) {
+	started, finished := map[uint64]int{}, map[uint64]int{}
+	c := newClusterWith(t, 3, func(cfg *Config) {
+		id := cfg.ID
+		cfg.TimeCommit = func() func() {
+			require.Equal(t, started[id], finished[id], "member %d: a commit started inside another", id)
+			started[id]++
+			return func() { finished[id]++ }
+		}
+	})
+	leader := c.leader()
+	before := started[leader]
+	const keys = 5
+	for i := range keys {
+		_, err := c.do(leader, put(fmt.Sprintf("k%d", i), "v"))
+		require.NoError(t, err)
+	}
+	_, err := c.do(leader, put("k0", "again"))
+	require.NoError(t, err)
+	c.stabilize()
+	for _, id := range c.ids {
+		require.Equal(t, started[id], finished[id], "member %d", id)
+		require.Equal(t, int64(keys), c.members[id].Keys(), "member %d", id)
+	}
+	require.GreaterOrEqual(t, started[leader]-before, 1, "the leader's applies were timed")
+	_, err = c.do(leader, &pb.InternalRaftRequest{DeleteRange: &pb.DeleteRangeRequest{Key: []byte("k1")}})
+	require.NoError(t, err)
+	require.Equal(t, int64(keys-1), c.members[leader].Keys())
+
+	m := c.members[leader]
+	require.Equal(t, 0, m.WatchStats().Streams)
+	ws, err := m.NewWatchStream()
+	require.NoError(t, err)
+	for _, key := range []string{"a", "b"} {
+		require.NoError(t, ws.Handle(&pb.WatchRequest{RequestUnion: &pb.WatchRequest_CreateRequest{
+			CreateRequest: &pb.WatchCreateRequest{Key: []byte(key)}}}))
+	}
+	st := m.WatchStats()
+	require.Equal(t, 1, st.Streams)
+	require.Equal(t, 2, st.SyncedWatchers+st.UnsyncedWatchers)
+	ws.Close()
+	st = m.WatchStats()
+	require.Equal(t, 0, st.Streams)
+	require.Equal(t, 0, st.SyncedWatchers+st.UnsyncedWatchers)
+}
