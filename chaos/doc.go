@@ -39,8 +39,9 @@
 //
 // A scenario is the catalogue's own (scenarios.ByName: leader-crash) or one of this package's
 // Docker-only scenarios (kill-pause-restart). Each fault goes through its kind's descriptor
-// (scenarios.Descriptor: target counts, rate, instantaneous or not), scenarios' own for the
-// shared kinds:
+// (scenarios.Descriptor: target counts, rate, instantaneous or not), scenarios' own: every
+// kind this runner applies is one the simulator models too (pause, graceful-restart,
+// rolling-restart and kill-all were Docker-only until it did):
 //   - crash: docker kill --signal KILL (kill -9), restarted by docker start after Duration
 //     when set. Crashes of one instant (the leader and a follower "at once") are resolved
 //     first and killed in one docker kill. A plain kill -9 is not the simulator's power loss:
@@ -67,9 +68,6 @@
 //     applied.
 //   - duplicate, reorder: recorded as not applied, with the reason (TCP hides both from the
 //     application); the rest of the scenario runs.
-//
-// and for the kinds that exist only in Docker (declared here, with descriptors of the same
-// type, until scenarios/ models them):
 //   - pause: docker pause (the cgroup freezer: a process that stops without noticing),
 //     docker unpause after Duration.
 //   - graceful-restart: SIGTERM sent explicitly, exit status 0 required, docker start.

@@ -10,49 +10,33 @@ import (
 	"github.com/ballastdb/ballast/scenarios"
 )
 
-// Docker-only fault kinds: faults of a real process that the simulator does not model (yet).
-// They use scenarios' Descriptor type, so they are validated like the shared kinds; once
-// scenarios/ declares them (the plan: a member that stops and resumes), these move
-// there and TestDockerOnlyKindsAreNotShared says so.
-const (
-	Pause           scenarios.FaultKind = "pause"
-	GracefulRestart scenarios.FaultKind = "graceful-restart"
-	KillAll         scenarios.FaultKind = "kill-all"
-	RollingRestart  scenarios.FaultKind = "rolling-restart"
-)
-
 // Random is a target the Docker runner resolves when it plans a run: one member drawn from
 // the run's seed (so a seed names the member).
 const Random scenarios.Target = "random"
 
-var dockerOnlyKinds = []scenarios.Descriptor{
-	{Kind: Pause, MinTargets: 1, MaxTargets: 1, Random: scenarios.RandomMember,
-		Summary: "freezes the member's processes (docker pause) for Duration, then thaws them (docker unpause)"},
-	{Kind: GracefulRestart, MinTargets: 1, MaxTargets: 1, Random: scenarios.RandomMember, Instant: true,
-		Summary: "sends SIGTERM, requires exit status 0, and starts the member again on its volume"},
-	{Kind: RollingRestart, MinTargets: 0, MaxTargets: 0, Instant: true,
-		Summary: "restarts every member gracefully (SIGTERM, start), followers first and the leader last, each serving again before the next"},
-	{Kind: KillAll, MinTargets: 0, MaxTargets: 0,
-		Summary: "kill -9 of every member at once (a power loss of the whole cluster in power-loss mode), all started again after Duration"},
-}
-
-// sharedKinds are the scenarios kinds this runner applies, and how. Crash is kill -9, which
-// is not the power loss the simulator's crash is: the page cache keeps what was written but
-// not synced. The network kinds are iptables rules in the members' namespaces (network.go).
+// sharedKinds are the scenarios kinds this runner applies, and how: every kind it applies is
+// scenarios' own, with scenarios' descriptor (pause, graceful-restart, rolling-restart and
+// kill-all were Docker-only until the simulator modelled them). Crash is kill -9, which is
+// not the power loss the simulator's crash is: the page cache keeps what was written but not
+// synced. The network kinds are iptables rules in the members' namespaces (network.go).
 var sharedKinds = map[scenarios.FaultKind]string{
-	scenarios.Crash:          "docker kill --signal KILL (restarted with docker start after Duration, when set)",
-	scenarios.Restart:        "docker start of a stopped member",
-	scenarios.Partition:      "iptables DROP between Targets and the other members, both ways",
-	scenarios.Isolate:        "iptables DROP between the target and every other member, both ways",
-	scenarios.Bridge:         "iptables DROP between the two halves of the other members; the target reaches both",
-	scenarios.OneWay:         "iptables DROP of the connections Targets[0] opens to Targets[1:]'s peer port (its messages to them)",
-	scenarios.Loss:           "iptables DROP of each packet between members with probability Rate (TCP retransmits: loss becomes delay)",
-	scenarios.AddMember:      "MemberAddAsLearner, a new container with --initial-cluster-state existing, MemberPromote once caught up",
-	scenarios.RemoveMember:   "MemberRemove of the target (the removed member stops itself)",
-	scenarios.ReplaceMember:  "AddMember as above, then MemberRemove of the target",
-	scenarios.TransferLeader: "MoveLeader, asked of the leader, to the target or a running follower",
-	scenarios.Latency:        "power-loss mode only (the chaos image): docker cp of a file naming Delay into every member's data dir; the chaos build holds back what peers send it by that much (no netem in this kernel)",
-	scenarios.SlowDisk:       "power-loss mode only: docker cp of a file naming Delay into the member's data dir, which the chaos build's FS waits for before each sync",
+	scenarios.Crash:           "docker kill --signal KILL (restarted with docker start after Duration, when set)",
+	scenarios.Restart:         "docker start of a stopped member",
+	scenarios.Partition:       "iptables DROP between Targets and the other members, both ways",
+	scenarios.Isolate:         "iptables DROP between the target and every other member, both ways",
+	scenarios.Bridge:          "iptables DROP between the two halves of the other members; the target reaches both",
+	scenarios.OneWay:          "iptables DROP of the connections Targets[0] opens to Targets[1:]'s peer port (its messages to them)",
+	scenarios.Loss:            "iptables DROP of each packet between members with probability Rate (TCP retransmits: loss becomes delay)",
+	scenarios.AddMember:       "MemberAddAsLearner, a new container with --initial-cluster-state existing, MemberPromote once caught up",
+	scenarios.RemoveMember:    "MemberRemove of the target (the removed member stops itself)",
+	scenarios.ReplaceMember:   "AddMember as above, then MemberRemove of the target",
+	scenarios.TransferLeader:  "MoveLeader, asked of the leader, to the target or a running follower",
+	scenarios.Latency:         "power-loss mode only (the chaos image): docker cp of a file naming Delay into every member's data dir; the chaos build holds back what peers send it by that much (no netem in this kernel)",
+	scenarios.SlowDisk:        "power-loss mode only: docker cp of a file naming Delay into the member's data dir, which the chaos build's FS waits for before each sync",
+	scenarios.Pause:           "docker pause (the cgroup freezer) for Duration, then docker unpause",
+	scenarios.GracefulRestart: "SIGTERM sent explicitly, exit status 0 required, docker start on the member's volume",
+	scenarios.RollingRestart:  "every member restarted gracefully (SIGTERM, start), followers first and the leader last, each healthy again before the next",
+	scenarios.KillAll:         "kill -9 of every member in one docker kill (a power loss of the whole cluster in power-loss mode), all started again after Duration",
 }
 
 // notApplied are the scenarios kinds a Docker run skips, each with the reason, which the
@@ -68,9 +52,6 @@ func appliedKinds() []string {
 	for k := range sharedKinds {
 		out = append(out, string(k))
 	}
-	for _, d := range dockerOnlyKinds {
-		out = append(out, string(d.Kind))
-	}
 	sort.Strings(out)
 	return out
 }
@@ -84,8 +65,7 @@ var networkKinds = map[scenarios.FaultKind]bool{
 	scenarios.Partition: true, scenarios.Isolate: true, scenarios.Bridge: true, scenarios.OneWay: true, scenarios.Loss: true,
 }
 
-// describe is a kind's descriptor: scenarios' own for the shared kinds this runner applies,
-// or the Docker-only one.
+// describe is the descriptor of a kind this runner applies: scenarios' own.
 func describe(k scenarios.FaultKind) (scenarios.Descriptor, error) {
 	if _, ok := sharedKinds[k]; ok {
 		d, ok := scenarios.Describe(k)
@@ -94,11 +74,6 @@ func describe(k scenarios.FaultKind) (scenarios.Descriptor, error) {
 		}
 		return d, nil
 	}
-	for _, d := range dockerOnlyKinds {
-		if d.Kind == k {
-			return d, nil
-		}
-	}
 	if _, ok := scenarios.Describe(k); ok {
 		return scenarios.Descriptor{}, fmt.Errorf("fault kind %q: the Docker runner does not apply it yet (it applies %s)", k, strings.Join(appliedKinds(), ", "))
 	}
@@ -106,7 +81,9 @@ func describe(k scenarios.FaultKind) (scenarios.Descriptor, error) {
 }
 
 // dockerScenarios are the scenarios that exist only in the Docker world, written as the
-// catalogue's are.
+// catalogue's are: kill-pause-restart's random target is drawn by the Docker runner's plan,
+// a target the catalogue's schedules do not have. (The catalogue's pause-leader,
+// graceful-restart, rolling-restart and kill-all run in both worlds.)
 func dockerScenarios() []scenarios.Scenario {
 	return []scenarios.Scenario{{
 		Name:        "kill-pause-restart",
@@ -115,24 +92,8 @@ func dockerScenarios() []scenarios.Scenario {
 		Faults: []scenarios.Fault{
 			{Kind: scenarios.Crash, At: 3 * time.Second, Duration: 4 * time.Second, Targets: []scenarios.Target{scenarios.Leader}},
 			{Kind: scenarios.Crash, At: 10 * time.Second, Duration: 4 * time.Second, Targets: []scenarios.Target{Random}},
-			{Kind: GracefulRestart, At: 17 * time.Second, Targets: []scenarios.Target{scenarios.Leader}},
-			{Kind: Pause, At: 22 * time.Second, Duration: 4 * time.Second, Targets: []scenarios.Target{scenarios.Follower}},
-		},
-	}, {
-		Name:        "rolling-restart",
-		Description: "Every member is restarted gracefully one after another under load (an operator's upgrade), followers first and the leader last, twice.",
-		Members:     3, Duration: 30 * time.Second, Clients: 8,
-		Faults: []scenarios.Fault{
-			{Kind: RollingRestart, At: 3 * time.Second},
-			{Kind: RollingRestart, At: 17 * time.Second},
-		},
-	}, {
-		Name:        "kill-all",
-		Description: "Every member is killed at once under load and started again 2 s later, twice (in power-loss mode, the whole cluster loses power: what it acknowledged must have been on disk).",
-		Members:     3, Duration: 20 * time.Second, Clients: 8,
-		Faults: []scenarios.Fault{
-			{Kind: KillAll, At: 6 * time.Second, Duration: 2 * time.Second},
-			{Kind: KillAll, At: 13 * time.Second, Duration: 2 * time.Second},
+			{Kind: scenarios.GracefulRestart, At: 17 * time.Second, Targets: []scenarios.Target{scenarios.Leader}},
+			{Kind: scenarios.Pause, At: 22 * time.Second, Duration: 4 * time.Second, Targets: []scenarios.Target{scenarios.Follower}},
 		},
 	}}
 }

@@ -74,11 +74,11 @@ func TestPlanRefuses(t *testing.T) {
 	}{
 		{"a kind not applied yet", scenarios.Fault{Kind: scenarios.ClockSkew, Rate: 0.1, Targets: []scenarios.Target{scenarios.Leader}}, `fault kind "clock-skew": the Docker runner does not apply it yet`},
 		{"an unknown kind", scenarios.Fault{Kind: "melt", Targets: []scenarios.Target{scenarios.Leader}}, `unknown fault kind "melt"`},
-		{"too many targets", scenarios.Fault{Kind: Pause, Duration: time.Second, Targets: []scenarios.Target{scenarios.Member(0), scenarios.Member(1)}}, "2 targets, the kind takes 1 to 1"},
+		{"too many targets", scenarios.Fault{Kind: scenarios.Pause, Duration: time.Second, Targets: []scenarios.Target{scenarios.Member(0), scenarios.Member(1)}}, "2 targets, the kind takes 1 to 1"},
 		{"no target", scenarios.Fault{Kind: scenarios.Crash}, "0 targets"},
 		{"a member beyond the cluster", scenarios.Fault{Kind: scenarios.Crash, Targets: []scenarios.Target{scenarios.Member(3)}}, `target "m3" is beyond the 3 members`},
 		{"a role not applied", scenarios.Fault{Kind: scenarios.Crash, Targets: []scenarios.Target{"all"}}, `target "all" is not applied`},
-		{"an instantaneous kind with a duration", scenarios.Fault{Kind: GracefulRestart, Duration: time.Second, Targets: []scenarios.Target{scenarios.Leader}}, "instantaneous"},
+		{"an instantaneous kind with a duration", scenarios.Fault{Kind: scenarios.GracefulRestart, Duration: time.Second, Targets: []scenarios.Target{scenarios.Leader}}, "instantaneous"},
 		{"a rate", scenarios.Fault{Kind: scenarios.Crash, Rate: 0.5, Targets: []scenarios.Target{scenarios.Leader}}, "rate and delay"},
 		{"a delay", scenarios.Fault{Kind: scenarios.Crash, Delay: time.Second, Targets: []scenarios.Target{scenarios.Leader}}, "rate and delay"},
 	} {
@@ -112,16 +112,35 @@ func TestPlanRandomTargetFromSeed(t *testing.T) {
 	require.Len(t, members, 3, "20 seeds draw every one of 3 members")
 }
 
-// The Docker-only kinds are not scenarios' kinds: once scenarios/ declares one, its
-// descriptor there is the one to use and the copy here must go.
-func TestDockerOnlyKindsAreNotShared(t *testing.T) {
-	for _, d := range dockerOnlyKinds {
-		_, shared := scenarios.Describe(d.Kind)
-		require.False(t, shared, "%s is in scenarios now: remove it from dockerOnlyKinds", d.Kind)
-	}
+// Every kind the Docker runner applies or skips is scenarios' own, with scenarios'
+// descriptor: there are no Docker-only kinds any more (pause, graceful-restart,
+// rolling-restart and kill-all moved to scenarios/ once the simulator modelled them). The
+// four keep the shapes run.go's apply relies on: a pause and a kill-all are undone after
+// Duration, the two restarts are instantaneous, and only pause and graceful-restart take a
+// target.
+func TestAppliedKindsAreScenariosKinds(t *testing.T) {
 	for k := range sharedKinds {
-		_, ok := scenarios.Describe(k)
-		require.True(t, ok, "%s", k)
+		d, err := describe(k)
+		require.NoError(t, err, "%s", k)
+		want, ok := scenarios.Describe(k)
+		require.True(t, ok, "%s is applied here but not in scenarios", k)
+		require.Equal(t, want, d)
+	}
+	for k := range notApplied {
+		require.True(t, k.Known(), "%s", k)
+	}
+	for _, tc := range []struct {
+		kind       scenarios.FaultKind
+		instant    bool
+		maxTargets int
+	}{
+		{scenarios.Pause, false, 1}, {scenarios.GracefulRestart, true, 1},
+		{scenarios.RollingRestart, true, 0}, {scenarios.KillAll, false, 0},
+	} {
+		d, err := describe(tc.kind)
+		require.NoError(t, err, "%s is not applied by the Docker runner", tc.kind)
+		require.Equal(t, tc.instant, d.Instant, "%s", tc.kind)
+		require.Equal(t, tc.maxTargets, d.MaxTargets, "%s", tc.kind)
 	}
 }
 
@@ -178,7 +197,7 @@ func TestPlanRollingRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, got, 2)
 	for i, f := range got {
-		require.Equal(t, RollingRestart, f.Kind)
+		require.Equal(t, scenarios.RollingRestart, f.Kind)
 		require.Empty(t, f.Targets)
 		require.Zero(t, f.Undo)
 		require.Equal(t, s.Faults[i].At/2, f.At)

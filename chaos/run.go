@@ -328,14 +328,14 @@ func (inj *injector) killTogether(ctx context.Context, events []*event) error {
 		if e.at != events[0].at {
 			break
 		}
-		if e.undo || e.fault.Skip != "" || (e.fault.Kind != scenarios.Crash && e.fault.Kind != KillAll) {
+		if e.undo || e.fault.Skip != "" || (e.fault.Kind != scenarios.Crash && e.fault.Kind != scenarios.KillAll) {
 			continue
 		}
 		ms, err := inj.resolve(ctx, e.fault.Targets)
 		if err != nil {
 			return fmt.Errorf("fault %s at %s: %w", e.fault.Kind, e.fault.At, err)
 		}
-		if e.fault.Kind == KillAll {
+		if e.fault.Kind == scenarios.KillAll {
 			ms = inj.c.Current()
 		}
 		e.pre = ms
@@ -475,9 +475,9 @@ func (inj *injector) apply(ctx context.Context, e *event) error {
 		for _, m := range *e.members {
 			var err error
 			switch {
-			case f.Kind == Pause && m.state == "paused":
+			case f.Kind == scenarios.Pause && m.state == "paused":
 				err = inj.c.Unpause(ctx, m)
-			case (f.Kind == scenarios.Crash || f.Kind == KillAll) && m.state == "killed":
+			case (f.Kind == scenarios.Crash || f.Kind == scenarios.KillAll) && m.state == "killed":
 				err = inj.c.StartMember(ctx, m)
 			case f.Kind == scenarios.SlowDisk:
 				err = inj.c.SetSyncDelay(ctx, m, 0)
@@ -569,7 +569,7 @@ func (inj *injector) apply(ctx context.Context, e *event) error {
 			if err := inj.c.SetNetDelay(ctx, m, f.Delay); err != nil {
 				return err
 			}
-		case scenarios.Crash, KillAll:
+		case scenarios.Crash, scenarios.KillAll:
 			if e.together {
 				// killed by killTogether
 			} else if m.state != "running" {
@@ -587,7 +587,7 @@ func (inj *injector) apply(ctx context.Context, e *event) error {
 					return err
 				}
 			}
-		case Pause:
+		case scenarios.Pause:
 			if err := inj.c.Pause(ctx, m); err != nil {
 				return err
 			}
@@ -619,13 +619,13 @@ func (inj *injector) apply(ctx context.Context, e *event) error {
 			}
 			inj.slowDisks = true
 			detail += fmt.Sprintf(" (+%s per sync)", f.Delay)
-		case GracefulRestart:
+		case scenarios.GracefulRestart:
 			if err := inj.gracefulRestart(ctx, m); err != nil {
 				return err
 			}
 		}
 	}
-	if f.Kind == RollingRestart {
+	if f.Kind == scenarios.RollingRestart {
 		// Followers first, the leader last (as operators roll a cluster), each serving again
 		// before the next goes down.
 		lead, err := inj.c.Leader(ctx, 20*time.Second)
@@ -655,13 +655,13 @@ func (inj *injector) apply(ctx context.Context, e *event) error {
 	}
 	kind := string(f.Kind)
 	switch {
-	case (f.Kind == scenarios.Crash || f.Kind == KillAll) && inj.powerLoss:
+	case (f.Kind == scenarios.Crash || f.Kind == scenarios.KillAll) && inj.powerLoss:
 		kind = "power-loss"
 	case f.Kind == scenarios.Crash:
 		kind = "kill"
 	}
 	h := inj.w.rec.StartFault(kind, names, detail, startNs)
-	if f.Undo == 0 && (f.Kind == GracefulRestart || f.Kind == RollingRestart || f.Kind == scenarios.Restart || membershipKinds[f.Kind]) {
+	if f.Undo == 0 && (f.Kind == scenarios.GracefulRestart || f.Kind == scenarios.RollingRestart || f.Kind == scenarios.Restart || membershipKinds[f.Kind]) {
 		h.End(inj.w.now())
 	} else {
 		*e.handle = h

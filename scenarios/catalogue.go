@@ -297,6 +297,10 @@ func Catalogue() []Scenario {
 		watchFarBehind(),
 		snapshotAcrossMembership(),
 		compactionUnderLoad(),
+		pauseLeader(),
+		gracefulRestart(),
+		rollingRestart(),
+		killAll(),
 		{
 			Name:         "everything",
 			Description:  "Swarm testing: each seed enables a random half of all fault kinds and draws a dozen faults among them, on a 5-member cluster under the lease workload.",
@@ -601,5 +605,97 @@ func compactionUnderLoad() Scenario {
 		// refused reads are definite failures and count against the share
 		Liveness: Liveness{MinAckShare: 0.6, MaxRecovery: recoveryBound},
 		Purposes: []Purpose{{Event: ReadsRefusedCompacted}, {Event: WatchCancelledByCompaction}, {Event: LeaderChange}},
+	}
+}
+
+// pauseLeader freezes the leader for longer than an election: its followers elect another,
+// and the old leader, thawed, finds a higher term in the messages that waited for it and
+// steps down, having committed nothing alone. Then a follower is frozen, with the leader's
+// appends waiting in it.
+func pauseLeader() Scenario {
+	return Scenario{
+		Name:         "pause-leader",
+		Description:  "The leader is paused (a frozen process: it notices nothing, what reaches it waits) for 3 s: the followers elect a new leader, and the old one, resumed with its clock jumped, reads the messages that waited for it in order and steps down; then a follower is paused for 2 s.",
+		Members:      3,
+		Duration:     sec(12),
+		Clients:      6,
+		OpsPerSecond: catalogueOpsPerSecond,
+		Keys:         16,
+		Mix:          leaseMix,
+		Watchers:     2,
+		Faults: []Fault{
+			{Kind: Pause, At: sec(2), Duration: sec(3), Targets: []Target{Leader}},
+			{Kind: Pause, At: sec(7), Duration: sec(2), Targets: []Target{Follower}},
+		},
+		// requests sent to a paused member wait until their clients give up
+		Liveness: Liveness{MinAckShare: 0.5, MaxRecovery: recoveryBound},
+		Purposes: []Purpose{{Event: LeaderChange}, {Event: LeaderStepDown}},
+	}
+}
+
+// gracefulRestart restarts the leader and then a follower cleanly, as an operator does.
+func gracefulRestart() Scenario {
+	return Scenario{
+		Name:         "graceful-restart",
+		Description:  "The leader is stopped cleanly (SIGTERM: nothing it wrote is lost) and started again, then a follower, then the leader again.",
+		Members:      3,
+		Duration:     sec(10),
+		Clients:      6,
+		OpsPerSecond: catalogueOpsPerSecond,
+		Keys:         16,
+		Mix:          kvMix,
+		Watchers:     2,
+		Faults: []Fault{
+			{Kind: GracefulRestart, At: sec(2), Targets: []Target{Leader}},
+			{Kind: GracefulRestart, At: sec(4.5), Targets: []Target{Follower}},
+			{Kind: GracefulRestart, At: sec(6.5), Targets: []Target{Leader}},
+		},
+		Liveness: Liveness{MinAckShare: 0.6, MaxRecovery: recoveryBound},
+		Purposes: []Purpose{{Event: LeaderChange}},
+	}
+}
+
+// rollingRestart is an operator's upgrade under load: every member restarted cleanly in
+// turn, twice.
+func rollingRestart() Scenario {
+	return Scenario{
+		Name:         "rolling-restart",
+		Description:  "Every member is restarted gracefully one after another under load (an operator's upgrade), followers first and the leader last, each serving again before the next, twice.",
+		Members:      3,
+		Duration:     sec(14),
+		Clients:      6,
+		OpsPerSecond: catalogueOpsPerSecond,
+		Keys:         16,
+		Mix:          leaseMix,
+		Watchers:     2,
+		Faults: []Fault{
+			{Kind: RollingRestart, At: sec(2)},
+			{Kind: RollingRestart, At: sec(7)},
+		},
+		Liveness: Liveness{MinAckShare: 0.6, MaxRecovery: recoveryBound},
+		Purposes: []Purpose{{Event: LeaderChange}},
+	}
+}
+
+// killAll takes the power from the whole cluster at once, twice: what it acknowledged must
+// have been on every majority's disk.
+func killAll() Scenario {
+	return Scenario{
+		Name:         "kill-all",
+		Description:  "Every member is crashed at once under load (power loss of the whole cluster: each keeps only what it synced) and all are started again 2 s later, then again for 1.5 s.",
+		Members:      3,
+		Duration:     sec(12),
+		Clients:      6,
+		OpsPerSecond: catalogueOpsPerSecond,
+		Keys:         16,
+		Mix:          kvMix,
+		Watchers:     2,
+		Faults: []Fault{
+			{Kind: KillAll, At: sec(2.5), Duration: sec(2)},
+			{Kind: KillAll, At: sec(7), Duration: sec(1.5)},
+		},
+		// the cluster is down for 3.5 s of 12, and elects a leader after each
+		Liveness: Liveness{MinAckShare: 0.4, MaxRecovery: recoveryBound},
+		Purposes: []Purpose{{Event: LeaderChange}},
 	}
 }

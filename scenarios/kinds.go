@@ -93,6 +93,14 @@ var descriptors = []Descriptor{
 		Summary: "adds a new member, then removes the target"},
 	{Kind: TransferLeader, MinTargets: 0, MaxTargets: 1, Instant: true,
 		Summary: "moves leadership to Targets[0] (or any other member)"},
+	{Kind: Pause, MinTargets: 1, MaxTargets: 1, Random: RandomMember,
+		Summary: "freezes the member's process for Duration: it takes no step, the messages and requests that reach it wait and are handled in arrival order when it resumes, and its clock runs on"},
+	{Kind: GracefulRestart, MinTargets: 1, MaxTargets: 1, Random: RandomMember, Instant: true,
+		Summary: "stops the member cleanly (everything it wrote kept, as after SIGTERM) and starts it again on its disk"},
+	{Kind: RollingRestart, MinTargets: 0, MaxTargets: 0, Instant: true,
+		Summary: "restarts every member gracefully in turn, followers first and the leader last, each serving again before the next"},
+	{Kind: KillAll, MinTargets: 0, MaxTargets: 0,
+		Summary: "crashes every member at once, each losing what it had not synced, and restarts them all after Duration"},
 }
 
 // Descriptors returns every fault kind's descriptor, in declaration order.

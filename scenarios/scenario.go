@@ -120,6 +120,16 @@ const (
 	RemoveMember   FaultKind = "remove-member"
 	ReplaceMember  FaultKind = "replace-member"
 	TransferLeader FaultKind = "transfer-leader"
+	// Pause freezes Targets[0]'s process for Duration (docker pause: a process that stops
+	// without noticing): it takes no step, what reaches it waits, in order, and its clock runs
+	// on. GracefulRestart stops Targets[0] cleanly (SIGTERM: nothing it wrote is lost) and
+	// starts it again; RollingRestart restarts every member so, one after another, followers
+	// first and the leader last; KillAll crashes every member at once (a power loss of the
+	// whole cluster) and restarts them all after Duration.
+	Pause           FaultKind = "pause"
+	GracefulRestart FaultKind = "graceful-restart"
+	RollingRestart  FaultKind = "rolling-restart"
+	KillAll         FaultKind = "kill-all"
 )
 
 // Target names a member by its index in the initial membership (0-based), or by role.

@@ -20,7 +20,10 @@ import (
 // write ("c3-17"), recorded in a history.Recorder in virtual nanoseconds. An error returned
 // during Submit itself (no leader known, member stopped) is recorded as definite: the
 // member never proposed or forwarded the request. Other errors are classified by
-// history.Classify. With no answer within clientTimeout (2 s) the outcome is unknown.
+// history.Classify. With no answer within clientTimeout (2 s) the outcome is unknown. A
+// paused member is drawn like any live one (a client cannot tell it from a slow one): the
+// request waits in it and is submitted when it resumes, its client having given up by then
+// if the pause outlasted clientTimeout (pause.go).
 // The workload starts once the cluster elected its first leader (bounded by 10 s), and
 // scenario times count from then.
 //
@@ -187,7 +190,7 @@ func (wl *workload) next(c *client) {
 		return
 	}
 	req := wl.request(c)
-	cl := &call{wl: wl, c: c, sm: sm, req: req, called: s.w.now, gen: sm.gen, inSubmit: true}
+	cl := &call{wl: wl, c: c, sm: sm, req: req, called: s.w.now, gen: sm.gen, paused: sm.pausedFor(s.w.now)}
 	wl.ops++
 	cl.h = s.rec.Call(c.name, req, int64(s.w.now))
 	s.w.traceCall(c.name, req, sm.name)
@@ -196,13 +199,27 @@ func (wl *workload) next(c *client) {
 	// that process runs: one dropped silently would leave its client to give up with an
 	// unknown outcome, which the history cannot tell from a slow answer.
 	s.w.afterFIFO(laneAnswerBound, answerBound, cl.checkAnswered)
-	if req.LeaseKeepAlive != nil {
-		sm.m.KeepAlive(req.LeaseKeepAlive.ID, cl.done)
+	if sm.paused() {
+		s.c.hold(sm, cl.submit) // it takes the request when it resumes (pause.go)
 	} else {
-		sm.m.Submit(toPB(req), cl.done)
+		cl.submit()
+	}
+}
+
+// submit hands the request to its member (the same process it was sent to).
+func (cl *call) submit() {
+	sm := cl.sm
+	if sm.m == nil || sm.gen != cl.gen {
+		return // the process died while it held the request: the client times out
+	}
+	cl.inSubmit = true
+	if cl.req.LeaseKeepAlive != nil {
+		sm.m.KeepAlive(cl.req.LeaseKeepAlive.ID, cl.done)
+	} else {
+		sm.m.Submit(toPB(cl.req), cl.done)
 	}
 	cl.inSubmit = false
-	s.c.kick(sm)
+	cl.wl.s.c.kick(sm)
 }
 
 // call is one request of a client, from its call to its answer or timeout.
@@ -214,6 +231,8 @@ type call struct {
 	h      *history.OpHandle
 	called time.Duration
 	gen    int // sm's process when called
+	// paused is sm.pausedFor when called, then as far as checkAnswered has moved its bound
+	paused time.Duration
 	// finished: answered or given up (the client moved on); answered: the member answered;
 	// inSubmit: Submit has not returned yet
 	finished, answered, inSubmit bool
@@ -238,7 +257,14 @@ func (cl *call) timeout() {
 
 // checkAnswered fails the run if the member, still the same process, never answered.
 func (cl *call) checkAnswered() {
+	w := cl.wl.s.w
 	if sm := cl.sm; !cl.answered && sm.m != nil && sm.gen == cl.gen {
+		// the time its member spent paused does not count: a paused member does not tick
+		if extra := sm.pausedFor(w.now) - cl.paused; extra > 0 {
+			cl.paused += extra
+			w.after(extra, cl.checkAnswered)
+			return
+		}
 		cl.wl.s.fail(fmt.Sprintf("%s's request %s on %s at %v was never answered (a member must answer every request it takes, within its request timeout)",
 			cl.c.name, describe(cl.req), sm.name, cl.called))
 	}

@@ -34,7 +34,8 @@ import (
 // the seed and the link's ends; links.go), so links differ and messages reorder; loss,
 // duplication and extra reordering at the fault's rate,
 // a latency spike, and partitions as a counted cut set of directed links (a message in
-// flight when its link is cut is dropped).
+// flight when its link is cut is dropped). A paused member (pause.go) skips its ticks and
+// Work and holds what reaches it until it resumes.
 
 // Disk and network models (virtual time).
 const (
@@ -105,6 +106,13 @@ type simMember struct {
 	stepCrash   *stepCrash
 	cycle       persistCycle
 	truncations int
+	// pauses counts the pause faults freezing the process (pause.go); held are the events
+	// that reached it meanwhile, in arrival order, and kickHeld a Work deferred. pausedSince
+	// is when the current pause began, pausedTotal the time paused before it.
+	pauses                   int
+	held                     []func()
+	kickHeld                 bool
+	pausedSince, pausedTotal time.Duration
 }
 
 // cluster is the members and the network between them.
@@ -238,8 +246,10 @@ func (c *cluster) tick(sm *simMember, gen int) {
 	if sm.m == nil || sm.gen != gen {
 		return
 	}
-	sm.m.Tick()
-	c.kick(sm)
+	if !sm.paused() { // a frozen process does not tick (pause.go)
+		sm.m.Tick()
+		c.kick(sm)
+	}
 	next := time.Duration(float64(node.DefaultTickInterval) / (1 + sm.clock.rate))
 	c.w.after(next, func() { c.tick(sm, gen) })
 }
@@ -247,6 +257,10 @@ func (c *cluster) tick(sm *simMember, gen int) {
 // kick schedules Work on sm soon, once.
 func (c *cluster) kick(sm *simMember) {
 	if sm.m == nil || sm.workQueued {
+		return
+	}
+	if sm.paused() {
+		sm.kickHeld = true
 		return
 	}
 	sm.workQueued = true
@@ -258,6 +272,10 @@ func (c *cluster) kick(sm *simMember) {
 				return
 			}
 			sm.workQueued = false
+			if sm.paused() {
+				sm.kickHeld = true
+				return
+			}
 			c.work(sm)
 		}, gen
 	}
@@ -288,8 +306,9 @@ func (c *cluster) work(sm *simMember) {
 		sm.syncing = true
 		gen, tok := sm.gen, out.SyncToken
 		lat := uniform(c.w.disk, syncLatencyMin, syncLatencyMax) + sm.extraSync
-		c.w.after(lat, func() {
-			if sm.m == nil || sm.gen != gen {
+		var synced func()
+		synced = func() {
+			if sm.m == nil || sm.gen != gen || c.hold(sm, synced) {
 				return
 			}
 			sm.syncing = false
@@ -312,7 +331,8 @@ func (c *cluster) work(sm *simMember) {
 			}
 			c.send(sm, msgs)
 			c.kick(sm)
-		})
+		}
+		c.w.after(lat, synced)
 	}
 	if len(out.Messages) > 0 || out.SyncToken != 0 {
 		c.kick(sm)
@@ -402,6 +422,10 @@ func (d *delivery) deliver() {
 	if to.m == nil || c.cut[[2]int{fi, ti}] > 0 {
 		return
 	}
+	if to.paused() {
+		c.holdDelivery(fi, to, data)
+		return
+	}
 	c.delivered++
 	_ = to.m.Receive(data) // stale or refused messages are raft's business
 	c.kick(to)
@@ -414,7 +438,7 @@ func (c *cluster) crash(sm *simMember, why string) {
 	}
 	// the clone is taken before Close, which may write: power loss keeps only what was synced
 	clone := sm.fs.crashClone()
-	stopProcess(sm) // Close fails its waiting requests with ErrStopped
+	stopProcess(sm, c.w.now) // Close fails its waiting requests with ErrStopped
 	sm.crashes++
 	sm.fs = clone
 	c.w.tracef("%s crash (%s)", sm.name, why)
@@ -441,7 +465,7 @@ func (c *cluster) refuse(sm *simMember, err error) {
 		return
 	}
 	sm.refused = true
-	stopProcess(sm)
+	stopProcess(sm, c.w.now)
 	c.members = without(c.members, sm)
 	c.w.tracef("%s refuses to serve: corruption detected", sm.name)
 	if c.onRefuse != nil {
@@ -451,7 +475,7 @@ func (c *cluster) refuse(sm *simMember, err error) {
 
 // stopProcess closes sm's running process, if any, and voids its pending events; its disk
 // stays as it is. It reports whether a process was running.
-func stopProcess(sm *simMember) bool {
+func stopProcess(sm *simMember, now time.Duration) bool {
 	if sm.m == nil {
 		return false
 	}
@@ -459,6 +483,7 @@ func stopProcess(sm *simMember) bool {
 	sm.m = nil
 	sm.gen++
 	sm.syncing, sm.workQueued = false, false
+	sm.forgetPause(now)
 	_ = m.Close()
 	return true
 }
@@ -473,7 +498,7 @@ func (c *cluster) retire(sm *simMember) {
 	c.members = without(c.members, sm)
 	c.w.tracef("%s removed", sm.name)
 	c.w.after(removeGrace, func() {
-		if stopProcess(sm) {
+		if stopProcess(sm, c.w.now) {
 			c.w.tracef("%s stops (removed)", sm.name)
 		}
 	})
@@ -497,6 +522,8 @@ func (c *cluster) live() []*simMember {
 
 // pickLive is a live member drawn from r as live()[r.IntN(len(live()))] would be (nil, and
 // no draw, when none is live), without building the list: the workload picks one per request.
+// A paused member is live (its clients cannot tell it from a slow one): requests to it wait
+// in it (pause.go).
 func (c *cluster) pickLive(r *rand.Rand) *simMember {
 	n := 0
 	for _, sm := range c.members {
@@ -519,11 +546,16 @@ func (c *cluster) pickLive(r *rand.Rand) *simMember {
 	panic("sim: pickLive lost a live member")
 }
 
-// leader is the live member that leads in the highest term, nil when none.
+// leader is the live member that leads in the highest term, nil when none. A paused member
+// is passed over: the calls made of the leader (membership, leader transfer) need a process
+// that answers.
 func (c *cluster) leader() *simMember {
 	var best *simMember
 	var term uint64
 	for _, sm := range c.live() {
+		if sm.paused() {
+			continue
+		}
 		hs, ss := sm.m.States()
 		if ss.RaftState == raft.StateLeader && (best == nil || hs.Term > term) {
 			best, term = sm, hs.Term

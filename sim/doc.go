@@ -39,6 +39,8 @@
 //	faults.go       scheduling faults; faultkinds.go one applier per fault kind
 //	membership.go   add, remove and replace members
 //	corrupt.go      damage at rest to a stopped member's files
+//	pause.go        frozen processes: what reaches a paused member waits, in order
+//	restarts.go     graceful, rolling and whole-cluster restarts
 //	safety.go       the online safety checker over the members' Observer reports
 //	purpose.go      purpose events and rare-path counts (Result.Coverage)
 //	shrink.go       reducing a failing run's fault schedule
@@ -62,7 +64,14 @@
 // corrupt, add-member, remove-member, replace-member (below), and the step crashes
 // crash-before-sync, crash-before-send and crash-after-truncate (stepcrash.go: the target
 // loses power at that step of its next persist cycle, or of the next one that truncated a
-// conflicting suffix, and restarts 50 ms later; armed for Duration). Each is recorded as a history
+// conflicting suffix, and restarts 50 ms later; armed for Duration), pause (pause.go: the
+// target's process freezes for Duration: no tick, no Work, its sync completions, the
+// messages and the client requests that reach it held and handled in arrival order when it
+// resumes, its clock running on), graceful-restart (restarts.go: a clean stop that loses
+// nothing, the disk synced whole, and a start 500 ms later), rolling-restart (every member
+// restarted so in turn, followers first and the leader last, each serving again before the
+// next) and kill-all (every running member crashed at one instant, restarted after
+// Duration). Each is recorded as a history
 // fault record and a trace line. Any other kind makes Run return a failed Result naming it,
 // before anything runs. RandomFaults are drawn from the faults stream (each kind enabled with
 // probability one half, then Count faults among them; corrupt, remove-member and

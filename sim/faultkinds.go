@@ -53,6 +53,11 @@ var appliers = map[scenarios.FaultKind]applyFunc{
 	scenarios.CrashBeforeSync:    applyStepCrash(stepBeforeSync, false),
 	scenarios.CrashBeforeSend:    applyStepCrash(stepBeforeSend, false),
 	scenarios.CrashAfterTruncate: applyStepCrash(stepBeforeSend, true),
+	// pause.go, restarts.go
+	scenarios.Pause:           applyPause,
+	scenarios.GracefulRestart: applyGracefulRestart,
+	scenarios.RollingRestart:  applyRollingRestart,
+	scenarios.KillAll:         applyKillAll,
 }
 
 func applyCrash(s *sim, f scenarios.Fault, targets []*simMember, _ *string) ([]*simMember, func()) {

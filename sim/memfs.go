@@ -82,6 +82,23 @@ func (fs *memFS) crashClone() *memFS {
 	return &memFS{root: fs.root.crashClone(clones), locked: map[*memNode]bool{}}
 }
 
+// syncAll makes everything the FS holds synced, as a clean shutdown leaves the disk once
+// the kernel has written its page cache: a crash after it loses nothing written before.
+func (fs *memFS) syncAll() {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.root.syncAll()
+}
+
+func (n *memNode) syncAll() {
+	n.sync()
+	if n.dir {
+		for _, child := range n.entries {
+			child.syncAll() // each node once per path; syncing twice changes nothing
+		}
+	}
+}
+
 // crashClone is n as it survives a power loss; clones maps the nodes already cloned, so a
 // file linked under two names stays one file.
 func (n *memNode) crashClone(clones map[*memNode]*memNode) *memNode {

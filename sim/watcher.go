@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -19,7 +20,8 @@ import (
 // history is long, so their member catches them up in several cut batches. A watch cancelled
 // because the revision it needed next was compacted (CompactRevision set) resumes from
 // CompactRevision, the oldest revision its member still serves whole, as etcd's clients are
-// told to: the revisions between are gone.
+// told to: the revisions between are gone. A watcher opens or resumes only on a member that
+// is not paused, and a paused member's stream delivers nothing until it resumes (pause.go).
 
 // Watch polling (virtual time).
 const (
@@ -56,7 +58,7 @@ func (s *sim) startWatchers(first, n int) {
 func (wt *watcher) open(first bool) {
 	s := wt.s
 	wt.stream, wt.sm = nil, nil
-	live := s.c.live()
+	live := slices.DeleteFunc(s.c.live(), (*simMember).paused)
 	if len(live) == 0 {
 		return
 	}
@@ -91,6 +93,9 @@ func (wt *watcher) poll() {
 	if wt.stream == nil || wt.sm.m == nil || wt.sm.gen != wt.gen {
 		wt.open(false)
 		return
+	}
+	if wt.sm.paused() {
+		return // a frozen member sends nothing; its stream goes on when it resumes
 	}
 	resps, err := wt.stream.Pending(watchMaxPerPoll)
 	canceled := false
