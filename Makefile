@@ -21,7 +21,7 @@ ETCDCTL := $(BIN)/etcdctl-$(ETCD_VERSION)
 ETCDUTL := $(BIN)/etcdutl-$(ETCD_VERSION)
 ETCD_TOOLS_SOURCES := tools/etcd/go.mod tools/etcd/go.sum
 
-.PHONY: build test lint unit nested compat browser sim chaos chaos-images chaos-test bench image image-test compose-up compose-down compose-clean cluster canaries deps go-deps chromium etcd-tools
+.PHONY: build test lint unit nested compat browser sim chaos chaos-images chaos-test bench image image-test compose-up compose-down compose-clean cluster canaries deps go-deps chromium etcd-tools bench-etcd
 
 build:
 	$(GO) build ./...
@@ -175,13 +175,32 @@ chaos: chaos-images
 # The packages' benchmarks, without the long ones (a million keys in kv/mvcc and Porcupine's
 # 5-minute searches: see kv/mvcc/bench_test.go and linearizability/bench_test.go for their
 # commands); the revision-guided checker runs at 10k, 100k and 1M operations (about 30 s). Output goes to reports/bench.txt, for
-# benchstat against an earlier run. cmd/ballast-bench (whole clusters over gRPC) is to come.
+# benchstat against an earlier run. Whole clusters over gRPC: make bench-etcd.
 BENCH_TIME ?= 1s
 bench:
 	@mkdir -p reports
 	set -o pipefail; { $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) ./raft/ ./kv/raftlog/ ./kv/wire/ ./kv/lease/ ./kv/watch/ ./kv/node/ && \
 	  $(GO) test -run '^$$' -bench 'Put|Range|Txn|Events|HashKV|CompactStep' -benchmem -benchtime $(BENCH_TIME) ./kv/mvcc/ && \
 	  $(GO) test -run '^$$' -bench 'RevisionChecker' -benchtime 1x ./linearizability/ ; } | tee reports/bench.txt
+
+# Ballast against etcd v3.7.3 side by side (issue 23): ballast and ballast-bench built into
+# BENCH_OUT/bin (not .bin/, which other builds share), then ballast-bench compare starts a
+# three-member Ballast and a three-member etcd on loopback (same flags, data under BENCH_OUT
+# on the same disk) and runs the same workloads on each, alternating, BENCH_ROUNDS times
+# each, BENCH_DURATION per run (the whole bounded by BENCH_TIMEOUT): the table with the ratio
+# Ballast/etcd goes to stdout and BENCH_OUT/results.md, every run's summary to
+# BENCH_OUT/runs.jsonl. About 7 workloads x 2 stores x BENCH_ROUNDS x BENCH_DURATION plus
+# 15 s. BENCH_WORKLOADS=put-1,range-s picks some.
+BENCH_OUT ?= reports/bench-etcd
+BENCH_DURATION ?= 5s
+BENCH_ROUNDS ?= 2
+BENCH_TIMEOUT ?= 30m
+BENCH_WORKLOADS ?=
+bench-etcd: $(ETCD)
+	@mkdir -p $(BENCH_OUT)/bin
+	$(GO) build -o $(BENCH_OUT)/bin/ ./cmd/ballast ./cmd/ballast-bench
+	$(BENCH_OUT)/bin/ballast-bench compare --ballast $(BENCH_OUT)/bin/ballast --etcd $(ETCD) --out $(BENCH_OUT) \
+	  --duration $(BENCH_DURATION) --rounds $(BENCH_ROUNDS) --timeout $(BENCH_TIMEOUT) $(if $(BENCH_WORKLOADS),--workloads $(BENCH_WORKLOADS))
 
 # The Docker image (Dockerfile, FROM scratch): ballast and ballast-sim built static here,
 # etcd as a link to ballast, etcdctl and etcdutl v3.7.3 from .bin/, staged in .bin/image (the

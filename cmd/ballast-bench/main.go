@@ -5,14 +5,16 @@
 // etcd's flags (--endpoints --conns --clients --total --key-size --val-size
 // --key-space-size --sequential-keys) and --duration as an alternative to --total; a
 // progress bar on stderr; a summary with ops/s, nearest-rank p50/p90/p99/p99.9 latency
-// and errors by gRPC code, or the same as JSON with -json.
+// and errors by gRPC code, or the same as JSON with -json. The compare subcommand is
+// make bench-etcd's runner: it starts a three-member Ballast and a three-member etcd on
+// loopback and runs the same workloads against each, alternating.
 //
 // One file per concern: config.go (the shared flags and connections), load.go (the closed
 // loop and the progress bar), stats.go (quantiles), output.go (the summary), one file per
-// workload.
+// workload, compare.go (the side-by-side runner) and cluster.go (its members as processes).
 //
-// Imports: etcd's client and API packages, progressbar; nothing of Ballast's. Its tests
-// start a Ballast cluster in-process (rpc/embed).
+// Imports: etcd's client and API packages, progressbar; nothing of Ballast's (compare runs
+// the servers as processes). Its tests start a Ballast cluster in-process (rpc/embed).
 package main
 
 import (
@@ -57,6 +59,7 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-16s %s\n", strings.TrimSpace(c.name+" "+c.args), c.help)
 	}
+	fmt.Fprintf(w, "  %-16s %s\n", "compare", "make bench-etcd's runner: Ballast and etcd v3.7.3 side by side (compare -h)")
 }
 
 // run is the whole program: exit status 0 done, 1 the run failed, 2 a bad command line.
@@ -67,6 +70,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return 0
+	}
+	if args[0] == "compare" {
+		return runCompare(ctx, args[1:], stdout, stderr)
 	}
 	var cmd *command
 	for i := range commands {
