@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -148,6 +149,83 @@ func TestGatewayAsEtcd(t *testing.T) {
 		answers[i] = watchThroughGateway(t, m.client)
 	}
 	require.Equal(t, normalize(answers[0], ""), normalize(answers[1], ""), "watch: etcd %v, Ballast %v", answers[0], answers[1])
+
+	// etcd's v3lock and v3election routes: the same sequence on both, the same answers.
+	var lockAnswers [2][]any
+	for i, m := range []httpMember{etcd, ballast} {
+		lockAnswers[i] = lockElectionThroughGateway(t, m.client)
+	}
+	require.Equal(t, lockAnswers[0], lockAnswers[1], "lock and election")
+}
+
+// lockElectionThroughGateway takes a lock and runs an election through the gateway's
+// v3lock and v3election routes (a lease of its own for both), and returns each answer's
+// status and JSON, with the lease ID (in the lock and leader keys, which end in it in hex,
+// and in the lease fields) and the header's IDs and term made "*".
+func lockElectionThroughGateway(t *testing.T, base string) []any {
+	t.Helper()
+	_, v, raw := gatewayDo(t, base, gatewayCall{method: "POST", path: "/v3/lease/grant", body: `{"TTL": 60}`})
+	id, ok := v.(map[string]any)["ID"].(string)
+	require.True(t, ok, raw)
+	var lease int64
+	_, err := fmt.Sscan(id, &lease)
+	require.NoError(t, err)
+	leaseHex := fmt.Sprintf("%x", lease)
+	var out []any
+	call := func(path, body string) map[string]any {
+		code, v, raw := gatewayDo(t, base, gatewayCall{method: "POST", path: path, body: body})
+		out = append(out, path, code, normalizeLease(v, leaseHex))
+		m, _ := v.(map[string]any)
+		require.NotNil(t, m, "%s: %s", path, raw)
+		return m
+	}
+	lock := call("/v3/lock/lock", fmt.Sprintf(`{"name": "bG9jaw==", "lease": %q}`, id))
+	key, _ := lock["key"].(string)
+	require.Equal(t, base64.StdEncoding.EncodeToString([]byte("lock/"+leaseHex)), key, "the lock's key is name/lease")
+	call("/v3/kv/range", `{"key": "bG9jay8=", "range_end": "bG9jazA=", "keys_only": true}`) // the prefix lock/
+	call("/v3/lock/unlock", fmt.Sprintf(`{"key": %q}`, key))
+	campaign := call("/v3/election/campaign", fmt.Sprintf(`{"name": "ZWxlY3Q=", "value": "djE=", "lease": %q}`, id))
+	leader, err := json.Marshal(campaign["leader"])
+	require.NoError(t, err)
+	call("/v3/election/leader", `{"name": "ZWxlY3Q="}`)
+	call("/v3/election/proclaim", fmt.Sprintf(`{"leader": %s, "value": "djI="}`, leader))
+	call("/v3/election/leader", `{"name": "ZWxlY3Q="}`)
+	call("/v3/election/resign", fmt.Sprintf(`{"leader": %s}`, leader))
+	call("/v3/election/leader", `{"name": "ZWxlY3Q="}`)
+	call("/v3/election/proclaim", `{"value": "djM="}`)
+	return out
+}
+
+// normalizeLease is normalize's clearing of the header's IDs and term, plus the lease: its
+// fields, and its hex ID at the end of base64 keys.
+func normalizeLease(v any, leaseHex string) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range x {
+			switch k {
+			case "cluster_id", "member_id", "raft_term", "lease":
+				out[k] = "*"
+			case "key":
+				if s, ok := e.(string); ok {
+					if b, err := base64.StdEncoding.DecodeString(s); err == nil && strings.HasSuffix(string(b), "/"+leaseHex) {
+						e = strings.TrimSuffix(string(b), leaseHex) + "<lease>"
+					}
+				}
+				out[k] = e
+			default:
+				out[k] = normalizeLease(e, leaseHex)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = normalizeLease(e, leaseHex)
+		}
+		return out
+	}
+	return v
 }
 
 // watchThroughGateway opens POST /v3/watch on key "w" with the create request as the whole

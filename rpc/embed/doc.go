@@ -2,12 +2,15 @@
 // etcd: the bootstrap of the member (a new cluster from --initial-cluster, a join of an
 // existing one through a peer, or a restart from the data dir), its kv/node member and
 // production Driver, the peer transport (rpc/peer) on the peer URLs, and on the client URLs
-// the etcd v3 gRPC services (package rpc) with etcd's HTTP surface beside them (http.go:
+// the etcd v3 gRPC services (package rpc; and etcd's v3lock and v3election services,
+// rpc/v3lock and rpc/v3election, over a client of the member itself: concurrency.go) with
+// etcd's HTTP surface beside them (http.go:
 // /health, /livez, /readyz, /version, /metrics, /debug/pprof; and --listen-metrics-urls),
 // and the member's Prometheus metrics under etcd's names (metrics.go). cmd/ballast parses
 // etcd's flags into a Config and calls Start; tests start members in-process the same way.
 //
-// Imports: rpc, rpc/peer, kv/node (and kv packages they need), raft; never sim or chaos.
+// Imports: rpc, rpc/peer, rpc/v3lock, rpc/v3election, kv/node (and kv packages they need),
+// raft; never sim or chaos.
 //
 // # API
 //

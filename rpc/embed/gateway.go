@@ -15,6 +15,9 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	v3electiongw "github.com/ballastdb/ballast/rpc/v3election/v3electionpb/gw"
+	v3lockgw "github.com/ballastdb/ballast/rpc/v3lock/v3lockpb/gw"
 )
 
 // This file is etcd's gRPC gateway on the client URLs (--enable-grpc-gateway, on by
@@ -24,8 +27,9 @@ import (
 // (proto field names, unpopulated fields omitted, unknown fields discarded), calling the
 // member's own gRPC server over a loopback connection, behind the websocket proxy etcd puts
 // in front of it (streams answer websockets too, POST by default), with /v3beta/ mapped to
-// /v3/ as etcd's access controller does. Not registered: etcd's v3lock and v3election
-// services, which Ballast's gRPC server does not serve yet.
+// /v3/ as etcd's access controller does. etcd's v3lock and v3election routes
+// (/v3/lock/lock, /v3/election/campaign, ...) are registered as etcd registers them, from
+// the copies of etcd's generated gateways (rpc/v3lock, rpc/v3election).
 
 // gateway is the /v3/ handler and the connection it calls the gRPC server through.
 type gateway struct {
@@ -59,6 +63,8 @@ func newGateway(ctx context.Context, addr string, tlsCfg *tls.Config, logf func(
 		etcdservergw.RegisterClusterHandler,
 		etcdservergw.RegisterMaintenanceHandler,
 		etcdservergw.RegisterAuthHandler,
+		v3lockgw.RegisterLockHandler,
+		v3electiongw.RegisterElectionHandler,
 	} {
 		if err := register(ctx, mux, conn); err != nil {
 			_ = conn.Close()

@@ -19,6 +19,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
@@ -55,6 +56,7 @@ type Server struct {
 	fsyncsSkipped atomic.Uint64
 	metrics       *metrics
 	gateway       *gateway
+	self          *clientv3.Client // the lock and election services' client (concurrency.go)
 
 	// mu guards https, splits and closing: the publisher adds client servers while Stop may
 	// be closing them.
@@ -268,6 +270,12 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	opts = append(opts, grpc.ChainUnaryInterceptor(requestStats(lg, cfg.WarningUnaryRequestDuration)))
 	s.grpc = grpc.NewServer(append(opts, grpcTuning(cfg)...)...)
 	s.services.Register(s.grpc)
+	if len(s.clientLns) > 0 {
+		if s.self, err = s.selfClient(); err != nil {
+			return nil, err
+		}
+		registerConcurrency(s.grpc, s.self)
+	}
 	s.metrics.grpc.InitializeMetrics(s.grpc)
 	s.wg.Add(1)
 	go func() {
@@ -564,6 +572,9 @@ func (s *Server) closeAll() {
 	}
 	if s.gateway != nil {
 		_ = s.gateway.conn.Close()
+	}
+	if s.self != nil {
+		_ = s.self.Close()
 	}
 	if s.services != nil {
 		s.services.Close()
