@@ -189,18 +189,25 @@ bench:
 # on the same disk) and runs the same workloads on each, alternating, BENCH_ROUNDS times
 # each, BENCH_DURATION per run (the whole bounded by BENCH_TIMEOUT): the table with the ratio
 # Ballast/etcd goes to stdout and BENCH_OUT/results.md, every run's summary to
-# BENCH_OUT/runs.jsonl. About 7 workloads x 2 stores x BENCH_ROUNDS x BENCH_DURATION plus
-# 15 s. BENCH_WORKLOADS=put-1,range-s picks some.
+# BENCH_OUT/runs.jsonl. Then the scaling runs (put throughput against clients 1/8/64/256,
+# value size 64 B/1 KiB/64 KiB and key count BENCH_SCALING_KEYS, each count loaded first),
+# drawn in BENCH_OUT/index.html; BENCH_SCALING= skips them. About 15 workloads x 2 stores x
+# BENCH_ROUNDS x BENCH_DURATION plus the loading: 6 minutes with the defaults (1M keys:
+# BENCH_SCALING_KEYS=10000,1000000, about 10 minutes more per store here).
+# BENCH_WORKLOADS=put-1,range-s picks some of the goals' workloads (none: only scaling).
 BENCH_OUT ?= reports/bench-etcd
 BENCH_DURATION ?= 5s
 BENCH_ROUNDS ?= 2
 BENCH_TIMEOUT ?= 30m
 BENCH_WORKLOADS ?=
+BENCH_SCALING ?= 1
+BENCH_SCALING_KEYS ?= 10000
 bench-etcd: $(ETCD)
 	@mkdir -p $(BENCH_OUT)/bin
 	$(GO) build -o $(BENCH_OUT)/bin/ ./cmd/ballast ./cmd/ballast-bench
 	$(BENCH_OUT)/bin/ballast-bench compare --ballast $(BENCH_OUT)/bin/ballast --etcd $(ETCD) --out $(BENCH_OUT) \
-	  --duration $(BENCH_DURATION) --rounds $(BENCH_ROUNDS) --timeout $(BENCH_TIMEOUT) $(if $(BENCH_WORKLOADS),--workloads $(BENCH_WORKLOADS))
+	  --duration $(BENCH_DURATION) --rounds $(BENCH_ROUNDS) --timeout $(BENCH_TIMEOUT) \
+	  $(if $(BENCH_WORKLOADS),--workloads $(BENCH_WORKLOADS)) $(if $(BENCH_SCALING),--scaling --scaling-keys $(BENCH_SCALING_KEYS))
 
 # The Docker image (Dockerfile, FROM scratch): ballast and ballast-sim built static here,
 # etcd as a link to ballast, etcdctl and etcdutl v3.7.3 from .bin/, staged in .bin/image (the

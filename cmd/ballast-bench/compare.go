@@ -30,6 +30,12 @@ type compareWorkload struct {
 	name string
 	args []string // ballast-bench's, without --endpoints, --duration and -json
 	rows []compareRow
+	// prepare, when set, runs once on each store before the workload's first round (with
+	// its own --total, not timed): the key-count points load their keys with it.
+	prepare []string
+	// dim and point place a scaling workload on its curve (scaling.go); empty for the goals.
+	dim, point string
+	x          float64
 }
 
 // compareRow is one figure of a workload's runs, and the goal for its ratio.
@@ -61,26 +67,26 @@ func compareWorkloads() []compareWorkload {
 		return out
 	}
 	return []compareWorkload{
-		{"put-1", cat([]string{"put", "--clients", "1", "--key-space-size", "1"}, val), []compareRow{
+		{name: "put-1", args: cat([]string{"put", "--clients", "1", "--key-space-size", "1"}, val), rows: []compareRow{
 			{label: "put, 1 client, p50 latency", metric: p50ms, unit: "ms", goal: 0.6},
 		}},
-		{"put-64", cat([]string{"put", "--key-space-size", "100000"}, c64, val), []compareRow{
+		{name: "put-64", args: cat([]string{"put", "--key-space-size", "100000"}, c64, val), rows: []compareRow{
 			{label: "put, 64 clients over 8 connections, ops/s", metric: opsPerS, unit: "ops/s", goal: 2.0, higherBetter: true},
 			{label: "put, 64 clients over 8 connections, p99", metric: p99ms, unit: "ms", goal: 1.0},
 		}},
-		{"range-l", cat([]string{"range", "00000000", "--consistency", "l"}, c64), []compareRow{
+		{name: "range-l", args: cat([]string{"range", "00000000", "--consistency", "l"}, c64), rows: []compareRow{
 			{label: "linearizable range of one key, 64 clients, ops/s", metric: opsPerS, unit: "ops/s", goal: 1.5, higherBetter: true},
 		}},
-		{"range-s", cat([]string{"range", "00000000", "--consistency", "s"}, c64), []compareRow{
+		{name: "range-s", args: cat([]string{"range", "00000000", "--consistency", "s"}, c64), rows: []compareRow{
 			{label: "serializable range of one key, 64 clients, ops/s", metric: opsPerS, unit: "ops/s", goal: 1.5, higherBetter: true},
 		}},
-		{"txn-put", cat([]string{"txn-put", "--key-space-size", "1000", "--sequential-keys"}, c64, val), []compareRow{
+		{name: "txn-put", args: cat([]string{"txn-put", "--key-space-size", "1000", "--sequential-keys"}, c64, val), rows: []compareRow{
 			{label: "txn-put (compare-and-swap, 1,000 keys), 64 clients, ops/s", metric: opsPerS, unit: "ops/s", goal: 2.0, higherBetter: true},
 		}},
-		{"watch", cat([]string{"watch", "--watchers", "1000", "--streams", "10", "--conns", "8", "--clients", "1", "--rate", "100", "--key-size", "6"}, val), []compareRow{
+		{name: "watch", args: cat([]string{"watch", "--watchers", "1000", "--streams", "10", "--conns", "8", "--clients", "1", "--rate", "100", "--key-size", "6"}, val), rows: []compareRow{
 			{label: "watch: 1,000 watchers of one key, 1 writer at 100 puts/s, event latency p99", metric: p99ms, unit: "ms", goal: 1.0, strict: true},
 		}},
-		{"lease-keepalive", cat([]string{"lease-keepalive"}, c64), []compareRow{
+		{name: "lease-keepalive", args: cat([]string{"lease-keepalive"}, c64), rows: []compareRow{
 			{label: "lease-keepalive, 64 clients, ops/s", metric: opsPerS, unit: "ops/s"},
 		}},
 	}
@@ -105,8 +111,10 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	out := fs.String("out", "reports/bench-etcd", "results directory (its ballast/ and etcd/ data and logs, results.md and runs.jsonl are replaced)")
 	duration := fs.Duration("duration", 5*time.Second, "length of each run")
 	rounds := fs.Int("rounds", 2, "runs of each workload on each store, alternating")
-	only := fs.String("workloads", "", "comma-separated workloads to run (default: all): "+strings.Join(workloadNames(), ","))
+	only := fs.String("workloads", "", "comma-separated workloads to run (default: all; none: only --scaling's): "+strings.Join(workloadNames(), ","))
 	timeout := fs.Duration("timeout", 20*time.Minute, "bound on the whole comparison")
+	scaling := fs.Bool("scaling", false, "also put throughput against clients, value size and key count (scaling.go), drawn in index.html")
+	scalingKeys := fs.String("scaling-keys", "10000", "the key counts of --scaling (comma-separated; each is loaded first)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -137,7 +145,17 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if err != nil {
 		return bad("%v", err)
 	}
-	for _, old := range []string{"ballast", "etcd", "results.md", "runs.jsonl"} {
+	if *scaling {
+		counts, err := parseKeyCounts(*scalingKeys)
+		if err != nil {
+			return bad("%v", err)
+		}
+		workloads = append(workloads, scalingWorkloads(counts)...)
+	}
+	if len(workloads) == 0 {
+		return bad("--workloads none without --scaling leaves nothing to run")
+	}
+	for _, old := range []string{"ballast", "etcd", "results.md", "runs.jsonl", "index.html"} {
 		if err := os.RemoveAll(filepath.Join(*out, old)); err != nil {
 			return bad("%v", err)
 		}
@@ -157,6 +175,13 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "ballast-bench compare: %v\n", err)
 		return 1
 	}
+	if *scaling {
+		page := res.scalingHTML("Ballast vs etcd v3.7.3: scaling, " + res.started.UTC().Format("2006-01-02 15:04 UTC"))
+		if err := os.WriteFile(filepath.Join(*out, "index.html"), []byte(page), 0o644); err != nil {
+			fmt.Fprintf(stderr, "ballast-bench compare: %v\n", err)
+			return 1
+		}
+	}
 	fmt.Fprint(stdout, md)
 	fmt.Fprintf(stdout, "\n(written to %s; every run in %s)\n", filepath.Join(*out, "results.md"), filepath.Join(*out, "runs.jsonl"))
 	return 0
@@ -172,8 +197,11 @@ func workloadNames() []string {
 
 func pickWorkloads(only string) ([]compareWorkload, error) {
 	all := compareWorkloads()
-	if only == "" {
+	switch only {
+	case "":
 		return all, nil
+	case "none":
+		return nil, nil
 	}
 	var out []compareWorkload
 	for _, name := range strings.Split(only, ",") {
@@ -232,8 +260,21 @@ func compare(ctx context.Context, bins map[string]string, out string, duration t
 	}
 	defer runsFile.Close()
 	enc := json.NewEncoder(runsFile)
+	prepared := map[string]bool{}
 	for _, st := range schedule(workloads, rounds) {
 		w, round, s := st.workload, st.round, st.store
+		if len(w.prepare) > 0 && !prepared[w.name+"/"+s] {
+			prepared[w.name+"/"+s] = true
+			args := append(append([]string{}, w.prepare...), "--endpoints", clusters[s].endpoints, "-json")
+			fmt.Fprintf(progress, "compare: preparing %s on %s: ballast-bench %s\n", w.name, s, strings.Join(args, " "))
+			var buf, errBuf bytes.Buffer
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+			code := run(pctx, args, &buf, &errBuf)
+			cancel()
+			if code != 0 {
+				return nil, fmt.Errorf("preparing %s on %s: exit %d: %s", w.name, s, code, strings.TrimSpace(errBuf.String()))
+			}
+		}
 		args := append(append([]string{}, w.args...), "--endpoints", clusters[s].endpoints, "--duration", duration.String(), "-json")
 		fmt.Fprintf(progress, "compare: %s round %d on %s: ballast-bench %s\n", w.name, round, s, strings.Join(args, " "))
 		rctx, cancel := context.WithTimeout(ctx, duration+time.Minute)
@@ -365,11 +406,14 @@ func (res *compareResult) markdown() string {
 	fmt.Fprintf(&b, "# Ballast vs etcd v3.7.3, %s\n\n", res.started.UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "3 members each, both clusters up at once on loopback, data on the same disk, the same flags "+
 		"(--heartbeat-interval 100 --election-timeout 1000 --snapshot-count 10000); load from ballast-bench in the runner's process. "+
-		"Each workload ran %d times on each store, %v each, alternating (Ballast first in odd rounds, etcd first in even ones); "+
+		"Each workload ran %d round(s) on each store, %v each, alternating (Ballast first in odd rounds, etcd first in even ones); "+
 		"a cell is the mean (then each round's figure). %d CPUs, %s; load average %s before, %s after; %s in all.\n\n",
 		res.rounds, res.duration, runtime.NumCPU(), runtime.Version(), res.loadBefore, res.loadAfter, res.ended.Sub(res.started).Round(time.Second))
 	b.WriteString("| workload | Ballast | etcd v3.7.3 | Ballast / etcd | goal | met |\n| --- | --- | --- | --- | --- | --- |\n")
 	for _, w := range res.workloads {
+		if w.dim != "" {
+			continue
+		}
 		for _, row := range w.rows {
 			bv, ev := res.values(w, row, "ballast"), res.values(w, row, "etcd")
 			ratio := 0.0
@@ -383,6 +427,7 @@ func (res *compareResult) markdown() string {
 		bm, em := maxOf(res.rss["ballast"]), maxOf(res.rss["etcd"])
 		fmt.Fprintf(&b, "| RSS of the largest member after these runs (not the goal's 1M-key measurement) | %.0f MiB | %.0f MiB | %.2fx | — | |\n", bm, em, bm/em)
 	}
+	res.scalingMarkdown(&b)
 	b.WriteString("\nErrors (by gRPC code, all runs): ")
 	var parts []string
 	for _, r := range res.runs {

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +34,19 @@ func TestSchedule(t *testing.T) {
 
 // TestCompareWorkloadsParse: every workload's command line is one ballast-bench accepts.
 func TestCompareWorkloadsParse(t *testing.T) {
-	for _, w := range compareWorkloads() {
+	for _, w := range append(compareWorkloads(), scalingWorkloads([]int{10000, 1000000})...) {
+		for _, args := range [][]string{w.args, w.prepare} {
+			if args == nil {
+				continue
+			}
+			requireParses(t, w.name, args)
+		}
+	}
+}
+
+func requireParses(t *testing.T, name string, args []string) {
+	w := compareWorkload{name: name, args: args, rows: []compareRow{{}}}
+	{
 		t.Run(w.name, func(t *testing.T) {
 			var cmd *command
 			for i := range commands {
@@ -46,7 +60,11 @@ func TestCompareWorkloadsParse(t *testing.T) {
 			cfg := &config{}
 			cfg.flags(fs)
 			cmd.setup(fs, cfg)
-			_, err := cfg.parse(fs, append(append([]string{}, w.args[1:]...), "--endpoints", "127.0.0.1:1", "--duration", "1s", "-json"))
+			extra := []string{"--duration", "1s"}
+			if slices.Contains(w.args, "--total") {
+				extra = nil
+			}
+			_, err := cfg.parse(fs, append(append(append([]string{}, w.args[1:]...), "--endpoints", "127.0.0.1:1", "-json"), extra...))
 			require.NoError(t, err)
 			require.NotEmpty(t, w.rows)
 		})
@@ -97,7 +115,7 @@ func TestMarkdown(t *testing.T) {
 	require.Contains(t, md, "| put p99 | 3.00 (4.00 / 2.00) ms | 2.00 (2.00 / 2.00) ms | 1.50x | ≤ 1.0x | no |\n")
 	require.Contains(t, md, "| 60 MiB | 120 MiB | 0.50x |")
 	require.Contains(t, md, "Errors (by gRPC code, all runs): put-64 round 2 on ballast: Unavailable=2.\n")
-	require.Contains(t, md, "2 times on each store, 5s each")
+	require.Contains(t, md, "2 round(s) on each store, 5s each")
 }
 
 func TestVMRSS(t *testing.T) {
@@ -149,7 +167,7 @@ func TestCompareRuns(t *testing.T) {
 	dir := t.TempDir()
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), []string{"compare", "--ballast", etcd, "--etcd", etcd, "--out", dir,
-		"--workloads", "put-1,range-s", "--duration", "300ms", "--rounds", "2", "--timeout", "2m"}, &out, &errOut)
+		"--workloads", "put-1,range-s", "--scaling", "--scaling-keys", "300", "--duration", "100ms", "--rounds", "2", "--timeout", "3m"}, &out, &errOut)
 	require.Equal(t, 0, code, "stderr: %s", errOut.String())
 	md, err := os.ReadFile(filepath.Join(dir, "results.md"))
 	require.NoError(t, err)
@@ -160,6 +178,7 @@ func TestCompareRuns(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(dir, "runs.jsonl"))
 	require.NoError(t, err)
 	var order []string
+	scaled := map[string]int{}
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		var r compareRun
 		require.NoError(t, json.Unmarshal([]byte(line), &r))
@@ -168,13 +187,111 @@ func TestCompareRuns(t *testing.T) {
 		if r.Workload == "range-s" {
 			require.Equal(t, int64(r.Report.Ops), r.Report.Keys, "put-1 wrote the key the ranges read")
 		}
-		order = append(order, fmt.Sprintf("%s/%s%d", r.Workload, r.Store, r.Round))
+		if r.Workload == "scale-keys-300" {
+			// Loaded first: 300 keys of 12 bytes, which the timed puts then overwrite.
+			require.Contains(t, r.Args, "--key-space-size")
+		}
+		if !strings.HasPrefix(r.Workload, "scale-") {
+			order = append(order, fmt.Sprintf("%s/%s%d", r.Workload, r.Store, r.Round))
+		}
+		scaled[r.Workload]++
 	}
 	require.Equal(t, []string{"put-1/ballast1", "put-1/etcd1", "put-1/etcd2", "put-1/ballast2",
 		"range-s/ballast1", "range-s/etcd1", "range-s/etcd2", "range-s/ballast2"}, order)
+	for _, w := range scalingWorkloads([]int{300}) {
+		require.Equal(t, 4, scaled[w.name], "%s: 2 rounds on 2 stores", w.name)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	require.NoError(t, err)
+	for _, dim := range scalingDims {
+		require.Contains(t, string(page), "<h2>"+dim+"</h2>")
+	}
+	require.Contains(t, string(md), "| key count | 300 | ")
+	require.Contains(t, errOut.String(), "compare: preparing scale-keys-300 on etcd: ballast-bench put --sequential-keys --total 300")
 	for _, s := range stores {
 		log, err := os.ReadFile(filepath.Join(dir, s, "m1.log"))
 		require.NoError(t, err)
 		require.Contains(t, string(log), readyLine)
 	}
+}
+
+func TestParseKeyCounts(t *testing.T) {
+	got, err := parseKeyCounts("10000, 1000000")
+	require.NoError(t, err)
+	require.Equal(t, []int{10000, 1000000}, got)
+	for _, bad := range []string{"", "0", "-5", "1e6", "10k"} {
+		_, err := parseKeyCounts(bad)
+		require.ErrorContains(t, err, "is not a key count", "%q", bad)
+	}
+	require.Equal(t, "10k", countLabel(10000))
+	require.Equal(t, "1M", countLabel(1000000))
+	require.Equal(t, "1500", countLabel(1500))
+}
+
+func TestNiceCeil(t *testing.T) {
+	for _, tc := range []struct{ in, want float64 }{{1, 1}, {1.2, 2}, {3, 5}, {7, 10}, {4321, 5000}, {0.03, 0.05}, {200, 200}} {
+		require.InDelta(t, tc.want, niceCeil(tc.in), 1e-9, "niceCeil(%v)", tc.in)
+	}
+}
+
+// TestScalingPage: the table and the charts from runs of two points of one dimension; each
+// chart is well-formed SVG with one polyline per store through its points.
+func TestScalingPage(t *testing.T) {
+	ws := scalingWorkloads([]int{10000})
+	var picked []compareWorkload
+	var runs []compareRun
+	for _, w := range ws {
+		if w.dim != "clients" || (w.point != "1" && w.point != "8") {
+			continue
+		}
+		picked = append(picked, w)
+		for _, s := range stores {
+			ops := 100.0
+			if w.point == "8" {
+				ops = 400
+			}
+			if s == "etcd" {
+				ops /= 2
+			}
+			runs = append(runs, compareRun{Workload: w.name, Store: s, Round: 1, Report: report{summary: summary{OpsPerS: ops, P99: 3 * time.Millisecond}}})
+		}
+	}
+	require.Len(t, picked, 2)
+	res := &compareResult{workloads: picked, runs: runs}
+	var b strings.Builder
+	res.scalingMarkdown(&b)
+	require.Contains(t, b.String(), "| clients | 1 | 100 | 50 | 2.00x | 3.0 ms | 3.0 ms |\n")
+	require.Contains(t, b.String(), "| clients | 8 | 400 | 200 | 2.00x | 3.0 ms | 3.0 ms |\n")
+	page := res.scalingHTML("t <&>")
+	require.Contains(t, page, "<title>t &lt;&amp;&gt;</title>")
+	require.Contains(t, page, "<tr><td>8</td><td>400</td><td>200</td><td>2.00x</td></tr>")
+	require.NotContains(t, page, "<h2>value size</h2>", "a dimension without runs has no chart")
+	start, end := strings.Index(page, "<svg"), strings.Index(page, "</svg>")
+	require.True(t, start >= 0 && end > start)
+	dec := xml.NewDecoder(strings.NewReader(page[start : end+len("</svg>")]))
+	polylines := map[string]string{}
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "polyline" {
+			var class, points string
+			for _, a := range se.Attr {
+				switch a.Name.Local {
+				case "class":
+					class = a.Value
+				case "points":
+					points = a.Value
+				}
+			}
+			polylines[class] = points
+		}
+	}
+	require.Len(t, polylines, 2)
+	// The y axis goes up to 500 (niceCeil of 400) over 220 px from y=20, so v is at
+	// 20+220*(1-v/500): 100 -> 196, 400 -> 64, 50 -> 218, 200 -> 152; x from 70 to 540.
+	require.Equal(t, "70.0,196.0 540.0,64.0", polylines["b"])
+	require.Equal(t, "70.0,218.0 540.0,152.0", polylines["e"])
 }

@@ -11,7 +11,8 @@
 //
 // One file per concern: config.go (the shared flags and connections), load.go (the closed
 // loop and the progress bar), stats.go (quantiles), output.go (the summary), one file per
-// workload, compare.go (the side-by-side runner) and cluster.go (its members as processes).
+// workload, compare.go (the side-by-side runner), cluster.go (its members as processes)
+// and scaling.go (its throughput curves and their page).
 //
 // Imports: etcd's client and API packages, progressbar; nothing of Ballast's (compare runs
 // the servers as processes). Its tests start a Ballast cluster in-process (rpc/embed).
