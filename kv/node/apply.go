@@ -86,7 +86,7 @@ func (m *Member) applyEntries(entries []raft.Entry) error {
 	}
 	var timed func()
 	if m.cfg.TimeCommit != nil {
-		timed = m.cfg.TimeCommit()
+		timed = m.cfg.TimeCommit(len(entries))
 	}
 	err := applied.Commit(pebble.NoSync)
 	if timed != nil {
@@ -149,6 +149,7 @@ func (m *Member) applyEntry(b, applied *pebble.Batch, e raft.Entry) (appliedEntr
 			if err := m.lessor.ApplyCheckpoint(b, cp); err != nil {
 				return a, fmt.Errorf("entry %d: lease checkpoint %d: %w", e.Index, cp.ID, err)
 			}
+			m.checkpointsApplied++
 		}
 	}
 	m.applied = e.Index

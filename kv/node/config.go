@@ -93,10 +93,11 @@ type Config struct {
 	// rare paths it took (observe.go); report-only, like Logger. Nil in production: no cost.
 	Observer Observer
 	// TimeCommit, when set, is called just before the batch of each Ready's applied entries
-	// commits to Pebble, and the func it returns just after: report-only, like Logger (the
-	// member never reads a clock for it). Production times the commit with the wall clock
-	// for etcd_disk_backend_commit_duration_seconds; nil in the simulator.
-	TimeCommit func() (done func())
+	// (how many: entries) commits to Pebble, and the func it returns just after:
+	// report-only, like Logger (the member never reads a clock for it). Production times the
+	// commit with the wall clock for etcd_disk_backend_commit_duration_seconds and counts
+	// the entries per batch; nil in the simulator.
+	TimeCommit func(entries int) (done func())
 
 	// ElectionTimeoutTicks and HeartbeatIntervalTicks are raft's timers, in calls to Tick.
 	ElectionTimeoutTicks   int

@@ -83,6 +83,8 @@ type Member struct {
 	compactIdleRev int64
 	physicalWaits  []physicalWait // compactions answered once the store compaction finished
 	appliedScratch []appliedEntry // applyEntries' list, reused between Readies
+
+	checkpointsApplied uint64 // lease checkpoints applied since Open (for metrics)
 }
 
 // Open opens (creating on first start) the member in cfg.Dir on cfg.FS and replays its hard
@@ -341,6 +343,10 @@ func (m *Member) States() (raft.HardState, raft.SoftState) { return m.rn.States(
 
 // AppliedIndex is the index of the last entry applied to the store.
 func (m *Member) AppliedIndex() uint64 { return m.applied }
+
+// LeaseCheckpointsApplied counts the lease checkpoints (remaining TTLs recorded in the
+// log) this member applied since Open.
+func (m *Member) LeaseCheckpointsApplied() uint64 { return m.checkpointsApplied }
 
 // Keys is the number of live keys in the member's store (mvcc.Store.Keys).
 func (m *Member) Keys() int64 { return m.kv.Keys() }

@@ -16,7 +16,8 @@ func TestMetricHooks(t *testing.T) {
 	started, finished := map[uint64]int{}, map[uint64]int{}
 	c := newClusterWith(t, 3, func(cfg *Config) {
 		id := cfg.ID
-		cfg.TimeCommit = func() func() {
+		cfg.TimeCommit = func(entries int) func() {
+			require.Positive(t, entries)
 			require.Equal(t, started[id], finished[id], "member %d: a commit started inside another", id)
 			started[id]++
 			return func() { finished[id]++ }

@@ -46,13 +46,19 @@ type metrics struct {
 	backendCommit           prometheus.Histogram
 	peerRTT                 *prometheus.HistogramVec
 	keys, watchers, streams prometheus.Gauge
+	slowWatchers            prometheus.Gauge
+	bufferedEvents          prometheus.Gauge
+	bufferedBytes           prometheus.Gauge
+	batchEntries            prometheus.Histogram
+	checkpoints             atomic.Uint64 // the last poll's Member.LeaseCheckpointsApplied
 	pending                 prometheus.Gauge
 	failed                  prometheus.Counter
 
 	lastLead atomic.Uint64
 }
 
-func newMetrics(extensive bool, version string, dbSize func() (int64, int64), peers func() peer.Stats, quotaBytes int64, spaceCleared func() int64) *metrics {
+func newMetrics(extensive bool, version string, dbSize func() (int64, int64), peers func() peer.Stats, quotaBytes int64, spaceCleared func() int64,
+	driver func() node.DriverStats) *metrics {
 	reg := prometheus.NewRegistry()
 	m := &metrics{reg: reg}
 	gauge := func(subsystem, name, help string) prometheus.Gauge {
@@ -104,6 +110,29 @@ func newMetrics(extensive bool, version string, dbSize func() (int64, int64), pe
 	m.keys = debugging("keys_total", "Total number of keys.")
 	m.watchers = debugging("watcher_total", "Total number of watchers.")
 	m.streams = debugging("watch_stream_total", "Total number of watch streams.")
+	m.slowWatchers = debugging("slow_watcher_total", "Total number of unsynced slow watchers.")
+	// Ballast's own figures.
+	ballastGauge := func(subsystem, name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "ballast", Subsystem: subsystem, Name: name, Help: help})
+	}
+	ballastCounter := func(subsystem, name, help string, f func() uint64) prometheus.CounterFunc {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "ballast", Subsystem: subsystem, Name: name, Help: help},
+			func() float64 { return float64(f()) })
+	}
+	m.bufferedEvents = ballastGauge("watch", "buffered_events", "Events queued in watchers' buffers, not yet sent to their clients.")
+	m.bufferedBytes = ballastGauge("watch", "buffered_bytes", "Bytes of the events queued in watchers' buffers.")
+	m.batchEntries = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "ballast", Subsystem: "server", Name: "apply_batch_entries",
+		Help: "Raft entries (proposals) applied per batch committed to the backend.", Buckets: prometheus.ExponentialBuckets(1, 2, 12)})
+	own := []prometheus.Collector{m.bufferedEvents, m.bufferedBytes, m.batchEntries,
+		ballastCounter("disk", "wal_syncs_total", "Syncs of the raft log (one per raft Ready that must be durable); with etcd_server_proposals_committed_total, the fsyncs per proposal.",
+			func() uint64 { return driver().Syncs }),
+		ballastCounter("server", "ready_rounds_total", "Raft Readies the member handled (each one write, at most one sync, one apply batch).",
+			func() uint64 { return driver().Rounds }),
+		ballastCounter("network", "peer_inbox_dropped_total", "Peer messages dropped because the member's inbox was full.",
+			func() uint64 { return driver().MessagesDropped }),
+		ballastCounter("lease", "checkpoints_applied_total", "Lease checkpoints (remaining TTLs recorded in the log) applied since the member started.",
+			m.checkpoints.Load),
+	}
 	var opts []grpcprom.ServerMetricsOption
 	if extensive {
 		// etcd's --metrics extensive: the handling-time histogram, with etcd's buckets.
@@ -112,8 +141,9 @@ func newMetrics(extensive bool, version string, dbSize func() (int64, int64), pe
 	m.grpc = grpcprom.NewServerMetrics(opts...)
 	reg.MustRegister(m.hasLeader, m.isLeader, m.leaderChanges, m.committed, m.applied, m.healthOK, m.healthFailed,
 		m.clientSent, m.clientRecvd, quota, spaceClears, serverVersion, dbTotal, dbInUse, m.grpc, m.walFsync, &peerCollector{peers}, m.pending, m.failed,
-		m.backendCommit, m.peerRTT, m.keys, m.watchers, m.streams,
+		m.backendCommit, m.peerRTT, m.keys, m.watchers, m.streams, m.slowWatchers,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(own...)
 	return m
 }
 
@@ -141,6 +171,10 @@ type raftPoll struct {
 	Lead, Commit, Applied uint64
 	Keys                  int64
 	Watchers, Streams     int
+	SlowWatchers          int
+	BufferedEvents        int
+	BufferedBytes         int
+	Checkpoints           uint64
 }
 
 // observe records one poll of the member's raft state.
@@ -161,10 +195,16 @@ func (m *metrics) observe(self uint64, st raftPoll) {
 	m.keys.Set(float64(st.Keys))
 	m.watchers.Set(float64(st.Watchers))
 	m.streams.Set(float64(st.Streams))
+	m.slowWatchers.Set(float64(st.SlowWatchers))
+	m.bufferedEvents.Set(float64(st.BufferedEvents))
+	m.bufferedBytes.Set(float64(st.BufferedBytes))
+	m.checkpoints.Store(st.Checkpoints)
 }
 
-// timeCommit is kv/node's Config.TimeCommit: it times each apply batch's commit.
-func (m *metrics) timeCommit() func() {
+// timeCommit is kv/node's Config.TimeCommit: it times each apply batch's commit and counts
+// its entries.
+func (m *metrics) timeCommit(entries int) func() {
+	m.batchEntries.Observe(float64(entries))
 	start := time.Now()
 	return func() { m.backendCommit.Observe(time.Since(start).Seconds()) }
 }
@@ -180,7 +220,8 @@ func (m *metrics) poll(ctx context.Context, d *node.Driver, interval time.Durati
 			s := mb.Status()
 			w := mb.WatchStats()
 			st = raftPoll{Lead: s.Lead, Commit: s.Commit, Applied: mb.AppliedIndex(), Keys: mb.Keys(),
-				Watchers: w.SyncedWatchers + w.UnsyncedWatchers, Streams: w.Streams}
+				Watchers: w.SyncedWatchers + w.UnsyncedWatchers, Streams: w.Streams, SlowWatchers: w.UnsyncedWatchers,
+				BufferedEvents: w.BufferedEvents, BufferedBytes: w.BufferedBytes, Checkpoints: mb.LeaseCheckpointsApplied()}
 		})
 		cancel()
 		if err == nil {

@@ -116,6 +116,18 @@ func TestMetricsMove(t *testing.T) {
 		return value(scrapeMetrics(t, base), "etcd_debugging_mvcc_keys_total", nil) == writes+1
 	}, 10*time.Second, 20*time.Millisecond, "the keys: warm and the k%d")
 	checkPeerFamilies(t, ms)
+	// Ballast's own: each write is one entry in some apply batch, and needed a sync of the log.
+	sum := func(f map[string]*dto.MetricFamily, name string) float64 {
+		return f[name].GetMetric()[0].GetHistogram().GetSampleSum()
+	}
+	require.GreaterOrEqual(t, sum(after, "ballast_server_apply_batch_entries")-sum(before, "ballast_server_apply_batch_entries"), float64(writes))
+	require.Greater(t, value(after, "ballast_disk_wal_syncs_total", nil), value(before, "ballast_disk_wal_syncs_total", nil))
+	require.Greater(t, value(after, "ballast_server_ready_rounds_total", nil), value(before, "ballast_server_ready_rounds_total", nil))
+	for _, name := range []string{"ballast_network_peer_inbox_dropped_total", "ballast_lease_checkpoints_applied_total",
+		"ballast_watch_buffered_events", "ballast_watch_buffered_bytes", "etcd_debugging_mvcc_slow_watcher_total"} {
+		require.Contains(t, after, name)
+		require.Zero(t, value(after, name, nil), name)
+	}
 	checkMixinAlerts(t, after)
 	fromMetricsURL := scrapeMetrics(t, ms[0].srv.MetricsURLs()[0])
 	require.Equal(t, value(after, "etcd_server_quota_backend_bytes", nil), value(fromMetricsURL, "etcd_server_quota_backend_bytes", nil))

@@ -179,11 +179,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		SnapshotEntries:        int(cfg.SnapshotCount),
 		SnapshotCatchUpEntries: int(min(cfg.SnapshotCatchUpEntries, cfg.SnapshotCount)),
 		WatchProgressInterval:  cfg.WatchProgressNotifyInterval,
-		TimeCommit: func() func() {
+		TimeCommit: func(entries int) func() {
 			if s.metrics == nil { // made right after Open; nothing applies before the driver runs
 				return func() {}
 			}
-			return s.metrics.timeCommit()
+			return s.metrics.timeCommit(entries)
 		},
 	}
 	for _, f := range ident.founders {
@@ -228,6 +228,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 				return svc.SpaceAlarmsCleared()
 			}
 			return 0
+		}, func() node.DriverStats {
+			if s.driver == nil { // a scrape before the driver exists
+				return node.DriverStats{}
+			}
+			return s.driver.Stats()
 		})
 	if cfg.UnsafeNoFsync {
 		s.metrics.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "ballast", Subsystem: "disk",
