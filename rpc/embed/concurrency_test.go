@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/ballastdb/ballast/rpc/v3election/v3electionpb"
 	"github.com/ballastdb/ballast/rpc/v3lock/v3lockpb"
@@ -147,4 +148,35 @@ func TestElectionService(t *testing.T) {
 	require.ErrorContains(t, err, "election: no leader")
 	_, err = ec.Proclaim(ctx, &v3electionpb.ProclaimRequest{Value: []byte("x")})
 	require.ErrorContains(t, err, `"leader" field must be provided`)
+}
+
+// TestForwardToken: the services' client passes on the caller's token (gRPC's "token", the
+// gateway's "authorization"), once, and only those keys.
+func TestForwardToken(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		incoming  metadata.MD
+		outgoing  metadata.MD
+		wantToken []string
+		wantAuthz []string
+	}{
+		{name: "no metadata"},
+		{name: "gRPC token", incoming: metadata.Pairs("token", "t1", "other", "x"), wantToken: []string{"t1"}},
+		{name: "gateway authorization", incoming: metadata.Pairs("authorization", "a1"), wantAuthz: []string{"a1"}},
+		{name: "already outgoing", incoming: metadata.Pairs("token", "t1"), outgoing: metadata.Pairs("token", "t0"), wantToken: []string{"t0"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			if c.incoming != nil {
+				ctx = metadata.NewIncomingContext(ctx, c.incoming)
+			}
+			if c.outgoing != nil {
+				ctx = metadata.NewOutgoingContext(ctx, c.outgoing)
+			}
+			out, _ := metadata.FromOutgoingContext(forwardToken(ctx))
+			require.Equal(t, c.wantToken, out.Get("token"))
+			require.Equal(t, c.wantAuthz, out.Get("authorization"))
+			require.Empty(t, out.Get("other"))
+		})
+	}
 }
