@@ -32,6 +32,12 @@ var knownErrors = []error{
 	rpctypes.ErrGRPCTimeoutDueToConnectionLost, rpctypes.ErrGRPCTimeoutWaitAppliedIndex,
 	rpctypes.ErrGRPCUnhealthy, rpctypes.ErrGRPCCorrupt, rpctypes.ErrGRPCNotSupportedForLearner,
 	rpctypes.ErrGRPCBadLeaderTransferee, rpctypes.ErrGRPCCanceled, rpctypes.ErrGRPCDeadlineExceeded,
+	rpctypes.ErrGRPCRootUserNotExist, rpctypes.ErrGRPCRootRoleNotExist, rpctypes.ErrGRPCUserAlreadyExist,
+	rpctypes.ErrGRPCUserEmpty, rpctypes.ErrGRPCUserNotFound, rpctypes.ErrGRPCRoleAlreadyExist,
+	rpctypes.ErrGRPCRoleNotFound, rpctypes.ErrGRPCRoleEmpty, rpctypes.ErrGRPCAuthFailed,
+	rpctypes.ErrGRPCPermissionNotGiven, rpctypes.ErrGRPCPermissionDenied, rpctypes.ErrGRPCRoleNotGranted,
+	rpctypes.ErrGRPCPermissionNotGranted, rpctypes.ErrGRPCAuthNotEnabled, rpctypes.ErrGRPCInvalidAuthToken,
+	rpctypes.ErrGRPCInvalidAuthMgmt, rpctypes.ErrGRPCAuthOldRevision,
 }
 
 // toGRPCError turns an error from the member into what etcd's server sends for it.

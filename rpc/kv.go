@@ -14,6 +14,9 @@ import (
 // out, possibly due to previous leader failure": its outcome is unknown either way, and the
 // text tells the client why.
 func (s *Services) submit(ctx context.Context, req *pb.InternalRaftRequest) (node.Response, error) {
+	if err := s.withAuth(ctx, req); err != nil { // auth.go
+		return node.Response{}, err
+	}
 	if err := s.checkSpace(ctx, req); err != nil { // quota.go
 		return node.Response{}, err
 	}
@@ -82,6 +85,9 @@ func (s *Services) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, 
 // Compact answers etcd's KV.Compact; with physical set it returns once this member's
 // compaction has finished (kv/node completes it then).
 func (s *Services) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.CompactionResponse, error) {
+	if err := s.checkAdmin(ctx); err != nil {
+		return nil, err
+	}
 	resp, err := s.submit(ctx, &pb.InternalRaftRequest{Compaction: r})
 	if err != nil {
 		return nil, err

@@ -1,13 +1,16 @@
 package rpc
 
 import (
+	"context"
 	"errors"
 	"io"
 
-	"context"
-
+	"go.etcd.io/etcd/api/v3/authpb"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+
+	"github.com/ballastdb/ballast/kv/auth"
+	"github.com/ballastdb/ballast/kv/node"
 )
 
 // LeaseGrant answers etcd's Lease.LeaseGrant (through the log; the ID the client chose, or
@@ -34,6 +37,14 @@ func (s *Services) LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest) (*
 // LeaseTimeToLive answers etcd's Lease.LeaseTimeToLive from the leader's lessor; an unknown
 // lease is TTL -1, not an error, as etcd answers it.
 func (s *Services) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error) {
+	if err := s.requireUser(ctx); err != nil {
+		return nil, err
+	}
+	if r.Keys { // read on every attached key (etcd's checkLeaseTimeToLive)
+		if err := s.checkMember(ctx, func(m *node.Member, ai auth.Info) error { return m.CheckLeaseKeys(ai, r.ID, authpb.READ) }); err != nil {
+			return nil, err
+		}
+	}
 	resp, err := s.d.TimeToLive(ctx, r)
 	if errors.Is(err, rpctypes.ErrGRPCLeaseNotFound) {
 		h, err := s.currentHeader(ctx)
@@ -52,6 +63,9 @@ func (s *Services) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLiveReq
 
 // LeaseLeases answers etcd's Lease.LeaseLeases.
 func (s *Services) LeaseLeases(ctx context.Context, r *pb.LeaseLeasesRequest) (*pb.LeaseLeasesResponse, error) {
+	if err := s.checkMember(ctx, func(m *node.Member, ai auth.Info) error { return m.CheckLeasesRead(ai) }); err != nil {
+		return nil, err
+	}
 	resp, err := s.d.Leases(ctx)
 	if err != nil {
 		return nil, toGRPCError(err)
@@ -77,6 +91,10 @@ func (s *Services) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error {
 			return nil
 		}
 		if err != nil {
+			return err
+		}
+		// write on every attached key (etcd's checkLeaseRenew); a refusal ends the stream
+		if err := s.checkMember(ctx, func(m *node.Member, ai auth.Info) error { return m.CheckLeaseKeys(ai, req.ID, authpb.WRITE) }); err != nil {
 			return err
 		}
 		h, err := s.currentHeader(ctx)

@@ -17,6 +17,9 @@ import (
 // RaftIndex is the commit index and RaftAppliedIndex the applied index, as etcd reports
 // them; Errors lists "etcdserver: no leader" when none is known, then the active alarms.
 func (s *Services) Status(ctx context.Context, r *pb.StatusRequest) (*pb.StatusResponse, error) {
+	if err := s.requireUser(ctx); err != nil {
+		return nil, err
+	}
 	var out *pb.StatusResponse
 	err := s.d.Inspect(ctx, func(m *node.Member) {
 		st := m.Status()
@@ -51,6 +54,13 @@ func (s *Services) Status(ctx context.Context, r *pb.StatusRequest) (*pb.StatusR
 // HashKV answers etcd's Maintenance.HashKV: the hash of the keys' history up to the
 // revision (0: the current one), comparable across members.
 func (s *Services) HashKV(ctx context.Context, r *pb.HashKVRequest) (*pb.HashKVResponse, error) {
+	if err := s.checkAdmin(ctx); err != nil {
+		return nil, err
+	}
+	return s.hashKV(ctx, r)
+}
+
+func (s *Services) hashKV(ctx context.Context, r *pb.HashKVRequest) (*pb.HashKVResponse, error) {
 	var (
 		out     *pb.HashKVResponse
 		hashErr error
@@ -70,7 +80,10 @@ func (s *Services) HashKV(ctx context.Context, r *pb.HashKVRequest) (*pb.HashKVR
 // revision (HashKV's), which agrees across members exactly when their stores do, the use
 // the call has.
 func (s *Services) Hash(ctx context.Context, r *pb.HashRequest) (*pb.HashResponse, error) {
-	kv, err := s.HashKV(ctx, &pb.HashKVRequest{})
+	if err := s.checkAdmin(ctx); err != nil {
+		return nil, err
+	}
+	kv, err := s.hashKV(ctx, &pb.HashKVRequest{})
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +93,9 @@ func (s *Services) Hash(ctx context.Context, r *pb.HashRequest) (*pb.HashRespons
 // MoveLeader answers etcd's Maintenance.MoveLeader: only the leader may hand leadership on
 // (etcd's "not leader" elsewhere; etcdctl move-leader sends it to the leader).
 func (s *Services) MoveLeader(ctx context.Context, r *pb.MoveLeaderRequest) (*pb.MoveLeaderResponse, error) {
+	if err := s.checkAdmin(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.d.TransferLeader(ctx, r.TargetID); err != nil {
 		return nil, toGRPCError(err)
 	}
@@ -90,6 +106,13 @@ func (s *Services) MoveLeader(ctx context.Context, r *pb.MoveLeaderRequest) (*pb
 // this member after a linearizable barrier (etcd sends GET through the log too), so a list
 // taken after an acknowledged change, on any member, shows it.
 func (s *Services) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
+	check := s.checkAdmin
+	if r.Action == pb.AlarmRequest_GET {
+		check = s.requireUser
+	}
+	if err := check(ctx); err != nil {
+		return nil, err
+	}
 	if r.Action == pb.AlarmRequest_GET {
 		if err := s.barrier(ctx); err != nil {
 			return nil, err
@@ -107,6 +130,9 @@ func (s *Services) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResp
 // Defragment answers etcd's Maintenance.Defragment: a manual compaction of the member's
 // whole Pebble key space, answered when it is done.
 func (s *Services) Defragment(ctx context.Context, r *pb.DefragmentRequest) (*pb.DefragmentResponse, error) {
+	if err := s.checkAdmin(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.d.Defragment(ctx); err != nil {
 		return nil, toGRPCError(err)
 	}
@@ -121,6 +147,9 @@ func (s *Services) Defragment(ctx context.Context, r *pb.DefragmentRequest) (*pb
 // removed.
 func (s *Services) Snapshot(r *pb.SnapshotRequest, stream pb.Maintenance_SnapshotServer) error {
 	ctx := stream.Context()
+	if err := s.checkAdmin(ctx); err != nil {
+		return err
+	}
 	var (
 		view    *node.StoreView
 		viewErr error

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/ballastdb/ballast/kv/auth"
 	"github.com/ballastdb/ballast/kv/node"
 )
 
@@ -64,8 +66,15 @@ type Config struct {
 	// etcd_server_proposals_pending and _failed_total. Report-only.
 	Proposals ProposalObserver
 	// Auth is called with every call's context and full method name before it runs; a
-	// non-nil error is the call's answer. The security issue fills it; nil allows all.
+	// non-nil error is the call's answer (nil: no extra check). Users, roles and
+	// permissions are etcd's Auth service (auth.go), not this hook.
 	Auth func(ctx context.Context, fullMethod string) error
+	// ClientCertAuth is etcd's --client-cert-auth: with auth enabled, a call without a
+	// token acts as the user its verified client certificate's common name names.
+	ClientCertAuth bool
+	// BcryptCost is etcd's --bcrypt-cost for the passwords UserAdd and UserChangePassword
+	// hash (0: auth.DefaultBcryptCost).
+	BcryptCost int
 }
 
 // Defaults of Config.
@@ -100,6 +109,7 @@ type Services struct {
 	pb.UnimplementedLeaseServer
 	pb.UnimplementedClusterServer
 	pb.UnimplementedMaintenanceServer
+	pb.UnimplementedAuthServer
 
 	cfg    Config
 	d      *node.Driver
@@ -116,6 +126,12 @@ type Services struct {
 func New(cfg Config) (*Services, error) {
 	if cfg.Driver == nil {
 		return nil, errors.New("rpc: Config.Driver is required")
+	}
+	if cfg.BcryptCost == 0 {
+		cfg.BcryptCost = auth.DefaultBcryptCost
+	}
+	if err := auth.CheckBcryptCost(cfg.BcryptCost); err != nil {
+		return nil, fmt.Errorf("rpc: %w", err)
 	}
 	if cfg.Version == "" {
 		cfg.Version = DefaultVersion
@@ -155,6 +171,7 @@ func (s *Services) Register(srv *grpc.Server) {
 	pb.RegisterLeaseServer(srv, s)
 	pb.RegisterClusterServer(srv, s)
 	pb.RegisterMaintenanceServer(srv, s)
+	pb.RegisterAuthServer(srv, s)
 	healthpb.RegisterHealthServer(srv, s.health)
 }
 

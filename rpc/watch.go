@@ -38,7 +38,17 @@ func (s *Services) Watch(stream pb.Watch_WatchServer) error {
 				errc <- err
 				return
 			}
-			if err := w.Handle(req); err != nil {
+			if req.GetCreateRequest() != nil {
+				ai, aerr := s.authInfo(stream.Context())
+				if aerr != nil {
+					err = w.Refuse(aerr)
+				} else {
+					err = w.HandleAs(ai, req)
+				}
+			} else {
+				err = w.Handle(req)
+			}
+			if err != nil {
 				errc <- toGRPCError(err)
 				return
 			}

@@ -135,6 +135,8 @@ type flagVars struct {
 	gates                                                 *featureGatesValue
 	certFile, keyFile, trustedCAFile                      *string
 	clientCertAuth                                        *bool
+	authToken                                             *string
+	bcryptCost, authTokenTTL                              *uint
 	peerCertFile, peerKeyFile, peerTrustedCAFile          *string
 	peerClientCertAuth                                    *bool
 	refused                                               []string // refusal messages, in the order given
@@ -208,6 +210,9 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.keyFile = fs.String("key-file", "", "Path to the client server TLS key file.")
 	v.trustedCAFile = fs.String("trusted-ca-file", "", "Path to the client server TLS trusted CA cert file.")
 	v.clientCertAuth = fs.Bool("client-cert-auth", false, "Enable client cert authentication.")
+	v.authToken = fs.String("auth-token", "simple", "Specify auth token specific options.")
+	v.bcryptCost = fs.Uint("bcrypt-cost", 10, "Specify bcrypt algorithm cost factor for auth password hashing.")
+	v.authTokenTTL = fs.Uint("auth-token-ttl", 300, "The lifetime in seconds of the auth token.")
 	v.peerCertFile = fs.String("peer-cert-file", "", "Path to the peer server TLS cert file.")
 	v.peerKeyFile = fs.String("peer-key-file", "", "Path to the peer server TLS key file.")
 	v.peerTrustedCAFile = fs.String("peer-trusted-ca-file", "", "Path to the peer server TLS trusted CA file.")
@@ -349,6 +354,9 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		GRPCKeepAliveInterval:       zeroIsOff(*v.keepAliveInterval),
 		GRPCKeepAliveTimeout:        zeroIsOff(*v.keepAliveTimeout),
 		Version:                     etcdVersion,
+		AuthToken:                   *v.authToken,
+		AuthTokenTTL:                time.Duration(*v.authTokenTTL) * time.Second,
+		BcryptCost:                  int(*v.bcryptCost),
 		ClientTLS: embed.TLSInfo{CertFile: *v.certFile, KeyFile: *v.keyFile, TrustedCAFile: *v.trustedCAFile,
 			ClientCertAuth: *v.clientCertAuth},
 		PeerTLS: embed.TLSInfo{CertFile: *v.peerCertFile, KeyFile: *v.peerKeyFile, TrustedCAFile: *v.peerTrustedCAFile,

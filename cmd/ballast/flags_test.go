@@ -60,6 +60,9 @@ func TestParseDefaults(t *testing.T) {
 		AutoCompactionRetention:     "0",
 		WarningUnaryRequestDuration: 300 * time.Millisecond,
 		MaxLearners:                 1,
+		AuthToken:                   "simple",
+		AuthTokenTTL:                300 * time.Second,
+		BcryptCost:                  10,
 	}, opts.cfg)
 	require.Equal(t, logOptions{outputs: []string{"default"}, format: "json"}, opts.log)
 	require.Equal(t, slog.LevelInfo, opts.logLevel)

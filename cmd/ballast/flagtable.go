@@ -78,10 +78,6 @@ var unsupportedFlags = []unsupportedFlag{
 	{"host-whitelist", false, "host checks for the HTTP surface come with " + issueSecurity},
 	{"tls-min-version", false, "TLS comes with " + issueSecurity},
 	{"tls-max-version", false, "TLS comes with " + issueSecurity},
-	// Auth
-	{"auth-token", false, "auth comes with " + issueSecurity},
-	{"bcrypt-cost", false, "auth comes with " + issueSecurity},
-	{"auth-token-ttl", false, "auth comes with " + issueSecurity},
 	// Logging
 	{"enable-log-rotation", true, "log rotation comes with " + issueOperations},
 	{"log-rotation-config-json", false, "log rotation comes with " + issueOperations},

@@ -9,6 +9,7 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 
 	"github.com/ballastdb/ballast/canary"
+	"github.com/ballastdb/ballast/kv/auth"
 	"github.com/ballastdb/ballast/kv/lease"
 	"github.com/ballastdb/ballast/raft"
 )
@@ -128,7 +129,7 @@ func (m *Member) applyEntry(b, applied *pebble.Batch, e raft.Entry) (appliedEntr
 		if req != nil {
 			id := req.GetHeader().GetID()
 			if !m.dedup.contains(id) {
-				a.resp, a.events, a.reqErr = m.applyRequest(b, req)
+				a.resp, a.events, a.reqErr = m.applyRequest(b, req, e.Index, dec.expiry != nil)
 				if a.reqErr != nil && !isRequestError(a.reqErr) {
 					// the disk's failure, not the request's: nothing of the Ready commits
 					return a, fmt.Errorf("entry %d: %w", e.Index, a.reqErr)
@@ -204,7 +205,16 @@ func (m *Member) finishPhysicalCompactions() {
 
 // applyRequest applies a client request's effects into b. An error is the request's answer
 // (etcd's error) and means nothing was written.
-func (m *Member) applyRequest(b *pebble.Batch, req *pb.InternalRaftRequest) (Response, []*mvccpb.Event, error) {
+func (m *Member) applyRequest(b *pebble.Batch, req *pb.InternalRaftRequest, index uint64, internal bool) (Response, []*mvccpb.Event, error) {
+	if auth.IsAuthRequest(req) {
+		resp, err := m.applyAuth(b, req, index)
+		return resp, nil, err
+	}
+	if !internal {
+		if err := m.checkWrite(req); err != nil {
+			return Response{}, nil, err // auth.go
+		}
+	}
 	if m.spaceCapped() {
 		if err := capped(req); err != nil {
 			return Response{}, nil, err // quota.go

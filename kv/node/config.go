@@ -105,6 +105,9 @@ type Config struct {
 	// TickInterval is the real (or virtual) time one Tick stands for. It sets the shortest
 	// lease TTL (1.5 election timeouts, as etcd).
 	TickInterval time.Duration
+	// AuthTokenTTL is how long a simple token lives unused (etcd's --auth-token-ttl). Default
+	// DefaultAuthTokenTTL.
+	AuthTokenTTL time.Duration
 	// RequestTimeoutTicks is how long a request may wait to apply (or a read to be confirmed)
 	// before it fails with ErrTimeout. Default: 5 election timeouts.
 	RequestTimeoutTicks int
@@ -192,6 +195,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.TickInterval == 0 {
 		c.TickInterval = DefaultTickInterval
+	}
+	if c.AuthTokenTTL == 0 {
+		c.AuthTokenTTL = DefaultAuthTokenTTL
+	}
+	if c.AuthTokenTTL < 0 {
+		return bad("AuthTokenTTL %v: want a positive duration (0 takes the default)", c.AuthTokenTTL)
 	}
 	if c.MaxWaitingRequests == 0 {
 		c.MaxWaitingRequests = DefaultMaxWaitingRequests

@@ -3,7 +3,7 @@
 // linearizable reads through ReadIndex. It is the only package that knows raft, storage and
 // the state machine together.
 //
-// Imports: raft and kv/* (mvcc, lease, raftlog, wire; kv/faultfs in tests), and canary (the
+// Imports: raft and kv/* (mvcc, lease, auth, raftlog, wire; kv/faultfs in tests), and canary (the
 // guards of the canaries in this package, constant false in normal builds); never rpc, sim
 // or chaos.
 //
@@ -37,6 +37,7 @@
 //	lease_keepalive.go       the lessor's primary, keep-alives, TimeToLive, Leases
 //	lease_expiry.go          reports of applied expiry revokes (Config.OnLeaseExpired)
 //	watch.go                 watch streams on the member's hub
+//	auth.go                  auth requests, permission checks at apply and serve time, tokens
 //	membership.go            membership changes and leadership transfer
 //	members.go, alarm.go     the member table and etcd's alarms (state-machine state)
 //	snapshot.go              raft log compaction and the leader's snapshot streams
@@ -51,7 +52,8 @@
 //
 // # On-disk layout (node owns "node/")
 //
-// One Pebble DB in Config.Dir (its write-ahead log in Config.WALDir when set, etcd's
+// One Pebble DB in Config.Dir (besides node's keys: mvcc/, lease/ and auth/, each its
+// package's) (its write-ahead log in Config.WALDir when set, etcd's
 // --wal-dir). Node's keys:
 //
 //	node/format          -> "1"; an unknown version refuses to open

@@ -283,12 +283,13 @@ func get(key string, serializable bool) *pb.InternalRaftRequest {
 
 // localValue reads key on member id without going through raft.
 func (c *testCluster) localValue(id uint64, key string) (value string, modRev int64, found bool) {
-	resp, err := c.members[id].readLocal(get(key, true))
+	m := c.members[id]
+	resp, err := m.kv.RangeApplied(m.db, get(key, true).Range) // no permission check
 	require.NoError(c.t, err)
-	if len(resp.Range.Kvs) == 0 {
+	if len(resp.Kvs) == 0 {
 		return "", 0, false
 	}
-	return string(resp.Range.Kvs[0].Value), resp.Range.Kvs[0].ModRevision, true
+	return string(resp.Kvs[0].Value), resp.Kvs[0].ModRevision, true
 }
 
 // requireConsistent checks that every live member applied the same revision and hashes its

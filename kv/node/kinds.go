@@ -11,7 +11,7 @@ import (
 )
 
 var (
-	errRequestKind     = errors.New("node: a request must set exactly one of Range, Put, DeleteRange, Txn, Compaction, LeaseGrant, LeaseRevoke, Alarm, ClusterMemberAttrSet")
+	errRequestKind     = errors.New("node: a request must set exactly one of Range, Put, DeleteRange, Txn, Compaction, LeaseGrant, LeaseRevoke, Alarm, ClusterMemberAttrSet or an auth request")
 	errRequestTooLarge = rpctypes.ErrRequestTooLarge
 )
 
@@ -21,7 +21,12 @@ func checkOneKind(req *pb.InternalRaftRequest) error {
 	}
 	n := 0
 	for _, set := range []bool{req.Range != nil, req.Put != nil, req.DeleteRange != nil, req.Txn != nil,
-		req.Compaction != nil, req.LeaseGrant != nil, req.LeaseRevoke != nil, req.Alarm != nil, req.ClusterMemberAttrSet != nil} {
+		req.Compaction != nil, req.LeaseGrant != nil, req.LeaseRevoke != nil, req.Alarm != nil, req.ClusterMemberAttrSet != nil,
+		req.AuthEnable != nil, req.AuthDisable != nil, req.AuthStatus != nil, req.Authenticate != nil,
+		req.AuthUserAdd != nil, req.AuthUserDelete != nil, req.AuthUserGet != nil, req.AuthUserChangePassword != nil,
+		req.AuthUserGrantRole != nil, req.AuthUserRevokeRole != nil, req.AuthUserList != nil, req.AuthRoleList != nil,
+		req.AuthRoleAdd != nil, req.AuthRoleDelete != nil, req.AuthRoleGet != nil, req.AuthRoleGrantPermission != nil,
+		req.AuthRoleRevokePermission != nil} {
 		if set {
 			n++
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
+	"github.com/ballastdb/ballast/kv/auth"
 	"github.com/ballastdb/ballast/kv/lease"
 	"github.com/ballastdb/ballast/kv/mvcc"
 	"github.com/ballastdb/ballast/kv/raftlog"
@@ -43,6 +44,8 @@ type Member struct {
 	rn      *raft.RawNode
 	kv      *mvcc.Store
 	lessor  *lease.Lessor
+	auth    *auth.Store  // users, roles, permissions (auth.go)
+	tokens  *auth.Tokens // simple tokens assigned by applied Authenticates
 	codec   wire.Codec
 	applied uint64
 
@@ -150,6 +153,9 @@ func (m *Member) open() error {
 	defer b.Close()
 	m.lessor, err = lease.Open(m.db, b, m.lessorConfig())
 	if err != nil {
+		return err
+	}
+	if err := m.openAuth(); err != nil {
 		return err
 	}
 	if err := m.bootstrapIfNew(b); err != nil {

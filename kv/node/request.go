@@ -36,6 +36,9 @@ type Response struct {
 	LeaseGrant  *pb.LeaseGrantResponse
 	LeaseRevoke *pb.LeaseRevokeResponse
 	Alarm       *pb.AlarmResponse
+	// Auth is the answer to an auth request: etcd's *pb.AuthXxxResponse for its kind, header
+	// not set.
+	Auth any
 	// Set by the lease calls KeepAlive, TimeToLive and Leases (lease_keepalive.go).
 	LeaseKeepAlive  *pb.LeaseKeepAliveResponse
 	LeaseTimeToLive *pb.LeaseTimeToLiveResponse
@@ -181,7 +184,7 @@ func (m *Member) Submit(req *pb.InternalRaftRequest, done Done) {
 		return
 	}
 	id := m.newRequestID()
-	req.Header = &pb.RequestHeader{ID: id}
+	req.Header = &pb.RequestHeader{ID: id, Username: req.GetHeader().GetUsername(), AuthRevision: req.GetHeader().GetAuthRevision()}
 	if g := req.LeaseGrant; g != nil {
 		cmd, err := m.lessor.PrepareGrant(g.ID, g.TTL)
 		if err != nil {
@@ -284,6 +287,9 @@ func (m *Member) serveReadState(rs raft.ReadState) {
 // storage failure: the member stops and the read is answered with that failure.
 func (m *Member) readLocal(req *pb.InternalRaftRequest) (Response, error) {
 	var resp Response
+	if err := m.checkRead(req); err != nil {
+		return resp, err
+	}
 	var err error
 	if req.Range != nil {
 		resp.Range, err = m.kv.RangeApplied(m.db, req.Range) // between applies: the store's revisions

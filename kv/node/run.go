@@ -11,6 +11,7 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
+	"github.com/ballastdb/ballast/kv/auth"
 	"github.com/ballastdb/ballast/raft"
 )
 
@@ -503,13 +504,32 @@ func (d *Driver) Watch() (*DriverWatch, error) {
 // (created, canceled, progress) come from Next. It fails with ErrWatchClosed after Close and
 // ErrStopped once the driver stopped.
 func (w *DriverWatch) Handle(req *pb.WatchRequest) error {
+	return w.HandleAs(auth.Info{}, req)
+}
+
+// Refuse answers a create request in-band with err as its cancel reason (the caller's
+// credentials could not be resolved), as etcd refuses a watch of an invalid token.
+func (w *DriverWatch) Refuse(err error) error {
+	var cerr error
+	ierr := w.d.Inspect(context.Background(), func(*Member) {
+		if w.isClosed() {
+			cerr = ErrWatchClosed
+			return
+		}
+		w.ws.s.Refuse(err)
+	})
+	return errors.Join(ierr, cerr)
+}
+
+// HandleAs is Handle for a client acting as ai (WatchStream.HandleAs).
+func (w *DriverWatch) HandleAs(ai auth.Info, req *pb.WatchRequest) error {
 	var err error
 	ierr := w.d.Inspect(context.Background(), func(*Member) {
 		if w.isClosed() {
 			err = ErrWatchClosed
 			return
 		}
-		err = w.ws.Handle(req)
+		err = w.ws.HandleAs(ai, req)
 	})
 	return errors.Join(ierr, err)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"github.com/ballastdb/ballast/kv/auth"
 	"github.com/ballastdb/ballast/kv/lease"
 	"github.com/ballastdb/ballast/raft"
 )
@@ -103,6 +104,7 @@ type keySpan struct{ lo, hi []byte }
 var stateMachineSpans = []keySpan{
 	{lo: []byte(lease.Prefix), hi: prefixEnd([]byte(lease.Prefix))},
 	{lo: []byte("mvcc/"), hi: prefixEnd([]byte("mvcc/"))},
+	{lo: []byte(auth.Prefix), hi: prefixEnd([]byte(auth.Prefix))},
 	{lo: nodeClusterPrefix, hi: prefixEnd(nodeClusterPrefix)},
 	{lo: nodeRequestPrefix, hi: prefixEnd(nodeRequestPrefix)},
 }

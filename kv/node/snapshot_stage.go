@@ -217,6 +217,9 @@ func (m *Member) reopenStateMachine(meta raft.SnapshotMetadata) error {
 	if m.dedup, err = loadDedupWindow(m.db); err != nil {
 		return err
 	}
+	if err := m.openAuth(); err != nil {
+		return fmt.Errorf("reload auth store after snapshot %d: %w", meta.Index, err)
+	}
 	cluster, err := loadClusterState(m.db, meta.ConfState)
 	if err != nil {
 		return fmt.Errorf("reload member table after snapshot %d: %w", meta.Index, err)

@@ -1,9 +1,11 @@
 package node
 
 import (
+	"go.etcd.io/etcd/api/v3/authpb"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 
+	"github.com/ballastdb/ballast/kv/auth"
 	"github.com/ballastdb/ballast/kv/watch"
 )
 
@@ -41,8 +43,20 @@ func (m *Member) NewWatchStream() (*WatchStream, error) {
 // Handle takes one WatchRequest of the client (create, cancel or progress request; see
 // watch.Stream.Handle): refusals are answered in-band by Pending.
 func (w *WatchStream) Handle(req *pb.WatchRequest) error {
+	return w.HandleAs(auth.Info{}, req)
+}
+
+// HandleAs is Handle for a client acting as ai: with auth enabled, a create request on a
+// range ai may not read is refused in-band with etcd's reason, as etcd's isWatchPermitted.
+func (w *WatchStream) HandleAs(ai auth.Info, req *pb.WatchRequest) error {
 	if w.m.stopped != nil {
 		return ErrStopped
+	}
+	if c := req.GetCreateRequest(); c != nil {
+		if err := w.m.auth.Check(ai, c.Key, c.RangeEnd, authpb.READ); err != nil {
+			w.s.Refuse(err)
+			return nil
+		}
 	}
 	return w.s.Handle(req)
 }

@@ -101,6 +101,7 @@ func (m *Member) Tick() {
 		}
 	}
 	m.tickLeaseCalls()
+	m.tickAuth()
 	m.tickWatchProgress()
 	m.tickSnapshots()
 	m.finishConfCalls()

@@ -57,9 +57,7 @@ func (s *Stream) Create(req *pb.WatchCreateRequest) (int64, error) {
 	}
 	w, err := s.newWatcher(req)
 	if err != nil {
-		s.control = append(s.control, &pb.WatchResponse{
-			Header: s.header(), WatchId: InvalidWatchID, Created: true, Canceled: true, CancelReason: err.Error(),
-		})
+		s.Refuse(err)
 		return InvalidWatchID, err
 	}
 	i, _ := s.find(w.id)
@@ -184,6 +182,14 @@ func (s *Stream) checkSorted() {
 			panic(fmt.Sprintf("watch: stream %d watchers out of order: %d before %d", s.id, s.watchers[i-1].id, s.watchers[i].id))
 		}
 	}
+}
+
+// Refuse answers a create request in-band without creating a watcher: Created and Canceled,
+// watch ID InvalidWatchID, etcd's CancelReason err's text (a refused permission, say).
+func (s *Stream) Refuse(err error) {
+	s.control = append(s.control, &pb.WatchResponse{
+		Header: s.header(), WatchId: InvalidWatchID, Created: true, Canceled: true, CancelReason: err.Error(),
+	})
 }
 
 // Handle dispatches one WatchRequest from the client to Create, Cancel or RequestProgress,

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/ballastdb/ballast/kv/auth"
 	"github.com/ballastdb/ballast/kv/node"
 	"github.com/ballastdb/ballast/rpc"
 	"github.com/ballastdb/ballast/rpc/peer"
@@ -185,6 +186,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			}
 			return s.metrics.timeCommit(entries)
 		},
+		AuthTokenTTL:           cfg.AuthTokenTTL,
 	}
 	for _, f := range ident.founders {
 		ncfg.InitialMembers = append(ncfg.InitialMembers, f.ID)
@@ -265,6 +267,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Proposals:         s.metrics,
 		QuotaBackendBytes: cfg.QuotaBackendBytes,
 		Logger:            lg,
+		ClientCertAuth:    cfg.ClientTLS.ClientCertAuth,
+		BcryptCost:        bcryptCost(lg, cfg.BcryptCost),
 	})
 	if err != nil {
 		return nil, err
@@ -620,4 +624,17 @@ func (a logfAdapter) Logf(format string, args ...any) {
 	default:
 		a.lg.Info(fmt.Sprintf(format, args...))
 	}
+}
+
+// bcryptCost is --bcrypt-cost as etcd takes it: outside bcrypt's range the default, with a
+// warning.
+func bcryptCost(lg *slog.Logger, cost int) int {
+	if cost == 0 {
+		return auth.DefaultBcryptCost
+	}
+	if err := auth.CheckBcryptCost(cost); err != nil {
+		lg.Warn("use default bcrypt cost instead of the invalid given cost", "given-cost", cost, "default-cost", auth.DefaultBcryptCost)
+		return auth.DefaultBcryptCost
+	}
+	return cost
 }
