@@ -186,7 +186,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			}
 			return s.metrics.timeCommit(entries)
 		},
-		AuthTokenTTL:           cfg.AuthTokenTTL,
+		AuthTokenTTL: cfg.AuthTokenTTL,
 	}
 	for _, f := range ident.founders {
 		ncfg.InitialMembers = append(ncfg.InitialMembers, f.ID)
