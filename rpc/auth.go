@@ -100,6 +100,9 @@ func (s *Services) authInfo(ctx context.Context) (auth.Info, error) {
 			enabled = m.AuthEnabled()
 			switch {
 			case !enabled:
+			case tok != "" && s.jwt != nil:
+				ai, found = s.jwt.info(tok)
+				applied = true
 			case tok != "":
 				ai, found, applied = m.TokenInfo(tok)
 			case cn != "":
@@ -234,7 +237,11 @@ func (s *Services) Authenticate(ctx context.Context, r *pb.AuthenticateRequest) 
 			s.logf("invalid password", "user", r.Name)
 			return nil, toGRPCError(err)
 		}
-		out, err := s.authCall(ctx, &pb.InternalRaftRequest{Authenticate: &pb.InternalAuthenticateRequest{Name: r.Name, SimpleToken: simpleTokenPrefix()}})
+		prefix := simpleTokenPrefix()
+		if s.jwt != nil {
+			prefix = "" // kv/node then checks the user and assigns nothing; the token is signed here
+		}
+		out, err := s.authCall(ctx, &pb.InternalRaftRequest{Authenticate: &pb.InternalAuthenticateRequest{Name: r.Name, SimpleToken: prefix}})
 		if err != nil {
 			return nil, err
 		}
@@ -244,6 +251,11 @@ func (s *Services) Authenticate(ctx context.Context, r *pb.AuthenticateRequest) 
 		}
 		if now == checked {
 			resp := out.(*pb.AuthenticateResponse)
+			if s.jwt != nil {
+				if resp.Token, err = s.jwt.assign(r.Name, checked); err != nil {
+					return nil, toGRPCError(err)
+				}
+			}
 			resp.Header = s.fill(resp.Header)
 			return resp, nil
 		}

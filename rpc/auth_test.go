@@ -1,6 +1,9 @@
 package rpc_test
 
 import (
+	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,8 +12,11 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/metadata"
 
+	"github.com/ballastdb/ballast/rpc"
 	"github.com/ballastdb/ballast/rpc/embed"
+	"github.com/ballastdb/ballast/rpc/embed/embedtest"
 )
 
 // userClient is a clientv3 client of member i logged in as name.
@@ -131,4 +137,50 @@ func TestAuthCalls(t *testing.T) {
 	require.NoError(t, err)
 	_, err = cli.Get(ctx, "secret")
 	require.NoError(t, err, "after auth disable anyone reads")
+}
+
+// TestAuthJWT: with --auth-token jwt the token a member signs is honoured by the others
+// (nothing of it goes through the log), carries the user, and stops working once its ttl
+// passed (etcd's "invalid auth token"); a token signed with another key is refused.
+func TestAuthJWT(t *testing.T) {
+	dir := t.TempDir()
+	pub, priv := embedtest.WriteRSAKeys(t, dir)
+	spec := fmt.Sprintf("jwt,pub-key=%s,priv-key=%s,sign-method=RS256,ttl=2s", pub, priv)
+	c := newClusterWith(t, 3, func(cfg *embed.Config) { cfg.BcryptCost = 4; cfg.AuthToken = spec })
+	ctx := ctxT(t)
+	cli := c.client()
+	for _, step := range []func() error{
+		func() error { _, err := cli.UserAdd(ctx, "root", "rootpw"); return err },
+		func() error { _, err := cli.UserGrantRole(ctx, "root", "root"); return err },
+		func() error { _, err := cli.AuthEnable(ctx); return err },
+	} {
+		require.NoError(t, step())
+	}
+	// Authenticate on member 0, use the token on member 1 and 2.
+	resp, err := pb.NewAuthClient(c.client(0).ActiveConnection()).Authenticate(ctx, &pb.AuthenticateRequest{Name: "root", Password: "rootpw"})
+	require.NoError(t, err)
+	require.Equal(t, 2, strings.Count(resp.Token, "."), "a JWT is header.claims.signature, got %q", resp.Token)
+	withToken := func(tok string) context.Context {
+		return metadata.AppendToOutgoingContext(ctx, rpctypes.TokenFieldNameGRPC, tok)
+	}
+	for i := 1; i < 3; i++ {
+		_, err := pb.NewKVClient(c.client(i).ActiveConnection()).Put(withToken(resp.Token), &pb.PutRequest{Key: []byte("k"), Value: []byte("v")})
+		require.NoError(t, err, "member %d refused member 0's token", i)
+	}
+	// A token of the right shape signed with another key.
+	otherPub, otherPriv := embedtest.WriteRSAKeys(t, t.TempDir())
+	other, err := rpc.ParseTokenOptionsForTest(fmt.Sprintf("jwt,pub-key=%s,priv-key=%s,sign-method=RS256", otherPub, otherPriv))
+	require.NoError(t, err)
+	forged, err := other("root", 1)
+	require.NoError(t, err)
+	_, err = pb.NewKVClient(c.client(1).ActiveConnection()).Put(withToken(forged), &pb.PutRequest{Key: []byte("k"), Value: []byte("x")})
+	require.ErrorIs(t, err, rpctypes.ErrGRPCInvalidAuthToken)
+	// Expiry: the ttl is 2 s; exp is in whole seconds, so wait 3.
+	time.Sleep(3 * time.Second)
+	_, err = pb.NewKVClient(c.client(1).ActiveConnection()).Range(withToken(resp.Token), &pb.RangeRequest{Key: []byte("k")})
+	require.ErrorIs(t, err, rpctypes.ErrGRPCInvalidAuthToken, "an expired token")
+	// clientv3 logs in again by itself.
+	root := c.userClient(2, "root", "rootpw")
+	_, err = root.Get(ctx, "k")
+	require.NoError(t, err)
 }

@@ -72,6 +72,9 @@ type Config struct {
 	// ClientCertAuth is etcd's --client-cert-auth: with auth enabled, a call without a
 	// token acts as the user its verified client certificate's common name names.
 	ClientCertAuth bool
+	// AuthToken is etcd's --auth-token: "simple" (the default) or
+	// "jwt,pub-key=F,priv-key=F,sign-method=M[,ttl=D]" (jwt.go). Bad options fail New.
+	AuthToken string
 	// BcryptCost is etcd's --bcrypt-cost for the passwords UserAdd and UserChangePassword
 	// hash (0: auth.DefaultBcryptCost).
 	BcryptCost int
@@ -116,6 +119,7 @@ type Services struct {
 	view   atomic.Pointer[statusView]
 	health *health.Server
 	space  spaceState
+	jwt    *jwtTokens // nil: simple tokens
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -126,6 +130,10 @@ type Services struct {
 func New(cfg Config) (*Services, error) {
 	if cfg.Driver == nil {
 		return nil, errors.New("rpc: Config.Driver is required")
+	}
+	jwtTokens, err := parseTokenOptions(cfg.AuthToken)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = auth.DefaultBcryptCost
@@ -154,7 +162,7 @@ func New(cfg Config) (*Services, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Services{cfg: cfg, d: cfg.Driver, health: health.NewServer()}
+	s := &Services{cfg: cfg, d: cfg.Driver, health: health.NewServer(), jwt: jwtTokens}
 	s.view.Store(&statusView{})
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.refresh(s.ctx)

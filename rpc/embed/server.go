@@ -268,6 +268,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		QuotaBackendBytes: cfg.QuotaBackendBytes,
 		Logger:            lg,
 		ClientCertAuth:    cfg.ClientTLS.ClientCertAuth,
+		AuthToken:         cfg.AuthToken,
 		BcryptCost:        bcryptCost(lg, cfg.BcryptCost),
 	})
 	if err != nil {
