@@ -194,6 +194,9 @@ bench:
 # drawn in BENCH_OUT/index.html; BENCH_SCALING= skips them. About 15 workloads x 2 stores x
 # BENCH_ROUNDS x BENCH_DURATION plus the loading: 6 minutes with the defaults (1M keys:
 # BENCH_SCALING_KEYS=10000,1000000, about 10 minutes more per store here).
+# Last, memory: a fresh cluster of each store with BENCH_MEMORY_KEYS keys of 256 bytes, each
+# member's RSS after a full scan on every member (the goal's figure needs 1000000: about 10
+# minutes more per store here; 0 skips it).
 # BENCH_WORKLOADS=put-1,range-s picks some of the goals' workloads (none: only scaling).
 BENCH_OUT ?= reports/bench-etcd
 BENCH_DURATION ?= 5s
@@ -202,12 +205,14 @@ BENCH_TIMEOUT ?= 30m
 BENCH_WORKLOADS ?=
 BENCH_SCALING ?= 1
 BENCH_SCALING_KEYS ?= 10000
+BENCH_MEMORY_KEYS ?= 100000
 bench-etcd: $(ETCD)
 	@mkdir -p $(BENCH_OUT)/bin
 	$(GO) build -o $(BENCH_OUT)/bin/ ./cmd/ballast ./cmd/ballast-bench
 	$(BENCH_OUT)/bin/ballast-bench compare --ballast $(BENCH_OUT)/bin/ballast --etcd $(ETCD) --out $(BENCH_OUT) \
 	  --duration $(BENCH_DURATION) --rounds $(BENCH_ROUNDS) --timeout $(BENCH_TIMEOUT) \
-	  $(if $(BENCH_WORKLOADS),--workloads $(BENCH_WORKLOADS)) $(if $(BENCH_SCALING),--scaling --scaling-keys $(BENCH_SCALING_KEYS))
+	  $(if $(BENCH_WORKLOADS),--workloads $(BENCH_WORKLOADS)) $(if $(BENCH_SCALING),--scaling --scaling-keys $(BENCH_SCALING_KEYS)) \
+	  --memory-keys $(BENCH_MEMORY_KEYS)
 
 # The Docker image (Dockerfile, FROM scratch): ballast and ballast-sim built static here,
 # etcd as a link to ballast, etcdctl and etcdutl v3.7.3 from .bin/, staged in .bin/image (the

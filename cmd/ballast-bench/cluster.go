@@ -134,18 +134,15 @@ func startProcCluster(ctx context.Context, store, bin, dir string, readyWait tim
 	return c, nil
 }
 
-// stop sends SIGTERM to every member, waits (at most 5 s: members stopped all at once can
-// spend longer handing leadership to one another, and the data is thrown away) and kills
-// what is left.
+// stop stops the members one after another: SIGTERM, then a kill when one has not exited
+// within 5 s (the data is thrown away). One at a time, since members stopped all at once
+// spend seconds handing leadership to one another.
 func (c *procCluster) stop() {
 	for _, m := range c.members {
 		_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	}
-	timeout := time.After(5 * time.Second)
-	for _, m := range c.members {
 		select {
 		case <-m.exited:
-		case <-timeout:
+		case <-time.After(5 * time.Second):
 			_ = m.cmd.Process.Kill()
 			<-m.exited
 		}

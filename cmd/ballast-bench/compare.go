@@ -114,6 +114,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	only := fs.String("workloads", "", "comma-separated workloads to run (default: all; none: only --scaling's): "+strings.Join(workloadNames(), ","))
 	timeout := fs.Duration("timeout", 20*time.Minute, "bound on the whole comparison")
 	scaling := fs.Bool("scaling", false, "also put throughput against clients, value size and key count (scaling.go), drawn in index.html")
+	memKeys := fs.Int("memory-keys", 0, "also measure memory: a fresh cluster of each store with this many keys of 256 bytes, RSS after a full scan (0: not measured; the goal's is 1000000)")
 	scalingKeys := fs.String("scaling-keys", "10000", "the key counts of --scaling (comma-separated; each is loaded first)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -152,10 +153,13 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		workloads = append(workloads, scalingWorkloads(counts)...)
 	}
-	if len(workloads) == 0 {
-		return bad("--workloads none without --scaling leaves nothing to run")
+	if *memKeys < 0 {
+		return bad("--memory-keys must not be negative, got %d", *memKeys)
 	}
-	for _, old := range []string{"ballast", "etcd", "results.md", "runs.jsonl", "index.html"} {
+	if len(workloads) == 0 && *memKeys == 0 {
+		return bad("--workloads none without --scaling or --memory-keys leaves nothing to run")
+	}
+	for _, old := range []string{"ballast", "etcd", "ballast-memory", "etcd-memory", "results.md", "runs.jsonl", "index.html"} {
 		if err := os.RemoveAll(filepath.Join(*out, old)); err != nil {
 			return bad("%v", err)
 		}
@@ -165,7 +169,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	res, err := compare(ctx, bins, *out, *duration, *rounds, workloads, stderr)
+	res, err := compare(ctx, bins, *out, *duration, *rounds, workloads, *memKeys, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "ballast-bench compare: %v\n", err)
 		return 1
@@ -229,23 +233,16 @@ type compareResult struct {
 	workloads      []compareWorkload
 	runs           []compareRun
 	rss            map[string][]float64 // each store's members' RSS after the last run, MiB
+	// memKeys and mem are the memory measurement's (memory.go): the keys, each member's RSS.
+	memKeys int
+	mem     map[string][]float64
 }
 
-func compare(ctx context.Context, bins map[string]string, out string, duration time.Duration, rounds int, workloads []compareWorkload, progress io.Writer) (*compareResult, error) {
+func compare(ctx context.Context, bins map[string]string, out string, duration time.Duration, rounds int, workloads []compareWorkload, memKeys int, progress io.Writer) (*compareResult, error) {
 	res := &compareResult{started: time.Now(), duration: duration, rounds: rounds, workloads: workloads,
-		loadBefore: loadAvg(), rss: map[string][]float64{}}
+		loadBefore: loadAvg(), rss: map[string][]float64{}, memKeys: memKeys, mem: map[string][]float64{}}
 	clusters := map[string]*procCluster{}
-	defer func() {
-		var wg sync.WaitGroup
-		for _, c := range clusters {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				c.stop()
-			}()
-		}
-		wg.Wait()
-	}()
+	defer stopAll(clusters)
 	for _, s := range stores {
 		fmt.Fprintf(progress, "compare: starting 3 %s members (%s)\n", s, bins[s])
 		c, err := startProcCluster(ctx, s, bins[s], filepath.Join(out, s), 60*time.Second)
@@ -298,15 +295,43 @@ func compare(ctx context.Context, bins map[string]string, out string, duration t
 		}
 	}
 	for _, s := range stores {
+		if len(workloads) == 0 {
+			break
+		}
 		rss, err := clusters[s].rssMiB()
 		if err != nil {
 			return nil, err
 		}
 		res.rss[s] = rss
 	}
+	if memKeys > 0 {
+		stopAll(clusters)
+		for _, s := range stores {
+			mem, err := measureMemory(ctx, s, bins[s], filepath.Join(out, s+"-memory"), memKeys, progress)
+			if err != nil {
+				return nil, err
+			}
+			res.mem[s] = mem
+			fmt.Fprintf(progress, "compare: memory: %s members' RSS with %d keys after a full scan: %.0f MiB\n", s, memKeys, mem)
+		}
+	}
 	res.ended = time.Now()
 	res.loadAfter = loadAvg()
 	return res, nil
+}
+
+// stopAll stops the clusters (in parallel) and forgets them.
+func stopAll(clusters map[string]*procCluster) {
+	var wg sync.WaitGroup
+	for s, c := range clusters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.stop()
+		}()
+		delete(clusters, s)
+	}
+	wg.Wait()
 }
 
 // step is one run of compare's schedule.
@@ -427,6 +452,18 @@ func (res *compareResult) markdown() string {
 		bm, em := maxOf(res.rss["ballast"]), maxOf(res.rss["etcd"])
 		fmt.Fprintf(&b, "| RSS of the largest member after these runs (not the goal's 1M-key measurement) | %.0f MiB | %.0f MiB | %.2fx | — | |\n", bm, em, bm/em)
 	}
+	if res.memKeys > 0 && len(res.mem["ballast"]) > 0 && len(res.mem["etcd"]) > 0 {
+		bm, em := maxOf(res.mem["ballast"]), maxOf(res.mem["etcd"])
+		goal, met := "—", ""
+		if res.memKeys >= 1_000_000 {
+			goal, met = "< 1.0x", "no"
+			if bm < em {
+				met = "yes"
+			}
+		}
+		fmt.Fprintf(&b, "| memory: RSS of the largest member, fresh cluster, %s keys of 256 bytes, after a full scan on every member (members: %s / %s MiB) | %.0f MiB | %.0f MiB | %.2fx | %s | %s |\n",
+			countLabel(res.memKeys), mibList(res.mem["ballast"]), mibList(res.mem["etcd"]), bm, em, bm/em, goal, met)
+	}
 	res.scalingMarkdown(&b)
 	b.WriteString("\nErrors (by gRPC code, all runs): ")
 	var parts []string
@@ -440,6 +477,14 @@ func (res *compareResult) markdown() string {
 	}
 	b.WriteString(strings.Join(parts, "; ") + ".\n")
 	return b.String()
+}
+
+func mibList(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = fmt.Sprintf("%.0f", x)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func maxOf(v []float64) float64 {

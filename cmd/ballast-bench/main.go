@@ -11,8 +11,8 @@
 //
 // One file per concern: config.go (the shared flags and connections), load.go (the closed
 // loop and the progress bar), stats.go (quantiles), output.go (the summary), one file per
-// workload, compare.go (the side-by-side runner), cluster.go (its members as processes)
-// and scaling.go (its throughput curves and their page).
+// workload, compare.go (the side-by-side runner), cluster.go (its members as processes),
+// scaling.go (its throughput curves and their page) and memory.go (RSS with N keys).
 //
 // Imports: etcd's client and API packages, progressbar; nothing of Ballast's (compare runs
 // the servers as processes). Its tests start a Ballast cluster in-process (rpc/embed).
