@@ -139,6 +139,13 @@ type flagVars struct {
 	bcryptCost, authTokenTTL                              *uint
 	peerCertFile, peerKeyFile, peerTrustedCAFile          *string
 	peerClientCertAuth                                    *bool
+	clientCRLFile, peerCRLFile                            *string
+	clientAllowedHostnames                                *listValue
+	peerAllowedCNs, peerAllowedHostnames                  *listValue
+	cipherSuites                                          *listValue
+	tlsMinVersion, tlsMaxVersion                          *string
+	autoTLS, peerAutoTLS                                  *bool
+	selfSignedCertValidity                                *uint
 	refused                                               []string // refusal messages, in the order given
 	defaultInitialCluster                                 string
 	// applyBuildFlags applies the flags only some builds have (build_chaos.go), nil in others.
@@ -217,6 +224,21 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.peerKeyFile = fs.String("peer-key-file", "", "Path to the peer server TLS key file.")
 	v.peerTrustedCAFile = fs.String("peer-trusted-ca-file", "", "Path to the peer server TLS trusted CA file.")
 	v.peerClientCertAuth = fs.Bool("peer-client-cert-auth", false, "Enable peer client cert authentication.")
+	v.clientCRLFile = fs.String("client-crl-file", "", "Path to the client certificate revocation list file.")
+	v.clientAllowedHostnames = &listValue{}
+	fs.Var(v.clientAllowedHostnames, "client-cert-allowed-hostname", "Comma-separated list of allowed SAN hostnames for client cert authentication.")
+	v.autoTLS = fs.Bool("auto-tls", false, "Client TLS using generated certificates")
+	v.peerAllowedCNs = &listValue{}
+	fs.Var(v.peerAllowedCNs, "peer-cert-allowed-cn", "Comma-separated list of allowed CNs for inter-peer TLS authentication.")
+	v.peerAllowedHostnames = &listValue{}
+	fs.Var(v.peerAllowedHostnames, "peer-cert-allowed-hostname", "Comma-separated list of allowed SAN hostnames for inter-peer TLS authentication.")
+	v.peerAutoTLS = fs.Bool("peer-auto-tls", false, "Peer TLS using generated certificates")
+	v.selfSignedCertValidity = fs.Uint("self-signed-cert-validity", embed.DefaultSelfSignedCertValidity, "The validity period of the client and peer certificates, unit is year")
+	v.peerCRLFile = fs.String("peer-crl-file", "", "Path to the peer certificate revocation list file.")
+	v.cipherSuites = &listValue{}
+	fs.Var(v.cipherSuites, "cipher-suites", "Comma-separated list of supported TLS cipher suites between client/server and peers (empty will be auto-populated by Go).")
+	v.tlsMinVersion = fs.String("tls-min-version", "TLS1.2", "Minimum TLS version supported by etcd. Possible values: TLS1.2, TLS1.3.")
+	v.tlsMaxVersion = fs.String("tls-max-version", "", "Maximum TLS version supported by etcd. Possible values: TLS1.2, TLS1.3 (empty defers to Go).")
 	fs.BoolVar(&opts.printVersion, "version", false, "Print the version and exit.")
 
 	v.applyBuildFlags = defineBuildFlags(fs)
@@ -358,9 +380,26 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		AuthTokenTTL:                time.Duration(*v.authTokenTTL) * time.Second,
 		BcryptCost:                  int(*v.bcryptCost),
 		ClientTLS: embed.TLSInfo{CertFile: *v.certFile, KeyFile: *v.keyFile, TrustedCAFile: *v.trustedCAFile,
-			ClientCertAuth: *v.clientCertAuth},
+			ClientCertAuth: *v.clientCertAuth, CRLFile: *v.clientCRLFile, AllowedHostnames: v.clientAllowedHostnames.values},
 		PeerTLS: embed.TLSInfo{CertFile: *v.peerCertFile, KeyFile: *v.peerKeyFile, TrustedCAFile: *v.peerTrustedCAFile,
-			ClientCertAuth: *v.peerClientCertAuth},
+			ClientCertAuth: *v.peerClientCertAuth, CRLFile: *v.peerCRLFile,
+			AllowedCNs: v.peerAllowedCNs.values, AllowedHostnames: v.peerAllowedHostnames.values},
+		CipherSuites:           v.cipherSuites.values,
+		TLSMinVersion:          *v.tlsMinVersion,
+		TLSMaxVersion:          *v.tlsMaxVersion,
+		ClientAutoTLS:          *v.autoTLS,
+		PeerAutoTLS:            *v.peerAutoTLS,
+		SelfSignedCertValidity: *v.selfSignedCertValidity,
+	}
+	// etcd's SelfCert refuses a validity of 0 given on the command line (its config file
+	// takes 0 as 1); the peer certificates are made first.
+	if cfg.SelfSignedCertValidity == 0 && !fromFile {
+		switch {
+		case cfg.PeerAutoTLS && cfg.PeerTLS.Empty():
+			return bad(errors.New("failed to get peer self-signed certs: selfSignedCertValidity is invalid,it should be greater than 0"))
+		case cfg.ClientAutoTLS && cfg.ClientTLS.Empty():
+			return bad(errors.New("failed to get client self-signed certs: selfSignedCertValidity is invalid,it should be greater than 0"))
+		}
 	}
 	if err := checkBindURLs(cfg.ListenPeerURLs); err != nil {
 		return bad(err)
@@ -457,6 +496,19 @@ func lookupEnv(environ []string, key string) string {
 		}
 	}
 	return ""
+}
+
+// listValue is etcd's flags.StringsValue: comma-separated, in the order given (cipher suites
+// are prioritized in it); an empty value is the empty list.
+type listValue struct{ values []string }
+
+func (v *listValue) String() string { return strings.Join(v.values, ",") }
+func (v *listValue) Set(s string) error {
+	v.values = nil
+	if s != "" {
+		v.values = strings.Split(s, ",")
+	}
+	return nil
 }
 
 // stringsValue is etcd's flags.UniqueStringsValue: comma-separated, duplicates dropped,

@@ -63,6 +63,8 @@ func TestParseDefaults(t *testing.T) {
 		AuthToken:                   "simple",
 		AuthTokenTTL:                300 * time.Second,
 		BcryptCost:                  10,
+		TLSMinVersion:               "TLS1.2",
+		SelfSignedCertValidity:      1,
 	}, opts.cfg)
 	require.Equal(t, logOptions{outputs: []string{"default"}, format: "json"}, opts.log)
 	require.Equal(t, slog.LevelInfo, opts.logLevel)
@@ -120,6 +122,22 @@ func TestParseAccepted(t *testing.T) {
 		{"v2-deprecation is etcd's: its default enforced, with a warning", []string{"--v2-deprecation", "not-yet"}, nil, func(t *testing.T, o options) {
 			require.Contains(t, o.warnings, "--v2-deprecation is deprecated and scheduled for removal in v3.8. The default value is enforced, ignoring user input.")
 		}},
+		{"TLS settings", []string{"--client-crl-file", "c.crl", "--client-cert-allowed-hostname", "a.example,b.example",
+			"--peer-crl-file", "p.crl", "--peer-cert-allowed-cn", "m1,m2", "--cipher-suites", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+			"--tls-min-version", "TLS1.2", "--tls-max-version", "TLS1.3", "--auto-tls", "--peer-auto-tls", "--self-signed-cert-validity", "5"}, nil,
+			func(t *testing.T, o options) {
+				c := o.cfg
+				require.Equal(t, "c.crl", c.ClientTLS.CRLFile)
+				require.Equal(t, []string{"a.example", "b.example"}, c.ClientTLS.AllowedHostnames)
+				require.Equal(t, "p.crl", c.PeerTLS.CRLFile)
+				require.Equal(t, []string{"m1", "m2"}, c.PeerTLS.AllowedCNs)
+				require.Equal(t, []string{"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"}, c.CipherSuites, "in the order given")
+				require.Equal(t, "TLS1.2", c.TLSMinVersion)
+				require.Equal(t, "TLS1.3", c.TLSMaxVersion)
+				require.True(t, c.ClientAutoTLS)
+				require.True(t, c.PeerAutoTLS)
+				require.Equal(t, uint(5), c.SelfSignedCertValidity)
+			}},
 		{"discovery-fallback exit (what Ballast does without discovery)", []string{"--discovery-fallback", "exit"}, nil, func(t *testing.T, o options) {}},
 		{"log outputs and format", []string{"--log-outputs", "stdout,/tmp/x.log,stdout", "--log-format", "console"}, nil, func(t *testing.T, o options) {
 			require.Equal(t, logOptions{outputs: []string{"/tmp/x.log", "stdout"}, format: "console"}, o.log)
@@ -154,8 +172,8 @@ func TestParseRefused(t *testing.T) {
 			"URL must not contain a path: http://127.0.0.1:1/x"},
 		{"positional argument", []string{"--name", "a", "b"}, nil, exitConfig, `"b" is not a valid flag`},
 		{"quota not a number", []string{"--quota-backend-bytes", "8GB"}, nil, exitUsage, `invalid value "8GB" for flag -quota-backend-bytes`},
-		{"bare boolean", []string{"--auto-tls", "--name", "x"}, nil, exitConfig,
-			"flag --auto-tls is not supported yet: TLS comes with the security issue"},
+		{"bare boolean", []string{"--memory-mlock", "--name", "x"}, nil, exitConfig,
+			"flag --memory-mlock is not supported yet: locking the store's pages in RAM comes with the operations issue"},
 		{"unsupported through the environment", nil, []string{"ETCD_CORRUPT_CHECK_TIME=1m"}, exitConfig,
 			"flag --corrupt-check-time is not supported yet: periodic corruption checks between members come with the operations issue"},
 		{"auto compaction mode", []string{"--auto-compaction-mode", "hourly"}, nil, exitConfig, `unknown auto-compaction-mode "hourly"`},
@@ -187,6 +205,20 @@ func TestParseRefused(t *testing.T) {
 		{"journald", []string{"--log-outputs", "systemd/journal"}, nil, exitConfig, "flag --log-outputs is not supported yet: systemd/journal"},
 		{"https without a key pair", []string{"--listen-client-urls", "https://127.0.0.1:1", "--advertise-client-urls", "https://127.0.0.1:1"}, nil, exitConfig,
 			"TLS key/cert (--cert-file, --key-file) must be provided for client url https://127.0.0.1:1 with HTTPS scheme"},
+		{"TLS version", []string{"--tls-min-version", "TLS1.1"}, nil, exitConfig, `unexpected TLS version "TLS1.1" (must be one of: TLS1.2, TLS1.3)`},
+		{"TLS versions inverted", []string{"--tls-min-version", "TLS1.3", "--tls-max-version", "TLS1.2"}, nil, exitConfig,
+			"min version (TLS1.3) is greater than max version (TLS1.2)"},
+		{"cipher suites with TLS 1.3 only", []string{"--tls-min-version", "TLS1.3", "--cipher-suites", "TLS_AES_128_GCM_SHA256"}, nil, exitConfig,
+			"cipher suites cannot be configured when only TLS1.3 is enabled"},
+		{"unknown cipher suite", []string{"--cipher-suites", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_NOPE"}, nil, exitConfig,
+			`unexpected TLS cipher suite "TLS_NOPE"`},
+		{"allowed CNs and hostnames", []string{"--peer-cert-file", "c.pem", "--peer-key-file", "k.pem", "--peer-cert-allowed-cn", "m1",
+			"--peer-cert-allowed-hostname", "localhost"}, nil, exitConfig,
+			`AllowedCNs and AllowedHostnames are mutually exclusive (cns=["m1"], hostnames=["localhost"])`},
+		{"self-signed validity 0", []string{"--auto-tls", "--self-signed-cert-validity", "0"}, nil, exitConfig,
+			"failed to get client self-signed certs: selfSignedCertValidity is invalid,it should be greater than 0"},
+		{"https metrics URL without a key pair", []string{"--listen-metrics-urls", "https://127.0.0.1:2381"}, nil, exitConfig,
+			"client TLS key/cert (--cert-file, --key-file) must be provided for metrics secure url"},
 		{"https peer URL without a peer key pair", []string{"--listen-peer-urls", "https://127.0.0.1:1"}, nil, exitConfig,
 			"TLS key/cert (--peer-cert-file, --peer-key-file) must be provided for peer url https://127.0.0.1:1 with HTTPS scheme"},
 	} {
@@ -244,8 +276,8 @@ func TestRunExitCodes(t *testing.T) {
 	require.Equal(t, exitUsage, run(context.Background(), []string{"ballast", "--bogus"}, nil, &stdout, &stderr))
 	require.Contains(t, stderr.String(), "flag provided but not defined: -bogus")
 	stderr.Reset()
-	require.Equal(t, exitConfig, run(context.Background(), []string{"ballast", "--client-crl-file", "c.pem"}, nil, &stdout, &stderr))
-	require.Contains(t, stderr.String(), `"msg":"failed to verify flags","error":"flag --client-crl-file is not supported yet: TLS comes with the security issue"`)
+	require.Equal(t, exitConfig, run(context.Background(), []string{"ballast", "--tls-min-version", "TLS1.1"}, nil, &stdout, &stderr))
+	require.Contains(t, stderr.String(), `"msg":"failed to verify flags","error":"unexpected TLS version \"TLS1.1\" (must be one of: TLS1.2, TLS1.3)"`)
 	require.Contains(t, stderr.String(), `"level":"warn"`)
 }
 

@@ -1,6 +1,8 @@
 package embed
 
 import (
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -39,6 +41,8 @@ const (
 	DefaultSnapshotCatchUpEntries = 5000
 	// DefaultMaxLearners is etcd's --max-learners (membership.DefaultMaxLearners).
 	DefaultMaxLearners = 1
+	// DefaultSelfSignedCertValidity is etcd's --self-signed-cert-validity, in years.
+	DefaultSelfSignedCertValidity = 1
 	// etcd's gRPC server defaults (--max-concurrent-streams, --grpc-keepalive-*).
 	DefaultMaxConcurrentStreams  = math.MaxUint32
 	DefaultGRPCKeepAliveMinTime  = 5 * time.Second
@@ -130,13 +134,26 @@ type Config struct {
 	// EnablePprof is --enable-pprof: Go's profiles under /debug/pprof/ on the client URLs.
 	EnablePprof bool
 
-	// ClientTLS is --cert-file, --key-file, --trusted-ca-file and --client-cert-auth: TLS on
-	// the https:// client URLs (tls.go).
+	// ClientTLS is --cert-file, --key-file, --trusted-ca-file, --client-cert-auth,
+	// --client-crl-file and --client-cert-allowed-hostname: TLS on the https:// client and
+	// metrics URLs (tls.go).
 	ClientTLS TLSInfo
-	// PeerTLS is --peer-cert-file, --peer-key-file, --peer-trusted-ca-file and
-	// --peer-client-cert-auth: TLS on the https:// peer URLs, both the listener and the
+	// PeerTLS is --peer-cert-file, --peer-key-file, --peer-trusted-ca-file,
+	// --peer-client-cert-auth, --peer-crl-file, --peer-cert-allowed-cn and
+	// --peer-cert-allowed-hostname: TLS on the https:// peer URLs, both the listener and the
 	// connections this member opens to its peers (tls.go).
 	PeerTLS TLSInfo
+	// CipherSuites is --cipher-suites (Go's names, as tls.CipherSuites and
+	// tls.InsecureCipherSuites list them, and etcd's two names without _SHA256), TLSMinVersion
+	// and TLSMaxVersion --tls-min-version and --tls-max-version (TLS1.2 or TLS1.3; "": TLS 1.2
+	// and Go's highest): for the client and peer listeners and the peer dials alike, as etcd.
+	CipherSuites                 []string
+	TLSMinVersion, TLSMaxVersion string
+	// ClientAutoTLS and PeerAutoTLS are --auto-tls and --peer-auto-tls: without a
+	// certificate, one is generated in the data dir (autotls.go), valid SelfSignedCertValidity
+	// years (--self-signed-cert-validity; zero: etcd's 1).
+	ClientAutoTLS, PeerAutoTLS bool
+	SelfSignedCertValidity     uint
 
 	// AuthToken is --auth-token: "simple" (the default: random tokens assigned through the
 	// log, living AuthTokenTTL unused) or "jwt,pub-key=...,priv-key=...,sign-method=...".
@@ -283,20 +300,26 @@ func (c Config) withDefaults() (Config, error) {
 		for _, u := range group.urls {
 			client := group.flag == "--listen-client-urls" || group.flag == "--advertise-client-urls"
 			if u.Scheme == "https" && client {
-				if group.flag == "--listen-client-urls" && c.ClientTLS.Empty() {
+				if group.flag == "--listen-client-urls" && c.ClientTLS.Empty() && !c.ClientAutoTLS {
 					return c, fmt.Errorf("TLS key/cert (--cert-file, --key-file) must be provided for client url %s with HTTPS scheme", u.String())
+				}
+				continue
+			}
+			if u.Scheme == "https" && group.flag == "--listen-metrics-urls" {
+				if c.ClientTLS.Empty() && !c.ClientAutoTLS {
+					return c, errors.New("client TLS key/cert (--cert-file, --key-file) must be provided for metrics secure url") // etcd's ErrMissingClientTLSInfoForMetricsURL
 				}
 				continue
 			}
 			peerURL := group.flag == "--listen-peer-urls" || group.flag == "--initial-advertise-peer-urls"
 			if u.Scheme == "https" && peerURL {
-				if c.PeerTLS.Empty() {
+				if c.PeerTLS.Empty() && !c.PeerAutoTLS {
 					return c, fmt.Errorf("TLS key/cert (--peer-cert-file, --peer-key-file) must be provided for peer url %s with HTTPS scheme", u.String())
 				}
 				continue
 			}
 			if u.Scheme != "http" {
-				return c, fmt.Errorf("%s %s: only http URLs are supported yet (https here and unix sockets come with the security issue's TLS)", group.flag, u.String())
+				return c, fmt.Errorf("%s %s: only http and https URLs are supported yet (unix sockets, and https on --listen-client-http-urls, are not built)", group.flag, u.String())
 			}
 		}
 	}
@@ -307,7 +330,72 @@ func (c Config) withDefaults() (Config, error) {
 	if err := c.PeerTLS.check(); err != nil {
 		return c, fmt.Errorf("peer TLS: %w", err)
 	}
+	suites, minV, maxV, err := c.tlsVersions()
+	if err != nil {
+		return c, err
+	}
+	for _, t := range []*TLSInfo{&c.ClientTLS, &c.PeerTLS} {
+		t.cipherSuites, t.minVersion, t.maxVersion = suites, minV, maxV
+	}
+	if c.SelfSignedCertValidity == 0 {
+		c.SelfSignedCertValidity = DefaultSelfSignedCertValidity
+	}
 	return c, nil
+}
+
+// tlsVersions checks --tls-min-version, --tls-max-version and --cipher-suites as etcd's
+// Config.Validate and updateCipherSuites do, with their messages.
+func (c Config) tlsVersions() (suites []uint16, minV, maxV uint16, err error) {
+	if minV, err = tlsVersion(c.TLSMinVersion); err != nil {
+		return nil, 0, 0, err
+	}
+	if maxV, err = tlsVersion(c.TLSMaxVersion); err != nil {
+		return nil, 0, 0, err
+	}
+	if maxV != 0 && minV > maxV {
+		return nil, 0, 0, fmt.Errorf("min version (%s) is greater than max version (%s)", c.TLSMinVersion, c.TLSMaxVersion)
+	}
+	if minV == tls.VersionTLS13 && len(c.CipherSuites) > 0 {
+		return nil, 0, 0, errors.New("cipher suites cannot be configured when only TLS1.3 is enabled")
+	}
+	for _, name := range c.CipherSuites {
+		id, ok := cipherSuite(name)
+		if !ok {
+			return nil, 0, 0, fmt.Errorf("unexpected TLS cipher suite %q", name)
+		}
+		suites = append(suites, id)
+	}
+	return suites, minV, maxV, nil
+}
+
+// tlsVersion is etcd's tlsutil.GetTLSVersion ("": 0, Go's choice).
+func tlsVersion(s string) (uint16, error) {
+	switch s {
+	case "":
+		return 0, nil
+	case "TLS1.2":
+		return tls.VersionTLS12, nil
+	case "TLS1.3":
+		return tls.VersionTLS13, nil
+	}
+	return 0, fmt.Errorf("unexpected TLS version %q (must be one of: TLS1.2, TLS1.3)", s)
+}
+
+// cipherSuite is etcd's tlsutil.GetCipherSuite: Go's names, secure and insecure, and the two
+// CHACHA20 names of Go before 1.16.
+func cipherSuite(name string) (uint16, bool) {
+	for _, cs := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
+		if cs.Name == name {
+			return cs.ID, true
+		}
+	}
+	switch name {
+	case "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305":
+		return tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, true
+	case "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305":
+		return tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, true
+	}
+	return 0, false
 }
 
 // Validate reports what Start would refuse in c before it touches the disk or the network:

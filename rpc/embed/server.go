@@ -52,6 +52,7 @@ type Server struct {
 	clientLns []net.Listener
 	clientTLS []bool // clientLns[i] is https
 	metricLns []net.Listener
+	metricTLS []bool // metricLns[i] is https
 	httpLns   []net.Listener
 	// fsyncsSkipped counts the syncs --unsafe-no-fsync did not do.
 	fsyncsSkipped atomic.Uint64
@@ -85,6 +86,17 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	lg := cfg.Logger
+	if cfg.ClientAutoTLS {
+		hosts := append(slices.Clone(cfg.ListenClientURLs), cfg.ListenClientHTTPURLs...)
+		if cfg.ClientTLS, err = selfCert(lg, cfg.ClientTLS, filepath.Join(cfg.DataDir, "fixtures", "client"), hosts, cfg.SelfSignedCertValidity); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.PeerAutoTLS {
+		if cfg.PeerTLS, err = selfCert(lg, cfg.PeerTLS, filepath.Join(cfg.DataDir, "fixtures", "peer"), cfg.ListenPeerURLs, cfg.SelfSignedCertValidity); err != nil {
+			return nil, err
+		}
+	}
 	if !cfg.ClientTLS.Empty() {
 		if _, err := cfg.ClientTLS.serverConfig(nil); err != nil { // unreadable files stop start-up
 			return nil, err
@@ -139,6 +151,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, fmt.Errorf("listen on metrics URL %s: %w", u.String(), err)
 		}
 		s.metricLns = append(s.metricLns, ln)
+		s.metricTLS = append(s.metricTLS, u.Scheme == "https")
 	}
 	lg.Info("starting an etcd server", "name", cfg.Name, "data-dir", cfg.DataDir, "wal-dir", cfg.WALDir,
 		"heartbeat-interval", cfg.HeartbeatInterval.String(), "election-timeout", cfg.ElectionTimeout.String(),
@@ -310,14 +323,26 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	// The metrics URLs serve at once, as etcd's: /livez and /readyz answer there before the
 	// member is ready (kubeadm's probes).
-	for _, ln := range s.metricLns {
+	// An https metrics URL serves with the client URLs' TLS configuration, as etcd's.
+	for i, ln := range s.metricLns {
 		hs := &http.Server{Handler: s.metricsMux(), ReadHeaderTimeout: 10 * time.Second}
+		if s.metricTLS[i] {
+			hs.TLSConfig = cfg.ClientTLS.listenerConfig()
+			hs.ErrorLog = slog.NewLogLogger(lg.Handler(), slog.LevelDebug)
+		}
 		s.mu.Lock()
 		s.https = append(s.https, hs)
 		s.mu.Unlock()
-		lg.Info("serving metrics", "address", "http://"+ln.Addr().String())
+		lg.Info("serving metrics", "address", s.MetricsURLs()[i])
 		s.wg.Add(1)
-		go func() { defer s.wg.Done(); _ = hs.Serve(ln) }()
+		go func() {
+			defer s.wg.Done()
+			if hs.TLSConfig != nil {
+				_ = hs.ServeTLS(ln, "", "")
+				return
+			}
+			_ = hs.Serve(ln)
+		}()
 	}
 
 	for _, ln := range s.peerLns {
@@ -522,6 +547,9 @@ func (s *Server) MetricsURLs() []string {
 	out := make([]string, len(s.metricLns))
 	for i, ln := range s.metricLns {
 		out[i] = "http://" + ln.Addr().String()
+		if s.metricTLS[i] {
+			out[i] = "https://" + ln.Addr().String()
+		}
 	}
 	return out
 }

@@ -108,17 +108,10 @@ func TestClientTLSRefusals(t *testing.T) {
 	require.ErrorContains(t, err, "TLS key pair (--cert-file /nonexistent/c.pem, --key-file /nonexistent/k.pem)")
 }
 
-// TestPeerTLS: three members whose peer URLs are https, with --peer-client-cert-auth and a
-// trusted CA (mutual TLS between members). The two whose certificates that CA signed form
-// the cluster and replicate a write; the third, whose certificate another CA signed, is
-// refused at the handshake (a log line on the others names its address and the reason) and
-// never joins. An https peer URL without a peer certificate is refused with etcd's message.
-func TestPeerTLS(t *testing.T) {
-	dir := t.TempDir()
-	ca, other := embedtest.NewCA(t, "peer-ca"), embedtest.NewCA(t, "other-ca")
-	caFile := ca.WritePEM(t, dir, "ca.pem")
-
-	ms := testCluster(t, 3)
+// httpsPeers makes the members' peer URLs https with the TLSInfo tlsFor gives each, and
+// their logs readable by the test.
+func httpsPeers(t *testing.T, ms []*testMember, tlsFor func(i int, m *testMember) TLSInfo) []*embedtest.LockedBuffer {
+	t.Helper()
 	https := func(us []url.URL) []url.URL {
 		out := slices.Clone(us)
 		for i := range out {
@@ -130,15 +123,71 @@ func TestPeerTLS(t *testing.T) {
 	for i, m := range ms {
 		m.cfg.ListenPeerURLs, m.cfg.AdvertisePeerURLs = https(m.cfg.ListenPeerURLs), https(m.cfg.AdvertisePeerURLs)
 		m.cfg.InitialCluster = strings.ReplaceAll(m.cfg.InitialCluster, "http://", "https://")
+		m.cfg.PeerTLS = tlsFor(i, m)
+		logs[i] = &embedtest.LockedBuffer{}
+		m.cfg.Logger = slog.New(slog.NewJSONHandler(logs[i], nil))
+	}
+	return logs
+}
+
+// replicates writes through a and reads the value back from b.
+func replicates(t *testing.T, a, b *testMember, key, value string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := testClient(t, a.srv.ClientURLs()...).Put(ctx, key, value)
+	require.NoError(t, err)
+	resp, err := testClient(t, b.srv.ClientURLs()...).Get(ctx, key)
+	require.NoError(t, err)
+	require.Len(t, resp.Kvs, 1)
+	require.Equal(t, value, string(resp.Kvs[0].Value))
+}
+
+// refusalLogged waits for a line of one of logs saying a peer's TLS handshake from 127.0.0.1
+// was refused for reason.
+func refusalLogged(t *testing.T, logs []*embedtest.LockedBuffer, reason string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		for _, l := range logs {
+			for _, line := range strings.Split(l.String(), "\n") {
+				if strings.Contains(line, "rejected connection from peer: TLS handshake failed") &&
+					strings.Contains(line, `"remote-addr":"127.0.0.1:`) && strings.Contains(line, reason) {
+					return true
+				}
+			}
+		}
+		return false
+	}, 20*time.Second, 50*time.Millisecond, "no refusal for %q logged:\n%s", reason, logs)
+}
+
+// neverJoined fails if m became ready.
+func neverJoined(t *testing.T, m *testMember) {
+	t.Helper()
+	select {
+	case <-m.srv.ReadyNotify():
+		t.Fatalf("%s joined the cluster", m.cfg.Name)
+	default:
+	}
+}
+
+// TestPeerTLS: three members whose peer URLs are https, with --peer-client-cert-auth and a
+// trusted CA (mutual TLS between members). The two whose certificates that CA signed form
+// the cluster and replicate a write; the third, whose certificate another CA signed, is
+// refused at the handshake (a log line on the others names its address and the reason) and
+// never joins. An https peer URL without a peer certificate is refused with etcd's message.
+func TestPeerTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca, other := embedtest.NewCA(t, "peer-ca"), embedtest.NewCA(t, "other-ca")
+	caFile := ca.WritePEM(t, dir, "ca.pem")
+	ms := testCluster(t, 3)
+	logs := httpsPeers(t, ms, func(i int, m *testMember) TLSInfo {
 		signer := ca
 		if i == 2 {
 			signer = other
 		}
 		cert, key := signer.Issue(t, dir, m.cfg.Name, int64(20+i))
-		m.cfg.PeerTLS = TLSInfo{CertFile: cert, KeyFile: key, TrustedCAFile: caFile, ClientCertAuth: true}
-		logs[i] = &embedtest.LockedBuffer{}
-		m.cfg.Logger = slog.New(slog.NewJSONHandler(logs[i], nil))
-	}
+		return TLSInfo{CertFile: cert, KeyFile: key, TrustedCAFile: caFile, ClientCertAuth: true}
+	})
 
 	noCert := ms[0].cfg
 	noCert.PeerTLS = TLSInfo{}
@@ -148,30 +197,94 @@ func TestPeerTLS(t *testing.T) {
 		m.start(t)
 	}
 	waitReady(t, ms[0], ms[1])
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, err := testClient(t, ms[0].srv.ClientURLs()...).Put(ctx, "over", "mtls")
-	require.NoError(t, err)
-	resp, err := testClient(t, ms[1].srv.ClientURLs()...).Get(ctx, "over")
-	require.NoError(t, err)
-	require.Len(t, resp.Kvs, 1)
-	require.Equal(t, "mtls", string(resp.Kvs[0].Value))
+	replicates(t, ms[0], ms[1], "over", "mtls")
+	refusalLogged(t, logs[:2], "certificate")
+	neverJoined(t, ms[2])
+}
 
-	// the intruder's connections are refused by the members it dials
-	require.Eventually(t, func() bool {
-		for _, l := range logs[:2] {
-			for _, line := range strings.Split(l.String(), "\n") {
-				if strings.Contains(line, "rejected connection from peer: TLS handshake failed") &&
-					strings.Contains(line, `"remote-addr":"127.0.0.1:`) && strings.Contains(line, "certificate") {
-					return true
-				}
-			}
+// TestPeerTLSAllowedCN: with --peer-cert-allowed-cn m1,m2 on every member, the third member,
+// whose certificate the same trusted CA signed but for the CN "stranger", is refused with
+// etcd's "client certificate authentication failed" and never joins; the two named form the
+// cluster.
+func TestPeerTLSAllowedCN(t *testing.T) {
+	dir := t.TempDir()
+	ca := embedtest.NewCA(t, "peer-ca")
+	caFile := ca.WritePEM(t, dir, "ca.pem")
+	ms := testCluster(t, 3)
+	logs := httpsPeers(t, ms, func(i int, m *testMember) TLSInfo {
+		cn := m.cfg.Name
+		if i == 2 {
+			cn = "stranger"
 		}
-		return false
-	}, 20*time.Second, 50*time.Millisecond, "no refusal of the foreign-CA member logged:\n%s\n%s", logs[0], logs[1])
-	select {
-	case <-ms[2].srv.ReadyNotify():
-		t.Fatal("the member with a foreign CA's certificate joined the cluster")
-	default:
+		cert, key := ca.Issue(t, dir, cn, int64(30+i))
+		return TLSInfo{CertFile: cert, KeyFile: key, TrustedCAFile: caFile, ClientCertAuth: true, AllowedCNs: []string{"m1", "m2"}}
+	})
+	for _, m := range ms {
+		m.start(t)
 	}
+	waitReady(t, ms[0], ms[1])
+	replicates(t, ms[0], ms[1], "cn", "allowed")
+	refusalLogged(t, logs[:2], "client certificate authentication failed")
+	neverJoined(t, ms[2])
+}
+
+// TestPeerTLSRevoked: with --peer-crl-file naming the third member's certificate, that
+// member is refused with etcd's "certificate serial ... revoked" and never joins.
+func TestPeerTLSRevoked(t *testing.T) {
+	dir := t.TempDir()
+	ca := embedtest.NewCA(t, "peer-ca")
+	caFile := ca.WritePEM(t, dir, "ca.pem")
+	crl := ca.WriteCRL(t, dir, "peer.crl", 42)
+	ms := testCluster(t, 3)
+	logs := httpsPeers(t, ms, func(i int, m *testMember) TLSInfo {
+		cert, key := ca.Issue(t, dir, m.cfg.Name, int64(40+i)) // the third's serial is 42
+		return TLSInfo{CertFile: cert, KeyFile: key, TrustedCAFile: caFile, ClientCertAuth: true, CRLFile: crl}
+	})
+	for _, m := range ms {
+		m.start(t)
+	}
+	waitReady(t, ms[0], ms[1])
+	replicates(t, ms[0], ms[1], "crl", "checked")
+	refusalLogged(t, logs[:2], "transport: certificate serial 2a revoked")
+	neverJoined(t, ms[2])
+}
+
+// TestPeerTLSRotation: a member's peer certificate files replaced while it runs are what
+// its next connections present and serve. m1's pair is replaced by one another CA signed and
+// m2 restarted: m2 refuses m1's connections (and does not become ready: it needs m1 for a
+// quorum); m1's pair replaced again by a new one of the trusted CA, m2 becomes ready and a
+// write replicates, m1 never restarted; its peer listener serves the new certificate.
+func TestPeerTLSRotation(t *testing.T) {
+	dir := t.TempDir()
+	ca, other := embedtest.NewCA(t, "peer-ca"), embedtest.NewCA(t, "other-ca")
+	caFile := ca.WritePEM(t, dir, "ca.pem")
+	ms := testCluster(t, 2)
+	logs := httpsPeers(t, ms, func(i int, m *testMember) TLSInfo {
+		cert, key := ca.Issue(t, dir, m.cfg.Name, int64(50+i))
+		return TLSInfo{CertFile: cert, KeyFile: key, TrustedCAFile: caFile, ClientCertAuth: true}
+	})
+	for _, m := range ms {
+		m.start(t)
+	}
+	waitReady(t, ms...)
+	replicates(t, ms[0], ms[1], "before", "rotation")
+
+	other.Issue(t, dir, "m1", 60) // m1's files, now another CA's
+	ms[1].srv.Stop()
+	ms[1].start(t)
+	refusalLogged(t, logs[1:], "certificate")
+	neverJoined(t, ms[1])
+
+	ca.Issue(t, dir, "m1", 61) // and now a new one of the trusted CA
+	waitReady(t, ms[1])
+	replicates(t, ms[1], ms[0], "after", "rotation")
+
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca.PEM)
+	cert, err := tls.LoadX509KeyPair(ms[1].cfg.PeerTLS.CertFile, ms[1].cfg.PeerTLS.KeyFile)
+	require.NoError(t, err)
+	conn, err := tls.Dial("tcp", ms[0].cfg.ListenPeerURLs[0].Host, &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	require.NoError(t, err)
+	defer conn.Close()
+	require.Equal(t, int64(61), conn.ConnectionState().PeerCertificates[0].SerialNumber.Int64(), "m1 serves its rotated certificate")
 }

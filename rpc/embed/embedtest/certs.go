@@ -31,7 +31,7 @@ func NewCA(t testing.TB, cn string) *CA {
 	require.NoError(t, err)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	require.NoError(t, err)
 	cert, err := x509.ParseCertificate(der)
@@ -64,5 +64,22 @@ func (ca *CA) Issue(t testing.TB, dir, name string, serial int64) (certFile, key
 func (ca *CA) WritePEM(t testing.TB, dir, name string) string {
 	p := filepath.Join(dir, name)
 	require.NoError(t, os.WriteFile(p, ca.PEM, 0o600))
+	return p
+}
+
+// WriteCRL writes into dir/name a certificate revocation list the CA signed that revokes the
+// certificates of the serials given, DER-encoded (as etcd's --client-crl-file reads it), and
+// returns the path.
+func (ca *CA) WriteCRL(t testing.TB, dir, name string, serials ...int64) string {
+	t.Helper()
+	tmpl := &x509.RevocationList{Number: big.NewInt(1), ThisUpdate: time.Now().Add(-time.Hour), NextUpdate: time.Now().Add(time.Hour)}
+	for _, s := range serials {
+		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries,
+			x509.RevocationListEntry{SerialNumber: big.NewInt(s), RevocationTime: time.Now().Add(-time.Minute)})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.cert, ca.key)
+	require.NoError(t, err)
+	p := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(p, der, 0o600))
 	return p
 }
