@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -175,4 +176,50 @@ func TestAuthEnableNeedsRoot(t *testing.T) {
 	require.False(t, c.members[1].AuthEnabled())
 	_, err = c.do(1, put("k", "v")) // still open to anyone
 	require.NoError(t, err)
+}
+
+// TestAuthMovesWithSnapshot: a member that missed the auth changes while down, and is
+// caught up by a snapshot (the log it needs was compacted), holds the same auth store
+// (enabled, revision, users, grants) and decides the same permission checks.
+func TestAuthMovesWithSnapshot(t *testing.T) {
+	c := newSnapshotCluster(t, 3)
+	leader := c.leader()
+	down := c.followers(leader)[0]
+	c.putN(leader, "before", 3)
+	c.stabilize()
+	c.stop(down)
+	for _, req := range []*pb.InternalRaftRequest{
+		{AuthUserAdd: &pb.AuthUserAddRequest{Name: "root", HashedPassword: hashed(t, "rootpw")}},
+		{AuthUserGrantRole: &pb.AuthUserGrantRoleRequest{User: "root", Role: "root"}},
+		{AuthUserAdd: &pb.AuthUserAddRequest{Name: "alice", HashedPassword: hashed(t, "alicepw")}},
+		{AuthRoleAdd: &pb.AuthRoleAddRequest{Name: "w"}},
+		{AuthRoleGrantPermission: &pb.AuthRoleGrantPermissionRequest{Name: "w", Perm: &authpb.Permission{PermType: authpb.WRITE, Key: []byte("while-down")}}},
+		{AuthUserGrantRole: &pb.AuthUserGrantRoleRequest{User: "alice", Role: "w"}},
+		{AuthEnable: &pb.AuthEnableRequest{}},
+	} {
+		_, err := c.do(leader, req)
+		require.NoError(t, err, "%v", req)
+	}
+	root := auth.Info{User: "root", Revision: c.members[leader].AuthRevision()}
+	for i := range 3 * testSnapshotEntries {
+		_, err := c.do(leader, as(root, put(fmt.Sprintf("while-down-%03d", i), "v")))
+		require.NoError(t, err)
+	}
+	_, first := c.logBounds(leader)
+	c.open(down)
+	require.Less(t, c.members[down].AppliedIndex()+1, first, "the restarted member needs entries the leader compacted")
+	c.catchUp(down, leader)
+	snapIndex, _ := c.logBounds(down)
+	require.Greater(t, snapIndex, uint64(0), "the member installed a snapshot")
+	require.True(t, c.members[down].AuthEnabled())
+	require.Equal(t, c.members[leader].AuthRevision(), c.members[down].AuthRevision())
+	alice := auth.Info{User: "alice", Revision: c.members[down].AuthRevision()}
+	require.NoError(t, c.members[down].auth.Check(alice, []byte("while-down"), nil, authpb.WRITE))
+	require.ErrorIs(t, c.members[down].auth.Check(alice, []byte("before-000"), nil, authpb.WRITE), auth.ErrPermissionDenied)
+	hash, _, err := c.members[down].AuthPassword("alice")
+	require.NoError(t, err)
+	require.NoError(t, auth.CheckPassword(hash, "alicepw"))
+	_, err = c.do(down, as(alice, put("before-000", "x")))
+	require.ErrorIs(t, err, auth.ErrPermissionDenied, "the installed member refuses what alice may not write")
+	c.requireConsistent()
 }

@@ -14,10 +14,12 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	bolt "go.etcd.io/bbolt"
+	"go.etcd.io/etcd/api/v3/authpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/ballastdb/ballast/kv/auth"
 	"github.com/ballastdb/ballast/kv/lease"
 	"github.com/ballastdb/ballast/kv/mvcc"
 )
@@ -176,6 +178,7 @@ func (r *Reader) Status() (Status, error) {
 type Restored struct {
 	Revision, CompactRevision int64
 	Versions, Leases          int64
+	Users, Roles              int // the auth store's records imported
 }
 
 // importBatchBytesMax bounds the bytes of one Pebble batch Import commits.
@@ -184,8 +187,9 @@ const importBatchBytesMax = 16 << 20
 // Import writes the snapshot's key-value store and leases into db, which must hold neither
 // yet, in batches of at most importBatchBytesMax bytes. Every version and lease is checked
 // (mvcc.Importer, lease.Import); on an error the caller discards db, which may hold part of
-// the snapshot. The member table, alarms and auth buckets are not imported: a restore
-// founds a new cluster from its own flags, as etcdutl's does.
+// the snapshot, and its users, roles and permissions (the auth buckets, checked as
+// auth.Import checks them), as etcdutl's restore keeps them. The member table and alarms
+// are not imported: a restore founds a new cluster from its own flags, as etcdutl's does.
 func (r *Reader) Import(db *pebble.DB) (Restored, error) {
 	for _, empty := range []func(pebble.Reader) (bool, error){mvcc.IsEmpty} {
 		ok, err := empty(db)
@@ -232,6 +236,14 @@ func (r *Reader) Import(db *pebble.DB) (Restored, error) {
 			return err
 		}
 		out.Revision, out.CompactRevision = st.CurrentRevision, st.CompactRevision
+		if st, err := readAuth(tx); err != nil {
+			return err
+		} else if st.Revision > 0 {
+			out.Users, out.Roles = len(st.Users), len(st.Roles)
+			if err := auth.Import(b, st); err != nil {
+				return err
+			}
+		}
 		if lb := tx.Bucket(bucketLease); lb != nil {
 			err := lb.ForEach(func(k, v []byte) error {
 				l, err := decodeLease(v)
@@ -315,4 +327,56 @@ func decodeLease(v []byte) (lease.Stored, error) {
 		v = v[m:]
 	}
 	return l, nil
+}
+
+// readAuth reads etcd's auth buckets (revision 0: the snapshot holds no auth revision, as
+// one written before auth existed in etcd; nothing to import then).
+func readAuth(tx *bolt.Tx) (auth.Stored, error) {
+	var st auth.Stored
+	ab := tx.Bucket(bucketAuth)
+	if ab == nil {
+		return st, nil
+	}
+	if v := ab.Get(authRevisionKey); v != nil {
+		if len(v) != 8 {
+			return st, fmt.Errorf("auth bucket: authRevision holds %d bytes, not 8", len(v))
+		}
+		st.Revision = binary.BigEndian.Uint64(v)
+	}
+	if v := ab.Get(authEnabledKey); v != nil {
+		if len(v) != 1 || v[0] > 1 {
+			return st, fmt.Errorf("auth bucket: authEnabled holds %x, not 0 or 1", v)
+		}
+		st.Enabled = v[0] == 1
+	}
+	if ub := tx.Bucket(bucketAuthUsers); ub != nil {
+		err := ub.ForEach(func(k, v []byte) error {
+			u := &authpb.User{}
+			if err := proto.Unmarshal(v, u); err != nil || !bytes.Equal(u.Name, k) {
+				return fmt.Errorf("authUsers: record %q is damaged or names another user", k)
+			}
+			st.Users = append(st.Users, u)
+			return nil
+		})
+		if err != nil {
+			return st, err
+		}
+	}
+	if rb := tx.Bucket(bucketAuthRoles); rb != nil {
+		err := rb.ForEach(func(k, v []byte) error {
+			ro := &authpb.Role{}
+			if err := proto.Unmarshal(v, ro); err != nil || !bytes.Equal(ro.Name, k) {
+				return fmt.Errorf("authRoles: record %q is damaged or names another role", k)
+			}
+			st.Roles = append(st.Roles, ro)
+			return nil
+		})
+		if err != nil {
+			return st, err
+		}
+	}
+	if st.Revision == 0 && (len(st.Users) > 0 || len(st.Roles) > 0 || st.Enabled) {
+		return st, errors.New("auth bucket: users or roles but no authRevision")
+	}
+	return st, nil
 }

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/ballastdb/ballast/kv/auth"
 	"github.com/ballastdb/ballast/kv/lease"
 	"github.com/ballastdb/ballast/kv/mvcc"
 )
@@ -46,6 +47,7 @@ var (
 	metaFinishedCompact  = []byte("finishedCompactRev")
 	clusterVersionKey    = []byte("clusterVersion")
 	authRevisionKey      = []byte("authRevision")
+	authEnabledKey       = []byte("authEnabled")
 )
 
 // StorageVersion is what a snapshot's meta bucket and its Snapshot responses name (etcd
@@ -204,6 +206,9 @@ func (w *writer) write(ctx context.Context, src Source) (*File, error) {
 	if err := w.putMeta(ctx, src, st); err != nil {
 		return nil, err
 	}
+	if err := w.putAuth(ctx, src); err != nil {
+		return nil, err
+	}
 	if err := w.putMembers(ctx, src); err != nil {
 		return nil, err
 	}
@@ -227,7 +232,6 @@ func (w *writer) putMeta(ctx context.Context, src Source, st mvcc.ExportState) e
 		{bucketMeta, metaConfState, conf},
 		{bucketMeta, metaStorageVersion, []byte(StorageVersion)},
 		{bucketCluster, clusterVersionKey, []byte(StorageVersion)},
-		{bucketAuth, authRevisionKey, binary.BigEndian.AppendUint64(nil, 1)},
 	}
 	if st.CompactRevision > 0 {
 		rev := compactRevisionBytes(st.CompactRevision)
@@ -237,6 +241,45 @@ func (w *writer) putMeta(ctx context.Context, src Source, st mvcc.ExportState) e
 	}
 	for _, p := range puts {
 		if err := w.put(ctx, p.bucket, p.k, p.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putAuth writes the auth store as etcd's schema holds it: "auth" (authEnabled: 1 or 0,
+// authRevision: 8 bytes big-endian), "authUsers" and "authRoles" (name -> etcd's protobuf
+// record), so users, roles and permissions survive `etcdutl snapshot restore` into etcd.
+func (w *writer) putAuth(ctx context.Context, src Source) error {
+	st, err := auth.Export(src.Reader)
+	if err != nil {
+		return fmt.Errorf("snapshot: export the auth store: %w", err)
+	}
+	enabled := []byte{0}
+	if st.Enabled {
+		enabled = []byte{1}
+	}
+	if err := w.put(ctx, bucketAuth, authEnabledKey, enabled); err != nil {
+		return err
+	}
+	if err := w.put(ctx, bucketAuth, authRevisionKey, binary.BigEndian.AppendUint64(nil, st.Revision)); err != nil {
+		return err
+	}
+	for _, u := range st.Users {
+		v, err := proto.MarshalOptions{Deterministic: true}.Marshal(u)
+		if err != nil {
+			return err
+		}
+		if err := w.put(ctx, bucketAuthUsers, u.Name, v); err != nil {
+			return err
+		}
+	}
+	for _, ro := range st.Roles {
+		v, err := proto.MarshalOptions{Deterministic: true}.Marshal(ro)
+		if err != nil {
+			return err
+		}
+		if err := w.put(ctx, bucketAuthRoles, ro.Name, v); err != nil {
 			return err
 		}
 	}
