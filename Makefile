@@ -192,11 +192,12 @@ bench:
 # BENCH_OUT/runs.jsonl. Then the scaling runs (put throughput against clients 1/8/64/256,
 # value size 64 B/1 KiB/64 KiB and key count BENCH_SCALING_KEYS, each count loaded first),
 # drawn in BENCH_OUT/index.html; BENCH_SCALING= skips them. About 15 workloads x 2 stores x
-# BENCH_ROUNDS x BENCH_DURATION plus the loading: 6 minutes with the defaults (1M keys:
-# BENCH_SCALING_KEYS=10000,1000000, about 10 minutes more per store here).
+# BENCH_ROUNDS x BENCH_DURATION plus the loading.
 # Last, memory: a fresh cluster of each store with BENCH_MEMORY_KEYS keys of 256 bytes, each
-# member's RSS after a full scan on every member (the goal's figure needs 1000000: about 10
-# minutes more per store here; 0 skips it).
+# member's RSS after a full scan on every member (0 skips it). The goal's figures need 1M
+# keys, loaded at about 2,000 puts/s here, so about 8 minutes per store and count:
+# BENCH_MEMORY_KEYS=1000000 BENCH_SCALING_KEYS=10000,1000000 BENCH_TIMEOUT=90m.
+# The whole, with the defaults: 6 min 50 s here.
 # BENCH_WORKLOADS=put-1,range-s picks some of the goals' workloads (none: only scaling).
 BENCH_OUT ?= reports/bench-etcd
 BENCH_DURATION ?= 5s

@@ -265,7 +265,7 @@ func compare(ctx context.Context, bins map[string]string, out string, duration t
 			args := append(append([]string{}, w.prepare...), "--endpoints", clusters[s].endpoints, "-json")
 			fmt.Fprintf(progress, "compare: preparing %s on %s: ballast-bench %s\n", w.name, s, strings.Join(args, " "))
 			var buf, errBuf bytes.Buffer
-			pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+			pctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
 			code := run(pctx, args, &buf, &errBuf)
 			cancel()
 			if code != 0 {
