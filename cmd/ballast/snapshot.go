@@ -71,6 +71,9 @@ func oneFile(cmd string, positional []string) (string, error) {
 	return positional[0], nil
 }
 
+// exitBadArgs is etcdutl's exit code for arguments it refuses itself (cobrautl.ExitBadArgs).
+const exitBadArgs = 128
+
 func runSnapshotRestore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ballast snapshot restore", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -86,8 +89,8 @@ func runSnapshotRestore(ctx context.Context, args []string, stdout, stderr io.Wr
 	fs.StringVar(&cfg.Name, "name", "default", "Human-readable name for this member")
 	fs.BoolVar(&cfg.SkipHashCheck, "skip-hash-check", false, "Ignore snapshot integrity hash value (required if copied from data directory)")
 	fs.Uint64Var(&mmapSize, "initial-memory-map-size", 0, "Accepted for etcdutl's command lines; Ballast's store has no memory map to size")
-	fs.Uint64Var(&bumpRevision, "bump-revision", 0, "Not supported yet: must be 0")
-	fs.BoolVar(&markCompacted, "mark-compacted", false, "Not supported yet: must be false")
+	fs.Uint64Var(&bumpRevision, "bump-revision", 0, "How much to increase the latest revision after restore")
+	fs.BoolVar(&markCompacted, "mark-compacted", false, "Mark the latest revision after restore as the point of scheduled compaction (required if --bump-revision > 0, disallowed otherwise)")
 	positional, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -99,10 +102,11 @@ func runSnapshotRestore(ctx context.Context, args []string, stdout, stderr io.Wr
 		fmt.Fprintln(stderr, "Error:", err)
 		return exitUsage
 	}
-	if bumpRevision != 0 || markCompacted {
-		fmt.Fprintln(stderr, "Error: --bump-revision and --mark-compacted are not supported yet by ballast snapshot restore")
-		return 1
+	if (bumpRevision == 0) == markCompacted {
+		fmt.Fprintln(stderr, "Error: --mark-compacted required if --revision-bump > 0") // etcdutl's text (and exit code 128)
+		return exitBadArgs
 	}
+	cfg.BumpRevision = bumpRevision
 	if peerURLs != "" {
 		cfg.InitialAdvertisePeerURLs = strings.Split(peerURLs, ",")
 	}

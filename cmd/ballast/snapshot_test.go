@@ -71,7 +71,8 @@ func TestSnapshotRestoreCommand(t *testing.T) {
 		{"a flipped byte", []string{flipped, "--data-dir", empty}, 1, "sha256 check", empty},
 		{"data dir not empty", []string{etcdSnapshot, "--data-dir", full}, 1, "not empty", full},
 		{"name not in the cluster", []string{etcdSnapshot, "--data-dir", empty, "--name", "x"}, 1, `couldn't find local name "x"`, empty},
-		{"bump revision", []string{etcdSnapshot, "--data-dir", empty, "--bump-revision", "5", "--mark-compacted"}, 1, "not supported yet", empty},
+		{"bump revision without mark compacted", []string{etcdSnapshot, "--data-dir", empty, "--bump-revision", "5"}, 128, "--mark-compacted required if --revision-bump > 0", empty},
+		{"mark compacted without bump revision", []string{etcdSnapshot, "--data-dir", empty, "--mark-compacted"}, 128, "--mark-compacted required if --revision-bump > 0", empty},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := listing(t, tc.target)

@@ -125,6 +125,10 @@ func (im *Importer) Add(w pebble.Writer, etcdKey, value []byte) error {
 	return w.Set(revisionKey(nil, rev), im.buf, nil)
 }
 
+// LastRevision is the main revision of the last version added (0 before any): the latest
+// revision of the snapshot's key bucket, tombstones included.
+func (im *Importer) LastRevision() int64 { return im.last.main }
+
 // Finish writes the store's format and state into w: the current revision is the last
 // version's (at least compactRev, and at least 1, as etcd restores it); compactRev is -1 or
 // 0 when nothing was compacted.

@@ -191,6 +191,17 @@ const importBatchBytesMax = 16 << 20
 // auth.Import checks them), as etcdutl's restore keeps them. The member table and alarms
 // are not imported: a restore founds a new cluster from its own flags, as etcdutl's does.
 func (r *Reader) Import(db *pebble.DB) (Restored, error) {
+	return r.ImportBumped(db, 0)
+}
+
+// ImportBumped is Import with etcdutl's --bump-revision bump --mark-compacted: the restored
+// store's revision is the snapshot's latest plus bump, and compacted there, so no client
+// reads or watches a revision the snapshot's cluster may have moved past (the restore of a
+// Kubernetes cluster's etcd: informers must relist). bump 0 is Import.
+func (r *Reader) ImportBumped(db *pebble.DB, bump int64) (Restored, error) {
+	if bump < 0 {
+		return Restored{}, fmt.Errorf("snapshot: bump revision %d: must not be negative", bump)
+	}
 	for _, empty := range []func(pebble.Reader) (bool, error){mvcc.IsEmpty} {
 		ok, err := empty(db)
 		if err != nil {
@@ -230,6 +241,9 @@ func (r *Reader) Import(db *pebble.DB) (Restored, error) {
 		compact, err := compactRevision(meta)
 		if err != nil {
 			return err
+		}
+		if bump > 0 { // etcdutl's modifyLatestRevision: latest + bump, compacted there
+			compact = im.LastRevision() + bump
 		}
 		st, err := im.Finish(b, compact)
 		if err != nil {

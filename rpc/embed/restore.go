@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -30,7 +31,10 @@ type RestoreConfig struct {
 	// SkipHashCheck accepts a file without (or with a wrong) sha256 trailer, as a database
 	// copied from a data dir (etcdutl's --skip-hash-check).
 	SkipHashCheck bool
-	Logger        *slog.Logger
+	// BumpRevision is etcdutl's --bump-revision (with --mark-compacted): the restored
+	// revision is the snapshot's latest plus this, compacted there (0: as saved).
+	BumpRevision uint64
+	Logger       *slog.Logger
 }
 
 // Restore writes a new member's data dir from an etcd-format snapshot (saved from etcd v3.5
@@ -128,7 +132,11 @@ func Restore(ctx context.Context, cfg RestoreConfig) (snapshot.Restored, error) 
 	if err != nil {
 		return none, fmt.Errorf("create the member database: %w", err)
 	}
-	restored, err := r.Import(db)
+	if cfg.BumpRevision > math.MaxInt64/2 {
+		_ = db.Close()
+		return none, fmt.Errorf("--bump-revision %d is too large", cfg.BumpRevision)
+	}
+	restored, err := r.ImportBumped(db, int64(cfg.BumpRevision))
 	if cerr := db.Close(); err == nil && cerr != nil {
 		err = cerr
 	}

@@ -378,3 +378,62 @@ func TestEtcdSnapshotToBallast(t *testing.T) {
 		t.Fatalf("the first write after the restore took revision %d, want %d", p.Header.Revision, h.currentRev+1)
 	}
 }
+
+// TestBumpRevisionAsEtcdutl: `etcdutl snapshot restore --bump-revision 1000
+// --mark-compacted` into etcd v3.7.3 and `ballast snapshot restore` with the same flags
+// into Ballast, from one etcd snapshot: both serve the same keys, both refuse a read at
+// the snapshot's own latest revision as compacted, and the first write takes the same
+// revision (latest + 1000 + 1) on both.
+func TestBumpRevisionAsEtcdutl(t *testing.T) {
+	etcd, etcdctl, etcdutl := etcdTool(t, "etcd"), etcdTool(t, "etcdctl"), etcdTool(t, "etcdutl")
+	bin := ballastBinary(t)
+	dir := t.TempDir()
+	ems, einitial := layout(t, dir, "e", 1)
+	src := start(t, etcd, ems, einitial, "bump-src")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var latest int64
+	for i := range 5 {
+		r, err := src.client.Put(ctx, fmt.Sprintf("k%d", i), "v")
+		if err != nil {
+			t.Fatal(err)
+		}
+		latest = r.Header.Revision
+	}
+	file := filepath.Join(dir, "src.snapshot")
+	run(t, etcdctl, "--endpoints", ems[0].clientURL, "snapshot", "save", file)
+	restoreWith := map[string]string{"etcd": etcdutl, "ballast": bin}
+	serve := map[string]string{"etcd": etcd, "ballast": bin}
+	type answer struct {
+		keys      int
+		oldErr    string
+		firstRev  int64
+		headerRev int64
+	}
+	answers := map[string]answer{}
+	for _, name := range []string{"etcd", "ballast"} {
+		ms, initial := layout(t, filepath.Join(dir, name), name, 1)
+		run(t, restoreWith[name], "snapshot", "restore", file, "--name", ms[0].name, "--data-dir", ms[0].dataDir,
+			"--initial-cluster", initial, "--initial-advertise-peer-urls", ms[0].peerURL, "--bump-revision", "1000", "--mark-compacted")
+		c := start(t, serve[name], ms, initial, "bump-"+name)
+		g, err := c.client.Get(ctx, "k", clientv3.WithPrefix())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a answer
+		a.keys, a.headerRev = len(g.Kvs), g.Header.Revision
+		if _, err := c.client.Get(ctx, "k0", clientv3.WithRev(latest)); err != nil {
+			a.oldErr = err.Error()
+		}
+		p, err := c.client.Put(ctx, "after", "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.firstRev = p.Header.Revision
+		answers[name] = a
+	}
+	want := answer{keys: 5, oldErr: "etcdserver: mvcc: required revision has been compacted", firstRev: latest + 1001, headerRev: latest + 1000}
+	if answers["etcd"] != want || answers["ballast"] != answers["etcd"] {
+		t.Fatalf("after --bump-revision 1000 --mark-compacted:\netcd    %+v\nballast %+v\nwant    %+v", answers["etcd"], answers["ballast"], want)
+	}
+}
