@@ -18,6 +18,7 @@ const (
 	CheckDurability = "durability"
 	CheckLiveness   = "liveness"
 	CheckCompaction = "compaction"
+	CheckAuth       = "auth"
 )
 
 // Verdict is the outcome of a check or of a whole run.
@@ -187,6 +188,10 @@ func Check(h *history.History, opts Options) *Result {
 	res.Checks = append(res.Checks, timed(CheckLease, func() []Violation { return validateLeases(h, ops) }))
 	res.Checks = append(res.Checks, timed(CheckDurability, func() []Violation { return durabilityVs }))
 	res.Checks = append(res.Checks, timed(CheckCompaction, func() []Violation { return validateCompactions(h) }))
+	var authN authCounts
+	authCheck := timed(CheckAuth, func() (vs []Violation) { vs, authN = validateAuth(h); return vs })
+	authCheck.Note = authN.note()
+	res.Checks = append(res.Checks, authCheck)
 	live := measureLiveness(ops)
 	res.Liveness = live
 	res.Checks = append(res.Checks, timed(CheckLiveness, func() []Violation { return live.judge(opts) }))

@@ -48,6 +48,18 @@ func describeRequest(r *history.Request) string {
 		return fmt.Sprintf("lease keep-alive %d", r.LeaseKeepAlive.ID)
 	case r.Compact != nil:
 		return fmt.Sprintf("compact %d", r.Compact.Revision)
+	case r.Auth != nil:
+		a := r.Auth
+		s := "auth " + string(a.Action)
+		for _, f := range []struct{ name, v string }{{"user", a.User}, {"role", a.Role}, {"perm", string(a.Perm)}} {
+			if f.v != "" {
+				s += " " + f.name + " " + f.v
+			}
+		}
+		if len(a.Key) > 0 {
+			s += " on " + describeRange(a.Key, a.RangeEnd)
+		}
+		return s
 	}
 	return "malformed request"
 }

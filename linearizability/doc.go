@@ -35,6 +35,11 @@
 //     them out; this validator holds every refusal as compacted (a read at a past revision, a
 //     compaction, a watch's compact revision) to a compaction the history could have applied
 //     by then, and every answer to the compactions acknowledged before it was asked.
+//   - auth.go: auth changes and requests with credentials are left out of the checkers above
+//     (a denied request is a definite error: a no-op); this validator replays the changes in
+//     the order of the auth revisions they report and holds every request to the
+//     permissions of the auth revision its credentials carried (served or denied: exactly
+//     that state), refusals as stale to a change that could have raced them.
 //   - check.go: Check, Options, Result, verdicts. report.go: WriteReport.
 //
 // Conventions every checker shares: times are closed intervals (an operation may take effect

@@ -63,8 +63,8 @@ func buildOps(h *history.History) []*op {
 	ops := make([]*op, 0, len(h.Operations)+len(h.LeaseExpiries))
 	for i := range h.Operations {
 		ho := &h.Operations[i]
-		if ho.Request.Compact != nil {
-			continue // changes no key nor revision: judged by the compaction validator alone
+		if ho.Request.Compact != nil || ho.Request.Auth != nil {
+			continue // changes no key nor revision: judged by the compaction or auth validator alone
 		}
 		o := &op{client: clientNum[ho.Client], clientID: ho.Client, line: ho.Line, callNs: ho.CallNs,
 			returnNs: infinity, req: &ho.Request, outcome: ho.Outcome()}

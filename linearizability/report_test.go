@@ -43,7 +43,7 @@ func TestWriteReportSummary(t *testing.T) {
 		verdicts[c.Name] = c.Verdict
 	}
 	require.Equal(t, map[string]string{CheckRevision: "violation", CheckPorcupine: "violation", CheckWatch: "ok",
-		CheckLease: "ok", CheckDurability: "violation", CheckLiveness: "ok", CheckCompaction: "ok"}, verdicts)
+		CheckLease: "ok", CheckDurability: "violation", CheckLiveness: "ok", CheckCompaction: "ok", CheckAuth: "ok"}, verdicts)
 
 	page, err := os.ReadFile(filepath.Join(dir, ReportHTML))
 	require.NoError(t, err)

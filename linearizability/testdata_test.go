@@ -33,6 +33,7 @@ func TestHandWrittenHistories(t *testing.T) {
 		"bad-watch-filter.jsonl":              {CheckWatch, "watch-filter", "despite the filter"},
 		"bad-watch-compaction.jsonl":          {CheckWatch, "watch-compaction", "compact revision"},
 		"bad-lease-alive-after-expiry.jsonl":  {CheckLease, "lease-alive-after-expiry", "found it alive"},
+		"bad-auth-unpermitted.jsonl":          {CheckAuth, "auth-unpermitted", "bob may not write k3"},
 	}
 	files, err := filepath.Glob("testdata/*.jsonl")
 	require.NoError(t, err)

@@ -301,6 +301,7 @@ func Catalogue() []Scenario {
 		gracefulRestart(),
 		rollingRestart(),
 		killAll(),
+		authUnderFaults(),
 		{
 			Name:         "everything",
 			Description:  "Swarm testing: each seed enables a random half of all fault kinds and draws a dozen faults among them, on a 5-member cluster under the lease workload.",
@@ -696,6 +697,31 @@ func killAll() Scenario {
 		},
 		// the cluster is down for 3.5 s of 12, and elects a leader after each
 		Liveness: Liveness{MinAckShare: 0.4, MaxRecovery: recoveryBound},
+		Purposes: []Purpose{{Event: LeaderChange}},
+	}
+}
+
+// authUnderFaults runs the auth workload (sim/auth.go) while the leader crashes and a
+// minority is cut off: permissions granted and revoked under load must hold for every
+// request at the auth revision its credentials carry, on every member, through restarts.
+func authUnderFaults() Scenario {
+	return Scenario{
+		Name:         "auth-under-faults",
+		Description:  "Auth enabled: clients act as three users while a control client revokes and grants a key-range permission and a role every 300 ms; the leader crashes twice and a minority is partitioned away, so changes race requests and some outcomes are unknown.",
+		Members:      3,
+		Duration:     sec(12),
+		Clients:      6,
+		OpsPerSecond: catalogueOpsPerSecond,
+		Keys:         8,
+		Mix:          kvMix,
+		Watchers:     1,
+		Auth:         &AuthWorkload{ChangeEvery: 300 * time.Millisecond},
+		Faults: []Fault{
+			{Kind: Crash, At: sec(2), Duration: sec(2), Targets: []Target{Leader}},
+			{Kind: Partition, At: sec(5), Duration: sec(2), Targets: []Target{Follower}},
+			{Kind: Crash, At: sec(8), Duration: sec(1.5), Targets: []Target{Leader}},
+		},
+		Liveness: Liveness{MinAckShare: 0.5, MaxRecovery: recoveryBound},
 		Purposes: []Purpose{{Event: LeaderChange}},
 	}
 }

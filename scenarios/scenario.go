@@ -51,9 +51,18 @@ type Scenario struct {
 	// ElectionTimeoutTicks, when > 0, is every member's election timeout in ticks (the
 	// heartbeat stays at one tick). 0: the default, or a knob draw.
 	ElectionTimeoutTicks int
+	// Auth, when set, runs the workload with auth enabled: clients acting as different users
+	// while a control client grants and revokes a permission (sim/auth.go).
+	Auth *AuthWorkload
 	// Purposes are the events the scenario exists to produce (purpose.go): a run in which one
 	// of them did not happen fails, or for a random one, a sweep below its share.
 	Purposes []Purpose
+}
+
+// AuthWorkload tunes the auth workload.
+type AuthWorkload struct {
+	// ChangeEvery is the control client's pause between two permission changes (jittered).
+	ChangeEvery time.Duration
 }
 
 // Mix weighs request kinds; a zero weight disables the kind.

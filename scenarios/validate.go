@@ -49,6 +49,14 @@ func (s Scenario) Validate() error {
 	if s.LateWatchers < 0 || s.LateWatchersAt < 0 || s.LateWatchers > 0 && s.LateWatchersAt >= s.Duration {
 		bad("LateWatchers = %d at %v, want >= 0 at a time within [0, Duration)", s.LateWatchers, s.LateWatchersAt)
 	}
+	if a := s.Auth; a != nil {
+		if a.ChangeEvery <= 0 {
+			bad("Auth.ChangeEvery = %v, want > 0", a.ChangeEvery)
+		}
+		if m := s.Mix; m.LeaseGrant+m.LeaseKeepAlive+m.LeaseRevoke+m.PutWithLease+m.Compact > 0 {
+			bad("Auth: the mix may not hold lease calls or compactions (they need permissions the auth workload does not judge)")
+		}
+	}
 	if s.Watchers < 0 {
 		bad("Watchers = %d, want >= 0", s.Watchers)
 	}

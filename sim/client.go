@@ -2,7 +2,9 @@ package sim
 
 import (
 	"errors"
+
 	"fmt"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -62,6 +64,11 @@ type client struct {
 	lastVal map[string][]byte // the last value this client saw per key (for compare-and-swap)
 	leases  []*clientLease    // leases this client granted and has not seen end (leases.go)
 	nextFn  func()            // next(this client), made once
+	// user is who the client acts as with Scenario.Auth ("" without); admin marks the auth
+	// workload's control client (auth.go), step its next change
+	user  string
+	admin bool
+	step  int
 }
 
 // workload issues the scenario's requests and records them.
@@ -113,8 +120,15 @@ func newWorkload(s *sim, sc scenarios.Scenario) (*workload, error) {
 	wl.interval = time.Duration(int64(time.Second) * int64(sc.Clients) / int64(sc.OpsPerSecond))
 	for i := range sc.Clients {
 		c := &client{name: fmt.Sprintf("c%d", i), lastVal: map[string][]byte{}}
+		if sc.Auth != nil {
+			c.user = authUsers[i%len(authUsers)]
+		}
 		wl.clients = append(wl.clients, c)
 		s.w.after(uniform(s.w.workload, 0, wl.interval), func() { wl.next(c) })
+	}
+	if sc.Auth != nil {
+		c := &client{name: authAdmin, user: "root", admin: true}
+		s.w.after(uniform(s.w.workload, 0, sc.Auth.ChangeEvery), func() { wl.next(c) })
 	}
 	return wl, nil
 }
@@ -189,10 +203,22 @@ func (wl *workload) next(c *client) {
 		s.w.after(wl.interval, c.nextFn)
 		return
 	}
-	req := wl.request(c)
+	var req history.Request
+	if c.admin {
+		req = adminCycle(c.step)
+		c.step++
+	} else {
+		req = wl.request(c)
+	}
 	cl := &call{wl: wl, c: c, sm: sm, req: req, called: s.w.now, gen: sm.gen, paused: sm.pausedFor(s.w.now)}
 	wl.ops++
-	cl.h = s.rec.Call(c.name, req, int64(s.w.now))
+	if c.user != "" {
+		// the API layer fills the header from the caller's credentials at this member
+		cl.authRev = sm.m.AuthRevision()
+		cl.h = s.rec.CallAs(c.name, c.user, int64(cl.authRev), req, int64(s.w.now))
+	} else {
+		cl.h = s.rec.Call(c.name, req, int64(s.w.now))
+	}
 	s.w.traceCall(c.name, req, sm.name)
 	s.w.afterFIFO(laneClientTimeout, clientTimeout, cl.timeout)
 	// Every request a member takes is answered (a result, an error, or its own timeout) while
@@ -216,7 +242,11 @@ func (cl *call) submit() {
 	if cl.req.LeaseKeepAlive != nil {
 		sm.m.KeepAlive(cl.req.LeaseKeepAlive.ID, cl.done)
 	} else {
-		sm.m.Submit(toPB(cl.req), cl.done)
+		r := toPB(cl.req)
+		if cl.c.user != "" {
+			r.Header = &pb.RequestHeader{Username: cl.c.user, AuthRevision: cl.authRev}
+		}
+		sm.m.Submit(r, cl.done)
 	}
 	cl.inSubmit = false
 	cl.wl.s.c.kick(sm)
@@ -230,7 +260,9 @@ type call struct {
 	req    history.Request
 	h      *history.OpHandle
 	called time.Duration
-	gen    int // sm's process when called
+	// authRev is the auth revision the request's credentials carry (with a user)
+	authRev uint64
+	gen     int // sm's process when called
 	// paused is sm.pausedFor when called, then as far as checkAnswered has moved its bound
 	paused time.Duration
 	// finished: answered or given up (the client moved on); answered: the member answered;
@@ -242,7 +274,11 @@ type call struct {
 func (cl *call) finish() {
 	cl.finished = true
 	w := cl.wl.s.w
-	w.after(uniform(w.workload, cl.wl.interval/2, cl.wl.interval*3/2), cl.c.nextFn)
+	iv := cl.wl.interval
+	if cl.c.admin {
+		iv = cl.wl.sc.Auth.ChangeEvery
+	}
+	w.after(uniform(w.workload, iv/2, iv*3/2), cl.c.nextFn)
 }
 
 // timeout is the client giving up after clientTimeout: the outcome is unknown.
@@ -366,6 +402,18 @@ func appendRequest(b []byte, r history.Request) []byte {
 		return appendBytes(append(b, "delete "...), r.DeleteRange.Key)
 	case r.Compact != nil:
 		return strconv.AppendInt(append(b, "compact "...), r.Compact.Revision, 10)
+	case r.Auth != nil:
+		b = append(append(b, "auth "...), r.Auth.Action...)
+		for _, f := range [...]string{r.Auth.User, r.Auth.Role} {
+			if f != "" {
+				b = append(append(b, ' '), f...)
+			}
+		}
+		if len(r.Auth.Key) > 0 {
+			b = appendBytes(append(b, " ["...), r.Auth.Key)
+			b = append(appendBytes(append(b, ','), r.Auth.RangeEnd), ')')
+		}
+		return append(b, r.Auth.Perm...)
 	case r.Txn != nil:
 		c := r.Txn.Compare[0]
 		b = appendBytes(append(b, "txn if "...), c.Key)

@@ -27,6 +27,8 @@ func toPB(r history.Request) *pb.InternalRaftRequest {
 		return &pb.InternalRaftRequest{LeaseRevoke: &pb.LeaseRevokeRequest{ID: r.LeaseRevoke.ID}}
 	case r.Compact != nil:
 		return &pb.InternalRaftRequest{Compaction: &pb.CompactionRequest{Revision: r.Compact.Revision, Physical: r.Compact.Physical}}
+	case r.Auth != nil:
+		return authPB(r.Auth)
 	}
 	panic("sim: request kind not supported by toPB")
 }
@@ -137,6 +139,9 @@ func fromNode(r node.Response) history.Response {
 			LeaseKeepAlive: &history.LeaseKeepAliveResponse{ID: r.LeaseKeepAlive.ID, TTLSeconds: r.LeaseKeepAlive.TTL}}
 	case r.Compaction != nil:
 		return history.Response{Header: headerFromPB(r.Compaction.Header), Compact: &history.CompactResponse{}}
+	case r.Auth != nil:
+		// etcd's auth answers carry the KV revision in their header, which kv/node leaves unset
+		return history.Response{Auth: &history.AuthResponse{AuthRevision: int64(r.AuthRevision)}}
 	}
 	return history.Response{}
 }

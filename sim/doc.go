@@ -34,7 +34,8 @@
 //	cluster.go      members on crashable in-memory disks: Work, sync, crash, restart, network
 //	links.go        per-link latency distributions
 //	knobs.go        the member settings a scenario sets and a seed draws (BUGGIFY)
-//	client.go       the clients and their history; leases.go their leases
+//	client.go       the clients and their history; leases.go their leases; auth.go the
+//	                auth workload (users, the control client's grants and revokes)
 //	watcher.go      watchers that resume across crashes
 //	faults.go       scheduling faults; faultkinds.go one applier per fault kind
 //	membership.go   add, remove and replace members

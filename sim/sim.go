@@ -193,6 +193,13 @@ func Run(sc scenarios.Scenario, seed int64, opts Options) (res Result) {
 	for w.now < warmupMax && c.leader() == nil && !w.halted {
 		w.runUntil(w.now + settleStep)
 	}
+	if sc.Auth != nil && !w.halted {
+		s.authSetup() // users, roles, auth enabled: before the clock starts (auth.go)
+		if s.failure != "" {
+			res.Failure = s.failure
+			return res
+		}
+	}
 	start := w.now
 	w.tracef("workload start")
 	c.safety.started = true

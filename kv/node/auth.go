@@ -80,7 +80,7 @@ func (m *Member) applyAuth(b *pebble.Batch, req *pb.InternalRaftRequest, index u
 	case req.AuthDisable != nil:
 		m.tokens.Clear()
 	}
-	return Response{Auth: out}, nil
+	return Response{Auth: out, AuthRevision: m.auth.Revision()}, nil
 }
 
 // checkWrite is the apply-time permission check of a client's write (see above).

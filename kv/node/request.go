@@ -39,6 +39,9 @@ type Response struct {
 	// Auth is the answer to an auth request: etcd's *pb.AuthXxxResponse for its kind, header
 	// not set.
 	Auth any
+	// AuthRevision is, for an auth request, the auth store's revision right after it applied
+	// (the simulator records it; etcd's ResponseHeader has no field for it).
+	AuthRevision uint64
 	// Set by the lease calls KeepAlive, TimeToLive and Leases (lease_keepalive.go).
 	LeaseKeepAlive  *pb.LeaseKeepAliveResponse
 	LeaseTimeToLive *pb.LeaseTimeToLiveResponse

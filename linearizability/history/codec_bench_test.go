@@ -152,7 +152,7 @@ func TestMirrorTypesReadTheFormat(t *testing.T) {
 	dec := json.NewDecoder(strings.NewReader(lines[1]))
 	dec.DisallowUnknownFields()
 	require.NoError(t, dec.Decode(op.Interface()))
-	put := op.Elem().FieldByName("F3").FieldByName("F0").Elem() // Request.Put
+	put := op.Elem().FieldByName("F5").FieldByName("F0").Elem() // Request.Put
 	require.Equal(t, "k", put.FieldByName("F0").String())       // key
 	require.Equal(t, "/w==", put.FieldByName("F3").String())    // value_b64
 	// An unknown field is refused, as the hand codec refuses it.

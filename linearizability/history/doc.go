@@ -8,20 +8,23 @@
 //   - History: a whole run: Header, Operations, Watches, LeaseExpiries, Faults.
 //   - Header (first line): Version (FormatVersion), ClusterSize, Members, Scenario, Seed,
 //     Clock (ClockVirtual | ClockWall), ClockErrorNs.
-//   - Operation: Client, CallNs, ReturnNs (*int64, nil = unknown outcome), Request, and
-//     Response or Error; Outcome() gives OutcomeOK, OutcomeFailed or OutcomeUnknown.
+//   - Operation: Client, CallNs, ReturnNs (*int64, nil = unknown outcome), User and
+//     AuthRevision (the request's credentials), Request, and Response or Error; Outcome()
+//     gives OutcomeOK, OutcomeFailed or OutcomeUnknown.
 //   - Request: one of Put (PutRequest), Range (RangeRequest), DeleteRange
 //     (DeleteRangeRequest), Txn (TxnRequest with Compare, Success, Failure: []Request,
-//     nested txns allowed), LeaseGrant, LeaseRevoke, LeaseKeepAlive, Compact (...Request). Kind()
-//     returns a RequestKind (KindPut, KindRange, ...).
+//     nested txns allowed), LeaseGrant, LeaseRevoke, LeaseKeepAlive, Compact (...Request),
+//     Auth (AuthRequest: Action AuthUserAdd|...|AuthEnable|AuthDisable, User, Role, Key,
+//     RangeEnd, Perm PermRead|PermWrite|PermReadWrite). Kind() returns a RequestKind
+//     (KindPut, KindRange, ..., KindAuth).
 //   - Compare: Key, RangeEnd, Target (TargetValue|TargetVersion|TargetCreate|TargetMod|
 //     TargetLease), Result (ResultEqual|ResultNotEqual|ResultLess|ResultGreater) and the
 //     operand field of the target: Value, Version, CreateRevision, ModRevision, Lease.
 //   - Response: Header (ResponseHeader: Revision, MemberID) and one of Put (PutResponse:
 //     PrevKV), Range (RangeResponse: KVs, Count, More), DeleteRange (DeleteRangeResponse:
 //     Deleted, PrevKVs), Txn (TxnResponse: Succeeded, Responses), LeaseGrant / LeaseKeepAlive
-//     (ID, TTLSeconds), LeaseRevoke, Compact. KeyValue: Key, Value, CreateRevision, ModRevision,
-//     Version, Lease.
+//     (ID, TTLSeconds), LeaseRevoke, Compact, Auth (AuthResponse: AuthRevision). KeyValue:
+//     Key, Value, CreateRevision, ModRevision, Version, Lease.
 //   - Error: Message and Class (ErrorDefinite: proves the request did not apply;
 //     ErrorIndeterminate: outcome unknown). Classify(errText) maps etcd's exact texts.
 //   - Watch: ID (stable across resumes), Client, Request (WatchRequest: Key, RangeEnd,
@@ -38,7 +41,7 @@
 // Reading and writing: Read(io.Reader) (*History, error) rejects a malformed file with the
 // line number and the reason (*ReadError); (*History).WriteTo(io.Writer) writes one. Recording:
 // Recorder, safe for concurrent use, is what simulated and real clients call while a run goes:
-// Call/Return/Fail/Unknown for operations, Watch/Respond/Resume for watchers, LeaseExpired,
+// Call (CallAs for a request with credentials)/Return/Fail/Unknown for operations, Watch/Respond/Resume for watchers, LeaseExpired,
 // Fault, and WriteTo.
 //
 // Times are integers, nanoseconds from the run's start. Intervals are closed: an operation

@@ -50,13 +50,28 @@ var definiteErrorTexts = []string{
 	"etcdserver: invalid auth token",
 	"etcdserver: user name is empty",
 	"etcdserver: authentication failed, invalid user ID or password",
+	// auth: a refusal at apply time changes nothing (etcd's auth store and apply/auth.go)
+	"etcdserver: revision of auth store is old",
+	"etcdserver: root user does not exist",
+	"etcdserver: root user does not have root role",
+	"etcdserver: user name already exists",
+	"etcdserver: user name not found",
+	"etcdserver: role name already exists",
+	"etcdserver: role name not found",
+	"etcdserver: role name is empty",
+	"etcdserver: permission not given",
+	"etcdserver: role is not granted to the user",
+	"etcdserver: permission is not granted to the role",
+	"etcdserver: authentication is not enabled",
+	"etcdserver: invalid auth management",
 }
 
 // Classify returns the class of an error from its text. Only etcd's texts that prove the
 // request did not take effect are definite (request too large, too many operations, duplicate
 // key, lease not found, lease exists, TTL too large, compacted, future revision, no space,
 // permission denied, empty key, value/lease provided with ignore_value/ignore_lease, invalid
-// sort, too many requests, auth failures); everything else — etcd's timeouts ("etcdserver:
+// sort, too many requests, auth failures and refusals: stale auth revision, unknown or
+// existing users and roles, permissions not granted, invalid auth management); everything else — etcd's timeouts ("etcdserver:
 // request timed out..."), "etcdserver: leader changed", "etcdserver: no leader",
 // "etcdserver: not leader", "etcdserver: server stopped", connection errors, context
 // deadlines, and any text this function does not know — is indeterminate, the safe default.

@@ -13,6 +13,12 @@ type Operation struct {
 	// outcome is unknown: the request may have taken effect at any time after CallNs, or
 	// never). When ReturnNs is nil, Response and Error are nil too.
 	ReturnNs *int64 `json:"return_ns,omitempty"`
+	// User is the user the request was made as (its credentials: a token's or a client
+	// certificate's user); "" when none.
+	User string `json:"user,omitempty"`
+	// AuthRevision is the auth revision the request's credentials carried (etcd's
+	// RequestHeader.AuthRevision): the auth store had reached it before the call. 0: none.
+	AuthRevision int64 `json:"auth_revision,omitempty"`
 	// Request is what the client asked.
 	Request Request `json:"request" history:"required"`
 	// Response is set when the request succeeded.

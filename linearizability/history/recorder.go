@@ -43,7 +43,13 @@ type OpHandle struct {
 
 // Call records that client sent req at callNs and returns the handle to finish it with.
 func (r *Recorder) Call(client string, req Request, callNs int64) *OpHandle {
-	op := Operation{Client: client, CallNs: callNs, Request: req}
+	return r.CallAs(client, "", 0, req, callNs)
+}
+
+// CallAs is Call for a request made as user with credentials at authRevision (the
+// operation's user and auth_revision).
+func (r *Recorder) CallAs(client, user string, authRevision int64, req Request, callNs int64) *OpHandle {
+	op := Operation{Client: client, User: user, AuthRevision: authRevision, CallNs: callNs, Request: req}
 	if err := op.validate(); err != nil {
 		panic(fmt.Sprintf("history.Recorder.Call: %v", err))
 	}

@@ -11,6 +11,7 @@ type Request struct {
 	LeaseRevoke    *LeaseRevokeRequest    `json:"lease_revoke,omitempty"`
 	LeaseKeepAlive *LeaseKeepAliveRequest `json:"lease_keep_alive,omitempty"`
 	Compact        *CompactRequest        `json:"compact,omitempty"`
+	Auth           *AuthRequest           `json:"auth,omitempty"`
 }
 
 // RequestKind names the kind of a request or response, as its JSON field is named.
@@ -25,6 +26,7 @@ const (
 	KindLeaseRevoke    RequestKind = "lease_revoke"
 	KindLeaseKeepAlive RequestKind = "lease_keep_alive"
 	KindCompact        RequestKind = "compact"
+	KindAuth           RequestKind = "auth"
 )
 
 // PutRequest is etcd's PutRequest.
@@ -169,6 +171,7 @@ func (r Request) Kind() RequestKind {
 	set(r.LeaseRevoke != nil, KindLeaseRevoke)
 	set(r.LeaseKeepAlive != nil, KindLeaseKeepAlive)
 	set(r.Compact != nil, KindCompact)
+	set(r.Auth != nil, KindAuth)
 	if n != 1 {
 		return ""
 	}

@@ -13,6 +13,7 @@ type Response struct {
 	LeaseRevoke    *LeaseRevokeResponse    `json:"lease_revoke,omitempty"`
 	LeaseKeepAlive *LeaseKeepAliveResponse `json:"lease_keep_alive,omitempty"`
 	Compact        *CompactResponse        `json:"compact,omitempty"`
+	Auth           *AuthResponse           `json:"auth,omitempty"`
 }
 
 // ResponseHeader is the part of etcd's ResponseHeader a checker uses.
@@ -123,6 +124,7 @@ func (r Response) Kind() RequestKind {
 	set(r.LeaseRevoke != nil, KindLeaseRevoke)
 	set(r.LeaseKeepAlive != nil, KindLeaseKeepAlive)
 	set(r.Compact != nil, KindCompact)
+	set(r.Auth != nil, KindAuth)
 	if n != 1 {
 		return ""
 	}

@@ -52,6 +52,9 @@ func (op *Operation) validate() error {
 	if op.CallNs < 0 {
 		return fmt.Errorf("call_ns %d: must not be negative", op.CallNs)
 	}
+	if op.AuthRevision < 0 {
+		return fmt.Errorf("auth_revision %d: must not be negative", op.AuthRevision)
+	}
 	if err := op.Request.validate(false, 0); err != nil {
 		return fmt.Errorf("request: %w", err)
 	}
@@ -97,7 +100,7 @@ func (r *Request) validate(inTxn bool, depth int) error {
 	}
 	kind := r.Kind()
 	if kind == "" {
-		return fmt.Errorf("must set exactly one of put, range, delete_range, txn, lease_grant, lease_revoke, lease_keep_alive, compact")
+		return fmt.Errorf("must set exactly one of put, range, delete_range, txn, lease_grant, lease_revoke, lease_keep_alive, compact, auth")
 	}
 	switch kind {
 	case KindRange:
@@ -129,6 +132,13 @@ func (r *Request) validate(inTxn bool, depth int) error {
 		}
 		if r.Compact.Revision < 1 {
 			return fmt.Errorf("compact: revision %d: must be at least 1", r.Compact.Revision)
+		}
+	case KindAuth:
+		if inTxn {
+			return fmt.Errorf("%s is not allowed inside a txn", kind)
+		}
+		if err := r.Auth.validate(); err != nil {
+			return fmt.Errorf("auth: %w", err)
 		}
 	case KindLeaseGrant, KindLeaseRevoke, KindLeaseKeepAlive:
 		if inTxn {
@@ -163,7 +173,7 @@ func (resp *Response) matches(req *Request, depth int) error {
 	}
 	kind := resp.Kind()
 	if kind == "" {
-		return fmt.Errorf("must set exactly one of put, range, delete_range, txn, lease_grant, lease_revoke, lease_keep_alive, compact")
+		return fmt.Errorf("must set exactly one of put, range, delete_range, txn, lease_grant, lease_revoke, lease_keep_alive, compact, auth")
 	}
 	if want := req.Kind(); kind != want {
 		return fmt.Errorf("a %s response to a %s request", kind, want)
