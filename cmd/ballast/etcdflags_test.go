@@ -247,11 +247,11 @@ func TestFeatureGates(t *testing.T) {
 		{[]string{"--feature-gates", "NoSuchGate=true"}, "unrecognized feature gate: NoSuchGate", ""},
 		{[]string{"--feature-gates", "LeaseCheckpoint"}, "missing bool value for LeaseCheckpoint", ""},
 		{[]string{"--feature-gates", "LeaseCheckpoint=yes"}, "invalid value of LeaseCheckpoint=yes", ""},
-		{[]string{"--feature-gates", "InitialCorruptCheck=true"}, "flag --feature-gates is not supported yet: InitialCorruptCheck=true: a corruption check at start-up", ""},
+		{[]string{"--feature-gates", "InitialCorruptCheck=true"}, "", ""},
 		{[]string{"--feature-gates", "LeaseCheckpoint=false"}, "flag --feature-gates is not supported yet: LeaseCheckpoint=false", ""},
 		{[]string{"--feature-gates", "AllAlpha=true"}, "flag --feature-gates is not supported yet: CompactHashCheck=true", ""},
 		// The v3.6 spellings set the gate.
-		{[]string{"--experimental-initial-corrupt-check"}, "flag --feature-gates is not supported yet: InitialCorruptCheck=true", ""},
+		{[]string{"--experimental-initial-corrupt-check"}, "", "--experimental-initial-corrupt-check is deprecated in v3.6 and will be decommissioned in v3.7. Use '--feature-gates=InitialCorruptCheck=true' instead."},
 		{[]string{"--experimental-enable-lease-checkpoint"}, "", "--experimental-enable-lease-checkpoint is deprecated in v3.6 and will be decommissioned in v3.7. Use '--feature-gates=LeaseCheckpoint=true' instead."},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -295,6 +295,11 @@ func TestExperimentalFlags(t *testing.T) {
 			}
 			require.Contains(t, strings.Join(o.warnings, "\n"), "--"+name+" is deprecated in v3.6")
 		})
+	}
+	for _, args := range [][]string{{"--feature-gates", "InitialCorruptCheck=true"}, {"--experimental-initial-corrupt-check"}} {
+		o, err := parseCommandLine("etcd", args, nil, &bytes.Buffer{}, &bytes.Buffer{})
+		require.NoError(t, err)
+		require.True(t, o.cfg.InitialCorruptCheck, "%v: the check runs (rpc/embed's TestInitialCorruptCheck)", args)
 	}
 	o, err := parseCommandLine("etcd", []string{"--experimental-watch-progress-notify-interval", "5s"}, nil, &bytes.Buffer{}, &bytes.Buffer{})
 	require.NoError(t, err)

@@ -390,6 +390,7 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		ClientAutoTLS:          *v.autoTLS,
 		PeerAutoTLS:            *v.peerAutoTLS,
 		SelfSignedCertValidity: *v.selfSignedCertValidity,
+		InitialCorruptCheck:    v.gates.set["InitialCorruptCheck"],
 	}
 	// etcd's SelfCert refuses a validity of 0 given on the command line (its config file
 	// takes 0 as 1); the peer certificates are made first.

@@ -162,18 +162,20 @@ type featureGate struct {
 	// performanceOnly: the gate tunes only how fast etcd answers, never what it answers, and
 	// Ballast has no such path: either value is accepted, with a warning saying so.
 	performanceOnly bool
+	// honoured: Ballast does what the gate asks, either way (buildConfig passes it on).
+	honoured bool
 }
 
 var featureGates = []featureGate{
-	{"CompactHashCheck", false, "ALPHA", false, "compaction hash checks between members come with " + issueOperations, false},
-	{"FastLeaseKeepAlive", true, "BETA", true, "etcd's leader skips waiting for its applied index before renewing a lease it knows; Ballast's renewal path is its own", true},
-	{"InitialCorruptCheck", false, "ALPHA", false, "a corruption check at start-up comes with " + issueOperations, false},
-	{"LeaseCheckpoint", false, "ALPHA", true, "Ballast always checkpoints leases' remaining TTL through the log (kv/lease), so a leader change does not reset them; turning it off is not built", false},
-	{"LeaseCheckpointPersist", false, "ALPHA", true, "Ballast always persists the checkpointed remaining TTL; turning it off is not built", false},
-	{"PriorityRequest", false, "ALPHA", false, "request priorities under overload come with " + issueOperations, false},
-	{"SetMemberLocalAddr", false, "ALPHA", false, "choosing the peer transport's local address comes with " + issueOperations, false},
-	{"StopGRPCServiceOnDefrag", false, "ALPHA", false, "reporting NOT_SERVING during a defragmentation comes with " + issueOperations, false},
-	{"TxnModeWriteWithSharedBuffer", true, "BETA", true, "bbolt's shared read buffer of write transactions has no counterpart in Ballast's Pebble store", true},
+	{"CompactHashCheck", false, "ALPHA", false, "compaction hash checks between members come with " + issueOperations, false, false},
+	{"FastLeaseKeepAlive", true, "BETA", true, "etcd's leader skips waiting for its applied index before renewing a lease it knows; Ballast's renewal path is its own", true, false},
+	{"InitialCorruptCheck", false, "ALPHA", false, "", false, true},
+	{"LeaseCheckpoint", false, "ALPHA", true, "Ballast always checkpoints leases' remaining TTL through the log (kv/lease), so a leader change does not reset them; turning it off is not built", false, false},
+	{"LeaseCheckpointPersist", false, "ALPHA", true, "Ballast always persists the checkpointed remaining TTL; turning it off is not built", false, false},
+	{"PriorityRequest", false, "ALPHA", false, "request priorities under overload come with " + issueOperations, false, false},
+	{"SetMemberLocalAddr", false, "ALPHA", false, "choosing the peer transport's local address comes with " + issueOperations, false, false},
+	{"StopGRPCServiceOnDefrag", false, "ALPHA", false, "reporting NOT_SERVING during a defragmentation comes with " + issueOperations, false, false},
+	{"TxnModeWriteWithSharedBuffer", true, "BETA", true, "bbolt's shared read buffer of write transactions has no counterpart in Ballast's Pebble store", true, false},
 }
 
 // featureGatesValue is --feature-gates: etcd's featuregate.Set syntax (key=bool pairs,
@@ -242,6 +244,9 @@ func (v *featureGatesValue) check(warnings *[]string) error {
 		on, ok := v.set[g.name]
 		if ok && g.performanceOnly {
 			*warnings = append(*warnings, fmt.Sprintf("feature gate %s=%t changes nothing in Ballast: %s", g.name, on, g.reason))
+			continue
+		}
+		if g.honoured {
 			continue
 		}
 		if ok && on != g.ballast {

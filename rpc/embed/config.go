@@ -154,6 +154,10 @@ type Config struct {
 	// years (--self-signed-cert-validity; zero: etcd's 1).
 	ClientAutoTLS, PeerAutoTLS bool
 	SelfSignedCertValidity     uint
+	// InitialCorruptCheck is --feature-gates=InitialCorruptCheck=true: before serving
+	// clients the member compares its store's hash with every peer's and refuses to start on
+	// a mismatch (corrupt.go).
+	InitialCorruptCheck bool
 
 	// AuthToken is --auth-token: "simple" (the default: random tokens assigned through the
 	// log, living AuthTokenTTL unused) or "jwt,pub-key=...,priv-key=...,sign-method=...".

@@ -353,6 +353,12 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			_ = s.transport.Serve(ln)
 		}()
 	}
+	// etcd checks before it serves clients, and does not start on a mismatch.
+	if cfg.InitialCorruptCheck {
+		if err := s.initialCorruptCheck(ctx, ident); err != nil {
+			return nil, err
+		}
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -390,6 +396,9 @@ func fetchFromPeer(ctx context.Context, peerURL string) (uint64, []Founder, erro
 // handlePeerCall serves the peer transport's calls: the member list for a joining member,
 // everything else (forwarded membership calls) by the services.
 func (s *Server) handlePeerCall(ctx context.Context, from uint64, method string, body []byte) ([]byte, error) {
+	if method == methodHashKV {
+		return s.answerHashKV(ctx, body)
+	}
 	if method != methodMembers {
 		return s.services.HandleForward(ctx, from, method, body)
 	}
