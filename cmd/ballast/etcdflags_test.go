@@ -67,6 +67,10 @@ var honouredFlags = map[string]honouredFlag{
 	"auth-token":                     {[]string{"--auth-token", "simple"}, "TestEtcdctlAuth", "auth_etcdctl_test.go", `"--auth-token", "simple"`},
 	"bcrypt-cost":                    {[]string{"--bcrypt-cost", "4"}, "TestEtcdctlAuth", "auth_etcdctl_test.go", `"--bcrypt-cost", "4"`},
 	"auth-token-ttl":                 {[]string{"--auth-token-ttl", "60"}, "TestEtcdctlAuth", "auth_etcdctl_test.go", `"--auth-token-ttl", "60"`},
+	"client-cert-file":               {[]string{"--client-cert-file", "c.pem", "--client-key-file", "k.pem"}, "TestClientCertFiles", "../../rpc/embed/tlsconfig_test.go", "ClientCertFile"},
+	"client-key-file":                {[]string{"--client-cert-file", "c.pem", "--client-key-file", "k.pem"}, "TestClientCertFiles", "../../rpc/embed/tlsconfig_test.go", "ClientKeyFile"},
+	"peer-client-cert-file":          {[]string{"--peer-client-cert-file", "c.pem", "--peer-client-key-file", "k.pem"}, "TestClientCertFiles", "../../rpc/embed/tlsconfig_test.go", "--peer-client-cert-file"},
+	"peer-client-key-file":           {[]string{"--peer-client-cert-file", "c.pem", "--peer-client-key-file", "k.pem"}, "TestClientCertFiles", "../../rpc/embed/tlsconfig_test.go", "--peer-client-key-file"},
 	"client-crl-file":                {[]string{"--client-crl-file", "c.crl"}, "TestClientTLSSettings", "../../rpc/embed/tlsconfig_test.go", "CRLFile"},
 	"client-cert-allowed-hostname":   {[]string{"--client-cert-allowed-hostname", "localhost"}, "TestCertAllowedNames", "../../rpc/embed/tlsconfig_test.go", "AllowedHostnames"},
 	"peer-cert-allowed-cn":           {[]string{"--peer-cert-allowed-cn", "m1,m2"}, "TestPeerTLSAllowedCN", "../../rpc/embed/tls_test.go", "AllowedCNs"},
@@ -364,8 +368,8 @@ pre-vote: true
 
 	for _, tc := range []struct{ yaml, want string }{
 		{"quota-backend-bytes: lots\n", "quota-backend-bytes"},
-		{"client-transport-security:\n  client-cert-file: c.pem\n", "flag --client-cert-file is not supported yet"},
-		{"peer-transport-security:\n  client-key-file: k.pem\n", "flag --peer-client-key-file is not supported yet"},
+		{"peer-transport-security:\n  skip-client-san-verification: true\n", "flag --peer-skip-client-san-verification is not supported yet"},
+		{"client-transport-security:\n  cert-file: c.pem\n  key-file: k.pem\n  client-cert-file: cc.pem\n", "ClientKeyFile and ClientCertFile must both be present or both absent: key: , cert: cc.pem]"},
 		{"tls-min-version: TLS1.0\n", `unexpected TLS version "TLS1.0" (must be one of: TLS1.2, TLS1.3)`},
 		{"election-timeout: soon\n", `invalid value "soon" for election-timeout`},
 		{"initial-cluster-state: old\n", `invalid value "old" for initial-cluster-state`},

@@ -140,6 +140,8 @@ type flagVars struct {
 	peerCertFile, peerKeyFile, peerTrustedCAFile          *string
 	peerClientCertAuth                                    *bool
 	clientCRLFile, peerCRLFile                            *string
+	clientCertFile, clientKeyFile                         *string
+	peerClientCertFile, peerClientKeyFile                 *string
 	clientAllowedHostnames                                *listValue
 	peerAllowedCNs, peerAllowedHostnames                  *listValue
 	cipherSuites                                          *listValue
@@ -224,6 +226,10 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.peerKeyFile = fs.String("peer-key-file", "", "Path to the peer server TLS key file.")
 	v.peerTrustedCAFile = fs.String("peer-trusted-ca-file", "", "Path to the peer server TLS trusted CA file.")
 	v.peerClientCertAuth = fs.Bool("peer-client-cert-auth", false, "Enable peer client cert authentication.")
+	v.clientCertFile = fs.String("client-cert-file", "", "Path to an explicit peer client TLS cert file otherwise cert file will be used when client auth is required.")
+	v.clientKeyFile = fs.String("client-key-file", "", "Path to an explicit peer client TLS key file otherwise key file will be used when client auth is required.")
+	v.peerClientCertFile = fs.String("peer-client-cert-file", "", "Path to an explicit peer client TLS cert file otherwise peer cert file will be used when client auth is required.")
+	v.peerClientKeyFile = fs.String("peer-client-key-file", "", "Path to an explicit peer client TLS key file otherwise peer key file will be used when client auth is required.")
 	v.clientCRLFile = fs.String("client-crl-file", "", "Path to the client certificate revocation list file.")
 	v.clientAllowedHostnames = &listValue{}
 	fs.Var(v.clientAllowedHostnames, "client-cert-allowed-hostname", "Comma-separated list of allowed SAN hostnames for client cert authentication.")
@@ -380,9 +386,9 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		AuthTokenTTL:                time.Duration(*v.authTokenTTL) * time.Second,
 		BcryptCost:                  int(*v.bcryptCost),
 		ClientTLS: embed.TLSInfo{CertFile: *v.certFile, KeyFile: *v.keyFile, TrustedCAFile: *v.trustedCAFile,
-			ClientCertAuth: *v.clientCertAuth, CRLFile: *v.clientCRLFile, AllowedHostnames: v.clientAllowedHostnames.values},
+			ClientCertAuth: *v.clientCertAuth, CRLFile: *v.clientCRLFile, ClientCertFile: *v.clientCertFile, ClientKeyFile: *v.clientKeyFile, AllowedHostnames: v.clientAllowedHostnames.values},
 		PeerTLS: embed.TLSInfo{CertFile: *v.peerCertFile, KeyFile: *v.peerKeyFile, TrustedCAFile: *v.peerTrustedCAFile,
-			ClientCertAuth: *v.peerClientCertAuth, CRLFile: *v.peerCRLFile,
+			ClientCertAuth: *v.peerClientCertAuth, CRLFile: *v.peerCRLFile, ClientCertFile: *v.peerClientCertFile, ClientKeyFile: *v.peerClientKeyFile,
 			AllowedCNs: v.peerAllowedCNs.values, AllowedHostnames: v.peerAllowedHostnames.values},
 		CipherSuites:           v.cipherSuites.values,
 		TLSMinVersion:          *v.tlsMinVersion,

@@ -61,10 +61,6 @@ var unsupportedFlags = []unsupportedFlag{
 	{"discovery-srv", false, "DNS discovery comes with " + issueOperations},
 	{"discovery-srv-name", false, "DNS discovery comes with " + issueOperations},
 	// Security
-	{"client-cert-file", false, "a separate client certificate for the member's own client connections (its gateway) is not built yet (the --cert-file pair is presented) and comes with " + issueSecurity},
-	{"client-key-file", false, "a separate client certificate for the member's own client connections (its gateway) is not built yet (the --cert-file pair is presented) and comes with " + issueSecurity},
-	{"peer-client-cert-file", false, "a separate client certificate for the member's peer dials is not built yet (the --peer-cert-file pair is presented) and comes with " + issueSecurity},
-	{"peer-client-key-file", false, "a separate client certificate for the member's peer dials is not built yet (the --peer-cert-file pair is presented) and comes with " + issueSecurity},
 	{"cors", false, "CORS for the HTTP surface comes with " + issueSecurity},
 	{"host-whitelist", false, "host checks for the HTTP surface come with " + issueSecurity},
 	// Logging

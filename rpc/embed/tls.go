@@ -40,6 +40,11 @@ type TLSInfo struct {
 	// must carry one of the CNs, or be valid for one of the host names (its SANs); etcd checks
 	// both the certificates clients (peers) present and, on a peer dial, the peer's.
 	AllowedCNs, AllowedHostnames []string
+	// ClientCertFile and ClientKeyFile are --client-cert-file and --client-key-file
+	// (--peer-client-cert-file, --peer-client-key-file): the pair the member presents when it
+	// connects as a client (the gateway to its own client URL, the peer dials); none: the
+	// CertFile pair, as etcd.
+	ClientCertFile, ClientKeyFile string
 	// Peer marks the peer listener's TLSInfo (--peer-*): errors name the --peer- flags.
 	Peer bool
 
@@ -52,7 +57,7 @@ type TLSInfo struct {
 	selfCert bool
 }
 
-// flag is the name of one of t's flags (cert-file, key-file, trusted-ca-file) as the
+// flag is the name of one of t's flags (cert-file, key-file, trusted-ca-file, ...) as the
 // operator typed it.
 func (t TLSInfo) flag(name string) string {
 	if t.Peer {
@@ -74,6 +79,9 @@ func (t TLSInfo) check() error {
 	if t.CertFile == "" || t.KeyFile == "" {
 		return fmt.Errorf("KeyFile and CertFile must both be present[key: %v, cert: %v]", t.KeyFile, t.CertFile)
 	}
+	if (t.ClientKeyFile == "") != (t.ClientCertFile == "") {
+		return fmt.Errorf("ClientKeyFile and ClientCertFile must both be present or both absent: key: %v, cert: %v]", t.ClientKeyFile, t.ClientCertFile)
+	}
 	if len(t.AllowedCNs) > 0 && len(t.AllowedHostnames) > 0 {
 		return fmt.Errorf("AllowedCNs and AllowedHostnames are mutually exclusive (cns=%q, hostnames=%q)", t.AllowedCNs, t.AllowedHostnames)
 	}
@@ -85,6 +93,18 @@ func (t TLSInfo) keyPair() (*tls.Certificate, error) {
 	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("TLS key pair (%s %s, %s %s): %w", t.flag("cert-file"), t.CertFile, t.flag("key-file"), t.KeyFile, err)
+	}
+	return &cert, nil
+}
+
+// clientKeyPair is the pair the member presents as a client: the client pair if given.
+func (t TLSInfo) clientKeyPair() (*tls.Certificate, error) {
+	if t.ClientCertFile == "" {
+		return t.keyPair()
+	}
+	cert, err := tls.LoadX509KeyPair(t.ClientCertFile, t.ClientKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("TLS client key pair (%s %s, %s %s): %w", t.flag("client-cert-file"), t.ClientCertFile, t.flag("client-key-file"), t.ClientKeyFile, err)
 	}
 	return &cert, nil
 }
@@ -103,7 +123,7 @@ func (t TLSInfo) versions(cfg *tls.Config) *tls.Config {
 
 // serverConfig reads the files and builds the configuration of one handshake. It also runs
 // once at start-up, so that files that cannot be read stop the member there.
-func (t TLSInfo) serverConfig(*tls.ClientHelloInfo) (*tls.Config, error) {
+func (t TLSInfo) serverConfig(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 	cert, err := t.keyPair()
 	if err != nil {
 		return nil, err
@@ -124,6 +144,11 @@ func (t TLSInfo) serverConfig(*tls.ClientHelloInfo) (*tls.Config, error) {
 	}
 	if t.restricted() {
 		cfg.VerifyPeerCertificate = func(_ [][]byte, chains [][]*x509.Certificate) error { return t.allowed(chains) }
+	}
+	if hello == nil && t.ClientCertFile != "" { // at start-up, etcd reads the client pair too
+		if _, err := t.clientKeyPair(); err != nil {
+			return nil, err
+		}
 	}
 	if t.CRLFile != "" {
 		if _, err := t.revoked(nil); err != nil {
@@ -197,7 +222,7 @@ func (t TLSInfo) revoked(certs []*x509.Certificate) (bool, error) {
 func (t TLSInfo) gatewayConfig() *tls.Config {
 	return t.versions(&tls.Config{
 		InsecureSkipVerify:   true, //nolint:gosec // the member's own listener, on its own address
-		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return t.keyPair() },
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return t.clientKeyPair() },
 	})
 }
 
@@ -209,7 +234,7 @@ func (t TLSInfo) gatewayConfig() *tls.Config {
 // rotated certificate is presented on the next connection without a restart.
 func (t TLSInfo) peerDialConfig() *tls.Config {
 	return t.versions(&tls.Config{
-		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return t.keyPair() },
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return t.clientKeyPair() },
 		// verification is done by hand so that the CA file, like the key pair, is re-read
 		// at every dial (crypto/tls reads RootCAs once per Config)
 		InsecureSkipVerify: true, //nolint:gosec // VerifyConnection below verifies the chain and the name
