@@ -25,6 +25,7 @@ type procCluster struct {
 
 type procMember struct {
 	name   string
+	data   string // its data dir, removed once it has stopped
 	cmd    *exec.Cmd
 	log    string
 	exited chan struct{} // closed when the process has exited
@@ -80,13 +81,13 @@ func startProcCluster(ctx context.Context, store, bin, dir string, readyWait tim
 	for i := range 3 {
 		name := fmt.Sprintf("m%d", i+1)
 		client, peer := "http://"+eps[i], fmt.Sprintf("http://127.0.0.1:%d", ports[3+i])
-		m := &procMember{name: name, log: filepath.Join(dir, name+".log"), exited: make(chan struct{})}
+		m := &procMember{name: name, data: filepath.Join(dir, name+".data"), log: filepath.Join(dir, name+".log"), exited: make(chan struct{})}
 		f, err := os.Create(m.log)
 		if err != nil {
 			c.stop()
 			return nil, err
 		}
-		m.cmd = exec.Command(bin, "--name", name, "--data-dir", filepath.Join(dir, name+".data"),
+		m.cmd = exec.Command(bin, "--name", name, "--data-dir", m.data,
 			"--listen-client-urls", client, "--advertise-client-urls", client,
 			"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
 			"--initial-cluster", strings.Join(initial, ","), "--initial-cluster-state", "new",
@@ -135,8 +136,9 @@ func startProcCluster(ctx context.Context, store, bin, dir string, readyWait tim
 }
 
 // stop stops the members one after another: SIGTERM, then a kill when one has not exited
-// within 5 s (the data is thrown away). One at a time, since members stopped all at once
-// spend seconds handing leadership to one another.
+// within 5 s, and removes their data dirs (gigabytes after the scaling runs; the logs
+// stay). One at a time, since members stopped all at once spend seconds handing
+// leadership to one another.
 func (c *procCluster) stop() {
 	for _, m := range c.members {
 		_ = m.cmd.Process.Signal(syscall.SIGTERM)
@@ -146,6 +148,7 @@ func (c *procCluster) stop() {
 			_ = m.cmd.Process.Kill()
 			<-m.exited
 		}
+		_ = os.RemoveAll(m.data)
 	}
 }
 

@@ -23,7 +23,7 @@ import (
 // load falls on both alike. Each run is --duration long and bounded (--duration plus a
 // minute), the whole by --timeout. The results: results.md (the side-by-side table with
 // the ratio Ballast/etcd and the goal), runs.jsonl (every run's JSON summary), and
-// the members' logs, under --out.
+// the members' logs (their data dirs are removed once they stopped), under --out.
 
 // compareWorkload is one workload run on both stores, and the rows of the table it gives.
 type compareWorkload struct {

@@ -216,6 +216,9 @@ func TestCompareRuns(t *testing.T) {
 		log, err := os.ReadFile(filepath.Join(dir, s, "m1.log"))
 		require.NoError(t, err)
 		require.Contains(t, string(log), readyLine)
+		require.NoDirExists(t, filepath.Join(dir, s, "m1.data"), "data dirs are removed once the members stopped")
+		require.NoDirExists(t, filepath.Join(dir, s+"-memory", "m1.data"))
+		require.FileExists(t, filepath.Join(dir, s+"-memory", "m1.log"))
 	}
 }
 
