@@ -206,7 +206,7 @@ func applyKey(fs *flag.FlagSet, path, key, name string, raw json.RawMessage, war
 // refusedDurations are the refused flags whose values are durations.
 var refusedDurations = []string{"backend-batch-interval", "raft-read-timeout", "raft-write-timeout", "discovery-dial-timeout",
 	"discovery-request-timeout", "discovery-keepalive-time", "discovery-keepalive-timeout",
-	"corrupt-check-time", "compact-hash-check-time", "warning-apply-duration",
+	"compact-hash-check-time", "warning-apply-duration",
 	"compaction-sleep-interval", "downgrade-check-time"}
 
 func isDurationFlag(f *flag.Flag) bool {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -64,6 +65,7 @@ var honouredFlags = map[string]honouredFlag{
 	"peer-key-file":                  {[]string{"--peer-cert-file", "c.pem", "--peer-key-file", "k.pem"}, "TestPeerTLS", "../../rpc/embed/tls_test.go", "KeyFile"},
 	"peer-trusted-ca-file":           {[]string{"--peer-trusted-ca-file", "ca.pem"}, "TestPeerTLS", "../../rpc/embed/tls_test.go", "TrustedCAFile"},
 	"peer-client-cert-auth":          {[]string{"--peer-client-cert-auth"}, "TestPeerTLS", "../../rpc/embed/tls_test.go", "ClientCertAuth"},
+	"corrupt-check-time":             {[]string{"--corrupt-check-time", "1m"}, "TestCorruptCheck", "../../rpc/embed/corruptcheck_test.go", "CorruptCheckTime"},
 	"auth-token":                     {[]string{"--auth-token", "simple"}, "TestEtcdctlAuth", "auth_etcdctl_test.go", `"--auth-token", "simple"`},
 	"bcrypt-cost":                    {[]string{"--bcrypt-cost", "4"}, "TestEtcdctlAuth", "auth_etcdctl_test.go", `"--bcrypt-cost", "4"`},
 	"auth-token-ttl":                 {[]string{"--auth-token-ttl", "60"}, "TestEtcdctlAuth", "auth_etcdctl_test.go", `"--auth-token-ttl", "60"`},
@@ -311,8 +313,11 @@ func TestExperimentalFlags(t *testing.T) {
 	o, err = parseCommandLine("etcd", []string{"--experimental-snapshot-catchup-entries", "77"}, nil, &bytes.Buffer{}, &bytes.Buffer{})
 	require.NoError(t, err)
 	require.Equal(t, uint64(77), o.cfg.SnapshotCatchUpEntries)
-	_, err = parseCommandLine("etcd", []string{"--experimental-corrupt-check-time", "1m"}, nil, &bytes.Buffer{}, &bytes.Buffer{})
-	require.EqualError(t, err, "flag --experimental-corrupt-check-time is not supported yet: periodic corruption checks between members come with the operations issue")
+	o, err = parseCommandLine("etcd", []string{"--experimental-corrupt-check-time", "1m"}, nil, &bytes.Buffer{}, &bytes.Buffer{})
+	require.NoError(t, err)
+	require.Equal(t, time.Minute, o.cfg.CorruptCheckTime, "sets --corrupt-check-time")
+	_, err = parseCommandLine("etcd", []string{"--experimental-compact-hash-check-time", "1m"}, nil, &bytes.Buffer{}, &bytes.Buffer{})
+	require.EqualError(t, err, "flag --experimental-compact-hash-check-time is not supported yet: compaction hash checks between members come with the operations issue")
 }
 
 // TestConfigFileParse: etcd's YAML keys, with etcd's value types (durations in nanoseconds,

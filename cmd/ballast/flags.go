@@ -136,6 +136,7 @@ type flagVars struct {
 	certFile, keyFile, trustedCAFile                      *string
 	clientCertAuth                                        *bool
 	authToken                                             *string
+	corruptCheckTime                                      *time.Duration
 	bcryptCost, authTokenTTL                              *uint
 	peerCertFile, peerKeyFile, peerTrustedCAFile          *string
 	peerClientCertAuth                                    *bool
@@ -220,6 +221,7 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.trustedCAFile = fs.String("trusted-ca-file", "", "Path to the client server TLS trusted CA cert file.")
 	v.clientCertAuth = fs.Bool("client-cert-auth", false, "Enable client cert authentication.")
 	v.authToken = fs.String("auth-token", "simple", "Specify auth token specific options.")
+	v.corruptCheckTime = fs.Duration("corrupt-check-time", 0, "Duration of time between cluster corruption check passes.")
 	v.bcryptCost = fs.Uint("bcrypt-cost", 10, "Specify bcrypt algorithm cost factor for auth password hashing.")
 	v.authTokenTTL = fs.Uint("auth-token-ttl", 300, "The lifetime in seconds of the auth token.")
 	v.peerCertFile = fs.String("peer-cert-file", "", "Path to the peer server TLS cert file.")
@@ -383,6 +385,7 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		GRPCKeepAliveTimeout:        zeroIsOff(*v.keepAliveTimeout),
 		Version:                     etcdVersion,
 		AuthToken:                   *v.authToken,
+		CorruptCheckTime:            *v.corruptCheckTime,
 		AuthTokenTTL:                time.Duration(*v.authTokenTTL) * time.Second,
 		BcryptCost:                  int(*v.bcryptCost),
 		ClientTLS: embed.TLSInfo{CertFile: *v.certFile, KeyFile: *v.keyFile, TrustedCAFile: *v.trustedCAFile,

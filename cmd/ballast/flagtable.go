@@ -73,7 +73,6 @@ var unsupportedFlags = []unsupportedFlag{
 	{"distributed-tracing-instance-id", false, "OpenTelemetry tracing comes with " + issueOperations},
 	{"distributed-tracing-sampling-rate", false, "OpenTelemetry tracing comes with " + issueOperations},
 	// Features
-	{"corrupt-check-time", false, "periodic corruption checks between members come with " + issueOperations},
 	{"compact-hash-check-time", false, "compaction hash checks between members come with " + issueOperations},
 	{"compaction-batch-limit", false, "Ballast compacts in steps of its own size (kv/node's CompactionStepEntries); the flag comes with " + issueOperations},
 	{"peer-skip-client-san-verification", true, "TLS comes with " + issueSecurity},

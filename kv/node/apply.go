@@ -215,6 +215,11 @@ func (m *Member) applyRequest(b *pebble.Batch, req *pb.InternalRaftRequest, inde
 			return Response{}, nil, err // auth.go
 		}
 	}
+	if m.corrupted() {
+		if err := corruptRefused(req); err != nil {
+			return Response{}, nil, err // quota.go
+		}
+	}
 	if m.spaceCapped() {
 		if err := capped(req); err != nil {
 			return Response{}, nil, err // quota.go

@@ -35,6 +35,28 @@ func (m *Member) spaceCapped() bool {
 	return false
 }
 
+// corrupted reports whether a CORRUPT alarm is raised (as of the applied index): a member's
+// store was found to differ from the leader's (rpc/embed's corruption check).
+func (m *Member) corrupted() bool {
+	for _, a := range m.cluster.alarms {
+		if a.Alarm == pb.AlarmType_CORRUPT {
+			return true
+		}
+	}
+	return false
+}
+
+// corruptRefused answers a request refused while a CORRUPT alarm is raised (etcd's
+// applierV3Corrupt: "etcdserver: corrupt cluster" for every change of the key space or the
+// leases, until an operator has repaired the member and disarmed the alarm).
+func corruptRefused(req *pb.InternalRaftRequest) error {
+	switch {
+	case req.Put != nil, req.DeleteRange != nil, req.Txn != nil, req.Compaction != nil, req.LeaseGrant != nil, req.LeaseRevoke != nil:
+		return rpctypes.ErrGRPCCorrupt
+	}
+	return nil
+}
+
 // CompactRevision is the store's compact revision as of the applied index (-1: none).
 func (m *Member) CompactRevision() int64 { return m.kv.CompactRevision() }
 

@@ -159,6 +159,10 @@ type Config struct {
 	// a mismatch (corrupt.go).
 	InitialCorruptCheck bool
 
+	// CorruptCheckTime is --corrupt-check-time: how often the leader compares its store's hash
+	// with every voter's and raises the CORRUPT alarm on a mismatch (corruptcheck.go); zero,
+	// etcd's default, never.
+	CorruptCheckTime time.Duration
 	// AuthToken is --auth-token: "simple" (the default: random tokens assigned through the
 	// log, living AuthTokenTTL unused) or "jwt,pub-key=...,priv-key=...,sign-method=...".
 	AuthToken string

@@ -310,6 +310,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		defer s.wg.Done()
 		s.probePeers(runCtx)
 	}()
+	if cfg.CorruptCheckTime > 0 {
+		lg.Info("enabled corruption checking", "local-member-id", hexID(s.id), "interval", cfg.CorruptCheckTime.String())
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.corruptCheckLoop(runCtx, cfg.CorruptCheckTime) }()
+	}
 	if retention, _ := ParseCompactionRetention(cfg.AutoCompactionMode, cfg.AutoCompactionRetention); retention > 0 {
 		c := &compactor{s: s, mode: cfg.AutoCompactionMode, revisionInterval: cfg.autoCompactionRevisionInterval}
 		if c.mode == CompactionModeRevision {
