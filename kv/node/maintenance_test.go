@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 
 	"github.com/ballastdb/ballast/raft"
 )
@@ -56,9 +57,13 @@ func TestAlarmThroughTheLog(t *testing.T) {
 	c.open(follower)
 	require.Equal(t, raised, c.members[follower].Alarms(), "alarms are read from disk at Open")
 
-	// NOSPACE caps puts (quota.go): deletes (of nothing) still go through the log
-	for i := range 3 * testSnapshotEntries {
-		_, err := c.do(leader, &pb.InternalRaftRequest{DeleteRange: &pb.DeleteRangeRequest{Key: fmt.Appendf(nil, "k-%03d", i)}})
+	// CORRUPT refuses every change of the key space (quota.go); alarm requests still go
+	// through the log (activating a raised alarm again changes nothing), enough of them for
+	// the log to be compacted past a new member.
+	_, err = c.do(leader, &pb.InternalRaftRequest{DeleteRange: &pb.DeleteRangeRequest{Key: []byte("k")}})
+	require.ErrorIs(t, err, rpctypes.ErrGRPCCorrupt, "a delete under the CORRUPT alarm")
+	for range 3 * testSnapshotEntries {
+		_, err := c.do(leader, alarmReq(pb.AlarmRequest_ACTIVATE, 3, pb.AlarmType_NOSPACE))
 		require.NoError(t, err)
 	}
 	c.addNew(4)
