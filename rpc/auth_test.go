@@ -51,6 +51,8 @@ func TestAuthCalls(t *testing.T) {
 	require.NoError(t, err)
 	lease, err := cli.Grant(ctx, 60)
 	require.NoError(t, err)
+	bare, err := cli.Grant(ctx, 60) // no key attached
+	require.NoError(t, err)
 	_, err = cli.Put(ctx, "secret", "s", clientv3.WithLease(lease.ID))
 	require.NoError(t, err)
 	f, l := c.follower(), c.leader() // Status needs a user once auth is enabled
@@ -94,6 +96,13 @@ func TestAuthCalls(t *testing.T) {
 	_, err = alice.Revoke(ctx, lease.ID)
 	require.ErrorIs(t, err, rpctypes.ErrPermissionDenied)
 	_, err = root.KeepAliveOnce(ctx, lease.ID)
+	require.NoError(t, err)
+	// Granting and revoking need a user (etcd's requireAuthInfo), even a lease without keys.
+	_, err = cli.Grant(ctx, 60)
+	require.ErrorIs(t, err, rpctypes.ErrUserEmpty, "LeaseGrant without a user")
+	_, err = cli.Revoke(ctx, bare.ID)
+	require.ErrorIs(t, err, rpctypes.ErrUserEmpty, "LeaseRevoke without a user")
+	_, err = alice.Revoke(ctx, bare.ID)
 	require.NoError(t, err)
 
 	// Root-only calls.

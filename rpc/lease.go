@@ -14,8 +14,11 @@ import (
 )
 
 // LeaseGrant answers etcd's Lease.LeaseGrant (through the log; the ID the client chose, or
-// one the member draws).
+// one the member draws). With auth enabled it needs a user (etcd's requireAuthInfo).
 func (s *Services) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (*pb.LeaseGrantResponse, error) {
+	if err := s.requireUser(ctx); err != nil {
+		return nil, err
+	}
 	resp, err := s.submit(ctx, &pb.InternalRaftRequest{LeaseGrant: r})
 	if err != nil {
 		return nil, err
@@ -25,7 +28,12 @@ func (s *Services) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (*pb
 }
 
 // LeaseRevoke answers etcd's Lease.LeaseRevoke: the lease and its keys go in one revision.
+// With auth enabled it needs a user (etcd's requireAuthInfo) and write on every attached key
+// (kv/node checks that when it applies).
 func (s *Services) LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest) (*pb.LeaseRevokeResponse, error) {
+	if err := s.requireUser(ctx); err != nil {
+		return nil, err
+	}
 	resp, err := s.submit(ctx, &pb.InternalRaftRequest{LeaseRevoke: r})
 	if err != nil {
 		return nil, err
