@@ -60,8 +60,15 @@ func callToken(ctx context.Context) string {
 	return strings.TrimPrefix(ts[0], "Bearer ")
 }
 
+// NoCertIdentity is the metadata key the member's own clients of itself (the JSON gateway,
+// the lock and election services) set on every call: they present the member's certificate,
+// whose common name must never be taken for the caller's (etcd relies on the gateway's
+// "grpcgateway-accept", which the gateway adds only when the HTTP request has an Accept
+// header). A client that sets it only gives up its own certificate identity.
+const NoCertIdentity = "ballast-no-cert-identity"
+
 // certUser is the common name of the call's verified client certificate ("" when none, or
-// when the call comes through the gateway).
+// when the call comes through the gateway or another of the member's clients of itself).
 func certUser(ctx context.Context) string {
 	p, ok := peer.FromContext(ctx)
 	if !ok || p.AuthInfo == nil {
@@ -71,7 +78,7 @@ func certUser(ctx context.Context) string {
 	if !ok {
 		return ""
 	}
-	if md, ok := metadata.FromIncomingContext(ctx); ok && len(md.Get("grpcgateway-accept")) > 0 {
+	if md, ok := metadata.FromIncomingContext(ctx); ok && (len(md.Get("grpcgateway-accept")) > 0 || len(md.Get(NoCertIdentity)) > 0) {
 		return ""
 	}
 	for _, chain := range ti.State.VerifiedChains {

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/ballastdb/ballast/rpc"
 	"github.com/ballastdb/ballast/rpc/v3election"
 	"github.com/ballastdb/ballast/rpc/v3election/v3electionpb"
 	"github.com/ballastdb/ballast/rpc/v3lock"
@@ -31,8 +32,8 @@ func (s *Server) selfClient() (*clientv3.Client, error) {
 		Endpoints: []string{s.clientLns[0].Addr().String()},
 		Logger:    zap.NewNop(), // the client's own log lines would not be in the member's shape
 		DialOptions: []grpc.DialOption{
-			grpc.WithChainUnaryInterceptor(forwardTokenUnary),
-			grpc.WithChainStreamInterceptor(forwardTokenStream),
+			grpc.WithChainUnaryInterceptor(forwardTokenUnary, noCertIdentityUnary),
+			grpc.WithChainStreamInterceptor(forwardTokenStream, noCertIdentityStream),
 		},
 	}
 	if s.clientTLS[0] {
@@ -74,4 +75,19 @@ func forwardTokenUnary(ctx context.Context, method string, req, reply any, cc *g
 
 func forwardTokenStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	return streamer(forwardToken(ctx), desc, cc, method, opts...)
+}
+
+// noCertIdentity marks a call of one of the member's clients of itself (the gateway, the
+// lock and election services): they present the member's own certificate, whose common
+// name the member must not take for the caller's (rpc.NoCertIdentity).
+func noCertIdentity(ctx context.Context) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, rpc.NoCertIdentity, "1")
+}
+
+func noCertIdentityUnary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	return invoker(noCertIdentity(ctx), method, req, reply, cc, opts...)
+}
+
+func noCertIdentityStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return streamer(noCertIdentity(ctx), desc, cc, method, opts...)
 }

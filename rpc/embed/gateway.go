@@ -46,6 +46,8 @@ func newGateway(ctx context.Context, addr string, tlsCfg *tls.Config, logf func(
 	}
 	conn, err := grpc.NewClient("passthrough:///"+addr,
 		grpc.WithTransportCredentials(creds),
+		grpc.WithChainUnaryInterceptor(noCertIdentityUnary), // concurrency.go
+		grpc.WithChainStreamInterceptor(noCertIdentityStream),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32), grpc.MaxCallSendMsgSize(math.MaxInt32)))
 	if err != nil {
 		return nil, fmt.Errorf("gateway: dial the client listener %s: %w", addr, err)
