@@ -38,7 +38,7 @@ func Export(r pebble.Reader) (Stored, error) {
 // Import writes a snapshot's auth store into w (a store that holds none yet), refusing a
 // record etcd would not have written: a user or role without a name, a name given twice,
 // revision 0, a permission range etcd's grant refuses, a user holding a role that is not
-// there (the root role excepted: it needs no record).
+// there (the root role excepted: it needs no record), a user's roles unsorted or repeated.
 func Import(w pebble.Writer, st Stored) error {
 	if st.Revision == 0 {
 		return fmt.Errorf("auth: snapshot auth revision 0: etcd starts at 1")
@@ -70,6 +70,11 @@ func Import(w pebble.Writer, st Stored) error {
 			return fmt.Errorf("auth: snapshot user %q: empty or given twice", name)
 		}
 		users[name] = true
+		for i := 1; i < len(u.Roles); i++ {
+			if u.Roles[i-1] >= u.Roles[i] {
+				return fmt.Errorf("auth: snapshot user %q: roles %q not sorted or given twice (etcd keeps them sorted, once each)", name, u.Roles)
+			}
+		}
 		for _, ro := range u.Roles {
 			if ro != RootRole && !roles[ro] {
 				return fmt.Errorf("auth: snapshot user %q holds role %q, which the snapshot does not define", name, ro)
