@@ -168,7 +168,7 @@ func (s *Services) checkAdmin(ctx context.Context) error {
 }
 
 // requireUser refuses, with auth enabled, a call that names no user (etcd's
-// requireAuthInfo: Status, alarm listing, TimeToLive, LeaseGrant, LeaseRevoke).
+// requireAuthInfo: Status, alarm listing, TimeToLive, LeaseGrant, LeaseRevoke, MemberList).
 func (s *Services) requireUser(ctx context.Context) error {
 	return s.checkMember(ctx, func(m *node.Member, ai auth.Info) error {
 		if m.AuthEnabled() && ai.User == "" {

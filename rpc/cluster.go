@@ -87,6 +87,10 @@ func (s *Services) MemberList(ctx context.Context, r *pb.MemberListRequest) (*pb
 	if err != nil {
 		return nil, err
 	}
+	// etcd's requireAuthInfo, after the linearizable read as in etcd.
+	if err := s.requireUser(ctx); err != nil {
+		return nil, err
+	}
 	return &pb.MemberListResponse{Header: s.clusterHeader(), Members: ms}, nil
 }
 

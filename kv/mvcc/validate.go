@@ -210,3 +210,21 @@ func IsTxnReadOnly(r *pb.TxnRequest) bool {
 	}
 	return true
 }
+
+// Validate makes the checks etcd's gRPC layer makes before a Range, Put, DeleteRange or Txn
+// is proposed or served (nil for any other request): as they come first in etcd, a request
+// that fails them gets their error before any permission check (kv/node checks permissions
+// after calling it).
+func (s *Store) Validate(req *pb.InternalRaftRequest) error {
+	switch {
+	case req.Range != nil:
+		return validateRange(req.Range)
+	case req.Put != nil:
+		return validatePut(req.Put)
+	case req.DeleteRange != nil:
+		return validateDeleteRange(req.DeleteRange)
+	case req.Txn != nil:
+		return validateTxn(req.Txn, s.cfg.MaxTxnOps)
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"reflect"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -80,13 +81,38 @@ func (m *Member) applyAuth(b *pebble.Batch, req *pb.InternalRaftRequest, index u
 	case req.AuthDisable != nil:
 		m.tokens.Clear()
 	}
+	setHeaderRevision(out, m.kv.CurrentRevision())
 	return Response{Auth: out, AuthRevision: m.auth.Revision()}, nil
 }
 
+// setHeaderRevision sets the revision in the header of an auth response (every one has a
+// Header field): etcd answers auth calls with its store's revision as they apply, where the
+// API layer's polled view may be older (found by the compat harness: an AuthDisable on a
+// follower answered the revision before the put acknowledged just before it).
+func setHeaderRevision(out any, rev int64) {
+	v := reflect.ValueOf(out)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return
+	}
+	f := v.Elem().FieldByName("Header")
+	if !f.IsValid() || f.Type() != reflect.TypeFor[*pb.ResponseHeader]() {
+		return
+	}
+	if f.IsNil() {
+		f.Set(reflect.ValueOf(&pb.ResponseHeader{}))
+	}
+	f.Interface().(*pb.ResponseHeader).Revision = rev
+}
+
 // checkWrite is the apply-time permission check of a client's write (see above).
+// etcd validates the request before it checks permissions (its API layer), so a request
+// that is invalid gets that error whoever sends it.
 func (m *Member) checkWrite(req *pb.InternalRaftRequest) error {
 	if !m.auth.Enabled() {
 		return nil
+	}
+	if err := m.kv.Validate(req); err != nil {
+		return err
 	}
 	ai := authInfo(req)
 	switch {
@@ -164,6 +190,9 @@ func (m *Member) checkTxn(ai auth.Info, t *pb.TxnRequest) error {
 func (m *Member) checkRead(req *pb.InternalRaftRequest) error {
 	if !m.auth.Enabled() || req.Header == nil {
 		return nil
+	}
+	if err := m.kv.Validate(req); err != nil { // first, as in etcd (see checkWrite)
+		return err
 	}
 	if r := req.Range; r != nil {
 		return m.auth.Check(authInfo(req), r.Key, r.RangeEnd, authpb.READ)

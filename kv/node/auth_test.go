@@ -223,3 +223,26 @@ func TestAuthMovesWithSnapshot(t *testing.T) {
 	require.ErrorIs(t, err, auth.ErrPermissionDenied, "the installed member refuses what alice may not write")
 	c.requireConsistent()
 }
+
+// TestAuthResponseRevision: an auth call's answer carries the store's revision as it
+// applied (etcd's header), set by the member, not left to the API layer.
+func TestAuthResponseRevision(t *testing.T) {
+	c := authCluster(t)
+	l := c.leader()
+	root := c.login(l, "root")
+	resp, err := c.do(l, as(root, put("own", "z")))
+	require.NoError(t, err)
+	rev := resp.Put.Header.Revision
+	require.Positive(t, rev)
+	for _, req := range []*pb.InternalRaftRequest{
+		{AuthStatus: &pb.AuthStatusRequest{}},
+		{AuthUserList: &pb.AuthUserListRequest{}},
+		{AuthRoleAdd: &pb.AuthRoleAddRequest{Name: "another"}},
+	} {
+		out, err := c.do(l, as(root, req))
+		require.NoError(t, err)
+		h := out.Auth.(interface{ GetHeader() *pb.ResponseHeader }).GetHeader()
+		require.NotNil(t, h, "%v", req)
+		require.Equal(t, rev, h.Revision, "%v", req)
+	}
+}

@@ -36,8 +36,8 @@ type Response struct {
 	LeaseGrant  *pb.LeaseGrantResponse
 	LeaseRevoke *pb.LeaseRevokeResponse
 	Alarm       *pb.AlarmResponse
-	// Auth is the answer to an auth request: etcd's *pb.AuthXxxResponse for its kind, header
-	// not set.
+	// Auth is the answer to an auth request: etcd's *pb.AuthXxxResponse for its kind, its
+	// header's revision the store's as it applied (the API layer sets the rest).
 	Auth any
 	// AuthRevision is, for an auth request, the auth store's revision right after it applied
 	// (the simulator records it; etcd's ResponseHeader has no field for it).
