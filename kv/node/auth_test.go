@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.etcd.io/etcd/api/v3/authpb"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ballastdb/ballast/kv/auth"
@@ -245,4 +246,27 @@ func TestAuthResponseRevision(t *testing.T) {
 		require.NotNil(t, h, "%v", req)
 		require.Equal(t, rev, h.Revision, "%v", req)
 	}
+}
+
+// TestAuthValidatesFirst: a request that is invalid gets its validation error whoever sends
+// it, before any permission check, as in etcd (its API layer validates first): a txn with a
+// keyless nested range, a keyless put, a serializable range without a key, by alice, who
+// may write none of them.
+func TestAuthValidatesFirst(t *testing.T) {
+	c := authCluster(t)
+	l := c.leader()
+	alice := c.login(l, "alice")
+	for _, req := range []*pb.InternalRaftRequest{
+		{Txn: &pb.TxnRequest{Success: []*pb.RequestOp{
+			{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: []byte("secret"), Value: []byte("x")}}},
+			{Request: &pb.RequestOp_RequestRange{RequestRange: &pb.RangeRequest{RangeEnd: []byte("z")}}},
+		}}},
+		{Put: &pb.PutRequest{Value: []byte("x")}},
+		{Range: &pb.RangeRequest{RangeEnd: []byte("z"), Serializable: true}},
+	} {
+		_, err := c.do(l, as(alice, req))
+		require.ErrorIs(t, err, rpctypes.ErrGRPCEmptyKey, "%v", req)
+	}
+	_, err := c.do(l, as(alice, put("secret", "x")))
+	require.ErrorIs(t, err, auth.ErrPermissionDenied, "a valid put alice may not make")
 }
