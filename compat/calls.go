@@ -33,19 +33,42 @@ const (
 	kindDefragment
 	kindAlarm
 	kindSnapshot
+	// The auth calls (auth.go).
+	kindAuthEnable
+	kindAuthDisable
+	kindAuthStatus
+	kindAuthenticate
+	kindUserAdd
+	kindUserGet
+	kindUserList
+	kindUserDelete
+	kindUserChangePassword
+	kindUserGrantRole
+	kindUserRevokeRole
+	kindRoleAdd
+	kindRoleGet
+	kindRoleList
+	kindRoleDelete
+	kindRoleGrantPermission
+	kindRoleRevokePermission
 )
 
 var kindNames = [...]string{"Range", "Put", "DeleteRange", "Txn", "Compact", "LeaseGrant", "LeaseRevoke",
-	"KeepAliveOnce", "LeaseTimeToLive", "LeaseLeases", "Watch(create)", "Watch(cancel)", "MemberList", "Status", "HashKV", "Defragment", "Alarm", "Snapshot"}
+	"KeepAliveOnce", "LeaseTimeToLive", "LeaseLeases", "Watch(create)", "Watch(cancel)", "MemberList", "Status", "HashKV", "Defragment", "Alarm", "Snapshot",
+	"AuthEnable", "AuthDisable", "AuthStatus", "Authenticate", "UserAdd", "UserGet", "UserList", "UserDelete", "UserChangePassword",
+	"UserGrantRole", "UserRevokeRole", "RoleAdd", "RoleGet", "RoleList", "RoleDelete", "RoleGrantPermission", "RoleRevokePermission"}
 
 func (k kind) String() string { return kindNames[k] }
 
 // call is one step of the sequence: the same request to the same member on both sides.
 type call struct {
 	kind   kind
-	member int           // index of the member the call goes to
-	req    proto.Message // the request (for Watch(cancel), nil)
-	watch  int           // Watch(create)/Watch(cancel): the watch's number in the sequence
+	member int // index of the member the call goes to
+	// user is who makes the call: "" through the clients without credentials, else through
+	// that user's clients (clientv3 with Username and Password, auth.go's clientUsers).
+	user  string
+	req   proto.Message // the request (for Watch(cancel), nil)
+	watch int           // Watch(create)/Watch(cancel): the watch's number in the sequence
 	// sync: a linearizable read on the member first (not compared), so that a call answered
 	// from the member's own applied state (serializable reads, watch starts, Status, HashKV,
 	// leases) sees every write acknowledged before it on both sides.
@@ -60,6 +83,9 @@ type call struct {
 func (c *call) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s on m%d", c.kind, c.member+1)
+	if c.user != "" {
+		fmt.Fprintf(&b, " as %s", c.user)
+	}
 	if c.kind == kindWatchCreate || c.kind == kindWatchCancel {
 		fmt.Fprintf(&b, " (watch #%d)", c.watch)
 	}
@@ -86,6 +112,7 @@ type model struct {
 	nextLease  int64
 	watches    []openWatch // created, not cancelled
 	nextWatch  int
+	auth       authModel
 }
 
 type openWatch struct {
@@ -94,7 +121,9 @@ type openWatch struct {
 }
 
 func newModel(seed uint64) *model {
-	return &model{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), rev: 1, nextLease: 0x1000}
+	m := &model{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), rev: 1, nextLease: 0x1000}
+	m.auth.nextEnable = 20 + m.rng.IntN(40)
+	return m
 }
 
 // keys is the key space: twelve keys, so a Range never holds more than twelve and etcd's
@@ -184,6 +213,7 @@ func (m *model) lease(c *call) int64 {
 
 func (m *model) rangeReq(c *call) *pb.RangeRequest {
 	key, end := m.keyRange(true)
+	key, end = m.userRange(c, key, end)
 	r := &pb.RangeRequest{Key: key, RangeEnd: end}
 	if m.rng.IntN(3) == 0 {
 		r.Limit = m.rng.Int64N(4)
@@ -373,7 +403,10 @@ func countOps(t *pb.TxnRequest) int {
 
 // next draws the next call.
 func (m *model) next() *call {
-	c := &call{member: m.rng.IntN(memberCount)}
+	if c := m.nextAuth(); c != nil {
+		return c
+	}
+	c := &call{member: m.rng.IntN(memberCount), user: m.caller()}
 	if m.rng.IntN(100) < 10 {
 		return m.failing(c)
 	}
@@ -444,6 +477,7 @@ func (m *model) next() *call {
 		}
 		c.kind, c.sync = kindWatchCreate, true
 		key, end := m.keyRange(true)
+		key, end = m.userRange(c, key, end)
 		req := &pb.WatchCreateRequest{Key: key, RangeEnd: end, PrevKv: m.rng.IntN(2) == 0}
 		if bytes.Equal(key, end) && !bytes.Equal(end, []byte{0}) {
 			c.note = "empty watch range"

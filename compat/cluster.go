@@ -37,6 +37,8 @@ const (
 	// minutes): short, so that a watch with progress_notify gets its periodic notification
 	// within the sequence.
 	watchProgressInterval = 300 * time.Millisecond
+	// bcryptCost is --bcrypt-cost: bcrypt's least, so that the users' logins are cheap.
+	bcryptCost = 4
 )
 
 // grpcOverheadBytes is what etcd adds to --max-request-bytes for gRPC's receive limit
@@ -49,7 +51,10 @@ type side struct {
 	name    string // "etcd" or "ballast"
 	names   []string
 	clients []*clientv3.Client // one per member, each with that member's endpoint only
-	stop    func()
+	// users are clientUsers' clients (auth.go), as clients: made before the users exist
+	// (with auth off, clientv3's login is skipped), each logs in when auth is turned on.
+	users map[string][]*clientv3.Client
+	stop  func()
 }
 
 // etcdTool is etcd v3.7.3's program name: .bin/NAME-v3.7.3 at the repository root, or the
@@ -112,11 +117,15 @@ func tailLogs(t testing.TB, sideName string, ms []member) {
 
 // newClients opens one clientv3 per member (its endpoint only, so a call goes to the member
 // the sequence chose), with the given extra dial options.
-func newClients(ms []member, opts []grpc.DialOption) ([]*clientv3.Client, error) {
+func newClients(ms []member, opts []grpc.DialOption, user string) ([]*clientv3.Client, error) {
 	var cs []*clientv3.Client
 	for _, m := range ms {
-		c, err := clientv3.New(clientv3.Config{Endpoints: []string{m.clientURL}, DialTimeout: 10 * time.Second,
-			Logger: zap.NewNop(), DialOptions: opts, MaxCallSendMsgSize: 4 << 20})
+		cfg := clientv3.Config{Endpoints: []string{m.clientURL}, DialTimeout: 10 * time.Second,
+			Logger: zap.NewNop(), DialOptions: opts, MaxCallSendMsgSize: 4 << 20}
+		if user != "" {
+			cfg.Username, cfg.Password = user, password(user)
+		}
+		c, err := clientv3.New(cfg)
 		if err != nil {
 			for _, c := range cs {
 				c.Close()
@@ -170,7 +179,8 @@ func startEtcd(t testing.TB, bin string) *side {
 			"--initial-cluster", initial, "--initial-cluster-state", "new", "--initial-cluster-token", clusterToken,
 			"--heartbeat-interval", fmt.Sprint(heartbeatInterval.Milliseconds()), "--election-timeout", fmt.Sprint(electionTimeout.Milliseconds()),
 			"--max-request-bytes", fmt.Sprint(maxRequestBytes), "--max-txn-ops", fmt.Sprint(maxTxnOps),
-			"--watch-progress-notify-interval", watchProgressInterval.String())
+			"--watch-progress-notify-interval", watchProgressInterval.String(),
+			"--auth-token", "simple", "--bcrypt-cost", fmt.Sprint(bcryptCost))
 		cmd.Env = withoutPrefix(os.Environ(), "ETCD_")
 		cmd.Stdout, cmd.Stderr = f, f
 		if err := cmd.Start(); err != nil {
@@ -238,8 +248,8 @@ func startBallast(t testing.TB, opts []grpc.DialOption) *side {
 			InitialCluster: initial, InitialClusterState: embed.ClusterStateNew, InitialClusterToken: clusterToken,
 			HeartbeatInterval: heartbeatInterval, ElectionTimeout: electionTimeout,
 			MaxRequestBytes: maxRequestBytes, MaxTxnOps: maxTxnOps, Version: "3.7.3",
-			WatchProgressNotifyInterval: watchProgressInterval,
-			Logger:                      slog.New(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+			WatchProgressNotifyInterval: watchProgressInterval, AuthToken: "simple", BcryptCost: bcryptCost,
+			Logger: slog.New(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 		srv, err := embed.Start(context.Background(), cfg)
 		if err != nil {
 			t.Fatalf("start ballast %s: %v", m.name, err)
@@ -298,15 +308,25 @@ func withoutPrefix(env []string, prefix string) []string {
 
 // connectSide connects a client to each member of one side; the test's cleanup closes them.
 func connectSide(t testing.TB, name string, ms []member, opts []grpc.DialOption) *side {
-	cs, err := newClients(ms, opts)
+	cs, err := newClients(ms, opts, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &side{name: name, names: names(ms), clients: cs}
+	s := &side{name: name, names: names(ms), clients: cs, users: map[string][]*clientv3.Client{}}
+	all := cs
 	s.stop = func() {
-		for _, c := range cs {
+		for _, c := range all {
 			c.Close()
 		}
+	}
+	for _, u := range clientUsers {
+		us, err := newClients(ms, opts, u)
+		if err != nil {
+			s.stop()
+			t.Fatalf("%s: clients of %s: %v", name, u, err)
+		}
+		s.users[u] = us
+		all = append(all, us...)
 	}
 	t.Cleanup(s.stop)
 	return s

@@ -149,6 +149,10 @@ func normalize(msg proto.Message, s *sideState) proto.Message {
 		slices.SortFunc(r.Leases, func(a, b *pb.LeaseStatus) int { return cmp.Compare(a.ID, b.ID) })
 	case *pb.LeaseTimeToLiveResponse:
 		slices.SortFunc(r.Keys, bytes.Compare)
+	case *pb.AuthenticateResponse:
+		if f := shapedFields["etcdserverpb.AuthenticateResponse.token"]; f.shape.MatchString(r.Token) {
+			r.Token = f.name
+		}
 	}
 	return out
 }

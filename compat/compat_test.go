@@ -64,7 +64,7 @@ func calls(t *testing.T) int {
 // and etcdctl comparisons run on the last seed's pair, after its sequence.
 func TestCompat(t *testing.T) {
 	bin := etcdBinary(t)
-	total := &Stats{PerKind: map[string]int{}, ExceptionsUsed: map[string]int{}, Watch: map[string]int{}}
+	total := &Stats{PerKind: map[string]int{}, ExceptionsUsed: map[string]int{}, Watch: map[string]int{}, Auth: map[string]int{}}
 	all := seeds(t)
 	for i, seed := range all {
 		ok := t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
@@ -93,6 +93,9 @@ func TestCompat(t *testing.T) {
 			for k, v := range stats.Watch {
 				total.Watch[k] += v
 			}
+			for k, v := range stats.Auth {
+				total.Auth[k] += v
+			}
 			if i < len(all)-1 {
 				return
 			}
@@ -116,8 +119,8 @@ func TestCompat(t *testing.T) {
 			return
 		}
 	}
-	t.Logf("compared %d calls in %d seeds: %s; in watch transcripts: %s; intended differences met: %s", total.Calls, len(all),
-		counts(total.PerKind), counts(total.Watch), counts(total.ExceptionsUsed))
+	t.Logf("compared %d calls in %d seeds: %s; in watch transcripts: %s; intended differences met: %s; auth: %s", total.Calls, len(all),
+		counts(total.PerKind), counts(total.Watch), counts(total.ExceptionsUsed), counts(total.Auth))
 	if 5*total.FailedOnEtcd < total.Calls {
 		t.Fatalf("only %d of %d calls failed on etcd: the sequence must hold at least a fifth meant to fail", total.FailedOnEtcd, total.Calls)
 	}

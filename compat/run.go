@@ -12,6 +12,8 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/prototext"
@@ -28,6 +30,7 @@ type sideState struct {
 	ids     map[uint64]uint64 // member ID -> member number (1..3)
 	urls    map[string]string // URL -> "mN-peer" / "mN-client"
 	watches map[int]*watchStream
+	users   map[string][]*clientv3.Client // clientUsers' clients, one per member
 }
 
 // outcome is what one side answered to one call: a response or a gRPC error, or for a watch
@@ -50,6 +53,15 @@ type outcome struct {
 	// noLiveKey: HashKV hashed a revision at which no key is live (see intendedDifferences).
 	noLiveKey bool
 	syncRev   int64 // the revision of the sync read before the call (0: none)
+}
+
+// conn is the connection c goes through: its member's client of c.user (none: the client
+// without credentials).
+func (s *sideState) conn(c *call) *grpc.ClientConn {
+	if c.user != "" {
+		return s.users[c.user][c.member].ActiveConnection()
+	}
+	return s.clients[c.member].ActiveConnection()
 }
 
 // Difference is the first call whose answers differ.
@@ -77,11 +89,13 @@ type Stats struct {
 	// Watch counts what the watch transcripts compared beyond events: periodic progress
 	// notifications, big revisions in fragments and whole.
 	Watch map[string]int
+	// Auth counts the calls made while auth was on, and the refusals of auth (etcd's).
+	Auth map[string]int
 }
 
 // newSideState reads the member table of s (through member 1) to name its IDs and URLs.
 func newSideState(ctx context.Context, s *side) (*sideState, error) {
-	st := &sideState{side: s, ids: map[uint64]uint64{}, urls: map[string]string{}, watches: map[int]*watchStream{}}
+	st := &sideState{side: s, ids: map[uint64]uint64{}, urls: map[string]string{}, watches: map[int]*watchStream{}, users: s.users}
 	resp, err := pb.NewClusterClient(s.clients[0].ActiveConnection()).MemberList(ctx, &pb.MemberListRequest{Linearizable: true})
 	if err != nil {
 		return nil, fmt.Errorf("%s member list: %w", s.name, err)
@@ -123,8 +137,11 @@ func runSequence(ctx context.Context, etcd, ballast *side, seed uint64, n int, l
 	if err := m.resume(ctx, e); err != nil {
 		return nil, nil, err
 	}
-	stats := &Stats{PerKind: map[string]int{}, ExceptionsUsed: map[string]int{}, Watch: map[string]int{}}
+	stats := &Stats{PerKind: map[string]int{}, ExceptionsUsed: map[string]int{}, Watch: map[string]int{}, Auth: map[string]int{}}
 	compareOne := func(i int, c *call) (*Difference, error) {
+		if m.auth.enabled {
+			stats.Auth["calls with auth on"]++
+		}
 		eo, err := e.do(ctx, c, m)
 		if err != nil {
 			return nil, fmt.Errorf("etcd, call %d (%s): %w", i, c, err)
@@ -145,6 +162,7 @@ func runSequence(ctx context.Context, etcd, ballast *side, seed uint64, n int, l
 		if eo.err != nil || (len(eo.items) > 0 && c.kind == kindWatchCreate && isCanceled(eo.items[len(eo.items)-1])) {
 			stats.FailedOnEtcd++
 		}
+		countAuthRefusals(stats.Auth, c, eo)
 		et, bt, path, exception := compareOutcomes(c, e, b, eo, bo)
 		if exception == exceptionWatchAtCompact {
 			// Ballast cancelled the watch; etcd's goes on: both are dropped.
@@ -184,6 +202,17 @@ func runSequence(ctx context.Context, etcd, ballast *side, seed uint64, n int, l
 		}
 		n++
 	}
+	// Auth ends off, for what runs after the sequence (without credentials).
+	if m.auth.enabled {
+		c := &call{kind: kindAuthDisable, user: "root", req: &pb.AuthDisableRequest{}}
+		d, err := compareOne(n, c)
+		if d != nil || err != nil {
+			return stats, d, err
+		}
+		if m.auth.enabled {
+			return stats, nil, fmt.Errorf("auth is still enabled after the sequence: %s", c)
+		}
+	}
 	return stats, nil, nil
 }
 
@@ -222,6 +251,10 @@ func (m *model) learn(c *call, o outcome) {
 		}
 		return
 	}
+	if c.kind >= kindAuthEnable {
+		m.learnAuth(c)
+		return
+	}
 	switch c.kind {
 	case kindCompact:
 		m.compactRev = c.req.(*pb.CompactionRequest).Revision
@@ -254,11 +287,16 @@ func isCanceled(msg proto.Message) bool {
 }
 
 // syncRead is a linearizable read on the member: once it returns, the member has applied
-// every write acknowledged before it. It answers the member's current revision.
-func (s *sideState) syncRead(ctx context.Context, member int) (int64, error) {
+// every write acknowledged before it. It answers the member's current revision. While auth
+// is on (asRoot), it is root's.
+func (s *sideState) syncRead(ctx context.Context, member int, asRoot bool) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	resp, err := pb.NewKVClient(s.clients[member].ActiveConnection()).Range(ctx, &pb.RangeRequest{Key: []byte("sync"), CountOnly: true})
+	client := s.clients[member]
+	if asRoot {
+		client = s.users["root"][member]
+	}
+	resp, err := pb.NewKVClient(client.ActiveConnection()).Range(ctx, &pb.RangeRequest{Key: []byte("sync"), CountOnly: true})
 	if err != nil {
 		return 0, fmt.Errorf("sync read on m%d: %w", member+1, err)
 	}
@@ -270,7 +308,7 @@ func (s *sideState) syncRead(ctx context.Context, member int) (int64, error) {
 func (s *sideState) do(ctx context.Context, c *call, m *model) (outcome, error) {
 	var o outcome
 	if c.sync || c.kind == kindWatchCancel {
-		rev, err := s.syncRead(ctx, c.member)
+		rev, err := s.syncRead(ctx, c.member, m.auth.enabled)
 		if err != nil {
 			return o, err
 		}
@@ -278,7 +316,7 @@ func (s *sideState) do(ctx context.Context, c *call, m *model) (outcome, error) 
 	}
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	conn := s.clients[c.member].ActiveConnection()
+	conn := s.conn(c)
 	kv, lease := pb.NewKVClient(conn), pb.NewLeaseClient(conn)
 	maint := pb.NewMaintenanceClient(conn)
 	switch c.kind {
@@ -326,6 +364,8 @@ func (s *sideState) do(ctx context.Context, c *call, m *model) (outcome, error) 
 		o = s.watchCreate(ctx, c, o)
 	case kindWatchCancel:
 		o = s.watchCancel(ctx, c, o)
+	default:
+		o.resp, o.err = doAuth(cctx, pb.NewAuthClient(conn), c)
 	}
 	if o.err != nil {
 		o.resp = nil // a typed nil pointer
@@ -474,7 +514,7 @@ func (w *watchStream) snapshot(o outcome) outcome {
 
 func (s *sideState) watchCreate(ctx context.Context, c *call, o outcome) outcome {
 	sctx, cancel := context.WithCancel(ctx)
-	stream, err := pb.NewWatchClient(s.clients[c.member].ActiveConnection()).Watch(sctx)
+	stream, err := pb.NewWatchClient(s.conn(c)).Watch(sctx)
 	if err != nil {
 		cancel()
 		o.err = err
