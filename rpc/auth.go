@@ -28,8 +28,13 @@ import (
 // neither the log nor the store ever holds one; nothing logs a password or a token.
 
 // tokenWaitStep is how often a token assigned at an index this member has not applied yet
-// is looked up again (etcd waits for the index as well).
-const tokenWaitStep = 10 * time.Millisecond
+// is looked up again (etcd waits for the index as well), and tokenWaitMax how long in all:
+// a member that far behind answers as if the token were unknown (etcd would wait for the
+// call's deadline, forever without one, for a forged token naming an index never reached).
+const (
+	tokenWaitStep = 10 * time.Millisecond
+	tokenWaitMax  = 5 * time.Second
+)
 
 // simpleTokenLetters are etcd's letters of a simple token's random prefix.
 const simpleTokenLetters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -100,6 +105,7 @@ func (s *Services) authInfo(ctx context.Context) (auth.Info, error) {
 	if tok == "" && cn == "" {
 		return auth.Info{}, nil // no credentials: no one, whether auth is enabled or not
 	}
+	var waited time.Duration
 	for {
 		var ai auth.Info
 		var enabled, found, applied bool
@@ -127,10 +133,14 @@ func (s *Services) authInfo(ctx context.Context) (auth.Info, error) {
 		case applied:
 			return auth.Info{}, rpctypes.ErrGRPCInvalidAuthToken
 		}
+		if waited >= tokenWaitMax {
+			return auth.Info{}, rpctypes.ErrGRPCInvalidAuthToken // a forged index far beyond the log
+		}
 		select { // assigned at an index this member has yet to apply
 		case <-ctx.Done():
 			return auth.Info{}, rpctypes.ErrGRPCInvalidAuthToken
 		case <-time.After(tokenWaitStep):
+			waited += tokenWaitStep
 		}
 	}
 }

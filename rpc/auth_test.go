@@ -12,6 +12,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/ballastdb/ballast/rpc"
@@ -192,4 +194,26 @@ func TestAuthJWT(t *testing.T) {
 	root := c.userClient(2, "root", "rootpw")
 	_, err = root.Get(ctx, "k")
 	require.NoError(t, err)
+}
+
+// TestForgedTokenIndex: a simple token naming an index no member will reach for long is
+// answered etcd's "invalid auth token" after a bounded wait, also for a call without a
+// deadline.
+func TestForgedTokenIndex(t *testing.T) {
+	c := newClusterWith(t, 1, func(cfg *embed.Config) { cfg.BcryptCost = 4 })
+	ctx := ctxT(t)
+	cli := c.client()
+	_, err := cli.UserAdd(ctx, "root", "rootpw")
+	require.NoError(t, err)
+	_, err = cli.UserGrantRole(ctx, "root", "root")
+	require.NoError(t, err)
+	_, err = cli.AuthEnable(ctx)
+	require.NoError(t, err)
+	// A plain gRPC connection: clientv3's own retries would hide the answer.
+	conn, err := grpc.NewClient(strings.TrimPrefix(c.endpoint(0), "http://"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	noDeadline := metadata.AppendToOutgoingContext(context.Background(), rpctypes.TokenFieldNameGRPC, "forged.18446744073709551615")
+	_, err = pb.NewKVClient(conn).Range(noDeadline, &pb.RangeRequest{Key: []byte("k")})
+	require.ErrorIs(t, err, rpctypes.ErrGRPCInvalidAuthToken)
 }
