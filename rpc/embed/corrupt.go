@@ -65,23 +65,30 @@ func (s *Server) initialCorruptCheck(ctx context.Context, ident identity) error 
 		if id == s.id {
 			continue
 		}
-		p := peerHash{id: id}
+		p := s.fetchPeerHash(ctx, id, body, timeout)
 		if a, ok := s.driver.Member(id); ok {
 			p.urls = a.PeerURLs
 		}
-		cctx, cancel := context.WithTimeout(ctx, timeout)
-		out, err := s.transport.Call(cctx, id, methodHashKV, body)
-		cancel()
-		if err == nil {
-			resp := &pb.HashKVResponse{}
-			if err = proto.Unmarshal(out, resp); err == nil {
-				p.resp = resp
-			}
-		}
-		p.err = err
 		peers = append(peers, p)
 	}
 	return compareHashes(s.lg, s.id, local, peers)
+}
+
+// fetchPeerHash asks peer id for its HashKV (body: a marshalled pb.HashKVRequest) over the
+// peer transport, within timeout; the initial and the periodic checks both ask this way.
+func (s *Server) fetchPeerHash(ctx context.Context, id uint64, body []byte, timeout time.Duration) peerHash {
+	p := peerHash{id: id}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	out, err := s.transport.Call(cctx, id, methodHashKV, body)
+	cancel()
+	if err == nil {
+		resp := &pb.HashKVResponse{}
+		if err = proto.Unmarshal(out, resp); err == nil {
+			p.resp = resp
+		}
+	}
+	p.err = err
+	return p
 }
 
 // compareHashes is InitialCheck's verdict on the peers' answers, with etcd's log lines.

@@ -59,7 +59,7 @@ func (s *Server) checkCorruption(ctx context.Context) error {
 	if err != nil || !leads {
 		return err
 	}
-	var peers []peerHash // corrupt.go's (err unused: a peer that cannot answer is left out)
+	var peers []peerHash // the voters that answered (one that cannot is left out this round)
 	body, err := proto.Marshal(&pb.HashKVRequest{Revision: h.HashRevision})
 	if err != nil {
 		return err
@@ -68,19 +68,12 @@ func (s *Server) checkCorruption(ctx context.Context) error {
 		if a.ID == s.id || a.IsLearner {
 			continue
 		}
-		cctx, cancel := context.WithTimeout(ctx, 5*s.cfg.ElectionTimeout)
-		answer, err := s.transport.Call(cctx, a.ID, methodHashKV, body)
-		cancel()
-		if err != nil {
-			s.lg.Warn("failed hash kv request", "local-member-id", hexID(s.id), "requested-revision", h.HashRevision, "remote-peer-id", hexID(a.ID), "error", err.Error())
+		p := s.fetchPeerHash(ctx, a.ID, body, 5*s.cfg.ElectionTimeout) // corrupt.go
+		if p.err != nil {
+			s.lg.Warn("failed hash kv request", "local-member-id", hexID(s.id), "requested-revision", h.HashRevision, "remote-peer-id", hexID(a.ID), "error", p.err.Error())
 			continue
 		}
-		var resp pb.HashKVResponse
-		if err := proto.Unmarshal(answer, &resp); err != nil {
-			s.lg.Warn("malformed hash kv answer", "remote-peer-id", hexID(a.ID), "error", err.Error())
-			continue
-		}
-		peers = append(peers, peerHash{id: a.ID, resp: &resp})
+		peers = append(peers, p)
 	}
 	h2, leads, err := local()
 	if err != nil || !leads {
