@@ -151,6 +151,9 @@ type Config struct {
 	SnapshotCatchUpEntries int
 	// snapshotChunkBytes overrides maxSnapshotChunkBytes (tests use tiny chunks).
 	snapshotChunkBytes int
+	// snapshotTableBytes overrides defaultSnapshotTableBytes, the size at which a follower's
+	// staged SSTable ends (tests use tiny tables, so an install crosses many).
+	snapshotTableBytes int
 	// PebbleMemTableBytes and PebbleCacheBytes size Pebble's memtable and block cache; 0
 	// takes Pebble's defaults (4 MiB, 8 MiB). The simulator keeps them small, so many members
 	// fit in memory at once, and draws tiny ones, so flushes and cache misses happen often.
@@ -229,6 +232,9 @@ func (c Config) withDefaults() (Config, error) {
 	c.SnapshotCatchUpEntries = min(c.SnapshotCatchUpEntries, c.SnapshotEntries)
 	if c.snapshotChunkBytes <= 0 {
 		c.snapshotChunkBytes = maxSnapshotChunkBytes
+	}
+	if c.snapshotTableBytes <= 0 {
+		c.snapshotTableBytes = defaultSnapshotTableBytes
 	}
 	if c.Dir == "" {
 		c.Dir = "member"

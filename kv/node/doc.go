@@ -42,6 +42,7 @@
 //	members.go, alarm.go     the member table and etcd's alarms (state-machine state)
 //	snapshot.go              raft log compaction and the leader's snapshot streams
 //	snapshot_stage.go        the follower's staging and install of a snapshot
+//	snapshot_ingest.go       the stage as SSTables and the install as one Pebble ingest
 //	export.go                View: a Pebble snapshot and the member table at one applied
 //	                         index, for etcd-format snapshots (kv/snapshot)
 //	corruption.go, pebble.go checks of the store at Open; Pebble's options, events and
@@ -54,15 +55,17 @@
 //
 // One Pebble DB in Config.Dir (besides node's keys: mvcc/, lease/ and auth/, each its
 // package's) (its write-ahead log in Config.WALDir when set, etcd's
-// --wal-dir). Node's keys:
+// --wal-dir), and a snapshot's SSTables staged in Config.Dir/snapshot-stage while it
+// arrives (emptied at Open). Node's keys:
 //
 //	node/format          -> "1"; an unknown version refuses to open
 //	node/applied         -> index of the last applied entry (8 bytes BE)
 //	node/boot            -> number of starts (8 bytes BE), part of request IDs
 //	node/req/<index BE>  -> ID of the request applied at that index (the dedup window)
-//	node/stage/h         -> the snapshot stage's stream: leader, stream ID, index, term,
-//	                        chunks staged, complete (cleared at Open)
-//	node/stage/d/<key>   -> a staged state-machine pair, to be moved to <key>
+//	node/applied-snapshot -> a snapshot's metadata (index, term, voters, learners) whose
+//	                        data is ingested and whose raft half Open finishes (a crash came
+//	                        between the two; snapshot_ingest.go)
+//	node/stage/          -> an earlier build's snapshot stage (cleared at Open)
 //	node/cluster/id      -> the cluster ID (8 bytes BE)
 //	node/cluster/m/<id>  -> a member's record (etcdserverpb.Member), ID 8 bytes BE
 //	node/cluster/r/<id>  -> empty: member id was removed

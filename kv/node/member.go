@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
 	"github.com/ballastdb/ballast/kv/auth"
@@ -48,6 +49,11 @@ type Member struct {
 	tokens  *auth.Tokens // simple tokens assigned by applied Authenticates
 	codec   wire.Codec
 	applied uint64
+	// tableOpts are the options of the SSTables a snapshot stage writes for this DB.
+	tableOpts sstable.WriterOptions
+	// testHookBeforeIngest and testHookAfterIngest, when set, run around a snapshot's
+	// ingest; an error they return fails the install there (tests of a crash mid-install).
+	testHookBeforeIngest, testHookAfterIngest func() error
 
 	ticks    uint64 // calls to Tick since Open; request deadlines are counted in them
 	leader   uint64 // the leader raft last reported (0 = none known)
@@ -106,7 +112,8 @@ func Open(cfg Config) (*Member, error) {
 		return nil, fmt.Errorf("node %d: %w", cfg.ID, err)
 	}
 	watch, fatal := &corruptionWatch{}, newPebbleFatal()
-	db, err := pebble.Open(cfg.Dir, pebbleOptions(cfg, watch, fatal))
+	opts := pebbleOptions(cfg, watch, fatal)
+	db, err := pebble.Open(cfg.Dir, opts)
 	if err != nil {
 		if pebble.IsCorruptionError(err) && !errors.Is(err, ErrCorruption) {
 			err = fmt.Errorf("%w: %v", ErrCorruption, err)
@@ -121,7 +128,7 @@ func Open(cfg Config) (*Member, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("node %d: %w", cfg.ID, err)
 	}
-	m := &Member{cfg: cfg, db: db, corrupt: watch, fatal: fatal}
+	m := &Member{cfg: cfg, db: db, corrupt: watch, fatal: fatal, tableOpts: tableWriterOptions(opts, db)}
 	if err := m.open(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("node %d: %w", cfg.ID, err)
@@ -134,7 +141,7 @@ func (m *Member) open() error {
 	if err := checkFormat(m.db); err != nil {
 		return err
 	}
-	if err := clearStage(m.db); err != nil {
+	if err := clearStage(m.db, m.cfg.FS, m.stageDir()); err != nil {
 		return err
 	}
 	boot, err := countBoot(m.db)
@@ -146,6 +153,9 @@ func (m *Member) open() error {
 		return err
 	}
 	m.log.LimitTailCache(m.cfg.LogCacheEntries)
+	if err := m.finishPendingInstall(); err != nil {
+		return err
+	}
 	if m.kv, err = mvcc.Open(m.db, m.mvccConfig()); err != nil {
 		return err
 	}

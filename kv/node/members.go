@@ -206,11 +206,7 @@ func (m *Member) checkClusterID(b *pebble.Batch) error {
 }
 
 // checkSnapshotCluster refuses to install a staged snapshot of another cluster.
-func (m *Member) checkSnapshotCluster() error {
-	staged, err := readUint64(m.db, stageKey(nodeClusterIDKey))
-	if err != nil {
-		return err
-	}
+func (m *Member) checkSnapshotCluster(staged uint64) error {
 	if staged != m.cluster.id {
 		return fmt.Errorf("%w: the snapshot is of cluster %x, this member is of cluster %x", ErrClusterIDMismatch, staged, m.cluster.id)
 	}

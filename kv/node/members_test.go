@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"strings"
 	"testing"
@@ -335,8 +334,7 @@ func TestSnapshotOfAnotherClusterRefused(t *testing.T) {
 		staged  uint64
 		refused bool
 	}{{"same cluster", testClusterID, false}, {"another cluster", 0xbad, true}} {
-		require.NoError(t, m.db.Set(stageKey(nodeClusterIDKey), binary.BigEndian.AppendUint64(nil, tc.staged), nil))
-		err := m.checkSnapshotCluster()
+		err := m.checkSnapshotCluster(tc.staged)
 		if !tc.refused {
 			require.NoError(t, err, tc.name)
 			continue

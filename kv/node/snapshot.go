@@ -56,22 +56,24 @@ import (
 // is under way, raft's repeated requests for the same follower are answered by it. A stream
 // ends silently when the leader's term ends.
 //
-// Staging and installing: the follower writes each chunk in order under node/stage/
-// (unsynced: the install's sync makes them durable with it, Pebble's WAL being one ordered
-// stream), acknowledges duplicates again, ignores chunks beyond the next one, and refuses a
-// later chunk of a stream it does not hold (after its restart) or a snapshot not beyond its
-// applied index. A MsgSnap reaches raft only once its stage is complete (else Receive
-// returns an error); the stage is then pinned until the next Ready, which installs it if
-// raft took it: writeReady writes, in ONE batch with raft's ApplySnapshot and the Ready's
-// hard state, range deletions of the state-machine spans, the staged pairs at their real
-// keys, node/applied and the removal of the stage; then the in-memory views are rebuilt
-// from the DB (mvcc.Open, lease.Open and the key attachments, the dedup window; the watch
-// hub's Restore makes watchers catch up from the new store). The batch holds the whole
-// store: bounded by the store's size (etcd's quota, a few GiB at most, within Pebble's
-// 4 GiB batch limit). A crash before the Ready's sync leaves the old state (the batch is
-// all or nothing) and the stage is cleared at Open: a member restarts from its disk alone,
-// and the leader streams again. Requests waiting on the follower for entries the snapshot
-// covers time out (their outcome unknown, as after any timeout).
+// Staging and installing: the follower writes each chunk in order into SSTables of bounded
+// size in the stage directory (snapshot_ingest.go), acknowledges duplicates again, ignores
+// chunks beyond the next one, and refuses a later chunk of a stream it does not hold (after
+// its restart), pairs out of order, or a snapshot not beyond its applied index. A MsgSnap
+// reaches raft only once its stage is complete (else Receive returns an error); the stage
+// is then pinned until the next Ready, which installs it if raft took it: writeReady
+// ingests the tables in one atomic DB.Ingest (range deletions of the state-machine spans,
+// the staged pairs, node/applied, and node/applied-snapshot naming the snapshot), then
+// writes raft's ApplySnapshot and the removal of node/applied-snapshot in the Ready's batch;
+// then the in-memory views are rebuilt from the DB (mvcc.Open, lease.Open and the key
+// attachments, the dedup window; the watch hub's Restore makes watchers catch up from the
+// new store). Nothing holds the whole store: memory is bounded by a chunk and one table's
+// index, whatever the store's size, and Pebble's 4 GiB batch limit does not apply. A crash
+// before the ingest leaves the old state, and the stage is cleared at Open: the member
+// restarts from its disk alone, and the leader streams again; a crash after it leaves the
+// new state, whose raft half Open finishes (the snapshot's entries are committed). Requests
+// waiting on the follower for entries the snapshot covers time out (their outcome unknown,
+// as after any timeout).
 
 // Tuning of the snapshot stream.
 const (
@@ -135,6 +137,7 @@ type snapshotState struct {
 	seq     uint32         // streams started since Open; part of stream IDs
 
 	stage  stageHeader // follower: the stage being filled or complete (index 0: none)
+	tables *sstStage   // follower: the stage's SSTables (nil until the first chunk)
 	pinned bool        // the complete stage's MsgSnap went to raft: keep it until the next Ready
 }
 
@@ -301,8 +304,11 @@ func (m *Member) endStream(s *snapStream, failed bool) {
 	}
 }
 
-// closeSnapshots releases every Pebble snapshot (at Close).
+// closeSnapshots releases every Pebble snapshot and drops the stage (at Close).
 func (m *Member) closeSnapshots() {
+	if m.snap.tables != nil {
+		_ = m.snap.tables.reset()
+	}
 	for len(m.snap.streams) > 0 {
 		m.endStream(m.snap.streams[0], false)
 	}

@@ -1,11 +1,10 @@
 package node
 
 import (
-	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/ballastdb/ballast/canary"
 	"github.com/ballastdb/ballast/kv/lease"
@@ -13,49 +12,31 @@ import (
 	"github.com/ballastdb/ballast/raft"
 )
 
-// Snapshots, the follower's side: chunks are staged under node/stage/, and raft's MsgSnap is
-// stepped only once its stage is complete; installing it (writeReady) switches the store in
-// one batch with raft's snapshot metadata and the applied index. See doc.go for the protocol.
+// Snapshots, the follower's side: chunks are staged as SSTables (snapshot_ingest.go), and
+// raft's MsgSnap is stepped only once its stage is complete; installing it (writeReady)
+// ingests the tables, which replace the state machine and the applied index at once, then
+// writes raft's snapshot metadata. See snapshot.go for the protocol.
 
-var (
-	// stagePrefix holds the stage: stageHeaderKey and, under stageDataPrefix, every staged
-	// key-value pair at stageDataPrefix + its real key.
-	stagePrefix     = []byte("node/stage/")
-	stageHeaderKey  = []byte("node/stage/h")
-	stageDataPrefix = []byte("node/stage/d/")
-)
+// stagePrefix held the stage of earlier builds (a header and every staged pair, under
+// node/stage/); Open still clears it, for a data dir such a build left mid-stream.
+var stagePrefix = []byte("node/stage/")
 
 // stageHeader says which stream the stage holds and how far: chunks [0, next) are staged,
-// and complete once the last one is.
+// and complete once the last one is. It lives in memory only: a stage never outlives the
+// process that filled it (a stream resumes nothing; the leader starts a new one).
 type stageHeader struct {
 	from, stream, index, term uint64
 	next                      uint32
 	complete                  bool
 }
 
-func (h stageHeader) encode() []byte {
-	out := make([]byte, 0, 8*4+4+1)
-	for _, v := range []uint64{h.from, h.stream, h.index, h.term} {
-		out = binary.BigEndian.AppendUint64(out, v)
-	}
-	out = binary.BigEndian.AppendUint32(out, h.next)
-	if h.complete {
-		return append(out, 1)
-	}
-	return append(out, 0)
-}
-
-func stageKey(key []byte) []byte {
-	return append(append(make([]byte, 0, len(stageDataPrefix)+len(key)), stageDataPrefix...), key...)
-}
-
-// clearStage drops a stage left by a crash or a restart: a stage never outlives the process
-// that filled it (a stream resumes nothing; the leader starts a new one).
-func clearStage(db *pebble.DB) error {
+// clearStage drops a stage left by a crash or a restart: the tables in the stage directory,
+// and the keys of an earlier build's stage.
+func clearStage(db *pebble.DB, fs vfs.FS, dir string) error {
 	if err := db.DeleteRange(stagePrefix, prefixEnd(stagePrefix), pebble.NoSync); err != nil {
 		return fmt.Errorf("clear snapshot stage: %w", err)
 	}
-	return nil
+	return clearStageDir(fs, dir)
 }
 
 // receiveSnapChunk stages one chunk and acknowledges it. A duplicate is acknowledged again
@@ -94,30 +75,40 @@ func (m *Member) receiveSnapChunk(body []byte) error {
 	default:
 		return refuse("the stage holds chunks [0, %d) of stream %x", h.next, h.stream)
 	}
-	b := m.db.NewBatch()
-	defer b.Close()
+	st := m.stage()
 	if c.seq == 0 {
-		if err := b.DeleteRange(stageDataPrefix, prefixEnd(stageDataPrefix), nil); err != nil {
+		m.snap.stage = stageHeader{} // the stage holds nothing of any stream now
+		if err := st.reset(); err != nil {
 			return m.storageFailure(err)
 		}
 	}
-	if err := c.eachPair(func(k, v []byte) error { return b.Set(stageKey(k), v, nil) }); err != nil {
+	if err := c.eachPair(func(k, _ []byte) error { return st.checkOrder(k) }); err != nil {
+		return refuse("%v", err)
+	}
+	if err := c.eachPair(st.add); err != nil {
 		return m.storageFailure(err)
+	}
+	if c.last {
+		if err := st.complete(); err != nil {
+			return m.storageFailure(err)
+		}
 	}
 	h.next = c.seq + 1
 	h.complete = c.last
-	if err := b.Set(stageHeaderKey, h.encode(), nil); err != nil {
-		return m.storageFailure(err)
-	}
-	// Unsynced: the stage matters only once installed, and the install's sync (the Ready's)
-	// makes every earlier write durable with it (Pebble's WAL is one ordered stream).
-	if err := b.Commit(pebble.NoSync); err != nil {
-		return m.storageFailure(err)
-	}
 	m.snap.stage = h
 	ack(true)
 	return nil
 }
+
+// stage is the member's SSTable stage, created at its first use.
+func (m *Member) stage() *sstStage {
+	if m.snap.tables == nil {
+		m.snap.tables = newSSTStage(m.cfg.FS, m.stageDir(), m.tableOpts, m.cfg.snapshotTableBytes)
+	}
+	return m.snap.tables
+}
+
+func (m *Member) stageDir() string { return m.cfg.FS.PathJoin(m.cfg.Dir, stageDirName) }
 
 // admitSnapshot decides whether raft may see a MsgSnap: only once its data is staged
 // completely. The stage is then pinned until the next Ready installs it (or raft declines).
@@ -141,43 +132,35 @@ func (m *Member) unpinIfDeclined() {
 	}
 }
 
-// switchToSnapshot writes, into b, the store switch to the staged snapshot meta: the
-// state-machine keys are replaced by the staged ones, the applied index becomes meta's,
-// raft's log is reset to it, and the stage is dropped. It is the whole install, in one
-// batch, so a crash leaves either the old state or the new. The batch holds the whole store
-// (the staged pairs plus a few range deletions): Pebble takes batches up to 4 GiB, and the
-// snapshot is bounded by the store's size, which etcd's quota keeps far below that.
+// switchToSnapshot installs the staged snapshot meta: its tables are ingested (atomically
+// and durably: the state-machine keys are replaced, node/applied becomes meta's index, and
+// node/applied-snapshot records meta; snapshot_ingest.go), then b gets the raft half: raft's
+// log reset to meta, and the removal of node/applied-snapshot. A crash before b is synced
+// leaves the new store, whose raft half Open finishes; one before the ingest, the old store.
 func (m *Member) switchToSnapshot(b *pebble.Batch, meta raft.SnapshotMetadata) error {
 	h := m.snap.stage
 	if !m.snap.pinned || !h.complete || h.index != meta.Index || h.term != meta.Term {
 		panic(fmt.Sprintf("node %d: raft installs the snapshot at %d/%d, but the stage holds %d/%d (complete %t, admitted %t)",
 			m.cfg.ID, meta.Index, meta.Term, h.index, h.term, h.complete, m.snap.pinned))
 	}
-	if err := m.checkSnapshotCluster(); err != nil {
+	st := m.stage()
+	if err := m.checkSnapshotCluster(st.clusterID); err != nil {
 		return err
 	}
-	for _, s := range stateMachineSpans {
-		if err := b.DeleteRange(s.lo, s.hi, nil); err != nil {
+	if m.testHookBeforeIngest != nil {
+		if err := m.testHookBeforeIngest(); err != nil {
 			return err
 		}
 	}
-	it, err := m.db.NewIter(&pebble.IterOptions{LowerBound: stageDataPrefix, UpperBound: prefixEnd(stageDataPrefix)})
-	if err != nil {
+	if err := st.ingest(m.db, meta); err != nil {
 		return err
 	}
-	for valid := it.First(); valid; valid = it.Next() {
-		if err := b.Set(it.Key()[len(stageDataPrefix):], it.Value(), nil); err != nil {
-			_ = it.Close()
+	if m.testHookAfterIngest != nil {
+		if err := m.testHookAfterIngest(); err != nil {
 			return err
 		}
 	}
-	if err := errors.Join(it.Error(), it.Close()); err != nil {
-		return fmt.Errorf("read snapshot stage: %w", err)
-	}
-	if err := b.DeleteRange(stagePrefix, prefixEnd(stagePrefix), nil); err != nil {
-		return err
-	}
-	if err := b.Set(nodeAppliedKey, binary.BigEndian.AppendUint64(nil, meta.Index), nil); err != nil {
+	if err := b.Delete(nodePendingInstallKey, nil); err != nil {
 		return err
 	}
 	return m.log.ApplySnapshot(b, meta)

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -54,16 +55,19 @@ func (c *testCluster) logBounds(id uint64) (snapIndex, first uint64) {
 	return snap.Metadata.Index, first
 }
 
-// countStaged counts the keys under the stage prefix of member id.
+// countStaged counts the pairs member id's stage holds; the stage directory holds a table
+// exactly when it does (ended tables and the one being written).
 func (c *testCluster) countStaged(id uint64) int {
-	it, err := c.members[id].db.NewIter(&pebble.IterOptions{LowerBound: stagePrefix, UpperBound: prefixEnd(stagePrefix)})
+	c.t.Helper()
+	m := c.members[id]
+	files, err := m.cfg.FS.List(m.stageDir())
 	require.NoError(c.t, err)
-	defer it.Close()
-	n := 0
-	for valid := it.First(); valid; valid = it.Next() {
-		n++
+	if m.snap.tables == nil {
+		require.Empty(c.t, files, "member %d: tables in the stage directory, no stage", id)
+		return 0
 	}
-	return n
+	require.Len(c.t, files, m.snap.tables.tables(), "member %d: the stage directory holds the stage's tables", id)
+	return m.snap.tables.pairs
 }
 
 // Every member records a snapshot and compacts its log once more than SnapshotEntries
@@ -215,12 +219,9 @@ func TestCrashBetweenSnapshotChunks(t *testing.T) {
 	c.requireConsistent()
 }
 
-// A crash after the switch batch was written but before it was synced leaves the old state
-// intact (the switch is one batch: all or nothing).
-func TestCrashBeforeSnapshotSwitchSync(t *testing.T) {
-	c := newSnapshotCluster(t, 3)
-	down, leader := lagBehind(t, c)
-	applied := c.members[down].AppliedIndex()
+// installUntilHeld works the lagging member until it installed the snapshot and its
+// Ready's sync is held (the ingest is done, the raft half written unsynced).
+func installUntilHeld(t *testing.T, c *testCluster, down, applied uint64) {
 	c.holdSync[down] = true
 	for i := 0; c.members[down].AppliedIndex() == applied; i++ {
 		require.Less(t, i, 2000, "the snapshot was not installed")
@@ -233,13 +234,89 @@ func TestCrashBeforeSnapshotSwitchSync(t *testing.T) {
 		c.work()
 	}
 	require.Contains(t, c.held, down, "the install waits for its sync")
-	_, _, ok := c.localValue(down, "new-000")
-	require.True(t, ok, "the switch is written (unsynced)")
+}
+
+// requireInstalled checks that member id restarted with the whole snapshot: the new keys,
+// an applied index that is raft's snapshot index, no pending install, an empty stage.
+func requireInstalled(t *testing.T, c *testCluster, id uint64) {
+	t.Helper()
+	m := c.members[id]
+	snapIndex, first := c.logBounds(id)
+	require.Equal(t, snapIndex, m.AppliedIndex(), "the applied index is the installed snapshot's")
+	require.Equal(t, snapIndex+1, first, "raft's log starts after the snapshot")
+	require.GreaterOrEqual(t, m.log.HardState().Commit, snapIndex)
+	_, _, ok := c.localValue(id, "new-000")
+	require.True(t, ok, "the snapshot's keys are there")
+	v, closer, err := m.db.Get(nodePendingInstallKey)
+	if err == nil {
+		closer.Close()
+	}
+	require.ErrorIs(t, err, pebble.ErrNotFound, "the pending install %x is finished at Open", v)
+	require.Zero(t, c.countStaged(id))
+}
+
+// A crash after the ingest, before the Ready (raft's half of the install: the log reset to
+// the snapshot) was synced, restarts with the new store: the ingest is durable and atomic,
+// and Open finishes the raft half from node/applied-snapshot; the member then serves and
+// catches up like any other.
+func TestCrashBeforeSnapshotSwitchSync(t *testing.T) {
+	c := newSnapshotCluster(t, 3)
+	down, leader := lagBehind(t, c)
+	applied := c.members[down].AppliedIndex()
+	installUntilHeld(t, c, down, applied)
+	installed := c.members[down].AppliedIndex()
 	c.crash(down)
 	c.holdSync[down] = false
-	requireOldState(t, c, down, applied)
+	require.Equal(t, installed, c.members[down].AppliedIndex())
+	requireInstalled(t, c, down)
 	c.catchUp(down, leader)
 	c.requireConsistent()
+}
+
+// A crash in the middle of an install restarts to the old store or the new one, never a
+// mix: one before the ingest (here an error from the step before it) leaves the old store
+// with its applied index and removes the staged tables; one right after the ingest (an
+// error from the step after it: raft's half never written) leaves the new store, whose raft
+// half Open finishes. Either way the member is then caught up and consistent.
+func TestCrashMidSnapshotInstall(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		before    bool // fail before the ingest (else after it)
+		installed bool // the restarted member holds the snapshot
+	}{{"before the ingest", true, false}, {"after the ingest", false, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newSnapshotCluster(t, 3)
+			down, leader := lagBehind(t, c)
+			applied := c.members[down].AppliedIndex()
+			m := c.members[down]
+			failed := false
+			hook := func() error { failed = true; return errors.New("injected install fault") }
+			if tc.before {
+				m.testHookBeforeIngest = hook
+			} else {
+				m.testHookAfterIngest = hook
+			}
+			c.faulty[down] = true
+			for i := 0; m.Stopped() == nil; i++ {
+				require.Less(t, i, 2000, "the install was not reached")
+				if i%4 == 0 {
+					c.tickOnly()
+				}
+				c.work()
+			}
+			require.True(t, failed)
+			require.ErrorIs(t, m.Stopped(), ErrStorage)
+			c.faulty[down] = false
+			c.crash(down)
+			if tc.installed {
+				requireInstalled(t, c, down)
+			} else {
+				requireOldState(t, c, down, applied)
+			}
+			c.catchUp(down, leader)
+			c.requireConsistent()
+		})
+	}
 }
 
 // The leader fails a stream that stops being acknowledged (ReportSnapshot(failed)) and
@@ -323,11 +400,11 @@ func TestSnapshotChunksOutOfOrderDuplicatedCorrupted(t *testing.T) {
 	require.NoError(t, m.Receive(chunkFrame(1, 0, false, "mvcc/a", "1")), "a duplicate")
 	require.Equal(t, []snapAck{{from: f, stream: 7, seq: 0, ok: true}, {from: f, stream: 7, seq: 0, ok: true}}, c.takeAcks(f))
 	require.Equal(t, uint32(1), m.snap.stage.next)
-	require.Equal(t, 2, c.countStaged(f), "one pair and the header")
+	require.Equal(t, 1, c.countStaged(f), "one pair")
 
 	require.Error(t, m.Receive(chunkFrame(1, 2, true, "mvcc/c", "3")), "a gap")
 	require.Empty(t, c.takeAcks(f), "a chunk beyond the next is ignored (the leader sends again from the gap)")
-	require.Equal(t, 2, c.countStaged(f))
+	require.Equal(t, 1, c.countStaged(f))
 
 	msg := raft.Message{Type: raft.MsgSnap, From: 1, To: f, Term: 9,
 		Snapshot: &raft.Snapshot{Metadata: raft.SnapshotMetadata{Index: 1000, Term: 9, ConfState: raft.ConfState{Voters: c.ids}}}}
@@ -339,7 +416,7 @@ func TestSnapshotChunksOutOfOrderDuplicatedCorrupted(t *testing.T) {
 	require.NoError(t, m.Receive(chunkFrame(1, 1, true, "mvcc/b", "2")))
 	require.True(t, m.snap.stage.complete)
 	require.Error(t, m.Receive(chunkFrame(2, 1, true, "mvcc/z", "9")), "a stage is replaced by chunk 0 of another stream only")
-	require.Equal(t, 3, c.countStaged(f))
+	require.Equal(t, 2, c.countStaged(f))
 
 	// raft ignores a MsgSnap of a stale term: the admitted stage is released at once or with
 	// the next Ready, and a new stream may replace it.
@@ -351,9 +428,9 @@ func TestSnapshotChunksOutOfOrderDuplicatedCorrupted(t *testing.T) {
 	require.False(t, m.snap.pinned, "a declined snapshot does not pin the stage")
 	c.takeAcks(f)
 	require.NoError(t, m.Receive(chunkFrame(2, 0, false, "mvcc/z", "9")))
-	require.Equal(t, 2, c.countStaged(f), "chunk 0 of a new stream replaced the stage")
+	require.Equal(t, 1, c.countStaged(f), "chunk 0 of a new stream replaced the stage")
 
-	// A restart drops the stage (written to the DB, not synced: a clean stop keeps it).
+	// A restart drops the stage (its tables are removed at Close and at Open).
 	c.stop(f)
 	c.open(f)
 	require.Zero(t, c.countStaged(f))
@@ -570,4 +647,101 @@ func TestWatchAcrossSnapshotInstall(t *testing.T) {
 			require.Equal(t, evs[i-1].rev+1, ev.rev, "revisions in order without gaps")
 		}
 	}
+}
+
+// stateMachinePairs is every raw state-machine pair of member id, span by span.
+func (c *testCluster) stateMachinePairs(id uint64) [][2]string {
+	c.t.Helper()
+	var out [][2]string
+	for _, sp := range stateMachineSpans {
+		it, err := c.members[id].db.NewIter(&pebble.IterOptions{LowerBound: sp.lo, UpperBound: sp.hi})
+		require.NoError(c.t, err)
+		for valid := it.First(); valid; valid = it.Next() {
+			out = append(out, [2]string{string(it.Key()), string(it.Value())})
+		}
+		require.NoError(c.t, it.Close())
+	}
+	return out
+}
+
+// A snapshot many chunks and many tables long (each span split across several, some
+// empty on the receiver before, some holding keys the snapshot deletes) installs exactly the
+// sender's store: every key with its revisions, version and lease, every lease with its TTL
+// and keys, and every raw state-machine pair; no key of the old store survives.
+func TestSnapshotInstallMatchesSender(t *testing.T) {
+	c := newCluster(t, 3)
+	c.tweak = func(cfg *Config) {
+		cfg.SnapshotEntries = testSnapshotEntries
+		cfg.SnapshotCatchUpEntries = testCatchUpEntries
+		cfg.snapshotChunkBytes = 512
+		cfg.snapshotTableBytes = 2 << 10
+	}
+	for _, id := range c.ids {
+		c.stop(id)
+		c.open(id)
+	}
+	leader := c.leader()
+	down := c.followers(leader)[0]
+	c.putN(leader, "gone", 30) // on the lagging member; deleted while it is down
+	c.stabilize()
+	c.stop(down)
+	var leases []int64
+	for i := range 5 {
+		grant, err := c.do(leader, &pb.InternalRaftRequest{LeaseGrant: &pb.LeaseGrantRequest{TTL: int64(600 + i)}})
+		require.NoError(t, err)
+		leases = append(leases, grant.LeaseGrant.ID)
+	}
+	_, err := c.do(leader, &pb.InternalRaftRequest{DeleteRange: &pb.DeleteRangeRequest{Key: []byte("gone"), RangeEnd: []byte("gonf")}})
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i := range 300 {
+		key := fmt.Sprintf("key-%03d", rng.IntN(150)) // overwrites: versions above 1
+		req := &pb.PutRequest{Key: []byte(key), Value: []byte(strings.Repeat(strconv.Itoa(i%10), 1+rng.IntN(200)))}
+		if i%7 == 0 {
+			req.Lease = leases[rng.IntN(len(leases))]
+		}
+		_, err := c.do(leader, &pb.InternalRaftRequest{Put: req})
+		require.NoError(t, err)
+	}
+	c.open(down)
+	c.catchUp(down, leader)
+
+	snapIndex, _ := c.logBounds(down)
+	require.Greater(t, snapIndex, uint64(0), "the member installed a snapshot")
+	st := c.members[down].snap.tables
+	require.NotNil(t, st)
+	require.Greater(t, st.made, 2*len(stateMachineSpans), "the install spans many tables")
+	require.Zero(t, c.countStaged(down))
+
+	all := &pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}}
+	var kvs [2]*pb.RangeResponse
+	for i, id := range []uint64{leader, down} {
+		m := c.members[id]
+		kvs[i], err = m.kv.RangeApplied(m.db, all)
+		require.NoError(t, err)
+	}
+	require.Len(t, kvs[1].Kvs, len(kvs[0].Kvs))
+	require.Greater(t, len(kvs[0].Kvs), 100)
+	for i, want := range kvs[0].Kvs {
+		got := kvs[1].Kvs[i]
+		require.Equal(t, string(want.Key), string(got.Key))
+		require.Equal(t, want.CreateRevision, got.CreateRevision, "%s", want.Key)
+		require.Equal(t, want.ModRevision, got.ModRevision, "%s", want.Key)
+		require.Equal(t, want.Version, got.Version, "%s", want.Key)
+		require.Equal(t, want.Lease, got.Lease, "%s", want.Key)
+		require.Equal(t, want.Value, got.Value, "%s", want.Key)
+		require.Equal(t, want.Lease, c.members[down].lessor.LeaseOf(want.Key), "%s attached", want.Key)
+		require.False(t, strings.HasPrefix(string(got.Key), "gone"), "a deleted key survived the install")
+	}
+	require.Equal(t, c.members[leader].lessor.Leases(), c.members[down].lessor.Leases())
+	for _, id := range leases {
+		want, err := c.members[leader].lessor.TimeToLive(id, true)
+		require.NoError(t, err)
+		got, err := c.members[down].lessor.TimeToLive(id, true)
+		require.NoError(t, err)
+		require.Equal(t, want.GrantedTTL, got.GrantedTTL)
+		require.Equal(t, want.Keys, got.Keys)
+	}
+	require.Equal(t, c.stateMachinePairs(leader), c.stateMachinePairs(down), "the raw state machine")
+	c.requireConsistent()
 }
