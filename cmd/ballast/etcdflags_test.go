@@ -126,6 +126,7 @@ var honouredFlags = map[string]honouredFlag{
 	"listen-client-http-urls":        {[]string{"--listen-client-http-urls", "http://127.0.0.1:2382"}, "TestClientHTTPURLsAsEtcd", "http_test.go", "--listen-client-http-urls"},
 	"socket-reuse-port":              {[]string{"--socket-reuse-port"}, "TestSocketReusePort", "../../rpc/embed/sockopt_test.go", "SocketReusePort"},
 	"socket-reuse-address":           {[]string{"--socket-reuse-address"}, "TestSocketReusePort", "../../rpc/embed/sockopt_test.go", "SocketReuseAddress"},
+	"memory-mlock":                   {[]string{"--memory-mlock"}, "TestMemoryMlock", "mlock_test.go", "--memory-mlock"},
 	"unsafe-no-fsync":                {[]string{"--unsafe-no-fsync"}, "TestUnsafeNoFsync", "../../rpc/embed/nofsync_test.go", "UnsafeNoFsync"},
 	"max-learners":                   {[]string{"--max-learners", "2"}, "TestMaxLearners", "../../rpc/embed/learners_test.go", "MaxLearners"},
 	"version":                        {[]string{"--version"}, "TestHelpAndVersion", "flags_test.go", "--version"},

@@ -127,6 +127,7 @@ type flagVars struct {
 	enableGateway                                         *bool
 	maxLearners                                           *int
 	unsafeNoFsync                                         *bool
+	memoryMlock                                           *bool
 	reusePort, reuseAddress                               *bool
 	warnUnary                                             *time.Duration
 	compactionMode, compactionRetention                   *string
@@ -207,6 +208,7 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.reusePort = fs.Bool("socket-reuse-port", false, "Enable to set socket option SO_REUSEPORT on listeners allowing rebinding of a port already in use.")
 	v.reuseAddress = fs.Bool("socket-reuse-address", false, "Enable to set socket option SO_REUSEADDR on listeners allowing binding to an address in TIME_WAIT state.")
 	v.unsafeNoFsync = fs.Bool("unsafe-no-fsync", false, "Disables fsync, unsafe, will cause data loss.")
+	v.memoryMlock = fs.Bool("memory-mlock", false, "Enable to enforce etcd pages (in particular bbolt) to stay in RAM.")
 	v.maxLearners = fs.Int("max-learners", embed.DefaultMaxLearners, "Sets the maximum number of learners that can be available in the cluster membership.")
 	v.enableGateway = fs.Bool("enable-grpc-gateway", true, "Enable GRPC gateway.")
 	v.enablePprof = fs.Bool("enable-pprof", false, "Enable runtime profiling data via HTTP server. Address is at client URL + \"/debug/pprof/\"")
@@ -376,6 +378,7 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		WarningUnaryRequestDuration: *v.warnUnary,
 		SocketReusePort:             *v.reusePort,
 		UnsafeNoFsync:               *v.unsafeNoFsync,
+		MemoryMlock:                 *v.memoryMlock,
 		MaxLearners:                 learnersBound(*v.maxLearners),
 		SocketReuseAddress:          *v.reuseAddress,
 		AutoCompactionRetention:     *v.compactionRetention,

@@ -36,7 +36,6 @@ var unsupportedFlags = []unsupportedFlag{
 	// Member
 	{"max-snapshots", false, "snapshot file retention comes with " + issueSnapshots},
 	{"max-wals", false, "Ballast's write-ahead log is Pebble's, which keeps no numbered WAL files to retain"},
-	{"memory-mlock", true, "locking the store's pages in RAM comes with " + issueOperations},
 	{"backend-bbolt-freelist-type", false, "Ballast stores in Pebble, not bbolt: it has no freelist"},
 	{"backend-batch-interval", false, "Ballast commits each applied batch to Pebble at once: it has no backend batch to time"},
 	{"backend-batch-limit", false, "Ballast commits each applied batch to Pebble at once: it has no backend batch to bound"},

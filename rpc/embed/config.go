@@ -128,6 +128,10 @@ type Config struct {
 	MaxLearners int
 	// UnsafeNoFsync is --unsafe-no-fsync: the member's files are never synced (nofsync.go).
 	UnsafeNoFsync bool
+	// MemoryMlock is --memory-mlock: before the database opens, the process's pages are
+	// locked in RAM, now and to come (mlock_linux.go); a refusal (RLIMIT_MEMLOCK) stops
+	// start-up with etcd's "mlock error: ...".
+	MemoryMlock bool
 	// DisableGRPCGateway is --enable-grpc-gateway=false: no JSON gateway under /v3/ on the
 	// client URLs (etcd serves it by default).
 	DisableGRPCGateway bool

@@ -162,6 +162,16 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		"initial-cluster", cfg.InitialCluster, "initial-cluster-state", cfg.InitialClusterState,
 		"initial-cluster-token", cfg.InitialClusterToken)
 
+	if cfg.MemoryMlock {
+		// etcd locks when bbolt opens its file and panics with this line on a refusal; Ballast
+		// locks before the bootstrap writes anything, so a refusal leaves the data dir as it was.
+		if err := mlockAll(); err != nil {
+			err = fmt.Errorf("mlock error: %w", err)
+			lg.Error("failed to open database", "path", filepath.Join(cfg.DataDir, "member", dbDirName), "error", err.Error())
+			return nil, err
+		}
+		lg.Info("locked the member's memory in RAM (--memory-mlock)")
+	}
 	ident, err := bootstrap(ctx, cfg, lg, fetchFromPeer)
 	if err != nil {
 		return nil, err
