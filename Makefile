@@ -21,7 +21,7 @@ ETCDCTL := $(BIN)/etcdctl-$(ETCD_VERSION)
 ETCDUTL := $(BIN)/etcdutl-$(ETCD_VERSION)
 ETCD_TOOLS_SOURCES := tools/etcd/go.mod tools/etcd/go.sum
 
-.PHONY: build test lint unit nested compat browser sim chaos chaos-images chaos-test bench image image-test compose-up compose-down compose-clean cluster canaries deps go-deps chromium etcd-tools bench-etcd
+.PHONY: build test lint unit nested compat browser sim chaos chaos-images chaos-test bench image image-test compose-up compose-down compose-clean cluster canaries deps go-deps chromium etcd-tools bench-etcd bench-large
 
 build:
 	$(GO) build ./...
@@ -214,6 +214,23 @@ bench-etcd: $(ETCD)
 	  --duration $(BENCH_DURATION) --rounds $(BENCH_ROUNDS) --timeout $(BENCH_TIMEOUT) \
 	  $(if $(BENCH_WORKLOADS),--workloads $(BENCH_WORKLOADS)) $(if $(BENCH_SCALING),--scaling --scaling-keys $(BENCH_SCALING_KEYS)) \
 	  --memory-keys $(BENCH_MEMORY_KEYS)
+
+# Large stores (issue 21; not part of make test): ballast and ballast-bench built into
+# BENCH_LARGE_OUT/bin, then ballast-bench large starts a three-member Ballast on loopback
+# with data under BENCH_LARGE_OUT, fills it with BENCH_LARGE_GIB GiB of keys per member
+# (16 KiB random values; less when the free disk cannot hold about 5.5 times that: three
+# members, a new one and a snapshot file), then measures put throughput at that size,
+# snapshot save, a member's restart and a new member's catch-up by snapshot. The table goes
+# to stdout and BENCH_LARGE_OUT/results.md; the members' data is removed at the end. The
+# fill dominates: about 5 min per GiB per member on this shared 2-core machine.
+BENCH_LARGE_OUT ?= reports/bench-large
+BENCH_LARGE_GIB ?= 16
+BENCH_LARGE_TIMEOUT ?= 4h
+bench-large:
+	@mkdir -p $(BENCH_LARGE_OUT)/bin
+	$(GO) build -o $(BENCH_LARGE_OUT)/bin/ ./cmd/ballast ./cmd/ballast-bench
+	$(BENCH_LARGE_OUT)/bin/ballast-bench large --ballast $(BENCH_LARGE_OUT)/bin/ballast --out $(BENCH_LARGE_OUT) \
+	  --gib-per-member $(BENCH_LARGE_GIB) --timeout $(BENCH_LARGE_TIMEOUT)
 
 # The Docker image (Dockerfile, FROM scratch): ballast and ballast-sim built static here,
 # etcd as a link to ballast, etcdctl and etcdutl v3.7.3 from .bin/, staged in .bin/image (the

@@ -24,11 +24,16 @@ type procCluster struct {
 }
 
 type procMember struct {
-	name   string
-	data   string // its data dir, removed once it has stopped
-	cmd    *exec.Cmd
-	log    string
-	exited chan struct{} // closed when the process has exited
+	name    string
+	data    string // its data dir, removed once it has stopped
+	client  string // its client address (host:port)
+	bin     string
+	args    []string
+	env     []string
+	cmd     *exec.Cmd
+	log     string
+	logFrom int64         // the log's size at the last start
+	exited  chan struct{} // closed when the process has exited
 }
 
 // readyLine is the milestone etcd and Ballast both log once serving clients.
@@ -58,7 +63,7 @@ func freePorts(n int) ([]int, error) {
 // with the flags both servers take (etcd's names: the same heartbeat, election timeout and
 // snapshot count for both), and waits (at most readyWait) until all three serve clients.
 // On an error every member started is stopped.
-func startProcCluster(ctx context.Context, store, bin, dir string, readyWait time.Duration) (*procCluster, error) {
+func startProcCluster(ctx context.Context, store, bin, dir string, readyWait time.Duration, extra ...string) (*procCluster, error) {
 	ports, err := freePorts(6)
 	if err != nil {
 		return nil, err
@@ -81,58 +86,89 @@ func startProcCluster(ctx context.Context, store, bin, dir string, readyWait tim
 	for i := range 3 {
 		name := fmt.Sprintf("m%d", i+1)
 		client, peer := "http://"+eps[i], fmt.Sprintf("http://127.0.0.1:%d", ports[3+i])
-		m := &procMember{name: name, data: filepath.Join(dir, name+".data"), log: filepath.Join(dir, name+".log"), exited: make(chan struct{})}
-		f, err := os.Create(m.log)
-		if err != nil {
-			c.stop()
-			return nil, err
-		}
-		m.cmd = exec.Command(bin, "--name", name, "--data-dir", m.data,
+		m := &procMember{name: name, data: filepath.Join(dir, name+".data"), log: filepath.Join(dir, name+".log"), client: eps[i]}
+		m.bin, m.env = bin, env
+		m.args = append([]string{"--name", name, "--data-dir", m.data,
 			"--listen-client-urls", client, "--advertise-client-urls", client,
 			"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
 			"--initial-cluster", strings.Join(initial, ","), "--initial-cluster-state", "new",
-			"--initial-cluster-token", "bench-"+store,
-			"--heartbeat-interval", "100", "--election-timeout", "1000", "--snapshot-count", "10000")
-		m.cmd.Env = env
-		m.cmd.Stdout, m.cmd.Stderr = f, f
-		if err := m.cmd.Start(); err != nil {
-			f.Close()
+			"--initial-cluster-token", "bench-" + store,
+			"--heartbeat-interval", "100", "--election-timeout", "1000", "--snapshot-count", "10000"}, extra...)
+		if err := m.start(); err != nil {
 			c.stop()
 			return nil, fmt.Errorf("start %s %s: %w", store, name, err)
 		}
-		go func() {
-			_ = m.cmd.Wait()
-			f.Close()
-			close(m.exited)
-		}()
 		c.members = append(c.members, m)
 	}
 	deadline := time.Now().Add(readyWait)
 	for _, m := range c.members {
-		for {
-			data, _ := os.ReadFile(m.log)
-			if bytes.Contains(data, []byte(readyLine)) {
-				break
-			}
-			var why string
-			select {
-			case <-m.exited:
-				why = "exited before it was ready"
-			case <-ctx.Done():
-				why = "not ready: " + ctx.Err().Error()
-			case <-time.After(50 * time.Millisecond):
-				if time.Now().After(deadline) {
-					why = fmt.Sprintf("not ready after %v", readyWait)
-				}
-			}
-			if why != "" {
-				tail := logTail(m.log, 10)
-				c.stop()
-				return nil, fmt.Errorf("%s %s %s; the end of %s:\n%s", store, m.name, why, m.log, tail)
-			}
+		if err := m.waitReady(ctx, deadline); err != nil {
+			c.stop()
+			return nil, fmt.Errorf("%s %w", store, err)
 		}
 	}
 	return c, nil
+}
+
+// start starts the member's process (again, after a stop: its log is appended to).
+func (m *procMember) start() error {
+	f, err := os.OpenFile(m.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	if st, err := f.Stat(); err == nil {
+		m.logFrom = st.Size()
+	}
+	m.exited = make(chan struct{})
+	m.cmd = exec.Command(m.bin, m.args...)
+	m.cmd.Env = m.env
+	m.cmd.Stdout, m.cmd.Stderr = f, f
+	if err := m.cmd.Start(); err != nil {
+		f.Close()
+		return err
+	}
+	exited := m.exited
+	go func() {
+		_ = m.cmd.Wait()
+		f.Close()
+		close(exited)
+	}()
+	return nil
+}
+
+// waitReady waits until the member, since its last start, logged readyLine.
+func (m *procMember) waitReady(ctx context.Context, deadline time.Time) error {
+	for {
+		data, _ := os.ReadFile(m.log)
+		if int64(len(data)) > m.logFrom && bytes.Contains(data[m.logFrom:], []byte(readyLine)) {
+			return nil
+		}
+		var why string
+		select {
+		case <-m.exited:
+			why = "exited before it was ready"
+		case <-ctx.Done():
+			why = "not ready: " + ctx.Err().Error()
+		case <-time.After(50 * time.Millisecond):
+			if time.Now().After(deadline) {
+				why = fmt.Sprintf("not ready by %v", deadline.Format(time.TimeOnly))
+			}
+		}
+		if why != "" {
+			return fmt.Errorf("%s %s; the end of %s:\n%s", m.name, why, m.log, logTail(m.log, 10))
+		}
+	}
+}
+
+// halt stops the member's process (SIGTERM, a kill after 5 s), keeping its data.
+func (m *procMember) halt() {
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-m.exited:
+	case <-time.After(5 * time.Second):
+		_ = m.cmd.Process.Kill()
+		<-m.exited
+	}
 }
 
 // stop stops the members one after another: SIGTERM, then a kill when one has not exited
@@ -141,13 +177,7 @@ func startProcCluster(ctx context.Context, store, bin, dir string, readyWait tim
 // leadership to one another.
 func (c *procCluster) stop() {
 	for _, m := range c.members {
-		_ = m.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-m.exited:
-		case <-time.After(5 * time.Second):
-			_ = m.cmd.Process.Kill()
-			<-m.exited
-		}
+		m.halt()
 		_ = os.RemoveAll(m.data)
 	}
 }

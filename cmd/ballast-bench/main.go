@@ -12,7 +12,8 @@
 // One file per concern: config.go (the shared flags and connections), load.go (the closed
 // loop and the progress bar), stats.go (quantiles), output.go (the summary), one file per
 // workload, compare.go (the side-by-side runner), cluster.go (its members as processes),
-// scaling.go (its throughput curves and their page) and memory.go (RSS with N keys).
+// scaling.go (its throughput curves and their page), memory.go (RSS with N keys) and
+// large.go (make bench-large: a cluster filled to GiBs per member).
 //
 // Imports: etcd's client and API packages, progressbar; nothing of Ballast's (compare runs
 // the servers as processes). Its tests start a Ballast cluster in-process (rpc/embed).
@@ -61,6 +62,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-16s %s\n", strings.TrimSpace(c.name+" "+c.args), c.help)
 	}
 	fmt.Fprintf(w, "  %-16s %s\n", "compare", "make bench-etcd's runner: Ballast and etcd v3.7.3 side by side (compare -h)")
+	fmt.Fprintf(w, "  %-16s %s\n", "large", "make bench-large's runner: a 3-member Ballast filled to GiBs per member, then put throughput, restart, catch-up by snapshot and snapshot save (large -h)")
 }
 
 // run is the whole program: exit status 0 done, 1 the run failed, 2 a bad command line.
@@ -74,6 +76,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if args[0] == "compare" {
 		return runCompare(ctx, args[1:], stdout, stderr)
+	}
+	if args[0] == "large" {
+		return runLarge(ctx, args[1:], stdout, stderr)
 	}
 	var cmd *command
 	for i := range commands {
