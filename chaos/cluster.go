@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
@@ -289,9 +290,11 @@ func (c *Cluster) AddMember(ctx context.Context, leader *Member) (*Member, error
 	if err != nil {
 		return nil, err
 	}
-	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	added, err := leader.client.MemberAddAsLearner(actx, []string{"http://" + m.Name + ":2380"})
-	cancel()
+	var added *clientv3.MemberAddResponse
+	err = retryUnhealthy(ctx, func(ctx context.Context) (err error) {
+		added, err = leader.client.MemberAddAsLearner(ctx, []string{"http://" + m.Name + ":2380"})
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("member add %s: %w", m.Name, err)
 	}
@@ -336,14 +339,32 @@ func (c *Cluster) RemoveMember(ctx context.Context, via, m *Member) error {
 	if err != nil {
 		return err
 	}
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	_, err = via.client.MemberRemove(rctx, id)
-	cancel()
+	err = retryUnhealthy(ctx, func(ctx context.Context) error {
+		_, err := via.client.MemberRemove(ctx, id)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("member remove %s: %w", m.Name, err)
 	}
 	m.state = "removed"
 	return nil
+}
+
+// retryUnhealthy makes a membership call (10 s each) until it is not refused with etcd's
+// "unhealthy cluster": --strict-reconfig-check (etcd's default) refuses a change until the
+// leader has been connected to enough members for etcd's HealthInterval (5 s), as it is
+// just after a start or a restart. It gives up after 30 s with that error.
+func retryUnhealthy(ctx context.Context, call func(ctx context.Context) error) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := call(cctx)
+		cancel()
+		if !errors.Is(err, rpctypes.ErrUnhealthy) || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // TransferLeader moves leadership from leader to to (MoveLeader, asked of the leader).

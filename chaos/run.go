@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
@@ -610,7 +611,12 @@ func (inj *injector) apply(ctx context.Context, e *event) error {
 					break
 				}
 			}
-			if err := inj.c.RemoveMember(ctx, via, m); err != nil {
+			if err := inj.c.RemoveMember(ctx, via, m); errors.Is(err, rpctypes.ErrUnhealthy) {
+				// etcd's --strict-reconfig-check refuses a removal that would break the
+				// active quorum (another member is down): the operator's answer too.
+				inj.logf("%s: %s refused by --strict-reconfig-check: %v", m.Name, f.Kind, err)
+				continue
+			} else if err != nil {
 				return err
 			}
 		case scenarios.SlowDisk:

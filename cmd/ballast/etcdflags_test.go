@@ -122,7 +122,7 @@ var honouredFlags = map[string]honouredFlag{
 	"auto-compaction-mode":           {[]string{"--auto-compaction-mode", "revision"}, "TestAutoCompaction", "../../rpc/embed/compactor_test.go", "AutoCompactionMode"},
 	"auto-compaction-retention":      {[]string{"--auto-compaction-retention", "5m"}, "TestAutoCompaction", "../../rpc/embed/compactor_test.go", "AutoCompactionRetention"},
 	"warning-unary-request-duration": {[]string{"--warning-unary-request-duration", "1s"}, "TestRunFromEnvironment", "run_test.go", "ETCD_WARNING_UNARY_REQUEST_DURATION"},
-	"strict-reconfig-check":          {[]string{"--strict-reconfig-check=false"}, "TestFixedFlags", "etcdflags_test.go", "strict-reconfig-check"},
+	"strict-reconfig-check":          {[]string{"--strict-reconfig-check=false"}, "TestStrictReconfigCheck", "../../rpc/embed/reconfig_test.go", "NoStrictReconfigCheck"},
 	"listen-client-http-urls":        {[]string{"--listen-client-http-urls", "http://127.0.0.1:2382"}, "TestClientHTTPURLsAsEtcd", "http_test.go", "--listen-client-http-urls"},
 	"socket-reuse-port":              {[]string{"--socket-reuse-port"}, "TestSocketReusePort", "../../rpc/embed/sockopt_test.go", "SocketReusePort"},
 	"socket-reuse-address":           {[]string{"--socket-reuse-address"}, "TestSocketReusePort", "../../rpc/embed/sockopt_test.go", "SocketReuseAddress"},
@@ -196,7 +196,7 @@ func refusedSample(name string) string {
 	switch name {
 	case "logger":
 		return "capnslog"
-	case "initial-election-tick-advance", "strict-reconfig-check":
+	case "initial-election-tick-advance":
 		return "true"
 	}
 	return "x"
@@ -222,8 +222,6 @@ func TestFixedFlags(t *testing.T) {
 		{[]string{"--initial-election-tick-advance=false"}, ""},
 		{[]string{"--initial-election-tick-advance"}, "flag --initial-election-tick-advance is not supported yet: initial-election-tick-advance=true is not built"},
 		{[]string{"--logger", "zap"}, ""},
-		{[]string{"--strict-reconfig-check=false"}, ""},
-		{[]string{"--strict-reconfig-check"}, "flag --strict-reconfig-check is not supported yet: strict-reconfig-check=true is not built"},
 		{[]string{"--logger", "capnslog"}, "flag --logger is not supported yet: logger=capnslog is not built"},
 		{[]string{"--pre-vote=maybe"}, "invalid boolean value"},
 	} {
@@ -345,6 +343,7 @@ log-level: debug
 quota-backend-bytes: 0
 enable-v2: false
 strict-reconfig-check: true
+max-snapshots: 5
 enable-pprof: false
 auto-compaction-retention: "0"
 client-transport-security:
@@ -364,7 +363,8 @@ pre-vote: true
 	require.Equal(t, "10m0s", c.WatchProgressNotifyInterval.String())
 	require.Equal(t, []string{"stdout"}, o.log.outputs)
 	require.Contains(t, o.warnings, `config file `+path+`: unknown key "enable-v2" ignored (etcd ignores it too)`)
-	require.Contains(t, strings.Join(o.warnings, "\n"), `config file `+path+`: strict-reconfig-check: true is etcd's default, taken as not given; Ballast's behaviour differs: flag --strict-reconfig-check is not supported yet`)
+	require.False(t, c.NoStrictReconfigCheck, "strict-reconfig-check: true")
+	require.Contains(t, strings.Join(o.warnings, "\n"), `config file `+path+`: max-snapshots: 5 is etcd's default, taken as not given; Ballast's behaviour differs: flag --max-snapshots is not supported yet`)
 	require.Equal(t, "loaded server configuration, other configuration command line flags and environment variables will be ignored if provided", o.infos[0].msg)
 
 	// ETCD_CONFIG_FILE names it too.
@@ -406,4 +406,17 @@ func TestGRPCTuningFlags(t *testing.T) {
 	require.Equal(t, "4s", o.cfg.GRPCKeepAliveTimeout.String())
 	_, err = parseCommandLine("etcd", []string{"--max-concurrent-streams", "4294967296"}, nil, &bytes.Buffer{}, &bytes.Buffer{})
 	require.Error(t, err, "more than uint32, as etcd's Uint32Value")
+}
+
+// TestStrictReconfigCheckFlag: --strict-reconfig-check is on by default, as etcd's, and
+// =false turns it off (its effect: rpc/embed's TestStrictReconfigCheck).
+func TestStrictReconfigCheckFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		off  bool
+	}{{nil, false}, {[]string{"--strict-reconfig-check"}, false}, {[]string{"--strict-reconfig-check=false"}, true}} {
+		o, err := parseCommandLine("etcd", tc.args, nil, &bytes.Buffer{}, &bytes.Buffer{})
+		require.NoError(t, err)
+		require.Equal(t, tc.off, o.cfg.NoStrictReconfigCheck, "%v", tc.args)
+	}
 }

@@ -126,6 +126,7 @@ type flagVars struct {
 	enablePprof                                           *bool
 	enableGateway                                         *bool
 	maxLearners                                           *int
+	strictReconfig                                        *bool
 	unsafeNoFsync                                         *bool
 	memoryMlock                                           *bool
 	reusePort, reuseAddress                               *bool
@@ -209,6 +210,7 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.reuseAddress = fs.Bool("socket-reuse-address", false, "Enable to set socket option SO_REUSEADDR on listeners allowing binding to an address in TIME_WAIT state.")
 	v.unsafeNoFsync = fs.Bool("unsafe-no-fsync", false, "Disables fsync, unsafe, will cause data loss.")
 	v.memoryMlock = fs.Bool("memory-mlock", false, "Enable to enforce etcd pages (in particular bbolt) to stay in RAM.")
+	v.strictReconfig = fs.Bool("strict-reconfig-check", true, "Reject reconfiguration requests that would cause quorum loss.")
 	v.maxLearners = fs.Int("max-learners", embed.DefaultMaxLearners, "Sets the maximum number of learners that can be available in the cluster membership.")
 	v.enableGateway = fs.Bool("enable-grpc-gateway", true, "Enable GRPC gateway.")
 	v.enablePprof = fs.Bool("enable-pprof", false, "Enable runtime profiling data via HTTP server. Address is at client URL + \"/debug/pprof/\"")
@@ -380,6 +382,7 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		UnsafeNoFsync:               *v.unsafeNoFsync,
 		MemoryMlock:                 *v.memoryMlock,
 		MaxLearners:                 learnersBound(*v.maxLearners),
+		NoStrictReconfigCheck:       !*v.strictReconfig,
 		SocketReuseAddress:          *v.reuseAddress,
 		AutoCompactionRetention:     *v.compactionRetention,
 		MaxConcurrentStreams:        v.maxStreams.v,

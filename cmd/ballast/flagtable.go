@@ -95,7 +95,6 @@ type fixedFlag struct {
 var fixedFlags = []fixedFlag{
 	{"pre-vote", true, boolTrue, "Ballast's raft always runs Pre-Vote (kv/node sets raft.Config.PreVote); --pre-vote=false"},
 	{"initial-election-tick-advance", true, boolFalse, "Ballast's raft does not fast-forward a starting member's election ticks: it waits a whole randomized election timeout, as etcd with --initial-election-tick-advance=false"},
-	{"strict-reconfig-check", true, boolFalse, "Ballast does not refuse membership changes that would lose quorum yet (etcd's default check); that check comes with " + issueOperations + "; --strict-reconfig-check=false"},
 	{"logger", false, []string{"zap"}, "Ballast logs zap's JSON shape through log/slog; only --logger=zap"},
 }
 

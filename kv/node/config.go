@@ -123,6 +123,10 @@ type Config struct {
 	// refused with etcd's "too many learner members in cluster". 0: no bound (the
 	// simulator's default; the server passes etcd's default, 1); negative: no learner.
 	MaxLearners int
+	// StrictReconfigCheck is etcd's --strict-reconfig-check: membership changes that would
+	// lose quorum are refused with etcd's errors (reconfig.go). Off by default (the
+	// simulator's); the server passes etcd's default, on.
+	StrictReconfigCheck bool
 	// MaxRequestBytes and MaxTxnOps are etcd's --max-request-bytes and --max-txn-ops.
 	MaxRequestBytes int
 	MaxTxnOps       int

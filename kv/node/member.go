@@ -94,6 +94,8 @@ type Member struct {
 	appliedScratch []appliedEntry // applyEntries' list, reused between Readies
 
 	checkpointsApplied uint64 // lease checkpoints applied since Open (for metrics)
+
+	contacts map[uint64]*peerContact // when each peer was first and last heard (reconfig.go)
 }
 
 // Open opens (creating on first start) the member in cfg.Dir on cfg.FS and replays its hard

@@ -101,15 +101,30 @@ func (m *Member) changeConfChecked(cc raft.ConfChange, check func() error, done 
 		done(raft.ConfState{}, &NotLeaderError{Leader: st.Lead})
 		return
 	}
+	promoting := slices.Contains(opts, promote)
+	// etcd checks quorum safety before anything else for an add or a removal, and after the
+	// learner-ready check for a promotion (reconfig.go).
+	if m.cfg.StrictReconfigCheck && !promoting {
+		if err := strictReconfigCheck(m.reconfigView(), cc, false); err != nil {
+			done(raft.ConfState{}, err)
+			return
+		}
+	}
 	if check != nil {
 		if err := check(); err != nil {
 			done(raft.ConfState{}, err)
 			return
 		}
 	}
-	if err := checkMembership(st, cc, slices.Contains(opts, promote)); err != nil {
+	if err := checkMembership(st, cc, promoting); err != nil {
 		done(raft.ConfState{}, err)
 		return
+	}
+	if m.cfg.StrictReconfigCheck && promoting {
+		if err := strictReconfigCheck(m.reconfigView(), cc, true); err != nil {
+			done(raft.ConfState{}, err)
+			return
+		}
 	}
 	if err := m.rn.ProposeConfChange(cc); err != nil {
 		done(raft.ConfState{}, fmt.Errorf("%s: %w", cc, err))

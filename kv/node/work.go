@@ -70,6 +70,7 @@ func (m *Member) Receive(data []byte) (err error) {
 			return err
 		}
 		m.observeMessage(&msg)
+		m.heardFrom(msg.From)
 		if msg.Type == raft.MsgSnap {
 			if err := m.admitSnapshot(msg); err != nil {
 				return err

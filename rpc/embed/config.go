@@ -123,6 +123,10 @@ type Config struct {
 	// SocketReusePort and SocketReuseAddress are --socket-reuse-port and
 	// --socket-reuse-address: SO_REUSEPORT and SO_REUSEADDR on every listener.
 	SocketReusePort, SocketReuseAddress bool
+	// NoStrictReconfigCheck is --strict-reconfig-check=false: membership changes that would
+	// lose quorum are not refused (by default they are, with etcd's errors: kv/node's
+	// reconfig.go).
+	NoStrictReconfigCheck bool
 	// MaxLearners is --max-learners: the most learners the cluster may have (zero: etcd's
 	// 1; negative: none, as etcd's 0).
 	MaxLearners int

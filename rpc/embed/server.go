@@ -200,6 +200,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		MaxRequestBytes:        cfg.MaxRequestBytes,
 		MaxTxnOps:              cfg.MaxTxnOps,
 		MaxLearners:            cfg.MaxLearners,
+		StrictReconfigCheck:    !cfg.NoStrictReconfigCheck,
 		SnapshotEntries:        int(cfg.SnapshotCount),
 		SnapshotCatchUpEntries: int(min(cfg.SnapshotCatchUpEntries, cfg.SnapshotCount)),
 		WatchProgressInterval:  cfg.WatchProgressNotifyInterval,

@@ -172,8 +172,10 @@ func TestServerCluster(t *testing.T) {
 	// member add, then the new member joins with state existing and learns the data.
 	ports := embedtest.FreePorts(t, 2)
 	client4, peer4 := fmt.Sprintf("http://127.0.0.1:%d", ports[0]), fmt.Sprintf("http://127.0.0.1:%d", ports[1])
-	added, err := c.MemberAdd(ctx, []string{peer4})
-	require.NoError(t, err)
+	// --strict-reconfig-check refuses the add ("unhealthy cluster") until the leader has
+	// been connected to the restarted member for etcd's HealthInterval.
+	var added *clientv3.MemberAddResponse
+	retryUnhealthy(t, ctx, func() error { added, err = c.MemberAdd(ctx, []string{peer4}); return err })
 	m4 := &testMember{cfg: ms[0].cfg}
 	m4.cfg.Name, m4.cfg.DataDir, m4.cfg.Logger, m4.cfg.WALDir = "m4", filepath.Join(t.TempDir(), "m4"), testLogger(t, "m4"), ""
 	m4.cfg.ListenClientURLs, m4.cfg.AdvertiseClientURLs = mustURL(t, client4), mustURL(t, client4)
