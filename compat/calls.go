@@ -65,7 +65,8 @@ type call struct {
 	kind   kind
 	member int // index of the member the call goes to
 	// user is who makes the call: "" through the clients without credentials, else through
-	// that user's clients (clientv3 with Username and Password, auth.go's clientUsers).
+	// that identity's clients (auth.go: clientv3 with Username and Password for clientUsers,
+	// with a certificate for cert:NAME, connections sending a held token for token:NAME).
 	user  string
 	req   proto.Message // the request (for Watch(cancel), nil)
 	watch int           // Watch(create)/Watch(cancel): the watch's number in the sequence
@@ -113,6 +114,7 @@ type model struct {
 	watches    []openWatch // created, not cancelled
 	nextWatch  int
 	auth       authModel
+	certs      bool // the pair has certificate users (clusterConfig.certs)
 }
 
 type openWatch struct {

@@ -150,8 +150,8 @@ func normalize(msg proto.Message, s *sideState) proto.Message {
 	case *pb.LeaseTimeToLiveResponse:
 		slices.SortFunc(r.Keys, bytes.Compare)
 	case *pb.AuthenticateResponse:
-		if f := shapedFields["etcdserverpb.AuthenticateResponse.token"]; f.shape.MatchString(r.Token) {
-			r.Token = f.name
+		if shape := shapedFields["etcdserverpb.AuthenticateResponse.token"].shape(r.Token, s.cfg); shape != "" {
+			r.Token = shape
 		}
 	}
 	return out

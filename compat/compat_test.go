@@ -59,70 +59,85 @@ func calls(t *testing.T) int {
 }
 
 // TestCompat sends the seeded sequences to a three-member etcd v3.7.3 and a three-member
-// Ballast and fails at the first call whose answers differ. Each seed gets a fresh pair of
-// clusters (a seed's result never depends on what an earlier seed left); the lease expiry
-// and etcdctl comparisons run on the last seed's pair, after its sequence.
+// Ballast and fails at the first call whose answers differ. Each seed runs on two pairs of
+// fresh clusters (a seed's result never depends on what an earlier seed left): one with
+// simple tokens and password users, one with JWT tokens (RS256) and --client-cert-auth,
+// whose sequence adds certificate users (cluster.go's clusterConfig). The lease expiry and
+// etcdctl comparisons run on the last seed's first pair, after its sequence.
 func TestCompat(t *testing.T) {
 	bin := etcdBinary(t)
 	total := &Stats{PerKind: map[string]int{}, ExceptionsUsed: map[string]int{}, Watch: map[string]int{}, Auth: map[string]int{}}
+	perConfig := map[string]int{}
 	all := seeds(t)
+	jwtCerts := newJWTCertConfig(t)
 	for i, seed := range all {
 		ok := t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
-			etcd := startEtcd(t, bin)
-			ballast := startBallast(t, nil)
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
-			start := time.Now()
-			stats, d, err := runSequence(ctx, etcd, ballast, seed, calls(t), verbose(t))
-			cancel()
-			if err != nil {
-				t.Fatalf("seed %d: %v (re-run: cd compat && go test -run TestCompat -seed %d)", seed, err, seed)
-			}
-			if d != nil {
-				t.Fatal(d.Error())
-			}
-			t.Logf("seed %d: %d calls compared in %v, %d failed on etcd (%.0f%%), no difference", seed, stats.Calls,
-				time.Since(start).Round(time.Millisecond), stats.FailedOnEtcd, 100*float64(stats.FailedOnEtcd)/float64(stats.Calls))
-			total.Calls += stats.Calls
-			total.FailedOnEtcd += stats.FailedOnEtcd
-			for k, v := range stats.PerKind {
-				total.PerKind[k] += v
-			}
-			for k, v := range stats.ExceptionsUsed {
-				total.ExceptionsUsed[k] += v
-			}
-			for k, v := range stats.Watch {
-				total.Watch[k] += v
-			}
-			for k, v := range stats.Auth {
-				total.Auth[k] += v
-			}
-			if i < len(all)-1 {
-				return
-			}
-			t.Run("lease expiry", func(t *testing.T) { testLeaseExpiry(t, etcd, ballast) })
-			t.Run("fragments", func(t *testing.T) { testFragments(t, etcd, ballast) })
-			t.Run("etcdctl", func(t *testing.T) {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				defer cancel()
-				e, err := newSideState(ctx, etcd)
-				if err != nil {
-					t.Fatal(err)
+			for _, cfg := range []*clusterConfig{simpleConfig, jwtCerts} {
+				var etcd, ballast *side
+				if !t.Run(cfg.name, func(t *testing.T) {
+					etcd, ballast = startEtcd(t, bin, cfg), startBallast(t, nil, cfg)
+					stats := runPair(t, etcd, ballast, seed)
+					perConfig[cfg.name] += stats.Calls
+					total.add(stats)
+					if i < len(all)-1 || cfg != simpleConfig {
+						return
+					}
+					t.Run("lease expiry", func(t *testing.T) { testLeaseExpiry(t, etcd, ballast) })
+					t.Run("fragments", func(t *testing.T) { testFragments(t, etcd, ballast) })
+					t.Run("etcdctl", func(t *testing.T) {
+						ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+						defer cancel()
+						e, err := newSideState(ctx, etcd)
+						if err != nil {
+							t.Fatal(err)
+						}
+						b, err := newSideState(ctx, ballast)
+						if err != nil {
+							t.Fatal(err)
+						}
+						testEtcdctl(t, e, b)
+					})
+				}) {
+					return
 				}
-				b, err := newSideState(ctx, ballast)
-				if err != nil {
-					t.Fatal(err)
-				}
-				testEtcdctl(t, e, b)
-			})
+			}
 		})
 		if !ok {
 			return
 		}
 	}
-	t.Logf("compared %d calls in %d seeds: %s; in watch transcripts: %s; intended differences met: %s; auth: %s", total.Calls, len(all),
-		counts(total.PerKind), counts(total.Watch), counts(total.ExceptionsUsed), counts(total.Auth))
+	t.Logf("compared %d calls in %d seeds (%s): %s; in watch transcripts: %s; intended differences met: %s; auth: %s", total.Calls, len(all),
+		counts(perConfig), counts(total.PerKind), counts(total.Watch), counts(total.ExceptionsUsed), counts(total.Auth))
 	if 5*total.FailedOnEtcd < total.Calls {
 		t.Fatalf("only %d of %d calls failed on etcd: the sequence must hold at least a fifth meant to fail", total.FailedOnEtcd, total.Calls)
+	}
+}
+
+// runPair runs the seed's sequence on one pair of clusters and fails the test at a
+// difference.
+func runPair(t *testing.T, etcd, ballast *side, seed uint64) *Stats {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
+	defer cancel()
+	start := time.Now()
+	stats, d, err := runSequence(ctx, etcd, ballast, seed, calls(t), verbose(t))
+	if err != nil {
+		t.Fatalf("seed %d, %s: %v (re-run: cd compat && go test -run TestCompat -seed %d)", seed, etcd.cfg.name, err, seed)
+	}
+	if d != nil {
+		t.Fatalf("%s: %s", etcd.cfg.name, d.Error())
+	}
+	t.Logf("seed %d, %s: %d calls compared in %v, %d failed on etcd (%.0f%%), %d with auth on, no difference", seed, etcd.cfg.name, stats.Calls,
+		time.Since(start).Round(time.Millisecond), stats.FailedOnEtcd, 100*float64(stats.FailedOnEtcd)/float64(stats.Calls), stats.Auth["calls with auth on"])
+	return stats
+}
+
+func (s *Stats) add(o *Stats) {
+	s.Calls += o.Calls
+	s.FailedOnEtcd += o.FailedOnEtcd
+	for _, m := range [][2]map[string]int{{s.PerKind, o.PerKind}, {s.ExceptionsUsed, o.ExceptionsUsed}, {s.Watch, o.Watch}, {s.Auth, o.Auth}} {
+		for k, v := range m[1] {
+			m[0][k] += v
+		}
 	}
 }
 
@@ -161,8 +176,8 @@ func TestPlantedDifference(t *testing.T) {
 		}
 		return err
 	})
-	etcd := startEtcd(t, bin)
-	ballast := startBallast(t, []grpc.DialOption{flip})
+	etcd := startEtcd(t, bin, simpleConfig)
+	ballast := startBallast(t, []grpc.DialOption{flip}, simpleConfig)
 	const seed = 1
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()

@@ -30,7 +30,7 @@ type sideState struct {
 	ids     map[uint64]uint64 // member ID -> member number (1..3)
 	urls    map[string]string // URL -> "mN-peer" / "mN-client"
 	watches map[int]*watchStream
-	users   map[string][]*clientv3.Client // clientUsers' clients, one per member
+	users   map[string][]*clientv3.Client // clientUsers' and certUsers' clients, one per member
 }
 
 // outcome is what one side answered to one call: a response or a gRPC error, or for a watch
@@ -58,6 +58,9 @@ type outcome struct {
 // conn is the connection c goes through: its member's client of c.user (none: the client
 // without credentials).
 func (s *sideState) conn(c *call) *grpc.ClientConn {
+	if conns, ok := s.raw[c.user]; ok {
+		return conns[c.member]
+	}
 	if c.user != "" {
 		return s.users[c.user][c.member].ActiveConnection()
 	}
@@ -134,6 +137,11 @@ func runSequence(ctx context.Context, etcd, ballast *side, seed uint64, n int, l
 	defer e.closeWatches()
 	defer b.closeWatches()
 	m := newModel(seed)
+	m.certs = etcd.cfg.certs
+	if etcd.cfg.jwt || etcd.cfg.certs {
+		// a pair for its auth configuration: the first auth phase starts at once
+		m.auth.nextEnable = 5
+	}
 	if err := m.resume(ctx, e); err != nil {
 		return nil, nil, err
 	}
@@ -307,7 +315,10 @@ func (s *sideState) syncRead(ctx context.Context, member int, asRoot bool) (int6
 // the call's own error is in the outcome.
 func (s *sideState) do(ctx context.Context, c *call, m *model) (outcome, error) {
 	var o outcome
-	if c.sync || c.kind == kindWatchCancel {
+	// A token user's call is checked against the member's auth revision: the member must
+	// have applied every auth change acknowledged before it (else whether the token is
+	// stale would depend on how far it is behind).
+	if _, tok := s.raw[c.user]; c.sync || c.kind == kindWatchCancel || tok {
 		rev, err := s.syncRead(ctx, c.member, m.auth.enabled)
 		if err != nil {
 			return o, err
@@ -347,9 +358,15 @@ func (s *sideState) do(ctx context.Context, c *call, m *model) (outcome, error) 
 	case kindHashKV:
 		o.resp, o.err = maint.HashKV(cctx, c.req.(*pb.HashKVRequest))
 		if o.err == nil {
-			// Whether any key is live at the hashed revision (see intendedDifferences).
+			// Whether any key is live at the hashed revision (see intendedDifferences): the
+			// harness's own read, root's while auth is on (the caller may not read, or hold a
+			// token HashKV takes and a Range refuses as stale).
 			h := o.resp.(*pb.HashKVResponse)
-			live, err := kv.Range(cctx, &pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}, Revision: h.HashRevision, CountOnly: true})
+			reader := s.clients[c.member]
+			if m.auth.enabled {
+				reader = s.users["root"][c.member]
+			}
+			live, err := pb.NewKVClient(reader.ActiveConnection()).Range(cctx, &pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}, Revision: h.HashRevision, CountOnly: true})
 			if err == nil && live.Count == 0 {
 				o.noLiveKey = true
 			}
@@ -366,6 +383,11 @@ func (s *sideState) do(ctx context.Context, c *call, m *model) (outcome, error) 
 		o = s.watchCancel(ctx, c, o)
 	default:
 		o.resp, o.err = doAuth(cctx, pb.NewAuthClient(conn), c)
+		if r, ok := o.resp.(*pb.AuthenticateResponse); ok && o.err == nil {
+			if h := s.tokens[tokenPrefix+c.req.(*pb.AuthenticateRequest).Name]; h != nil {
+				h.set(r.Token)
+			}
+		}
 	}
 	if o.err != nil {
 		o.resp = nil // a typed nil pointer

@@ -72,37 +72,41 @@ func callToken(ctx context.Context) string {
 // header). A client that sets it only gives up its own certificate identity.
 const NoCertIdentity = "ballast-no-cert-identity"
 
-// certUser is the common name of the call's verified client certificate ("" when none, or
-// when the call comes through the gateway or another of the member's clients of itself).
-func certUser(ctx context.Context) string {
+// certUser is the common name of the call's verified client certificate; ok is false when
+// there is none, or when the call comes through the gateway or another of the member's
+// clients of itself. A certificate with an empty common name still identifies its caller,
+// as no one in particular: as in etcd, such a caller is not refused as naming no user
+// ("user name is empty") where etcd only asks for credentials, and is refused as an unknown
+// user ("permission denied") by a permission check.
+func certUser(ctx context.Context) (cn string, ok bool) {
 	p, ok := peer.FromContext(ctx)
 	if !ok || p.AuthInfo == nil {
-		return ""
+		return "", false
 	}
 	ti, ok := p.AuthInfo.(credentials.TLSInfo)
 	if !ok {
-		return ""
+		return "", false
 	}
 	if md, ok := metadata.FromIncomingContext(ctx); ok && (len(md.Get("grpcgateway-accept")) > 0 || len(md.Get(NoCertIdentity)) > 0) {
-		return ""
+		return "", false
 	}
 	for _, chain := range ti.State.VerifiedChains {
 		if len(chain) > 0 {
-			return chain[0].Subject.CommonName
+			return chain[0].Subject.CommonName, true
 		}
 	}
-	return ""
+	return "", false
 }
 
 // authInfo is who makes the call: the zero Info when auth is disabled or the call carries
 // no credentials; etcd's "invalid auth token" for a token this member does not know.
 func (s *Services) authInfo(ctx context.Context) (auth.Info, error) {
 	tok := callToken(ctx)
-	cn := ""
+	cn, hasCert := "", false
 	if tok == "" && s.cfg.ClientCertAuth {
-		cn = certUser(ctx)
+		cn, hasCert = certUser(ctx)
 	}
-	if tok == "" && cn == "" {
+	if tok == "" && !hasCert {
 		return auth.Info{}, nil // no credentials: no one, whether auth is enabled or not
 	}
 	var waited time.Duration
@@ -118,7 +122,7 @@ func (s *Services) authInfo(ctx context.Context) (auth.Info, error) {
 				applied = true
 			case tok != "":
 				ai, found, applied = m.TokenInfo(tok)
-			case cn != "":
+			case hasCert:
 				ai = auth.Info{User: cn, Revision: m.AuthRevision()}
 			}
 		})
@@ -153,6 +157,12 @@ func (s *Services) withAuth(ctx context.Context, req *pb.InternalRaftRequest) er
 	}
 	ai, err := s.authInfo(ctx)
 	if err != nil {
+		// etcd's gRPC layer validates a Range, Put, DeleteRange or Txn before its server
+		// resolves the token: an invalid request gets its own error whatever token it carries.
+		var verr error
+		if ierr := s.d.Inspect(ctx, func(m *node.Member) { verr = m.Validate(req) }); ierr == nil && verr != nil {
+			return toGRPCError(verr)
+		}
 		return err
 	}
 	req.Header = &pb.RequestHeader{Username: ai.User, AuthRevision: ai.Revision}
@@ -177,11 +187,13 @@ func (s *Services) checkAdmin(ctx context.Context) error {
 	return s.checkMember(ctx, func(m *node.Member, ai auth.Info) error { return m.CheckAdmin(ai) })
 }
 
-// requireUser refuses, with auth enabled, a call that names no user (etcd's
+// requireUser refuses, with auth enabled, a call without credentials (etcd's
 // requireAuthInfo: Status, alarm listing, TimeToLive, LeaseGrant, LeaseRevoke, MemberList).
+// Credentials make an Info with the auth revision, never 0 with auth enabled; a certificate
+// with an empty common name is credentials naming no user, which etcd lets through here.
 func (s *Services) requireUser(ctx context.Context) error {
 	return s.checkMember(ctx, func(m *node.Member, ai auth.Info) error {
-		if m.AuthEnabled() && ai.User == "" {
+		if m.AuthEnabled() && ai.Revision == 0 {
 			return auth.ErrUserEmpty
 		}
 		return nil

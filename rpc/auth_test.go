@@ -217,3 +217,56 @@ func TestForgedTokenIndex(t *testing.T) {
 	_, err = pb.NewKVClient(conn).Range(noDeadline, &pb.RangeRequest{Key: []byte("k")})
 	require.ErrorIs(t, err, rpctypes.ErrGRPCInvalidAuthToken)
 }
+
+// TestValidationBeforeToken: etcd's gRPC layer validates a Range, Put, DeleteRange or Txn
+// before its server looks at the caller's token, so an invalid request carrying a refused
+// token gets the request's error, not "invalid auth token" (found by compat/: a txn putting
+// one key twice, by a user whose simple token ended with the user's deletion). A valid
+// request with the same token is refused for the token.
+func TestValidationBeforeToken(t *testing.T) {
+	c := newClusterWith(t, 1, func(cfg *embed.Config) { cfg.BcryptCost = 4; cfg.MaxTxnOps = 2 })
+	ctx := ctxT(t)
+	cli := c.client()
+	_, err := cli.UserAdd(ctx, "root", "rootpw")
+	require.NoError(t, err)
+	_, err = cli.UserGrantRole(ctx, "root", "root")
+	require.NoError(t, err)
+	_, err = cli.AuthEnable(ctx)
+	require.NoError(t, err)
+	conn, err := grpc.NewClient(strings.TrimPrefix(c.endpoint(0), "http://"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	kv := pb.NewKVClient(conn)
+	put := func(k string) *pb.RequestOp {
+		return &pb.RequestOp{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: []byte(k)}}}
+	}
+	for _, tc := range []struct {
+		name string
+		call func(context.Context) error
+		want error
+	}{
+		{"range without a key", func(ctx context.Context) error { _, err := kv.Range(ctx, &pb.RangeRequest{}); return err }, rpctypes.ErrGRPCEmptyKey},
+		{"put without a key", func(ctx context.Context) error { _, err := kv.Put(ctx, &pb.PutRequest{}); return err }, rpctypes.ErrGRPCEmptyKey},
+		{"delete without a key", func(ctx context.Context) error { _, err := kv.DeleteRange(ctx, &pb.DeleteRangeRequest{}); return err }, rpctypes.ErrGRPCEmptyKey},
+		{"txn putting a key twice", func(ctx context.Context) error {
+			_, err := kv.Txn(ctx, &pb.TxnRequest{Success: []*pb.RequestOp{put("a"), put("a")}})
+			return err
+		}, rpctypes.ErrGRPCDuplicateKey},
+		{"txn over --max-txn-ops", func(ctx context.Context) error {
+			_, err := kv.Txn(ctx, &pb.TxnRequest{Success: []*pb.RequestOp{put("a"), put("b"), put("c")}})
+			return err
+		}, rpctypes.ErrGRPCTooManyOps},
+		{"valid range", func(ctx context.Context) error {
+			_, err := kv.Range(ctx, &pb.RangeRequest{Key: []byte("a")})
+			return err
+		}, rpctypes.ErrGRPCInvalidAuthToken},
+		{"valid put", func(ctx context.Context) error { _, err := kv.Put(ctx, &pb.PutRequest{Key: []byte("a")}); return err }, rpctypes.ErrGRPCInvalidAuthToken},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, tok := range []string{"not-a-token", "abcdefghijklmnop.1"} {
+				err := tc.call(metadata.AppendToOutgoingContext(ctx, rpctypes.TokenFieldNameGRPC, tok))
+				require.ErrorIs(t, err, tc.want, "token %q", tok)
+			}
+		})
+	}
+}

@@ -240,6 +240,11 @@ func (m *Member) CheckRange(ai auth.Info, key, rangeEnd []byte) error {
 // snapshot, alarms, leader moves, membership changes).
 func (m *Member) CheckAdmin(ai auth.Info) error { return m.auth.CheckAdmin(ai) }
 
+// Validate is kv/mvcc's check of a client's Range, Put, DeleteRange or Txn (nil for any
+// other request): the checks etcd's gRPC layer makes first, before it even resolves the
+// caller's token (the API layer calls it when the token is refused).
+func (m *Member) Validate(req *pb.InternalRaftRequest) error { return m.kv.Validate(req) }
+
 // AuthEnabled reports whether auth is enabled at this member's applied index.
 func (m *Member) AuthEnabled() bool { return m.auth.Enabled() }
 

@@ -82,3 +82,67 @@ func TestCertIdentityNotTheMembers(t *testing.T) {
 	_, err = v3lockpb.NewLockClient(cli.ActiveConnection()).Lock(lctx, &v3lockpb.LockRequest{Name: []byte("L")})
 	require.ErrorContains(t, err, "user name is empty", "the lock service acted as the member's certificate")
 }
+
+// TestEmptyCNCertificate: under --client-cert-auth a verified certificate with an empty
+// common name is credentials naming no user, as in etcd (its AuthInfoFromTLS gives an
+// AuthInfo with an empty user name): the calls etcd guards only by asking for credentials
+// (LeaseGrant, LeaseRevoke, MemberList) go through, a permission check refuses it as an
+// unknown user ("permission denied"), a root-only call as naming no one ("user name is
+// empty"). Found by compat/ (a LeaseRevoke of an unknown lease: etcd "requested lease not
+// found", Ballast "user name is empty").
+func TestEmptyCNCertificate(t *testing.T) {
+	dir := t.TempDir()
+	ca := embedtest.NewCA(t, "ca")
+	srvCert, srvKey := ca.Issue(t, dir, "server", 10)
+	rootCert, rootKey := ca.Issue(t, dir, "root", 11)
+	anonCert, anonKey := ca.IssueCN(t, dir, "anon", "", 12)
+	caFile := ca.WritePEM(t, dir, "ca.pem")
+
+	ms := testCluster(t, 1)
+	u := ms[0].cfg.ListenClientURLs[0]
+	u.Scheme = "https"
+	ms[0].cfg.ListenClientURLs, ms[0].cfg.AdvertiseClientURLs = []url.URL{u}, []url.URL{u}
+	ms[0].cfg.ClientTLS = TLSInfo{CertFile: srvCert, KeyFile: srvKey, TrustedCAFile: caFile, ClientCertAuth: true}
+	ms[0].cfg.BcryptCost = 4
+	ms[0].start(t)
+	waitReady(t, ms[0])
+	endpoint := ms[0].srv.ClientURLs()[0]
+	client := func(certFile, keyFile string) *clientv3.Client {
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(ca.PEM)
+		kp, err := tls.LoadX509KeyPair(certFile, keyFile)
+		require.NoError(t, err)
+		cli, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 10 * time.Second, Logger: zap.NewNop(),
+			TLS: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{kp}, MinVersion: tls.VersionTLS12}})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = cli.Close() })
+		return cli
+	}
+	root, anon := client(rootCert, rootKey), client(anonCert, anonKey)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := root.UserAdd(ctx, "root", "rootpw")
+	require.NoError(t, err)
+	_, err = root.UserGrantRole(ctx, "root", "root")
+	require.NoError(t, err)
+	_, err = root.AuthEnable(ctx)
+	require.NoError(t, err)
+
+	_, err = anon.Get(ctx, "k")
+	require.ErrorIs(t, err, rpctypes.ErrPermissionDenied)
+	_, err = anon.Put(ctx, "k", "v")
+	require.ErrorIs(t, err, rpctypes.ErrPermissionDenied)
+	_, err = anon.Compact(ctx, 1)
+	require.ErrorIs(t, err, rpctypes.ErrUserEmpty)
+	_, err = anon.Revoke(ctx, 0x7000)
+	require.ErrorIs(t, err, rpctypes.ErrLeaseNotFound)
+	_, err = anon.MemberList(ctx)
+	require.NoError(t, err)
+	g, err := anon.Grant(ctx, 600)
+	require.NoError(t, err)
+	_, err = anon.Revoke(ctx, g.ID)
+	require.NoError(t, err)
+	_, err = root.Get(ctx, "k")
+	require.NoError(t, err, "root's certificate is root's")
+}

@@ -43,9 +43,16 @@ func NewCA(t testing.TB, cn string) *CA {
 // its key into dir, returning their paths.
 func (ca *CA) Issue(t testing.TB, dir, name string, serial int64) (certFile, keyFile string) {
 	t.Helper()
+	return ca.IssueCN(t, dir, name, name, serial)
+}
+
+// IssueCN is Issue with a CN other than the files' name (cn may be empty: a certificate
+// that names no user under --client-cert-auth).
+func (ca *CA) IssueCN(t testing.TB, dir, name, cn string, serial int64) (certFile, keyFile string) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
 		KeyUsage:    x509.KeyUsageDigitalSignature,
