@@ -96,9 +96,9 @@ func applyConfigFile(fs *flag.FlagSet, path string, warn func(string)) error {
 			}
 			continue
 		case "discovery-config":
-			if err := applyBlock(fs, path, k, m[k], func(sub string) string {
-				return map[string]string{"token": "discovery-token", "endpoints": "discovery-endpoints"}[sub]
-			}, warn); err != nil {
+			// etcd's v3discovery.DiscoveryConfig: the token, and clientv3.ConfigSpec under
+			// "client" (its TLS under "secure", its credentials under "auth").
+			if err := applyBlock(fs, path, k, m[k], func(sub string) string { return discoveryConfigKeys[sub] }, warn); err != nil {
 				return err
 			}
 			continue
@@ -119,6 +119,24 @@ func applyConfigFile(fs *flag.FlagSet, path string, warn func(string)) error {
 
 var errUnknownKey = fmt.Errorf("unknown key")
 
+// discoveryConfigKeys map the keys of etcd's discovery-config block (flattened with dots)
+// to the flags they stand for.
+var discoveryConfigKeys = map[string]string{
+	"token":                                  "discovery-token",
+	"client.endpoints":                       "discovery-endpoints",
+	"client.dial-timeout":                    "discovery-dial-timeout",
+	"client.request-timeout":                 "discovery-request-timeout",
+	"client.keepalive-time":                  "discovery-keepalive-time",
+	"client.keepalive-timeout":               "discovery-keepalive-timeout",
+	"client.secure.cert":                     "discovery-cert",
+	"client.secure.key":                      "discovery-key",
+	"client.secure.cacert":                   "discovery-cacert",
+	"client.secure.insecure-transport":       "discovery-insecure-transport",
+	"client.secure.insecure-skip-tls-verify": "discovery-insecure-skip-tls-verify",
+	"client.auth.username":                   "discovery-user",
+	"client.auth.password":                   "discovery-password",
+}
+
 // applyBlock applies a nested block's keys through flagOf (which names "" for a key the
 // block does not have).
 func applyBlock(fs *flag.FlagSet, path, key string, raw json.RawMessage, flagOf func(string) string, warn func(string)) error {
@@ -138,6 +156,13 @@ func applyBlock(fs *flag.FlagSet, path, key string, raw json.RawMessage, flagOf 
 	slices.Sort(subKeys)
 	for _, k := range subKeys {
 		name := flagOf(k)
+		if name == "" && bytes.HasPrefix(bytes.TrimSpace(sub[k]), []byte("{")) {
+			// a block within the block: its keys are "k.sub"
+			if err := applyBlock(fs, path, key+"."+k, sub[k], func(s string) string { return flagOf(k + "." + s) }, warn); err != nil {
+				return err
+			}
+			continue
+		}
 		if name == "" {
 			warn(fmt.Sprintf("config file %s: unknown key %q in %s ignored", path, k, key))
 			continue
@@ -204,8 +229,7 @@ func applyKey(fs *flag.FlagSet, path, key, name string, raw json.RawMessage, war
 }
 
 // refusedDurations are the refused flags whose values are durations.
-var refusedDurations = []string{"backend-batch-interval", "raft-read-timeout", "raft-write-timeout", "discovery-dial-timeout",
-	"discovery-request-timeout", "discovery-keepalive-time", "discovery-keepalive-timeout",
+var refusedDurations = []string{"backend-batch-interval", "raft-read-timeout", "raft-write-timeout",
 	"compact-hash-check-time", "warning-apply-duration",
 	"compaction-sleep-interval", "downgrade-check-time"}
 

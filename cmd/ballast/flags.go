@@ -129,6 +129,8 @@ type flagVars struct {
 	strictReconfig                                        *bool
 	unsafeNoFsync                                         *bool
 	memoryMlock                                           *bool
+	discovery                                             embed.DiscoveryConfig
+	discoveryEndpoints                                    *stringsValue
 	reusePort, reuseAddress                               *bool
 	warnUnary                                             *time.Duration
 	compactionMode, compactionRetention                   *string
@@ -214,6 +216,20 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.maxLearners = fs.Int("max-learners", embed.DefaultMaxLearners, "Sets the maximum number of learners that can be available in the cluster membership.")
 	v.enableGateway = fs.Bool("enable-grpc-gateway", true, "Enable GRPC gateway.")
 	v.enablePprof = fs.Bool("enable-pprof", false, "Enable runtime profiling data via HTTP server. Address is at client URL + \"/debug/pprof/\"")
+	v.discoveryEndpoints = &stringsValue{}
+	fs.Var(v.discoveryEndpoints, "discovery-endpoints", "V3 discovery: List of gRPC endpoints of the discovery service.")
+	fs.StringVar(&v.discovery.Token, "discovery-token", "", "V3 discovery: discovery token for the etcd cluster to be bootstrapped.")
+	fs.DurationVar(&v.discovery.DialTimeout, "discovery-dial-timeout", embed.DefaultDiscoveryDialTimeout, "V3 discovery: dial timeout for client connections.")
+	fs.DurationVar(&v.discovery.RequestTimeout, "discovery-request-timeout", embed.DefaultDiscoveryRequestTimeout, "V3 discovery: timeout for discovery requests (excluding dial timeout).")
+	fs.DurationVar(&v.discovery.KeepAliveTime, "discovery-keepalive-time", embed.DefaultDiscoveryKeepAliveTime, "V3 discovery: keepalive time for client connections.")
+	fs.DurationVar(&v.discovery.KeepAliveTimeout, "discovery-keepalive-timeout", embed.DefaultDiscoveryKeepAliveTimeout, "V3 discovery: keepalive timeout for client connections.")
+	fs.BoolVar(&v.discovery.InsecureTransport, "discovery-insecure-transport", true, "V3 discovery: disable transport security for client connections.")
+	fs.BoolVar(&v.discovery.InsecureSkipVerify, "discovery-insecure-skip-tls-verify", false, "V3 discovery: skip server certificate verification (CAUTION: this option should be enabled only for testing purposes).")
+	fs.StringVar(&v.discovery.Cert, "discovery-cert", "", "V3 discovery: identify secure client using this TLS certificate file.")
+	fs.StringVar(&v.discovery.Key, "discovery-key", "", "V3 discovery: identify secure client using this TLS key file.")
+	fs.StringVar(&v.discovery.CACert, "discovery-cacert", "", "V3 discovery: verify certificates of TLS-enabled secure servers using this CA bundle.")
+	fs.StringVar(&v.discovery.User, "discovery-user", "", "V3 discovery: username[:password] for authentication (prompt if password is not supplied).")
+	fs.StringVar(&v.discovery.Password, "discovery-password", "", "V3 discovery: password for authentication (if this option is used, --user option shouldn't include password).")
 	v.discoveryFallback = &selectiveValue{"exit", []string{"exit", "proxy"}}
 	fs.Var(v.discoveryFallback, "discovery-fallback", `Valid values include ["exit" "proxy"]`)
 	v.v2Deprecation = &selectiveValue{"write-only", []string{"not-yet", "write-only", "write-only-skip-check", "write-only-drop-data", "gone"}}
@@ -381,6 +397,7 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		SocketReusePort:             *v.reusePort,
 		UnsafeNoFsync:               *v.unsafeNoFsync,
 		MemoryMlock:                 *v.memoryMlock,
+		Discovery:                   v.discovery,
 		MaxLearners:                 learnersBound(*v.maxLearners),
 		NoStrictReconfigCheck:       !*v.strictReconfig,
 		SocketReuseAddress:          *v.reuseAddress,
@@ -444,6 +461,11 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 	// (on the command line only: its config file keeps the default).
 	if !fromFile && set["listen-client-urls"] && !set["advertise-client-urls"] {
 		return bad(errors.New("--advertise-client-urls is required when --listen-client-urls is set explicitly"))
+	}
+	// etcd clears the default --initial-cluster when discovery is asked for.
+	cfg.Discovery.Endpoints = v.discoveryEndpoints.values
+	if len(cfg.Discovery.Endpoints) > 0 && !set["initial-cluster"] {
+		cfg.InitialCluster = ""
 	}
 	// etcd's UpdateDefaultClusterFromName: `--name abc` alone names the one-member cluster.
 	if cfg.Name != embed.DefaultName && cfg.InitialCluster == v.defaultInitialCluster {

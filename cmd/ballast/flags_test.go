@@ -58,6 +58,8 @@ func TestParseDefaults(t *testing.T) {
 		GRPCKeepAliveTimeout:        20 * time.Second,
 		AutoCompactionMode:          "periodic",
 		AutoCompactionRetention:     "0",
+		Discovery: embed.DiscoveryConfig{DialTimeout: 2 * time.Second, RequestTimeout: 5 * time.Second,
+			KeepAliveTime: 2 * time.Second, KeepAliveTimeout: 6 * time.Second, InsecureTransport: true},
 		WarningUnaryRequestDuration: 300 * time.Millisecond,
 		MaxLearners:                 1,
 		AuthToken:                   "simple",

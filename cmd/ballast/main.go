@@ -124,6 +124,14 @@ func run(ctx context.Context, argv, environ []string, stdout, stderr io.Writer) 
 	cfg := opts.cfg
 	cfg.Logger = lg
 	srv, err := embed.Start(ctx, cfg)
+	var derr *embed.DiscoveryError
+	if errors.As(err, &derr) {
+		// etcd's words for any failed discovery, not only a reused token.
+		lg.Warn("failed to bootstrap; discovery token was already used", "discovery-token", cfg.Discovery.Token,
+			"discovery-endpoints", cfg.Discovery.Endpoints, "error", err.Error())
+		lg.Warn("do not reuse discovery token; generate a new one to bootstrap a cluster")
+		return 1
+	}
 	if err != nil {
 		lg.Error("failed to start", "error", err.Error())
 		return 1

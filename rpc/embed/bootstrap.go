@@ -72,8 +72,11 @@ func bootstrap(ctx context.Context, cfg Config, lg *slog.Logger, fetch fetchMemb
 	var id identity
 	switch cfg.InitialClusterState {
 	case ClusterStateNew:
-		id, err = newClusterIdentity(ctx, cfg, ic)
+		id, err = newClusterIdentity(ctx, cfg, ic, lg)
 	default:
+		if cfg.Discovery.enabled() {
+			return identity{}, errors.New("discovery URL should not be set when joining existing initial cluster")
+		}
 		id, err = joinIdentity(ctx, cfg, ic, lg, fetch)
 	}
 	if err != nil {
@@ -96,7 +99,11 @@ func bootstrap(ctx context.Context, cfg Config, lg *slog.Logger, fetch fetchMemb
 	return id, nil
 }
 
-func newClusterIdentity(ctx context.Context, cfg Config, ic InitialCluster) (identity, error) {
+// newClusterIdentity is etcd's bootstrapNewClusterNoWAL: the founders are --initial-cluster,
+// or, with discovery, the members the discovery service lists once the cluster's size has
+// registered (this member's ID is the one its temporary cluster of itself alone gives: the
+// same URLs and token).
+func newClusterIdentity(ctx context.Context, cfg Config, ic InitialCluster, lg *slog.Logger) (identity, error) {
 	if err := verifyBootstrap(ctx, cfg.Name, urlStrings(cfg.AdvertisePeerURLs), ic); err != nil {
 		return identity{}, err
 	}
@@ -104,13 +111,31 @@ func newClusterIdentity(ctx context.Context, cfg Config, ic InitialCluster) (ide
 	if err != nil {
 		return identity{}, err
 	}
-	var ids []uint64
 	var self uint64
 	for _, f := range founders {
-		ids = append(ids, f.ID)
 		if f.Name == cfg.Name {
 			self = f.ID
 		}
+	}
+	if cfg.Discovery.enabled() {
+		lg.Info("Bootstrapping cluster using v3 discovery.")
+		s, err := discoverCluster(ctx, lg, cfg.Discovery, self, ic.String())
+		if err != nil {
+			return identity{}, &DiscoveryError{Op: "join", Err: err}
+		}
+		if ic, err = ParseInitialCluster(s); err != nil {
+			return identity{}, err
+		}
+		if hasDuplicateURL(ic) {
+			return identity{}, fmt.Errorf("discovery cluster %s has duplicate url", ic)
+		}
+		if founders, err = Founders(ic, cfg.InitialClusterToken); err != nil {
+			return identity{}, err
+		}
+	}
+	var ids []uint64
+	for _, f := range founders {
+		ids = append(ids, f.ID)
 	}
 	return identity{id: self, clusterID: ClusterID(ids), founders: founders}, nil
 }

@@ -75,6 +75,10 @@ type Config struct {
 	InitialCluster      string
 	InitialClusterState string // ClusterStateNew or ClusterStateExisting
 	InitialClusterToken string
+	// Discovery is etcd's v3 discovery (--discovery-*, discovery.go): with Endpoints set (and
+	// InitialCluster empty), a new member learns its founding members from an etcd-API
+	// discovery service, and Discovery.Token is the cluster token.
+	Discovery DiscoveryConfig
 
 	// HeartbeatInterval is one raft tick; ElectionTimeout a whole number of them (etcd's
 	// ElectionTicks = election / heartbeat).
@@ -206,6 +210,21 @@ func (c Config) withDefaults() (Config, error) {
 	c.AdvertisePeerURLs = def(c.AdvertisePeerURLs, DefaultListenPeerURL)
 	c.ListenClientURLs = def(c.ListenClientURLs, DefaultListenClientURL)
 	c.AdvertiseClientURLs = def(c.AdvertiseClientURLs, DefaultListenClientURL)
+	if err := c.checkDiscovery(); err != nil {
+		return c, err
+	}
+	if c.Discovery.enabled() {
+		// etcd's PeerURLsMapAndToken: a temporary cluster of this member alone (its ID is
+		// computed from it), and the discovery token as the cluster token.
+		c.InitialClusterToken = c.Discovery.Token
+		for p, d := range map[*time.Duration]time.Duration{&c.Discovery.DialTimeout: DefaultDiscoveryDialTimeout,
+			&c.Discovery.RequestTimeout: DefaultDiscoveryRequestTimeout, &c.Discovery.KeepAliveTime: DefaultDiscoveryKeepAliveTime,
+			&c.Discovery.KeepAliveTimeout: DefaultDiscoveryKeepAliveTimeout} {
+			if *p == 0 {
+				*p = d
+			}
+		}
+	}
 	if c.InitialCluster == "" {
 		for _, u := range c.AdvertisePeerURLs {
 			if c.InitialCluster != "" {
