@@ -7,7 +7,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,17 +15,16 @@ import (
 	"github.com/ballastdb/ballast/canary"
 )
 
-// chaosImage is a chaos build's image: the env variable, else the id make chaos-images
-// wrote. Missing, the test fails (this file builds only with -tags docker, which make
-// chaos-test passes after building the images).
-func chaosImage(t *testing.T, env, file string) string {
+// chaosImage is a chaos build's image: the variable env (an id or tag), else BuildImage's
+// image of the context make chaos-images staged in .bin/<stage>. Missing, the test fails
+// (this file builds only with -tags docker, which make chaos-test passes after staging them).
+func chaosImage(t *testing.T, env, stage string) string {
 	t.Helper()
-	if img := os.Getenv(env); img != "" {
-		return img
+	if os.Getenv(env) == "" {
+		_, err := os.Stat(filepath.Join("..", ".bin", stage))
+		require.NoError(t, err, "%s is unset and .bin/%s is missing: run make chaos-images", env, stage)
 	}
-	data, err := os.ReadFile(filepath.Join("..", ".bin", file))
-	require.NoError(t, err, "%s is unset and .bin/%s is missing: run make chaos-images", env, file)
-	return strings.TrimSpace(string(data))
+	return stagedImage(t, env, stage)
 }
 
 // TestDockerCanaries proves the Docker world can fail: the canary image, with
@@ -36,8 +34,8 @@ func chaosImage(t *testing.T, env, file string) string {
 // seeds; and the correct chaos build passes the power-loss scenario (seed 1), so what
 // catches the canary is the canary.
 func TestDockerCanaries(t *testing.T) {
-	canaryImage := chaosImage(t, "BALLAST_CANARY_IMAGE", "image-ballast-canary.id")
-	goodImage := chaosImage(t, "BALLAST_CHAOS_IMAGE", "image-ballast-chaos.id")
+	canaryImage := chaosImage(t, "BALLAST_CANARY_IMAGE", "image-ballast-canary")
+	goodImage := chaosImage(t, "BALLAST_CHAOS_IMAGE", "image-ballast-chaos")
 	logf := func(f string, a ...any) { t.Logf(f, a...) }
 	byName := map[string]CanaryRun{}
 	for _, c := range Canaries() {

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -8,11 +9,12 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	dc "github.com/ory/dockertest/v3/docker"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -64,7 +66,7 @@ type Cluster struct {
 	Network string
 	Members []*Member
 	cfg     ClusterConfig
-	made    struct{ containers, volumes []string }
+	client  *dc.Client
 }
 
 // newRunID is the pid and 4 random bytes: unique across concurrent runs, and the pid says
@@ -78,7 +80,7 @@ func newRunID() string {
 }
 
 // freePort asks the kernel for a free loopback port. The port is released before docker
-// binds it, so another process could take it in between: docker run then fails naming the
+// binds it, so another process could take it in between: the start then fails naming the
 // port, and the run fails as a setup failure (not a violation).
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -95,8 +97,8 @@ func (c *Cluster) logf(format string, args ...any) {
 	}
 }
 
-func (c *Cluster) labels() []string {
-	return []string{"--label", LabelRun + "=" + c.RunID, "--label", LabelOwner + "=" + strconv.Itoa(os.Getpid())}
+func (c *Cluster) labels() map[string]string {
+	return map[string]string{LabelRun: c.RunID, LabelOwner: strconv.Itoa(os.Getpid())}
 }
 
 // Start sweeps stale resources, then makes the network, a volume and a container per member,
@@ -115,13 +117,14 @@ func Start(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error) {
 	if cfg.HealthTimeout == 0 {
 		cfg.HealthTimeout = 90 * time.Second
 	}
-	if err := CheckDocker(ctx); err != nil {
+	client, err := engine(ctx)
+	if err != nil {
 		return nil, err
 	}
 	if err := CheckImage(ctx, cfg.Image); err != nil {
 		return nil, err
 	}
-	c = &Cluster{RunID: newRunID(), cfg: cfg}
+	c = &Cluster{RunID: newRunID(), cfg: cfg, client: client}
 	if n, err := SweepStale(ctx); err != nil {
 		c.logf("sweep of stale chaos resources: %v", err)
 	} else if n > 0 {
@@ -134,8 +137,8 @@ func Start(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error) {
 		}
 	}()
 	c.Network = "ballast-chaos-" + c.RunID
-	if _, err := docker(ctx, append(append([]string{"network", "create"}, c.labels()...), c.Network)...); err != nil {
-		return c, err
+	if _, err := client.CreateNetwork(dc.CreateNetworkOptions{Name: c.Network, Driver: "bridge", CheckDuplicate: true, Labels: c.labels(), Context: ctx}); err != nil {
+		return c, fmt.Errorf("creating network %s: %w", c.Network, err)
 	}
 	var initial []string
 	for i := range cfg.Nodes {
@@ -181,14 +184,13 @@ func (m *Member) peer() string { return m.Name + "=http://" + m.Name + ":2380" }
 
 // createAndStart makes the member's volume and container and starts it. The host port
 // freePort picked can be taken by another process before docker binds it (go test runs
-// packages in parallel, and they listen on loopback ports too): then docker start fails
+// packages in parallel, and they listen on loopback ports too): then the start fails
 // with "address already in use" from its userland proxy, and the container is made again on
 // another port, up to 5 times.
 func (c *Cluster) createAndStart(ctx context.Context, m *Member, initial []string, state string) error {
-	if _, err := docker(ctx, append(append([]string{"volume", "create"}, c.labels()...), m.Volume)...); err != nil {
-		return err
+	if _, err := c.client.CreateVolume(dc.CreateVolumeOptions{Name: m.Volume, Labels: c.labels(), Context: ctx}); err != nil {
+		return fmt.Errorf("creating volume %s: %w", m.Volume, err)
 	}
-	c.made.volumes = append(c.made.volumes, m.Volume)
 	for try := 1; ; try++ {
 		if err := c.createMember(ctx, m, initial, state); err != nil {
 			return err
@@ -202,10 +204,9 @@ func (c *Cluster) createAndStart(ctx context.Context, m *Member, initial []strin
 			return err
 		}
 		c.logf("%s: its host port %s was taken before docker bound it; another port (try %d)", m.Name, m.Endpoint, try+1)
-		if _, err := docker(ctx, "rm", "-f", m.Container); err != nil {
-			return err
+		if err := c.client.RemoveContainer(dc.RemoveContainerOptions{ID: m.Container, Force: true, Context: ctx}); err != nil {
+			return fmt.Errorf("removing container %s: %w", m.Container, err)
 		}
-		c.made.containers = c.made.containers[:len(c.made.containers)-1]
 		m.client.Close()
 		port, err := freePort()
 		if err != nil {
@@ -215,39 +216,62 @@ func (c *Cluster) createAndStart(ctx context.Context, m *Member, initial []strin
 	}
 }
 
-// createMember makes the member's container (not started) with etcd's flags, on its volume.
+// createMember makes the member's container (not started) with etcd's flags, on its volume,
+// through the API's create (never RunWithOptions: that publishes every exposed port on all
+// interfaces, stops with SIGWINCH and pulls a missing image). Only the client port is
+// published, on 127.0.0.1; the stop signal is SIGTERM; a missing image fails the create (the
+// API never pulls).
 func (c *Cluster) createMember(ctx context.Context, m *Member, initial []string, state string) error {
 	cfg := c.cfg
-	port := strings.TrimPrefix(m.Endpoint, "http://")
-	args := append([]string{"create", "--name", m.Container}, c.labels()...)
-	for _, e := range cfg.Env {
-		args = append(args, "--env", e)
+	host, port, err := net.SplitHostPort(strings.TrimPrefix(m.Endpoint, "http://"))
+	if err != nil {
+		return fmt.Errorf("endpoint of %s: %w", m.Name, err)
 	}
-	args = append(args, "--network", c.Network, "--network-alias", m.Name,
-		"-p", port+":2379", "-v", m.Volume+":/etcd-data", "--pull", "never", cfg.Image,
-		"etcd", "--name", m.Name, "--data-dir", "/etcd-data/"+m.Name,
-		"--listen-client-urls", "http://0.0.0.0:2379", "--advertise-client-urls", "http://"+m.Name+":2379",
-		"--listen-peer-urls", "http://0.0.0.0:2380", "--initial-advertise-peer-urls", "http://"+m.Name+":2380",
+	cmd := []string{"etcd", "--name", m.Name, "--data-dir", "/etcd-data/" + m.Name,
+		"--listen-client-urls", "http://0.0.0.0:2379", "--advertise-client-urls", "http://" + m.Name + ":2379",
+		"--listen-peer-urls", "http://0.0.0.0:2380", "--initial-advertise-peer-urls", "http://" + m.Name + ":2380",
 		"--initial-cluster", strings.Join(initial, ","), "--initial-cluster-state", state,
-		"--initial-cluster-token", "ballast-chaos-"+c.RunID,
-		"--heartbeat-interval", strconv.Itoa(cfg.HeartbeatMs), "--election-timeout", strconv.Itoa(cfg.ElectionTimeoutMs))
+		"--initial-cluster-token", "ballast-chaos-" + c.RunID,
+		"--heartbeat-interval", strconv.Itoa(cfg.HeartbeatMs), "--election-timeout", strconv.Itoa(cfg.ElectionTimeoutMs)}
 	if cfg.PowerLoss {
-		args = append(args, "--chaos-power-loss")
+		cmd = append(cmd, "--chaos-power-loss")
 	}
 	if cfg.SnapshotCount > 0 {
-		args = append(args, "--snapshot-count", strconv.Itoa(cfg.SnapshotCount))
+		cmd = append(cmd, "--snapshot-count", strconv.Itoa(cfg.SnapshotCount))
 	}
-	if _, err := docker(ctx, args...); err != nil {
-		return err
+	_, err = c.client.CreateContainer(dc.CreateContainerOptions{
+		Name: m.Container,
+		Config: &dc.Config{
+			Image:        cfg.Image,
+			Cmd:          cmd,
+			Env:          cfg.Env,
+			Labels:       c.labels(),
+			StopSignal:   "SIGTERM",
+			ExposedPorts: map[dc.Port]struct{}{clientPort: {}},
+		},
+		HostConfig: &dc.HostConfig{
+			Binds:           []string{m.Volume + ":/etcd-data"},
+			NetworkMode:     c.Network,
+			PortBindings:    map[dc.Port][]dc.PortBinding{clientPort: {{HostIP: host, HostPort: port}}},
+			PublishAllPorts: false,
+		},
+		NetworkingConfig: &dc.NetworkingConfig{EndpointsConfig: map[string]*dc.EndpointConfig{
+			c.Network: {Aliases: []string{m.Name}},
+		}},
+		Context: ctx,
+	})
+	if err != nil {
+		return fmt.Errorf("creating container %s from image %s: %w", m.Container, cfg.Image, err)
 	}
-	c.made.containers = append(c.made.containers, m.Container)
-	var err error
 	m.client, err = clientv3.New(clientv3.Config{Endpoints: []string{m.Endpoint}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return fmt.Errorf("client of %s: %w", m.Name, err)
 	}
 	return nil
 }
+
+// clientPort is the members' client port in the container, the only one published.
+const clientPort dc.Port = "2379/tcp"
 
 // Current are the members in the configuration (not removed), in member order.
 func (c *Cluster) Current() []*Member {
@@ -397,41 +421,28 @@ func (c *Cluster) Endpoints() []string {
 	return out
 }
 
-// Close removes every container, volume and the network of the run, whatever state they are
-// in; it uses a context of its own, so an interrupted run still cleans up.
+// Close removes every container, volume and network labelled with the run's id, whatever
+// state they are in (what a create made although its answer was lost too); it uses a context
+// of its own, so an interrupted run still cleans up.
 func (c *Cluster) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var errs []error
 	for _, m := range c.Members {
 		if m.client != nil {
 			m.client.Close()
 		}
 	}
-	if len(c.made.containers) > 0 {
-		// rm -f kills paused containers too (the engine unpauses them first).
-		if _, err := docker(ctx, append([]string{"rm", "-f", "-v"}, c.made.containers...)...); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(c.made.volumes) > 0 {
-		if _, err := docker(ctx, append([]string{"volume", "rm", "-f"}, c.made.volumes...)...); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if c.Network != "" {
-		if _, err := docker(ctx, "network", "rm", c.Network); err != nil && !strings.Contains(err.Error(), "not found") {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	_, err := removeLabelled(ctx, LabelRun+"="+c.RunID, func(string) bool { return false })
+	return err
 }
 
 // StartMember starts a created or stopped member's container (on its volume: a restart keeps
 // its data).
 func (c *Cluster) StartMember(ctx context.Context, m *Member) error {
-	if _, err := docker(ctx, "start", m.Container); err != nil {
-		return err
+	err := c.client.StartContainerWithContext(m.Container, nil, ctx)
+	var already *dc.ContainerAlreadyRunning
+	if err != nil && !errors.As(err, &already) {
+		return fmt.Errorf("starting %s: %w", m.Container, err)
 	}
 	m.state = "running"
 	return nil
@@ -443,21 +454,34 @@ func (c *Cluster) Kill(ctx context.Context, m *Member) error {
 	return c.KillMany(ctx, []*Member{m})
 }
 
-// KillMany sends SIGKILL to every member of ms in one call (the engine signals them one after
-// another within milliseconds: a power loss of all of them at once, rather than one kill,
-// a wait, and the next, during which the survivors go on syncing), then waits for them.
+// KillMany sends SIGKILL to every member of ms at once, then waits for them: a power loss of
+// all of them at once, rather than one kill, a wait, and the next, during which the survivors
+// go on syncing. The engine's kill of SIGKILL answers only once the container has stopped,
+// so the requests go out together, one goroutine each, released by one close (as docker
+// kill a b sends its requests in parallel).
 func (c *Cluster) KillMany(ctx context.Context, ms []*Member) error {
-	args := []string{"kill", "--signal", "KILL"}
-	wait := []string{"wait"}
+	errs := make([]error, len(ms))
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, m := range ms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-release
+			if err := c.client.KillContainer(dc.KillContainerOptions{ID: m.Container, Signal: dc.SIGKILL, Context: ctx}); err != nil {
+				errs[i] = fmt.Errorf("kill -9 of %s: %w", m.Container, err)
+			}
+		}()
+	}
+	close(release)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
 	for _, m := range ms {
-		args = append(args, m.Container)
-		wait = append(wait, m.Container)
-	}
-	if _, err := docker(ctx, args...); err != nil {
-		return err
-	}
-	if _, err := docker(ctx, wait...); err != nil {
-		return err
+		if _, err := c.client.WaitContainerWithContext(m.Container, ctx); err != nil {
+			return fmt.Errorf("waiting for %s: %w", m.Container, err)
+		}
 	}
 	for _, m := range ms {
 		m.state = "killed"
@@ -467,7 +491,7 @@ func (c *Cluster) KillMany(ctx context.Context, ms []*Member) error {
 
 // SetSyncDelay makes the member's every sync wait d first (0: no more), through the
 // slow-disk control file of the chaos build (cmd/ballast/build_chaos.go), copied into the
-// member's data dir with docker cp: the containers have no shell.
+// member's data dir (copyControl): the containers have no shell.
 func (c *Cluster) SetSyncDelay(ctx context.Context, m *Member, d time.Duration) error {
 	return c.copyControl(ctx, m, slowDiskFile, d)
 }
@@ -478,22 +502,18 @@ func (c *Cluster) SetNetDelay(ctx context.Context, m *Member, d time.Duration) e
 	return c.copyControl(ctx, m, netDelayFile, d)
 }
 
-// copyControl writes d into the control file name in the member's data dir (docker cp).
+// copyControl writes d into the control file name in the member's data dir: a tar of the one
+// file, unpacked there by the engine (UploadToContainer, what docker cp does), running or not.
 func (c *Cluster) copyControl(ctx context.Context, m *Member, name string, d time.Duration) error {
-	f, err := os.CreateTemp("", "ballast-chaos-slow-disk-")
+	archive, err := fileTar(name, []byte(d.String()+"\n"))
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
-	if _, err := f.WriteString(d.String() + "\n"); err != nil {
-		f.Close()
-		return err
+	dir := "/etcd-data/" + m.Name
+	if err := c.client.UploadToContainer(m.Container, dc.UploadToContainerOptions{InputStream: archive, Path: dir, Context: ctx}); err != nil {
+		return fmt.Errorf("copying %s into %s:%s: %w", name, m.Container, dir, err)
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	_, err = docker(ctx, "cp", f.Name(), m.Container+":/etcd-data/"+m.Name+"/"+name)
-	return err
+	return nil
 }
 
 // slowDiskFile and netDelayFile are cmd/ballast's SlowDiskFileName and NetDelayFileName
@@ -506,34 +526,34 @@ const (
 // Stop sends SIGTERM explicitly (not the image's stop signal) and waits for the process to
 // exit; a graceful stop must exit with status 0.
 func (c *Cluster) Stop(ctx context.Context, m *Member, timeout time.Duration) error {
-	if _, err := docker(ctx, "kill", "--signal", "TERM", m.Container); err != nil {
-		return err
+	if err := c.client.KillContainer(dc.KillContainerOptions{ID: m.Container, Signal: dc.SIGTERM, Context: ctx}); err != nil {
+		return fmt.Errorf("SIGTERM to %s: %w", m.Container, err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	code, err := docker(wctx, "wait", m.Container)
+	code, err := c.client.WaitContainerWithContext(m.Container, wctx)
 	if err != nil {
 		return fmt.Errorf("%s did not exit within %s of SIGTERM: %w", m.Name, timeout, err)
 	}
 	m.state = "stopped"
-	if code != "0" {
-		return fmt.Errorf("%s exited with status %s after SIGTERM (a graceful stop exits 0)", m.Name, code)
+	if code != 0 {
+		return fmt.Errorf("%s exited with status %d after SIGTERM (a graceful stop exits 0)", m.Name, code)
 	}
 	return nil
 }
 
 // Pause freezes every process of the member (the cgroup freezer); Unpause thaws them.
 func (c *Cluster) Pause(ctx context.Context, m *Member) error {
-	if _, err := docker(ctx, "pause", m.Container); err != nil {
-		return err
+	if err := c.client.PauseContainer(m.Container); err != nil {
+		return fmt.Errorf("pausing %s: %w", m.Container, err)
 	}
 	m.state = "paused"
 	return nil
 }
 
 func (c *Cluster) Unpause(ctx context.Context, m *Member) error {
-	if _, err := docker(ctx, "unpause", m.Container); err != nil {
-		return err
+	if err := c.client.UnpauseContainer(m.Container); err != nil {
+		return fmt.Errorf("unpausing %s: %w", m.Container, err)
 	}
 	m.state = "running"
 	return nil
@@ -560,7 +580,7 @@ func (c *Cluster) Heal(ctx context.Context) error {
 // behind it), failing at once if its container exits.
 func (c *Cluster) WaitHealthy(ctx context.Context, m *Member, timeout time.Duration) error {
 	err := waitServes(ctx, m, timeout, func() error {
-		if running, _ := docker(ctx, "inspect", "--format", "{{.State.Running}}", m.Container); running == "false" {
+		if ct, err := c.client.InspectContainerWithContext(m.Container, ctx); err == nil && !ct.State.Running {
 			return fmt.Errorf("%s exited before it was healthy; its log:\n%s", m.Name, c.Logs(m, 40))
 		}
 		return nil
@@ -576,13 +596,14 @@ func (c *Cluster) WaitHealthy(ctx context.Context, m *Member, timeout time.Durat
 func (c *Cluster) Logs(m *Member, lines int) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	// docker logs writes the container's stderr (where the member logs) to its own stderr:
-	// both streams are the log.
-	out, err := exec.CommandContext(ctx, "docker", "logs", "--tail", strconv.Itoa(lines), m.Container).CombinedOutput()
+	// The member logs to stderr: both streams are the log, in the order they were written.
+	var out bytes.Buffer
+	err := c.client.Logs(dc.LogsOptions{Context: ctx, Container: m.Container, Tail: strconv.Itoa(lines),
+		Stdout: true, Stderr: true, OutputStream: &out, ErrorStream: &out})
 	if err != nil {
-		return fmt.Sprintf("docker logs %s: %v: %s", m.Container, err, out)
+		return fmt.Sprintf("logs of %s: %v: %s", m.Container, err, out.String())
 	}
-	return string(out)
+	return out.String()
 }
 
 // Leader is the running member that reports itself leader, waiting up to timeout.

@@ -6,7 +6,8 @@
 //  1. Start sweeps what runs of dead processes left behind (every container, network and
 //     volume carries LabelRun, the run's id, and LabelOwner, the pid of the process that made
 //     it), creates a private network, a volume and a container per member from the image
-//     make image builds (by id or tag; a run never pulls, the image must be local), with
+//     make image stages (by id or tag, or BuildImage's tag; a run never pulls, the image must
+//     be local), with
 //     etcd's flags, each member's client port published on 127.0.0.1 only (a fixed port per
 //     member, so clients keep their endpoints across restarts), and waits until every member
 //     answers a linearizable read.
@@ -24,16 +25,41 @@
 //     key and value), and every member has the same HashKV at the final revision. The
 //     history and the checker's report (summary.json, report.html) go to RunConfig.Out.
 //
-// # Why the docker CLI and not dockertest
+// # The Docker engine through dockertest
 //
-// The runner drives the engine through the docker CLI (os/exec), as deploy/'s tests do, not
-// github.com/ory/dockertest/v3: the handful of calls it needs (create, start, kill with a
-// signal, wait, pause, unpause, rm, network and volume create) are one CLI line each; the CLI
-// is already a requirement of make image; errors come back as the CLI's own text, which names
-// what is wrong; and dockertest's defaults would each need undoing (it publishes every
-// port on all interfaces, stops with SIGWINCH, pulls a missing image from a registry this
-// machine lacks, and Purge leaves named volumes behind). docker create gets --pull never, and
-// CheckImage refuses a missing image before anything is made.
+// Every engine call goes through github.com/ory/dockertest/v3's client (its
+// github.com/ory/dockertest/v3/docker, go-dockerclient): dockertest.NewPool finds the endpoint
+// (DOCKER_HOST, else the local socket), and the client is made again pinned to the API version
+// the engine reports (GET /version: 1.41 for Debian's engine 20.10 here; an engine older than
+// 1.25 is refused, naming it), so no request carries a version the engine does not serve.
+// The runner uses the client's calls, not dockertest's Run helpers, because each of their
+// defaults would be wrong here, and is undone:
+//   - Images: BuildImage (ballast-chaos -stage, the tests) sends make image's staged context
+//     (.bin/image, .bin/image-ballast-chaos, .bin/image-ballast-canary) with the project's
+//     Dockerfile to the API's build, classic builder (Version 1: this engine has no BuildKit),
+//     no pull; the tag is the sha256 of the context (a new ballast binary is a new tag), and a
+//     tag that exists is run as it is, so an image is built once per binary (dockertest's
+//     BuildAndRunWithOptions builds on every call). Containers run by tag or id; Start's
+//     CheckImage refuses an image the engine lacks before anything is made, and the API's
+//     create never pulls (dockertest's RunWithOptions pulls a missing image from a registry,
+//     and this machine has none).
+//   - Ports: the container is made with CreateContainer, not RunWithOptions (which publishes
+//     every exposed port, on all interfaces): only the client port 2379 is bound, on
+//     127.0.0.1, PublishAllPorts off; the peer port stays on the run's network.
+//   - Stops: the container's StopSignal is SIGTERM (dockertest's default is SIGWINCH, which
+//     the member ignores), and Stop sends SIGTERM itself with KillContainer, then waits for
+//     status 0. kill -9 is KillContainer with SIGKILL; after any restart memberPID inspects the
+//     container again (a new process, whose namespace nsenter enters).
+//   - Clean-up: every network, volume and container is created with LabelRun and LabelOwner;
+//     Start sweeps by LabelOwner (owners that are gone), Close removes by LabelRun containers
+//     (forced, which also ends paused ones), then the named volumes (dockertest's Purge, and
+//     RemoveVolumes, remove only anonymous volumes), then the network, also after a failed
+//     Start and on an interrupt (cmd/ballast-chaos cancels the run, and Close has a context
+//     of its own).
+//   - Also through the client: pause and unpause, the control files copied into a data dir
+//     (UploadToContainer with a one-file tar, what docker cp does), logs, wait.
+//
+// nsenter and the host's iptables (network.go) are host commands, not engine calls.
 //
 // # Fault kinds
 //
@@ -42,17 +68,17 @@
 // (scenarios.Descriptor: target counts, rate, instantaneous or not), scenarios' own: every
 // kind this runner applies is one the simulator models too (pause, graceful-restart,
 // rolling-restart and kill-all were Docker-only until it did):
-//   - crash: docker kill --signal KILL (kill -9), restarted by docker start after Duration
+//   - crash: SIGKILL through the API (kill -9), the container started again after Duration
 //     when set. Crashes of one instant (the leader and a follower "at once") are resolved
-//     first and killed in one docker kill. A plain kill -9 is not the simulator's power loss:
+//     first and killed one right after the other, before any wait. A plain kill -9 is not the simulator's power loss:
 //     the page cache keeps what the process wrote and did not sync. In power-loss mode
 //     (RunConfig.PowerLoss, on the chaos image: make chaos-images builds ballast -tags chaos)
 //     the members run with --chaos-power-loss, Pebble on kv/powerloss, which holds unsynced
 //     writes in process memory, so a kill -9 loses exactly them; the fault is then recorded
 //     as power-loss, otherwise as kill.
-//   - slow-disk (power-loss mode only): docker cp of a file naming the delay into the
-//     member's data dir; the chaos build's FS waits that long before each sync.
-//   - restart: docker start of a member that is down.
+//   - slow-disk (power-loss mode only): a file naming the delay copied into the member's data
+//     dir (UploadToContainer); the chaos build's FS waits that long before each sync.
+//   - restart: the API's start of a member that is down.
 //   - partition, isolate, bridge, one-way, loss: iptables rules in the members' network
 //     namespaces, entered with nsenter from the host (root needed; CheckNetworkFaults says
 //     what is missing); network.go says how each is translated, and why one-way cuts the
@@ -62,18 +88,18 @@
 //     existing, MemberPromote once caught up; MemberRemove, after which the member stops
 //     itself; MoveLeader asked of the leader). The checks after healing use the members in
 //     the configuration then.
-//   - latency (power-loss mode, the chaos image): docker cp of a file naming the delay into
-//     every member's data dir; the chaos build's peer listener holds back what peers send by
+//   - latency (power-loss mode, the chaos image): a file naming the delay copied into every
+//     member's data dir (UploadToContainer); the chaos build's peer listener holds back what peers send by
 //     that much (this kernel has no netem). Without the chaos image it is recorded as not
 //     applied.
 //   - duplicate, reorder: recorded as not applied, with the reason (TCP hides both from the
 //     application); the rest of the scenario runs.
-//   - pause: docker pause (the cgroup freezer: a process that stops without noticing),
-//     docker unpause after Duration.
-//   - graceful-restart: SIGTERM sent explicitly, exit status 0 required, docker start.
+//   - pause: the API's pause (the cgroup freezer: a process that stops without noticing),
+//     unpause after Duration.
+//   - graceful-restart: SIGTERM sent explicitly, exit status 0 required, started again.
 //   - rolling-restart: every member restarted gracefully in turn, followers first and the
 //     leader last, each serving again before the next goes down (an operator's upgrade).
-//   - kill-all: every member killed in one docker kill (power loss of the whole cluster in
+//   - kill-all: every member killed at once (power loss of the whole cluster in
 //     power-loss mode), all started again after Duration.
 //
 // # Canaries
@@ -102,5 +128,7 @@
 // Determinism: a Docker run is not reproducible the way a simulator run is (real time, real
 // scheduling); the seed fixes the clients' choices and the drawn targets only.
 //
-// Imports: linearizability and scenarios. Only cmd imports chaos.
+// Imports: linearizability and scenarios of the project; github.com/ory/dockertest/v3 and its
+// docker client for the engine, go.etcd.io/etcd/client/v3 for the members. Only cmd imports
+// chaos.
 package chaos

@@ -7,19 +7,27 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	dc "github.com/ory/dockertest/v3/docker"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ballastdb/ballast/linearizability"
 )
 
-// testImage is the image the Docker test runs: BALLAST_IMAGE (make chaos-test sets it), else
-// the id make image wrote to .bin/image.id. Without Docker or the image the test fails when
-// CI=true (naming what is missing) and skips otherwise.
+// testImage is the image the Docker tests run: BALLAST_IMAGE when set (an id or tag, which
+// must exist), else the image of make image's staged context .bin/image, built by BuildImage
+// (tagged with the context's hash: built once per binary). Without Docker or the stage the
+// test fails when CI=true (naming what is missing) and skips otherwise.
 func testImage(t *testing.T) string {
+	t.Helper()
+	return stagedImage(t, "BALLAST_IMAGE", "image")
+}
+
+// stagedImage is the image named by the variable env, else BuildImage's image of
+// .bin/<stage> with the project's Dockerfile.
+func stagedImage(t *testing.T, env, stage string) string {
 	t.Helper()
 	missing := func(why string) {
 		if os.Getenv("CI") == "true" {
@@ -27,23 +35,46 @@ func testImage(t *testing.T) string {
 		}
 		t.Skipf("the Docker chaos test cannot run (with CI=true this fails): %s", why)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if err := CheckDocker(ctx); err != nil {
 		missing(err.Error())
 	}
-	image := os.Getenv("BALLAST_IMAGE")
+	image := os.Getenv(env)
 	if image == "" {
-		data, err := os.ReadFile(filepath.Join("..", ".bin", "image.id"))
-		if err != nil {
-			missing("BALLAST_IMAGE is unset and .bin/image.id is missing: run make image")
+		dir := filepath.Join("..", ".bin", stage)
+		if _, err := os.Stat(dir); err != nil {
+			missing(fmt.Sprintf("%s is unset and %s is missing: run make image (make chaos-images for the chaos builds)", env, dir))
 		}
-		image = strings.TrimSpace(string(data))
+		tag, built, err := BuildImage(ctx, BuildConfig{Stage: dir, Dockerfile: filepath.Join("..", "Dockerfile"), Logf: t.Logf})
+		if err != nil {
+			missing(err.Error())
+		}
+		t.Logf("image %s (built now: %v)", tag, built)
+		image = tag
 	}
 	if err := CheckImage(ctx, image); err != nil {
 		missing(err.Error())
 	}
 	return image
+}
+
+// testClient is the engine's client, for the tests' own inspections.
+func testClient(t *testing.T) *dc.Client {
+	t.Helper()
+	client, err := engine(context.Background())
+	require.NoError(t, err)
+	return client
+}
+
+// requireNothingLabelled fails if any container, network or volume carries label.
+func requireNothingLabelled(t *testing.T, label string) {
+	t.Helper()
+	left, err := listLabelled(context.Background(), testClient(t), label)
+	require.NoError(t, err)
+	require.Empty(t, left.containers, "containers labelled %s left behind", label)
+	require.Empty(t, left.networks, "networks labelled %s left behind", label)
+	require.Empty(t, left.volumes, "volumes labelled %s left behind", label)
 }
 
 // TestDockerLeaderCrash is go test's one Docker run: the catalogue's leader-crash (kill -9 of
@@ -81,11 +112,7 @@ func TestDockerLeaderCrash(t *testing.T) {
 	for _, f := range []string{"history.jsonl", linearizability.ReportSummary, linearizability.ReportHTML} {
 		require.FileExists(t, filepath.Join(out, f))
 	}
-	for _, list := range [][]string{{"ps", "-a", "-q"}, {"network", "ls", "-q"}, {"volume", "ls", "-q"}} {
-		left, err := docker(context.Background(), append(list, "--filter", "label="+LabelRun+"="+rep.RunID)...)
-		require.NoError(t, err)
-		require.Empty(t, left, "docker %s: the run left these behind", list[0])
-	}
+	requireNothingLabelled(t, LabelRun+"="+rep.RunID)
 }
 
 // leaderOtherThan waits until a running member other than not reports itself leader.
@@ -200,16 +227,13 @@ func TestDockerMembership(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{"m0", "m2", "m3"}, names)
 	require.Equal(t, []*Member{c.Members[0], c.Members[2], added}, c.Current())
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if running, _ := docker(ctx, "inspect", "--format", "{{.State.Running}}", removed.Container); running == "false" {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	running, err := docker(ctx, "inspect", "--format", "{{.State.Running}}", removed.Container)
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	_, err = c.client.WaitContainerWithContext(removed.Container, wctx)
+	wcancel()
+	require.NoError(t, err, "the removed member stops itself")
+	ct, err := c.client.InspectContainerWithContext(removed.Container, ctx)
 	require.NoError(t, err)
-	require.Equal(t, "false", running, "the removed member stopped itself")
+	require.False(t, ct.State.Running, "the removed member stopped itself")
 
 	resp, err := added.client.Put(ctx, "k", "v")
 	require.NoError(t, err)

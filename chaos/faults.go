@@ -20,8 +20,8 @@ const Random scenarios.Target = "random"
 // not the power loss the simulator's crash is: the page cache keeps what was written but not
 // synced. The network kinds are iptables rules in the members' namespaces (network.go).
 var sharedKinds = map[scenarios.FaultKind]string{
-	scenarios.Crash:           "docker kill --signal KILL (restarted with docker start after Duration, when set)",
-	scenarios.Restart:         "docker start of a stopped member",
+	scenarios.Crash:           "SIGKILL through the engine API (restarted by the API's start after Duration, when set)",
+	scenarios.Restart:         "the engine API's start of a stopped member",
 	scenarios.Partition:       "iptables DROP between Targets and the other members, both ways",
 	scenarios.Isolate:         "iptables DROP between the target and every other member, both ways",
 	scenarios.Bridge:          "iptables DROP between the two halves of the other members; the target reaches both",
@@ -31,12 +31,12 @@ var sharedKinds = map[scenarios.FaultKind]string{
 	scenarios.RemoveMember:    "MemberRemove of the target (the removed member stops itself)",
 	scenarios.ReplaceMember:   "AddMember as above, then MemberRemove of the target",
 	scenarios.TransferLeader:  "MoveLeader, asked of the leader, to the target or a running follower",
-	scenarios.Latency:         "power-loss mode only (the chaos image): docker cp of a file naming Delay into every member's data dir; the chaos build holds back what peers send it by that much (no netem in this kernel)",
-	scenarios.SlowDisk:        "power-loss mode only: docker cp of a file naming Delay into the member's data dir, which the chaos build's FS waits for before each sync",
-	scenarios.Pause:           "docker pause (the cgroup freezer) for Duration, then docker unpause",
-	scenarios.GracefulRestart: "SIGTERM sent explicitly, exit status 0 required, docker start on the member's volume",
+	scenarios.Latency:         "power-loss mode only (the chaos image): a file naming Delay copied into every member's data dir (UploadToContainer); the chaos build holds back what peers send it by that much (no netem in this kernel)",
+	scenarios.SlowDisk:        "power-loss mode only: a file naming Delay copied into the member's data dir (UploadToContainer), which the chaos build's FS waits for before each sync",
+	scenarios.Pause:           "the engine API's pause (the cgroup freezer) for Duration, then unpause",
+	scenarios.GracefulRestart: "SIGTERM sent explicitly, exit status 0 required, started again on the member's volume",
 	scenarios.RollingRestart:  "every member restarted gracefully (SIGTERM, start), followers first and the leader last, each healthy again before the next",
-	scenarios.KillAll:         "kill -9 of every member in one docker kill (a power loss of the whole cluster in power-loss mode), all started again after Duration",
+	scenarios.KillAll:         "kill -9 of every member at once (a power loss of the whole cluster in power-loss mode), all started again after Duration",
 }
 
 // notApplied are the scenarios kinds a Docker run skips, each with the reason, which the

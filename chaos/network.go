@@ -56,25 +56,27 @@ type netRule struct {
 }
 
 // memberPID is the pid of the member's container's first process, or an error when it is
-// not running.
+// not running. The container is inspected on every call: a restart gives it a new process
+// (and nsenter needs the current one).
 func (c *Cluster) memberPID(ctx context.Context, m *Member) (int, error) {
-	out, err := docker(ctx, "inspect", "--format", "{{.State.Pid}}", m.Container)
+	ct, err := c.client.InspectContainerWithContext(m.Container, ctx)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("inspecting %s: %w", m.Container, err)
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(out))
-	if err != nil || pid == 0 {
-		return 0, fmt.Errorf("%s is not running (pid %q)", m.Name, out)
+	if !ct.State.Running || ct.State.Pid == 0 {
+		return 0, fmt.Errorf("%s is not running (pid %d)", m.Name, ct.State.Pid)
 	}
-	return pid, nil
+	return ct.State.Pid, nil
 }
 
 // memberIP is the member's address on the run's network; a member that is down keeps the
 // address it had when last seen.
 func (c *Cluster) memberIP(ctx context.Context, m *Member) (string, error) {
-	out, err := docker(ctx, "inspect", "--format", `{{(index .NetworkSettings.Networks "`+c.Network+`").IPAddress}}`, m.Container)
-	if ip := strings.TrimSpace(out); err == nil && ip != "" && ip != "<no value>" {
-		m.ip = ip
+	ct, err := c.client.InspectContainerWithContext(m.Container, ctx)
+	if err == nil {
+		if ep, ok := ct.NetworkSettings.Networks[c.Network]; ok && ep.IPAddress != "" {
+			m.ip = ep.IPAddress
+		}
 	}
 	if m.ip == "" {
 		return "", fmt.Errorf("%s has no address on %s (%v)", m.Name, c.Network, err)
