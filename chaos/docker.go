@@ -141,12 +141,12 @@ func BuildImage(ctx context.Context, cfg BuildConfig) (tag string, built bool, e
 	if cfg.Repository == "" {
 		cfg.Repository = StageRepository(cfg.Stage)
 	}
+	if _, err := os.Stat(filepath.Join(cfg.Stage, "usr", "local", "bin", "ballast")); err != nil {
+		return "", false, fmt.Errorf("build context %s has no usr/local/bin/ballast (make image stages it): %w", cfg.Stage, err)
+	}
 	client, err := engine(ctx)
 	if err != nil {
 		return "", false, err
-	}
-	if _, err := os.Stat(filepath.Join(cfg.Stage, "usr", "local", "bin", "ballast")); err != nil {
-		return "", false, fmt.Errorf("build context %s has no usr/local/bin/ballast (make image stages it): %w", cfg.Stage, err)
 	}
 	archive, sum, err := contextTar(cfg.Stage, cfg.Dockerfile)
 	if err != nil {

@@ -21,13 +21,14 @@ import (
 // violation (caught). Exit 0 when every canary was caught, 1 when one was not, 2 on bad
 // usage or a setup failure.
 //
-//	ballast-chaos canaries [-runs 5] [-canary NAME,...] [-image IMAGE] [-out DIR]
+//	ballast-chaos canaries [-runs 5] [-canary NAME,...] [-image IMAGE | -stage DIR] [-out DIR]
 func canariesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ballast-chaos canaries", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	runs := fs.Int("runs", 5, "runs per canary (seeds 1..runs) before it counts as not caught")
 	only := fs.String("canary", "", "canaries, comma-separated (default: every canary whose scenario a Docker run takes)")
-	image := fs.String("image", "", "the canary image (default: BALLAST_CANARY_IMAGE, else .bin/image-ballast-canary.id, else ballast-canary:latest)")
+	image := fs.String("image", "", "the canary image (default: BALLAST_CANARY_IMAGE, else built from the stage .bin/image-ballast-canary, else .bin/image-ballast-canary.id, else ballast-canary:latest)")
+	stage := fs.String("stage", "", "make chaos-images' staged build context of the canary build to build the image from, once per binary (.bin/image-ballast-canary)")
 	out := fs.String("out", filepath.Join("reports", "chaos-canaries"), `report directory ("": none)`)
 	if err := fs.Parse(args); err != nil {
 		return exitSetup
@@ -53,9 +54,19 @@ func canariesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 		list = picked
 	}
-	if *image == "" {
-		*image = defaultImage(&options{canary: "any"})
+	if *image != "" && *stage != "" {
+		fmt.Fprintln(stderr, "ballast-chaos canaries: -image and -stage name the image two ways: give one")
+		return exitSetup
 	}
+	if *image == "" && *stage == "" {
+		*image, *stage = defaultImage(&options{canary: "any"})
+	}
+	img, err := stageImage(ctx, *image, *stage, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "ballast-chaos canaries: %v\n", err)
+		return exitSetup
+	}
+	*image = img
 	type row struct {
 		canary, scenario string
 		caughtAt         int // 0: not caught

@@ -3,11 +3,11 @@
 // history, which is then checked.
 //
 //	ballast-chaos run [-scenario NAME|all] [-nodes N] [-duration D] [-clients C] [-seed S]
-//	                  [-image IMAGE] [-out DIR] [-json] [-power-loss] [-canary NAME]
+//	                  [-image IMAGE | -stage DIR] [-out DIR] [-json] [-power-loss] [-canary NAME]
 //	ballast-chaos run -endpoints URL,... [-prefix P] [-duration D] [-clients C] [-seed S]
 //	                  [-kill-cmd CMD] [-restart-cmd CMD] [-out DIR] [-json]
 //	ballast-chaos list
-//	ballast-chaos canaries [-runs 5] [-canary NAME,...] [-image IMAGE] [-out DIR]
+//	ballast-chaos canaries [-runs 5] [-canary NAME,...] [-image IMAGE | -stage DIR] [-out DIR]
 //
 // run -endpoints runs the same traffic and checks against a cluster that is already running
 // (chaos.RunEndpoints): no Docker, keys only under -prefix (empty at the start, deleted at
@@ -26,9 +26,14 @@
 // operations and the faults so far; at the end a table has one row per run. With -json the
 // last line of stdout is one JSON object {"runs": [chaos.Report...], "failed": N}.
 //
-// -image is the image's id or tag: default BALLAST_IMAGE, else the id make image wrote to
-// .bin/image.id (looked up from the working directory upwards), else ballast:latest. A run
-// never pulls. -seed defaults to one drawn from the clock, printed so the run can be
+// -image is the image's id or tag; -stage DIR is a build context make image staged
+// (.bin/image, .bin/image-ballast-chaos, .bin/image-ballast-canary), which chaos.BuildImage
+// builds with the Dockerfile found above it through the engine's API, tagged with the
+// context's hash (<name>-build:<hash>): once per binary, an image with that tag is run as it
+// is. The default: BALLAST_IMAGE, else make image's stage .bin/image beside a Dockerfile
+// (looked up from the working directory upwards), else the id make image wrote to
+// .bin/image.id, else ballast:latest. A run never pulls: an image the engine lacks is refused
+// before anything is made. -seed defaults to one drawn from the clock, printed so the run can be
 // repeated (a Docker run is not reproducible the way a simulator run is: the seed fixes the
 // clients' choices and the drawn targets, not the timing). -out DIR (default reports/chaos;
 // "" writes nothing) gets DIR/<scenario>-<seed>/ per run: history.jsonl (for
@@ -111,6 +116,7 @@ type options struct {
 	clients   int
 	seed      int64
 	image     string
+	stage     string
 	out       string
 	json      bool
 	powerLoss bool
@@ -130,7 +136,8 @@ func parseRun(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.duration, "duration", 0, "traffic and faults per run (0: the scenario's own); the schedule scales with it")
 	fs.IntVar(&o.clients, "clients", 8, "traffic clients")
 	fs.Int64Var(&o.seed, "seed", 0, "seed (0: drawn from the clock and printed)")
-	fs.StringVar(&o.image, "image", "", "Ballast image id or tag (default: BALLAST_IMAGE, else .bin/image.id, else ballast:latest)")
+	fs.StringVar(&o.image, "image", "", "Ballast image id or tag (default: BALLAST_IMAGE, else built from the stage .bin/image, else .bin/image.id, else ballast:latest)")
+	fs.StringVar(&o.stage, "stage", "", "make image's staged build context to build the image from, once per binary (.bin/image, .bin/image-ballast-chaos, ...)")
 	fs.StringVar(&o.out, "out", filepath.Join("reports", "chaos"), `report directory ("": none)`)
 	fs.BoolVar(&o.json, "json", false, "print a JSON summary as the last line of stdout")
 	fs.BoolVar(&o.powerLoss, "power-loss", false, "members run with --chaos-power-loss (the chaos image): a kill -9 is a power loss")
@@ -160,7 +167,7 @@ func parseRun(args []string, stderr io.Writer) (*options, error) {
 		o.endpoints = strings.Split(*endpoints, ",")
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		for _, n := range []string{"scenario", "nodes", "image", "power-loss", "canary"} {
+		for _, n := range []string{"scenario", "nodes", "image", "stage", "power-loss", "canary"} {
 			if set[n] {
 				return nil, fmt.Errorf("-%s does not go with -endpoints (a run against a running cluster has no scenario, image or members of its own)", n)
 			}
@@ -176,31 +183,41 @@ func parseRun(args []string, stderr io.Writer) (*options, error) {
 	if o.canary != "" {
 		o.powerLoss = true
 	}
-	if o.image == "" {
-		o.image = defaultImage(o)
+	if o.image != "" && o.stage != "" {
+		return nil, errors.New("-image and -stage name the image two ways: give one")
+	}
+	if o.image == "" && o.stage == "" {
+		o.image, o.stage = defaultImage(o)
 	}
 	return o, nil
 }
 
-// defaultImage: for a plain run BALLAST_IMAGE, else .bin/image.id found from the working
-// directory upwards, else ballast:latest; for -power-loss the chaos build's
-// (BALLAST_CHAOS_IMAGE, .bin/image-ballast-chaos.id, ballast-chaos:latest), for -canary the
-// canary build's (BALLAST_CANARY_IMAGE, .bin/image-ballast-canary.id, ballast-canary:latest).
-func defaultImage(o *options) string {
-	env, file, tag := "BALLAST_IMAGE", "image.id", "ballast:latest"
+// defaultImage is the image to run, or the stage to build it from: for a plain run
+// BALLAST_IMAGE, else make image's stage .bin/image in a directory that also holds a
+// Dockerfile, else .bin/image.id, looked up from the working directory upwards, else
+// ballast:latest; for -power-loss the chaos build's (BALLAST_CHAOS_IMAGE,
+// .bin/image-ballast-chaos, .bin/image-ballast-chaos.id, ballast-chaos:latest), for -canary
+// the canary build's (BALLAST_CANARY_IMAGE, .bin/image-ballast-canary,
+// .bin/image-ballast-canary.id, ballast-canary:latest).
+func defaultImage(o *options) (image, stage string) {
+	env, name, tag := "BALLAST_IMAGE", "image", "ballast:latest"
 	switch {
 	case o.canary != "":
-		env, file, tag = "BALLAST_CANARY_IMAGE", "image-ballast-canary.id", "ballast-canary:latest"
+		env, name, tag = "BALLAST_CANARY_IMAGE", "image-ballast-canary", "ballast-canary:latest"
 	case o.powerLoss:
-		env, file, tag = "BALLAST_CHAOS_IMAGE", "image-ballast-chaos.id", "ballast-chaos:latest"
+		env, name, tag = "BALLAST_CHAOS_IMAGE", "image-ballast-chaos", "ballast-chaos:latest"
 	}
 	if img := os.Getenv(env); img != "" {
-		return img
+		return img, ""
 	}
 	if dir, err := os.Getwd(); err == nil {
 		for {
-			if data, err := os.ReadFile(filepath.Join(dir, ".bin", file)); err == nil {
-				return strings.TrimSpace(string(data))
+			st := filepath.Join(dir, ".bin", name)
+			if isDir(st) && isFile(filepath.Join(dir, "Dockerfile")) {
+				return "", st
+			}
+			if data, err := os.ReadFile(filepath.Join(dir, ".bin", name+".id")); err == nil {
+				return strings.TrimSpace(string(data)), ""
 			}
 			parent := filepath.Dir(dir)
 			if parent == dir {
@@ -209,7 +226,51 @@ func defaultImage(o *options) string {
 			dir = parent
 		}
 	}
-	return tag
+	return tag, ""
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// stageImage is image when stage is empty, else the tag chaos.BuildImage gives the stage's
+// image (built now, or already there for this binary), with the Dockerfile found in the
+// stage's parent directories (make image's stage is .bin/image-..., beside the Dockerfile).
+func stageImage(ctx context.Context, image, stage string, stderr io.Writer) (string, error) {
+	if stage == "" {
+		return image, nil
+	}
+	abs, err := filepath.Abs(stage)
+	if err != nil {
+		return "", err
+	}
+	var dockerfile string
+	for dir := filepath.Dir(abs); ; dir = filepath.Dir(dir) {
+		if isFile(filepath.Join(dir, "Dockerfile")) {
+			dockerfile = filepath.Join(dir, "Dockerfile")
+			break
+		}
+		if filepath.Dir(dir) == dir {
+			return "", fmt.Errorf("-stage %s: no Dockerfile in a directory above it (make image stages .bin/image beside the project's Dockerfile)", stage)
+		}
+	}
+	tag, built, err := chaos.BuildImage(ctx, chaos.BuildConfig{Stage: stage, Dockerfile: dockerfile,
+		Logf: func(f string, a ...any) { fmt.Fprintf(stderr, "ballast-chaos: "+f+"\n", a...) }})
+	if err != nil {
+		return "", err
+	}
+	how := "built now"
+	if !built {
+		how = "built before for this binary"
+	}
+	fmt.Fprintf(stderr, "ballast-chaos: image %s from %s (%s)\n", tag, stage, how)
+	return tag, nil
 }
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -229,6 +290,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		for _, s := range chaos.Scenarios() {
 			names = append(names, s.Name)
 		}
+	}
+	if o.image, err = stageImage(ctx, o.image, o.stage, stderr); err != nil {
+		fmt.Fprintf(stderr, "ballast-chaos run: %v\n", err)
+		return exitSetup
 	}
 	fmt.Fprintf(stderr, "ballast-chaos: %d scenario(s), seed %d (repeat with -seed %d), image %s\n", len(names), o.seed, o.seed, o.image)
 	var reports []*chaos.Report

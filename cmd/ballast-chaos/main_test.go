@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -31,6 +32,11 @@ func TestUsageErrors(t *testing.T) {
 		{"extra argument", []string{"run", "leader-crash"}, `unexpected arguments ["leader-crash"]`},
 		{"scenario with endpoints", []string{"run", "-endpoints", "http://127.0.0.1:1", "-scenario", "steady"}, "-scenario does not go with -endpoints"},
 		{"prefix without endpoints", []string{"run", "-prefix", "/x/"}, "go with -endpoints only"},
+		{"stage and image", []string{"run", "-stage", ".bin/image", "-image", "ballast:latest"}, "-image and -stage name the image two ways"},
+		{"stage with endpoints", []string{"run", "-endpoints", "http://127.0.0.1:1", "-stage", ".bin/image"}, "-stage does not go with -endpoints"},
+		{"stage without a Dockerfile", []string{"run", "-stage", "/nonexistent/.bin/image", "-out", ""}, "no Dockerfile in a directory above it"},
+		{"stage without a binary", []string{"run", "-stage", "../../.bin/no-such-stage", "-out", ""}, "has no usr/local/bin/ballast"},
+		{"canaries stage and image", []string{"canaries", "-stage", ".bin/image", "-image", "ballast:latest"}, "-image and -stage name the image two ways"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := runArgs(t, tc.args...)
@@ -60,4 +66,50 @@ func TestMissingImage(t *testing.T) {
 	code, stdout, stderr := runArgs(t, "run", "-scenario", "leader-crash", "-image", "ballast-no-such-image:never", "-out", "")
 	require.Equal(t, exitSetup, code, "stdout: %s\nstderr: %s", stdout, stderr)
 	require.Contains(t, stderr, "ballast-no-such-image:never")
+}
+
+// The default image: the variable, else make image's stage beside a Dockerfile (built once
+// per binary by chaos.BuildImage), else the id file, looked up from the working directory
+// upwards, else the build's latest tag; each build (plain, -power-loss, -canary) its own.
+func TestDefaultImage(t *testing.T) {
+	root := t.TempDir()
+	sub := filepath.Join(root, "chaos")
+	require.NoError(t, os.MkdirAll(sub, 0o755))
+	t.Chdir(sub)
+	for _, v := range []string{"BALLAST_IMAGE", "BALLAST_CHAOS_IMAGE", "BALLAST_CANARY_IMAGE"} {
+		t.Setenv(v, "")
+	}
+	parse := func(args ...string) *options {
+		t.Helper()
+		o, err := parseRun(args, &bytes.Buffer{})
+		require.NoError(t, err)
+		return o
+	}
+	o := parse()
+	require.Equal(t, "ballast:latest", o.image)
+	require.Empty(t, o.stage)
+
+	bin := filepath.Join(root, ".bin")
+	require.NoError(t, os.MkdirAll(filepath.Join(bin, "image-ballast-chaos"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "image-ballast-chaos.id"), []byte("sha256:chaosid\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "image-ballast-canary.id"), []byte("sha256:canaryid\n"), 0o644))
+	o = parse("-power-loss")
+	require.Equal(t, "sha256:chaosid", o.image, "no Dockerfile beside .bin: the id file")
+	require.Empty(t, o.stage)
+
+	require.NoError(t, os.WriteFile(filepath.Join(root, "Dockerfile"), []byte("FROM scratch\n"), 0o644))
+	o = parse("-power-loss")
+	require.Empty(t, o.image)
+	require.Equal(t, filepath.Join(bin, "image-ballast-chaos"), o.stage, "the stage, built once per binary")
+	o = parse("-canary", "ack-before-sync")
+	require.Equal(t, "sha256:canaryid", o.image, "the canary build has no stage here: its id file")
+	require.Empty(t, o.stage)
+
+	t.Setenv("BALLAST_CHAOS_IMAGE", "mine:1")
+	o = parse("-power-loss")
+	require.Equal(t, "mine:1", o.image)
+	require.Empty(t, o.stage)
+	o = parse("-power-loss", "-stage", "elsewhere")
+	require.Empty(t, o.image, "-stage wins over the defaults")
+	require.Equal(t, "elsewhere", o.stage)
 }
