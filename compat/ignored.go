@@ -36,7 +36,11 @@ import "regexp"
 //     requireUser, TestEmptyCNCertificate); an invalid Range, Put, DeleteRange or Txn
 //     carrying a refused token got "invalid auth token" where etcd's gRPC layer validates
 //     first (a txn putting one key twice, by a user deleted since its login: etcd
-//     "duplicate key given in txn request"; rpc's withAuth, TestValidationBeforeToken).
+//     "duplicate key given in txn request"; rpc's withAuth, TestValidationBeforeToken);
+//     a read by credentials of an older auth revision with nothing to check permissions on
+//     (a txn without compares or ops, by a JWT from before an auth change, make compat,
+//     seed 1796698215250530217 call 625) was served, where etcd's doSerialize answers
+//     "revision of auth store is old" (kv/node's checkRead, TestAuthOldRevisionOnReads).
 //     Also found, and the harness's own: the liveness read of HashKV's exception went
 //     through the caller (a token user whose stale token HashKV takes and a Range
 //     refuses); a phase could start with root added without a password, so that no one

@@ -194,10 +194,23 @@ func (m *Member) checkRead(req *pb.InternalRaftRequest) error {
 	if err := m.kv.Validate(req); err != nil { // first, as in etcd (see checkWrite)
 		return err
 	}
+	ai := authInfo(req)
+	var err error
 	if r := req.Range; r != nil {
-		return m.auth.Check(authInfo(req), r.Key, r.RangeEnd, authpb.READ)
+		err = m.auth.Check(ai, r.Key, r.RangeEnd, authpb.READ)
+	} else {
+		err = m.checkTxn(ai, req.Txn)
 	}
-	return m.checkTxn(authInfo(req), req.Txn)
+	if err != nil {
+		return err
+	}
+	// etcd's doSerialize refuses any read by credentials of another auth revision than the
+	// member's, after the permission checks: also a txn with nothing to check (no compares,
+	// no ops), by credentials from before an auth change (found by compat/, a JWT's).
+	if ai.Revision != 0 && ai.Revision != m.auth.Revision() {
+		return auth.ErrAuthOldRevision
+	}
+	return nil
 }
 
 // checkLeaseKeys: ai may act on lease id only if it may access (typ) every key attached to

@@ -270,3 +270,35 @@ func TestAuthValidatesFirst(t *testing.T) {
 	_, err := c.do(l, as(alice, put("secret", "x")))
 	require.ErrorIs(t, err, auth.ErrPermissionDenied, "a valid put alice may not make")
 }
+
+// TestAuthOldRevisionOnReads: a read by credentials from before an auth change is refused
+// as etcd's doSerialize refuses it, also when there is nothing to check permissions on (a
+// txn without compares or ops); without credentials such a txn still succeeds, as in etcd.
+func TestAuthOldRevisionOnReads(t *testing.T) {
+	c := authCluster(t)
+	l := c.leader()
+	alice := c.login(l, "alice")
+	empty := func() *pb.InternalRaftRequest { return &pb.InternalRaftRequest{Txn: &pb.TxnRequest{}} }
+	_, err := c.do(l, as(alice, empty()))
+	require.NoError(t, err)
+	root := c.login(l, "root")
+	_, err = c.do(l, as(root, &pb.InternalRaftRequest{AuthRoleAdd: &pb.AuthRoleAddRequest{Name: "another"}}))
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name string
+		req  *pb.InternalRaftRequest
+		want error
+	}{
+		{"empty txn", as(alice, empty()), auth.ErrAuthOldRevision},
+		{"range", as(alice, get("pub/a", false)), auth.ErrAuthOldRevision},
+		{"empty txn without credentials", as(auth.Info{}, empty()), nil},
+		{"empty txn with fresh credentials", as(c.login(l, "alice"), empty()), nil},
+	} {
+		_, err := c.do(l, tc.req)
+		if tc.want == nil {
+			require.NoError(t, err, tc.name)
+		} else {
+			require.ErrorIs(t, err, tc.want, tc.name)
+		}
+	}
+}
