@@ -139,6 +139,8 @@ var honouredFlags = map[string]honouredFlag{
 	"discovery-cacert":                   {[]string{"--discovery-cacert", "ca.pem"}, "TestDiscoveryClientSettings", "discovery_test.go", "--discovery-cacert"},
 	"discovery-user":                     {[]string{"--discovery-user", "u"}, "TestDiscoveryClientSettings", "discovery_test.go", "--discovery-user"},
 	"discovery-password":                 {[]string{"--discovery-password", "p"}, "TestDiscoveryClientSettings", "discovery_test.go", "--discovery-password"},
+	"enable-log-rotation":                {[]string{"--enable-log-rotation", "--log-outputs", "a.log"}, "TestLogRotation", "logrotation_test.go", "--enable-log-rotation"},
+	"log-rotation-config-json":           {[]string{"--log-rotation-config-json", `{"maxsize": 1}`}, "TestLogRotation", "logrotation_test.go", "--log-rotation-config-json"},
 	"memory-mlock":                       {[]string{"--memory-mlock"}, "TestMemoryMlock", "mlock_test.go", "--memory-mlock"},
 	"unsafe-no-fsync":                    {[]string{"--unsafe-no-fsync"}, "TestUnsafeNoFsync", "../../rpc/embed/nofsync_test.go", "UnsafeNoFsync"},
 	"max-learners":                       {[]string{"--max-learners", "2"}, "TestMaxLearners", "../../rpc/embed/learners_test.go", "MaxLearners"},

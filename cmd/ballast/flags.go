@@ -119,6 +119,8 @@ type flagVars struct {
 	watchProgressNotifyInterval                           *time.Duration
 	logLevel, logFormat                                   *string
 	logOutputs                                            *stringsValue
+	enableLogRotation                                     *bool
+	logRotationJSON                                       *string
 	configFile                                            *string
 	listenMetrics                                         *urlsValue
 	listenClientHTTP                                      *urlsValue
@@ -194,6 +196,8 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.logFormat = fs.String("log-format", logFormatJSON, "Configures log format. Only supports json, console.")
 	v.logOutputs = &stringsValue{[]string{logOutputDefault}}
 	fs.Var(v.logOutputs, "log-outputs", "Specify 'stdout' or 'stderr', or list of comma separated output targets.")
+	v.enableLogRotation = fs.Bool("enable-log-rotation", false, "Enable log rotation of a single log-outputs file target.")
+	v.logRotationJSON = fs.String("log-rotation-config-json", defaultLogRotationConfig, "Configures log rotation if enabled with a JSON logger config. Default: MaxSize=100(MB), MaxAge=0(days,no limit), MaxBackups=0(no limit), LocalTime=false(UTC), Compress=false(gzip)")
 	v.configFile = fs.String("config-file", "", "Path to the server configuration file.")
 	v.listenClientHTTP = &urlsValue{}
 	fs.Var(v.listenClientHTTP, "listen-client-http-urls", "List of URLs to listen on for http only client traffic. Enabling this flag removes http services from --listen-client-urls.")
@@ -345,7 +349,7 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		return bad(err)
 	}
 	opts.logLevel = level
-	opts.log, err = parseLogOptions(v.logOutputs.values, *v.logFormat)
+	opts.log, err = parseLogOptions(v.logOutputs.values, *v.logFormat, *v.enableLogRotation, *v.logRotationJSON)
 	if err != nil {
 		return bad(err)
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"gopkg.in/natefinch/lumberjack.v2"
 )
 
 // This file is the server's log: etcd's (zap's) shape from log/slog. --log-format json
@@ -19,6 +23,9 @@ import (
 // console writes zap's console line (ts, level, caller, msg tab-separated, the fields as a
 // JSON object). --log-outputs names where: default and stderr (the same), stdout, or file
 // paths (appended to, created 0600 as zap's sink does); several outputs get every line.
+// --enable-log-rotation rotates the one file output with lumberjack, as etcd does, set by
+// --log-rotation-config-json (lumberjack's JSON keys: maxsize in MB, maxage in days,
+// maxbackups, localtime, compress).
 
 // The values of --log-format and --log-outputs etcd takes.
 const (
@@ -33,14 +40,56 @@ const (
 // zapTimeLayout is etcd's log timestamp (logutil.DefaultZapLoggerConfig), in UTC.
 const zapTimeLayout = "2006-01-02T15:04:05.000000Z0700"
 
-// logOptions are --log-outputs and --log-format, checked.
+// logOptions are --log-outputs and --log-format, checked, and the rotation of the file
+// output (nil: none).
 type logOptions struct {
-	outputs []string
-	format  string
+	outputs  []string
+	format   string
+	rotation *lumberjack.Logger
+}
+
+// defaultLogRotationConfig is etcd's --log-rotation-config-json default.
+const defaultLogRotationConfig = `{"maxsize": 100, "maxage": 0, "maxbackups": 0, "localtime": false, "compress": false}`
+
+// errLogRotationInvalidLogOutput is etcd's ErrLogRotationInvalidLogOutput.
+var errLogRotationInvalidLogOutput = errors.New("--log-outputs requires a single file path when --log-rotate-config-json is defined")
+
+// parseLogRotation is etcd's setupLogRotation: rotation needs exactly one file among the
+// outputs (or several outputs none of which is a file, which etcd lets pass and rotates
+// nothing), and a config JSON that decodes into lumberjack's settings.
+func parseLogRotation(outputs []string, configJSON string) (*lumberjack.Logger, error) {
+	files := 0
+	for _, o := range outputs {
+		switch o {
+		case logOutputDefault, logOutputStderr, logOutputStdout:
+		default:
+			files++
+		}
+	}
+	if (len(outputs) == 1 && files == 0) || files > 1 {
+		return nil, errLogRotationInvalidLogOutput
+	}
+	var cfg struct{ *lumberjack.Logger }
+	if err := json.Unmarshal([]byte(configJSON), &cfg); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		var syntaxErr *json.SyntaxError
+		switch {
+		case errors.As(err, &syntaxErr):
+			return nil, fmt.Errorf("improperly formatted log rotation config: %w", err)
+		case errors.As(err, &typeErr):
+			return nil, fmt.Errorf("invalid log rotation config: %w", err)
+		default:
+			return nil, fmt.Errorf("fail to unmarshal log rotation config: %w", err)
+		}
+	}
+	if cfg.Logger == nil { // "null" or "{}"
+		cfg.Logger = &lumberjack.Logger{}
+	}
+	return cfg.Logger, nil
 }
 
 // parseLogOptions checks them as etcd's setupLogging does, with its messages.
-func parseLogOptions(outputs []string, format string) (logOptions, error) {
+func parseLogOptions(outputs []string, format string, rotate bool, rotationJSON string) (logOptions, error) {
 	switch format {
 	case logFormatJSON, logFormatConsole:
 	case "":
@@ -57,13 +106,21 @@ func parseLogOptions(outputs []string, format string) (logOptions, error) {
 	if slices.Contains(outputs, logOutputJournal) {
 		return logOptions{}, fmt.Errorf("flag --log-outputs is not supported yet: %s: logging to journald comes with %s (stderr reaches the journal under systemd)", logOutputJournal, issueOperations)
 	}
-	return logOptions{outputs: outputs, format: format}, nil
+	o := logOptions{outputs: outputs, format: format}
+	if rotate {
+		r, err := parseLogRotation(outputs, rotationJSON)
+		if err != nil {
+			return logOptions{}, err
+		}
+		o.rotation = r
+	}
+	return o, nil
 }
 
 // openLogOutputs opens the writers o names; close closes the files among them.
 func openLogOutputs(o logOptions, stdout, stderr io.Writer) (w io.Writer, closeFiles func(), err error) {
 	var ws []io.Writer
-	var files []*os.File
+	var files []io.Closer
 	closeFiles = func() {
 		for _, f := range files {
 			_ = f.Close()
@@ -84,6 +141,13 @@ func openLogOutputs(o logOptions, stdout, stderr io.Writer) (w io.Writer, closeF
 		case logOutputStdout:
 			ws = append(ws, stdout)
 		default:
+			if o.rotation != nil {
+				r := &lumberjack.Logger{Filename: out, MaxSize: o.rotation.MaxSize, MaxAge: o.rotation.MaxAge,
+					MaxBackups: o.rotation.MaxBackups, LocalTime: o.rotation.LocalTime, Compress: o.rotation.Compress}
+				files = append(files, r)
+				ws = append(ws, r)
+				continue
+			}
 			f, err := os.OpenFile(out, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 			if err != nil {
 				closeFiles()
