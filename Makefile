@@ -88,9 +88,10 @@ lint: go-deps $(STATICCHECK)
 # Every package's tests, and the canary test. cmd/ballast's etcdctl tests run .bin/etcdctl
 # against a Ballast cluster and a real etcd cluster (.bin/etcd); with CI=true they fail when
 # either binary is missing. chaos's Docker test (one short leader-crash run on 3 containers,
-# about 45 s) runs the image make image has just built (its id in .bin/image.id), so unit
-# builds the image first: on a fresh clone the image exists before go test reaches chaos/
-# (with CI=true a missing Docker engine or image fails that test, naming it).
+# about 45 s) builds its image through dockertest's client from the folder make image staged
+# (.bin/image, tagged with its hash; BALLAST_IMAGE overrides), so unit runs make image first:
+# on a fresh clone the stage exists before go test reaches chaos/ (with CI=true a missing
+# Docker engine or stage fails that test, naming it).
 unit: go-deps $(ETCDCTL) $(ETCD) image
 	@race=$$($(GO) list $(RACE_DIRS) 2>/dev/null); \
 	plain=$$($(GO) list ./... | grep -vxF -f <(printf '%s\n' $$race)); \
@@ -162,7 +163,10 @@ sim:
 # The chaos builds' images, for ballast-chaos: ballast-chaos (ballast built -tags chaos: the
 # --chaos-power-loss flag, Pebble on kv/powerloss, so a kill -9 is a power loss, and the
 # slow-disk control file) and ballast-canary (-tags canary,chaos: BALLAST_CANARY picks the
-# canary). Ids in .bin/image-ballast-chaos.id and .bin/image-ballast-canary.id.
+# canary). Staged in .bin/image-ballast-chaos and .bin/image-ballast-canary: ballast-chaos
+# -stage DIR and the chaos tests build their image from that folder through dockertest's
+# client, tagged with the folder's hash, once per binary (ids of make image's own builds in
+# the .id files beside them).
 chaos-images:
 	$(MAKE) --no-print-directory image IMAGE=ballast-chaos IMAGE_GO_TAGS=chaos
 	$(MAKE) --no-print-directory image IMAGE=ballast-canary IMAGE_GO_TAGS=canary,chaos
@@ -184,8 +188,8 @@ chaos-test: chaos-images
 CHAOS_DURATION ?= 30s
 CHAOS_SEED ?= 0
 chaos: chaos-images
-	$(GO) run ./cmd/ballast-chaos run -scenario all -power-loss -duration $(CHAOS_DURATION) -seed $(CHAOS_SEED) -image $$(cat $(BIN)/image-ballast-chaos.id) -out reports/chaos
-	$(GO) run ./cmd/ballast-chaos canaries -runs 5 -canary ack-before-sync,read-no-quorum -image $$(cat $(BIN)/image-ballast-canary.id) -out reports/chaos-canaries
+	$(GO) run ./cmd/ballast-chaos run -scenario all -power-loss -duration $(CHAOS_DURATION) -seed $(CHAOS_SEED) -stage $(BIN)/image-ballast-chaos -out reports/chaos
+	$(GO) run ./cmd/ballast-chaos canaries -runs 5 -canary ack-before-sync,read-no-quorum -stage $(BIN)/image-ballast-canary -out reports/chaos-canaries
 
 # The packages' benchmarks, without the long ones (a million keys in kv/mvcc and Porcupine's
 # 5-minute searches: see kv/mvcc/bench_test.go and linearizability/bench_test.go for their
