@@ -293,3 +293,24 @@ func TestNoCampaignWithUnappliedConfChange(t *testing.T) {
 	require.NoError(t, m.rn.Campaign())
 	require.Equal(t, StateCandidate, m.rn.raft.state)
 }
+
+// TestAdvanceTicksCampaignsSooner: AdvanceTicks (etcd's advanceTicks, for
+// --initial-election-tick-advance) brings a follower's first campaign n ticks sooner: with
+// the same seed, the same randomized timeout, less the ticks advanced.
+func TestAdvanceTicksCampaignsSooner(t *testing.T) {
+	ticksToCampaign := func(advance int) int {
+		m := newSingle(t, 1, []uint64{1, 2, 3}, func(c *Config) { c.PreVote = true })
+		m.rn.AdvanceTicks(advance)
+		for n := 1; ; n++ {
+			m.rn.Tick()
+			if m.rn.raft.state != StateFollower {
+				return n
+			}
+		}
+	}
+	whole := ticksToCampaign(0)
+	require.GreaterOrEqual(t, whole, testElectionTicks, "a whole randomized election timeout")
+	advanced := ticksToCampaign(testElectionTicks - 2)
+	require.Equal(t, whole-(testElectionTicks-2), advanced)
+	require.Less(t, advanced, whole)
+}

@@ -30,7 +30,7 @@ import (
 // etcdDefaults are etcd v3.7's defaults (embed.NewConfig) of the refused flags whose default
 // is not the zero value, as the file spells them once decoded.
 var etcdDefaults = map[string]string{
-	"initial-election-tick-advance": "true", "discovery-insecure-transport": "true", "max-snapshots": "5", "max-wals": "5",
+	"discovery-insecure-transport": "true", "max-snapshots": "5", "max-wals": "5",
 	"raft-read-timeout": "5s", "raft-write-timeout": "5s",
 	"discovery-dial-timeout": "2s", "discovery-request-timeout": "5s", "discovery-keepalive-time": "2s",
 	"discovery-keepalive-timeout": "6s", "cors": "*", "host-whitelist": "*",

@@ -90,7 +90,7 @@ var honouredFlags = map[string]honouredFlag{
 	"snapshot-count":                     {[]string{"--snapshot-count", "7"}, "TestRunFromConfigFile", "run_test.go", `"snapshot-count":7`},
 	"heartbeat-interval":                 {[]string{"--heartbeat-interval", "50"}, "TestProcessKillLeaderThenFollower", "process_test.go", "--heartbeat-interval"},
 	"election-timeout":                   {[]string{"--election-timeout", "500"}, "TestProcessKillLeaderThenFollower", "process_test.go", "--election-timeout"},
-	"initial-election-tick-advance":      {[]string{"--initial-election-tick-advance=false"}, "TestFixedFlags", "etcdflags_test.go", "initial-election-tick-advance"},
+	"initial-election-tick-advance":      {[]string{"--initial-election-tick-advance=false"}, "TestInitialElectionTickAdvance", "../../rpc/embed/ticks_test.go", "NoInitialElectionTickAdvance"},
 	"listen-peer-urls":                   {[]string{"--listen-peer-urls", "http://127.0.0.1:2380"}, "TestRunFromEnvironment", "run_test.go", "ETCD_LISTEN_PEER_URLS"},
 	"listen-client-urls":                 {append([]string{"--listen-client-urls", "http://127.0.0.1:2379"}, withAdvertise...), "TestRunFromEnvironment", "run_test.go", "ETCD_LISTEN_CLIENT_URLS"},
 	"quota-backend-bytes":                {[]string{"--quota-backend-bytes", "1048576"}, "TestParseAccepted", "flags_test.go", "quota-backend-bytes"},
@@ -103,7 +103,7 @@ var honouredFlags = map[string]honouredFlag{
 	"initial-cluster-token":              {[]string{"--initial-cluster-token", "t"}, "TestProcessKillLeaderThenFollower", "process_test.go", "--initial-cluster-token"},
 	"advertise-client-urls":              {withAdvertise, "TestRunFromEnvironment", "run_test.go", "ETCD_ADVERTISE_CLIENT_URLS"},
 	"discovery-fallback":                 {[]string{"--discovery-fallback", "exit"}, "TestParseRefused", "flags_test.go", "discovery-fallback"},
-	"pre-vote":                           {[]string{"--pre-vote"}, "TestFixedFlags", "etcdflags_test.go", "pre-vote"},
+	"pre-vote":                           {[]string{"--pre-vote=false"}, "TestPreVoteFlag", "../../rpc/embed/ticks_test.go", "NoPreVote"},
 	"v2-deprecation":                     {[]string{"--v2-deprecation", "write-only"}, "TestParseAccepted", "flags_test.go", "v2-deprecation"},
 	"logger":                             {[]string{"--logger", "zap"}, "TestFixedFlags", "etcdflags_test.go", "logger"},
 	"log-outputs":                        {[]string{"--log-outputs", "stdout"}, "TestRunFromConfigFile", "run_test.go", "log-outputs"},
@@ -211,8 +211,6 @@ func refusedSample(name string) string {
 	switch name {
 	case "logger":
 		return "capnslog"
-	case "initial-election-tick-advance":
-		return "true"
 	}
 	return "x"
 }
@@ -231,14 +229,8 @@ func TestFixedFlags(t *testing.T) {
 		args []string
 		want string // "" accepted
 	}{
-		{[]string{"--pre-vote"}, ""},
-		{[]string{"--pre-vote=true"}, ""},
-		{[]string{"--pre-vote=false"}, "flag --pre-vote is not supported yet: pre-vote=false is not built (Ballast's raft always runs Pre-Vote"},
-		{[]string{"--initial-election-tick-advance=false"}, ""},
-		{[]string{"--initial-election-tick-advance"}, "flag --initial-election-tick-advance is not supported yet: initial-election-tick-advance=true is not built"},
 		{[]string{"--logger", "zap"}, ""},
 		{[]string{"--logger", "capnslog"}, "flag --logger is not supported yet: logger=capnslog is not built"},
-		{[]string{"--pre-vote=maybe"}, "invalid boolean value"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var stderr bytes.Buffer
@@ -434,4 +426,38 @@ func TestStrictReconfigCheckFlag(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, tc.off, o.cfg.NoStrictReconfigCheck, "%v", tc.args)
 	}
+}
+
+// TestRaftFlags: --pre-vote and --initial-election-tick-advance are on by default, as
+// etcd's, and =false turns each off (their effects: rpc/embed's TestPreVoteFlag and
+// TestInitialElectionTickAdvance, raft's TestAdvanceTicksCampaignsSooner).
+func TestRaftFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args               []string
+		noPreVote, noTicks bool
+		err                string
+	}{
+		{nil, false, false, ""},
+		{[]string{"--pre-vote", "--initial-election-tick-advance"}, false, false, ""},
+		{[]string{"--pre-vote=false"}, true, false, ""},
+		{[]string{"--initial-election-tick-advance=false"}, false, true, ""},
+		{[]string{"--pre-vote=maybe"}, false, false, "invalid boolean value"},
+	} {
+		var stderr bytes.Buffer
+		o, err := parseCommandLine("etcd", tc.args, nil, &bytes.Buffer{}, &stderr)
+		if tc.err != "" {
+			require.Error(t, err)
+			require.Contains(t, err.Error()+stderr.String(), tc.err)
+			continue
+		}
+		require.NoError(t, err)
+		require.Equal(t, tc.noPreVote, o.cfg.NoPreVote, "%v", tc.args)
+		require.Equal(t, tc.noTicks, o.cfg.NoInitialElectionTickAdvance, "%v", tc.args)
+	}
+	// The config file's keys.
+	path := writeFile(t, t.TempDir(), "etcd.conf.yml", "pre-vote: false\ninitial-election-tick-advance: false\n")
+	o, err := parseCommandLine("etcd", []string{"--config-file", path}, nil, &bytes.Buffer{}, &bytes.Buffer{})
+	require.NoError(t, err)
+	require.True(t, o.cfg.NoPreVote)
+	require.True(t, o.cfg.NoInitialElectionTickAdvance)
 }

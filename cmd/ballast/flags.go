@@ -128,7 +128,7 @@ type flagVars struct {
 	enablePprof                                           *bool
 	enableGateway                                         *bool
 	maxLearners                                           *int
-	strictReconfig                                        *bool
+	strictReconfig, preVote, tickAdvance                  *bool
 	unsafeNoFsync                                         *bool
 	memoryMlock                                           *bool
 	discovery                                             embed.DiscoveryConfig
@@ -216,6 +216,8 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.reuseAddress = fs.Bool("socket-reuse-address", false, "Enable to set socket option SO_REUSEADDR on listeners allowing binding to an address in TIME_WAIT state.")
 	v.unsafeNoFsync = fs.Bool("unsafe-no-fsync", false, "Disables fsync, unsafe, will cause data loss.")
 	v.memoryMlock = fs.Bool("memory-mlock", false, "Enable to enforce etcd pages (in particular bbolt) to stay in RAM.")
+	v.preVote = fs.Bool("pre-vote", true, "Enable the raft Pre-Vote algorithm to prevent disruption when a node that has been partitioned away rejoins the cluster.")
+	v.tickAdvance = fs.Bool("initial-election-tick-advance", true, "Whether to fast-forward initial election ticks on boot for faster election.")
 	v.strictReconfig = fs.Bool("strict-reconfig-check", true, "Reject reconfiguration requests that would cause quorum loss.")
 	v.maxLearners = fs.Int("max-learners", embed.DefaultMaxLearners, "Sets the maximum number of learners that can be available in the cluster membership.")
 	v.enableGateway = fs.Bool("enable-grpc-gateway", true, "Enable GRPC gateway.")
@@ -373,48 +375,50 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		return out
 	}
 	cfg := embed.Config{
-		Name:                        *v.name,
-		DataDir:                     *v.dataDir,
-		WALDir:                      *v.walDir,
-		ListenPeerURLs:              toURLs(v.listenPeer.urls),
-		ListenClientURLs:            toURLs(v.listenClient.urls),
-		AdvertisePeerURLs:           toURLs(v.advertisePeer.urls),
-		AdvertiseClientURLs:         toURLs(v.advertiseClient.urls),
-		InitialCluster:              *v.initialCluster,
-		InitialClusterState:         v.clusterState.value,
-		InitialClusterToken:         *v.token,
-		HeartbeatInterval:           time.Duration(*v.tickMs) * time.Millisecond,
-		ElectionTimeout:             time.Duration(*v.electionMs) * time.Millisecond,
-		SnapshotCount:               *v.snapshotCount,
-		SnapshotCatchUpEntries:      *v.snapshotCatchUpEntries,
-		MaxRequestBytes:             int(*v.maxRequestBytes),
-		MaxTxnOps:                   int(*v.maxTxnOps),
-		QuotaBackendBytes:           *v.quotaBackendBytes,
-		WatchProgressNotifyInterval: *v.watchProgressNotifyInterval,
-		ListenMetricsURLs:           toURLs(v.listenMetrics.urls),
-		ListenClientHTTPURLs:        toURLs(v.listenClientHTTP.urls),
-		Metrics:                     *v.metrics,
-		EnablePprof:                 *v.enablePprof,
-		DisableGRPCGateway:          !*v.enableGateway,
-		AutoCompactionMode:          *v.compactionMode,
-		WarningUnaryRequestDuration: *v.warnUnary,
-		SocketReusePort:             *v.reusePort,
-		UnsafeNoFsync:               *v.unsafeNoFsync,
-		MemoryMlock:                 *v.memoryMlock,
-		Discovery:                   v.discovery,
-		MaxLearners:                 learnersBound(*v.maxLearners),
-		NoStrictReconfigCheck:       !*v.strictReconfig,
-		SocketReuseAddress:          *v.reuseAddress,
-		AutoCompactionRetention:     *v.compactionRetention,
-		MaxConcurrentStreams:        v.maxStreams.v,
-		GRPCKeepAliveMinTime:        *v.keepAliveMinTime,
-		GRPCKeepAliveInterval:       zeroIsOff(*v.keepAliveInterval),
-		GRPCKeepAliveTimeout:        zeroIsOff(*v.keepAliveTimeout),
-		Version:                     etcdVersion,
-		AuthToken:                   *v.authToken,
-		CorruptCheckTime:            *v.corruptCheckTime,
-		AuthTokenTTL:                time.Duration(*v.authTokenTTL) * time.Second,
-		BcryptCost:                  int(*v.bcryptCost),
+		Name:                         *v.name,
+		DataDir:                      *v.dataDir,
+		WALDir:                       *v.walDir,
+		ListenPeerURLs:               toURLs(v.listenPeer.urls),
+		ListenClientURLs:             toURLs(v.listenClient.urls),
+		AdvertisePeerURLs:            toURLs(v.advertisePeer.urls),
+		AdvertiseClientURLs:          toURLs(v.advertiseClient.urls),
+		InitialCluster:               *v.initialCluster,
+		InitialClusterState:          v.clusterState.value,
+		InitialClusterToken:          *v.token,
+		HeartbeatInterval:            time.Duration(*v.tickMs) * time.Millisecond,
+		ElectionTimeout:              time.Duration(*v.electionMs) * time.Millisecond,
+		SnapshotCount:                *v.snapshotCount,
+		SnapshotCatchUpEntries:       *v.snapshotCatchUpEntries,
+		MaxRequestBytes:              int(*v.maxRequestBytes),
+		MaxTxnOps:                    int(*v.maxTxnOps),
+		QuotaBackendBytes:            *v.quotaBackendBytes,
+		WatchProgressNotifyInterval:  *v.watchProgressNotifyInterval,
+		ListenMetricsURLs:            toURLs(v.listenMetrics.urls),
+		ListenClientHTTPURLs:         toURLs(v.listenClientHTTP.urls),
+		Metrics:                      *v.metrics,
+		EnablePprof:                  *v.enablePprof,
+		DisableGRPCGateway:           !*v.enableGateway,
+		AutoCompactionMode:           *v.compactionMode,
+		WarningUnaryRequestDuration:  *v.warnUnary,
+		SocketReusePort:              *v.reusePort,
+		UnsafeNoFsync:                *v.unsafeNoFsync,
+		MemoryMlock:                  *v.memoryMlock,
+		Discovery:                    v.discovery,
+		MaxLearners:                  learnersBound(*v.maxLearners),
+		NoStrictReconfigCheck:        !*v.strictReconfig,
+		NoPreVote:                    !*v.preVote,
+		NoInitialElectionTickAdvance: !*v.tickAdvance,
+		SocketReuseAddress:           *v.reuseAddress,
+		AutoCompactionRetention:      *v.compactionRetention,
+		MaxConcurrentStreams:         v.maxStreams.v,
+		GRPCKeepAliveMinTime:         *v.keepAliveMinTime,
+		GRPCKeepAliveInterval:        zeroIsOff(*v.keepAliveInterval),
+		GRPCKeepAliveTimeout:         zeroIsOff(*v.keepAliveTimeout),
+		Version:                      etcdVersion,
+		AuthToken:                    *v.authToken,
+		CorruptCheckTime:             *v.corruptCheckTime,
+		AuthTokenTTL:                 time.Duration(*v.authTokenTTL) * time.Second,
+		BcryptCost:                   int(*v.bcryptCost),
 		ClientTLS: embed.TLSInfo{CertFile: *v.certFile, KeyFile: *v.keyFile, TrustedCAFile: *v.trustedCAFile,
 			ClientCertAuth: *v.clientCertAuth, CRLFile: *v.clientCRLFile, ClientCertFile: *v.clientCertFile, ClientKeyFile: *v.clientKeyFile, AllowedHostnames: v.clientAllowedHostnames.values},
 		PeerTLS: embed.TLSInfo{CertFile: *v.peerCertFile, KeyFile: *v.peerKeyFile, TrustedCAFile: *v.peerTrustedCAFile,

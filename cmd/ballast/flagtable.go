@@ -78,16 +78,8 @@ type fixedFlag struct {
 }
 
 var fixedFlags = []fixedFlag{
-	{"pre-vote", true, boolTrue, "Ballast's raft always runs Pre-Vote (kv/node sets raft.Config.PreVote); --pre-vote=false"},
-	{"initial-election-tick-advance", true, boolFalse, "Ballast's raft does not fast-forward a starting member's election ticks: it waits a whole randomized election timeout, as etcd with --initial-election-tick-advance=false"},
 	{"logger", false, []string{"zap"}, "Ballast logs zap's JSON shape through log/slog; only --logger=zap"},
 }
-
-// boolTrue and boolFalse are strconv.ParseBool's spellings of true and false.
-var (
-	boolTrue  = []string{"1", "t", "T", "TRUE", "true", "True"}
-	boolFalse = []string{"0", "f", "F", "FALSE", "false", "False"}
-)
 
 // experimentalFlag is one of the v3.6 --experimental-* flags that etcd v3.7 removed
 // (etcd-io/etcd#19959; the list is the v3.6-to-v3.7 upgrade guide's). Older manifests (kubeadm's)

@@ -123,6 +123,9 @@ type Config struct {
 	// refused with etcd's "too many learner members in cluster". 0: no bound (the
 	// simulator's default; the server passes etcd's default, 1); negative: no learner.
 	MaxLearners int
+	// DisablePreVote is etcd's --pre-vote=false: raft campaigns without asking first, raising
+	// its term each time (raft.Config.PreVote off). Off by default: Pre-Vote runs, as etcd's.
+	DisablePreVote bool
 	// StrictReconfigCheck is etcd's --strict-reconfig-check: membership changes that would
 	// lose quorum are refused with etcd's errors (reconfig.go). Off by default (the
 	// simulator's); the server passes etcd's default, on.

@@ -196,7 +196,7 @@ func (m *Member) open() error {
 		ElectionTimeoutTicks:   m.cfg.ElectionTimeoutTicks,
 		HeartbeatIntervalTicks: m.cfg.HeartbeatIntervalTicks,
 		Rand:                   m.cfg.Rand,
-		PreVote:                true,
+		PreVote:                !m.cfg.DisablePreVote,
 		CheckQuorum:            true,
 		MaxBytesPerMsg:         m.cfg.MaxAppendBytes,
 		MaxInflightMsgs:        256,

@@ -111,6 +111,26 @@ func (m *Member) Tick() {
 	}
 }
 
+// AdvanceTicks fast-forwards raft's timers by n ticks (raft.RawNode.AdvanceTicks) and
+// nothing else of the member's (request deadlines, leases): etcd's advanceTicks, with which
+// a starting member's first election comes sooner (--initial-election-tick-advance). The
+// server decides when (etcd's conditions: rpc/embed's ticks.go); the simulator never calls it.
+// Only a follower that knows no leader advances: by the time a member found its peers it may
+// lead already (a leader's ticks at once send a burst of heartbeats and run its check-quorum
+// round before the answers come back, stepping it down), or follow one (ticks at once could
+// fire its election timer between two heartbeats). AdvanceTicks reports whether it advanced.
+func (m *Member) AdvanceTicks(n int) bool {
+	defer m.recoverStop()
+	if m.stopped != nil {
+		return false
+	}
+	if _, ss := m.rn.States(); ss.RaftState != raft.StateFollower || ss.Lead != 0 {
+		return false
+	}
+	m.rn.AdvanceTicks(n)
+	return true
+}
+
 // Work hands out one round of work: it writes raft's new entries and hard state (unsynced),
 // applies committed entries, answers confirmed reads, and returns the messages that may go
 // now and, if the writes must be synced, the token to confirm with Synced. An error means a

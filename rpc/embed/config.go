@@ -131,6 +131,13 @@ type Config struct {
 	// lose quorum are not refused (by default they are, with etcd's errors: kv/node's
 	// reconfig.go).
 	NoStrictReconfigCheck bool
+	// NoPreVote is --pre-vote=false: raft campaigns without a pre-vote (kv/node's
+	// DisablePreVote); by default it runs Pre-Vote, as etcd.
+	NoPreVote bool
+	// NoInitialElectionTickAdvance is --initial-election-tick-advance=false: a starting
+	// member of several does not fast-forward its election timer once it finds its peers
+	// (ticks.go; a one-member cluster always does, as etcd's).
+	NoInitialElectionTickAdvance bool
 	// MaxLearners is --max-learners: the most learners the cluster may have (zero: etcd's
 	// 1; negative: none, as etcd's 0).
 	MaxLearners int

@@ -201,6 +201,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		MaxTxnOps:              cfg.MaxTxnOps,
 		MaxLearners:            cfg.MaxLearners,
 		StrictReconfigCheck:    !cfg.NoStrictReconfigCheck,
+		DisablePreVote:         cfg.NoPreVote,
 		SnapshotEntries:        int(cfg.SnapshotCount),
 		SnapshotCatchUpEntries: int(min(cfg.SnapshotCatchUpEntries, cfg.SnapshotCount)),
 		WatchProgressInterval:  cfg.WatchProgressNotifyInterval,
@@ -320,6 +321,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	go func() {
 		defer s.wg.Done()
 		s.probePeers(runCtx)
+	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.adjustTicks(runCtx)
 	}()
 	if cfg.CorruptCheckTime > 0 {
 		lg.Info("enabled corruption checking", "local-member-id", hexID(s.id), "interval", cfg.CorruptCheckTime.String())
