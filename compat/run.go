@@ -311,6 +311,14 @@ func (s *sideState) syncRead(ctx context.Context, member int, asRoot bool) (int6
 	return resp.Header.Revision, nil
 }
 
+// authAtAPI are the calls whose credentials the member checks as the call arrives, against
+// the auth state it has applied (etcd's API layer: admin checks, requireAuthInfo), not as
+// the call applies: after an auth change acknowledged by another member, whether such a call
+// is refused depends on how far this member is behind, so a sync read comes first (found as
+// a Compact without credentials right after an AuthEnable on another member, make compat,
+// seed 1796699418835759556 call 499: etcd's member had applied it, Ballast's not yet).
+var authAtAPI = map[kind]bool{kindCompact: true, kindLeaseGrant: true, kindLeaseRevoke: true, kindDefragment: true}
+
 // do runs c on s. An error returned is the harness's own failure (a sync read that failed);
 // the call's own error is in the outcome.
 func (s *sideState) do(ctx context.Context, c *call, m *model) (outcome, error) {
@@ -318,7 +326,7 @@ func (s *sideState) do(ctx context.Context, c *call, m *model) (outcome, error) 
 	// A token user's call is checked against the member's auth revision: the member must
 	// have applied every auth change acknowledged before it (else whether the token is
 	// stale would depend on how far it is behind).
-	if _, tok := s.raw[c.user]; c.sync || c.kind == kindWatchCancel || tok {
+	if _, tok := s.raw[c.user]; c.sync || c.kind == kindWatchCancel || tok || authAtAPI[c.kind] {
 		rev, err := s.syncRead(ctx, c.member, m.auth.enabled)
 		if err != nil {
 			return o, err
