@@ -156,6 +156,10 @@ func TestDiscoveryFlags(t *testing.T) {
 		{[]string{"--discovery-endpoints", "http://127.0.0.1:2379"}, "both --discovery-token and --discovery-endpoints must be set"},
 		{[]string{"--discovery-token", "t", "--discovery-endpoints", "a,,b"}, "--discovery-endpoints must not contain empty endpoints"},
 		{[]string{"--discovery-dial-timeout", "soon"}, `invalid value "soon" for flag -discovery-dial-timeout`},
+		{[]string{"--discovery-srv", "example.test", "--initial-cluster", "default=http://localhost:2380"},
+			`multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery-endpoints" or "discovery-srv"`},
+		{[]string{"--discovery-srv", "example.test", "--discovery-token", "t", "--discovery-endpoints", "http://127.0.0.1:2379"},
+			`multiple discovery or bootstrap flags are set.`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var stderr bytes.Buffer
@@ -170,6 +174,10 @@ func TestDiscoveryFlags(t *testing.T) {
 			require.Contains(t, err.Error()+stderr.String(), tc.want)
 		})
 	}
+	o, err := parseCommandLine("etcd", []string{"--discovery-srv", "example.test", "--discovery-srv-name", "x"}, nil, &bytes.Buffer{}, &bytes.Buffer{})
+	require.NoError(t, err)
+	require.Equal(t, []string{"example.test", "x", ""}, []string{o.cfg.DiscoverySRV, o.cfg.DiscoverySRVName, o.cfg.InitialCluster},
+		"--discovery-srv clears the default --initial-cluster (rpc/embed's TestDiscoverySRV observes the discovery)")
 	path := writeFile(t, t.TempDir(), "etcd.conf.yml", `
 name: d1
 discovery-config:
@@ -190,7 +198,7 @@ discovery-config:
       username: u
       password: p
 `)
-	o, err := parseCommandLine("etcd", []string{"--config-file", path}, nil, &bytes.Buffer{}, &bytes.Buffer{})
+	o, err = parseCommandLine("etcd", []string{"--config-file", path}, nil, &bytes.Buffer{}, &bytes.Buffer{})
 	require.NoError(t, err)
 	d := o.cfg.Discovery
 	require.Equal(t, "tok", d.Token)

@@ -141,6 +141,8 @@ var honouredFlags = map[string]honouredFlag{
 	"discovery-password":                 {[]string{"--discovery-password", "p"}, "TestDiscoveryClientSettings", "discovery_test.go", "--discovery-password"},
 	"enable-log-rotation":                {[]string{"--enable-log-rotation", "--log-outputs", "a.log"}, "TestLogRotation", "logrotation_test.go", "--enable-log-rotation"},
 	"log-rotation-config-json":           {[]string{"--log-rotation-config-json", `{"maxsize": 1}`}, "TestLogRotation", "logrotation_test.go", "--log-rotation-config-json"},
+	"discovery-srv":                      {[]string{"--discovery-srv", "example.test"}, "TestDiscoverySRV", "../../rpc/embed/srv_test.go", "DiscoverySRV"},
+	"discovery-srv-name":                 {[]string{"--discovery-srv-name", "x"}, "TestDiscoverySRV", "../../rpc/embed/srv_test.go", "DiscoverySRVName"},
 	"memory-mlock":                       {[]string{"--memory-mlock"}, "TestMemoryMlock", "mlock_test.go", "--memory-mlock"},
 	"unsafe-no-fsync":                    {[]string{"--unsafe-no-fsync"}, "TestUnsafeNoFsync", "../../rpc/embed/nofsync_test.go", "UnsafeNoFsync"},
 	"max-learners":                       {[]string{"--max-learners", "2"}, "TestMaxLearners", "../../rpc/embed/learners_test.go", "MaxLearners"},

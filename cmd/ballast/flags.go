@@ -133,6 +133,7 @@ type flagVars struct {
 	memoryMlock                                           *bool
 	discovery                                             embed.DiscoveryConfig
 	discoveryEndpoints                                    *stringsValue
+	discoverySRV, discoverySRVName                        *string
 	reusePort, reuseAddress                               *bool
 	warnUnary                                             *time.Duration
 	compactionMode, compactionRetention                   *string
@@ -236,6 +237,8 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	fs.StringVar(&v.discovery.CACert, "discovery-cacert", "", "V3 discovery: verify certificates of TLS-enabled secure servers using this CA bundle.")
 	fs.StringVar(&v.discovery.User, "discovery-user", "", "V3 discovery: username[:password] for authentication (prompt if password is not supplied).")
 	fs.StringVar(&v.discovery.Password, "discovery-password", "", "V3 discovery: password for authentication (if this option is used, --user option shouldn't include password).")
+	v.discoverySRV = fs.String("discovery-srv", "", "DNS domain used to bootstrap initial cluster.")
+	v.discoverySRVName = fs.String("discovery-srv-name", "", "Service name to query when using DNS discovery.")
 	v.discoveryFallback = &selectiveValue{"exit", []string{"exit", "proxy"}}
 	fs.Var(v.discoveryFallback, "discovery-fallback", `Valid values include ["exit" "proxy"]`)
 	v.v2Deprecation = &selectiveValue{"write-only", []string{"not-yet", "write-only", "write-only-skip-check", "write-only-drop-data", "gone"}}
@@ -472,7 +475,8 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 	}
 	// etcd clears the default --initial-cluster when discovery is asked for.
 	cfg.Discovery.Endpoints = v.discoveryEndpoints.values
-	if len(cfg.Discovery.Endpoints) > 0 && !set["initial-cluster"] {
+	cfg.DiscoverySRV, cfg.DiscoverySRVName = *v.discoverySRV, *v.discoverySRVName
+	if (len(cfg.Discovery.Endpoints) > 0 || cfg.DiscoverySRV != "" || cfg.DiscoverySRVName != "") && !set["initial-cluster"] {
 		cfg.InitialCluster = ""
 	}
 	// etcd's UpdateDefaultClusterFromName: `--name abc` alone names the one-member cluster.

@@ -44,8 +44,6 @@ var unsupportedFlags = []unsupportedFlag{
 	// Clustering
 	{"discovery", false, "v2 discovery: etcd v3.7 lists it in its help but no longer defines it (the v2 store is gone)"},
 	{"discovery-proxy", false, "v2 discovery's proxy: etcd v3.7 lists it in its help but no longer defines it (the v2 store is gone)"},
-	{"discovery-srv", false, "DNS discovery comes with " + issueOperations},
-	{"discovery-srv-name", false, "DNS discovery comes with " + issueOperations},
 	// Security
 	{"cors", false, "CORS for the HTTP surface comes with " + issueSecurity},
 	{"host-whitelist", false, "host checks for the HTTP surface come with " + issueSecurity},

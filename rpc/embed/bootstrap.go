@@ -65,9 +65,27 @@ func bootstrap(ctx context.Context, cfg Config, lg *slog.Logger, fetch fetchMemb
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return identity{}, fmt.Errorf("cannot access member directory: %w", err)
 	}
-	ic, err := ParseInitialCluster(cfg.InitialCluster)
+	initial := cfg.InitialCluster
+	if cfg.DiscoverySRV != "" {
+		// etcd's PeerURLsMapAndToken: the cluster the SRV records list, this member in it.
+		strs, err := dnsClusterNames(ctx, cfg, lg)
+		if err != nil {
+			lg.Warn("failed to resolve during SRV discovery", "error", err.Error())
+		}
+		if len(strs) == 0 {
+			return identity{}, err
+		}
+		for _, s := range strs {
+			lg.Info("got bootstrap from DNS for etcd-server", "node", s)
+		}
+		initial = strings.Join(strs, ",")
+	}
+	ic, err := ParseInitialCluster(initial)
 	if err != nil {
 		return identity{}, err
+	}
+	if cfg.DiscoverySRV != "" && ic[cfg.Name] == nil {
+		return identity{}, fmt.Errorf("cannot find local etcd member %q in SRV records", cfg.Name)
 	}
 	var id identity
 	switch cfg.InitialClusterState {

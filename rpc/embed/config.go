@@ -79,6 +79,13 @@ type Config struct {
 	// InitialCluster empty), a new member learns its founding members from an etcd-API
 	// discovery service, and Discovery.Token is the cluster token.
 	Discovery DiscoveryConfig
+	// DiscoverySRV and DiscoverySRVName are --discovery-srv and --discovery-srv-name: with
+	// DiscoverySRV set (and InitialCluster empty), a new member's founding members are the
+	// targets of the domain's SRV records (srv.go).
+	DiscoverySRV, DiscoverySRVName string
+	// resolver answers DiscoverySRV's lookups (tests: a DNS server on loopback); nil:
+	// net.DefaultResolver.
+	resolver *net.Resolver
 
 	// HeartbeatInterval is one raft tick; ElectionTimeout a whole number of them (etcd's
 	// ElectionTicks = election / heartbeat).
@@ -232,7 +239,7 @@ func (c Config) withDefaults() (Config, error) {
 			}
 		}
 	}
-	if c.InitialCluster == "" {
+	if c.InitialCluster == "" && c.DiscoverySRV == "" {
 		for _, u := range c.AdvertisePeerURLs {
 			if c.InitialCluster != "" {
 				c.InitialCluster += ","

@@ -88,7 +88,13 @@ func (e *DiscoveryError) Unwrap() error { return e.Err }
 
 // checkDiscovery is etcd's Config.Validate for the discovery flags.
 func (c Config) checkDiscovery() error {
-	if len(c.Discovery.Endpoints) > 0 && c.InitialCluster != "" {
+	set := 0
+	for _, on := range []bool{c.InitialCluster != "", c.DiscoverySRV != "", len(c.Discovery.Endpoints) > 0} {
+		if on {
+			set++
+		}
+	}
+	if set > 1 {
 		return ErrConflictBootstrapFlags
 	}
 	if (c.Discovery.Token != "") != (len(c.Discovery.Endpoints) > 0) {

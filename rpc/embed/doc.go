@@ -23,7 +23,12 @@
 // Config.Validate runs etcd's checks of the flags without starting anything (cmd/ballast
 // calls it to refuse a command line before touching the disk).
 //
-// # Bootstrap (cluster.go, bootstrap.go, meta.go)
+// # Bootstrap (cluster.go, bootstrap.go, meta.go, discovery.go, srv.go)
+//
+// A new cluster's founders come from --initial-cluster, from etcd's v3 discovery service
+// (Config.Discovery: the members register under /_etcd/registry/<token>/ of an etcd-API
+// cluster and wait for its _config/size; discovery.go) or from DNS SRV records
+// (Config.DiscoverySRV; srv.go), as etcd's.
 //
 // IDs are etcd's: a founding member's ID is the SHA-1 of its sorted peer URLs and the cluster
 // token (MemberID), the cluster ID the SHA-1 of the sorted founding IDs (ClusterID), so every
