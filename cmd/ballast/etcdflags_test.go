@@ -103,6 +103,7 @@ var honouredFlags = map[string]honouredFlag{
 	"initial-cluster-token":              {[]string{"--initial-cluster-token", "t"}, "TestProcessKillLeaderThenFollower", "process_test.go", "--initial-cluster-token"},
 	"advertise-client-urls":              {withAdvertise, "TestRunFromEnvironment", "run_test.go", "ETCD_ADVERTISE_CLIENT_URLS"},
 	"discovery-fallback":                 {[]string{"--discovery-fallback", "exit"}, "TestParseRefused", "flags_test.go", "discovery-fallback"},
+	"force-new-cluster":                  {[]string{"--force-new-cluster"}, "TestForceNewCluster", "../../rpc/embed/forcenew_test.go", "ForceNewCluster"},
 	"pre-vote":                           {[]string{"--pre-vote=false"}, "TestPreVoteFlag", "../../rpc/embed/ticks_test.go", "NoPreVote"},
 	"v2-deprecation":                     {[]string{"--v2-deprecation", "write-only"}, "TestParseAccepted", "flags_test.go", "v2-deprecation"},
 	"logger":                             {[]string{"--logger", "zap"}, "TestFixedFlags", "etcdflags_test.go", "logger"},
@@ -455,10 +456,14 @@ func TestRaftFlags(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, tc.noPreVote, o.cfg.NoPreVote, "%v", tc.args)
 		require.Equal(t, tc.noTicks, o.cfg.NoInitialElectionTickAdvance, "%v", tc.args)
+		require.False(t, o.cfg.ForceNewCluster, "%v", tc.args)
 	}
+	o, err := parseCommandLine("etcd", []string{"--force-new-cluster"}, nil, &bytes.Buffer{}, &bytes.Buffer{})
+	require.NoError(t, err)
+	require.True(t, o.cfg.ForceNewCluster, "--force-new-cluster (its effect: rpc/embed's TestForceNewCluster)")
 	// The config file's keys.
 	path := writeFile(t, t.TempDir(), "etcd.conf.yml", "pre-vote: false\ninitial-election-tick-advance: false\n")
-	o, err := parseCommandLine("etcd", []string{"--config-file", path}, nil, &bytes.Buffer{}, &bytes.Buffer{})
+	o, err = parseCommandLine("etcd", []string{"--config-file", path}, nil, &bytes.Buffer{}, &bytes.Buffer{})
 	require.NoError(t, err)
 	require.True(t, o.cfg.NoPreVote)
 	require.True(t, o.cfg.NoInitialElectionTickAdvance)

@@ -128,7 +128,7 @@ type flagVars struct {
 	enablePprof                                           *bool
 	enableGateway                                         *bool
 	maxLearners                                           *int
-	strictReconfig, preVote, tickAdvance                  *bool
+	strictReconfig, preVote, tickAdvance, forceNewCluster *bool
 	unsafeNoFsync                                         *bool
 	memoryMlock                                           *bool
 	discovery                                             embed.DiscoveryConfig
@@ -217,6 +217,7 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.reuseAddress = fs.Bool("socket-reuse-address", false, "Enable to set socket option SO_REUSEADDR on listeners allowing binding to an address in TIME_WAIT state.")
 	v.unsafeNoFsync = fs.Bool("unsafe-no-fsync", false, "Disables fsync, unsafe, will cause data loss.")
 	v.memoryMlock = fs.Bool("memory-mlock", false, "Enable to enforce etcd pages (in particular bbolt) to stay in RAM.")
+	v.forceNewCluster = fs.Bool("force-new-cluster", false, "Force to create a new one member cluster.")
 	v.preVote = fs.Bool("pre-vote", true, "Enable the raft Pre-Vote algorithm to prevent disruption when a node that has been partitioned away rejoins the cluster.")
 	v.tickAdvance = fs.Bool("initial-election-tick-advance", true, "Whether to fast-forward initial election ticks on boot for faster election.")
 	v.strictReconfig = fs.Bool("strict-reconfig-check", true, "Reject reconfiguration requests that would cause quorum loss.")
@@ -410,6 +411,7 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		MaxLearners:                  learnersBound(*v.maxLearners),
 		NoStrictReconfigCheck:        !*v.strictReconfig,
 		NoPreVote:                    !*v.preVote,
+		ForceNewCluster:              *v.forceNewCluster,
 		NoInitialElectionTickAdvance: !*v.tickAdvance,
 		SocketReuseAddress:           *v.reuseAddress,
 		AutoCompactionRetention:      *v.compactionRetention,

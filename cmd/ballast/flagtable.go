@@ -63,7 +63,6 @@ var unsupportedFlags = []unsupportedFlag{
 	{"compaction-sleep-interval", false, "Ballast compacts the history in steps between applies inside kv/node, which the simulator runs without a wall clock; a pause between steps needs a step scheduler outside it, not built yet (" + issueOperations + ")"},
 	{"downgrade-check-time", false, "Maintenance.Downgrade is answered Unimplemented (Ballast has no earlier storage version to go back to), so no downgrade is ever in progress for the check to watch"},
 	// Unsafe
-	{"force-new-cluster", true, "disaster recovery comes with " + issueSnapshots},
 }
 
 // fixedFlag is an etcd flag whose behaviour Ballast has, with etcd's default, and cannot

@@ -123,6 +123,10 @@ type Config struct {
 	// refused with etcd's "too many learner members in cluster". 0: no bound (the
 	// simulator's default; the server passes etcd's default, 1); negative: no learner.
 	MaxLearners int
+	// ForceNewCluster is etcd's --force-new-cluster: at Open a member with data discards the
+	// other members and restarts as a one-member cluster with everything it committed
+	// (forcenew.go). Meant for one start; the change it makes to the log is durable.
+	ForceNewCluster bool
 	// DisablePreVote is etcd's --pre-vote=false: raft campaigns without asking first, raising
 	// its term each time (raft.Config.PreVote off). Off by default: Pre-Vote runs, as etcd's.
 	DisablePreVote bool

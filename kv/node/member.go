@@ -182,6 +182,16 @@ func (m *Member) open() error {
 	if m.applied, err = readUint64(m.db, nodeAppliedKey); err != nil {
 		return err
 	}
+	if m.cfg.ForceNewCluster {
+		fb := m.db.NewBatch()
+		defer fb.Close()
+		if err := m.forceNewCluster(fb); err != nil {
+			return err
+		}
+		if err := fb.Commit(pebble.Sync); err != nil {
+			return fmt.Errorf("force-new-cluster: write the log: %w", err)
+		}
+	}
 	if err := m.attachLeasedKeys(); err != nil {
 		return err
 	}

@@ -138,6 +138,9 @@ type Config struct {
 	// lose quorum are not refused (by default they are, with etcd's errors: kv/node's
 	// reconfig.go).
 	NoStrictReconfigCheck bool
+	// ForceNewCluster is --force-new-cluster: a member with data restarts as a one-member
+	// cluster, the others removed from its configuration (kv/node's forcenew.go).
+	ForceNewCluster bool
 	// NoPreVote is --pre-vote=false: raft campaigns without a pre-vote (kv/node's
 	// DisablePreVote); by default it runs Pre-Vote, as etcd.
 	NoPreVote bool

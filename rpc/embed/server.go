@@ -202,6 +202,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		MaxLearners:            cfg.MaxLearners,
 		StrictReconfigCheck:    !cfg.NoStrictReconfigCheck,
 		DisablePreVote:         cfg.NoPreVote,
+		ForceNewCluster:        cfg.ForceNewCluster,
 		SnapshotEntries:        int(cfg.SnapshotCount),
 		SnapshotCatchUpEntries: int(min(cfg.SnapshotCatchUpEntries, cfg.SnapshotCount)),
 		WatchProgressInterval:  cfg.WatchProgressNotifyInterval,
