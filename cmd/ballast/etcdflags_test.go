@@ -78,6 +78,7 @@ var honouredFlags = map[string]honouredFlag{
 	"peer-cert-allowed-cn":               {[]string{"--peer-cert-allowed-cn", "m1,m2"}, "TestPeerTLSAllowedCN", "../../rpc/embed/tls_test.go", "AllowedCNs"},
 	"peer-cert-allowed-hostname":         {[]string{"--peer-cert-allowed-hostname", "localhost"}, "TestCertAllowedNames", "../../rpc/embed/tlsconfig_test.go", "peerDialConfig"},
 	"peer-crl-file":                      {[]string{"--peer-crl-file", "p.crl"}, "TestPeerTLSRevoked", "../../rpc/embed/tls_test.go", "CRLFile"},
+	"peer-skip-client-san-verification":  {[]string{"--peer-skip-client-san-verification"}, "TestPeerTLSClientSAN", "../../rpc/embed/tls_test.go", "SkipClientSANVerify"},
 	"cipher-suites":                      {[]string{"--cipher-suites", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"}, "TestClientTLSSettings", "../../rpc/embed/tlsconfig_test.go", "CipherSuites"},
 	"tls-min-version":                    {[]string{"--tls-min-version", "TLS1.3"}, "TestTLSMinVersion13", "../../rpc/embed/tlsconfig_test.go", "TLSMinVersion"},
 	"tls-max-version":                    {[]string{"--tls-max-version", "TLS1.2"}, "TestClientTLSSettings", "../../rpc/embed/tlsconfig_test.go", "TLSMaxVersion"},
@@ -384,7 +385,6 @@ pre-vote: true
 
 	for _, tc := range []struct{ yaml, want string }{
 		{"quota-backend-bytes: lots\n", "quota-backend-bytes"},
-		{"peer-transport-security:\n  skip-client-san-verification: true\n", "flag --peer-skip-client-san-verification is not supported yet"},
 		{"client-transport-security:\n  cert-file: c.pem\n  key-file: k.pem\n  client-cert-file: cc.pem\n", "ClientKeyFile and ClientCertFile must both be present or both absent: key: , cert: cc.pem]"},
 		{"tls-min-version: TLS1.0\n", `unexpected TLS version "TLS1.0" (must be one of: TLS1.2, TLS1.3)`},
 		{"election-timeout: soon\n", `invalid value "soon" for election-timeout`},
@@ -399,6 +399,17 @@ pre-vote: true
 	}
 	_, err = parseCommandLine("etcd", []string{"--config-file", filepath.Join(dir, "missing.yml")}, nil, &bytes.Buffer{}, &bytes.Buffer{})
 	require.ErrorContains(t, err, "no such file or directory")
+
+	// peer-transport-security's skip-client-san-verification is
+	// --peer-skip-client-san-verification (rpc/embed's TestPeerTLSClientSAN observes it).
+	p := writeFile(t, t.TempDir(), "san.yml", "peer-transport-security:\n  skip-client-san-verification: true\n")
+	o, err = parseCommandLine("etcd", []string{"--config-file", p}, nil, &bytes.Buffer{}, &bytes.Buffer{})
+	require.NoError(t, err)
+	require.True(t, o.cfg.PeerTLS.SkipClientSANVerify)
+	require.False(t, o.cfg.ClientTLS.SkipClientSANVerify)
+	o, err = parseCommandLine("etcd", []string{"--experimental-peer-skip-client-san-verification"}, nil, &bytes.Buffer{}, &bytes.Buffer{})
+	require.NoError(t, err)
+	require.True(t, o.cfg.PeerTLS.SkipClientSANVerify, "v3.6's spelling")
 }
 
 // TestGRPCTuningFlags: the gRPC tuning flags reach the member's Config with etcd's meaning

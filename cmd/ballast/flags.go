@@ -155,6 +155,7 @@ type flagVars struct {
 	cipherSuites                                          *listValue
 	tlsMinVersion, tlsMaxVersion                          *string
 	autoTLS, peerAutoTLS                                  *bool
+	peerSkipSAN                                           *bool
 	selfSignedCertValidity                                *uint
 	refused                                               []string // refusal messages, in the order given
 	defaultInitialCluster                                 string
@@ -273,6 +274,7 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.peerAutoTLS = fs.Bool("peer-auto-tls", false, "Peer TLS using generated certificates")
 	v.selfSignedCertValidity = fs.Uint("self-signed-cert-validity", embed.DefaultSelfSignedCertValidity, "The validity period of the client and peer certificates, unit is year")
 	v.peerCRLFile = fs.String("peer-crl-file", "", "Path to the peer certificate revocation list file.")
+	v.peerSkipSAN = fs.Bool("peer-skip-client-san-verification", false, "Skip verification of SAN field in client certificate for peer connections.")
 	v.cipherSuites = &listValue{}
 	fs.Var(v.cipherSuites, "cipher-suites", "Comma-separated list of supported TLS cipher suites between client/server and peers (empty will be auto-populated by Go).")
 	v.tlsMinVersion = fs.String("tls-min-version", "TLS1.2", "Minimum TLS version supported by etcd. Possible values: TLS1.2, TLS1.3.")
@@ -428,7 +430,7 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 			ClientCertAuth: *v.clientCertAuth, CRLFile: *v.clientCRLFile, ClientCertFile: *v.clientCertFile, ClientKeyFile: *v.clientKeyFile, AllowedHostnames: v.clientAllowedHostnames.values},
 		PeerTLS: embed.TLSInfo{CertFile: *v.peerCertFile, KeyFile: *v.peerKeyFile, TrustedCAFile: *v.peerTrustedCAFile,
 			ClientCertAuth: *v.peerClientCertAuth, CRLFile: *v.peerCRLFile, ClientCertFile: *v.peerClientCertFile, ClientKeyFile: *v.peerClientKeyFile,
-			AllowedCNs: v.peerAllowedCNs.values, AllowedHostnames: v.peerAllowedHostnames.values},
+			AllowedCNs: v.peerAllowedCNs.values, AllowedHostnames: v.peerAllowedHostnames.values, SkipClientSANVerify: *v.peerSkipSAN},
 		CipherSuites:           v.cipherSuites.values,
 		TLSMinVersion:          *v.tlsMinVersion,
 		TLSMaxVersion:          *v.tlsMaxVersion,

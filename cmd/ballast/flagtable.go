@@ -57,7 +57,6 @@ var unsupportedFlags = []unsupportedFlag{
 	// Features
 	{"compact-hash-check-time", false, "compaction hash checks between members come with " + issueOperations},
 	{"compaction-batch-limit", false, "Ballast compacts in steps of its own size (kv/node's CompactionStepEntries); the flag comes with " + issueOperations},
-	{"peer-skip-client-san-verification", true, "TLS comes with " + issueSecurity},
 	{"warning-apply-duration", false, "slow apply warnings come with " + issueOperations},
 	{"bootstrap-defrag-threshold-megabytes", false, "etcd compares it with bbolt's free pages (db size minus size in use); Ballast's Pebble has no such figure: its size in use counts the live sstables with the data tombstones shadow, so a start-up compaction keyed on Pebble's garbage estimates is not built yet (" + issueOperations + ")"},
 	{"compaction-sleep-interval", false, "Ballast compacts the history in steps between applies inside kv/node, which the simulator runs without a wall clock; a pause between steps needs a step scheduler outside it, not built yet (" + issueOperations + ")"},

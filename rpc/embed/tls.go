@@ -1,10 +1,12 @@
 package embed
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -19,7 +21,9 @@ import (
 // one; --client-crl-file refuses certificates a revocation list names;
 // --client-cert-allowed-hostname (--peer-cert-allowed-cn, --peer-cert-allowed-hostname)
 // accepts only certificates with one of those names; --cipher-suites, --tls-min-version and
-// --tls-max-version bound what is negotiated. The files are re-read at every handshake and
+// --tls-max-version bound what is negotiated. The peer listener also checks, as etcd's
+// does, that a connecting peer's certificate names the address it connects from (checkSAN;
+// --peer-skip-client-san-verification turns it off). The files are re-read at every handshake and
 // every dial (etcd's transport.TLSInfo does the same), so a rotated certificate is served
 // and presented on the next connection without a restart. An https client listener serves
 // gRPC and HTTP on one port as etcd's secure listener does: one HTTP server (HTTP/2
@@ -45,8 +49,12 @@ type TLSInfo struct {
 	// connects as a client (the gateway to its own client URL, the peer dials); none: the
 	// CertFile pair, as etcd.
 	ClientCertFile, ClientKeyFile string
-	// Peer marks the peer listener's TLSInfo (--peer-*): errors name the --peer- flags.
+	// Peer marks the peer listener's TLSInfo (--peer-*): errors name the --peer- flags, and
+	// its listener checks the SANs of the certificates peers present (checkSAN).
 	Peer bool
+	// SkipClientSANVerify is --peer-skip-client-san-verification: the peer listener does
+	// not check that a connecting peer's certificate names its address (checkSAN).
+	SkipClientSANVerify bool
 
 	// cipherSuites, minVersion and maxVersion are Config's CipherSuites, TLSMinVersion and
 	// TLSMaxVersion (set by withDefaults for both TLSInfos, as etcd sets them).
@@ -150,19 +158,109 @@ func (t TLSInfo) serverConfig(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 			return nil, err
 		}
 	}
+	var checks []func(tls.ConnectionState) error
+	if t.Peer && !t.SkipClientSANVerify && hello != nil && hello.Conn != nil {
+		// etcd's peer listener checks the SANs first, then the revocation list. A unix
+		// socket (unixs://) has no remote address to match.
+		if remote, ok := hello.Conn.RemoteAddr().(*net.TCPAddr); ok {
+			ctx := hello.Context()
+			checks = append(checks, func(cs tls.ConnectionState) error {
+				if len(cs.PeerCertificates) == 0 {
+					return nil
+				}
+				return checkSAN(ctx, cs.PeerCertificates[0], remote.String())
+			})
+		}
+	}
 	if t.CRLFile != "" {
 		if _, err := t.revoked(nil); err != nil {
 			return nil, err
 		}
-		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		checks = append(checks, func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 {
 				return nil
 			}
 			_, err := t.revoked(cs.PeerCertificates)
 			return err
+		})
+	}
+	if len(checks) > 0 {
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			for _, check := range checks {
+				if err := check(cs); err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 	}
 	return cfg, nil
+}
+
+// checkSAN is etcd's check of a peer's client certificate on the peer listener
+// (client/pkg/transport's checkCertSAN), which --peer-skip-client-san-verification turns
+// off: a certificate with IP or DNS SANs must name the address the connection comes from,
+// by one of its IP SANs, or by a DNS SAN that the address's reverse lookup gives (a
+// "*.example.com" SAN matching any name under it) or that resolves to the address. A
+// certificate with no SAN passes, as in etcd.
+func checkSAN(ctx context.Context, cert *x509.Certificate, remoteAddr string) error {
+	if len(cert.IPAddresses) == 0 && len(cert.DNSNames) == 0 {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		return err
+	}
+	if len(cert.IPAddresses) > 0 {
+		ipErr := cert.VerifyHostname(host)
+		if ipErr == nil {
+			return nil
+		}
+		if len(cert.DNSNames) == 0 {
+			return ipErr
+		}
+	}
+	ok, lookupErr := hostInDNSNames(ctx, host, cert.DNSNames)
+	if ok {
+		return nil
+	}
+	detail := ""
+	if lookupErr != nil {
+		detail = " (" + lookupErr.Error() + ")"
+	}
+	return fmt.Errorf("tls: %q does not match any of DNSNames %q%s", host, cert.DNSNames, detail)
+}
+
+// hostInDNSNames reports whether host's reverse lookup gives one of names (or a name under
+// one of the wildcards), or one of the non-wildcard names resolves to host; the error is
+// the last lookup's that failed.
+func hostInDNSNames(ctx context.Context, host string, names []string) (bool, error) {
+	var exact, suffixes []string
+	for _, n := range names {
+		if strings.HasPrefix(n, "*.") {
+			suffixes = append(suffixes, n[1:])
+		} else {
+			exact = append(exact, n)
+		}
+	}
+	reverse, lastErr := net.DefaultResolver.LookupAddr(ctx, host)
+	for _, r := range reverse {
+		r = strings.TrimSuffix(r, ".")
+		if slices.Contains(exact, r) || slices.ContainsFunc(suffixes, func(s string) bool { return strings.HasSuffix(r, s) }) {
+			return true, nil
+		}
+	}
+	for _, n := range exact {
+		addrs, err := net.DefaultResolver.LookupHost(ctx, n)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if slices.Contains(addrs, host) {
+			return true, nil
+		}
+	}
+	return false, lastErr
 }
 
 // listenerConfig is the listener's tls.Config: every handshake re-reads the files.

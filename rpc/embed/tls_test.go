@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -287,4 +288,39 @@ func TestPeerTLSRotation(t *testing.T) {
 	require.NoError(t, err)
 	defer conn.Close()
 	require.Equal(t, int64(61), conn.ConnectionState().PeerCertificates[0].SerialNumber.Int64(), "m1 serves its rotated certificate")
+}
+
+// TestPeerTLSClientSAN: etcd's peer listener checks that a connecting peer's client
+// certificate names the address it comes from. The third member presents (as
+// --peer-client-cert-file) a certificate of the trusted CA whose only SAN is 10.0.0.3, from
+// 127.0.0.1: the others refuse it with a line naming its address and the reason, and it
+// never joins. Restarted with --peer-skip-client-san-verification, they accept it and it
+// joins.
+func TestPeerTLSClientSAN(t *testing.T) {
+	dir := t.TempDir()
+	ca := embedtest.NewCA(t, "peer-ca")
+	caFile := ca.WritePEM(t, dir, "ca.pem")
+	ms := testCluster(t, 3)
+	logs := httpsPeers(t, ms, func(i int, m *testMember) TLSInfo {
+		cert, key := ca.Issue(t, dir, m.cfg.Name, int64(70+i))
+		info := TLSInfo{CertFile: cert, KeyFile: key, TrustedCAFile: caFile, ClientCertAuth: true}
+		if i == 2 {
+			info.ClientCertFile, info.ClientKeyFile = ca.IssueSANs(t, dir, "m3-client", 79, []net.IP{net.ParseIP("10.0.0.3")}, nil)
+		}
+		return info
+	})
+	for _, m := range ms {
+		m.start(t)
+	}
+	waitReady(t, ms[0], ms[1])
+	refusalLogged(t, logs[:2], "x509: certificate is valid for 10.0.0.3, not 127.0.0.1")
+	neverJoined(t, ms[2])
+
+	for _, m := range ms[:2] {
+		m.srv.Stop()
+		m.cfg.PeerTLS.SkipClientSANVerify = true
+		m.start(t)
+	}
+	waitReady(t, ms...)
+	replicates(t, ms[2], ms[0], "san", "skipped")
 }

@@ -50,11 +50,22 @@ func (ca *CA) Issue(t testing.TB, dir, name string, serial int64) (certFile, key
 // that names no user under --client-cert-auth).
 func (ca *CA) IssueCN(t testing.TB, dir, name, cn string, serial int64) (certFile, keyFile string) {
 	t.Helper()
+	return ca.issue(t, dir, name, cn, serial, []net.IP{net.ParseIP("127.0.0.1")}, []string{"localhost"})
+}
+
+// IssueSANs is Issue with the certificate's IP and DNS SANs given.
+func (ca *CA) IssueSANs(t testing.TB, dir, name string, serial int64, ips []net.IP, dnsNames []string) (certFile, keyFile string) {
+	t.Helper()
+	return ca.issue(t, dir, name, name, serial, ips, dnsNames)
+}
+
+func (ca *CA) issue(t testing.TB, dir, name, cn string, serial int64, ips []net.IP, dnsNames []string) (certFile, keyFile string) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+		IPAddresses: ips, DNSNames: dnsNames,
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
