@@ -29,7 +29,7 @@ import (
 // selfClient makes the client the lock and election services call the member through.
 func (s *Server) selfClient() (*clientv3.Client, error) {
 	cfg := clientv3.Config{
-		Endpoints: []string{s.clientLns[0].Addr().String()},
+		Endpoints: []string{listenerURL(s.clientLns[0], s.clientTLS[0])},
 		Logger:    zap.NewNop(), // the client's own log lines would not be in the member's shape
 		DialOptions: []grpc.DialOption{
 			grpc.WithChainUnaryInterceptor(forwardTokenUnary, noCertIdentityUnary),

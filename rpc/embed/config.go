@@ -350,28 +350,27 @@ func (c Config) withDefaults() (Config, error) {
 		{"--listen-metrics-urls", c.ListenMetricsURLs}, {"--listen-client-http-urls", c.ListenClientHTTPURLs},
 	} {
 		for _, u := range group.urls {
-			client := group.flag == "--listen-client-urls" || group.flag == "--advertise-client-urls"
-			if u.Scheme == "https" && client {
-				if group.flag == "--listen-client-urls" && c.ClientTLS.Empty() && !c.ClientAutoTLS {
-					return c, fmt.Errorf("TLS key/cert (--cert-file, --key-file) must be provided for client url %s with HTTPS scheme", u.String())
-				}
+			switch u.Scheme {
+			case "http", "https", "unix", "unixs":
+			default:
+				return c, fmt.Errorf("%s %s: URL scheme must be http, https, unix, or unixs", group.flag, u.String())
+			}
+			if !secureURL(u) {
 				continue
 			}
-			if u.Scheme == "https" && group.flag == "--listen-metrics-urls" {
+			switch group.flag {
+			case "--listen-client-urls", "--listen-client-http-urls":
+				if c.ClientTLS.Empty() && !c.ClientAutoTLS {
+					return c, fmt.Errorf("TLS key/cert (--cert-file, --key-file) must be provided for client url %s with HTTPS scheme", u.String())
+				}
+			case "--listen-metrics-urls":
 				if c.ClientTLS.Empty() && !c.ClientAutoTLS {
 					return c, errors.New("client TLS key/cert (--cert-file, --key-file) must be provided for metrics secure url") // etcd's ErrMissingClientTLSInfoForMetricsURL
 				}
-				continue
-			}
-			peerURL := group.flag == "--listen-peer-urls" || group.flag == "--initial-advertise-peer-urls"
-			if u.Scheme == "https" && peerURL {
+			case "--listen-peer-urls", "--initial-advertise-peer-urls":
 				if c.PeerTLS.Empty() && !c.PeerAutoTLS {
 					return c, fmt.Errorf("TLS key/cert (--peer-cert-file, --peer-key-file) must be provided for peer url %s with HTTPS scheme", u.String())
 				}
-				continue
-			}
-			if u.Scheme != "http" {
-				return c, fmt.Errorf("%s %s: only http and https URLs are supported yet (unix sockets, and https on --listen-client-http-urls, are not built)", group.flag, u.String())
 			}
 		}
 	}

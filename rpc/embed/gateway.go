@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"strings"
 
@@ -37,14 +38,24 @@ type gateway struct {
 	conn    *grpc.ClientConn
 }
 
-// newGateway registers the gateway over a connection to the client listener at addr.
+// grpcTarget is gRPC's dial target for the client listener ln: its TCP address, or
+// unix:path for a unix socket.
+func grpcTarget(ln net.Listener) string {
+	if ln.Addr().Network() == "unix" {
+		return "unix:" + ln.Addr().String()
+	}
+	return "passthrough:///" + ln.Addr().String()
+}
+
+// newGateway registers the gateway over a connection to the client listener at gRPC's
+// target addr (grpcTarget).
 // tlsCfg nil: the listener is plain http.
 func newGateway(ctx context.Context, addr string, tlsCfg *tls.Config, logf func(string)) (*gateway, error) {
 	creds := insecure.NewCredentials()
 	if tlsCfg != nil {
 		creds = credentials.NewTLS(tlsCfg)
 	}
-	conn, err := grpc.NewClient("passthrough:///"+addr,
+	conn, err := grpc.NewClient(addr,
 		grpc.WithTransportCredentials(creds),
 		grpc.WithChainUnaryInterceptor(noCertIdentityUnary), // concurrency.go
 		grpc.WithChainStreamInterceptor(noCertIdentityStream),

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -50,10 +51,11 @@ type Server struct {
 	splits    []*splitListener
 	peerLns   []net.Listener
 	clientLns []net.Listener
-	clientTLS []bool // clientLns[i] is https
+	clientTLS []bool // clientLns[i] is https or unixs
 	metricLns []net.Listener
-	metricTLS []bool // metricLns[i] is https
+	metricTLS []bool // metricLns[i] is https or unixs
 	httpLns   []net.Listener
+	httpTLS   []bool // httpLns[i] is https or unixs
 	// fsyncsSkipped counts the syncs --unsafe-no-fsync did not do.
 	fsyncsSkipped atomic.Uint64
 	metrics       *metrics
@@ -108,7 +110,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, err
 		}
 		peerClientTLS = cfg.PeerTLS.peerDialConfig()
-		if slices.ContainsFunc(cfg.ListenPeerURLs, func(u url.URL) bool { return u.Scheme == "https" }) {
+		if slices.ContainsFunc(cfg.ListenPeerURLs, secureURL) {
 			peerServerTLS = cfg.PeerTLS.listenerConfig()
 		}
 	}
@@ -120,7 +122,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}()
 	lg.Info("configuring peer listeners", "listen-peer-urls", urlStrings(cfg.ListenPeerURLs))
 	for _, u := range cfg.ListenPeerURLs {
-		ln, err := s.listen(u.Host)
+		ln, err := s.listen(u)
 		if err != nil {
 			return nil, fmt.Errorf("listen on peer URL %s: %w", u.String(), err)
 		}
@@ -131,27 +133,28 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	lg.Info("configuring client listeners", "listen-client-urls", urlStrings(cfg.ListenClientURLs))
 	for _, u := range cfg.ListenClientURLs {
-		ln, err := s.listen(u.Host)
+		ln, err := s.listen(u)
 		if err != nil {
 			return nil, fmt.Errorf("listen on client URL %s: %w", u.String(), err)
 		}
 		s.clientLns = append(s.clientLns, ln)
-		s.clientTLS = append(s.clientTLS, u.Scheme == "https")
+		s.clientTLS = append(s.clientTLS, secureURL(u))
 	}
 	for _, u := range cfg.ListenClientHTTPURLs {
-		ln, err := s.listen(u.Host)
+		ln, err := s.listen(u)
 		if err != nil {
 			return nil, fmt.Errorf("listen on client HTTP URL %s: %w", u.String(), err)
 		}
 		s.httpLns = append(s.httpLns, ln)
+		s.httpTLS = append(s.httpTLS, secureURL(u))
 	}
 	for _, u := range cfg.ListenMetricsURLs {
-		ln, err := s.listen(u.Host)
+		ln, err := s.listen(u)
 		if err != nil {
 			return nil, fmt.Errorf("listen on metrics URL %s: %w", u.String(), err)
 		}
 		s.metricLns = append(s.metricLns, ln)
-		s.metricTLS = append(s.metricTLS, u.Scheme == "https")
+		s.metricTLS = append(s.metricTLS, secureURL(u))
 	}
 	lg.Info("starting an etcd server", "name", cfg.Name, "data-dir", cfg.DataDir, "wal-dir", cfg.WALDir,
 		"heartbeat-interval", cfg.HeartbeatInterval.String(), "election-timeout", cfg.ElectionTimeout.String(),
@@ -390,13 +393,44 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	return s, nil
 }
 
-// listen binds a listener with the configured socket options.
-func (s *Server) listen(host string) (net.Listener, error) {
+// listen binds u's listener: TCP on its host:port with the configured socket options, or,
+// for unix:// and unixs:// URLs, a unix socket at the path the URL's host and path spell
+// (etcd's resolveURL: unix://localhost:2379 is the file localhost:2379 in the working
+// directory, unix:///run/etcd.sock the absolute path). As etcd's unix listener does, a file
+// already at that path (a socket a killed member left) is removed first, and Close removes
+// the socket file.
+func (s *Server) listen(u url.URL) (net.Listener, error) {
+	if unixURL(u) {
+		path := u.Host + u.Path
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		return net.Listen("unix", path)
+	}
 	lc := net.ListenConfig{}
 	if s.cfg.SocketReusePort || s.cfg.SocketReuseAddress {
 		lc.Control = socketControl(s.cfg.SocketReusePort, s.cfg.SocketReuseAddress)
 	}
-	return lc.Listen(context.Background(), "tcp", host)
+	return lc.Listen(context.Background(), "tcp", u.Host)
+}
+
+// unixURL reports whether u is a unix socket's (unix:// or unixs://).
+func unixURL(u url.URL) bool { return u.Scheme == "unix" || u.Scheme == "unixs" }
+
+// secureURL reports whether u's listener speaks TLS (https:// or unixs://).
+func secureURL(u url.URL) bool { return u.Scheme == "https" || u.Scheme == "unixs" }
+
+// listenerURL is the URL of a bound listener: http(s)://host:port, or unix(s)://path for a
+// unix socket.
+func listenerURL(ln net.Listener, secure bool) string {
+	scheme := "http"
+	if ln.Addr().Network() == "unix" {
+		scheme = "unix"
+	}
+	if secure {
+		scheme += "s"
+	}
+	return scheme + "://" + ln.Addr().String()
 }
 
 // fetchFromPeer asks peerURL's member for the member list (a joining member's bootstrap).
@@ -469,7 +503,7 @@ func (s *Server) publishAndServe(ctx context.Context) {
 		if s.clientTLS[0] {
 			gwTLS = s.cfg.ClientTLS.gatewayConfig()
 		}
-		g, err := newGateway(ctx, s.clientLns[0].Addr().String(), gwTLS, func(msg string) { s.lg.Warn(msg) })
+		g, err := newGateway(ctx, grpcTarget(s.clientLns[0]), gwTLS, func(msg string) { s.lg.Warn(msg) })
 		if err != nil {
 			s.fail(err)
 			return
@@ -489,7 +523,11 @@ func (s *Server) publishAndServe(ctx context.Context) {
 			go func() { defer s.wg.Done(); _ = s.grpc.Serve(ln) }()
 			s.lg.Warn("serving client traffic insecurely; this is strongly discouraged!", "traffic", "grpc", "address", ln.Addr().String())
 		}
-		for _, ln := range s.httpLns {
+		for i, ln := range s.httpLns {
+			if s.httpTLS[i] { // etcd serves an https (unixs) HTTP-only URL with the client TLS configuration
+				s.serveTLS(ln, handler, "http")
+				continue
+			}
 			hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 			s.https = append(s.https, hs)
 			s.wg.Add(1)
@@ -556,11 +594,7 @@ func (s *Server) ClusterID() uint64 { return s.cid }
 func (s *Server) ClientURLs() []string {
 	out := make([]string, len(s.clientLns))
 	for i, ln := range s.clientLns {
-		scheme := "http://"
-		if s.clientTLS[i] {
-			scheme = "https://"
-		}
-		out[i] = scheme + ln.Addr().String()
+		out[i] = listenerURL(ln, s.clientTLS[i])
 	}
 	return out
 }
@@ -569,7 +603,7 @@ func (s *Server) ClientURLs() []string {
 func (s *Server) ClientHTTPURLs() []string {
 	out := make([]string, len(s.httpLns))
 	for i, ln := range s.httpLns {
-		out[i] = "http://" + ln.Addr().String()
+		out[i] = listenerURL(ln, s.httpTLS[i])
 	}
 	return out
 }
@@ -578,10 +612,7 @@ func (s *Server) ClientHTTPURLs() []string {
 func (s *Server) MetricsURLs() []string {
 	out := make([]string, len(s.metricLns))
 	for i, ln := range s.metricLns {
-		out[i] = "http://" + ln.Addr().String()
-		if s.metricTLS[i] {
-			out[i] = "https://" + ln.Addr().String()
-		}
+		out[i] = listenerURL(ln, s.metricTLS[i])
 	}
 	return out
 }
@@ -590,7 +621,7 @@ func (s *Server) MetricsURLs() []string {
 func (s *Server) PeerURLs() []string {
 	out := make([]string, len(s.peerLns))
 	for i, ln := range s.peerLns {
-		out[i] = "http://" + ln.Addr().String()
+		out[i] = listenerURL(ln, secureURL(s.cfg.ListenPeerURLs[i]))
 	}
 	return out
 }

@@ -136,10 +136,14 @@ func TestCallContext(t *testing.T) {
 		require.ErrorContains(t, err, "length must be 1 to 255 bytes")
 	})
 	t.Run("bad URL", func(t *testing.T) {
-		_, err := Fetch(context.Background(), "unix:///tmp/x", nil, "echo", nil)
-		require.ErrorContains(t, err, "scheme must be http or https")
-		_, err = Fetch(context.Background(), "https://127.0.0.1:1", nil, "echo", nil)
-		require.ErrorContains(t, err, "no client TLS configuration")
+		_, err := Fetch(context.Background(), "ftp://127.0.0.1:1", nil, "echo", nil)
+		require.ErrorContains(t, err, "scheme must be http, https, unix or unixs")
+		_, err = Fetch(context.Background(), "unix://", nil, "echo", nil)
+		require.ErrorContains(t, err, "needs a socket path")
+		for _, u := range []string{"https://127.0.0.1:1", "unixs:///tmp/x"} {
+			_, err = Fetch(context.Background(), u, nil, "echo", nil)
+			require.ErrorContains(t, err, "no client TLS configuration", u)
+		}
 	})
 }
 

@@ -295,15 +295,15 @@ func (t *Transport) dialMember(ctx context.Context, id uint64, class byte, next 
 // same cluster, addressed to us. The reply is returned also when the handshake was refused,
 // for the log. ctx ending (or handshakeTimeout passing) stops it.
 func dialHandshake(ctx context.Context, rawURL string, tlsCfg *tls.Config, hello handshake) (net.Conn, handshake, error) {
-	addr, useTLS, err := parsePeerURL(rawURL)
+	network, addr, useTLS, err := parsePeerURL(rawURL)
 	if err != nil {
 		return nil, handshake{}, err
 	}
 	if useTLS && tlsCfg == nil {
-		return nil, handshake{}, fmt.Errorf("peer: URL %s is https but no client TLS configuration was given", rawURL)
+		return nil, handshake{}, fmt.Errorf("peer: URL %s is https (unixs) but no client TLS configuration was given", rawURL)
 	}
 	d := net.Dialer{Timeout: dialTimeout, KeepAlive: tcpKeepAlive}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, handshake{}, fmt.Errorf("peer: dialing %s: %w", rawURL, err)
 	}
@@ -321,7 +321,7 @@ func dialHandshake(ctx context.Context, rawURL string, tlsCfg *tls.Config, hello
 	defer stop()
 	if useTLS {
 		cfg := tlsCfg.Clone()
-		if cfg.ServerName == "" {
+		if cfg.ServerName == "" && network == "tcp" { // a unix socket has no host name to verify
 			host, _, _ := net.SplitHostPort(addr)
 			cfg.ServerName = host
 		}
@@ -377,23 +377,27 @@ func checkReply(hello, reply handshake) string {
 	return ""
 }
 
-// parsePeerURL gives host:port and whether TLS is needed for http:// and https:// URLs.
-func parsePeerURL(raw string) (addr string, useTLS bool, err error) {
+// parsePeerURL gives the network and address to dial, and whether TLS is needed, for
+// http:// and https:// URLs (TCP to host:port) and unix:// and unixs:// ones (the unix
+// socket at the path the URL's host and path spell, as the member's listener binds it).
+func parsePeerURL(raw string) (network, addr string, useTLS bool, err error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", false, fmt.Errorf("peer: URL %q: %w", raw, err)
+		return "", "", false, fmt.Errorf("peer: URL %q: %w", raw, err)
 	}
 	switch u.Scheme {
-	case "http":
-	case "https":
-		useTLS = true
-	default:
-		return "", false, fmt.Errorf("peer: URL %q: scheme must be http or https", raw)
+	case "http", "https":
+		if u.Host == "" || u.Port() == "" {
+			return "", "", false, fmt.Errorf("peer: URL %q: needs a host and a port", raw)
+		}
+		return "tcp", u.Host, u.Scheme == "https", nil
+	case "unix", "unixs":
+		if u.Host+u.Path == "" {
+			return "", "", false, fmt.Errorf("peer: URL %q: needs a socket path", raw)
+		}
+		return "unix", u.Host + u.Path, u.Scheme == "unixs", nil
 	}
-	if u.Host == "" || u.Port() == "" {
-		return "", false, fmt.Errorf("peer: URL %q: needs a host and a port", raw)
-	}
-	return u.Host, useTLS, nil
+	return "", "", false, fmt.Errorf("peer: URL %q: scheme must be http, https, unix or unixs", raw)
 }
 
 // rawCloser is a TLS connection whose Close closes the TCP connection under it at once,
