@@ -33,8 +33,8 @@ var etcdDefaults = map[string]string{
 	"discovery-insecure-transport": "true", "max-snapshots": "5", "max-wals": "5",
 	"raft-read-timeout": "5s", "raft-write-timeout": "5s",
 	"discovery-dial-timeout": "2s", "discovery-request-timeout": "5s", "discovery-keepalive-time": "2s",
-	"discovery-keepalive-timeout": "6s", "cors": "*", "host-whitelist": "*",
-	"auth-token": "simple", "bcrypt-cost": "10", "auth-token-ttl": "300",
+	"discovery-keepalive-timeout": "6s",
+	"auth-token":                  "simple", "bcrypt-cost": "10", "auth-token-ttl": "300",
 	"metrics": "basic", "distributed-tracing-address": "localhost:4317",
 	"distributed-tracing-service-name": "etcd", "compact-hash-check-time": "1m0s", "warning-apply-duration": "100ms",
 	"downgrade-check-time": "5s", "backend-bbolt-freelist-type": "map",
@@ -221,6 +221,9 @@ func applyKey(fs *flag.FlagSet, path, key, name string, raw json.RawMessage, war
 			}
 		}
 		return nil
+	}
+	if s == "" && (name == "cors" || name == "host-whitelist") {
+		return nil // etcd's file: an empty value leaves the default
 	}
 	if err := fs.Set(name, s); err != nil {
 		return fmt.Errorf("config file %s: invalid value %q for %s: %w", path, s, key, err)

@@ -78,6 +78,8 @@ var honouredFlags = map[string]honouredFlag{
 	"peer-cert-allowed-cn":               {[]string{"--peer-cert-allowed-cn", "m1,m2"}, "TestPeerTLSAllowedCN", "../../rpc/embed/tls_test.go", "AllowedCNs"},
 	"peer-cert-allowed-hostname":         {[]string{"--peer-cert-allowed-hostname", "localhost"}, "TestCertAllowedNames", "../../rpc/embed/tlsconfig_test.go", "peerDialConfig"},
 	"peer-crl-file":                      {[]string{"--peer-crl-file", "p.crl"}, "TestPeerTLSRevoked", "../../rpc/embed/tls_test.go", "CRLFile"},
+	"cors":                               {[]string{"--cors", "http://good.example:8080"}, "TestAccessControlAsEtcd", "access_test.go", "--cors"},
+	"host-whitelist":                     {[]string{"--host-whitelist", "localhost"}, "TestAccessControlAsEtcd", "access_test.go", "--host-whitelist"},
 	"peer-skip-client-san-verification":  {[]string{"--peer-skip-client-san-verification"}, "TestPeerTLSClientSAN", "../../rpc/embed/tls_test.go", "SkipClientSANVerify"},
 	"cipher-suites":                      {[]string{"--cipher-suites", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"}, "TestClientTLSSettings", "../../rpc/embed/tlsconfig_test.go", "CipherSuites"},
 	"tls-min-version":                    {[]string{"--tls-min-version", "TLS1.3"}, "TestTLSMinVersion13", "../../rpc/embed/tlsconfig_test.go", "TLSMinVersion"},

@@ -156,6 +156,8 @@ type flagVars struct {
 	tlsMinVersion, tlsMaxVersion                          *string
 	autoTLS, peerAutoTLS                                  *bool
 	peerSkipSAN                                           *bool
+	cors                                                  *corsValue
+	hostWhitelist                                         *hostsValue
 	selfSignedCertValidity                                *uint
 	refused                                               []string // refusal messages, in the order given
 	defaultInitialCluster                                 string
@@ -275,6 +277,10 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.selfSignedCertValidity = fs.Uint("self-signed-cert-validity", embed.DefaultSelfSignedCertValidity, "The validity period of the client and peer certificates, unit is year")
 	v.peerCRLFile = fs.String("peer-crl-file", "", "Path to the peer certificate revocation list file.")
 	v.peerSkipSAN = fs.Bool("peer-skip-client-san-verification", false, "Skip verification of SAN field in client certificate for peer connections.")
+	v.cors = &corsValue{values: []string{"*"}}
+	fs.Var(v.cors, "cors", "Comma-separated white list of origins for CORS, or cross-origin resource sharing, (empty or * means allow all)")
+	v.hostWhitelist = &hostsValue{values: []string{"*"}}
+	fs.Var(v.hostWhitelist, "host-whitelist", "Comma-separated acceptable hostnames from HTTP client requests, if server is not secure (empty means allow all).")
 	v.cipherSuites = &listValue{}
 	fs.Var(v.cipherSuites, "cipher-suites", "Comma-separated list of supported TLS cipher suites between client/server and peers (empty will be auto-populated by Go).")
 	v.tlsMinVersion = fs.String("tls-min-version", "TLS1.2", "Minimum TLS version supported by etcd. Possible values: TLS1.2, TLS1.3.")
@@ -431,6 +437,8 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		PeerTLS: embed.TLSInfo{CertFile: *v.peerCertFile, KeyFile: *v.peerKeyFile, TrustedCAFile: *v.peerTrustedCAFile,
 			ClientCertAuth: *v.peerClientCertAuth, CRLFile: *v.peerCRLFile, ClientCertFile: *v.peerClientCertFile, ClientKeyFile: *v.peerClientKeyFile,
 			AllowedCNs: v.peerAllowedCNs.values, AllowedHostnames: v.peerAllowedHostnames.values, SkipClientSANVerify: *v.peerSkipSAN},
+		CORS:                   v.cors.values,
+		HostWhitelist:          v.hostWhitelist.values,
 		CipherSuites:           v.cipherSuites.values,
 		TLSMinVersion:          *v.tlsMinVersion,
 		TLSMaxVersion:          *v.tlsMaxVersion,
@@ -562,6 +570,41 @@ func (v *listValue) Set(s string) error {
 	if s != "" {
 		v.values = strings.Split(s, ",")
 	}
+	return nil
+}
+
+// corsValue is --cors as etcd's flags.UniqueURLs with the exception "*" takes it: "*" is
+// added to the origins (it is the default, so it stays all), anything else is a
+// comma-separated list of URLs held to etcd's URL rules (scheme://host:port, no path), which
+// replaces them.
+type corsValue struct{ values []string }
+
+func (v *corsValue) String() string { return strings.Join(v.values, ",") }
+func (v *corsValue) Set(s string) error {
+	if slices.Contains(v.values, s) {
+		return nil
+	}
+	if s == "*" {
+		v.values = append(v.values, s)
+		return nil
+	}
+	urls, err := embed.ParseURLs(strings.Split(s, ","))
+	if err != nil {
+		return err
+	}
+	v.values = slices.Compact(urls)
+	return nil
+}
+
+// hostsValue is --host-whitelist as etcd's flags.UniqueStringsValue takes it: the
+// comma-separated names as given, each once (an empty value is the one name "").
+type hostsValue struct{ values []string }
+
+func (v *hostsValue) String() string { return strings.Join(v.values, ",") }
+func (v *hostsValue) Set(s string) error {
+	vs := strings.Split(s, ",")
+	slices.Sort(vs)
+	v.values = slices.Compact(vs)
 	return nil
 }
 

@@ -17,7 +17,6 @@ import (
 // issue names, for the flags that later issues bring.
 const (
 	issueOperations = "the operations issue"
-	issueSecurity   = "the security issue"
 	issueSnapshots  = "the snapshots issue"
 )
 
@@ -44,9 +43,6 @@ var unsupportedFlags = []unsupportedFlag{
 	// Clustering
 	{"discovery", false, "v2 discovery: etcd v3.7 lists it in its help but no longer defines it (the v2 store is gone)"},
 	{"discovery-proxy", false, "v2 discovery's proxy: etcd v3.7 lists it in its help but no longer defines it (the v2 store is gone)"},
-	// Security
-	{"cors", false, "CORS for the HTTP surface comes with " + issueSecurity},
-	{"host-whitelist", false, "host checks for the HTTP surface come with " + issueSecurity},
 	// Logging
 	// Distributed tracing
 	{"enable-distributed-tracing", true, "OpenTelemetry tracing comes with " + issueOperations},

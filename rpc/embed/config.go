@@ -104,7 +104,8 @@ type Config struct {
 
 	// ListenClientHTTPURLs is --listen-client-http-urls: when given, the HTTP surface
 	// (health, metrics, the gateway) is served there only, and the client URLs serve gRPC
-	// only, as etcd's.
+	// only, as etcd's; an https:// (unixs://) one with ClientTLS, client certificates and
+	// --client-cert-auth included, as etcd's.
 	ListenClientHTTPURLs []url.URL
 	// ListenMetricsURLs is --listen-metrics-urls: where /metrics, /health, /livez and
 	// /readyz are served besides the client URLs (none by default).
@@ -162,6 +163,14 @@ type Config struct {
 	DisableGRPCGateway bool
 	// EnablePprof is --enable-pprof: Go's profiles under /debug/pprof/ on the client URLs.
 	EnablePprof bool
+	// CORS is --cors: the origins (scheme://host:port, as etcd's URL rules take them) whose
+	// requests to the client HTTP surface get etcd's CORS headers; none, or "*" among them
+	// (etcd's default), allows every origin (access.go).
+	CORS []string
+	// HostWhitelist is --host-whitelist: the host names a request to the client HTTP
+	// surface without TLS may name in its Host header (others get etcd's 421); none, or "*"
+	// among them (etcd's default), allows every host (access.go).
+	HostWhitelist []string
 
 	// ClientTLS is --cert-file, --key-file, --trusted-ca-file, --client-cert-auth,
 	// --client-crl-file and --client-cert-allowed-hostname: TLS on the https:// client and

@@ -34,7 +34,8 @@ func tlsClientPair(t *testing.T, certFile, keyFile string) []tls.Certificate {
 // (/health, the gateway) with the client certificate and --client-cert-auth, as etcd's: a
 // client that verifies the member against the CA and presents a certificate of it is
 // answered; one without a certificate is refused at the handshake, one that does not trust
-// the CA refuses the member. The https client URL serves gRPC only.
+// the CA refuses the member. The https client URL serves gRPC only. --host-whitelist is not
+// checked over TLS (etcd's rule), --cors is.
 func TestClientHTTPURLsTLS(t *testing.T) {
 	dir := t.TempDir()
 	ca := embedtest.NewCA(t, "ca")
@@ -49,6 +50,9 @@ func TestClientHTTPURLsTLS(t *testing.T) {
 	port := embedtest.FreePorts(t, 1)[0]
 	m.cfg.ListenClientHTTPURLs = mustURL(t, fmt.Sprintf("https://127.0.0.1:%d", port))
 	m.cfg.ClientTLS = TLSInfo{CertFile: srvCert, KeyFile: srvKey, TrustedCAFile: caFile, ClientCertAuth: true}
+	// etcd checks --host-whitelist only without TLS: 127.0.0.1 is served over https
+	m.cfg.HostWhitelist = []string{"only.example"}
+	m.cfg.CORS = []string{"http://ui.example:8080"}
 
 	plain := m.cfg
 	plain.ClientTLS = TLSInfo{}
@@ -78,6 +82,14 @@ func TestClientHTTPURLsTLS(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, code, body)
 	require.JSONEq(t, `{"health":"true","reason":""}`, body)
+	req, err := http.NewRequest(http.MethodGet, httpURL+"/health", nil)
+	require.NoError(t, err)
+	req.Header.Set("Origin", "http://ui.example:8080")
+	hr, err := (&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: good}}).Do(req)
+	require.NoError(t, err)
+	hr.Body.Close()
+	require.Equal(t, http.StatusOK, hr.StatusCode)
+	require.Equal(t, "http://ui.example:8080", hr.Header.Get("Access-Control-Allow-Origin"), "--cors on the https HTTP URL")
 
 	c, err := clientv3.New(clientv3.Config{Endpoints: m.srv.ClientURLs(), DialTimeout: 5 * time.Second, TLS: good, Logger: zap.NewNop()})
 	require.NoError(t, err)

@@ -512,6 +512,7 @@ func (s *Server) publishAndServe(ctx context.Context) {
 		mux.Handle("/v3/", g.handler)
 		handler = v3beta(mux)
 	}
+	handler = s.accessControl(handler)
 	if len(s.httpLns) > 0 {
 		// --listen-client-http-urls: the client URLs serve gRPC only, these HTTP only.
 		for i, ln := range s.clientLns {

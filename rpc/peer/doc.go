@@ -1,8 +1,8 @@
 // Package peer is the transport between Ballast processes: it carries kv/node's envelopes
 // (raft messages, forwarded proposals, lease calls, snapshot chunks: kv/wire bytes that
-// kv/node framed) from one member to another over TCP, or TLS, and serves request/response
-// calls between members (membership calls forwarded to the leader, and a joining member
-// fetching the member list). It is Ballast's own protocol, not etcd's rafthttp: etcd and
+// kv/node framed) from one member to another over TCP or a unix socket, or TLS over either,
+// and serves request/response calls between members (membership calls forwarded to the
+// leader, and a joining member fetching the member list). It is Ballast's own protocol, not etcd's rafthttp: etcd and
 // Ballast members cannot form one cluster, and nothing here pretends they can.
 //
 // Imports: kv/node (Envelope) and the standard library, plus gRPC's codes and status for

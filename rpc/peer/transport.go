@@ -23,7 +23,8 @@ type Config struct {
 	LocalID func() uint64
 	// ClusterID is this member's cluster ID, checked in every handshake. Default: 0.
 	ClusterID func() uint64
-	// Resolve gives the peer URLs (http://host:port, or https:// with ClientTLS) of member
+	// Resolve gives the peer URLs (http://host:port or unix://path, or https:// and
+	// unixs:// with ClientTLS: TLS over TCP or over the unix socket) of member
 	// id, asked at each connection attempt (the member table changes with membership).
 	// Default: no address for anyone.
 	Resolve func(id uint64) []string
