@@ -67,6 +67,8 @@ func TestParseDefaults(t *testing.T) {
 		BcryptCost:                  10,
 		TLSMinVersion:               "TLS1.2",
 		SelfSignedCertValidity:      1,
+		CORS:                        []string{"*"},
+		HostWhitelist:               []string{"*"},
 	}, opts.cfg)
 	require.Equal(t, logOptions{outputs: []string{"default"}, format: "json"}, opts.log)
 	require.Equal(t, slog.LevelInfo, opts.logLevel)
@@ -174,8 +176,8 @@ func TestParseRefused(t *testing.T) {
 			"URL must not contain a path: http://127.0.0.1:1/x"},
 		{"positional argument", []string{"--name", "a", "b"}, nil, exitConfig, `"b" is not a valid flag`},
 		{"quota not a number", []string{"--quota-backend-bytes", "8GB"}, nil, exitUsage, `invalid value "8GB" for flag -quota-backend-bytes`},
-		{"bare boolean", []string{"--peer-skip-client-san-verification", "--name", "x"}, nil, exitConfig,
-			"flag --peer-skip-client-san-verification is not supported yet: TLS comes with the security issue"},
+		{"bare boolean", []string{"--enable-log-rotation", "--name", "x"}, nil, exitConfig,
+			"flag --enable-log-rotation is not supported yet: log rotation comes with the operations issue"},
 		{"unsupported through the environment", nil, []string{"ETCD_COMPACT_HASH_CHECK_TIME=1m"}, exitConfig,
 			"flag --compact-hash-check-time is not supported yet: compaction hash checks between members come with the operations issue"},
 		{"auto compaction mode", []string{"--auto-compaction-mode", "hourly"}, nil, exitConfig, `unknown auto-compaction-mode "hourly"`},

@@ -504,7 +504,7 @@ func TestProcessBadFlags(t *testing.T) {
 		{[]string{"--no-such-flag"}, 2, "flag provided but not defined: -no-such-flag"},
 		{[]string{"--initial-cluster-state", "maybe"}, 2, `invalid value "maybe" for flag -initial-cluster-state`},
 		{[]string{"--quota-backend-bytes", "1GB"}, 2, `invalid value "1GB" for flag -quota-backend-bytes`},
-		{[]string{"--peer-skip-client-san-verification"}, 1, "flag --peer-skip-client-san-verification is not supported yet: TLS comes with the security issue"},
+		{[]string{"--max-wals", "5"}, 1, "flag --max-wals is not supported yet: Ballast's write-ahead log is Pebble's, which keeps no numbered WAL files to retain"},
 		{[]string{"--tls-min-version", "TLS1.3", "--cipher-suites", "TLS_AES_128_GCM_SHA256"}, 1, "cipher suites cannot be configured when only TLS1.3 is enabled"},
 		{[]string{"--election-timeout", "100"}, 1, "should be at least as 5 times as --heartbeat-interval"},
 		{[]string{"--name", "m9", "--data-dir", filepath.Join(dir, "a"), "--initial-cluster", "m1=http://127.0.0.1:1",
