@@ -36,7 +36,7 @@ var etcdDefaults = map[string]string{
 	"discovery-keepalive-timeout": "6s",
 	"auth-token":                  "simple", "bcrypt-cost": "10", "auth-token-ttl": "300",
 	"metrics": "basic", "distributed-tracing-address": "localhost:4317",
-	"distributed-tracing-service-name": "etcd", "compact-hash-check-time": "1m0s", "warning-apply-duration": "100ms",
+	"distributed-tracing-service-name": "etcd", "warning-apply-duration": "100ms",
 	"downgrade-check-time": "5s", "backend-bbolt-freelist-type": "map",
 	"log-rotation-config-json": `{"maxsize": 100, "maxage": 0, "maxbackups": 0, "localtime": false, "compress": false}`,
 }

@@ -106,6 +106,7 @@ var honouredFlags = map[string]honouredFlag{
 	"initial-cluster-token":              {[]string{"--initial-cluster-token", "t"}, "TestProcessKillLeaderThenFollower", "process_test.go", "--initial-cluster-token"},
 	"advertise-client-urls":              {withAdvertise, "TestRunFromEnvironment", "run_test.go", "ETCD_ADVERTISE_CLIENT_URLS"},
 	"discovery-fallback":                 {[]string{"--discovery-fallback", "exit"}, "TestParseRefused", "flags_test.go", "discovery-fallback"},
+	"compact-hash-check-time":            {[]string{"--compact-hash-check-time", "2m"}, "TestCompactHashCheck", "../../rpc/embed/compacthash_test.go", "CompactHashCheckTime"},
 	"force-new-cluster":                  {[]string{"--force-new-cluster"}, "TestForceNewCluster", "../../rpc/embed/forcenew_test.go", "ForceNewCluster"},
 	"pre-vote":                           {[]string{"--pre-vote=false"}, "TestPreVoteFlag", "../../rpc/embed/ticks_test.go", "NoPreVote"},
 	"v2-deprecation":                     {[]string{"--v2-deprecation", "write-only"}, "TestParseAccepted", "flags_test.go", "v2-deprecation"},
@@ -267,7 +268,8 @@ func TestFeatureGates(t *testing.T) {
 		{[]string{"--feature-gates", "LeaseCheckpoint=yes"}, "invalid value of LeaseCheckpoint=yes", ""},
 		{[]string{"--feature-gates", "InitialCorruptCheck=true"}, "", ""},
 		{[]string{"--feature-gates", "LeaseCheckpoint=false"}, "flag --feature-gates is not supported yet: LeaseCheckpoint=false", ""},
-		{[]string{"--feature-gates", "AllAlpha=true"}, "flag --feature-gates is not supported yet: CompactHashCheck=true", ""},
+		{[]string{"--feature-gates", "AllAlpha=true"}, "flag --feature-gates is not supported yet: PriorityRequest=true", ""},
+		{[]string{"--feature-gates", "CompactHashCheck=true"}, "", ""},
 		// The v3.6 spellings set the gate.
 		{[]string{"--experimental-initial-corrupt-check"}, "", "--experimental-initial-corrupt-check is deprecated in v3.6 and will be decommissioned in v3.7. Use '--feature-gates=InitialCorruptCheck=true' instead."},
 		{[]string{"--experimental-enable-lease-checkpoint"}, "", "--experimental-enable-lease-checkpoint is deprecated in v3.6 and will be decommissioned in v3.7. Use '--feature-gates=LeaseCheckpoint=true' instead."},
@@ -328,8 +330,14 @@ func TestExperimentalFlags(t *testing.T) {
 	o, err = parseCommandLine("etcd", []string{"--experimental-corrupt-check-time", "1m"}, nil, &bytes.Buffer{}, &bytes.Buffer{})
 	require.NoError(t, err)
 	require.Equal(t, time.Minute, o.cfg.CorruptCheckTime, "sets --corrupt-check-time")
-	_, err = parseCommandLine("etcd", []string{"--experimental-compact-hash-check-time", "1m"}, nil, &bytes.Buffer{}, &bytes.Buffer{})
-	require.EqualError(t, err, "flag --experimental-compact-hash-check-time is not supported yet: compaction hash checks between members come with the operations issue")
+	o, err = parseCommandLine("etcd", []string{"--experimental-compact-hash-check-time", "2m", "--experimental-compact-hash-check-enabled"}, nil, &bytes.Buffer{}, &bytes.Buffer{})
+	require.NoError(t, err)
+	require.Equal(t, 2*time.Minute, o.cfg.CompactHashCheckTime, "sets --compact-hash-check-time")
+	require.True(t, o.cfg.CompactHashCheck, "sets the CompactHashCheck gate (rpc/embed's TestCompactHashCheck)")
+	o, err = parseCommandLine("etcd", nil, nil, &bytes.Buffer{}, &bytes.Buffer{})
+	require.NoError(t, err)
+	require.False(t, o.cfg.CompactHashCheck, "the gate is off by default, as etcd's")
+	require.Equal(t, time.Minute, o.cfg.CompactHashCheckTime, "etcd's default")
 }
 
 // TestConfigFileParse: etcd's YAML keys, with etcd's value types (durations in nanoseconds,

@@ -144,6 +144,7 @@ type flagVars struct {
 	clientCertAuth                                        *bool
 	authToken                                             *string
 	corruptCheckTime                                      *time.Duration
+	compactHashCheckTime                                  *time.Duration
 	bcryptCost, authTokenTTL                              *uint
 	peerCertFile, peerKeyFile, peerTrustedCAFile          *string
 	peerClientCertAuth                                    *bool
@@ -254,6 +255,7 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.trustedCAFile = fs.String("trusted-ca-file", "", "Path to the client server TLS trusted CA cert file.")
 	v.clientCertAuth = fs.Bool("client-cert-auth", false, "Enable client cert authentication.")
 	v.authToken = fs.String("auth-token", "simple", "Specify auth token specific options.")
+	v.compactHashCheckTime = fs.Duration("compact-hash-check-time", time.Minute, "Duration of time between leader checks followers compaction hashes.")
 	v.corruptCheckTime = fs.Duration("corrupt-check-time", 0, "Duration of time between cluster corruption check passes.")
 	v.bcryptCost = fs.Uint("bcrypt-cost", 10, "Specify bcrypt algorithm cost factor for auth password hashing.")
 	v.authTokenTTL = fs.Uint("auth-token-ttl", 300, "The lifetime in seconds of the auth token.")
@@ -446,6 +448,8 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		PeerAutoTLS:            *v.peerAutoTLS,
 		SelfSignedCertValidity: *v.selfSignedCertValidity,
 		InitialCorruptCheck:    v.gates.set["InitialCorruptCheck"],
+		CompactHashCheck:       v.gates.set["CompactHashCheck"],
+		CompactHashCheckTime:   *v.compactHashCheckTime,
 	}
 	// etcd's SelfCert refuses a validity of 0 given on the command line (its config file
 	// takes 0 as 1); the peer certificates are made first.

@@ -51,7 +51,6 @@ var unsupportedFlags = []unsupportedFlag{
 	{"distributed-tracing-instance-id", false, "OpenTelemetry tracing comes with " + issueOperations},
 	{"distributed-tracing-sampling-rate", false, "OpenTelemetry tracing comes with " + issueOperations},
 	// Features
-	{"compact-hash-check-time", false, "compaction hash checks between members come with " + issueOperations},
 	{"compaction-batch-limit", false, "Ballast compacts in steps of its own size (kv/node's CompactionStepEntries); the flag comes with " + issueOperations},
 	{"warning-apply-duration", false, "slow apply warnings come with " + issueOperations},
 	{"bootstrap-defrag-threshold-megabytes", false, "etcd compares it with bbolt's free pages (db size minus size in use); Ballast's Pebble has no such figure: its size in use counts the live sstables with the data tombstones shadow, so a start-up compaction keyed on Pebble's garbage estimates is not built yet (" + issueOperations + ")"},
@@ -129,7 +128,7 @@ type featureGate struct {
 }
 
 var featureGates = []featureGate{
-	{"CompactHashCheck", false, "ALPHA", false, "compaction hash checks between members come with " + issueOperations, false, false},
+	{"CompactHashCheck", false, "ALPHA", false, "", false, true},
 	{"FastLeaseKeepAlive", true, "BETA", true, "etcd's leader skips waiting for its applied index before renewing a lease it knows; Ballast's renewal path is its own", true, false},
 	{"InitialCorruptCheck", false, "ALPHA", false, "", false, true},
 	{"LeaseCheckpoint", false, "ALPHA", true, "Ballast always checkpoints leases' remaining TTL through the log (kv/lease), so a leader change does not reset them; turning it off is not built", false, false},

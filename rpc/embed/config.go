@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 )
 
 // The values of --metrics.
@@ -139,6 +140,14 @@ type Config struct {
 	// lose quorum are not refused (by default they are, with etcd's errors: kv/node's
 	// reconfig.go).
 	NoStrictReconfigCheck bool
+	// CompactHashCheck is --feature-gates=CompactHashCheck=true (or the v3.6
+	// --experimental-compact-hash-check-enabled): every CompactHashCheckTime (zero: etcd's
+	// 1m) the leader compares the hash of its store at its compact revision with the voters'
+	// and raises the CORRUPT alarm on a mismatch (compacthash.go).
+	CompactHashCheck     bool
+	CompactHashCheckTime time.Duration
+	// compactHashHook, when set, sees (and may change) each peer's answer (tests only).
+	compactHashHook func(peer uint64, resp *pb.HashKVResponse)
 	// ForceNewCluster is --force-new-cluster: a member with data restarts as a one-member
 	// cluster, the others removed from its configuration (kv/node's forcenew.go).
 	ForceNewCluster bool

@@ -331,6 +331,15 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		defer s.wg.Done()
 		s.adjustTicks(runCtx)
 	}()
+	if cfg.CompactHashCheck {
+		interval := cfg.CompactHashCheckTime
+		if interval <= 0 {
+			interval = time.Minute
+		}
+		lg.Info("enabled compaction hash check", "local-member-id", hexID(s.id), "interval", interval.String())
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.compactHashLoop(runCtx, interval) }()
+	}
 	if cfg.CorruptCheckTime > 0 {
 		lg.Info("enabled corruption checking", "local-member-id", hexID(s.id), "interval", cfg.CorruptCheckTime.String())
 		s.wg.Add(1)
