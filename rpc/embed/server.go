@@ -175,7 +175,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 		lg.Info("locked the member's memory in RAM (--memory-mlock)")
 	}
-	ident, err := bootstrap(ctx, cfg, lg, fetchFromPeer)
+	ident, err := bootstrap(ctx, cfg, lg, func(ctx context.Context, peerURL string) (uint64, []Founder, error) {
+		return fetchFromPeer(ctx, peerURL, peerClientTLS)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -442,9 +444,12 @@ func listenerURL(ln net.Listener, secure bool) string {
 	return scheme + "://" + ln.Addr().String()
 }
 
-// fetchFromPeer asks peerURL's member for the member list (a joining member's bootstrap).
-func fetchFromPeer(ctx context.Context, peerURL string) (uint64, []Founder, error) {
-	body, err := peer.Fetch(ctx, peerURL, nil, methodMembers, nil)
+// fetchFromPeer asks peerURL's member for the member list (a joining member's bootstrap),
+// over TLS with the member's peer client configuration when peerURL is https (nil before:
+// a member could not join a cluster whose peer URLs are https, found by etcd's own
+// TestCtlV3MemberPromoteWithAuth* in make etcd-e2e).
+func fetchFromPeer(ctx context.Context, peerURL string, tlsCfg *tls.Config) (uint64, []Founder, error) {
+	body, err := peer.Fetch(ctx, peerURL, tlsCfg, methodMembers, nil)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -323,4 +325,48 @@ func TestPeerTLSClientSAN(t *testing.T) {
 	}
 	waitReady(t, ms...)
 	replicates(t, ms[2], ms[0], "san", "skipped")
+}
+
+// TestPeerTLSJoin: a member added to a cluster whose peer URLs are https joins with
+// --initial-cluster-state existing: its bootstrap asks a member for the member list over TLS
+// with its own peer certificate (it asked without TLS configuration before and could not
+// join; etcd's TestCtlV3MemberPromoteWithAuth* found it), then replicates like the others.
+func TestPeerTLSJoin(t *testing.T) {
+	dir := t.TempDir()
+	ca := embedtest.NewCA(t, "peer-ca")
+	caFile := ca.WritePEM(t, dir, "ca.pem")
+	peerTLS := func(name string, serial int64) TLSInfo {
+		cert, key := ca.Issue(t, dir, name, serial)
+		return TLSInfo{CertFile: cert, KeyFile: key, TrustedCAFile: caFile, ClientCertAuth: true}
+	}
+	ms := testCluster(t, 3)
+	httpsPeers(t, ms, func(i int, m *testMember) TLSInfo { return peerTLS(m.cfg.Name, int64(40+i)) })
+	for _, m := range ms {
+		m.start(t)
+	}
+	waitReady(t, ms...)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := testClient(t, ms[0].srv.ClientURLs()...)
+	_, err := c.Put(ctx, "before", "join")
+	require.NoError(t, err)
+
+	ports := embedtest.FreePorts(t, 2)
+	client4, peer4 := fmt.Sprintf("http://127.0.0.1:%d", ports[0]), fmt.Sprintf("https://127.0.0.1:%d", ports[1])
+	var added *clientv3.MemberAddResponse
+	retryUnhealthy(t, ctx, func() error { added, err = c.MemberAdd(ctx, []string{peer4}); return err })
+	m4 := &testMember{cfg: ms[0].cfg}
+	m4.cfg.Name, m4.cfg.DataDir, m4.cfg.Logger, m4.cfg.WALDir = "m4", filepath.Join(t.TempDir(), "m4"), testLogger(t, "m4"), ""
+	m4.cfg.ListenClientURLs, m4.cfg.AdvertiseClientURLs = mustURL(t, client4), mustURL(t, client4)
+	m4.cfg.ListenPeerURLs, m4.cfg.AdvertisePeerURLs = mustURL(t, peer4), mustURL(t, peer4)
+	m4.cfg.InitialCluster = ms[0].cfg.InitialCluster + ",m4=" + peer4
+	m4.cfg.InitialClusterState = ClusterStateExisting
+	m4.cfg.PeerTLS = peerTLS("m4", 44)
+	m4.start(t)
+	waitReady(t, m4)
+	require.Equal(t, added.Member.ID, m4.srv.ID())
+	replicates(t, ms[1], m4, "after", "join")
+	resp, err := testClient(t, client4).Get(ctx, "before")
+	require.NoError(t, err)
+	require.Len(t, resp.Kvs, 1)
 }
