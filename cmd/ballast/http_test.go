@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -124,6 +126,7 @@ func TestHTTPAsEtcd(t *testing.T) {
 		{"GET", "/readyz/non_learner?verbose", true},
 		{"POST", "/readyz", true},
 		{"GET", "/version", false},
+		{"POST", "/debug/vars", false},
 	} {
 		bases := [][2]string{{etcd.client, ballast.client}}
 		if q.onMetrics {
@@ -145,6 +148,24 @@ func TestHTTPAsEtcd(t *testing.T) {
 			})
 		}
 	}
+
+	// /debug/vars: the same variables (their values are each process's own), and etcd's
+	// raft.status fields, with the member's own ID and the leader's.
+	var vars [2]map[string]json.RawMessage
+	for i, base := range []string{etcd.client, ballast.client} {
+		code, body, h := httpDo("GET", base+"/debug/vars")
+		require.Equal(t, http.StatusOK, code, body)
+		require.Equal(t, "application/json; charset=utf-8", h.Get("Content-Type"))
+		require.NoError(t, json.Unmarshal([]byte(body), &vars[i]), body)
+	}
+	require.ElementsMatch(t, slices.Collect(maps.Keys(vars[0])), slices.Collect(maps.Keys(vars[1])))
+	var raftStatus [2]map[string]any
+	for i := range vars {
+		require.NoError(t, json.Unmarshal(vars[i]["raft.status"], &raftStatus[i]), string(vars[i]["raft.status"]))
+	}
+	require.ElementsMatch(t, slices.Collect(maps.Keys(raftStatus[0])), slices.Collect(maps.Keys(raftStatus[1])))
+	require.Equal(t, "StateLeader", raftStatus[1]["raftState"])
+	require.Equal(t, raftStatus[1]["id"], raftStatus[1]["lead"], "a one-member cluster leads itself")
 
 	// Some traffic on both, so the gRPC families have series.
 	for _, m := range []httpMember{etcd, ballast} {

@@ -18,9 +18,9 @@ import (
 )
 
 // This file is the member's HTTP surface, as etcd's etcdhttp serves it: on the client URLs
-// /health, /livez, /readyz (and each check under them), /version, /metrics and, with
-// --enable-pprof, /debug/pprof/; on --listen-metrics-urls /metrics, /health, /livez and
-// /readyz (kubeadm probes the last two there). The answers are etcd's, byte for byte where
+// /health, /livez, /readyz (and each check under them), /version, /metrics, /debug/vars
+// (debugvars.go) and, with --enable-pprof, /debug/pprof/; on --listen-metrics-urls /metrics,
+// /health, /livez and /readyz (kubeadm probes the last two there). The answers are etcd's, byte for byte where
 // they are defined (compared with etcd v3.7.3 in http_test.go).
 
 // etcd's /version answer for this release line: the cluster and storage versions are the
@@ -36,6 +36,7 @@ func (s *Server) clientMux() *http.ServeMux {
 	s.healthHandlers(mux)
 	mux.Handle("/metrics", s.metricsHandler())
 	mux.HandleFunc("/version", s.serveVersion)
+	mux.HandleFunc("/debug/vars", s.serveDebugVars)
 	if s.cfg.EnablePprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

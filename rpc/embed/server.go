@@ -278,6 +278,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	s.registerDebugVars()
 	// The driver runs before the services exist: rpc.New reads the member's status through it.
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.runStop = cancel
