@@ -87,6 +87,31 @@ func (m *testMember) start(t *testing.T) {
 	m.srv = srv
 }
 
+// addJoiningMember adds a member m4 through c (peer URL of scheme peerScheme, with peerTLS)
+// and starts it with --initial-cluster-state existing, configured like base otherwise; it
+// returns once m4 is ready with the ID the add gave it, and its client URL. A restarted
+// leader refuses the add ("unhealthy cluster", --strict-reconfig-check) until it has been
+// connected to every voter for etcd's HealthInterval, so the add is retried.
+func addJoiningMember(t *testing.T, ctx context.Context, c *clientv3.Client, base *testMember, peerScheme string, peerTLS TLSInfo) (*testMember, string) {
+	t.Helper()
+	ports := embedtest.FreePorts(t, 2)
+	client4, peer4 := fmt.Sprintf("http://127.0.0.1:%d", ports[0]), fmt.Sprintf("%s://127.0.0.1:%d", peerScheme, ports[1])
+	var added *clientv3.MemberAddResponse
+	retryUnhealthy(t, ctx, func() (err error) { added, err = c.MemberAdd(ctx, []string{peer4}); return err })
+	m4 := &testMember{cfg: base.cfg}
+	m4.cfg.Name, m4.cfg.DataDir, m4.cfg.Logger, m4.cfg.WALDir = "m4", filepath.Join(t.TempDir(), "m4"), testLogger(t, "m4"), ""
+	m4.cfg.ListenClientURLs, m4.cfg.AdvertiseClientURLs = mustURL(t, client4), mustURL(t, client4)
+	m4.cfg.ListenPeerURLs, m4.cfg.AdvertisePeerURLs = mustURL(t, peer4), mustURL(t, peer4)
+	m4.cfg.InitialCluster = base.cfg.InitialCluster + ",m4=" + peer4
+	m4.cfg.InitialClusterState = ClusterStateExisting
+	m4.cfg.PeerTLS = peerTLS
+	m4.start(t)
+	t.Cleanup(m4.srv.Stop)
+	waitReady(t, m4)
+	require.Equal(t, added.Member.ID, m4.srv.ID())
+	return m4, client4
+}
+
 func waitReady(t *testing.T, ms ...*testMember) {
 	t.Helper()
 	for _, m := range ms {
@@ -170,22 +195,7 @@ func TestServerCluster(t *testing.T) {
 	require.Equal(t, "1", string(resp.Kvs[0].Value))
 
 	// member add, then the new member joins with state existing and learns the data.
-	ports := embedtest.FreePorts(t, 2)
-	client4, peer4 := fmt.Sprintf("http://127.0.0.1:%d", ports[0]), fmt.Sprintf("http://127.0.0.1:%d", ports[1])
-	// --strict-reconfig-check refuses the add ("unhealthy cluster") until the leader has
-	// been connected to the restarted member for etcd's HealthInterval.
-	var added *clientv3.MemberAddResponse
-	retryUnhealthy(t, ctx, func() error { added, err = c.MemberAdd(ctx, []string{peer4}); return err })
-	m4 := &testMember{cfg: ms[0].cfg}
-	m4.cfg.Name, m4.cfg.DataDir, m4.cfg.Logger, m4.cfg.WALDir = "m4", filepath.Join(t.TempDir(), "m4"), testLogger(t, "m4"), ""
-	m4.cfg.ListenClientURLs, m4.cfg.AdvertiseClientURLs = mustURL(t, client4), mustURL(t, client4)
-	m4.cfg.ListenPeerURLs, m4.cfg.AdvertisePeerURLs = mustURL(t, peer4), mustURL(t, peer4)
-	m4.cfg.InitialCluster = ms[0].cfg.InitialCluster + ",m4=" + peer4
-	m4.cfg.InitialClusterState = ClusterStateExisting
-	m4.start(t)
-	t.Cleanup(m4.srv.Stop)
-	waitReady(t, m4)
-	require.Equal(t, added.Member.ID, m4.srv.ID())
+	m4, client4 := addJoiningMember(t, ctx, c, ms[0], "http", TLSInfo{})
 	require.Equal(t, ms[0].srv.ClusterID(), m4.srv.ClusterID())
 	resp, err = testClient(t, client4).Get(ctx, "a")
 	require.NoError(t, err)

@@ -4,12 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -351,20 +349,7 @@ func TestPeerTLSJoin(t *testing.T) {
 	_, err := c.Put(ctx, "before", "join")
 	require.NoError(t, err)
 
-	ports := embedtest.FreePorts(t, 2)
-	client4, peer4 := fmt.Sprintf("http://127.0.0.1:%d", ports[0]), fmt.Sprintf("https://127.0.0.1:%d", ports[1])
-	var added *clientv3.MemberAddResponse
-	retryUnhealthy(t, ctx, func() error { added, err = c.MemberAdd(ctx, []string{peer4}); return err })
-	m4 := &testMember{cfg: ms[0].cfg}
-	m4.cfg.Name, m4.cfg.DataDir, m4.cfg.Logger, m4.cfg.WALDir = "m4", filepath.Join(t.TempDir(), "m4"), testLogger(t, "m4"), ""
-	m4.cfg.ListenClientURLs, m4.cfg.AdvertiseClientURLs = mustURL(t, client4), mustURL(t, client4)
-	m4.cfg.ListenPeerURLs, m4.cfg.AdvertisePeerURLs = mustURL(t, peer4), mustURL(t, peer4)
-	m4.cfg.InitialCluster = ms[0].cfg.InitialCluster + ",m4=" + peer4
-	m4.cfg.InitialClusterState = ClusterStateExisting
-	m4.cfg.PeerTLS = peerTLS("m4", 44)
-	m4.start(t)
-	waitReady(t, m4)
-	require.Equal(t, added.Member.ID, m4.srv.ID())
+	m4, client4 := addJoiningMember(t, ctx, c, ms[0], "https", peerTLS("m4", 44))
 	replicates(t, ms[1], m4, "after", "join")
 	resp, err := testClient(t, client4).Get(ctx, "before")
 	require.NoError(t, err)
