@@ -185,7 +185,7 @@ func TestParseRefused(t *testing.T) {
 		{"bare boolean", []string{"--" + bare.name, "--name", "x"}, nil, exitConfig,
 			"flag --" + bare.name + " is not supported yet: " + bare.reason},
 		{"unsupported through the environment", nil, []string{"ETCD_MAX_SNAPSHOTS=5"}, exitConfig,
-			"flag --max-snapshots is not supported yet: snapshot file retention comes with the snapshots issue"},
+			"flag --max-snapshots is not supported yet: snapshot file retention: Ballast keeps no .snap files to retain (a raft snapshot is read from Pebble when one is sent)"},
 		{"auto compaction mode", []string{"--auto-compaction-mode", "hourly"}, nil, exitConfig, `unknown auto-compaction-mode "hourly"`},
 		{"auto compaction mode empty", []string{"--auto-compaction-mode="}, nil, exitConfig, "undefined auto-compaction-mode"},
 		{"auto compaction retention", []string{"--auto-compaction-retention", "soon"}, nil, exitConfig, "error parsing CompactionRetention"},

@@ -15,10 +15,7 @@ import (
 // spellings, and --feature-gates with etcd's gate names.
 
 // issue names, for the flags that later issues bring.
-const (
-	issueOperations = "the operations issue"
-	issueSnapshots  = "the snapshots issue"
-)
+const issueOperations = "the operations issue"
 
 // unsupportedFlag is one flag of etcd v3.7's `etcd --help` that Ballast does not implement
 // yet. Giving it (on the command line, as ETCD_*, or in --config-file) stops start-up with
@@ -33,7 +30,7 @@ type unsupportedFlag struct {
 // each.
 var unsupportedFlags = []unsupportedFlag{
 	// Member
-	{"max-snapshots", false, "snapshot file retention comes with " + issueSnapshots},
+	{"max-snapshots", false, "snapshot file retention: Ballast keeps no .snap files to retain (a raft snapshot is read from Pebble when one is sent)"},
 	{"max-wals", false, "Ballast's write-ahead log is Pebble's, which keeps no numbered WAL files to retain"},
 	{"backend-bbolt-freelist-type", false, "Ballast stores in Pebble, not bbolt: it has no freelist"},
 	{"backend-batch-interval", false, "Ballast commits each applied batch to Pebble at once: it has no backend batch to time"},
