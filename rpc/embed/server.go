@@ -132,10 +132,30 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		s.peerLns = append(s.peerLns, ln)
 	}
 	lg.Info("configuring client listeners", "listen-client-urls", urlStrings(cfg.ListenClientURLs))
+	boundAt := map[string]int{} // a TCP client URL's host:port, to the index of its listener
 	for _, u := range cfg.ListenClientURLs {
+		if i, ok := boundAt[u.Host]; ok && !unixURL(u) && secureURL(u) != s.clientTLS[i] {
+			// http:// and https:// on one port: one listener, split by each connection's
+			// first byte (sniff.go), as etcd's cmux serves them
+			plain, secure := splitByTLS(s.clientLns[i])
+			s.clientLns[i] = plain
+			if s.clientTLS[i] {
+				s.clientLns[i] = secure
+			}
+			other := secure
+			if s.clientTLS[i] {
+				other = plain
+			}
+			s.clientLns = append(s.clientLns, other)
+			s.clientTLS = append(s.clientTLS, secureURL(u))
+			continue
+		}
 		ln, err := s.listen(u)
 		if err != nil {
 			return nil, fmt.Errorf("listen on client URL %s: %w", u.String(), err)
+		}
+		if !unixURL(u) {
+			boundAt[u.Host] = len(s.clientLns)
 		}
 		s.clientLns = append(s.clientLns, ln)
 		s.clientTLS = append(s.clientTLS, secureURL(u))

@@ -355,3 +355,46 @@ func TestPeerTLSJoin(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, resp.Kvs, 1)
 }
+
+// TestClientTLSAndPlainOnOnePort: --listen-client-urls with http:// and https:// on one port
+// binds one listener, as etcd does (its TestConnectionMultiplexing's ServerTLSAndNonTLS
+// case): clientv3 over TLS and without, and /health over https and http, all reach the member
+// on that port (the second bind failed with "address already in use" before).
+func TestClientTLSAndPlainOnOnePort(t *testing.T) {
+	dir := t.TempDir()
+	ca := embedtest.NewCA(t, "ca")
+	srvCert, srvKey := ca.Issue(t, dir, "server", 30)
+	ms := testCluster(t, 1)
+	plain := ms[0].cfg.ListenClientURLs[0]
+	secure := plain
+	secure.Scheme = "https"
+	ms[0].cfg.ListenClientURLs, ms[0].cfg.AdvertiseClientURLs = []url.URL{plain, secure}, []url.URL{plain, secure}
+	ms[0].cfg.ClientTLS = TLSInfo{CertFile: srvCert, KeyFile: srvKey}
+	ms[0].start(t)
+	waitReady(t, ms[0])
+	require.Equal(t, []string{plain.String(), secure.String()}, ms[0].srv.ClientURLs())
+
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca.PEM)
+	tlsCfg := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i, cfg := range []*tls.Config{nil, tlsCfg} {
+		endpoint := []string{plain.String(), secure.String()}[i]
+		c, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 5 * time.Second, TLS: cfg, Logger: zap.NewNop()})
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		_, err = c.Put(ctx, "k", endpoint)
+		require.NoError(t, err, endpoint)
+		resp, err := c.Get(ctx, "k")
+		require.NoError(t, err, endpoint)
+		require.Equal(t, endpoint, string(resp.Kvs[0].Value))
+	}
+	for i, hc := range []*http.Client{{}, {Transport: &http.Transport{TLSClientConfig: tlsCfg}}} {
+		base := []string{plain.String(), secure.String()}[i]
+		r, err := hc.Get(base + "/health")
+		require.NoError(t, err, base)
+		r.Body.Close()
+		require.Equal(t, http.StatusOK, r.StatusCode, base)
+	}
+}
