@@ -36,9 +36,9 @@ var etcdDefaults = map[string]string{
 	"discovery-keepalive-timeout": "6s",
 	"auth-token":                  "simple", "bcrypt-cost": "10", "auth-token-ttl": "300",
 	"metrics": "basic", "distributed-tracing-address": "localhost:4317",
-	"distributed-tracing-service-name": "etcd", "warning-apply-duration": "100ms",
-	"downgrade-check-time": "5s", "backend-bbolt-freelist-type": "map",
-	"log-rotation-config-json": `{"maxsize": 100, "maxage": 0, "maxbackups": 0, "localtime": false, "compress": false}`,
+	"distributed-tracing-service-name": "etcd", "downgrade-check-time": "5s",
+	"backend-bbolt-freelist-type": "map",
+	"log-rotation-config-json":    `{"maxsize": 100, "maxage": 0, "maxbackups": 0, "localtime": false, "compress": false}`,
 }
 
 // transportSecurityKeys map the keys of etcd's client- and peer-transport-security blocks to
@@ -233,7 +233,7 @@ func applyKey(fs *flag.FlagSet, path, key, name string, raw json.RawMessage, war
 
 // refusedDurations are the refused flags whose values are durations.
 var refusedDurations = []string{"backend-batch-interval", "raft-read-timeout", "raft-write-timeout",
-	"compact-hash-check-time", "warning-apply-duration",
+	"compact-hash-check-time",
 	"compaction-sleep-interval", "downgrade-check-time"}
 
 func isDurationFlag(f *flag.Flag) bool {

@@ -126,6 +126,8 @@ var honouredFlags = map[string]honouredFlag{
 	"grpc-keepalive-min-time":            {[]string{"--grpc-keepalive-min-time", "1s"}, "TestGRPCTuningFlags", "etcdflags_test.go", "GRPCKeepAliveMinTime"},
 	"auto-compaction-mode":               {[]string{"--auto-compaction-mode", "revision"}, "TestAutoCompaction", "../../rpc/embed/compactor_test.go", "AutoCompactionMode"},
 	"auto-compaction-retention":          {[]string{"--auto-compaction-retention", "5m"}, "TestAutoCompaction", "../../rpc/embed/compactor_test.go", "AutoCompactionRetention"},
+	"warning-apply-duration":             {[]string{"--warning-apply-duration", "1ns"}, "TestWarningApplyDurationAndCompactionBatchLimit", "../../rpc/embed/applywarn_test.go", "WarningApplyDuration"},
+	"compaction-batch-limit":             {[]string{"--compaction-batch-limit", "1"}, "TestWarningApplyDurationAndCompactionBatchLimit", "../../rpc/embed/applywarn_test.go", "CompactionBatchLimit"},
 	"warning-unary-request-duration":     {[]string{"--warning-unary-request-duration", "1s"}, "TestRunFromEnvironment", "run_test.go", "ETCD_WARNING_UNARY_REQUEST_DURATION"},
 	"strict-reconfig-check":              {[]string{"--strict-reconfig-check=false"}, "TestStrictReconfigCheck", "../../rpc/embed/reconfig_test.go", "NoStrictReconfigCheck"},
 	"listen-client-http-urls":            {[]string{"--listen-client-http-urls", "http://127.0.0.1:2382"}, "TestClientHTTPURLsAsEtcd", "http_test.go", "--listen-client-http-urls"},
@@ -327,6 +329,14 @@ func TestExperimentalFlags(t *testing.T) {
 	o, err = parseCommandLine("etcd", []string{"--experimental-snapshot-catchup-entries", "77"}, nil, &bytes.Buffer{}, &bytes.Buffer{})
 	require.NoError(t, err)
 	require.Equal(t, uint64(77), o.cfg.SnapshotCatchUpEntries)
+	o, err = parseCommandLine("etcd", []string{"--experimental-warning-apply-duration", "250ms", "--experimental-compaction-batch-limit", "7"}, nil, &bytes.Buffer{}, &bytes.Buffer{})
+	require.NoError(t, err)
+	require.Equal(t, 250*time.Millisecond, o.cfg.WarningApplyDuration, "sets --warning-apply-duration")
+	require.Equal(t, 7, o.cfg.CompactionBatchLimit, "sets --compaction-batch-limit")
+	o, err = parseCommandLine("etcd", nil, nil, &bytes.Buffer{}, &bytes.Buffer{})
+	require.NoError(t, err)
+	require.Equal(t, 100*time.Millisecond, o.cfg.WarningApplyDuration, "etcd's default")
+	require.Zero(t, o.cfg.CompactionBatchLimit, "kv/node's default (etcd's 1000)")
 	o, err = parseCommandLine("etcd", []string{"--experimental-corrupt-check-time", "1m"}, nil, &bytes.Buffer{}, &bytes.Buffer{})
 	require.NoError(t, err)
 	require.Equal(t, time.Minute, o.cfg.CorruptCheckTime, "sets --corrupt-check-time")

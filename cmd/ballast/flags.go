@@ -136,6 +136,8 @@ type flagVars struct {
 	discoverySRV, discoverySRVName                        *string
 	reusePort, reuseAddress                               *bool
 	warnUnary                                             *time.Duration
+	warnApply                                             *time.Duration
+	compactionBatchLimit                                  *int
 	compactionMode, compactionRetention                   *string
 	maxStreams                                            *uint32Value
 	keepAliveMinTime, keepAliveInterval, keepAliveTimeout *time.Duration
@@ -217,6 +219,8 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	v.compactionRetention = fs.String("auto-compaction-retention", "0", "Auto compaction retention for mvcc key value store. 0 means disable auto compaction.")
 	v.compactionMode = fs.String("auto-compaction-mode", embed.CompactionModePeriodic, "interpret 'auto-compaction-retention' one of: periodic|revision.")
 	v.warnUnary = fs.Duration("warning-unary-request-duration", embed.DefaultWarningUnaryRequestDuration, "Time duration after which a warning is generated if a unary request takes more time.")
+	v.warnApply = fs.Duration("warning-apply-duration", embed.DefaultWarningApplyDuration, "Time duration after which a warning is generated if applying request takes more time.")
+	v.compactionBatchLimit = fs.Int("compaction-batch-limit", 0, "Sets the maximum revisions deleted in each compaction batch (0: 1000).")
 	v.reusePort = fs.Bool("socket-reuse-port", false, "Enable to set socket option SO_REUSEPORT on listeners allowing rebinding of a port already in use.")
 	v.reuseAddress = fs.Bool("socket-reuse-address", false, "Enable to set socket option SO_REUSEADDR on listeners allowing binding to an address in TIME_WAIT state.")
 	v.unsafeNoFsync = fs.Bool("unsafe-no-fsync", false, "Disables fsync, unsafe, will cause data loss.")
@@ -414,6 +418,8 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		DisableGRPCGateway:           !*v.enableGateway,
 		AutoCompactionMode:           *v.compactionMode,
 		WarningUnaryRequestDuration:  *v.warnUnary,
+		WarningApplyDuration:         *v.warnApply,
+		CompactionBatchLimit:         *v.compactionBatchLimit,
 		SocketReusePort:              *v.reusePort,
 		UnsafeNoFsync:                *v.unsafeNoFsync,
 		MemoryMlock:                  *v.memoryMlock,

@@ -48,8 +48,6 @@ var unsupportedFlags = []unsupportedFlag{
 	{"distributed-tracing-instance-id", false, "OpenTelemetry tracing comes with " + issueOperations},
 	{"distributed-tracing-sampling-rate", false, "OpenTelemetry tracing comes with " + issueOperations},
 	// Features
-	{"compaction-batch-limit", false, "Ballast compacts in steps of its own size (kv/node's CompactionStepEntries); the flag comes with " + issueOperations},
-	{"warning-apply-duration", false, "slow apply warnings come with " + issueOperations},
 	{"bootstrap-defrag-threshold-megabytes", false, "etcd compares it with bbolt's free pages (db size minus size in use); Ballast's Pebble has no such figure: its size in use counts the live sstables with the data tombstones shadow, so a start-up compaction keyed on Pebble's garbage estimates is not built yet (" + issueOperations + ")"},
 	{"compaction-sleep-interval", false, "Ballast compacts the history in steps between applies inside kv/node, which the simulator runs without a wall clock; a pause between steps needs a step scheduler outside it, not built yet (" + issueOperations + ")"},
 	{"downgrade-check-time", false, "Maintenance.Downgrade is answered Unimplemented (Ballast has no earlier storage version to go back to), so no downgrade is ever in progress for the check to watch"},

@@ -129,7 +129,14 @@ func (m *Member) applyEntry(b, applied *pebble.Batch, e raft.Entry) (appliedEntr
 		if req != nil {
 			id := req.GetHeader().GetID()
 			if !m.dedup.contains(id) {
+				var timed func(Response, error)
+				if m.cfg.TimeApply != nil {
+					timed = m.cfg.TimeApply(req)
+				}
 				a.resp, a.events, a.reqErr = m.applyRequest(b, req, e.Index, dec.expiry != nil)
+				if timed != nil {
+					timed(a.resp, a.reqErr)
+				}
 				if a.reqErr != nil && !isRequestError(a.reqErr) {
 					// the disk's failure, not the request's: nothing of the Ready commits
 					return a, fmt.Errorf("entry %d: %w", e.Index, a.reqErr)

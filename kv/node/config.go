@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
 	"github.com/ballastdb/ballast/kv/mvcc"
 )
@@ -98,6 +99,12 @@ type Config struct {
 	// commit with the wall clock for etcd_disk_backend_commit_duration_seconds and counts
 	// the entries per batch; nil in the simulator.
 	TimeCommit func(entries int) (done func())
+	// TimeApply, when set, is called just before each client request (or lease expiry's
+	// revoke) applies, and the func it returns just after with the request's answer:
+	// report-only, like Logger (the member never reads a clock for it). Production times the
+	// apply with the wall clock for etcd's "apply request took too long" warning
+	// (--warning-apply-duration); nil in the simulator.
+	TimeApply func(req *pb.InternalRaftRequest) (done func(resp Response, err error))
 
 	// ElectionTimeoutTicks and HeartbeatIntervalTicks are raft's timers, in calls to Tick.
 	ElectionTimeoutTicks   int

@@ -77,7 +77,7 @@
 // randomness, map order or goroutine timing: the same calls give the same results, which the
 // simulator depends on. Only run.go's Driver starts goroutines, selects on channels or
 // reads real time, and the simulator never runs it. What the member is told to report
-// (Logger, Observer, OnLeaseExpired, TimeCommit) never decides an outcome.
+// (Logger, Observer, OnLeaseExpired, TimeCommit, TimeApply) never decides an outcome.
 //
 // Storage errors stop the member (Work and Synced return them, and every later call fails
 // with the same error): a failed write or sync is never retried and never taken as done.

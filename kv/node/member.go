@@ -94,6 +94,7 @@ type Member struct {
 	appliedScratch []appliedEntry // applyEntries' list, reused between Readies
 
 	checkpointsApplied uint64 // lease checkpoints applied since Open (for metrics)
+	compactionSteps    uint64 // store compaction steps run since Open (CompactionSteps)
 
 	contacts map[uint64]*peerContact // when each peer was first and last heard (reconfig.go)
 }
@@ -375,6 +376,10 @@ func (m *Member) AppliedIndex() uint64 { return m.applied }
 // LeaseCheckpointsApplied counts the lease checkpoints (remaining TTLs recorded in the
 // log) this member applied since Open.
 func (m *Member) LeaseCheckpointsApplied() uint64 { return m.checkpointsApplied }
+
+// CompactionSteps counts the steps of store compactions (each deleting at most
+// Config.CompactionStepEntries revisions) this member ran since Open.
+func (m *Member) CompactionSteps() uint64 { return m.compactionSteps }
 
 // Keys is the number of live keys in the member's store (mvcc.Store.Keys).
 func (m *Member) Keys() int64 { return m.kv.Keys() }

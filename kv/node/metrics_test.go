@@ -58,3 +58,64 @@ func TestMetricHooks(t *testing.T) {
 	require.Equal(t, 0, st.Streams)
 	require.Equal(t, 0, st.SyncedWatchers+st.UnsyncedWatchers)
 }
+
+// TestTimeApply: TimeApply brackets the apply of each client request on every member, with
+// the request before and its answer after (the server's slow-apply warning logs both).
+func TestTimeApply(t *testing.T) {
+	type seen struct{ started, finished, puts int }
+	got := map[uint64]*seen{}
+	c := newClusterWith(t, 3, func(cfg *Config) {
+		s := &seen{}
+		got[cfg.ID] = s
+		cfg.TimeApply = func(req *pb.InternalRaftRequest) func(Response, error) {
+			require.Equal(t, s.started, s.finished, "an apply started inside another")
+			s.started++
+			return func(resp Response, err error) {
+				s.finished++
+				if req.Put != nil {
+					require.NoError(t, err)
+					require.NotNil(t, resp.Put, "the put's answer")
+					s.puts++
+				}
+			}
+		}
+	})
+	leader := c.leader()
+	const puts = 4
+	for i := range puts {
+		_, err := c.do(leader, put(fmt.Sprintf("k%d", i), "v"))
+		require.NoError(t, err)
+	}
+	c.stabilize()
+	for _, id := range c.ids {
+		require.Equal(t, got[id].started, got[id].finished, "member %d", id)
+		require.Equal(t, puts, got[id].puts, "member %d: each put timed once", id)
+	}
+}
+
+// TestCompactionSteps: a store compaction deletes at most CompactionStepEntries revisions a
+// step, and CompactionSteps counts the steps: with 1, compacting away 20 revisions of a key
+// takes at least 20 steps; with the default, one or two.
+func TestCompactionSteps(t *testing.T) {
+	const revisions = 20
+	for _, tc := range []struct {
+		stepEntries int
+		min, max    uint64
+	}{{1, revisions, 2 * revisions}, {0, 1, 2}} {
+		t.Run(fmt.Sprintf("step=%d", tc.stepEntries), func(t *testing.T) {
+			c := newClusterWith(t, 1, func(cfg *Config) { cfg.CompactionStepEntries = tc.stepEntries })
+			leader := c.leader()
+			for range revisions + 1 {
+				_, err := c.do(leader, put("k", "v"))
+				require.NoError(t, err)
+			}
+			m := c.members[leader]
+			before := m.CompactionSteps()
+			_, err := c.do(leader, &pb.InternalRaftRequest{Compaction: &pb.CompactionRequest{Revision: revisions + 1, Physical: true}})
+			require.NoError(t, err)
+			steps := m.CompactionSteps() - before
+			require.GreaterOrEqual(t, steps, tc.min)
+			require.LessOrEqual(t, steps, tc.max)
+		})
+	}
+}

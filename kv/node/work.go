@@ -358,5 +358,6 @@ func (m *Member) compactionStep() error {
 	if _, err := m.kv.CompactStep(b, m.cfg.CompactionStepEntries); err != nil {
 		return err
 	}
+	m.compactionSteps++
 	return b.Commit(pebble.NoSync)
 }

@@ -133,6 +133,14 @@ type Config struct {
 	// WarningUnaryRequestDuration is --warning-unary-request-duration: a unary call slower
 	// than this is logged as a warning (zero: etcd's 300ms).
 	WarningUnaryRequestDuration time.Duration
+	// WarningApplyDuration is --warning-apply-duration: a request whose apply takes longer
+	// is logged as etcd's warning "apply request took too long" (zero: etcd's 100ms;
+	// applywarn.go).
+	WarningApplyDuration time.Duration
+	// CompactionBatchLimit is --compaction-batch-limit: the most revisions one step of a
+	// store compaction deletes (kv/node's CompactionStepEntries; zero: its default, etcd's
+	// 1000).
+	CompactionBatchLimit int
 	// SocketReusePort and SocketReuseAddress are --socket-reuse-port and
 	// --socket-reuse-address: SO_REUSEPORT and SO_REUSEADDR on every listener.
 	SocketReusePort, SocketReuseAddress bool
@@ -329,6 +337,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.WarningUnaryRequestDuration == 0 {
 		c.WarningUnaryRequestDuration = DefaultWarningUnaryRequestDuration
 	}
+	if c.WarningApplyDuration == 0 {
+		c.WarningApplyDuration = DefaultWarningApplyDuration
+	}
 	if c.MaxLearners == 0 {
 		c.MaxLearners = DefaultMaxLearners
 	}
@@ -350,6 +361,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("--election-timeout[%vms] is too long, and should be set less than %vms", electionMs, maxElectionTimeout.Milliseconds())
 	case c.MaxRequestBytes < 0 || c.MaxTxnOps < 0:
 		return c, fmt.Errorf("--max-request-bytes (%d) and --max-txn-ops (%d) must not be negative", c.MaxRequestBytes, c.MaxTxnOps)
+	case c.CompactionBatchLimit < 0:
+		return c, fmt.Errorf("--compaction-batch-limit (%d) must not be negative", c.CompactionBatchLimit)
+	case c.WarningApplyDuration < 0:
+		return c, fmt.Errorf("--warning-apply-duration (%v) must not be negative", c.WarningApplyDuration)
 	}
 	switch c.AutoCompactionMode {
 	case CompactionModePeriodic, CompactionModeRevision:

@@ -237,7 +237,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			}
 			return s.metrics.timeCommit(entries)
 		},
-		AuthTokenTTL: cfg.AuthTokenTTL,
+		TimeApply:             warnOfExpensiveRequest(lg, cfg.WarningApplyDuration),
+		CompactionStepEntries: cfg.CompactionBatchLimit,
+		AuthTokenTTL:          cfg.AuthTokenTTL,
 	}
 	for _, f := range ident.founders {
 		ncfg.InitialMembers = append(ncfg.InitialMembers, f.ID)
