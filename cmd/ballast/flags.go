@@ -142,6 +142,9 @@ type flagVars struct {
 	maxStreams                                            *uint32Value
 	keepAliveMinTime, keepAliveInterval, keepAliveTimeout *time.Duration
 	gates                                                 *featureGatesValue
+	tracing                                               *bool
+	tracingAddress, tracingService, tracingInstance       *string
+	tracingRate                                           *int
 	certFile, keyFile, trustedCAFile                      *string
 	clientCertAuth                                        *bool
 	authToken                                             *string
@@ -291,6 +294,11 @@ func newFlagSet(role string, opts *options, stderr io.Writer) (*flag.FlagSet, *f
 	fs.Var(v.cipherSuites, "cipher-suites", "Comma-separated list of supported TLS cipher suites between client/server and peers (empty will be auto-populated by Go).")
 	v.tlsMinVersion = fs.String("tls-min-version", "TLS1.2", "Minimum TLS version supported by etcd. Possible values: TLS1.2, TLS1.3.")
 	v.tlsMaxVersion = fs.String("tls-max-version", "", "Maximum TLS version supported by etcd. Possible values: TLS1.2, TLS1.3 (empty defers to Go).")
+	v.tracing = fs.Bool("enable-distributed-tracing", false, "Enable distributed tracing using OpenTelemetry Tracing.")
+	v.tracingAddress = fs.String("distributed-tracing-address", embed.DefaultDistributedTracingAddress, "Address for distributed tracing used for OpenTelemetry Tracing (if enabled with enable-distributed-tracing flag).")
+	v.tracingService = fs.String("distributed-tracing-service-name", embed.DefaultDistributedTracingServiceName, "Configures service name for distributed tracing to be used to define service name for OpenTelemetry Tracing (if enabled with enable-distributed-tracing flag). 'etcd' is the default service name. Use the same service name for all instances of etcd.")
+	v.tracingInstance = fs.String("distributed-tracing-instance-id", "", "Configures service instance ID for distributed tracing to be used to define service instance ID key for OpenTelemetry Tracing (if enabled with enable-distributed-tracing flag). There is no default value set. This ID must be unique per etcd instance.")
+	v.tracingRate = fs.Int("distributed-tracing-sampling-rate", 0, "Number of samples to collect per million spans for OpenTelemetry Tracing (if enabled with enable-distributed-tracing flag).")
 	fs.BoolVar(&opts.printVersion, "version", false, "Print the version and exit.")
 
 	v.applyBuildFlags = defineBuildFlags(fs)
@@ -457,6 +465,8 @@ func buildConfig(opts options, v *flagVars, set map[string]bool, fromFile bool) 
 		CompactHashCheck:       v.gates.set["CompactHashCheck"],
 		CompactHashCheckTime:   *v.compactHashCheckTime,
 	}
+	cfg.DistributedTracing = embed.DistributedTracing{Enabled: *v.tracing, Address: *v.tracingAddress,
+		ServiceName: *v.tracingService, InstanceID: *v.tracingInstance, SamplingRatePerMillion: *v.tracingRate}
 	// etcd's SelfCert refuses a validity of 0 given on the command line (its config file
 	// takes 0 as 1); the peer certificates are made first.
 	if cfg.SelfSignedCertValidity == 0 && !fromFile {

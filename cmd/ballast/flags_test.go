@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math"
 	"net/url"
-	"slices"
 	"testing"
 	"time"
 
@@ -64,6 +63,7 @@ func TestParseDefaults(t *testing.T) {
 			KeepAliveTime: 2 * time.Second, KeepAliveTimeout: 6 * time.Second, InsecureTransport: true},
 		WarningUnaryRequestDuration: 300 * time.Millisecond,
 		WarningApplyDuration:        100 * time.Millisecond,
+		DistributedTracing:          embed.DistributedTracing{Address: "localhost:4317", ServiceName: "etcd"},
 		MaxLearners:                 1,
 		AuthToken:                   "simple",
 		AuthTokenTTL:                300 * time.Second,
@@ -162,10 +162,6 @@ func TestParseAccepted(t *testing.T) {
 // TestParseRefused: every refusal names the problem with etcd's words, and exits as etcd
 // does (2 for what the flag package refuses, 1 for what the configuration checks refuse).
 func TestParseRefused(t *testing.T) {
-	// a boolean flag still refused, whichever it is as flags become honoured
-	i := slices.IndexFunc(unsupportedFlags, func(f unsupportedFlag) bool { return f.isBool })
-	require.NotEqual(t, -1, i, "no refused boolean flag is left: drop the bare boolean case")
-	bare := unsupportedFlags[i]
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -183,8 +179,8 @@ func TestParseRefused(t *testing.T) {
 			"URL must not contain a path: http://127.0.0.1:1/x"},
 		{"positional argument", []string{"--name", "a", "b"}, nil, exitConfig, `"b" is not a valid flag`},
 		{"quota not a number", []string{"--quota-backend-bytes", "8GB"}, nil, exitUsage, `invalid value "8GB" for flag -quota-backend-bytes`},
-		{"bare boolean", []string{"--" + bare.name, "--name", "x"}, nil, exitConfig,
-			"flag --" + bare.name + " is not supported yet: " + bare.reason},
+		{"tracing sampling rate", []string{"--enable-distributed-tracing", "--distributed-tracing-sampling-rate", "-1"}, nil, exitConfig,
+			"distributed tracing configurition is not valid: (tracing sampling rate must be positive)"},
 		{"unsupported through the environment", nil, []string{"ETCD_MAX_SNAPSHOTS=5"}, exitConfig,
 			"flag --max-snapshots is not supported yet: snapshot file retention: Ballast keeps no .snap files to retain (a raft snapshot is read from Pebble when one is sent)"},
 		{"auto compaction mode", []string{"--auto-compaction-mode", "hourly"}, nil, exitConfig, `unknown auto-compaction-mode "hourly"`},

@@ -41,12 +41,6 @@ var unsupportedFlags = []unsupportedFlag{
 	{"discovery", false, "v2 discovery: etcd v3.7 lists it in its help but no longer defines it (the v2 store is gone)"},
 	{"discovery-proxy", false, "v2 discovery's proxy: etcd v3.7 lists it in its help but no longer defines it (the v2 store is gone)"},
 	// Logging
-	// Distributed tracing
-	{"enable-distributed-tracing", true, "OpenTelemetry tracing comes with " + issueOperations},
-	{"distributed-tracing-address", false, "OpenTelemetry tracing comes with " + issueOperations},
-	{"distributed-tracing-service-name", false, "OpenTelemetry tracing comes with " + issueOperations},
-	{"distributed-tracing-instance-id", false, "OpenTelemetry tracing comes with " + issueOperations},
-	{"distributed-tracing-sampling-rate", false, "OpenTelemetry tracing comes with " + issueOperations},
 	// Features
 	{"bootstrap-defrag-threshold-megabytes", false, "etcd compares it with bbolt's free pages (db size minus size in use); Ballast's Pebble has no such figure: its size in use counts the live sstables with the data tombstones shadow, so a start-up compaction keyed on Pebble's garbage estimates is not built yet (" + issueOperations + ")"},
 	{"compaction-sleep-interval", false, "Ballast compacts the history in steps between applies inside kv/node, which the simulator runs without a wall clock; a pause between steps needs a step scheduler outside it, not built yet (" + issueOperations + ")"},

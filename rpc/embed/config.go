@@ -141,6 +141,9 @@ type Config struct {
 	// store compaction deletes (kv/node's CompactionStepEntries; zero: its default, etcd's
 	// 1000).
 	CompactionBatchLimit int
+	// DistributedTracing is --enable-distributed-tracing and --distributed-tracing-*
+	// (tracing.go).
+	DistributedTracing DistributedTracing
 	// SocketReusePort and SocketReuseAddress are --socket-reuse-port and
 	// --socket-reuse-address: SO_REUSEPORT and SO_REUSEADDR on every listener.
 	SocketReusePort, SocketReuseAddress bool
@@ -236,6 +239,9 @@ type Config struct {
 // withDefaults fills the zero fields with etcd's defaults and checks what etcd's
 // Config.Validate checks, with its messages.
 func (c Config) withDefaults() (Config, error) {
+	if err := validateTracing(c.DistributedTracing); err != nil {
+		return c, err
+	}
 	if c.Name == "" {
 		c.Name = DefaultName
 	}

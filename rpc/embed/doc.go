@@ -6,11 +6,13 @@
 // rpc/v3lock and rpc/v3election, over a client of the member itself: concurrency.go) with
 // etcd's HTTP surface beside them (http.go:
 // /health, /livez, /readyz, /version, /metrics, /debug/pprof; and --listen-metrics-urls),
-// and the member's Prometheus metrics under etcd's names (metrics.go). cmd/ballast parses
+// the member's Prometheus metrics under etcd's names (metrics.go), and etcd's OpenTelemetry
+// tracing of the client gRPC calls, exported over OTLP gRPC (tracing.go). cmd/ballast parses
 // etcd's flags into a Config and calls Start; tests start members in-process the same way.
 //
 // Imports: rpc, rpc/peer, rpc/v3lock, rpc/v3election, kv/node (and kv packages they need),
-// raft; never sim or chaos.
+// raft, and OpenTelemetry's SDK, OTLP exporter and otelgrpc (tracing.go only); never sim or
+// chaos.
 //
 // # API
 //

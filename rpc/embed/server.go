@@ -72,9 +72,11 @@ type Server struct {
 	errc     chan error
 	failOnce sync.Once
 	runStop  context.CancelFunc
-	wg       sync.WaitGroup
-	stopOnce sync.Once
-	stopped  chan struct{}
+	// stopTracing flushes and closes the tracing exporter (nil: tracing is off).
+	stopTracing func(context.Context)
+	wg          sync.WaitGroup
+	stopOnce    sync.Once
+	stopped     chan struct{}
 }
 
 // Start bootstraps the member (see bootstrap), opens its database, starts the driver and the
@@ -332,6 +334,18 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	opts := append(rpc.ServerOptions(cfg.MaxRequestBytes), s.services.ServerOptions()...)
 	opts = append(opts, s.metrics.serverOptions()...)
 	opts = append(opts, grpc.ChainUnaryInterceptor(requestStats(lg, cfg.WarningUnaryRequestDuration)))
+	if cfg.DistributedTracing.Enabled {
+		// etcd's v3rpc.Server: the otelgrpc stats handler on the client gRPC server.
+		opt, stop, terr := newTracing(context.Background(), cfg.DistributedTracing)
+		if terr != nil {
+			return nil, terr
+		}
+		s.stopTracing = stop
+		opts = append(opts, opt)
+		lg.Info("distributed tracing setup enabled", "address", cfg.DistributedTracing.Address,
+			"service-name", cfg.DistributedTracing.ServiceName, "service-instance-id", cfg.DistributedTracing.InstanceID,
+			"sampling-rate", cfg.DistributedTracing.SamplingRatePerMillion)
+	}
 	s.grpc = grpc.NewServer(append(opts, grpcTuning(cfg)...)...)
 	s.services.Register(s.grpc)
 	if len(s.clientLns) > 0 {
@@ -717,6 +731,11 @@ func (s *Server) closeAll() {
 	}
 	if s.services != nil {
 		s.services.Close()
+	}
+	if s.stopTracing != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s.stopTracing(ctx)
+		cancel()
 	}
 	if s.runStop != nil {
 		s.runStop()
