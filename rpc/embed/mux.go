@@ -10,10 +10,12 @@ import (
 )
 
 // This file splits one client listener into two by the first bytes of each connection, as
-// etcd's insecure client port does with cmux: a connection that opens with HTTP/2's client
-// preface goes to the gRPC server (grpc.Server.Serve, gRPC's own HTTP/2 transport), anything
-// else to the HTTP server (/health; HTTP/1.1). Every gRPC client opens plain-text HTTP/2
-// with the preface (prior knowledge), so nothing else is needed.
+// etcd's cmux does, in two ways. By protocol (newProtocolSplit), on the insecure client port:
+// a connection that opens with HTTP/2's client preface goes to the gRPC server
+// (grpc.Server.Serve, gRPC's own HTTP/2 transport), anything else to the HTTP server
+// (/health; HTTP/1.1); every gRPC client opens plain-text HTTP/2 with the preface (prior
+// knowledge), so nothing else is needed. By TLS (splitByTLS), when http:// and https:// share
+// one port: a connection whose first byte is a TLS handshake record's goes to the TLS half.
 
 // http2Preface is the first bytes of every HTTP/2 connection (RFC 9113, 3.4).
 var http2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
@@ -22,22 +24,34 @@ var http2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 // that sends nothing is closed, so it holds no goroutine beyond it.
 const sniffTimeout = 10 * time.Second
 
-// splitListener accepts on ln and hands each connection, once classified, to grpcL or
-// httpL. Closing either half, or calling close, closes ln.
+// splitListener accepts on ln and hands each connection to one of its two halves, as pick
+// decides from the connection's first bytes (read within sniffTimeout and replayed to the
+// half). Closing either half, or calling close, closes ln.
 type splitListener struct {
-	ln           net.Listener
-	grpcL, httpL *chanListener
-	closeOnce    sync.Once
-	done         chan struct{}
-	wg           sync.WaitGroup
+	ln        net.Listener
+	halves    [2]*chanListener
+	pick      func(c net.Conn) (head []byte, half int, ok bool)
+	closeOnce sync.Once
+	done      chan struct{}
+	wg        sync.WaitGroup
 }
 
-func newSplitListener(ln net.Listener) *splitListener {
-	s := &splitListener{ln: ln, done: make(chan struct{})}
-	s.grpcL = &chanListener{parent: s, conns: make(chan net.Conn)}
-	s.httpL = &chanListener{parent: s, conns: make(chan net.Conn)}
+// The halves of a protocol split, and of a TLS split.
+const (
+	halfHTTP, halfGRPC = 0, 1
+	halfPlain, halfTLS = 0, 1
+)
+
+func newSplitListener(ln net.Listener, pick func(c net.Conn) ([]byte, int, bool)) *splitListener {
+	s := &splitListener{ln: ln, pick: pick, done: make(chan struct{})}
+	for i := range s.halves {
+		s.halves[i] = &chanListener{parent: s, conns: make(chan net.Conn)}
+	}
 	return s
 }
+
+// newProtocolSplit splits ln into gRPC (halfGRPC) and HTTP (halfHTTP) by the HTTP/2 preface.
+func newProtocolSplit(ln net.Listener) *splitListener { return newSplitListener(ln, pickByPreface) }
 
 // run accepts until the listener is closed.
 func (s *splitListener) run() {
@@ -61,6 +75,22 @@ func (s *splitListener) run() {
 func (s *splitListener) classify(c net.Conn) {
 	defer s.wg.Done()
 	_ = c.SetReadDeadline(time.Now().Add(sniffTimeout))
+	head, half, ok := s.pick(c)
+	if !ok {
+		c.Close()
+		return
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	select {
+	case s.halves[half].conns <- &prefixConn{Conn: c, prefix: head}:
+	case <-s.done:
+		c.Close()
+	}
+}
+
+// pickByPreface reads up to the HTTP/2 preface's length (less once the bytes depart from it):
+// the preface whole is gRPC, anything else (also a connection closed early) HTTP.
+func pickByPreface(c net.Conn) ([]byte, int, bool) {
 	head := make([]byte, 0, len(http2Preface))
 	buf := make([]byte, len(http2Preface))
 	for len(head) < len(http2Preface) && bytes.HasPrefix(http2Preface, head) {
@@ -68,23 +98,15 @@ func (s *splitListener) classify(c net.Conn) {
 		head = append(head, buf[:n]...)
 		if err != nil {
 			if len(head) == 0 || !errors.Is(err, io.EOF) {
-				c.Close()
-				return
+				return nil, 0, false
 			}
 			break
 		}
 	}
-	_ = c.SetReadDeadline(time.Time{})
-	target := s.httpL
 	if bytes.Equal(head, http2Preface) {
-		target = s.grpcL
+		return head, halfGRPC, true
 	}
-	pc := &prefixConn{Conn: c, prefix: head}
-	select {
-	case target.conns <- pc:
-	case <-s.done:
-		c.Close()
-	}
+	return head, halfHTTP, true
 }
 
 func (s *splitListener) close() error {

@@ -17,7 +17,7 @@ import (
 func TestSplitListener(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	sl := newSplitListener(ln)
+	sl := newProtocolSplit(ln)
 	done := make(chan struct{})
 	go func() { sl.run(); close(done) }()
 
@@ -47,19 +47,19 @@ func TestSplitListener(t *testing.T) {
 
 	c1 := dial("PRI * HTTP/2.0\r\n", "\r\nSM\r\n\r\nframes")
 	defer c1.Close()
-	require.Equal(t, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nframes", got(sl.grpcL, 30))
+	require.Equal(t, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nframes", got(sl.halves[halfGRPC], 30))
 
 	c2 := dial("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
 	defer c2.Close()
-	require.Equal(t, "GET /health HTTP/1.1\r\n", got(sl.httpL, 22))
+	require.Equal(t, "GET /health HTTP/1.1\r\n", got(sl.halves[halfHTTP], 22))
 
 	c3 := dial("PRX")
 	defer c3.Close()
-	require.Equal(t, "PRX", got(sl.httpL, 3))
+	require.Equal(t, "PRX", got(sl.halves[halfHTTP], 3))
 
-	require.NoError(t, sl.grpcL.Close())
+	require.NoError(t, sl.halves[halfGRPC].Close())
 	<-done
-	_, err = sl.httpL.Accept()
+	_, err = sl.halves[halfHTTP].Accept()
 	require.ErrorIs(t, err, net.ErrClosed)
 }
 
@@ -67,10 +67,10 @@ func TestSplitListener(t *testing.T) {
 func TestSplitListenerServesHTTP(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	sl := newSplitListener(ln)
+	sl := newProtocolSplit(ln)
 	go sl.run()
 	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) })}
-	go func() { _ = hs.Serve(sl.httpL) }()
+	go func() { _ = hs.Serve(sl.halves[halfHTTP]) }()
 	defer hs.Close()
 
 	c, err := net.Dial("tcp", ln.Addr().String())

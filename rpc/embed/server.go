@@ -595,14 +595,14 @@ func (s *Server) publishAndServe(ctx context.Context) {
 			s.serveTLS(ln, grpcOrHTTP(s.grpc, handler), "grpc+http")
 			continue
 		}
-		sl := newSplitListener(ln)
+		sl := newProtocolSplit(ln)
 		hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		s.splits = append(s.splits, sl)
 		s.https = append(s.https, hs)
 		s.wg.Add(3)
 		go func() { defer s.wg.Done(); sl.run() }()
-		go func() { defer s.wg.Done(); _ = s.grpc.Serve(sl.grpcL) }()
-		go func() { defer s.wg.Done(); _ = hs.Serve(sl.httpL) }()
+		go func() { defer s.wg.Done(); _ = s.grpc.Serve(sl.halves[halfGRPC]) }()
+		go func() { defer s.wg.Done(); _ = hs.Serve(sl.halves[halfHTTP]) }()
 		s.lg.Warn("serving client traffic insecurely; this is strongly discouraged!", "traffic", "grpc+http",
 			"address", ln.Addr().String())
 	}
