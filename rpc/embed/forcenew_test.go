@@ -3,14 +3,11 @@ package embed
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
-
-	"github.com/ballastdb/ballast/rpc/embed/embedtest"
 )
 
 // TestForceNewCluster: etcd's --force-new-cluster disaster recovery. A three-member cluster
@@ -64,20 +61,10 @@ func TestForceNewCluster(t *testing.T) {
 	require.Equal(t, last.Header.Revision+1, put.Header.Revision)
 
 	// A new member is added (one member: the strict reconfig check lets it) and catches up.
-	ports := embedtest.FreePorts(t, 2)
-	client4, peer4 := fmt.Sprintf("http://127.0.0.1:%d", ports[0]), fmt.Sprintf("http://127.0.0.1:%d", ports[1])
+	client4, peer4 := joiningURLs(t, "http")
 	added, err := one.MemberAdd(ctx, []string{peer4})
 	require.NoError(t, err)
-	m4 := &testMember{cfg: ms[0].cfg}
-	m4.cfg.ForceNewCluster = false
-	m4.cfg.Name, m4.cfg.DataDir, m4.cfg.Logger, m4.cfg.WALDir = "m4", filepath.Join(t.TempDir(), "m4"), testLogger(t, "m4"), ""
-	m4.cfg.ListenClientURLs, m4.cfg.AdvertiseClientURLs = mustURL(t, client4), mustURL(t, client4)
-	m4.cfg.ListenPeerURLs, m4.cfg.AdvertisePeerURLs = mustURL(t, peer4), mustURL(t, peer4)
-	m4.cfg.InitialCluster = "m1=" + ms[0].srv.PeerURLs()[0] + ",m4=" + peer4
-	m4.cfg.InitialClusterState = ClusterStateExisting
-	m4.start(t)
-	t.Cleanup(m4.srv.Stop)
-	waitReady(t, m4)
+	m4 := startJoiningMember(t, ms[0], "m1="+ms[0].srv.PeerURLs()[0], client4, peer4, TLSInfo{})
 	require.Equal(t, added.Member.ID, m4.srv.ID())
 	got, err := testClient(t, client4).Get(ctx, "after")
 	require.NoError(t, err)

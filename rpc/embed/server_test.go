@@ -88,28 +88,44 @@ func (m *testMember) start(t *testing.T) {
 }
 
 // addJoiningMember adds a member m4 through c (peer URL of scheme peerScheme, with peerTLS)
-// and starts it with --initial-cluster-state existing, configured like base otherwise; it
-// returns once m4 is ready with the ID the add gave it, and its client URL. A restarted
-// leader refuses the add ("unhealthy cluster", --strict-reconfig-check) until it has been
-// connected to every voter for etcd's HealthInterval, so the add is retried.
+// and starts it with --initial-cluster-state existing (startJoiningMember); it returns once m4
+// is ready with the ID the add gave it, and its client URL. A restarted leader refuses the add
+// ("unhealthy cluster", --strict-reconfig-check) until it has been connected to every voter
+// for etcd's HealthInterval, so the add is retried.
 func addJoiningMember(t *testing.T, ctx context.Context, c *clientv3.Client, base *testMember, peerScheme string, peerTLS TLSInfo) (*testMember, string) {
 	t.Helper()
-	ports := embedtest.FreePorts(t, 2)
-	client4, peer4 := fmt.Sprintf("http://127.0.0.1:%d", ports[0]), fmt.Sprintf("%s://127.0.0.1:%d", peerScheme, ports[1])
+	client4, peer4 := joiningURLs(t, peerScheme)
 	var added *clientv3.MemberAddResponse
 	retryUnhealthy(t, ctx, func() (err error) { added, err = c.MemberAdd(ctx, []string{peer4}); return err })
+	m4 := startJoiningMember(t, base, base.cfg.InitialCluster, client4, peer4, peerTLS)
+	require.Equal(t, added.Member.ID, m4.srv.ID())
+	return m4, client4
+}
+
+// joiningURLs are free loopback client and peer URLs for a member about to be added.
+func joiningURLs(t *testing.T, peerScheme string) (client, peer string) {
+	t.Helper()
+	ports := embedtest.FreePorts(t, 2)
+	return fmt.Sprintf("http://127.0.0.1:%d", ports[0]), fmt.Sprintf("%s://127.0.0.1:%d", peerScheme, ports[1])
+}
+
+// startJoiningMember starts m4, already added with peer URL peer4, with --initial-cluster-state
+// existing and the initial cluster of the members before it plus itself, configured like base
+// otherwise (never forcing a new cluster), and waits until it is ready.
+func startJoiningMember(t *testing.T, base *testMember, initialCluster, client4, peer4 string, peerTLS TLSInfo) *testMember {
+	t.Helper()
 	m4 := &testMember{cfg: base.cfg}
 	m4.cfg.Name, m4.cfg.DataDir, m4.cfg.Logger, m4.cfg.WALDir = "m4", filepath.Join(t.TempDir(), "m4"), testLogger(t, "m4"), ""
 	m4.cfg.ListenClientURLs, m4.cfg.AdvertiseClientURLs = mustURL(t, client4), mustURL(t, client4)
 	m4.cfg.ListenPeerURLs, m4.cfg.AdvertisePeerURLs = mustURL(t, peer4), mustURL(t, peer4)
-	m4.cfg.InitialCluster = base.cfg.InitialCluster + ",m4=" + peer4
+	m4.cfg.InitialCluster = initialCluster + ",m4=" + peer4
 	m4.cfg.InitialClusterState = ClusterStateExisting
+	m4.cfg.ForceNewCluster = false
 	m4.cfg.PeerTLS = peerTLS
 	m4.start(t)
 	t.Cleanup(m4.srv.Stop)
 	waitReady(t, m4)
-	require.Equal(t, added.Member.ID, m4.srv.ID())
-	return m4, client4
+	return m4
 }
 
 func waitReady(t *testing.T, ms ...*testMember) {
