@@ -196,6 +196,23 @@ func TestAuthJWT(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// rootAuthAndPlainConn adds root (password rootpw) with the root role, enables auth, and
+// returns a plain gRPC connection to member 0, closed at the test's end: clientv3's own
+// retries and re-authentication would hide the answers these tests read.
+func rootAuthAndPlainConn(t *testing.T, ctx context.Context, c *testCluster, cli *clientv3.Client) *grpc.ClientConn {
+	t.Helper()
+	_, err := cli.UserAdd(ctx, "root", "rootpw")
+	require.NoError(t, err)
+	_, err = cli.UserGrantRole(ctx, "root", "root")
+	require.NoError(t, err)
+	_, err = cli.AuthEnable(ctx)
+	require.NoError(t, err)
+	conn, err := grpc.NewClient(strings.TrimPrefix(c.endpoint(0), "http://"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
 // TestForgedTokenIndex: a simple token naming an index no member will reach for long is
 // answered etcd's "invalid auth token" after a bounded wait, also for a call without a
 // deadline.
@@ -203,18 +220,9 @@ func TestForgedTokenIndex(t *testing.T) {
 	c := newClusterWith(t, 1, func(cfg *embed.Config) { cfg.BcryptCost = 4 })
 	ctx := ctxT(t)
 	cli := c.client()
-	_, err := cli.UserAdd(ctx, "root", "rootpw")
-	require.NoError(t, err)
-	_, err = cli.UserGrantRole(ctx, "root", "root")
-	require.NoError(t, err)
-	_, err = cli.AuthEnable(ctx)
-	require.NoError(t, err)
-	// A plain gRPC connection: clientv3's own retries would hide the answer.
-	conn, err := grpc.NewClient(strings.TrimPrefix(c.endpoint(0), "http://"), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(t, err)
-	defer conn.Close()
+	conn := rootAuthAndPlainConn(t, ctx, c, cli)
 	noDeadline := metadata.AppendToOutgoingContext(context.Background(), rpctypes.TokenFieldNameGRPC, "forged.18446744073709551615")
-	_, err = pb.NewKVClient(conn).Range(noDeadline, &pb.RangeRequest{Key: []byte("k")})
+	_, err := pb.NewKVClient(conn).Range(noDeadline, &pb.RangeRequest{Key: []byte("k")})
 	require.ErrorIs(t, err, rpctypes.ErrGRPCInvalidAuthToken)
 }
 
@@ -227,15 +235,7 @@ func TestValidationBeforeToken(t *testing.T) {
 	c := newClusterWith(t, 1, func(cfg *embed.Config) { cfg.BcryptCost = 4; cfg.MaxTxnOps = 2 })
 	ctx := ctxT(t)
 	cli := c.client()
-	_, err := cli.UserAdd(ctx, "root", "rootpw")
-	require.NoError(t, err)
-	_, err = cli.UserGrantRole(ctx, "root", "root")
-	require.NoError(t, err)
-	_, err = cli.AuthEnable(ctx)
-	require.NoError(t, err)
-	conn, err := grpc.NewClient(strings.TrimPrefix(c.endpoint(0), "http://"), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(t, err)
-	defer conn.Close()
+	conn := rootAuthAndPlainConn(t, ctx, c, cli)
 	kv := pb.NewKVClient(conn)
 	put := func(k string) *pb.RequestOp {
 		return &pb.RequestOp{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: []byte(k)}}}
